@@ -1,0 +1,16 @@
+//! Keyway access core.
+//!
+//! Layers (each uses only the ones listed before it):
+//! 1. [`credential`]: key certificates, delegation chains, door certificates, door updates,
+//!    daily doorcodes, signing and strict verification.
+//! 2. `protocol` and `door`: the sans-IO unlock exchange and the door engine.
+//! 3. `store`, `api`, `sync`, `transport`: persistence, wire types, HTTP client, links.
+//! 4. `wallet`: the facade an app uses.
+//!
+//! Shared foundations: [`codec`] (canonical, bounded binary encoding) and [`time`].
+
+pub mod codec;
+pub mod credential;
+pub mod time;
+
+pub use time::UnixTime;
