@@ -18,6 +18,7 @@ pub mod ids;
 pub mod key_cert;
 pub mod keys;
 pub mod label;
+pub mod receipt;
 pub mod signed;
 
 pub use chain::{KeyChain, NoRevocations, RevocationCheck, TrustAnchors, VerifiedChain};
@@ -28,4 +29,5 @@ pub use error::{ChainError, RevokedWhat};
 pub use ids::{AuthorityKeyId, CardId, DoorId, DoorSet, KeyId, PersonId};
 pub use key_cert::{GuestKey, GuestKeyBody, KeyCertBody, KeyCertificate, KeyFlags, Validity};
 pub use keys::{KeyPair, PublicKey, verify};
-pub use signed::{SignedBody, Signed};
+pub use receipt::{ActivityEvent, ActivityRecord, DenialReason, Receipt, ReceiptBody};
+pub use signed::{Signed, SignedBody};
