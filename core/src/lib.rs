@@ -12,5 +12,7 @@
 pub mod codec;
 pub mod credential;
 pub mod time;
+#[cfg(feature = "wallet")]
+pub mod store;
 
 pub use time::UnixTime;
