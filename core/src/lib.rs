@@ -14,5 +14,7 @@ pub mod credential;
 pub mod time;
 #[cfg(feature = "wallet")]
 pub mod store;
+#[cfg(feature = "wallet")]
+pub mod wallet;
 
 pub use time::UnixTime;
