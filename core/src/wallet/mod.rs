@@ -77,6 +77,10 @@ impl Wallet {
         &self.store
     }
 
+    pub fn store_mut(&mut self) -> &mut Store {
+        &mut self.store
+    }
+
     /// The time key states are computed from (device clock, never before the last server time).
     pub fn now(&self) -> Result<UnixTime> {
         Ok(effective_now(UnixTime::now(), self.store.last_server_time()?))
