@@ -78,20 +78,24 @@ impl UpdateBatchBody {
         Some(UpdateBatchBody { version: Self::VERSION, door_id, first_seq, issued_at, issuer, updates: BoundedVec::new(updates)? })
     }
 
-    /// Seq of the last update carried; `first_seq - 1` for an empty batch.
+    /// Seq of the last update carried; `first_seq - 1` for an empty batch. Saturates for a
+    /// batch whose seqs would run past `u64::MAX` (such a batch fails [`UpdateBatch::verify_for`]).
     pub fn last_seq(&self) -> u64 {
-        (self.first_seq + self.updates.len() as u64).saturating_sub(1)
+        self.first_seq.saturating_add(self.updates.len() as u64).saturating_sub(1)
     }
 
-    /// The updates with their seqs.
+    /// The updates with their seqs (saturating, see [`Self::last_seq`]).
     pub fn numbered(&self) -> impl Iterator<Item = (u64, &DoorUpdate)> {
-        self.updates.iter().enumerate().map(move |(i, u)| (self.first_seq + i as u64, u))
+        self.updates.iter().enumerate().map(move |(i, u)| (self.first_seq.saturating_add(i as u64), u))
     }
 }
 
 impl UpdateBatch {
     /// Checks the authority signature and that the batch is for `door`.
     pub fn verify_for(&self, anchors: &TrustAnchors, door: DoorId) -> Result<(), ChainError> {
+        if self.body.version != UpdateBatchBody::VERSION {
+            return Err(ChainError::UnsupportedVersion { what: UpdateBatchBody::WHAT, found: self.body.version });
+        }
         let authority = anchors.get(self.body.issuer).ok_or(ChainError::UnknownIssuer { what: UpdateBatchBody::WHAT })?;
         self.verify_signature(&authority)?;
         if self.body.door_id != door {
@@ -99,6 +103,9 @@ impl UpdateBatch {
         }
         if self.body.first_seq == 0 {
             return Err(ChainError::Malformed { what: UpdateBatchBody::WHAT, detail: "seqs start at 1".into() });
+        }
+        if self.body.first_seq.checked_add(self.body.updates.len() as u64).is_none() {
+            return Err(ChainError::Malformed { what: UpdateBatchBody::WHAT, detail: "seqs run past the largest seq".into() });
         }
         Ok(())
     }
