@@ -1,8 +1,6 @@
 //! Daily doorcodes beyond the unit tests: the documented derivation, day changes at local
 //! midnight for real property offsets, and how codes spread over the 8-digit space.
 
-mod support;
-
 use chrono::{TimeZone, Utc};
 use hmac::{Hmac, Mac};
 use keyway_core::UnixTime;
