@@ -408,3 +408,10 @@ fn every_chain_error_maps_to_a_denial_reason() {
         assert_eq!(DenialReason::from(&err), reason, "{err}");
     }
 }
+
+#[test]
+fn errors_read_well() {
+    assert_eq!(ChainError::Revoked(RevokedWhat::Key(KeyId(4_000_000_001))).to_string(), "key k4000000001 is revoked");
+    assert_eq!(ChainError::Revoked(RevokedWhat::Person(PersonId(90_210))).to_string(), "person 90210 is revoked");
+    assert_eq!(ChainError::Revoked(RevokedWhat::Key(GUEST_KEY)).to_string(), "key g5eed0001 is revoked");
+}
