@@ -91,3 +91,81 @@ fn worst_case_encodings_are_within_the_decoders_bounds() {
     let longest = KeyChain::with_links(cert, vec![guest; 3]).expect("3 links");
     assert_eq!(KeyChain::from_bytes(&longest.to_bytes()).as_ref(), Ok(&longest));
 }
+
+fn keycard_updates(n: usize) -> Vec<keyway_core::credential::DoorUpdate> {
+    use keyway_core::codec::BoundedVec;
+    use keyway_core::credential::{DoorOp, DoorUpdate, PersonId};
+    let card = BoundedVec::new(vec![0xa5; 16]).expect("16 bytes");
+    let validity = Validity::new(UnixTime(u64::MAX - 1), UnixTime::MAX).expect("ordered");
+    (0..n)
+        .map(|i| DoorUpdate::new(vec![DoorOp::AddKeycard { card: card.clone(), person: PersonId(u64::MAX - i as u64), validity }]).expect("one op"))
+        .collect()
+}
+
+/// A batch is only useful if a door can decode it: building one that exceeds the decoder's
+/// bound is refused up front, so the backend splits it instead of signing dead bytes.
+#[test]
+fn update_batches_never_exceed_what_a_door_decodes() {
+    use keyway_core::credential::{SignedBody, UpdateBatch, UpdateBatchBody};
+    let authority = Authority::from_seed(33);
+    let many = keycard_updates(keyway_core::credential::door_update::MAX_UPDATES_PER_BATCH);
+    assert!(
+        UpdateBatchBody::new(DoorId(1), 1, UnixTime(1_800_000_000), authority.id(), many).is_none(),
+        "4096 keycard updates do not fit in {} bytes",
+        UpdateBatchBody::MAX_LEN
+    );
+    // The largest batch `new` accepts decodes at the door.
+    let mut n = 1;
+    while UpdateBatchBody::new(DoorId(1), 1, UnixTime(1_800_000_000), authority.id(), keycard_updates(n * 2)).is_some() {
+        n *= 2;
+    }
+    let (mut lo, mut hi) = (n, n * 2);
+    while hi - lo > 1 {
+        let mid = (lo + hi) / 2;
+        if UpdateBatchBody::new(DoorId(1), 1, UnixTime(1_800_000_000), authority.id(), keycard_updates(mid)).is_some() {
+            lo = mid;
+        } else {
+            hi = mid;
+        }
+    }
+    let all = keycard_updates(4096);
+    assert_eq!(UpdateBatchBody::fits_updates(DoorId(1), 1, UnixTime(1_800_000_000), authority.id(), &all), lo);
+    let small = keycard_updates(10);
+    assert_eq!(UpdateBatchBody::fits_updates(DoorId(1), 1, UnixTime(1_800_000_000), authority.id(), &small), 10);
+    let body = UpdateBatchBody::new(DoorId(1), 1, UnixTime(1_800_000_000), authority.id(), keycard_updates(lo)).expect("fits");
+    assert_eq!(body.signed_len(), UpdateBatch::sign(body.clone(), &authority.key).to_bytes().len());
+    let batch = UpdateBatch::sign(body, &authority.key);
+    let bytes = batch.to_bytes();
+    eprintln!("largest batch of worst-case keycard updates: {lo} updates, {} bytes", bytes.len());
+    assert!(bytes.len() <= UpdateBatchBody::MAX_LEN);
+    assert_eq!(UpdateBatch::from_bytes(&bytes).as_ref(), Ok(&batch));
+}
+
+/// A receipt full of the largest activity records still decodes.
+#[test]
+fn worst_case_receipt_is_within_the_decoders_bound() {
+    use keyway_core::codec::BoundedVec;
+    use keyway_core::credential::receipt::MAX_ACTIVITY_PER_RECEIPT;
+    use keyway_core::credential::{ActivityEvent, ActivityRecord, DenialReason, Receipt, ReceiptBody, SignedBody};
+    let card = BoundedVec::new(vec![0xa5; 16]).expect("16 bytes");
+    let activity = (0..MAX_ACTIVITY_PER_RECEIPT)
+        .map(|i| ActivityRecord {
+            seq: u64::MAX - i as u64,
+            time: UnixTime::MAX,
+            event: ActivityEvent::KeycardDenied { card: card.clone(), reason: DenialReason::UnknownCredential },
+        })
+        .collect();
+    let body = ReceiptBody {
+        version: ReceiptBody::VERSION,
+        door_id: DoorId(u32::MAX),
+        phone_nonce: [0xff; 16],
+        door_time: UnixTime::MAX,
+        applied_seq: u64::MAX,
+        activity_head: u64::MAX,
+        activity: BoundedVec::new(activity).expect("64 records"),
+    };
+    let receipt = Receipt::sign(body, &KeyPair::from_secret(&[34; 32]));
+    let bytes = receipt.to_bytes();
+    eprintln!("worst-case receipt with {MAX_ACTIVITY_PER_RECEIPT} records: {} bytes (bound {})", bytes.len(), ReceiptBody::MAX_LEN);
+    assert_eq!(Receipt::from_bytes(&bytes).as_ref(), Ok(&receipt));
+}
