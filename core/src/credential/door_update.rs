@@ -104,7 +104,6 @@ impl UpdateBatchBody {
         count
     }
 
-
     /// Seq of the last update carried; `first_seq - 1` for an empty batch. Saturates for a
     /// batch whose seqs would run past `u64::MAX` (such a batch fails [`UpdateBatch::verify_for`]).
     pub fn last_seq(&self) -> u64 {
@@ -132,7 +131,7 @@ impl UpdateBatch {
             return Err(ChainError::Malformed { what: UpdateBatchBody::WHAT, detail: "seqs start at 1".into() });
         }
         if self.body.first_seq.checked_add(self.body.updates.len() as u64).is_none() {
-            return Err(ChainError::Malformed { what: UpdateBatchBody::WHAT, detail: "seqs run past the largest seq".into() });
+            return Err(ChainError::Malformed { what: UpdateBatchBody::WHAT, detail: "seqs run out of range".into() });
         }
         Ok(())
     }
