@@ -11,6 +11,9 @@
 
 pub mod codec;
 pub mod credential;
+pub mod door;
+pub mod protocol;
 pub mod time;
+pub mod transport;
 
 pub use time::UnixTime;
