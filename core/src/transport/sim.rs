@@ -209,6 +209,9 @@ pub struct SimRun {
     pub stats: LinkStats,
 }
 
+/// A frame in flight: delivery time, send order, direction, bytes.
+type InFlight = (u64, u64, Direction, Vec<u8>);
+
 /// Drives a phone and a door session against each other over the modeled connection.
 pub struct SimPair {
     cfg: SimConfig,
@@ -224,7 +227,7 @@ impl SimPair {
         let mut ch = Channel::new(self.cfg.clone());
         let mtu = ch.cfg.mtu;
         let latency = ch.cfg.latency_ms;
-        let mut heap: BinaryHeap<Reverse<(u64, u64, Direction, Vec<u8>)>> = BinaryHeap::new();
+        let mut heap: BinaryHeap<Reverse<InFlight>> = BinaryHeap::new();
         let mut order = 0u64;
         let mut frames = Vec::new();
         let mut door_access = None;
@@ -244,7 +247,7 @@ impl SimPair {
             }};
         }
 
-        let outcome = 'run: loop {
+        let outcome = 'run: {
             while let Some(f) = session.poll_transmit(mtu) {
                 send!('run, Direction::DoorToPhone, f, latency);
             }
