@@ -397,8 +397,8 @@ impl Link for SimDoorLink {
 
     fn send(&mut self, frame: &[u8]) -> Result<(), LinkError> {
         let ready = self.phone_clock_ms + self.channel.cfg.latency_ms;
+        // Writes are queued (the phone does not wait for delivery), so the phone's clock stays.
         if let Some(at) = self.channel.transmit(Direction::PhoneToDoor, frame.len(), ready)? {
-            self.phone_clock_ms = self.phone_clock_ms.max(at);
             self.deliver_to_door(frame, at);
         }
         Ok(())
