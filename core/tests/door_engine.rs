@@ -176,12 +176,18 @@ fn a_flood_of_bad_sessions_leaves_memory_bounded_and_the_door_working() {
         let nonce = [(i % 251) as u8; 16];
         let mut s = DoorSession::new(&mut door, NOW, nonce);
         match i % 3 {
-            // A claimed 100 KiB message, abandoned after a few frames: memory follows the bytes
-            // received, not the length claimed.
+            // A request announcing a batch, then a claimed 100 KiB batch abandoned after a few
+            // frames: memory follows the bytes received, not the length claimed.
             0 => {
+                let challenge = s.challenge().to_bytes();
+                let mut phone = p.phone(&thief, DOOR_A, Some(p.batch(DOOR_A, 1, vec![vec![revoke_key(5)]])));
+                let req = phone.handle_challenge(&challenge).unwrap();
+                for f in split(MessageKind::Request, 0, &req, 247).unwrap() {
+                    let _ = s.handle_frame(&mut door, &f, NOW);
+                }
                 let junk = vec![0u8; 100 * 1024];
-                for f in split(MessageKind::Request, 0, &junk, 247).unwrap().iter().take(20) {
-                    let _ = s.handle_frame(&mut door, f, NOW);
+                for f in split(MessageKind::Batch, 1, &junk, 247).unwrap().iter().take(20) {
+                    s.handle_frame(&mut door, f, NOW).unwrap();
                 }
                 assert!(s.buffered() > 0 && s.buffered() <= 2 * 20 * 247, "{}", s.buffered());
             }
@@ -199,10 +205,10 @@ fn a_flood_of_bad_sessions_leaves_memory_bounded_and_the_door_working() {
         }
     }
     assert_eq!(door.activity().len(), ACTIVITY_CAPACITY);
-    assert_eq!(door.activity().head(), 1500);
+    assert_eq!(door.activity().head(), 3000);
     let after = door.state().to_bytes().len();
     assert!(after < baseline + ACTIVITY_CAPACITY * 40, "state grew to {after} bytes");
     let o = p.unlock(&mut door, &alice, None).outcome.unwrap();
     assert!(o.granted);
-    assert_eq!(o.receipt.body.activity_head, 1501);
+    assert_eq!(o.receipt.body.activity_head, 3001);
 }

@@ -225,18 +225,40 @@ fn forged_and_misaddressed_batches_are_refused() {
     let mut tampered = p.batch(DOOR_A, 1, vec![vec![revoke_key(40)]]);
     tampered.body.first_seq = 1;
     tampered.body.updates = keyway_core::codec::BoundedVec::new(vec![keyway_core::credential::DoorUpdate::new(vec![revoke_key(1)]).unwrap()]).unwrap();
+    let tampered_bytes = tampered.to_bytes();
     let challenge = door.challenge(NOW, [3; 16]);
-    let req = UnlockRequest::sign(DOOR_A, challenge.body.nonce, [4; 16], 0, &alice.chain, Some(&tampered), &alice.device).unwrap();
+    let req = UnlockRequest::sign(DOOR_A, challenge.body.nonce, [4; 16], 0, &alice.chain, Some(&tampered_bytes), &alice.device).unwrap();
     let mut s = DoorSession::new(&mut door, NOW, [3; 16]);
     assert_eq!(s.handle_request(&mut door, &req.to_bytes(), NOW).unwrap(), Access::Granted);
+    s.handle_batch(&tampered_bytes).unwrap();
     let result = s.finish(&mut door, NOW).unwrap();
     assert_eq!(result.updates.batch_rejected, Some(UpdateRejection::BadSignature));
     assert_eq!(door.update_seq(), 0);
     assert!(!door.revocations().key_revoked(KeyId(1)));
     // Garbage batch bytes.
-    let mut req = req;
-    req.batch = keyway_core::codec::BoundedVec::new(vec![1, 2, 3]).unwrap();
-    assert_eq!(door.apply_batch_bytes(&req.batch, NOW).batch_rejected, Some(UpdateRejection::Malformed));
+    assert_eq!(door.apply_batch_bytes(&[1, 2, 3], NOW).batch_rejected, Some(UpdateRejection::Malformed));
+}
+
+#[test]
+fn a_batch_swapped_in_transit_is_not_applied_and_the_unlock_stands() {
+    let p = Property::new();
+    let mut door = p.door(DOOR_A);
+    let alice = p.resident(1, 1);
+    let announced = p.batch(DOOR_A, 1, vec![vec![revoke_key(40)]]);
+    // A genuine, authority-signed batch, but not the one the phone's proof names.
+    let swapped = p.batch(DOOR_A, 1, vec![vec![revoke_key(41)]]).to_bytes();
+    let mut phone = p.phone(&alice, DOOR_A, Some(announced));
+    let mut s = DoorSession::new(&mut door, NOW, [3; 16]);
+    let request = phone.handle_challenge(&s.challenge().to_bytes()).unwrap();
+    assert!(phone.carried_batch().is_some());
+    assert_eq!(s.handle_request(&mut door, &request, NOW).unwrap(), Access::Granted);
+    assert!(!s.is_ready_to_finish(), "the announced batch is awaited");
+    s.handle_batch(&swapped).unwrap();
+    let result = s.finish(&mut door, NOW).unwrap();
+    assert_eq!(result.updates.batch_rejected, Some(UpdateRejection::DigestMismatch));
+    assert!(!door.revocations().key_revoked(KeyId(41)));
+    let outcome = phone.handle_result(&result.to_bytes()).unwrap();
+    assert!(outcome.granted);
 }
 
 #[test]

@@ -44,7 +44,7 @@ fn every_mtu_gives_the_same_outcome() {
     }
 }
 
-/// The request message the phone sends, and the engine state it answers.
+/// The request message the phone sends.
 fn request_message(p: &Property, door: &mut DoorEngine, holder: &Holder, batch: Option<keyway_core::credential::UpdateBatch>) -> Vec<u8> {
     let challenge = door.challenge(NOW, [0xD0; 16]);
     p.phone(holder, DOOR_A, batch).handle_challenge(&challenge.to_bytes()).unwrap()
@@ -59,29 +59,42 @@ fn every_split_point_gives_the_same_result_at_the_door() {
         let mut engine = fresh(&door);
         let mut s = DoorSession::new(&mut engine, NOW, [0xD0; 16]);
         let mut decision = None;
-        for (i, f) in frames.iter().enumerate() {
-            let got = s.handle_frame(&mut engine, f, NOW).unwrap();
-            assert_eq!(got.is_some(), i + 1 == frames.len());
-            decision = got.or(decision);
+        for f in &frames {
+            assert!(!s.is_ready_to_finish());
+            decision = s.handle_frame(&mut engine, f, NOW).unwrap().or(decision);
         }
         assert_eq!(decision, Some(Access::Granted));
+        assert!(s.is_ready_to_finish());
         let result = s.finish(&mut engine, NOW).unwrap();
         (result.to_bytes(), engine.state().clone())
     };
+    // A cut at every byte boundary k (plus every 500 bytes from it, to keep frames in size).
+    let cuts_at = |len: usize, k: usize| -> Vec<usize> { (1..len).filter(|c| c % 500 == k % 500).collect() };
     for batch in [None, Some(batch)] {
-        let message = request_message(&p, &mut fresh(&door), &guest, batch);
-        let reference = run(split(MessageKind::Request, 0, &message, 517).unwrap());
-        // A cut at every byte boundary k (plus every 500 bytes from it, to keep frames in size).
-        for k in 1..message.len() {
-            let cuts: Vec<usize> = (1..message.len()).filter(|c| c % 500 == k % 500).collect();
-            assert_eq!(run(split_at(MessageKind::Request, 0, &message, &cuts).unwrap()), reference, "split at {k}");
+        let mut phone = p.phone(&guest, DOOR_A, batch.clone());
+        let request = phone.handle_challenge(&fresh(&door).challenge(NOW, [0xD0; 16]).to_bytes()).unwrap();
+        let batch_msg = phone.carried_batch().map(<[u8]>::to_vec);
+        assert_eq!(batch_msg.is_some(), batch.is_some());
+        let frames = |req_cuts: &[usize], batch_cuts: &[usize]| {
+            let mut frames = split_at(MessageKind::Request, 0, &request, req_cuts).unwrap();
+            if let Some(b) = &batch_msg {
+                frames.extend(split_at(MessageKind::Batch, 1, b, batch_cuts).unwrap());
+            }
+            frames
+        };
+        let full = |len: usize| (1..len.div_ceil(500)).map(|i| i * 500).collect::<Vec<_>>();
+        let batch_len = batch_msg.as_ref().map_or(0, Vec::len);
+        let reference = run(frames(&[], &full(batch_len)));
+        for k in 1..request.len() {
+            assert_eq!(run(frames(&[k], &full(batch_len))), reference, "request split at {k}");
         }
-        if message.len() < 500 {
-            // Three pieces: the second cut at every later boundary.
-            for k in (1..message.len()).step_by(37) {
-                for j in k + 1..message.len() {
-                    assert_eq!(run(split_at(MessageKind::Request, 0, &message, &[k, j]).unwrap()), reference, "split at {k},{j}");
-                }
+        for k in 1..batch_len {
+            assert_eq!(run(frames(&[], &cuts_at(batch_len, k))), reference, "batch split at {k}");
+        }
+        // Three pieces of the request: the second cut at every later boundary.
+        for k in (1..request.len()).step_by(37) {
+            for j in k + 1..request.len() {
+                assert_eq!(run(frames(&[k, j], &full(batch_len))), reference, "split at {k},{j}");
             }
         }
     }

@@ -27,8 +27,9 @@ fn run_unlock_opens_a_shared_simulated_door_and_reports_the_cost() {
     assert_eq!(door.lock().unwrap().update_seq(), 1);
     let s = link.stats().clone();
     assert!(link.door_access().unwrap().is_granted());
-    // Challenge 1 frame, request (with a one-update batch) 2 frames, result 1 frame.
-    assert_eq!((s.frames_door_to_phone, s.frames_phone_to_door), (2, 2));
+    // Down: challenge and result, one frame each. Up: the request with the batch digest (2
+    // frames), then the one-update batch (1 frame).
+    assert_eq!((s.frames_door_to_phone, s.frames_phone_to_door), (2, 3));
     assert!(s.bytes_phone_to_door > 229 + 92 && s.bytes_door_to_phone > 89);
     // Each message waits for the next connection event: three round legs.
     assert_eq!(s.connection_events, 3);
@@ -38,6 +39,22 @@ fn run_unlock_opens_a_shared_simulated_door_and_reports_the_cost() {
     let o = run_unlock(&mut link, p.phone(&p.resident(2, 2), DOOR_A, None), T).unwrap();
     assert!(o.granted);
     assert_eq!(link.stats().frames_phone_to_door, 15, "the resident request in 15-byte pieces");
+}
+
+#[test]
+fn the_door_decides_before_a_large_batch_has_arrived() {
+    let p = Property::new();
+    let alice = p.resident(1, 1);
+    let batch = p.batch(DOOR_A, 1, (0..1000).map(|i| vec![revoke_key(100 + i)]).collect());
+    let mut door = p.door(DOOR_A);
+    let run = SimPair::new(SimConfig::default()).run(p.phone(&alice, DOOR_A, Some(batch)), &mut door, NOW, [1; 16]);
+    let decided = run.door_decided_at.unwrap();
+    // The request goes out in the first event after the challenge; the batch takes ~12 more.
+    assert_eq!(decided, Duration::from_millis(60));
+    assert!(run.stats.modeled_time >= Duration::from_millis(300), "{:?}", run.stats.modeled_time);
+    let o = run.outcome.unwrap();
+    assert!(o.granted);
+    assert_eq!(o.updates.seq_after, 1000);
 }
 
 #[test]

@@ -58,21 +58,42 @@ fn revocation_batch_sizes() {
         let batch = p.batch(DOOR_A, 1, (0..n).map(|i| vec![revoke_key(4_000_000 + i)]).collect());
         let batch_len = batch.to_bytes().len();
         let (with, _) = request_len(&p, &alice, Some(batch));
+        assert_eq!(with, bare + 32, "the request only grows by the batch digest");
+        let frames = |mtu| frame::frame_count(with, mtu).unwrap() + frame::frame_count(batch_len, mtu).unwrap();
         println!(
-            "{n} revocations as {n} updates: batch {batch_len} bytes, request +{} bytes, {} frames at MTU 185, {} at 247",
-            with - bare,
-            frame::frame_count(with, 185).unwrap(),
-            frame::frame_count(with, 247).unwrap()
+            "{n} revocations as {n} updates: batch message {batch_len} bytes; request {with} bytes; request + batch {} frames at MTU 185, {} at 247",
+            frames(185),
+            frames(247)
         );
         assert!(batch_len <= 100 + 12 * n as usize, "{batch_len} bytes");
         if n <= 256 {
             // One manager action revoking n keys.
             let ops = (0..n).map(|i| revoke_key(4_000_000 + i)).collect();
-            let one = p.batch(DOOR_A, 1, vec![]);
-            let mut one = one;
+            let mut one = p.batch(DOOR_A, 1, vec![]);
             one.body.updates = keyway_core::codec::BoundedVec::new(vec![DoorUpdate::new(ops).unwrap()]).unwrap();
             let one = keyway_core::credential::Signed::sign(one.body, &p.authority);
-            println!("{n} revocations in one update: batch {} bytes", one.to_bytes().len());
+            println!("{n} revocations in one update: batch message {} bytes", one.to_bytes().len());
+        }
+    }
+}
+
+#[test]
+fn modeled_unlock_time_over_the_simulated_link() {
+    use keyway_core::transport::sim::{SimConfig, SimPair};
+    let p = Property::new();
+    let alice = p.resident(1, 1);
+    let guest = Property::guest_of(&alice, 2, 52, doors(&[DOOR_A]), current());
+    let big = p.batch(DOOR_A, 1, (0..1000).map(|i| vec![revoke_key(4_000_000 + i)]).collect());
+    for mtu in [185, 247] {
+        for (name, holder, batch) in [("resident", &alice, None), ("guest", &guest, None), ("resident + 1000 revocations", &alice, Some(big.clone()))] {
+            let mut door = p.door(DOOR_A);
+            let run = SimPair::new(SimConfig::with_mtu(mtu)).run(p.phone(holder, DOOR_A, batch), &mut door, NOW, [1; 16]);
+            let s = &run.stats;
+            println!(
+                "MTU {mtu} {name}: {} B up / {} B down, {} / {} frames, {} connection events, {:?} (30 ms interval, 4 packets/event)",
+                s.bytes_phone_to_door, s.bytes_door_to_phone, s.frames_phone_to_door, s.frames_door_to_phone, s.connection_events, s.modeled_time
+            );
+            assert!(run.outcome.unwrap().granted);
         }
     }
 }

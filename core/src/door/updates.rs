@@ -86,6 +86,12 @@ impl DoorEngine {
         UpdateReport { seq_before: self.state.update_seq, seq_after: self.state.update_seq, ..Default::default() }
     }
 
+    /// Logs and reports a batch refused before it could be read (e.g. not the batch the
+    /// phone's proof names).
+    pub fn reject_batch_report(&mut self, reason: UpdateRejection) -> UpdateReport {
+        self.reject_batch(0, reason)
+    }
+
     fn reject_batch(&mut self, seq: u64, reason: UpdateRejection) -> UpdateReport {
         self.log(ActivityEvent::UpdateRejected { seq, reason: reason.denial_reason() });
         UpdateReport { batch_rejected: Some(reason), ..self.empty_report() }

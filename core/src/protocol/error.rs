@@ -41,6 +41,6 @@ pub enum DoorSessionError {
     Decode(#[from] DecodeError),
     #[error("frame after the request was complete")]
     UnexpectedFrame,
-    #[error("finish called before a request was decided")]
-    NotDecided,
+    #[error("finish called before the request (and the batch it announced) arrived")]
+    NotReady,
 }

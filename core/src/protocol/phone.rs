@@ -67,6 +67,8 @@ pub struct PhoneSession {
     nonce: [u8; 16],
     now: UnixTime,
     phase: Phase,
+    /// The batch bytes sent after the request, once decided.
+    carried: Option<Vec<u8>>,
     inbox: Reassembler,
     outbox: Outbox,
 }
@@ -85,6 +87,7 @@ impl PhoneSession {
             nonce: p.nonce,
             now: p.now,
             phase: Phase::AwaitingChallenge,
+            carried: None,
             inbox: Reassembler::new(MessageKind::Challenge, ChallengeBody::MAX_LEN, frame::MAX_MTU - frame::ATT_OVERHEAD),
             outbox: Outbox::default(),
         })
@@ -115,6 +118,9 @@ impl PhoneSession {
             Phase::AwaitingChallenge => {
                 let request = self.handle_challenge(&message)?;
                 self.outbox.queue(MessageKind::Request, request);
+                if let Some(batch) = &self.carried {
+                    self.outbox.queue(MessageKind::Batch, batch.clone());
+                }
                 Ok(None)
             }
             Phase::AwaitingResult { .. } => self.handle_result(&message).map(Some),
@@ -122,7 +128,14 @@ impl PhoneSession {
         }
     }
 
-    /// Verifies the challenge (door key, door id) and returns the request message.
+    /// The batch message to send right after the request (set by
+    /// [`PhoneSession::handle_challenge`] when the door lacks some of the batch's updates).
+    pub fn carried_batch(&self) -> Option<&[u8]> {
+        self.carried.as_deref()
+    }
+
+    /// Verifies the challenge (door key, door id) and returns the request message; the batch,
+    /// if carried, follows as [`PhoneSession::carried_batch`].
     pub fn handle_challenge(&mut self, message: &[u8]) -> Result<Vec<u8>, ProtocolError> {
         if !matches!(self.phase, Phase::AwaitingChallenge) {
             return Err(ProtocolError::UnexpectedMessage);
@@ -138,18 +151,20 @@ impl PhoneSession {
             .batch
             .as_ref()
             .is_some_and(|b| b.body.door_id == self.door_id && b.body.last_seq() > challenge.body.update_seq);
+        let carried = self.batch.as_ref().filter(|_| carry).map(|b| b.to_bytes());
         let signed = UnlockRequest::sign(
             self.door_id,
             challenge.body.nonce,
             self.nonce,
             self.activity_after,
             &self.chain,
-            self.batch.as_ref().filter(|_| carry),
+            carried.as_deref(),
             &self.device_key,
         );
         let Some(request) = signed else {
             return Err(self.fail(ProtocolError::RequestTooLarge));
         };
+        self.carried = carried;
         self.phase = Phase::AwaitingResult { challenge: challenge.body, batch_carried: carry };
         self.inbox = Reassembler::new(MessageKind::Result, DoorResult::MAX_LEN, frame::MAX_MTU - frame::ATT_OVERHEAD);
         Ok(request.to_bytes())
