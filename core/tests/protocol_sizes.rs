@@ -97,3 +97,13 @@ fn modeled_unlock_time_over_the_simulated_link() {
         }
     }
 }
+
+#[test]
+fn documented_message_bounds() {
+    use keyway_core::credential::SignedBody;
+    use keyway_core::protocol::{ChallengeBody, DoorResult};
+    assert_eq!(UnlockRequest::MAX_LEN, 1346);
+    assert_eq!(DoorResult::MAX_LEN, 10_291);
+    assert_eq!(ChallengeBody::MAX_LEN, 116);
+    assert!(keyway_core::credential::door_update::UpdateBatchBody::MAX_LEN <= frame::MAX_MESSAGE_LEN);
+}

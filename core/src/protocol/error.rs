@@ -26,6 +26,8 @@ pub enum ProtocolError {
     ReceiptWrongDoor { expected: DoorId, got: DoorId },
     #[error("the receipt's update seq {receipt} is below the challenge's {challenge}")]
     ReceiptSeqBackwards { challenge: u64, receipt: u64 },
+    #[error("the door's update report (seq {report}) contradicts its signed receipt (seq {receipt})")]
+    ReportMismatch { report: u64, receipt: u64 },
     #[error("the unlock request could not be built (key chain or batch too large)")]
     RequestTooLarge,
     #[error("unexpected message in this state of the session")]

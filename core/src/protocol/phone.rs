@@ -191,6 +191,9 @@ impl PhoneSession {
         if body.applied_seq < challenge_seq {
             return Err(self.fail(ProtocolError::ReceiptSeqBackwards { challenge: challenge_seq, receipt: body.applied_seq }));
         }
+        if result.updates.seq_after != body.applied_seq {
+            return Err(self.fail(ProtocolError::ReportMismatch { report: result.updates.seq_after, receipt: body.applied_seq }));
+        }
         let skew = body.door_time.0 as i128 - self.now.0 as i128;
         self.phase = Phase::Done;
         Ok(UnlockOutcome {

@@ -379,10 +379,10 @@ impl SimDoorLink {
             Ok(None) => {}
             Err(e) => self.door_error = Some(e),
         }
-        if session.is_ready_to_finish() {
-            if let Err(e) = session.finish(&mut engine, now) {
-                self.door_error = Some(e);
-            }
+        if session.is_ready_to_finish()
+            && let Err(e) = session.finish(&mut engine, now)
+        {
+            self.door_error = Some(e);
         }
         drop(engine);
         if self.door_error.is_some() {
