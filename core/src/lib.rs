@@ -11,10 +11,13 @@
 
 pub mod codec;
 pub mod credential;
+pub mod door;
+pub mod protocol;
 pub mod time;
 #[cfg(feature = "wallet")]
 pub mod store;
 #[cfg(feature = "wallet")]
 pub mod wallet;
+pub mod transport;
 
 pub use time::UnixTime;
