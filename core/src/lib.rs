@@ -9,8 +9,11 @@
 //!
 //! Shared foundations: [`codec`] (canonical, bounded binary encoding) and [`time`].
 
+pub mod api;
 pub mod codec;
 pub mod credential;
+#[cfg(feature = "client")]
+pub mod sync;
 pub mod time;
 
 pub use time::UnixTime;
