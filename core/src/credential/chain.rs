@@ -146,10 +146,20 @@ impl KeyChain {
     /// checks when it receives a key or a guest key.
     pub fn verify_structure(&self, anchors: &TrustAnchors) -> Result<VerifiedChain, ChainError> {
         let root = &self.root.body;
+        // The chain envelope's version says nothing about the bodies inside it: each is checked
+        // here so a certificate of a format this build does not know is never interpreted.
+        if root.version != KeyCertBody::VERSION {
+            return Err(ChainError::UnsupportedVersion { what: KeyCertBody::WHAT, found: root.version });
+        }
         let authority = anchors.get(root.issuer).ok_or(ChainError::UnknownIssuer { what: KeyCertBody::WHAT })?;
         self.root.verify_signature(&authority)?;
         if root.key_id.is_guest_id() {
             return Err(ChainError::Malformed { what: KeyCertBody::WHAT, detail: "authority key with a guest id".into() });
+        }
+        // The holder signs the unlock proof (and any guest key); a weak key there is refused now
+        // rather than left for a later check to catch.
+        if !root.holder.is_acceptable() {
+            return Err(ChainError::WeakKey { what: KeyCertBody::WHAT });
         }
         let mut verified = VerifiedChain {
             key_id: root.key_id,
@@ -165,6 +175,9 @@ impl KeyChain {
             [] => Ok(verified),
             [guest] => {
                 let g = &guest.body;
+                if g.version != GuestKeyBody::VERSION {
+                    return Err(ChainError::UnsupportedVersion { what: GuestKeyBody::WHAT, found: g.version });
+                }
                 if g.parent != root.key_id {
                     return Err(ChainError::ParentMismatch { guest: g.key_id, named: g.parent, actual: root.key_id });
                 }
@@ -174,6 +187,9 @@ impl KeyChain {
                 guest.verify_signature(&root.holder)?;
                 if !g.key_id.is_guest_id() {
                     return Err(ChainError::Malformed { what: GuestKeyBody::WHAT, detail: "guest key without a guest id".into() });
+                }
+                if !g.holder.is_acceptable() {
+                    return Err(ChainError::WeakKey { what: GuestKeyBody::WHAT });
                 }
                 if !g.doors.is_subset_of(&root.doors) {
                     return Err(ChainError::GuestScopeWider { guest: g.key_id, what: "doors" });

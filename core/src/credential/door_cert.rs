@@ -35,6 +35,9 @@ impl DoorCertBody {
 impl DoorCertificate {
     /// Checks the authority's signature and that the door key is usable; returns the door key.
     pub fn verify(&self, anchors: &TrustAnchors) -> Result<PublicKey, ChainError> {
+        if self.body.version != DoorCertBody::VERSION {
+            return Err(ChainError::UnsupportedVersion { what: DoorCertBody::WHAT, found: self.body.version });
+        }
         let authority = anchors.get(self.body.issuer).ok_or(ChainError::UnknownIssuer { what: "door certificate" })?;
         self.verify_signature(&authority)?;
         if !self.body.door_key.is_acceptable() {

@@ -74,24 +74,54 @@ impl SignedBody for UpdateBatchBody {
 pub type UpdateBatch = Signed<UpdateBatchBody>;
 
 impl UpdateBatchBody {
+    /// `None` past [`MAX_UPDATES_PER_BATCH`] updates, or when the signed batch would exceed
+    /// the [`SignedBody::MAX_LEN`] a door decodes (the backend then splits the tail across
+    /// batches; [`Self::fits_updates`] tells how many of a tail fit).
     pub fn new(door_id: DoorId, first_seq: u64, issued_at: UnixTime, issuer: AuthorityKeyId, updates: Vec<DoorUpdate>) -> Option<Self> {
-        Some(UpdateBatchBody { version: Self::VERSION, door_id, first_seq, issued_at, issuer, updates: BoundedVec::new(updates)? })
+        let body = UpdateBatchBody { version: Self::VERSION, door_id, first_seq, issued_at, issuer, updates: BoundedVec::new(updates)? };
+        (body.signed_len() <= Self::MAX_LEN).then_some(body)
     }
 
-    /// Seq of the last update carried; `first_seq - 1` for an empty batch.
+    /// Length of the signed batch's encoding (body and signature).
+    pub fn signed_len(&self) -> usize {
+        crate::codec::encode(self).len() + 64
+    }
+
+    /// How many of `updates`, taken from the front, fit in one batch with this header.
+    pub fn fits_updates(door_id: DoorId, first_seq: u64, issued_at: UnixTime, issuer: AuthorityKeyId, updates: &[DoorUpdate]) -> usize {
+        let header = UpdateBatchBody { version: Self::VERSION, door_id, first_seq, issued_at, issuer, updates: BoundedVec::empty() };
+        // The header as encoded with an empty list, less its one-byte length prefix.
+        let mut len = header.signed_len() - 1;
+        let mut count = 0;
+        for update in updates.iter().take(MAX_UPDATES_PER_BATCH) {
+            let with_this = len + crate::codec::encode(update).len();
+            if with_this + varint_len(count as u64 + 1) > Self::MAX_LEN {
+                break;
+            }
+            len = with_this;
+            count += 1;
+        }
+        count
+    }
+
+    /// Seq of the last update carried; `first_seq - 1` for an empty batch. Saturates for a
+    /// batch whose seqs would run past `u64::MAX` (such a batch fails [`UpdateBatch::verify_for`]).
     pub fn last_seq(&self) -> u64 {
-        (self.first_seq + self.updates.len() as u64).saturating_sub(1)
+        self.first_seq.saturating_add(self.updates.len() as u64).saturating_sub(1)
     }
 
-    /// The updates with their seqs.
+    /// The updates with their seqs (saturating, see [`Self::last_seq`]).
     pub fn numbered(&self) -> impl Iterator<Item = (u64, &DoorUpdate)> {
-        self.updates.iter().enumerate().map(move |(i, u)| (self.first_seq + i as u64, u))
+        self.updates.iter().enumerate().map(move |(i, u)| (self.first_seq.saturating_add(i as u64), u))
     }
 }
 
 impl UpdateBatch {
     /// Checks the authority signature and that the batch is for `door`.
     pub fn verify_for(&self, anchors: &TrustAnchors, door: DoorId) -> Result<(), ChainError> {
+        if self.body.version != UpdateBatchBody::VERSION {
+            return Err(ChainError::UnsupportedVersion { what: UpdateBatchBody::WHAT, found: self.body.version });
+        }
         let authority = anchors.get(self.body.issuer).ok_or(ChainError::UnknownIssuer { what: UpdateBatchBody::WHAT })?;
         self.verify_signature(&authority)?;
         if self.body.door_id != door {
@@ -100,6 +130,14 @@ impl UpdateBatch {
         if self.body.first_seq == 0 {
             return Err(ChainError::Malformed { what: UpdateBatchBody::WHAT, detail: "seqs start at 1".into() });
         }
+        if self.body.first_seq.checked_add(self.body.updates.len() as u64).is_none() {
+            return Err(ChainError::Malformed { what: UpdateBatchBody::WHAT, detail: "seqs run out of range".into() });
+        }
         Ok(())
     }
+}
+
+/// Bytes postcard uses for `n` as a varint.
+fn varint_len(n: u64) -> usize {
+    (64 - n.max(1).leading_zeros() as usize).div_ceil(7)
 }

@@ -11,6 +11,15 @@ pub enum RevokedWhat {
     Person(PersonId),
 }
 
+impl std::fmt::Display for RevokedWhat {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            RevokedWhat::Key(key) => write!(f, "key {key}"),
+            RevokedWhat::Person(person) => write!(f, "person {}", person.0),
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ChainError {
     #[error("signature on the {what} does not verify")]
@@ -23,7 +32,7 @@ pub enum ChainError {
     NotYetValid { key: KeyId, start: UnixTime },
     #[error("key {key} expired at {expiry}")]
     Expired { key: KeyId, expiry: UnixTime },
-    #[error("revoked: {0:?}")]
+    #[error("{0} is revoked")]
     Revoked(RevokedWhat),
     #[error("key {parent} may not be shared")]
     SharingNotAllowed { parent: KeyId },
