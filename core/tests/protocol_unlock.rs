@@ -28,6 +28,7 @@ fn resident_unlock_is_granted_with_a_bound_receipt() {
     assert_eq!(last.event, ActivityEvent::AppUnlock { key: KeyId(1), person: PersonId(1), guest: false });
     assert_eq!(o.receipt.body.activity_head, door.activity().head());
     assert!(!o.batch_carried);
+    assert!(o.decision_in_receipt);
     assert_eq!(o.door_clock_skew_secs, 0);
 }
 
@@ -223,6 +224,7 @@ fn the_receipt_carries_activity_after_the_backends_mark() {
     let o = outcome(run);
     let seqs: Vec<u64> = o.receipt.body.activity.iter().map(|r| r.seq).collect();
     assert_eq!(seqs, (1..=64).collect::<Vec<_>>(), "oldest first, at most 64");
+    assert!(!o.decision_in_receipt, "this session's record (101) did not fit");
     assert_eq!(o.receipt.body.activity_head, 101);
     phone.activity_after = 64;
     phone.nonce = [2; 16];
@@ -235,6 +237,7 @@ fn the_receipt_carries_activity_after_the_backends_mark() {
     let o = outcome(run);
     let seqs: Vec<u64> = o.receipt.body.activity.iter().map(|r| r.seq).collect();
     assert_eq!(seqs, (65..=102).collect::<Vec<_>>());
+    assert!(o.decision_in_receipt);
 }
 
 /// A request carrying arbitrary chain bytes, with a valid proof by `device` over them.
