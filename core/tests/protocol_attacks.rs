@@ -142,6 +142,23 @@ fn the_phone_refuses_a_result_with_a_challenge_signature_as_receipt() {
 }
 
 #[test]
+fn a_flipped_decision_over_the_link_is_caught_by_the_receipt() {
+    let p = Property::new();
+    let alice = p.resident(1, 1);
+    let mallory = p.resident_with(2, 2, doors(&[DOOR_B]), current(), false);
+    for (holder, forged) in [(&alice, Access::Denied(DenialReason::Expired)), (&mallory, Access::Granted)] {
+        let mut door = p.door(DOOR_A);
+        let mut phone = p.phone(holder, DOOR_A, None);
+        let mut session = DoorSession::new(&mut door, NOW, [9; 16]);
+        let request = phone.handle_challenge(&session.challenge().to_bytes()).unwrap();
+        session.handle_request(&mut door, &request, NOW).unwrap();
+        let mut result = session.finish(&mut door, NOW).unwrap();
+        result.access = forged;
+        assert_eq!(phone.handle_result(&result.to_bytes()), Err(ProtocolError::DecisionContradictsReceipt));
+    }
+}
+
+#[test]
 fn a_result_from_an_earlier_session_is_not_accepted() {
     let p = Property::new();
     let mut door = p.door(DOOR_A);

@@ -105,5 +105,5 @@ fn documented_message_bounds() {
     assert_eq!(UnlockRequest::MAX_LEN, 1346);
     assert_eq!(DoorResult::MAX_LEN, 10_291);
     assert_eq!(ChallengeBody::MAX_LEN, 116);
-    assert!(keyway_core::credential::door_update::UpdateBatchBody::MAX_LEN <= frame::MAX_MESSAGE_LEN);
+    const { assert!(keyway_core::credential::door_update::UpdateBatchBody::MAX_LEN <= frame::MAX_MESSAGE_LEN) };
 }

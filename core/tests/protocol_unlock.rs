@@ -28,6 +28,7 @@ fn resident_unlock_is_granted_with_a_bound_receipt() {
     assert_eq!(last.event, ActivityEvent::AppUnlock { key: KeyId(1), person: PersonId(1), guest: false });
     assert_eq!(o.receipt.body.activity_head, door.activity().head());
     assert!(!o.batch_carried);
+    assert!(o.decision_in_receipt);
     assert_eq!(o.door_clock_skew_secs, 0);
 }
 
@@ -223,6 +224,7 @@ fn the_receipt_carries_activity_after_the_backends_mark() {
     let o = outcome(run);
     let seqs: Vec<u64> = o.receipt.body.activity.iter().map(|r| r.seq).collect();
     assert_eq!(seqs, (1..=64).collect::<Vec<_>>(), "oldest first, at most 64");
+    assert!(!o.decision_in_receipt, "this session's record (101) did not fit");
     assert_eq!(o.receipt.body.activity_head, 101);
     phone.activity_after = 64;
     phone.nonce = [2; 16];
@@ -235,4 +237,67 @@ fn the_receipt_carries_activity_after_the_backends_mark() {
     let o = outcome(run);
     let seqs: Vec<u64> = o.receipt.body.activity.iter().map(|r| r.seq).collect();
     assert_eq!(seqs, (65..=102).collect::<Vec<_>>());
+    assert!(o.decision_in_receipt);
+}
+
+/// A request carrying arbitrary chain bytes, with a valid proof by `device` over them.
+fn request_with_chain(chain: Vec<u8>, device: &keyway_core::credential::KeyPair, door_nonce: [u8; 16]) -> Vec<u8> {
+    use keyway_core::codec::{BoundedVec, Bytes64};
+    use keyway_core::protocol::UnlockRequest;
+    let mut r = UnlockRequest {
+        version: 1,
+        door_nonce,
+        phone_nonce: [2; 16],
+        activity_after: 0,
+        chain: BoundedVec::new(chain).unwrap(),
+        batch_digest: None,
+        proof: Bytes64([0; 64]),
+    };
+    r.proof = device.sign(keyway_core::credential::label::UNLOCK_PROOF, &r.proof_message(DOOR_A));
+    r.to_bytes()
+}
+
+fn decide_bytes(door: &mut keyway_core::door::DoorEngine, request: &[u8], nonce: [u8; 16]) -> keyway_core::protocol::Access {
+    let mut s = keyway_core::protocol::DoorSession::new(door, NOW, nonce);
+    let access = s.handle_request(door, request, NOW).unwrap();
+    let result = s.finish(door, NOW).unwrap();
+    assert!(matches!(result.receipt.body.activity.last().unwrap().event, ActivityEvent::AppDenied { .. }));
+    access
+}
+
+#[test]
+fn unreadable_unknown_version_and_weak_key_chains_are_denied_with_their_reason() {
+    use keyway_core::credential::{GuestKeyBody, KeyChain, PublicKey, Signed};
+    use keyway_core::protocol::Access;
+    let p = Property::new();
+    let mut door = p.door(DOOR_A);
+    let alice = p.resident(1, 1);
+    let nonce = [4; 16];
+    assert_eq!(decide_bytes(&mut door, &request_with_chain(vec![1, 2, 3], &alice.device, nonce), nonce), Access::Denied(DenialReason::Malformed));
+    let mut future = alice.chain.to_bytes();
+    future[0] = 2;
+    assert_eq!(decide_bytes(&mut door, &request_with_chain(future, &alice.device, nonce), nonce), Access::Denied(DenialReason::UnsupportedVersion));
+    // An authority certificate naming a small-order holder key, "sharing" a guest key.
+    let mut identity = [0u8; 32];
+    identity[0] = 1;
+    let weak = PublicKey(identity);
+    let cert = Signed::sign(
+        keyway_core::credential::KeyCertBody::new(
+            keyway_core::credential::KeyId(3),
+            PersonId(3),
+            weak,
+            doors(&[DOOR_A]),
+            current(),
+            keyway_core::credential::KeyFlags { resident: true, may_share: true },
+            p.issuer(),
+        ),
+        &p.authority,
+    );
+    let guest_device = key(60);
+    let guest = keyway_core::credential::GuestKey {
+        body: GuestKeyBody::new(KeyId(1 | KeyId::GUEST_BIT), KeyId(3), guest_device.public(), doors(&[DOOR_A]), current()),
+        signature: keyway_core::codec::Bytes64([0; 64]),
+    };
+    let chain = KeyChain::guest(cert, guest).to_bytes();
+    assert_eq!(decide_bytes(&mut door, &request_with_chain(chain, &guest_device, nonce), nonce), Access::Denied(DenialReason::WeakKey));
 }

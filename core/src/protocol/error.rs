@@ -28,6 +28,8 @@ pub enum ProtocolError {
     ReceiptSeqBackwards { challenge: u64, receipt: u64 },
     #[error("the door's update report (seq {report}) contradicts its signed receipt (seq {receipt})")]
     ReportMismatch { report: u64, receipt: u64 },
+    #[error("the door's decision over the link contradicts the decision recorded in its signed receipt")]
+    DecisionContradictsReceipt,
     #[error("the unlock request could not be built (key chain or batch too large)")]
     RequestTooLarge,
     #[error("unexpected message in this state of the session")]

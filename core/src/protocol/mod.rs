@@ -86,8 +86,11 @@
 //! - A receipt is bound to the phone's nonce and signed under its own label; no other signed
 //!   kind (challenge, certificate, batch, proof) verifies as one.
 //! - A batch swapped in transit (even a genuine one) is refused as `DigestMismatch`.
-//! - The `access` and `updates` fields are the door's word over the link; the receipt and the
-//!   door's activity log are the signed record.
+//! - The receipt is the signed record. The `access` field is cross-checked against the session's
+//!   own activity record in the receipt (the first app record after the challenge's signed
+//!   activity head); a contradiction is an error, and [`UnlockOutcome::decision_in_receipt`]
+//!   says whether the check could be made (it cannot when over 64 older records were pending).
+//!   The `updates` report is checked against the receipt's `applied_seq`.
 
 pub mod door_session;
 pub mod error;

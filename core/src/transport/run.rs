@@ -87,8 +87,10 @@ pub fn serve_session_with_timeout(
 }
 
 /// Door side: sends the challenge, receives the request, decides and calls `actuate` with the
-/// decision at once, then receives the batch (if announced), applies it and sends the result. `now` is the door's clock at the
-/// start of the session; the time spent waiting is added to it.
+/// decision at once, then receives the batch (if announced), applies it and sends the result.
+/// `now` is the door's clock at the start of the session; the time spent waiting is added to it.
+/// If the phone goes away after the decision, the door has still decided (and logged it); the
+/// updates and the receipt wait for the next session.
 pub fn serve_session_with(
     link: &mut dyn Link,
     door: &mut DoorEngine,
