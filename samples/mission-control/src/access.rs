@@ -186,8 +186,7 @@ pub fn delete_key(tx: &Transaction, manager: &Manager, key_id: u64, now: UnixTim
     manager.require_key_management()?;
     let id = KeyId(key_id);
     let mut plan = UpdatePlan::default();
-    let person_id;
-    if id.is_guest_id() {
+    let person_id = if id.is_guest_id() {
         let guest = keys::guest_in_property(tx, manager.property_id, id)?.ok_or_else(|| AppError::not_found(format!("unknown key {id}")))?;
         people::live_in_property(tx, manager.property_id, guest.person_id as u64)?;
         if guest.revoked_at.is_some() {
@@ -198,13 +197,13 @@ pub fn delete_key(tx: &Transaction, manager: &Manager, key_id: u64, now: UnixTim
             plan.add_to_all(&guest.doors, DoorOp::RevokeKey { key: id, until: guest.validity.expiry });
         }
         tx.execute("UPDATE guest_keys SET revoked_at = ?1, changed_seq = ?2 WHERE id = ?3", params![now.0, seq, id.0 as i64])?;
-        person_id = guest.person_id;
+        guest.person_id
     } else {
         let (person, mut key) = live_key(tx, manager, key_id)?;
         let seq = bump_change_seq(tx, manager.property_id)?;
         revoke_key(tx, &person, &mut key, None, &mut plan, seq, now)?;
-        person_id = person.id;
-    }
+        person.id
+    };
     let updates = plan.commit(tx, now)?;
     Ok(RevocationResponse { person_id: keyway_core::credential::PersonId(person_id as u64), revoked_keys: vec![id], updates })
 }

@@ -122,7 +122,7 @@ async fn a_signed_receipt_moves_door_update_tasks_from_pending_to_delivered_once
 
     // The door applied only seq 1 in this session (receipt signed with the door's key).
     let first = receipt(&p.lobby, 1, vec![unlock(1, KeyId(99), bob.accepted.credentials.person_id, false)]);
-    let up = client.upload_receipts(&bob.token, &[first.clone()]).await.unwrap();
+    let up = client.upload_receipts(&bob.token, std::slice::from_ref(&first)).await.unwrap();
     assert_eq!(up.results[0].newly_delivered, vec![1]);
     assert_eq!(up.results[0].new_activity, 1);
     assert!(!up.results[0].duplicate);
@@ -194,7 +194,7 @@ async fn receipts_that_do_not_verify_are_refused_and_nothing_is_recorded() {
     }
     assert_eq!(tasks(&mc, &p.pm, p.lobby.door_id).await[0].state, TaskState::Pending, "the good receipt in a refused upload was not applied");
     assert!(mc.get::<Vec<ActivityEntry>>("/v1/activity", &p.pm).await.is_empty());
-    assert_eq!(status_of(&client.upload_receipts("dev_wrong", &[good.clone()]).await.unwrap_err()), 401);
+    assert_eq!(status_of(&client.upload_receipts("dev_wrong", std::slice::from_ref(&good)).await.unwrap_err()), 401);
 
     client.upload_receipts(&phone.token, &[good]).await.unwrap();
     assert_eq!(tasks(&mc, &p.pm, p.lobby.door_id).await[0].state, TaskState::Delivered);
