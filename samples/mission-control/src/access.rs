@@ -126,6 +126,8 @@ fn live_key(tx: &Transaction, manager: &Manager, key_id: u64) -> AppResult<(Pers
 fn revoke_key(tx: &Transaction, person: &PersonRow, key: &mut KeyRow, replaced_by: Option<i64>, plan: &mut UpdatePlan, seq: i64, now: UnixTime) -> AppResult<()> {
     if now < key.validity.expiry {
         match person.access {
+            // A key whose certificate was never issued cannot be shown at a door.
+            AccessKind::AppKey if key.certificate.is_none() => {}
             AccessKind::AppKey => plan.add_to_all(&key.doors, DoorOp::RevokeKey { key: key.key_id(), until: key.validity.expiry }),
             AccessKind::DailyDoorcode => {
                 for (door, slot) in people::slots_of_key(tx, key.id)? {
@@ -138,8 +140,9 @@ fn revoke_key(tx: &Transaction, person: &PersonRow, key: &mut KeyRow, replaced_b
 }
 
 /// See [`ChangeExpiryRequest`]: a later expiry re-signs the same key id; an earlier one
-/// revokes the old key id at its doors and issues a new key id. A doorcode's slot is removed
-/// and added again with the new window.
+/// revokes the old key id at its doors and issues a new key id (unless no certificate was
+/// issued yet: then the window simply changes). A doorcode's slot is removed and added again
+/// with the new window.
 pub fn change_expiry(tx: &Transaction, manager: &Manager, key_id: u64, req: ChangeExpiryRequest, now: UnixTime) -> AppResult<KeyChangeResponse> {
     manager.require_key_management()?;
     let (person, mut key) = live_key(tx, manager, key_id)?;
@@ -161,7 +164,8 @@ pub fn change_expiry(tx: &Transaction, manager: &Manager, key_id: u64, req: Chan
             keys::set_expiry(tx, &mut key, req.expiry, seq)?;
             key
         }
-        AccessKind::AppKey if req.expiry >= key.validity.expiry => {
+        // Later, or no certificate issued yet (the invite is not accepted): same key id.
+        AccessKind::AppKey if req.expiry >= key.validity.expiry || key.certificate.is_none() => {
             keys::set_expiry(tx, &mut key, req.expiry, seq)?;
             if let Some(holder) = holder {
                 keys::certify(tx, &authority, &mut key, holder, seq)?;

@@ -396,3 +396,26 @@ async fn keycards_are_added_and_removed_by_door_updates() {
     let info: PersonInfo = mc.get(&format!("/v1/people/{}", answer.person.person_id.0), &p.pm).await;
     assert!(info.keycards[0].removed_at.is_some());
 }
+
+#[tokio::test]
+async fn keys_never_certified_need_no_door_update_to_shorten_or_revoke() {
+    let mc = Mc::start().await;
+    let p = property(&mc, "Elm Court").await;
+    let (answer, token) = invite(&mc, &p.pm, "Eve", AccessKind::AppKey, vec![grant(&[p.lobby.door_id], None, None)], false).await;
+    let key = answer.person.keys[0].key_id;
+    let shorter = now().saturating_add_secs(DAY);
+    let changed: KeyChangeResponse = mc.ok(Method::PATCH, &format!("/v1/keys/{}", key.0), &p.pm, Some(ChangeExpiryRequest { expiry: shorter })).await;
+    assert_eq!(changed.key.key_id, key, "not accepted yet: the window just changes");
+    assert!(changed.updates.is_empty());
+    // Accepting now certifies the shortened window.
+    let phone = accept(&mc, &token).await;
+    assert_eq!(phone.cert(key).body.validity.expiry, shorter);
+    // Once certified, revoking needs a door update.
+    let revoked: RevocationResponse = mc.ok(Method::POST, &format!("/v1/people/{}/revoke-all", answer.person.person_id.0), &p.pm, None::<()>).await;
+    assert_eq!(revoked.updates.len(), 1);
+
+    let (other, _) = invite(&mc, &p.pm, "Fay", AccessKind::AppKey, vec![grant(&[p.lobby.door_id], None, None)], false).await;
+    let revoked: RevocationResponse = mc.ok(Method::POST, &format!("/v1/people/{}/revoke-all", other.person.person_id.0), &p.pm, None::<()>).await;
+    assert_eq!(revoked.revoked_keys.len(), 1);
+    assert!(revoked.updates.is_empty(), "no certificate was ever issued");
+}

@@ -101,8 +101,10 @@ async fn sync_is_incremental_with_a_cursor_and_full_without_a_known_one() {
 async fn a_signed_receipt_moves_door_update_tasks_from_pending_to_delivered_once() {
     let mc = Mc::start().await;
     let p = property(&mc, "Elm Court").await;
-    let (ann, _) = invite(&mc, &p.pm, "Ann", AccessKind::AppKey, vec![grant(&[p.lobby.door_id], None, None)], false).await;
-    let (cleo, _) = invite(&mc, &p.pm, "Cleo", AccessKind::AppKey, vec![grant(&[p.lobby.door_id], None, None)], false).await;
+    let (ann, ann_token) = invite(&mc, &p.pm, "Ann", AccessKind::AppKey, vec![grant(&[p.lobby.door_id], None, None)], false).await;
+    let (cleo, cleo_token) = invite(&mc, &p.pm, "Cleo", AccessKind::AppKey, vec![grant(&[p.lobby.door_id], None, None)], false).await;
+    accept(&mc, &ann_token).await;
+    accept(&mc, &cleo_token).await;
     let (_, bob_token) = invite(&mc, &p.pm, "Bob", AccessKind::AppKey, vec![grant(&[p.lobby.door_id], None, None)], false).await;
     let bob = accept(&mc, &bob_token).await;
     let client = mc.phone_client();
