@@ -239,7 +239,8 @@ pub type AddKeyRequest = KeyGrant;
 /// A later expiry re-issues the same key id. An **earlier** expiry cannot be imposed on a
 /// certificate the phone already holds, so the old key id is revoked at its offline doors
 /// (`RevokeKey` until the old expiry) and a new key id with the new window is issued; guest
-/// keys shared from the old key fall with it and must be shared again.
+/// keys shared from the old key fall with it and must be shared again. Before the invite is
+/// accepted no certificate exists, and the window simply changes.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ChangeExpiryRequest {
     pub expiry: UnixTime,

@@ -126,6 +126,8 @@ fn live_key(tx: &Transaction, manager: &Manager, key_id: u64) -> AppResult<(Pers
 fn revoke_key(tx: &Transaction, person: &PersonRow, key: &mut KeyRow, replaced_by: Option<i64>, plan: &mut UpdatePlan, seq: i64, now: UnixTime) -> AppResult<()> {
     if now < key.validity.expiry {
         match person.access {
+            // A key whose certificate was never issued cannot be shown at a door.
+            AccessKind::AppKey if key.certificate.is_none() => {}
             AccessKind::AppKey => plan.add_to_all(&key.doors, DoorOp::RevokeKey { key: key.key_id(), until: key.validity.expiry }),
             AccessKind::DailyDoorcode => {
                 for (door, slot) in people::slots_of_key(tx, key.id)? {
@@ -138,8 +140,9 @@ fn revoke_key(tx: &Transaction, person: &PersonRow, key: &mut KeyRow, replaced_b
 }
 
 /// See [`ChangeExpiryRequest`]: a later expiry re-signs the same key id; an earlier one
-/// revokes the old key id at its doors and issues a new key id. A doorcode's slot is removed
-/// and added again with the new window.
+/// revokes the old key id at its doors and issues a new key id (unless no certificate was
+/// issued yet: then the window simply changes). A doorcode's slot is removed and added again
+/// with the new window.
 pub fn change_expiry(tx: &Transaction, manager: &Manager, key_id: u64, req: ChangeExpiryRequest, now: UnixTime) -> AppResult<KeyChangeResponse> {
     manager.require_key_management()?;
     let (person, mut key) = live_key(tx, manager, key_id)?;
@@ -161,7 +164,8 @@ pub fn change_expiry(tx: &Transaction, manager: &Manager, key_id: u64, req: Chan
             keys::set_expiry(tx, &mut key, req.expiry, seq)?;
             key
         }
-        AccessKind::AppKey if req.expiry >= key.validity.expiry => {
+        // Later, or no certificate issued yet (the invite is not accepted): same key id.
+        AccessKind::AppKey if req.expiry >= key.validity.expiry || key.certificate.is_none() => {
             keys::set_expiry(tx, &mut key, req.expiry, seq)?;
             if let Some(holder) = holder {
                 keys::certify(tx, &authority, &mut key, holder, seq)?;
@@ -186,8 +190,7 @@ pub fn delete_key(tx: &Transaction, manager: &Manager, key_id: u64, now: UnixTim
     manager.require_key_management()?;
     let id = KeyId(key_id);
     let mut plan = UpdatePlan::default();
-    let person_id;
-    if id.is_guest_id() {
+    let person_id = if id.is_guest_id() {
         let guest = keys::guest_in_property(tx, manager.property_id, id)?.ok_or_else(|| AppError::not_found(format!("unknown key {id}")))?;
         people::live_in_property(tx, manager.property_id, guest.person_id as u64)?;
         if guest.revoked_at.is_some() {
@@ -198,13 +201,13 @@ pub fn delete_key(tx: &Transaction, manager: &Manager, key_id: u64, now: UnixTim
             plan.add_to_all(&guest.doors, DoorOp::RevokeKey { key: id, until: guest.validity.expiry });
         }
         tx.execute("UPDATE guest_keys SET revoked_at = ?1, changed_seq = ?2 WHERE id = ?3", params![now.0, seq, id.0 as i64])?;
-        person_id = guest.person_id;
+        guest.person_id
     } else {
         let (person, mut key) = live_key(tx, manager, key_id)?;
         let seq = bump_change_seq(tx, manager.property_id)?;
         revoke_key(tx, &person, &mut key, None, &mut plan, seq, now)?;
-        person_id = person.id;
-    }
+        person.id
+    };
     let updates = plan.commit(tx, now)?;
     Ok(RevocationResponse { person_id: keyway_core::credential::PersonId(person_id as u64), revoked_keys: vec![id], updates })
 }

@@ -51,10 +51,10 @@ impl IntoResponse for AppError {
 
 impl From<rusqlite::Error> for AppError {
     fn from(e: rusqlite::Error) -> Self {
-        if let rusqlite::Error::SqliteFailure(f, _) = &e {
-            if f.code == rusqlite::ErrorCode::ConstraintViolation {
-                return AppError::conflict("the request conflicts with what is already stored");
-            }
+        if let rusqlite::Error::SqliteFailure(f, _) = &e
+            && f.code == rusqlite::ErrorCode::ConstraintViolation
+        {
+            return AppError::conflict("the request conflicts with what is already stored");
         }
         tracing::error!(error = %e, "storage error");
         AppError::internal("storage error")

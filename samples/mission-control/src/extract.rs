@@ -63,9 +63,11 @@ impl<S: Send + Sync> FromRequestParts<S> for Bearer {
             .get(header::AUTHORIZATION)
             .ok_or_else(|| AppError::unauthorized("missing Authorization: Bearer token"))?;
         let text = value.to_str().map_err(|_| AppError::unauthorized("malformed Authorization header"))?;
+        // The scheme name is case-insensitive (RFC 9110).
         let token = text
-            .strip_prefix("Bearer ")
-            .map(str::trim)
+            .split_once(' ')
+            .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+            .map(|(_, token)| token.trim())
             .filter(|t| !t.is_empty() && t.len() <= 200)
             .ok_or_else(|| AppError::unauthorized("malformed Authorization header: expected Bearer <token>"))?;
         Ok(Bearer(token.to_string()))

@@ -23,7 +23,7 @@ pub struct KeyRow {
 
 const KEY_COLUMNS: &str = "id, person_id, doors, start, expiry, resident, may_share, certificate, revoked_at, replaced_by";
 
-fn key_row(r: &Row) -> rusqlite::Result<(i64, i64, String, u64, u64, bool, bool, Option<Vec<u8>>, Option<u64>, Option<i64>)> {
+fn key_row(r: &Row) -> rusqlite::Result<RawKey> {
     Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?, r.get(6)?, r.get(7)?, r.get(8)?, r.get(9)?))
 }
 

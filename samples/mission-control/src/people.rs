@@ -37,7 +37,7 @@ pub fn access_from_str(s: &str) -> AppResult<AccessKind> {
 
 const PERSON_COLUMNS: &str = "id, property_id, name, contact, access, resident, may_share, deleted_at";
 
-fn person_row(r: &rusqlite::Row) -> rusqlite::Result<(i64, i64, String, String, String, bool, bool, Option<u64>)> {
+fn person_row(r: &rusqlite::Row) -> rusqlite::Result<RawPerson> {
     Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?, r.get(6)?, r.get(7)?))
 }
 

@@ -23,6 +23,13 @@ pub fn upload(tx: &Transaction, device: &Device, req: UploadReceiptsRequest, now
             .ok_or_else(|| AppError::bad_request(format!("receipt {i}: {} is not a door of this property", body.door_id)))?;
         let door_key = door.certificate.verify(&anchors).map_err(|e| AppError::internal(format!("stored door certificate: {e}")))?;
         receipt.verify_signature(&door_key).map_err(|e| AppError::bad_request(format!("receipt {i}: {e}")))?;
+        // SQLite integers are signed 64-bit: larger values cannot come from a working door.
+        let too_large = |v: u64| v > i64::MAX as u64;
+        if too_large(body.applied_seq) || too_large(body.activity_head) || too_large(body.door_time.0)
+            || body.activity.iter().any(|a| too_large(a.time.0))
+        {
+            return Err(AppError::bad_request(format!("receipt {i}: a seq or time is out of range")));
+        }
         if let Some(bad) = body.activity.iter().find(|a| a.seq == 0 || a.seq > body.activity_head) {
             return Err(AppError::bad_request(format!("receipt {i}: activity seq {} outside 1..={}", bad.seq, body.activity_head)));
         }

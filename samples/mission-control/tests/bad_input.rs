@@ -48,6 +48,8 @@ async fn malformed_bodies_wrong_tokens_and_unknown_routes_answer_json_4xx() {
     assert_eq!(status, 401, "{value}");
     let req = mc.http.get(format!("{}/v1/people", mc.base)).header("authorization", "Basic abc");
     assert_eq!(req.send().await.unwrap().status().as_u16(), 401);
+    let req = mc.http.get(format!("{}/v1/people", mc.base)).header("authorization", format!("bearer {}", p.pm));
+    assert_eq!(req.send().await.unwrap().status().as_u16(), 200, "the scheme is case-insensitive");
 
     // Routes and methods.
     let e = expect(&mc, Method::GET, "/v1/nothing-here", pm, None, 404).await;

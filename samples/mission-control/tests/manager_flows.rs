@@ -396,3 +396,66 @@ async fn keycards_are_added_and_removed_by_door_updates() {
     let info: PersonInfo = mc.get(&format!("/v1/people/{}", answer.person.person_id.0), &p.pm).await;
     assert!(info.keycards[0].removed_at.is_some());
 }
+
+#[tokio::test]
+async fn keys_never_certified_need_no_door_update_to_shorten_or_revoke() {
+    let mc = Mc::start().await;
+    let p = property(&mc, "Elm Court").await;
+    let (answer, token) = invite(&mc, &p.pm, "Eve", AccessKind::AppKey, vec![grant(&[p.lobby.door_id], None, None)], false).await;
+    let key = answer.person.keys[0].key_id;
+    let shorter = now().saturating_add_secs(DAY);
+    let changed: KeyChangeResponse = mc.ok(Method::PATCH, &format!("/v1/keys/{}", key.0), &p.pm, Some(ChangeExpiryRequest { expiry: shorter })).await;
+    assert_eq!(changed.key.key_id, key, "not accepted yet: the window just changes");
+    assert!(changed.updates.is_empty());
+    // Accepting now certifies the shortened window.
+    let phone = accept(&mc, &token).await;
+    assert_eq!(phone.cert(key).body.validity.expiry, shorter);
+    // Once certified, revoking needs a door update.
+    let revoked: RevocationResponse = mc.ok(Method::POST, &format!("/v1/people/{}/revoke-all", answer.person.person_id.0), &p.pm, None::<()>).await;
+    assert_eq!(revoked.updates.len(), 1);
+
+    let (other, _) = invite(&mc, &p.pm, "Fay", AccessKind::AppKey, vec![grant(&[p.lobby.door_id], None, None)], false).await;
+    let revoked: RevocationResponse = mc.ok(Method::POST, &format!("/v1/people/{}/revoke-all", other.person.person_id.0), &p.pm, None::<()>).await;
+    assert_eq!(revoked.revoked_keys.len(), 1);
+    assert!(revoked.updates.is_empty(), "no certificate was ever issued");
+}
+
+#[tokio::test]
+async fn concurrent_manager_actions_get_distinct_gap_free_seqs_that_never_change() {
+    let mc = Mc::start().await;
+    let p = property(&mc, "Elm Court").await;
+    let mut keys = Vec::new();
+    for i in 0..12 {
+        let (answer, token) = invite(&mc, &p.pm, &format!("P{i}"), AccessKind::AppKey, vec![grant(&[p.lobby.door_id], None, None)], false).await;
+        accept(&mc, &token).await;
+        keys.push(answer.person.keys[0].key_id);
+    }
+    let mut handles = Vec::new();
+    for key in &keys {
+        let (http, url, token) = (mc.http.clone(), format!("{}/v1/keys/{}", mc.base, key.0), p.pm.clone());
+        handles.push(tokio::spawn(async move { http.delete(url).bearer_auth(token).send().await.unwrap().status().as_u16() }));
+    }
+    for h in handles {
+        assert_eq!(h.await.unwrap(), 200);
+    }
+    let log = tasks(&mc, &p.pm, p.lobby.door_id).await;
+    assert_eq!(log.iter().map(|t| t.seq).collect::<Vec<_>>(), (1..=12).collect::<Vec<u64>>());
+    let mut revoked: Vec<KeyId> = log
+        .iter()
+        .map(|t| match t.ops.as_slice() {
+            [DoorOp::RevokeKey { key, .. }] => *key,
+            other => panic!("{other:?}"),
+        })
+        .collect();
+    revoked.sort();
+    keys.sort();
+    assert_eq!(revoked, keys);
+    // Later actions append; what a seq holds stays as it was.
+    let (_, token) = invite(&mc, &p.pm, "Late", AccessKind::AppKey, vec![grant(&[p.lobby.door_id], None, None)], false).await;
+    let late = accept(&mc, &token).await;
+    let _: RevocationResponse =
+        mc.ok(Method::POST, &format!("/v1/people/{}/revoke-all", late.accepted.credentials.person_id.0), &p.pm, None::<()>).await;
+    let after = tasks(&mc, &p.pm, p.lobby.door_id).await;
+    assert_eq!(after.len(), 13);
+    assert_eq!(after[..12].iter().map(|t| t.ops.clone()).collect::<Vec<_>>(), log.iter().map(|t| t.ops.clone()).collect::<Vec<_>>());
+}

@@ -101,8 +101,10 @@ async fn sync_is_incremental_with_a_cursor_and_full_without_a_known_one() {
 async fn a_signed_receipt_moves_door_update_tasks_from_pending_to_delivered_once() {
     let mc = Mc::start().await;
     let p = property(&mc, "Elm Court").await;
-    let (ann, _) = invite(&mc, &p.pm, "Ann", AccessKind::AppKey, vec![grant(&[p.lobby.door_id], None, None)], false).await;
-    let (cleo, _) = invite(&mc, &p.pm, "Cleo", AccessKind::AppKey, vec![grant(&[p.lobby.door_id], None, None)], false).await;
+    let (ann, ann_token) = invite(&mc, &p.pm, "Ann", AccessKind::AppKey, vec![grant(&[p.lobby.door_id], None, None)], false).await;
+    let (cleo, cleo_token) = invite(&mc, &p.pm, "Cleo", AccessKind::AppKey, vec![grant(&[p.lobby.door_id], None, None)], false).await;
+    accept(&mc, &ann_token).await;
+    accept(&mc, &cleo_token).await;
     let (_, bob_token) = invite(&mc, &p.pm, "Bob", AccessKind::AppKey, vec![grant(&[p.lobby.door_id], None, None)], false).await;
     let bob = accept(&mc, &bob_token).await;
     let client = mc.phone_client();
@@ -122,7 +124,7 @@ async fn a_signed_receipt_moves_door_update_tasks_from_pending_to_delivered_once
 
     // The door applied only seq 1 in this session (receipt signed with the door's key).
     let first = receipt(&p.lobby, 1, vec![unlock(1, KeyId(99), bob.accepted.credentials.person_id, false)]);
-    let up = client.upload_receipts(&bob.token, &[first.clone()]).await.unwrap();
+    let up = client.upload_receipts(&bob.token, std::slice::from_ref(&first)).await.unwrap();
     assert_eq!(up.results[0].newly_delivered, vec![1]);
     assert_eq!(up.results[0].new_activity, 1);
     assert!(!up.results[0].duplicate);
@@ -194,7 +196,7 @@ async fn receipts_that_do_not_verify_are_refused_and_nothing_is_recorded() {
     }
     assert_eq!(tasks(&mc, &p.pm, p.lobby.door_id).await[0].state, TaskState::Pending, "the good receipt in a refused upload was not applied");
     assert!(mc.get::<Vec<ActivityEntry>>("/v1/activity", &p.pm).await.is_empty());
-    assert_eq!(status_of(&client.upload_receipts("dev_wrong", &[good.clone()]).await.unwrap_err()), 401);
+    assert_eq!(status_of(&client.upload_receipts("dev_wrong", std::slice::from_ref(&good)).await.unwrap_err()), 401);
 
     client.upload_receipts(&phone.token, &[good]).await.unwrap();
     assert_eq!(tasks(&mc, &p.pm, p.lobby.door_id).await[0].state, TaskState::Delivered);
