@@ -2,6 +2,8 @@
 //! through its HTTP API, doors provisioned from the backend's answer and reached through the
 //! simulated BLE link, and wallets on their own SQLite files.
 
+pub mod proxy;
+
 use keyway_core::UnixTime;
 use keyway_core::api::*;
 use keyway_core::credential::{DoorId, DoorcodeSecret, KeyPair, TrustAnchors};

@@ -8,7 +8,6 @@
 use crate::api::{KeyStatus, SyncResponse};
 use crate::credential::{ChainError, KeyChain, KeyId, PublicKey, TrustAnchors};
 use crate::store::{StoredKey, SyncChanges};
-use std::collections::HashSet;
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum BadSync {
@@ -72,9 +71,7 @@ pub fn verify_sync(resp: &SyncResponse, device: &PublicKey, trusted: &TrustAncho
         changes.activity_heads.push((door.door_id, door.known_activity_head));
     }
 
-    let mut listed = HashSet::new();
     for entry in &resp.keys {
-        listed.insert(entry.key_id);
         let revoked = resp.person_deleted || matches!(entry.status, KeyStatus::Revoked | KeyStatus::Replaced);
         if let Some(cert) = &entry.certificate {
             let chain = KeyChain::resident((**cert).clone());
@@ -100,14 +97,14 @@ pub fn verify_sync(resp: &SyncResponse, device: &PublicKey, trusted: &TrustAncho
     for r in &resp.revocations {
         changes.revoked_keys.push(r.key_id);
     }
-    // A full sync lists every key the person has: authority keys held here but not listed are
-    // gone (deleted, or the person was). Guest keys shared with this device are not the
-    // backend's to list and are kept.
-    if resp.full || resp.person_deleted {
+    // A key that an answer merely leaves out is kept: only an explicit revocation, a revoked or
+    // replaced status, or Delete Person ends a key here. A backend restored from an old backup
+    // (a rolled-back cursor, a full sync that predates a grant) cannot take access away by
+    // forgetting it; the door decides with the revocations it holds anyway.
+    if resp.person_deleted {
         for k in held {
-            let id = k.chain.leaf_key_id();
-            if k.chain.guest_link().is_none() && (resp.person_deleted || !listed.contains(&id)) {
-                changes.revoked_keys.push(id);
+            if k.chain.guest_link().is_none() {
+                changes.revoked_keys.push(k.chain.leaf_key_id());
             }
         }
     }

@@ -1,0 +1,205 @@
+//! A compromised or buggy backend: bad signatures, another property's keys, a rolled-back
+//! answer, truncated bodies, answers past the timeout. Each time the wallet refuses the answer
+//! with a clear error, keeps every piece of good state, and still unlocks offline.
+
+use keyway_core::UnixTime;
+use keyway_core::api::*;
+use keyway_core::sync::{ClientConfig, RetryPolicy};
+use keyway_core::wallet::verify_sync::BadSync;
+use keyway_core::wallet::{Wallet, WalletError};
+use keyway_e2e::proxy::{Proxy, Tamper, flip_b64};
+use keyway_e2e::*;
+use reqwest::Method;
+use std::sync::Arc;
+use std::time::Duration;
+
+struct Setup {
+    _dir: tempfile::TempDir,
+    backend: Backend,
+    p: Property,
+    proxy: Proxy,
+    wallet: Wallet,
+    person: u64,
+}
+
+/// A resident with one key, enrolled through the proxy, and a second key granted since, so the
+/// next sync has a new certificate in it.
+async fn setup() -> Setup {
+    let dir = tempfile::tempdir().unwrap();
+    let backend = Backend::start(dir.path()).await;
+    let p = property(&backend).await;
+    let proxy = Proxy::start(&backend.base).await;
+    let expiry = UnixTime::now().saturating_add_secs(30 * DAY);
+    let (invite, token) = backend.invite(&p.manager, app_invite("Rita", &[p.front.id], None, Some(expiry), false)).await;
+    let mut wallet = phone(dir.path(), "rita");
+    wallet.accept_invite(&proxy.base, &token).await.unwrap();
+    wallet
+        .set_client_config(ClientConfig {
+            base_url: proxy.base.clone(),
+            timeout: Duration::from_millis(500),
+            retry: RetryPolicy { max_attempts: 2, initial_backoff: Duration::from_millis(10), max_backoff: Duration::from_millis(20) },
+        })
+        .unwrap();
+    let person = invite.person.person_id.0;
+    let grant = KeyGrant { doors: vec![p.garage.id], start: None, expiry: Some(expiry) };
+    let _: serde_json::Value = backend.ok(Method::POST, &format!("/v1/people/{person}/keys"), &p.manager, Some(grant)).await;
+    Setup { _dir: dir, backend, p, proxy, wallet, person }
+}
+
+/// Nothing the refused answer carried was stored, and the wallet still opens the front door.
+fn assert_intact(s: &mut Setup, cursor_before: &Option<String>) {
+    assert_eq!(s.wallet.keys_at(UnixTime::now()).unwrap().len(), 1, "the refused answer's key was not stored");
+    assert_eq!(&s.wallet.store().cursor().unwrap(), cursor_before, "the cursor did not move");
+    assert!(unlock(&mut s.wallet, &s.p.front).granted, "still unlocks offline");
+}
+
+fn with_json(f: impl Fn(&mut serde_json::Value) + Send + Sync + 'static) -> Tamper {
+    Tamper::Json(Arc::new(f))
+}
+
+fn new_key_certificate(v: &mut serde_json::Value) -> &mut serde_json::Value {
+    let keys = v["keys"].as_array_mut().unwrap();
+    let newest = keys.iter_mut().max_by_key(|k| k["key_id"].as_u64().unwrap()).unwrap();
+    &mut newest["certificate"]
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_signature_on_a_key_certificate_is_refused_and_good_state_kept() {
+    let mut s = setup().await;
+    let cursor = s.wallet.store().cursor().unwrap();
+    s.proxy.set(with_json(|v| flip_b64(new_key_certificate(v))));
+    let err = s.wallet.sync().await.unwrap_err();
+    assert!(matches!(err, WalletError::BadSync(BadSync::Signature { what: "key certificate", .. })), "{err}");
+    assert_intact(&mut s, &cursor);
+    // The same answer, untouched, is taken.
+    s.proxy.set(Tamper::Pass);
+    assert_eq!(s.wallet.sync().await.unwrap().keys_received, 1);
+    assert_eq!(s.wallet.keys_at(UnixTime::now()).unwrap().len(), 2);
+    assert!(unlock(&mut s.wallet, &s.p.garage).granted);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn forged_door_update_batch_is_refused() {
+    let mut s = setup().await;
+    // Someone else's revocation puts a batch in the next answer for the front door.
+    let expiry = UnixTime::now().saturating_add_secs(DAY);
+    let (other, _) = s.backend.invite(&s.p.manager, app_invite("Otto", &[s.p.front.id], None, Some(expiry), false)).await;
+    let _: serde_json::Value = s
+        .backend
+        .ok(Method::DELETE, &format!("/v1/people/{}", other.person.person_id.0), &s.p.manager, None::<()>)
+        .await;
+    let cursor = s.wallet.store().cursor().unwrap();
+    s.proxy.set(with_json(|v| {
+        for door in v["doors"].as_array_mut().unwrap() {
+            if !door["pending_updates"].is_null() {
+                flip_b64(&mut door["pending_updates"]);
+            }
+        }
+    }));
+    let err = s.wallet.sync().await.unwrap_err();
+    assert!(matches!(err, WalletError::BadSync(BadSync::Signature { what: "door update batch", .. })), "{err}");
+    assert!(s.wallet.pending_updates().unwrap().is_empty());
+    assert_intact(&mut s, &cursor);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn another_propertys_answer_is_refused() {
+    let mut s = setup().await;
+    // A second property on the same backend, with its own authority and its own resident.
+    let created: CreatePropertyResponse = s
+        .backend
+        .ok(
+            Method::POST,
+            "/v1/properties",
+            "",
+            Some(CreatePropertyRequest { name: "Oak Row".into(), utc_offset_minutes: 0, manager_name: "Sam".into() }),
+        )
+        .await;
+    let door: ProvisionedDoor = s
+        .backend
+        .ok(Method::POST, "/v1/doors", &created.manager.token, Some(CreateDoorRequest { name: "Gate".into(), online: false }))
+        .await;
+    let (_, token) =
+        s.backend.invite(&created.manager.token, app_invite("Ola", &[door.door_id], None, Some(UnixTime::now().saturating_add_secs(DAY)), false)).await;
+    // Ola's phone accepts her invite; the full answer it gets is what we replay to Rita.
+    let client = keyway_core::sync::SyncClient::new(ClientConfig::new(s.backend.base.clone())).unwrap();
+    let accepted = client.accept_invite(&token, &keyway_core::credential::KeyPair::generate().public()).await.unwrap();
+    assert_eq!(accepted.sync.keys.len(), 1);
+    let foreign = serde_json::to_vec(&accepted.sync).unwrap();
+
+    let cursor = s.wallet.store().cursor().unwrap();
+    s.proxy.set(Tamper::Replay(foreign.clone()));
+    let err = s.wallet.sync().await.unwrap_err();
+    assert!(matches!(err, WalletError::BadSync(BadSync::AnchorsReplaced)), "{err}");
+    assert_intact(&mut s, &cursor);
+
+    // Our own authority listed beside a foreign one does not smuggle in foreign certificates
+    // either: a key certified for another device is refused.
+    let ours = s.wallet.store().anchors().unwrap();
+    let ours: Vec<String> = ours.keys().map(|k| B64(*k)).map(|k| serde_json::to_value(k).unwrap().as_str().unwrap().to_string()).collect();
+    let mut v: serde_json::Value = serde_json::from_slice(&foreign).unwrap();
+    v["trust_anchors"].as_array_mut().unwrap().extend(ours.into_iter().map(serde_json::Value::String));
+    s.proxy.set(Tamper::Replay(serde_json::to_vec(&v).unwrap()));
+    let err = s.wallet.sync().await.unwrap_err();
+    assert!(matches!(err, WalletError::BadSync(BadSync::NotOurKey(_))), "{err}");
+    assert_intact(&mut s, &cursor);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rolled_back_answer_takes_nothing_away() {
+    let mut s = setup().await;
+    // Record an answer from before the second key existed on the server's side.
+    s.proxy.set(Tamper::Pass);
+    let stale = {
+        // A full sync (no cursor) from a wallet that has not seen the second key is what a
+        // backend restored from yesterday's backup would send.
+        let mut v: serde_json::Value = serde_json::from_slice(&{
+            s.wallet.sync().await.unwrap();
+            s.proxy.last_sync().unwrap()
+        })
+        .unwrap();
+        let keys = v["keys"].as_array_mut().unwrap();
+        let newest = keys.iter().map(|k| k["key_id"].as_u64().unwrap()).max().unwrap();
+        keys.retain(|k| k["key_id"].as_u64().unwrap() != newest);
+        v["full"] = serde_json::Value::Bool(true);
+        v["server_time"] = serde_json::json!(UnixTime::now().saturating_sub_secs(DAY).0);
+        v["cursor"] = serde_json::json!("0");
+        serde_json::to_vec(&v).unwrap()
+    };
+    assert_eq!(s.wallet.keys_at(UnixTime::now()).unwrap().len(), 2);
+    let server_time = s.wallet.store().last_server_time().unwrap().unwrap();
+
+    s.proxy.set(Tamper::Replay(stale));
+    s.wallet.sync().await.unwrap();
+    let keys = s.wallet.keys_at(UnixTime::now()).unwrap();
+    assert_eq!(keys.len(), 2);
+    assert!(keys.iter().all(|k| k.state == keyway_core::wallet::key_state::KeyState::Active), "{keys:?}");
+    assert_eq!(s.wallet.store().last_server_time().unwrap().unwrap(), server_time, "the server time never goes back");
+    assert!(unlock(&mut s.wallet, &s.p.garage).granted);
+    // The next genuine sync with the rolled-back cursor gets a full answer and converges.
+    s.proxy.set(Tamper::Pass);
+    s.wallet.sync().await.unwrap();
+    assert_eq!(s.wallet.keys_at(UnixTime::now()).unwrap().len(), 2);
+    let _ = s.person;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn truncated_and_late_answers_are_errors_not_damage() {
+    let mut s = setup().await;
+    let cursor = s.wallet.store().cursor().unwrap();
+    s.proxy.set(Tamper::Truncate);
+    let err = s.wallet.sync().await.unwrap_err();
+    assert!(matches!(err, WalletError::Backend(_)), "{err}");
+    assert_intact(&mut s, &cursor);
+
+    s.proxy.set(Tamper::Delay(Duration::from_secs(3)));
+    let started = std::time::Instant::now();
+    let err = s.wallet.sync().await.unwrap_err();
+    assert!(matches!(err, WalletError::Backend(keyway_core::sync::SyncError::Network { attempts: 2, .. })), "{err}");
+    assert!(started.elapsed() < Duration::from_secs(3), "gave up at the timeout, not after the slow answer");
+    assert_intact(&mut s, &cursor);
+
+    s.proxy.set(Tamper::Pass);
+    s.wallet.sync().await.unwrap();
+    assert_eq!(s.wallet.keys_at(UnixTime::now()).unwrap().len(), 2);
+}
