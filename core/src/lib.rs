@@ -11,9 +11,12 @@
 
 pub mod codec;
 pub mod credential;
+pub mod door;
+pub mod protocol;
 pub mod time;
 #[cfg(feature = "wallet")]
 pub mod store;
+pub mod transport;
 #[cfg(feature = "wallet")]
 pub mod wallet;
 
