@@ -5,6 +5,7 @@
 
 pub mod key_state;
 pub mod share;
+pub mod unlock;
 
 use crate::UnixTime;
 use crate::credential::{DoorCertificate, DoorId, DoorSet, KeyChain, KeyPair, PublicKey, Validity};
@@ -31,6 +32,8 @@ pub enum WalletError {
     UnknownDoor(DoorId),
     #[error("no key with id {0}")]
     UnknownKey(String),
+    #[error("unlock: {0}")]
+    Unlock(#[from] crate::transport::UnlockError),
 }
 
 pub type Result<T> = std::result::Result<T, WalletError>;
