@@ -2,6 +2,7 @@
 //! Kotlin). Each variant says what went wrong and so what the app should do.
 
 use keyway_core::store::StoreError;
+use keyway_core::sync::SyncError;
 use keyway_core::store::secure::SecureStorageError;
 use keyway_core::protocol::ProtocolError;
 use keyway_core::transport::{LinkError, UnlockError};
@@ -37,6 +38,28 @@ pub enum KeywayError {
     /// No key with this id is held by this wallet.
     #[error("no key with id {key_id}")]
     UnknownKey { key_id: String },
+    /// This wallet has not accepted an invite yet: show the invite screen.
+    #[error("this wallet has not accepted an invite yet")]
+    NotEnrolled,
+    /// The backend could not be reached (offline, DNS, TLS, timeout) after retries: keep
+    /// working offline and retry later.
+    #[error("backend unreachable: {reason}")]
+    Network { reason: String },
+    /// The backend kept failing (5xx) after retries: retry later.
+    #[error("backend error: {reason}")]
+    Server { reason: String },
+    /// The backend no longer accepts this device's credentials (removed person, reset
+    /// device): the person needs a new invite.
+    #[error("device credentials refused: {reason}")]
+    Unauthorized { reason: String },
+    /// The backend refused the request (e.g. an invite that is used up or expired); retrying
+    /// the same request cannot help.
+    #[error("refused by the backend ({status}): {reason}")]
+    Rejected { status: u16, reason: String },
+    /// The backend's answer failed verification (bad signatures, keys for another device,
+    /// another property's authority) or could not be read: nothing was stored.
+    #[error("backend answer refused: {reason}")]
+    BackendNotTrusted { reason: String },
     /// The app's BLE link reports that the door did not answer in time (the app raises
     /// this from `BleLink.receive_frame`); move closer and retry.
     #[error("the door did not answer in time")]
@@ -77,7 +100,7 @@ impl From<LinkError> for KeywayError {
             LinkError::Timeout => KeywayError::LinkTimeout,
             LinkError::Disconnected => KeywayError::LinkDisconnected,
             LinkError::Io(reason) => KeywayError::Link { reason },
-            other @ LinkError::FrameTooLarge { .. } => KeywayError::Link { reason: other.to_string() },
+            other @ (LinkError::FrameTooLarge { .. } | LinkError::BadMtu(_)) => KeywayError::Link { reason: other.to_string() },
         }
     }
 }
@@ -96,13 +119,29 @@ impl From<UnlockError> for KeywayError {
                     | ProtocolError::ReceiptSignature(_)
                     | ProtocolError::ReceiptNotBound
                     | ProtocolError::ReceiptWrongDoor { .. }
-                    | ProtocolError::ReceiptSeqBackwards { .. } => KeywayError::DoorNotTrusted { reason },
+                    | ProtocolError::ReceiptSeqBackwards { .. }
+                    | ProtocolError::ReportMismatch { .. }
+                    | ProtocolError::DecisionContradictsReceipt => KeywayError::DoorNotTrusted { reason },
                     ProtocolError::RequestTooLarge => KeywayError::Internal { reason },
                     ProtocolError::Frame(_) | ProtocolError::Decode(_) | ProtocolError::UnexpectedMessage => {
                         KeywayError::DoorExchange { reason }
                     }
                 }
             }
+        }
+    }
+}
+
+impl From<SyncError> for KeywayError {
+    fn from(e: SyncError) -> Self {
+        let reason = e.to_string();
+        match e {
+            SyncError::Config(_) => KeywayError::InvalidInput { reason },
+            SyncError::Network { .. } => KeywayError::Network { reason },
+            SyncError::Server { .. } => KeywayError::Server { reason },
+            SyncError::Rejected { status: 401, .. } => KeywayError::Unauthorized { reason },
+            SyncError::Rejected { status, .. } => KeywayError::Rejected { status, reason },
+            SyncError::Decode(_) => KeywayError::BackendNotTrusted { reason },
         }
     }
 }
@@ -147,6 +186,10 @@ impl From<WalletError> for KeywayError {
             WalletError::UnknownDoor(d) => KeywayError::UnknownDoor { door_id: d.0 },
             WalletError::UnknownKey(key_id) => KeywayError::UnknownKey { key_id },
             WalletError::Unlock(e) => e.into(),
+            WalletError::Protocol(p) => UnlockError::Protocol(p).into(),
+            WalletError::NotEnrolled => KeywayError::NotEnrolled,
+            WalletError::Backend(e) => e.into(),
+            e @ WalletError::BadSync(_) => KeywayError::BackendNotTrusted { reason: e.to_string() },
         }
     }
 }

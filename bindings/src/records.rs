@@ -218,6 +218,53 @@ impl From<&StoredReceipt> for ReceiptInfo {
     }
 }
 
+/// What a sync (or accepting an invite) changed.
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+pub struct SyncSummary {
+    pub keys_received: u32,
+    pub keys_revoked: u32,
+    pub doors: u32,
+    /// Doors for which this phone now carries pending door updates.
+    pub doors_with_updates: u32,
+    pub server_time: SystemTime,
+}
+
+fn count(n: usize) -> u32 {
+    u32::try_from(n).unwrap_or(u32::MAX)
+}
+
+impl From<keyway_core::wallet::online::SyncSummary> for SyncSummary {
+    fn from(s: keyway_core::wallet::online::SyncSummary) -> Self {
+        SyncSummary {
+            keys_received: count(s.keys_received),
+            keys_revoked: count(s.keys_revoked),
+            doors: count(s.doors),
+            doors_with_updates: count(s.doors_with_updates),
+            server_time: to_system_time(s.server_time),
+        }
+    }
+}
+
+/// What an upload achieved.
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+pub struct UploadSummary {
+    pub receipts_uploaded: u32,
+    /// Door activity records the backend had not seen before.
+    pub new_activity: u32,
+    /// Door updates the backend now knows were delivered.
+    pub updates_confirmed: u32,
+}
+
+impl From<keyway_core::wallet::online::UploadSummary> for UploadSummary {
+    fn from(s: keyway_core::wallet::online::UploadSummary) -> Self {
+        UploadSummary {
+            receipts_uploaded: count(s.receipts_uploaded),
+            new_activity: s.new_activity,
+            updates_confirmed: count(s.updates_confirmed),
+        }
+    }
+}
+
 /// What a guest's share request says, for the resident to confirm before sharing.
 #[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
 pub struct ShareRequestInfo {

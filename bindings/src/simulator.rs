@@ -10,6 +10,7 @@ use keyway_core::credential::{
     AuthorityKeyId, DoorCertBody, DoorCertificate, DoorId, DoorcodeSecret, KeyCertBody, KeyChain, KeyFlags, KeyId, KeyPair,
     PersonId, PublicKey, Signed, TrustAnchors, Validity,
 };
+use keyway_core::api::ProvisionedDoor;
 use keyway_core::door::{DoorEngine, DoorProvisioning};
 use keyway_core::protocol::DoorSession;
 use keyway_core::protocol::frame::{MAX_MTU, MIN_MTU};
@@ -121,6 +122,38 @@ impl SimulatedDoor {
 
 #[uniffi::export]
 impl SimulatedDoor {
+    /// A door installed from the backend's provisioning answer (`POST /v1/doors`, the
+    /// `ProvisionedDoor` JSON), as a lock would be at install.
+    #[uniffi::constructor]
+    pub fn provisioned(provisioning_json: String) -> Result<Arc<Self>> {
+        let p: ProvisionedDoor = serde_json::from_str(&provisioning_json)
+            .map_err(|e| KeywayError::InvalidPayload { reason: format!("door provisioning: {e}") })?;
+        let engine = DoorEngine::new(DoorProvisioning {
+            door_id: p.door_id,
+            door_key: KeyPair::from_secret(&p.door_secret_key.0.0),
+            anchors: TrustAnchors::new(p.trust_anchors.iter().map(|k| k.0)),
+            doorcode_secret: DoorcodeSecret::new(p.doorcode_secret.0.0),
+            utc_offset_minutes: p.utc_offset_minutes,
+            clock: UnixTime::now(),
+        });
+        if engine.door_public_key() != p.door_certificate.0.body.door_key {
+            return Err(KeywayError::InvalidPayload { reason: "door key does not match its certificate".into() });
+        }
+        Ok(Arc::new(SimulatedDoor {
+            door_id: p.door_id.0,
+            name: p.name,
+            cert: p.door_certificate.0,
+            engine: Mutex::new(engine),
+            session: Mutex::new(None),
+            mtu: Mutex::new(MIN_MTU),
+        }))
+    }
+
+    /// The door's update seq (the last door update it applied).
+    pub fn update_seq(&self) -> Result<u64> {
+        Ok(lock(&self.engine)?.update_seq())
+    }
+
     pub fn door_id(&self) -> u32 {
         self.door_id
     }
@@ -151,19 +184,22 @@ impl SimulatedDoor {
         let mut slot = lock(&self.session)?;
         let session = slot.as_mut().ok_or_else(|| KeywayError::LinkDisconnected)?;
         let fail = |e: &dyn std::fmt::Display| KeywayError::Link { reason: format!("door dropped the connection: {e}") };
-        match session.handle_frame(&mut engine, &frame, UnixTime::now()) {
-            Ok(None) => Ok(Vec::new()),
-            Ok(Some(_access)) => {
-                session.finish(&mut engine, UnixTime::now()).map_err(|e| fail(&e))?;
-                let frames = Self::drain(session, mtu);
-                *slot = None;
-                Ok(frames)
-            }
-            Err(e) => {
-                *slot = None;
-                Err(fail(&e))
-            }
+        // The door decides on the request alone; any batch of door updates follows it, and
+        // the result goes out once the batch (if announced) has arrived.
+        if let Err(e) = session.handle_frame(&mut engine, &frame, UnixTime::now()) {
+            *slot = None;
+            return Err(fail(&e));
         }
+        if !session.is_ready_to_finish() {
+            return Ok(Vec::new());
+        }
+        if let Err(e) = session.finish(&mut engine, UnixTime::now()) {
+            *slot = None;
+            return Err(fail(&e));
+        }
+        let frames = Self::drain(session, mtu);
+        *slot = None;
+        Ok(frames)
     }
 
     /// The door's activity log.

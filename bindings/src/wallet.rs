@@ -6,7 +6,7 @@
 
 use crate::error::{KeywayError, Result};
 use crate::ble_link::{BleLink, ForeignLink};
-use crate::records::{self, Denial, DoorInfo, KeyInfo, PendingUpdates, ReceiptInfo, ShareRequestInfo};
+use crate::records::{self, Denial, DoorInfo, KeyInfo, PendingUpdates, ReceiptInfo, ShareRequestInfo, SyncSummary, UploadSummary};
 use crate::secure_store::{ForeignSecureStorage, SecureStore};
 use keyway_core::UnixTime;
 use keyway_core::credential::{DoorId, KeyId};
@@ -73,6 +73,11 @@ impl Wallet {
         self.with(|w| Ok(hex::encode(w.device_public_key().0)))
     }
 
+    /// Whether this wallet has accepted an invite (and so can sync and upload).
+    pub fn is_enrolled(&self) -> Result<bool> {
+        self.with(|w| Ok(w.is_enrolled()?))
+    }
+
     /// Every key on this device with its state now (device clock, never earlier than the
     /// last server time seen).
     pub fn keys(&self) -> Result<Vec<KeyInfo>> {
@@ -127,39 +132,69 @@ impl Wallet {
 #[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
 pub struct UnlockResult {
     pub door_id: u32,
+    pub door_name: String,
+    /// The key the wallet presented.
+    pub key_id: u64,
+    pub is_guest: bool,
     pub granted: bool,
     /// Why the door refused, when it did.
     pub denial: Option<Denial>,
-    /// Door updates this phone delivered and the door consumed.
-    pub updates_applied: u64,
-    /// The door's update seq after the session.
-    pub door_seq: u64,
+    /// The door's update seq before and after the session (updates this phone delivered).
+    pub seq_before: u64,
+    pub seq_after: u64,
+    pub updates_carried: bool,
     /// Activity records the receipt brought back (queued for upload).
     pub activity_records: u32,
-    /// The door's clock minus the phone's, in seconds.
-    pub door_clock_skew_secs: i64,
 }
 
 impl From<UnlockReport> for UnlockResult {
     fn from(r: UnlockReport) -> Self {
         UnlockResult {
-            door_id: r.door_id.0,
+            door_id: r.door.0,
+            door_name: r.door_name,
+            key_id: r.key_id.0,
+            is_guest: r.is_guest,
             granted: r.granted,
             denial: r.denial.map(Denial::from),
-            updates_applied: r.updates_applied,
-            door_seq: r.door_seq,
+            seq_before: r.seq_before,
+            seq_after: r.seq_after,
+            updates_carried: r.updates_carried,
             activity_records: u32::try_from(r.activity_records).unwrap_or(u32::MAX),
-            door_clock_skew_secs: r.door_clock_skew_secs,
         }
     }
 }
 
-/// Calls that wait on a door or the network. They run on Keyway's tokio runtime; blocking
-/// parts (the BLE exchange, SQLite) run on its blocking pool, so an app awaits them from its
-/// UI thread. (Network calls — invite, sync, upload, online sharing — go in this block as
-/// `async fn name(&self, ..) { let mut w = self.inner.lock().await; w.name(..).await }`.)
+/// Calls that wait on a door or the network. They run on Keyway's tokio runtime (the BLE
+/// exchange on its blocking pool), so an app awaits them without blocking its UI thread.
 #[uniffi::export(async_runtime = "tokio")]
 impl Wallet {
+    /// Accepts the invite in the welcome message: registers this device with the backend at
+    /// `backend_url` and stores the keys it grants (verified before anything is stored).
+    pub async fn accept_invite(&self, backend_url: String, invite_token: String) -> Result<SyncSummary> {
+        let mut wallet = self.inner.lock().await;
+        let summary = logged(wallet.accept_invite(&backend_url, &invite_token).await.map_err(KeywayError::from))?;
+        tracing::info!(keys = summary.keys_received, doors = summary.doors, "invite accepted");
+        Ok(summary.into())
+    }
+
+    /// Fetches what changed since the last sync (keys, revocations, doors, door updates to
+    /// carry) and stores it, verified. Safe to retry.
+    pub async fn sync(&self) -> Result<SyncSummary> {
+        let mut wallet = self.inner.lock().await;
+        let summary = logged(wallet.sync().await.map_err(KeywayError::from))?;
+        tracing::info!(keys = summary.keys_received, revoked = summary.keys_revoked, "synced");
+        Ok(summary.into())
+    }
+
+    /// Uploads the door receipts (and their activity) the backend has not acknowledged yet,
+    /// and registers guest keys shared offline. Safe to retry.
+    pub async fn upload(&self) -> Result<UploadSummary> {
+        let mut wallet = self.inner.lock().await;
+        let summary = logged(wallet.upload().await.map_err(KeywayError::from))?;
+        tracing::info!(receipts = summary.receipts_uploaded, "uploaded");
+        Ok(summary.into())
+    }
+
     /// Unlocks `door_id` through the app's `link` (connected to the door and subscribed to
     /// its responses). A refusal by the door is a result (`granted == false`, `denial`), not
     /// an error; the door's receipt is stored either way.
@@ -173,7 +208,7 @@ impl Wallet {
         .await
         .map_err(|e| KeywayError::Internal { reason: format!("unlock task failed: {e}") })?;
         let report = logged(report)?;
-        tracing::info!(door = door_id, granted = report.granted, updates = report.updates_applied, "unlock finished");
+        tracing::info!(door = door_id, granted = report.granted, seq = report.seq_after, "unlock finished");
         Ok(report.into())
     }
 }

@@ -9,10 +9,13 @@
 //!
 //! Shared foundations: [`codec`] (canonical, bounded binary encoding) and [`time`].
 
+pub mod api;
 pub mod codec;
 pub mod credential;
 pub mod door;
 pub mod protocol;
+#[cfg(feature = "client")]
+pub mod sync;
 pub mod time;
 #[cfg(feature = "wallet")]
 pub mod store;

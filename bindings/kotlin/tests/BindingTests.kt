@@ -4,6 +4,7 @@ import io.keyway.core.Activity
 import io.keyway.core.KeyState
 import io.keyway.core.KeywayException
 import io.keyway.core.LogLevel
+import io.keyway.core.SimulatedDoor
 import io.keyway.core.SimulatedProperty
 import io.keyway.core.Wallet
 import io.keyway.core.frameCapacity
@@ -112,7 +113,7 @@ fun main() {
                 val first = log.first().event
                 check(first is Activity.AppUnlock && first.keyId == key.keyId && first.guest) { "door logged $first" }
                 checkEquals(3, wallet.receipts().size, "receipts kept")
-                expectThrows<KeywayException.NoKeyForDoor>("door the key does not open") {
+                expectThrows<KeywayException.UnknownDoor>("door the guest's wallet does not know") {
                     runBlocking { wallet.unlock(8u, SimulatedDoorLink(garage)) }
                 }
                 val silent = object : SimulatedDoorLink(lobby) {
@@ -120,6 +121,35 @@ fun main() {
                 }
                 expectThrows<KeywayException.LinkTimeout>("silent door") { runBlocking { wallet.unlock(7u, silent) } }
                 checkEquals(3, wallet.receipts().size, "no receipt from a failed unlock")
+            }
+        }
+    }
+
+    suite.test("accept an invite from the reference backend, sync, unlock and upload") {
+        val binary = System.getenv("KEYWAY_MISSION_CONTROL") ?: error("KEYWAY_MISSION_CONTROL is not set")
+        MissionControl(binary, tmp.resolve("mc.db").path).use { backend ->
+            backend.createProperty()
+            val door = SimulatedDoor.provisioned(backend.createDoor("Lobby"))
+            val token = backend.invite("Dee", listOf(door.doorId()))
+            Wallet.open(tmp.resolve("dee.db").path, MapStore()).use { wallet ->
+                check(!wallet.isEnrolled()) { "enrolled before the invite" }
+                expectThrows<KeywayException.NotEnrolled>("sync before the invite") { runBlocking { wallet.sync() } }
+                val summary = runBlocking { wallet.acceptInvite(backend.baseUrl, token) }
+                checkEquals(1u, summary.keysReceived, "keys received")
+                val key = wallet.keys().single()
+                check(key.resident && key.state == KeyState.Active) { "key: $key" }
+                checkEquals(listOf("Lobby"), wallet.doors().map { it.name }, "door names")
+                val result = runBlocking { wallet.unlock(door.doorId(), SimulatedDoorLink(door, 247u)) }
+                check(result.granted && result.keyId == key.keyId) { "unlock: $result" }
+                val uploaded = runBlocking { wallet.upload() }
+                checkEquals(1u, uploaded.receiptsUploaded, "receipts uploaded")
+                check(wallet.receipts().all { it.uploaded }) { "receipts not marked uploaded" }
+                check(backend.call("GET", "/v1/activity?door_id=${door.doorId()}").trim() != "[]") {
+                    "the backend shows no activity for the door"
+                }
+                expectThrows<KeywayException.Rejected>("invite used twice") {
+                    runBlocking { Wallet.openInMemory(MapStore()).use { it.acceptInvite(backend.baseUrl, token) } }
+                }
             }
         }
     }

@@ -36,6 +36,7 @@ pub struct Entry {
 /// All methods take the current time from the caller; the engine's clock only moves forward
 /// (`clock = max(clock, now)`), so a door whose RTC is reset cannot be made to accept expired
 /// keys again, and neither can a `SetClock` update (refused when it points backwards).
+#[derive(Clone, Debug)]
 pub struct DoorEngine {
     pub(crate) state: DoorState,
     pub(crate) key: KeyPair,

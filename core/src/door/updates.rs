@@ -1,21 +1,21 @@
 //! Applying authority-signed door updates.
 //!
-//! A batch is first authenticated as a whole (known issuer, strict signature, this door, seqs
-//! from 1); a failure there rejects the batch and consumes nothing. The updates with seq above
-//! the door's are then taken strictly in order: a batch starting above `seq + 1` is a gap and is
-//! refused; updates at or below the door's seq are skipped (a replayed or overlapping batch is a
-//! harmless no-op). Each update is applied atomically: its operations are validated first
-//! (clock never backwards, usable content, room in the tables) and then applied together. An
-//! update that fails validation is reported and logged, and its seq is consumed, because the
-//! content of a seq never changes and so retrying it could never succeed; later updates still
-//! apply.
+//! A batch is first authenticated as a whole (known format version, known issuer, strict
+//! signature, this door, seqs from 1); a failure there rejects the batch and consumes nothing.
+//! The updates with seq above the door's are then taken strictly in order: a batch starting
+//! above `seq + 1` is a gap and is refused; updates at or below the door's seq are skipped (a
+//! replayed or overlapping batch is a harmless no-op). Each update is applied atomically: its
+//! operations are validated first (clock never backwards, usable content, room in the tables)
+//! and then applied together. An update that fails validation is reported and logged, and its
+//! seq is consumed, because the content of a seq never changes and so retrying it could never
+//! succeed; later updates still apply.
 
 use super::engine::DoorEngine;
 use super::revocations::MAX_REVOCATIONS;
 use super::state::{Keycard, DoorcodeSlot, MAX_DOORCODE_SLOTS, MAX_KEYCARDS};
 use crate::UnixTime;
 use crate::codec::DecodeError;
-use crate::credential::{ActivityEvent, ChainError, DoorOp, DoorUpdate, UpdateBatch};
+use crate::credential::{ActivityEvent, ChainError, DoorOp, DoorUpdate, SignedBody, UpdateBatch, UpdateBatchBody};
 use crate::protocol::message::{MAX_REJECTED_PER_SESSION, RejectedUpdate, UpdateRejection, UpdateReport};
 
 /// Largest UTC offset a door accepts (UTC+14 / UTC-14), in minutes.
@@ -45,6 +45,9 @@ impl DoorEngine {
     pub fn apply_batch(&mut self, batch: &UpdateBatch, now: UnixTime) -> UpdateReport {
         self.observe_time(now);
         let body = &batch.body;
+        if body.version != UpdateBatchBody::VERSION {
+            return self.reject_batch(body.first_seq, UpdateRejection::UnsupportedVersion);
+        }
         let Some(authority) = self.state.anchors.get(body.issuer) else {
             return self.reject_batch(body.first_seq, UpdateRejection::UnknownIssuer);
         };
@@ -84,6 +87,12 @@ impl DoorEngine {
 
     fn empty_report(&self) -> UpdateReport {
         UpdateReport { seq_before: self.state.update_seq, seq_after: self.state.update_seq, ..Default::default() }
+    }
+
+    /// Logs and reports a batch refused before it could be read (e.g. not the batch the
+    /// phone's proof names).
+    pub fn reject_batch_report(&mut self, reason: UpdateRejection) -> UpdateReport {
+        self.reject_batch(0, reason)
     }
 
     fn reject_batch(&mut self, seq: u64, reason: UpdateRejection) -> UpdateReport {

@@ -26,6 +26,10 @@ pub enum ProtocolError {
     ReceiptWrongDoor { expected: DoorId, got: DoorId },
     #[error("the receipt's update seq {receipt} is below the challenge's {challenge}")]
     ReceiptSeqBackwards { challenge: u64, receipt: u64 },
+    #[error("the door's update report (seq {report}) contradicts its signed receipt (seq {receipt})")]
+    ReportMismatch { report: u64, receipt: u64 },
+    #[error("the door's decision over the link contradicts the decision recorded in its signed receipt")]
+    DecisionContradictsReceipt,
     #[error("the unlock request could not be built (key chain or batch too large)")]
     RequestTooLarge,
     #[error("unexpected message in this state of the session")]
@@ -41,6 +45,6 @@ pub enum DoorSessionError {
     Decode(#[from] DecodeError),
     #[error("frame after the request was complete")]
     UnexpectedFrame,
-    #[error("finish called before a request was decided")]
-    NotDecided,
+    #[error("finish called before the request (and the batch it announced) arrived")]
+    NotReady,
 }

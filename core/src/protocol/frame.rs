@@ -5,7 +5,7 @@
 //!
 //! ```text
 //! byte 0     bit 7: FIRST (1 on the first frame of a message); bits 0-6: message kind
-//!            (1 challenge, 2 request, 3 result)
+//!            (1 challenge, 2 request, 3 result, 4 update batch)
 //! byte 1     message id (the sender's per-connection counter, wraps)
 //! bytes 2-4  u24 big-endian: on the FIRST frame the message's total length;
 //!            on later frames the byte offset of this frame's data in the message
@@ -26,8 +26,7 @@ pub const MIN_MTU: usize = 23;
 pub const MAX_MTU: usize = 517;
 /// ATT's write/notify overhead: opcode and attribute handle.
 pub const ATT_OVERHEAD: usize = 3;
-/// Largest message either side accepts: an unlock request with a full key chain and the
-/// largest update batch fits below it.
+/// Largest message either side accepts (the largest update batch, 128 KiB, fits below it).
 pub const MAX_MESSAGE_LEN: usize = 160 * 1024;
 const FIRST: u8 = 0x80;
 const U24_MAX: usize = 0xFF_FFFF;
@@ -38,6 +37,8 @@ pub enum MessageKind {
     Challenge = 1,
     Request = 2,
     Result = 3,
+    /// The update batch the phone sends right after its request.
+    Batch = 4,
 }
 
 impl MessageKind {
@@ -46,6 +47,7 @@ impl MessageKind {
             1 => Some(MessageKind::Challenge),
             2 => Some(MessageKind::Request),
             3 => Some(MessageKind::Result),
+            4 => Some(MessageKind::Batch),
             _ => None,
         }
     }

@@ -6,7 +6,7 @@ use crate::UnixTime;
 use crate::codec::{self, BoundedBytes, Bytes64, DecodeError};
 use crate::credential::door_update::UpdateBatchBody;
 use crate::credential::{
-    DenialReason, DoorId, KeyChain, KeyPair, PublicKey, Receipt, ReceiptBody, Signed, SignedBody, UpdateBatch,
+    DenialReason, DoorId, KeyChain, KeyPair, PublicKey, Receipt, ReceiptBody, Signed, SignedBody,
     keys, label,
 };
 use serde::{Deserialize, Serialize};
@@ -17,7 +17,7 @@ pub const PROTOCOL_VERSION: u8 = 1;
 
 /// Longest key chain bytes a request may carry.
 pub const MAX_CHAIN_BYTES: usize = KeyChain::MAX_LEN;
-/// Longest update batch bytes a request may carry.
+/// Longest update batch message a phone may send after its request.
 pub const MAX_BATCH_BYTES: usize = UpdateBatchBody::MAX_LEN;
 
 // ---------------------------------------------------------------------------------------------
@@ -51,11 +51,13 @@ pub type DoorChallenge = Signed<ChallengeBody>;
 // ---------------------------------------------------------------------------------------------
 // Request
 
-/// The phone's one message to the door.
+/// The phone's request to the door.
 ///
-/// The key chain and the update batch travel as their own canonical bytes, so that the door can
-/// decide access from the chain alone: a batch that fails to decode is reported as a rejected
-/// batch and never turns a valid unlock into a denial.
+/// The update batch does not travel inside the request: the request names the batch by its
+/// SHA-256 (covered by the proof) and the batch follows as its own message (kind
+/// [`super::frame::MessageKind::Batch`]). The door therefore decides, and the lock actuates, as
+/// soon as the few frames of the request are in, however large the batch; and a batch that fails
+/// to arrive, to match or to verify never turns a valid unlock into a denial.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct UnlockRequest {
     pub version: u8,
@@ -67,37 +69,38 @@ pub struct UnlockRequest {
     /// The highest activity seq the backend already holds for this door; the receipt carries
     /// the records after it.
     pub activity_after: u64,
-    /// [`KeyChain::to_bytes`].
+    /// [`KeyChain::to_bytes`], carried as bytes so a chain in an unknown format is a clean
+    /// denial rather than an unreadable request.
     pub chain: BoundedBytes<MAX_CHAIN_BYTES>,
-    /// [`UpdateBatch::to_bytes`], or empty when the phone carries no updates.
-    pub batch: BoundedBytes<MAX_BATCH_BYTES>,
+    /// SHA-256 of the [`crate::credential::UpdateBatch`] bytes that follows this request, if one does.
+    pub batch_digest: Option<[u8; 32]>,
     /// Device-key signature under [`label::UNLOCK_PROOF`] over [`proof_message`].
     pub proof: Bytes64,
 }
 
 impl UnlockRequest {
     pub const WHAT: &'static str = "unlock request";
-    pub const MAX_LEN: usize = 1 + 16 + 16 + 10 + 3 + MAX_CHAIN_BYTES + 3 + MAX_BATCH_BYTES + 64;
+    pub const MAX_LEN: usize = 1 + 16 + 16 + 10 + 3 + MAX_CHAIN_BYTES + 33 + 64;
 
-    /// Builds and signs a request with the holder's device key.
+    /// Builds and signs a request with the holder's device key; `batch` is the encoded batch
+    /// that will follow. `None` if the chain exceeds its bound.
     pub fn sign(
         door_id: DoorId,
         door_nonce: [u8; 16],
         phone_nonce: [u8; 16],
         activity_after: u64,
         chain: &KeyChain,
-        batch: Option<&UpdateBatch>,
+        batch: Option<&[u8]>,
         device_key: &KeyPair,
     ) -> Option<Self> {
         let chain = BoundedBytes::new(chain.to_bytes())?;
-        let batch = BoundedBytes::new(batch.map(|b| b.to_bytes()).unwrap_or_default())?;
         let mut request = UnlockRequest {
             version: PROTOCOL_VERSION,
             door_nonce,
             phone_nonce,
             activity_after,
             chain,
-            batch,
+            batch_digest: batch.map(batch_digest),
             proof: Bytes64([0; 64]),
         };
         request.proof = device_key.sign(label::UNLOCK_PROOF, &request.proof_message(door_id));
@@ -106,7 +109,14 @@ impl UnlockRequest {
 
     /// The bytes the proof signs for a request presented at `door_id`.
     pub fn proof_message(&self, door_id: DoorId) -> Vec<u8> {
-        proof_message(door_id, &self.door_nonce, &self.phone_nonce, &chain_digest(&self.chain), &batch_digest(&self.batch), self.activity_after)
+        proof_message(
+            door_id,
+            &self.door_nonce,
+            &self.phone_nonce,
+            &chain_digest(&self.chain),
+            &self.batch_digest.unwrap_or([0; 32]),
+            self.activity_after,
+        )
     }
 
     /// Strict check of the proof against the chain's holder key.
@@ -117,11 +127,6 @@ impl UnlockRequest {
     /// The carried chain, with its own version check.
     pub fn key_chain(&self) -> Result<KeyChain, DecodeError> {
         KeyChain::from_bytes(&self.chain)
-    }
-
-    /// The carried batch, if any, with its own bounds and version check.
-    pub fn update_batch(&self) -> Option<Result<UpdateBatch, DecodeError>> {
-        (!self.batch.is_empty()).then(|| UpdateBatch::from_bytes(&self.batch))
     }
 
     pub fn to_bytes(&self) -> Vec<u8> {
@@ -162,9 +167,9 @@ pub fn chain_digest(chain_bytes: &[u8]) -> [u8; 32] {
     h.finalize().into()
 }
 
-/// SHA-256 over the carried batch bytes; 32 zero bytes when no batch is carried.
+/// SHA-256 over the carried batch bytes (the proof uses 32 zero bytes when none is carried).
 pub fn batch_digest(batch_bytes: &[u8]) -> [u8; 32] {
-    if batch_bytes.is_empty() { [0; 32] } else { Sha256::digest(batch_bytes).into() }
+    Sha256::digest(batch_bytes).into()
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -195,6 +200,8 @@ impl Access {
 pub enum UpdateRejection {
     /// The batch bytes do not decode.
     Malformed,
+    /// The batch that arrived is not the one the request's proof names.
+    DigestMismatch,
     UnsupportedVersion,
     /// Signed by an authority key this door does not trust.
     UnknownIssuer,
@@ -220,6 +227,7 @@ impl UpdateRejection {
             UpdateRejection::WrongDoor { .. } => DenialReason::WrongDoor,
             UpdateRejection::UnsupportedVersion => DenialReason::UnsupportedVersion,
             UpdateRejection::Malformed
+            | UpdateRejection::DigestMismatch
             | UpdateRejection::Gap { .. }
             | UpdateRejection::ClockBackwards { .. }
             | UpdateRejection::InvalidOperation
@@ -272,7 +280,8 @@ pub struct DoorResult {
 
 impl DoorResult {
     pub const WHAT: &'static str = "door result";
-    pub const MAX_LEN: usize = 1 + 2 + 32 + MAX_REJECTED_PER_SESSION * 32 + ReceiptBody::MAX_LEN;
+    /// Version, access, the report's fixed part, the rejected updates, the receipt.
+    pub const MAX_LEN: usize = 1 + 2 + 48 + MAX_REJECTED_PER_SESSION * 32 + ReceiptBody::MAX_LEN;
 
     pub fn to_bytes(&self) -> Vec<u8> {
         codec::encode(self)

@@ -9,10 +9,10 @@
 
 use super::error::ProtocolError;
 use super::frame::{self, MessageKind, Reassembler};
-use super::message::{ChallengeBody, DoorChallenge, DoorResult, UnlockRequest, UpdateReport};
+use super::message::{Access, ChallengeBody, DoorChallenge, DoorResult, UnlockRequest, UpdateReport};
 use super::outbox::Outbox;
 use crate::UnixTime;
-use crate::credential::{SignedBody, DenialReason, DoorCertificate, DoorId, KeyChain, KeyPair, PublicKey, Receipt, TrustAnchors, UpdateBatch};
+use crate::credential::{ActivityEvent, ActivityRecord, KeyId, SignedBody, DenialReason, DoorCertificate, DoorId, KeyChain, KeyPair, PublicKey, Receipt, TrustAnchors, UpdateBatch};
 
 /// What the phone brings to one unlock. Randomness and time come from the caller.
 #[derive(Clone, Debug)]
@@ -46,6 +46,29 @@ pub struct UnlockOutcome {
     pub batch_carried: bool,
     /// The door's clock minus the phone's, in seconds (a large value hints at a drifting door).
     pub door_clock_skew_secs: i64,
+    /// True when the receipt itself records this session's decision (the first app record after
+    /// the challenge's activity head), so `granted`/`denial` are door-signed, not just the
+    /// door's word over the link. False only when more than 64 records were pending and this
+    /// session's record did not fit; a receipt that contradicts `granted` is an error.
+    pub decision_in_receipt: bool,
+}
+
+/// The first app-unlock record after the challenge's activity head: this session's decision
+/// (one connection at a time; keypad and card records may interleave).
+fn session_record(activity: &[ActivityRecord], challenge_head: u64) -> Option<&ActivityEvent> {
+    activity
+        .iter()
+        .filter(|r| r.seq > challenge_head)
+        .map(|r| &r.event)
+        .find(|e| matches!(e, ActivityEvent::AppUnlock { .. } | ActivityEvent::AppDenied { .. }))
+}
+
+fn record_matches(event: &ActivityEvent, access: Access, leaf: KeyId) -> bool {
+    match (event, access) {
+        (ActivityEvent::AppUnlock { key, .. }, Access::Granted) => *key == leaf,
+        (ActivityEvent::AppDenied { reason, .. }, Access::Denied(denial)) => *reason == denial,
+        _ => false,
+    }
 }
 
 #[derive(Debug)]
@@ -67,6 +90,8 @@ pub struct PhoneSession {
     nonce: [u8; 16],
     now: UnixTime,
     phase: Phase,
+    /// The batch bytes sent after the request, once decided.
+    carried: Option<Vec<u8>>,
     inbox: Reassembler,
     outbox: Outbox,
 }
@@ -85,6 +110,7 @@ impl PhoneSession {
             nonce: p.nonce,
             now: p.now,
             phase: Phase::AwaitingChallenge,
+            carried: None,
             inbox: Reassembler::new(MessageKind::Challenge, ChallengeBody::MAX_LEN, frame::MAX_MTU - frame::ATT_OVERHEAD),
             outbox: Outbox::default(),
         })
@@ -115,6 +141,9 @@ impl PhoneSession {
             Phase::AwaitingChallenge => {
                 let request = self.handle_challenge(&message)?;
                 self.outbox.queue(MessageKind::Request, request);
+                if let Some(batch) = &self.carried {
+                    self.outbox.queue(MessageKind::Batch, batch.clone());
+                }
                 Ok(None)
             }
             Phase::AwaitingResult { .. } => self.handle_result(&message).map(Some),
@@ -122,7 +151,14 @@ impl PhoneSession {
         }
     }
 
-    /// Verifies the challenge (door key, door id) and returns the request message.
+    /// The batch message to send right after the request (set by
+    /// [`PhoneSession::handle_challenge`] when the door lacks some of the batch's updates).
+    pub fn carried_batch(&self) -> Option<&[u8]> {
+        self.carried.as_deref()
+    }
+
+    /// Verifies the challenge (door key, door id) and returns the request message; the batch,
+    /// if carried, follows as [`PhoneSession::carried_batch`].
     pub fn handle_challenge(&mut self, message: &[u8]) -> Result<Vec<u8>, ProtocolError> {
         if !matches!(self.phase, Phase::AwaitingChallenge) {
             return Err(ProtocolError::UnexpectedMessage);
@@ -138,18 +174,20 @@ impl PhoneSession {
             .batch
             .as_ref()
             .is_some_and(|b| b.body.door_id == self.door_id && b.body.last_seq() > challenge.body.update_seq);
+        let carried = self.batch.as_ref().filter(|_| carry).map(|b| b.to_bytes());
         let signed = UnlockRequest::sign(
             self.door_id,
             challenge.body.nonce,
             self.nonce,
             self.activity_after,
             &self.chain,
-            self.batch.as_ref().filter(|_| carry),
+            carried.as_deref(),
             &self.device_key,
         );
         let Some(request) = signed else {
             return Err(self.fail(ProtocolError::RequestTooLarge));
         };
+        self.carried = carried;
         self.phase = Phase::AwaitingResult { challenge: challenge.body, batch_carried: carry };
         self.inbox = Reassembler::new(MessageKind::Result, DoorResult::MAX_LEN, frame::MAX_MTU - frame::ATT_OVERHEAD);
         Ok(request.to_bytes())
@@ -161,7 +199,7 @@ impl PhoneSession {
         let Phase::AwaitingResult { challenge, batch_carried } = &self.phase else {
             return Err(ProtocolError::UnexpectedMessage);
         };
-        let (challenge_seq, batch_carried) = (challenge.update_seq, *batch_carried);
+        let (challenge_seq, challenge_head, batch_carried) = (challenge.update_seq, challenge.activity_head, *batch_carried);
         let result = DoorResult::from_bytes(message).map_err(|e| self.fail(e.into()))?;
         if let Err(e) = result.receipt.verify_signature(&self.door_key) {
             return Err(self.fail(ProtocolError::ReceiptSignature(e)));
@@ -176,6 +214,14 @@ impl PhoneSession {
         if body.applied_seq < challenge_seq {
             return Err(self.fail(ProtocolError::ReceiptSeqBackwards { challenge: challenge_seq, receipt: body.applied_seq }));
         }
+        if result.updates.seq_after != body.applied_seq {
+            return Err(self.fail(ProtocolError::ReportMismatch { report: result.updates.seq_after, receipt: body.applied_seq }));
+        }
+        let decision_in_receipt = match session_record(&body.activity, challenge_head) {
+            None => false,
+            Some(event) if record_matches(event, result.access, self.chain.leaf_key_id()) => true,
+            Some(_) => return Err(self.fail(ProtocolError::DecisionContradictsReceipt)),
+        };
         let skew = body.door_time.0 as i128 - self.now.0 as i128;
         self.phase = Phase::Done;
         Ok(UnlockOutcome {
@@ -185,6 +231,7 @@ impl PhoneSession {
             receipt: result.receipt,
             updates: result.updates,
             batch_carried,
+            decision_in_receipt,
         })
     }
 

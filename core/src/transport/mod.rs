@@ -40,6 +40,8 @@ pub enum LinkError {
     Disconnected,
     #[error("frame of {len} bytes exceeds the {max}-byte limit of this link")]
     FrameTooLarge { len: usize, max: usize },
+    #[error("the link reports MTU {0}, outside 23..=517")]
+    BadMtu(usize),
     #[error("link I/O: {0}")]
     Io(String),
 }

@@ -3,6 +3,7 @@
 use super::{Link, LinkError};
 use crate::UnixTime;
 use crate::door::DoorEngine;
+use crate::protocol::frame::{MAX_MTU, MIN_MTU};
 use crate::protocol::{Access, DoorSession, DoorSessionError, PhoneSession, ProtocolError, UnlockOutcome};
 use std::time::{Duration, Instant};
 
@@ -36,11 +37,16 @@ pub struct ServeReport {
     pub result: crate::protocol::DoorResult,
 }
 
+fn checked_mtu(link: &dyn Link) -> Result<usize, LinkError> {
+    let mtu = link.mtu();
+    if (MIN_MTU..=MAX_MTU).contains(&mtu) { Ok(mtu) } else { Err(LinkError::BadMtu(mtu)) }
+}
+
 /// Phone side: waits for the challenge, sends the request, returns the verified outcome.
 /// `timeout` bounds the whole exchange.
 pub fn run_unlock(link: &mut dyn Link, mut session: PhoneSession, timeout: Duration) -> Result<UnlockOutcome, UnlockError> {
     let deadline = Instant::now() + timeout;
-    let mtu = link.mtu();
+    let mtu = checked_mtu(link)?;
     let result = (|| loop {
         let left = deadline.saturating_duration_since(Instant::now());
         if left.is_zero() {
@@ -80,9 +86,11 @@ pub fn serve_session_with_timeout(
     serve_session_with(link, door, now, nonce, timeout, &mut |_| {})
 }
 
-/// Door side: sends the challenge, receives the request, decides, calls `actuate` with the
-/// decision, then applies the updates and sends the result. `now` is the door's clock at the
-/// start of the session; the time spent waiting is added to it.
+/// Door side: sends the challenge, receives the request, decides and calls `actuate` with the
+/// decision at once, then receives the batch (if announced), applies it and sends the result.
+/// `now` is the door's clock at the start of the session; the time spent waiting is added to it.
+/// If the phone goes away after the decision, the door has still decided (and logged it); the
+/// updates and the receipt wait for the next session.
 pub fn serve_session_with(
     link: &mut dyn Link,
     door: &mut DoorEngine,
@@ -93,13 +101,14 @@ pub fn serve_session_with(
 ) -> Result<ServeReport, ServeError> {
     let started = Instant::now();
     let deadline = started + timeout;
-    let mtu = link.mtu();
+    let mtu = checked_mtu(link)?;
     let at = |i: Instant| now.saturating_add_secs(i.duration_since(started).as_secs());
     let mut session = DoorSession::new(door, now, nonce);
     while let Some(f) = session.poll_transmit(mtu) {
         link.send(&f)?;
     }
-    let access = loop {
+    let mut access = None;
+    loop {
         let left = deadline.saturating_duration_since(Instant::now());
         if left.is_zero() {
             return Err(ServeError::Timeout(timeout));
@@ -109,11 +118,15 @@ pub fn serve_session_with(
             Err(LinkError::Timeout) => return Err(ServeError::Timeout(timeout)),
             Err(e) => return Err(e.into()),
         };
-        if let Some(access) = session.handle_frame(door, &frame, at(Instant::now()))? {
-            break access;
+        if let Some(decided) = session.handle_frame(door, &frame, at(Instant::now()))? {
+            actuate(decided);
+            access = Some(decided);
         }
-    };
-    actuate(access);
+        if session.is_ready_to_finish() {
+            break;
+        }
+    }
+    let access = session.access().or(access).ok_or(ServeError::Session(DoorSessionError::NotReady))?;
     let result = session.finish(door, at(Instant::now()))?;
     while let Some(f) = session.poll_transmit(mtu) {
         link.send(&f)?;

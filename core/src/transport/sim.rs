@@ -204,10 +204,15 @@ pub struct SimRun {
     pub outcome: Result<UnlockOutcome, SimFailure>,
     /// The door's decision, if it made one (it may have opened even if the phone never heard).
     pub door_access: Option<Access>,
+    /// Modeled time at which the door decided (the lock actuates then, before the batch is in).
+    pub door_decided_at: Option<Duration>,
     /// Every delivered frame in delivery order, for replay tests.
     pub frames: Vec<(Direction, Vec<u8>)>,
     pub stats: LinkStats,
 }
+
+/// A frame in flight: delivery time, send order, direction, bytes.
+type InFlight = (u64, u64, Direction, Vec<u8>);
 
 /// Drives a phone and a door session against each other over the modeled connection.
 pub struct SimPair {
@@ -224,10 +229,11 @@ impl SimPair {
         let mut ch = Channel::new(self.cfg.clone());
         let mtu = ch.cfg.mtu;
         let latency = ch.cfg.latency_ms;
-        let mut heap: BinaryHeap<Reverse<(u64, u64, Direction, Vec<u8>)>> = BinaryHeap::new();
+        let mut heap: BinaryHeap<Reverse<InFlight>> = BinaryHeap::new();
         let mut order = 0u64;
         let mut frames = Vec::new();
         let mut door_access = None;
+        let mut door_decided_at = None;
         let mut session = DoorSession::new(door, door_start, door_nonce);
 
         macro_rules! send {
@@ -244,7 +250,7 @@ impl SimPair {
             }};
         }
 
-        let outcome = 'run: loop {
+        let outcome = 'run: {
             while let Some(f) = session.poll_transmit(mtu) {
                 send!('run, Direction::DoorToPhone, f, latency);
             }
@@ -275,21 +281,24 @@ impl SimPair {
                         match session.handle_frame(door, &frame, now) {
                             Ok(Some(access)) => {
                                 door_access = Some(access);
-                                if let Err(e) = session.finish(door, now) {
-                                    break 'run Err(SimFailure::Door(e));
-                                }
-                                while let Some(f) = session.poll_transmit(mtu) {
-                                    send!('run, Direction::DoorToPhone, f, at + latency);
-                                }
+                                door_decided_at = Some(Duration::from_millis(at));
                             }
                             Ok(None) => {}
                             Err(e) => break 'run Err(SimFailure::Door(e)),
+                        }
+                        if session.is_ready_to_finish() {
+                            if let Err(e) = session.finish(door, now) {
+                                break 'run Err(SimFailure::Door(e));
+                            }
+                            while let Some(f) = session.poll_transmit(mtu) {
+                                send!('run, Direction::DoorToPhone, f, at + latency);
+                            }
                         }
                     }
                 }
             }
         };
-        SimRun { outcome, door_access, frames, stats: ch.stats }
+        SimRun { outcome, door_access, door_decided_at, frames, stats: ch.stats }
     }
 }
 
@@ -366,14 +375,14 @@ impl SimDoorLink {
             return;
         };
         match session.handle_frame(&mut engine, frame, now) {
-            Ok(Some(access)) => {
-                self.door_access = Some(access);
-                if let Err(e) = session.finish(&mut engine, now) {
-                    self.door_error = Some(e);
-                }
-            }
+            Ok(Some(access)) => self.door_access = Some(access),
             Ok(None) => {}
             Err(e) => self.door_error = Some(e),
+        }
+        if session.is_ready_to_finish()
+            && let Err(e) = session.finish(&mut engine, now)
+        {
+            self.door_error = Some(e);
         }
         drop(engine);
         if self.door_error.is_some() {
@@ -394,8 +403,8 @@ impl Link for SimDoorLink {
 
     fn send(&mut self, frame: &[u8]) -> Result<(), LinkError> {
         let ready = self.phone_clock_ms + self.channel.cfg.latency_ms;
+        // Writes are queued (the phone does not wait for delivery), so the phone's clock stays.
         if let Some(at) = self.channel.transmit(Direction::PhoneToDoor, frame.len(), ready)? {
-            self.phone_clock_ms = self.phone_clock_ms.max(at);
             self.deliver_to_door(frame, at);
         }
         Ok(())

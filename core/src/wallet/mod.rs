@@ -4,8 +4,13 @@
 //! to talk to the backend and to doors. It works offline with what it last synced.
 
 pub mod key_state;
+pub mod online;
 pub mod share;
 pub mod unlock;
+pub mod verify_sync;
+
+pub use online::{SyncSummary, UploadSummary};
+pub use unlock::UnlockReport;
 
 use crate::UnixTime;
 use crate::credential::{DoorCertificate, DoorId, DoorSet, KeyChain, KeyPair, PublicKey, Validity};
@@ -32,7 +37,15 @@ pub enum WalletError {
     UnknownDoor(DoorId),
     #[error("no key with id {0}")]
     UnknownKey(String),
-    #[error("unlock: {0}")]
+    #[error("this wallet has not accepted an invite yet")]
+    NotEnrolled,
+    #[error(transparent)]
+    Backend(#[from] crate::sync::SyncError),
+    #[error("the backend's answer was refused: {0}")]
+    BadSync(verify_sync::BadSync),
+    #[error(transparent)]
+    Protocol(#[from] crate::protocol::ProtocolError),
+    #[error("unlock failed: {0}")]
     Unlock(#[from] crate::transport::UnlockError),
 }
 
@@ -41,6 +54,8 @@ pub type Result<T> = std::result::Result<T, WalletError>;
 pub struct Wallet {
     store: Store,
     device: KeyPair,
+    secure: Arc<dyn SecureStorage>,
+    client: Option<crate::sync::SyncClient>,
 }
 
 impl Wallet {
@@ -69,7 +84,7 @@ impl Wallet {
                 key
             }
         };
-        Ok(Wallet { store, device })
+        Ok(Wallet { store, device, secure, client: None })
     }
 
     pub fn device_public_key(&self) -> PublicKey {

@@ -1,66 +1,72 @@
-//! Unlocking a door: the wallet's side of the exchange over any [`Link`].
-//!
-//! The wallet picks its best key for the door, brings the door's pending updates and the
-//! activity position, runs the exchange, and records the door's receipt (with the applied seq
-//! and the dropping of delivered updates) in one transaction before reporting.
+//! Unlocking a door over any [`Link`]: choose the key, run the phone side of the protocol,
+//! hand over pending updates, keep the receipt for upload.
 
 use super::key_state::pick_key;
 use super::{Result, Wallet, WalletError};
 use crate::UnixTime;
-use crate::credential::{DenialReason, DoorId};
+use crate::credential::{DenialReason, DoorId, KeyId};
 use crate::protocol::{PhoneSession, UnlockParams};
 use crate::transport::{Link, run_unlock};
 use std::time::Duration;
 
-/// How long the whole exchange may take once connected.
+/// How long an unlock may take from the subscription to the door's result.
 pub const UNLOCK_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// What one unlock did, as the door's verified receipt shows it.
+/// What an unlock did, for the app to show.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct UnlockReport {
-    pub door_id: DoorId,
+    pub door: DoorId,
+    pub door_name: String,
+    pub key_id: KeyId,
+    pub is_guest: bool,
     pub granted: bool,
     pub denial: Option<DenialReason>,
-    /// Door updates the door consumed in this session.
-    pub updates_applied: u64,
-    /// The door's update seq after the session.
-    pub door_seq: u64,
-    /// Activity records the receipt brought back.
+    /// The door's update seq before and after this session.
+    pub seq_before: u64,
+    pub seq_after: u64,
+    /// Whether pending updates were handed over.
+    pub updates_carried: bool,
+    /// Activity records the door sent back (queued for upload with the receipt).
     pub activity_records: usize,
-    /// The door's clock minus the phone's, in seconds.
-    pub door_clock_skew_secs: i64,
 }
 
 impl Wallet {
-    /// Unlocks `door` through `link` (already connected and subscribed).
+    /// Unlocks `door` over `link` (already connected to it) with the best key this wallet
+    /// holds, offline if need be. Delivered updates are dropped only when the door's signed
+    /// receipt shows them applied; a failed session changes nothing here.
     pub fn unlock(&mut self, door: DoorId, link: &mut dyn Link) -> Result<UnlockReport> {
         let now = self.now()?;
+        let (door_name, door_cert) = self.store.door_cert(door)?.ok_or(WalletError::UnknownDoor(door))?;
         let keys = self.store.keys()?;
-        let chain = pick_key(keys.iter().map(|k| (&k.chain, k.revoked)), door, now).ok_or(WalletError::NoKeyForDoor(door))?.clone();
-        let (_, door_cert) = self.store.door_cert(door)?.ok_or(WalletError::UnknownDoor(door))?;
+        let chain = pick_key(keys.iter().map(|k| (&k.chain, k.revoked)), door, now)
+            .ok_or(WalletError::NoKeyForDoor(door))?
+            .clone();
+        let batch = self.store.pending(door)?.map(|p| p.batch);
         let mut nonce = [0u8; 16];
         rand_core::RngCore::fill_bytes(&mut rand_core::OsRng, &mut nonce);
-        let params = UnlockParams {
-            chain,
+        let session = PhoneSession::new(UnlockParams {
+            chain: chain.clone(),
             device_key: self.device.clone(),
             door_cert,
             anchors: self.store.anchors()?,
-            batch: self.store.pending(door)?.map(|p| p.batch),
+            batch,
             activity_after: self.store.activity_after(door)?,
             nonce,
             now,
-        };
-        let session = PhoneSession::new(params).map_err(crate::transport::UnlockError::from)?;
+        })?;
         let outcome = run_unlock(link, session, UNLOCK_TIMEOUT)?;
         self.store.record_receipt(&outcome.receipt, UnixTime::now())?;
         Ok(UnlockReport {
-            door_id: door,
+            door,
+            door_name,
+            key_id: chain.leaf_key_id(),
+            is_guest: chain.guest_link().is_some(),
             granted: outcome.granted,
             denial: outcome.denial,
-            updates_applied: outcome.updates.seq_after.saturating_sub(outcome.updates.seq_before),
-            door_seq: outcome.updates.seq_after,
+            seq_before: outcome.updates.seq_before,
+            seq_after: outcome.updates.seq_after,
+            updates_carried: outcome.batch_carried,
             activity_records: outcome.receipt.body.activity.len(),
-            door_clock_skew_secs: outcome.door_clock_skew_secs,
         })
     }
 }

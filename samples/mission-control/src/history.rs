@@ -1,0 +1,81 @@
+//! What the manager reads: activity history and the outbox of welcome messages.
+
+use crate::error::{AppError, AppResult};
+use crate::people;
+use keyway_core::UnixTime;
+use keyway_core::api::{ActivityEntry, ActivityQuery, OutboxMessage};
+use keyway_core::credential::{ActivityEvent, DoorId, PersonId};
+use rusqlite::{Transaction, params};
+
+pub fn activity(tx: &Transaction, property_id: i64, q: &ActivityQuery) -> AppResult<Vec<ActivityEntry>> {
+    let mut stmt = tx.prepare(
+        "SELECT a.door_id, d.name, a.seq, a.time, a.person_id, p.name, a.event, a.received_at
+         FROM activity a JOIN doors d ON d.id = a.door_id LEFT JOIN people p ON p.id = a.person_id
+         WHERE d.property_id = ?1 AND (?2 IS NULL OR a.door_id = ?2) AND (?3 IS NULL OR a.person_id = ?3)
+         ORDER BY a.time, a.door_id, a.seq",
+    )?;
+    let person = q.person_id.map(|p| i64::try_from(p.0).unwrap_or(-1));
+    let rows = stmt
+        .query_map(params![property_id, q.door_id.map(|d| d.0), person], |r| {
+            Ok((
+                r.get::<_, u32>(0)?,
+                r.get::<_, String>(1)?,
+                r.get::<_, u64>(2)?,
+                r.get::<_, u64>(3)?,
+                r.get::<_, Option<i64>>(4)?,
+                r.get::<_, Option<String>>(5)?,
+                r.get::<_, String>(6)?,
+                r.get::<_, u64>(7)?,
+            ))
+        })?
+        .collect::<Result<Vec<_>, _>>()?;
+    rows.into_iter()
+        .map(|(door, door_name, seq, time, person_id, person_name, event, received)| {
+            let event: ActivityEvent = serde_json::from_str(&event).map_err(|_| AppError::internal("stored activity is damaged"))?;
+            Ok(ActivityEntry {
+                door_id: DoorId(door),
+                door_name,
+                seq,
+                time: UnixTime(time),
+                person_id: person_id.map(|p| PersonId(p as u64)),
+                person_name,
+                event,
+                received_at: UnixTime(received),
+            })
+        })
+        .collect()
+}
+
+pub fn outbox(tx: &Transaction, property_id: i64) -> AppResult<Vec<OutboxMessage>> {
+    let mut stmt = tx.prepare(
+        "SELECT id, person_id, recipient, subject, body, token, access, created_at FROM outbox WHERE property_id = ?1 ORDER BY id",
+    )?;
+    let rows = stmt
+        .query_map(params![property_id], |r| {
+            Ok((
+                r.get::<_, u64>(0)?,
+                r.get::<_, u64>(1)?,
+                r.get::<_, String>(2)?,
+                r.get::<_, String>(3)?,
+                r.get::<_, String>(4)?,
+                r.get::<_, String>(5)?,
+                r.get::<_, String>(6)?,
+                r.get::<_, u64>(7)?,
+            ))
+        })?
+        .collect::<Result<Vec<_>, _>>()?;
+    rows.into_iter()
+        .map(|(id, person, to, subject, body, token, access, created)| {
+            Ok(OutboxMessage {
+                message_id: id,
+                person_id: PersonId(person),
+                to,
+                subject,
+                body,
+                token,
+                access: people::access_from_str(&access)?,
+                created_at: UnixTime(created),
+            })
+        })
+        .collect()
+}

@@ -1,0 +1,277 @@
+//! Stored keys (authority-issued) and guest keys (registered by residents), their status and
+//! their certificates.
+
+use crate::error::{AppError, AppResult};
+use crate::property::Authority;
+use crate::validate::{doors_from_json, doors_to_json};
+use keyway_core::UnixTime;
+use keyway_core::api::{B64, GuestKeyEntry, GuestKeyInfo, KeyEntry, KeyInfo, KeyStatus};
+use keyway_core::credential::{DoorSet, KeyCertBody, KeyCertificate, KeyFlags, KeyId, PersonId, PublicKey, Validity};
+use rusqlite::{OptionalExtension, Row, Transaction, params};
+
+#[derive(Clone, Debug)]
+pub struct KeyRow {
+    pub id: i64,
+    pub person_id: i64,
+    pub doors: DoorSet,
+    pub validity: Validity,
+    pub flags: KeyFlags,
+    pub certificate: Option<KeyCertificate>,
+    pub revoked_at: Option<u64>,
+    pub replaced_by: Option<i64>,
+}
+
+const KEY_COLUMNS: &str = "id, person_id, doors, start, expiry, resident, may_share, certificate, revoked_at, replaced_by";
+
+fn key_row(r: &Row) -> rusqlite::Result<RawKey> {
+    Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?, r.get(6)?, r.get(7)?, r.get(8)?, r.get(9)?))
+}
+
+type RawKey = (i64, i64, String, u64, u64, bool, bool, Option<Vec<u8>>, Option<u64>, Option<i64>);
+
+fn from_raw(raw: RawKey) -> AppResult<KeyRow> {
+    let (id, person_id, doors, start, expiry, resident, may_share, cert, revoked_at, replaced_by) = raw;
+    let certificate = match cert {
+        Some(bytes) => Some(KeyCertificate::from_bytes(&bytes).map_err(|_| AppError::internal("stored certificate is damaged"))?),
+        None => None,
+    };
+    Ok(KeyRow {
+        id,
+        person_id,
+        doors: doors_from_json(&doors)?,
+        validity: Validity::new(UnixTime(start), UnixTime(expiry)).ok_or_else(|| AppError::internal("stored window is damaged"))?,
+        flags: KeyFlags { resident, may_share },
+        certificate,
+        revoked_at,
+        replaced_by,
+    })
+}
+
+fn status_at(validity: &Validity, now: UnixTime) -> KeyStatus {
+    if now < validity.start {
+        KeyStatus::Upcoming
+    } else if now < validity.expiry {
+        KeyStatus::Active
+    } else {
+        KeyStatus::Expired
+    }
+}
+
+impl KeyRow {
+    pub fn key_id(&self) -> KeyId {
+        KeyId(self.id as u64)
+    }
+
+    /// Not revoked or replaced (it may still have expired).
+    pub fn is_live(&self) -> bool {
+        self.revoked_at.is_none()
+    }
+
+    /// Live and not yet expired: it opens doors now or will.
+    pub fn is_current(&self, now: UnixTime) -> bool {
+        self.is_live() && now < self.validity.expiry
+    }
+
+    pub fn status(&self, now: UnixTime) -> KeyStatus {
+        match (self.revoked_at, self.replaced_by) {
+            (Some(_), Some(_)) => KeyStatus::Replaced,
+            (Some(_), None) => KeyStatus::Revoked,
+            _ => status_at(&self.validity, now),
+        }
+    }
+
+    pub fn info(&self, guests: Vec<GuestKeyInfo>, now: UnixTime) -> KeyInfo {
+        KeyInfo {
+            key_id: self.key_id(),
+            person_id: PersonId(self.person_id as u64),
+            doors: self.doors.doors().to_vec(),
+            validity: self.validity,
+            resident: self.flags.resident,
+            may_share: self.flags.may_share,
+            status: self.status(now),
+            revoked_at: self.revoked_at.map(UnixTime),
+            replaced_by: self.replaced_by.map(|k| KeyId(k as u64)),
+            guests,
+        }
+    }
+
+    pub fn entry(&self, now: UnixTime) -> KeyEntry {
+        KeyEntry {
+            key_id: self.key_id(),
+            status: self.status(now),
+            doors: self.doors.doors().to_vec(),
+            validity: self.validity,
+            flags: self.flags,
+            certificate: self.certificate.clone().map(B64),
+            replaced_by: self.replaced_by.map(|k| KeyId(k as u64)),
+        }
+    }
+}
+
+pub fn keys_of_person(tx: &Transaction, person_id: i64) -> AppResult<Vec<KeyRow>> {
+    let mut stmt = tx.prepare(&format!("SELECT {KEY_COLUMNS} FROM keys WHERE person_id = ?1 ORDER BY id"))?;
+    let raws = stmt.query_map(params![person_id], key_row)?.collect::<Result<Vec<_>, _>>()?;
+    raws.into_iter().map(from_raw).collect()
+}
+
+/// Keys of the person changed after `since`.
+pub fn keys_changed_since(tx: &Transaction, person_id: i64, since: i64) -> AppResult<Vec<KeyRow>> {
+    let mut stmt = tx.prepare(&format!("SELECT {KEY_COLUMNS} FROM keys WHERE person_id = ?1 AND changed_seq > ?2 ORDER BY id"))?;
+    let raws = stmt.query_map(params![person_id, since], key_row)?.collect::<Result<Vec<_>, _>>()?;
+    raws.into_iter().map(from_raw).collect()
+}
+
+/// A key of this property by id, with the id of its person.
+pub fn key_in_property(tx: &Transaction, property_id: i64, key_id: i64) -> AppResult<Option<KeyRow>> {
+    let raw = tx
+        .query_row(
+            &format!(
+                "SELECT {} FROM keys k JOIN people p ON p.id = k.person_id WHERE k.id = ?1 AND p.property_id = ?2",
+                KEY_COLUMNS.split(", ").map(|c| format!("k.{c}")).collect::<Vec<_>>().join(", ")
+            ),
+            params![key_id, property_id],
+            key_row,
+        )
+        .optional()?;
+    raw.map(from_raw).transpose()
+}
+
+pub fn insert_key(tx: &Transaction, person_id: i64, doors: &DoorSet, validity: Validity, flags: KeyFlags, seq: i64, now: UnixTime) -> AppResult<KeyRow> {
+    tx.execute(
+        "INSERT INTO keys (person_id, doors, start, expiry, resident, may_share, changed_seq, created_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+        params![person_id, doors_to_json(doors), validity.start.0, validity.expiry.0, flags.resident, flags.may_share, seq, now.0],
+    )?;
+    Ok(KeyRow {
+        id: tx.last_insert_rowid(),
+        person_id,
+        doors: doors.clone(),
+        validity,
+        flags,
+        certificate: None,
+        revoked_at: None,
+        replaced_by: None,
+    })
+}
+
+/// Signs (or re-signs, after a window change) the key's certificate for the device key.
+pub fn certify(tx: &Transaction, authority: &Authority, key: &mut KeyRow, holder: PublicKey, seq: i64) -> AppResult<()> {
+    let body = KeyCertBody::new(key.key_id(), PersonId(key.person_id as u64), holder, key.doors.clone(), key.validity, key.flags, authority.key_id());
+    let cert = KeyCertificate::sign(body, &authority.key);
+    tx.execute("UPDATE keys SET certificate = ?1, changed_seq = ?2 WHERE id = ?3", params![cert.to_bytes(), seq, key.id])?;
+    key.certificate = Some(cert);
+    Ok(())
+}
+
+pub fn set_expiry(tx: &Transaction, key: &mut KeyRow, expiry: UnixTime, seq: i64) -> AppResult<()> {
+    tx.execute("UPDATE keys SET expiry = ?1, changed_seq = ?2 WHERE id = ?3", params![expiry.0, seq, key.id])?;
+    key.validity.expiry = expiry;
+    Ok(())
+}
+
+/// Marks the key revoked (or replaced by `replaced_by`) and every guest key under it revoked.
+/// The doors need no entry for those guests: they refuse a guest whose parent is revoked.
+pub fn mark_revoked(tx: &Transaction, key: &mut KeyRow, replaced_by: Option<i64>, seq: i64, now: UnixTime) -> AppResult<()> {
+    tx.execute(
+        "UPDATE keys SET revoked_at = ?1, replaced_by = ?2, changed_seq = ?3 WHERE id = ?4",
+        params![now.0, replaced_by, seq, key.id],
+    )?;
+    tx.execute(
+        "UPDATE guest_keys SET revoked_at = ?1, changed_seq = ?2 WHERE parent_key_id = ?3 AND revoked_at IS NULL",
+        params![now.0, seq, key.id],
+    )?;
+    key.revoked_at = Some(now.0);
+    key.replaced_by = replaced_by;
+    Ok(())
+}
+
+// ---- guest keys ---------------------------------------------------------------------------
+
+#[derive(Clone, Debug)]
+pub struct GuestRow {
+    pub id: KeyId,
+    pub parent: KeyId,
+    pub person_id: i64,
+    pub chain: Vec<u8>,
+    pub doors: DoorSet,
+    pub validity: Validity,
+    pub label: Option<String>,
+    pub revoked_at: Option<u64>,
+    pub created_at: u64,
+}
+
+const GUEST_COLUMNS: &str = "id, parent_key_id, person_id, chain, doors, start, expiry, label, revoked_at, created_at";
+
+type RawGuest = (i64, i64, i64, Vec<u8>, String, u64, u64, Option<String>, Option<u64>, u64);
+
+fn guest_row(r: &Row) -> rusqlite::Result<RawGuest> {
+    Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?, r.get(6)?, r.get(7)?, r.get(8)?, r.get(9)?))
+}
+
+fn guest_from_raw(raw: RawGuest) -> AppResult<GuestRow> {
+    let (id, parent, person_id, chain, doors, start, expiry, label, revoked_at, created_at) = raw;
+    Ok(GuestRow {
+        id: KeyId(id as u64),
+        parent: KeyId(parent as u64),
+        person_id,
+        chain,
+        doors: doors_from_json(&doors)?,
+        validity: Validity::new(UnixTime(start), UnixTime(expiry)).ok_or_else(|| AppError::internal("stored window is damaged"))?,
+        label,
+        revoked_at,
+        created_at,
+    })
+}
+
+impl GuestRow {
+    pub fn status(&self, now: UnixTime) -> KeyStatus {
+        if self.revoked_at.is_some() { KeyStatus::Revoked } else { status_at(&self.validity, now) }
+    }
+
+    pub fn info(&self, now: UnixTime) -> GuestKeyInfo {
+        GuestKeyInfo {
+            key_id: self.id,
+            parent_key_id: self.parent,
+            label: self.label.clone(),
+            doors: self.doors.doors().to_vec(),
+            validity: self.validity,
+            status: self.status(now),
+            registered_at: UnixTime(self.created_at),
+        }
+    }
+
+    pub fn entry(&self, now: UnixTime) -> GuestKeyEntry {
+        GuestKeyEntry { key_id: self.id, parent_key_id: self.parent, status: self.status(now), label: self.label.clone() }
+    }
+}
+
+pub fn guests_of_person(tx: &Transaction, person_id: i64) -> AppResult<Vec<GuestRow>> {
+    let mut stmt = tx.prepare(&format!("SELECT {GUEST_COLUMNS} FROM guest_keys WHERE person_id = ?1 ORDER BY created_at, id"))?;
+    let raws = stmt.query_map(params![person_id], guest_row)?.collect::<Result<Vec<_>, _>>()?;
+    raws.into_iter().map(guest_from_raw).collect()
+}
+
+pub fn guests_changed_since(tx: &Transaction, person_id: i64, since: i64) -> AppResult<Vec<GuestRow>> {
+    let mut stmt = tx.prepare(&format!("SELECT {GUEST_COLUMNS} FROM guest_keys WHERE person_id = ?1 AND changed_seq > ?2 ORDER BY id"))?;
+    let raws = stmt.query_map(params![person_id, since], guest_row)?.collect::<Result<Vec<_>, _>>()?;
+    raws.into_iter().map(guest_from_raw).collect()
+}
+
+pub fn guest_in_property(tx: &Transaction, property_id: i64, id: KeyId) -> AppResult<Option<GuestRow>> {
+    let cols = GUEST_COLUMNS.split(", ").map(|c| format!("g.{c}")).collect::<Vec<_>>().join(", ");
+    let raw = tx
+        .query_row(
+            &format!("SELECT {cols} FROM guest_keys g JOIN people p ON p.id = g.person_id WHERE g.id = ?1 AND p.property_id = ?2"),
+            params![id.0 as i64, property_id],
+            guest_row,
+        )
+        .optional()?;
+    raw.map(guest_from_raw).transpose()
+}
+
+pub fn guest_by_id(tx: &Transaction, id: KeyId) -> AppResult<Option<GuestRow>> {
+    let raw = tx
+        .query_row(&format!("SELECT {GUEST_COLUMNS} FROM guest_keys WHERE id = ?1"), params![id.0 as i64], guest_row)
+        .optional()?;
+    raw.map(guest_from_raw).transpose()
+}

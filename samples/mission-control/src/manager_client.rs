@@ -1,0 +1,178 @@
+//! A typed client for the manager's endpoints, for the walkthrough, samples and tests that
+//! drive Mission Control the way the manager's console would. No retries: a manager action
+//! such as an invite is not idempotent, so a failure is reported and the caller decides.
+
+use keyway_core::api::*;
+use keyway_core::credential::{DoorId, KeyId, PersonId};
+use keyway_core::UnixTime;
+use reqwest::Method;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum ManagerError {
+    #[error("network error: {0}")]
+    Network(String),
+    #[error("refused ({status}): {error}")]
+    Refused { status: u16, error: ApiError },
+    #[error("unreadable answer: {0}")]
+    Decode(String),
+}
+
+impl ManagerError {
+    pub fn status(&self) -> Option<u16> {
+        match self {
+            ManagerError::Refused { status, .. } => Some(*status),
+            _ => None,
+        }
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct ManagerClient {
+    http: reqwest::Client,
+    base_url: String,
+    token: String,
+}
+
+type Result<T> = std::result::Result<T, ManagerError>;
+
+impl ManagerClient {
+    /// `base_url` such as `http://127.0.0.1:8787`; `token` a manager's bearer token.
+    pub fn new(base_url: impl Into<String>, token: impl Into<String>) -> Self {
+        ManagerClient { http: reqwest::Client::new(), base_url: base_url.into().trim_end_matches('/').to_string(), token: token.into() }
+    }
+
+    /// Creates a property; the answer holds the first (Portfolio) manager's credentials.
+    pub async fn create_property(base_url: &str, req: &CreatePropertyRequest) -> Result<(CreatePropertyResponse, ManagerClient)> {
+        let anonymous = ManagerClient::new(base_url, "");
+        let created: CreatePropertyResponse = anonymous.call(Method::POST, "/v1/properties", Some(req)).await?;
+        let client = anonymous.with_token(&created.manager.token);
+        Ok((created, client))
+    }
+
+    /// The same server as another manager.
+    pub fn with_token(&self, token: &str) -> ManagerClient {
+        ManagerClient { http: self.http.clone(), base_url: self.base_url.clone(), token: token.to_string() }
+    }
+
+    pub async fn create_door(&self, name: &str, online: bool) -> Result<ProvisionedDoor> {
+        self.call(Method::POST, "/v1/doors", Some(&CreateDoorRequest { name: name.into(), online })).await
+    }
+
+    pub async fn doors(&self) -> Result<Vec<DoorInfo>> {
+        self.get("/v1/doors").await
+    }
+
+    pub async fn create_manager(&self, req: &CreateManagerRequest) -> Result<ManagerCredentials> {
+        self.call(Method::POST, "/v1/managers", Some(req)).await
+    }
+
+    pub async fn managers(&self) -> Result<Vec<ManagerInfo>> {
+        self.get("/v1/managers").await
+    }
+
+    pub async fn me(&self) -> Result<ManagerInfo> {
+        self.get("/v1/managers/me").await
+    }
+
+    pub async fn set_key_management(&self, manager_id: u64, enabled: bool) -> Result<ManagerInfo> {
+        self.call(Method::PUT, &format!("/v1/managers/{manager_id}/key-management"), Some(&SetKeyManagementRequest { enabled })).await
+    }
+
+    pub async fn invite(&self, req: &InviteRequest) -> Result<InviteResponse> {
+        self.call(Method::POST, "/v1/invites", Some(req)).await
+    }
+
+    pub async fn outbox(&self) -> Result<Vec<OutboxMessage>> {
+        self.get("/v1/outbox").await
+    }
+
+    /// The token of the newest welcome message to `person` (what the email would carry).
+    pub async fn welcome_token(&self, person: PersonId) -> Result<Option<String>> {
+        Ok(self.outbox().await?.into_iter().rev().find(|m| m.person_id == person).map(|m| m.token))
+    }
+
+    pub async fn people(&self, show_expired: bool) -> Result<Vec<PersonInfo>> {
+        self.get(&format!("/v1/people?show_expired={show_expired}")).await
+    }
+
+    pub async fn person(&self, person: PersonId) -> Result<PersonInfo> {
+        self.get(&format!("/v1/people/{}", person.0)).await
+    }
+
+    pub async fn add_key(&self, person: PersonId, grant: &KeyGrant) -> Result<KeyChangeResponse> {
+        self.call(Method::POST, &format!("/v1/people/{}/keys", person.0), Some(grant)).await
+    }
+
+    pub async fn change_expiry(&self, key: KeyId, expiry: UnixTime) -> Result<KeyChangeResponse> {
+        self.call(Method::PATCH, &format!("/v1/keys/{}", key.0), Some(&ChangeExpiryRequest { expiry })).await
+    }
+
+    /// Deletes an authority-issued key or a registered guest key.
+    pub async fn delete_key(&self, key: KeyId) -> Result<RevocationResponse> {
+        self.call::<(), _>(Method::DELETE, &format!("/v1/keys/{}", key.0), None).await
+    }
+
+    pub async fn revoke_all_keys(&self, person: PersonId) -> Result<RevocationResponse> {
+        self.call::<(), _>(Method::POST, &format!("/v1/people/{}/revoke-all", person.0), None).await
+    }
+
+    pub async fn delete_person(&self, person: PersonId) -> Result<RevocationResponse> {
+        self.call::<(), _>(Method::DELETE, &format!("/v1/people/{}", person.0), None).await
+    }
+
+    pub async fn add_keycard(&self, person: PersonId, req: &AddKeycardRequest) -> Result<KeycardChangeResponse> {
+        self.call(Method::POST, &format!("/v1/people/{}/keycards", person.0), Some(req)).await
+    }
+
+    pub async fn remove_keycard(&self, person: PersonId, card_hex: &str) -> Result<KeycardChangeResponse> {
+        self.call::<(), _>(Method::DELETE, &format!("/v1/people/{}/keycards/{card_hex}", person.0), None).await
+    }
+
+    pub async fn door_updates(&self, door: Option<DoorId>, state: Option<TaskState>) -> Result<Vec<DoorUpdateTask>> {
+        let mut query = Vec::new();
+        if let Some(d) = door {
+            query.push(format!("door_id={}", d.0));
+        }
+        if let Some(s) = state {
+            query.push(format!("state={}", if s == TaskState::Pending { "pending" } else { "delivered" }));
+        }
+        self.get(&format!("/v1/door-updates?{}", query.join("&"))).await
+    }
+
+    pub async fn activity(&self, door: Option<DoorId>, person: Option<PersonId>) -> Result<Vec<ActivityEntry>> {
+        let mut query = Vec::new();
+        if let Some(d) = door {
+            query.push(format!("door_id={}", d.0));
+        }
+        if let Some(p) = person {
+            query.push(format!("person_id={}", p.0));
+        }
+        self.get(&format!("/v1/activity?{}", query.join("&"))).await
+    }
+
+    async fn get<T: DeserializeOwned>(&self, path: &str) -> Result<T> {
+        self.call::<(), T>(Method::GET, path, None).await
+    }
+
+    async fn call<B: Serialize + ?Sized, T: DeserializeOwned>(&self, method: Method, path: &str, body: Option<&B>) -> Result<T> {
+        let mut request = self.http.request(method, format!("{}{}", self.base_url, path));
+        if !self.token.is_empty() {
+            request = request.bearer_auth(&self.token);
+        }
+        if let Some(body) = body {
+            request = request.json(body);
+        }
+        let response = request.send().await.map_err(|e| ManagerError::Network(e.to_string()))?;
+        let status = response.status();
+        let bytes = response.bytes().await.map_err(|e| ManagerError::Network(e.to_string()))?;
+        if status.is_success() {
+            serde_json::from_slice(&bytes).map_err(|e| ManagerError::Decode(e.to_string()))
+        } else {
+            let error = serde_json::from_slice::<ApiError>(&bytes)
+                .unwrap_or_else(|_| ApiError::new(ErrorCode::Internal, String::from_utf8_lossy(&bytes).into_owned()));
+            Err(ManagerError::Refused { status: status.as_u16(), error })
+        }
+    }
+}

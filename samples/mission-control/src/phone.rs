@@ -1,0 +1,183 @@
+//! The phone API: invite acceptance, sync, and a doorcode holder's codes.
+
+use crate::auth::{self, Device};
+use crate::error::{AppError, AppResult};
+use crate::keys;
+use crate::people::{self, PersonRow};
+use crate::property::{Authority, bump_change_seq, change_seq};
+use crate::provisioning;
+use crate::updates;
+use keyway_core::UnixTime;
+use keyway_core::api::{
+    AcceptInviteRequest, AcceptInviteResponse, AccessKind, B64, DeviceCredentials, DoorEntry, DoorcodeEntry, DoorcodesResponse,
+    Revocation, SyncRequest, SyncResponse,
+};
+use keyway_core::credential::doorcode::local_day;
+use keyway_core::credential::{DoorId, PublicKey};
+use rusqlite::{OptionalExtension, Transaction, params};
+use std::collections::BTreeSet;
+
+pub fn accept(tx: &Transaction, req: AcceptInviteRequest, now: UnixTime) -> AppResult<AcceptInviteResponse> {
+    let device_key: PublicKey = req.device_key.0;
+    let person = people::by_token_hash(tx, &auth::token_hash(req.invite_token.trim()))?
+        .ok_or_else(|| AppError::not_found("unknown invite token"))?;
+    if person.deleted_at.is_some() {
+        return Err(AppError::gone("this invite was withdrawn"));
+    }
+    if person.access != AccessKind::AppKey {
+        return Err(AppError::bad_request("this is a doorcode invitation, not an app key"));
+    }
+    if !device_key.is_acceptable() {
+        return Err(AppError::bad_request("the device key is not a usable Ed25519 key (weak or small-order)"));
+    }
+    let token = auth::new_token("dev");
+    let existing: Option<(i64, Vec<u8>)> = tx
+        .query_row("SELECT id, public_key FROM devices WHERE person_id = ?1", params![person.id], |r| Ok((r.get(0)?, r.get(1)?)))
+        .optional()?;
+    let device_id = match existing {
+        // A retry by the same device: fresh credentials, the lost ones stop working.
+        Some((id, key)) if key == device_key.0 => {
+            tx.execute("UPDATE devices SET token_hash = ?1 WHERE id = ?2", params![auth::token_hash(&token), id])?;
+            id
+        }
+        Some(_) => return Err(AppError::conflict("this invite was already accepted on another device")),
+        None => {
+            tx.execute(
+                "INSERT INTO devices (person_id, public_key, token_hash, created_at) VALUES (?1, ?2, ?3, ?4)",
+                params![person.id, device_key.0.to_vec(), auth::token_hash(&token), now.0],
+            )?;
+            let id = tx.last_insert_rowid();
+            let seq = bump_change_seq(tx, person.property_id)?;
+            let authority = Authority::load(tx, person.property_id)?;
+            for mut key in keys::keys_of_person(tx, person.id)? {
+                if key.is_live() {
+                    keys::certify(tx, &authority, &mut key, device_key, seq)?;
+                }
+            }
+            id
+        }
+    };
+    let sync = build_sync(tx, &person, None, now)?;
+    Ok(AcceptInviteResponse {
+        credentials: DeviceCredentials {
+            property_id: person.property_id as u64,
+            person_id: person.person_id(),
+            device_id: device_id as u64,
+            device_token: token,
+        },
+        sync,
+    })
+}
+
+pub fn sync(tx: &Transaction, device: &Device, req: SyncRequest, now: UnixTime) -> AppResult<SyncResponse> {
+    let person = people::by_id(tx, device.person_id)?;
+    build_sync(tx, &person, req.cursor.as_deref(), now)
+}
+
+fn instance_id(tx: &Transaction) -> AppResult<String> {
+    Ok(tx.query_row("SELECT value FROM meta WHERE name = 'instance_id'", [], |r| r.get(0))?)
+}
+
+/// The change seq a cursor stands for, if it is one of this database's and not ahead of it
+/// (a cursor from before a restore of an older backup is ahead and gives a full sync).
+fn cursor_seq(cursor: Option<&str>, instance: &str, current: i64) -> Option<i64> {
+    let rest = cursor?.strip_prefix("v1.")?;
+    let (inst, seq) = rest.split_once('.')?;
+    let seq: i64 = seq.parse().ok()?;
+    (inst == instance && (0..=current).contains(&seq)).then_some(seq)
+}
+
+fn build_sync(tx: &Transaction, person: &PersonRow, cursor: Option<&str>, now: UnixTime) -> AppResult<SyncResponse> {
+    let current = change_seq(tx, person.property_id)?;
+    let instance = instance_id(tx)?;
+    let since = cursor_seq(cursor, &instance, current);
+    let authority = Authority::load(tx, person.property_id)?;
+    let all_keys = keys::keys_of_person(tx, person.id)?;
+    let (changed_keys, changed_guests) = match since {
+        None => (all_keys.clone(), keys::guests_of_person(tx, person.id)?),
+        Some(s) => (keys::keys_changed_since(tx, person.id, s)?, keys::guests_changed_since(tx, person.id, s)?),
+    };
+    let mut revocations: Vec<Revocation> = changed_keys
+        .iter()
+        .filter(|k| !k.is_live())
+        .map(|k| Revocation { key_id: k.key_id(), until: k.validity.expiry })
+        .collect();
+    revocations.extend(changed_guests.iter().filter(|g| g.revoked_at.is_some()).map(|g| Revocation { key_id: g.id, until: g.validity.expiry }));
+
+    let mut door_ids = BTreeSet::new();
+    if person.deleted_at.is_none() {
+        for key in all_keys.iter().filter(|k| k.is_current(now)) {
+            door_ids.extend(key.doors.doors().iter().copied());
+        }
+    }
+    let mut doors = Vec::new();
+    for id in door_ids {
+        doors.push(door_entry(tx, &authority, person.property_id, id, now)?);
+    }
+    Ok(SyncResponse {
+        cursor: format!("v1.{instance}.{current}"),
+        full: since.is_none(),
+        server_time: now,
+        person_id: person.person_id(),
+        access: person.access,
+        person_deleted: person.deleted_at.is_some(),
+        trust_anchors: vec![B64(authority.public())],
+        keys: changed_keys.iter().map(|k| k.entry(now)).collect(),
+        guest_keys: changed_guests.iter().map(|g| g.entry(now)).collect(),
+        revocations,
+        doors,
+    })
+}
+
+fn door_entry(tx: &Transaction, authority: &Authority, property_id: i64, id: DoorId, now: UnixTime) -> AppResult<DoorEntry> {
+    let door = provisioning::door(tx, property_id, id)?.ok_or_else(|| AppError::internal("a key names a missing door"))?;
+    let pending = if door.online { None } else { updates::pending_batch(tx, authority, id, door.delivered_seq, now)? };
+    Ok(DoorEntry {
+        door_id: id,
+        name: door.name,
+        online: door.online,
+        certificate: B64(door.certificate),
+        pending_updates: pending.map(B64),
+        known_activity_head: door.activity_head,
+        delivered_seq: door.delivered_seq,
+    })
+}
+
+/// Today's code at each door of each key that is active now.
+pub fn doorcodes(tx: &Transaction, bearer: &auth::Bearer, now: UnixTime) -> AppResult<DoorcodesResponse> {
+    let person = people::by_token_hash(tx, &auth::token_hash(&bearer.0))?
+        .filter(|p| p.access == AccessKind::DailyDoorcode)
+        .ok_or_else(|| AppError::unauthorized("unknown doorcode token"))?;
+    if person.deleted_at.is_some() {
+        return Err(AppError::gone("this doorcode was withdrawn"));
+    }
+    let authority = Authority::load(tx, person.property_id)?;
+    let mut codes = Vec::new();
+    for key in keys::keys_of_person(tx, person.id)? {
+        if !key.is_live() || !key.validity.contains(now) {
+            continue;
+        }
+        for (door_id, slot) in people::slots_of_key(tx, key.id)? {
+            let door = provisioning::door(tx, person.property_id, door_id)?.ok_or_else(|| AppError::internal("a slot names a missing door"))?;
+            let code = door.doorcode_secret.code_at(slot, now, authority.utc_offset_minutes);
+            codes.push(DoorcodeEntry { door_id, door_name: door.name, key_id: key.key_id(), code: code.to_string(), validity: key.validity });
+        }
+    }
+    Ok(DoorcodesResponse { person_id: person.person_id(), server_time: now, day: local_day(now, authority.utc_offset_minutes), codes })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::cursor_seq;
+
+    #[test]
+    fn cursors_of_another_database_or_from_the_future_give_a_full_sync() {
+        assert_eq!(cursor_seq(Some("v1.abc.3"), "abc", 5), Some(3));
+        assert_eq!(cursor_seq(Some("v1.abc.5"), "abc", 5), Some(5));
+        assert_eq!(cursor_seq(Some("v1.abc.6"), "abc", 5), None);
+        assert_eq!(cursor_seq(Some("v1.xyz.3"), "abc", 5), None);
+        assert_eq!(cursor_seq(Some("v1.abc.-1"), "abc", 5), None);
+        assert_eq!(cursor_seq(Some("garbage"), "abc", 5), None);
+        assert_eq!(cursor_seq(None, "abc", 5), None);
+    }
+}

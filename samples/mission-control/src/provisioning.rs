@@ -1,0 +1,157 @@
+//! Properties, doors and managers.
+
+use crate::auth::{self, Manager};
+use crate::error::{AppError, AppResult};
+use crate::property::Authority;
+use crate::validate;
+use keyway_core::UnixTime;
+use keyway_core::api::{
+    B64, CreateDoorRequest, CreateManagerRequest, CreatePropertyRequest, CreatePropertyResponse, DoorInfo, ManagerCredentials,
+    ManagerInfo, ProvisionedDoor, Secret32, SetKeyManagementRequest,
+};
+use keyway_core::credential::{DoorCertBody, DoorCertificate, DoorId, DoorcodeSecret, KeyPair};
+use rusqlite::{OptionalExtension, Transaction, params};
+
+/// Doorcodes' calendar day follows the property's offset: at most ±14 hours.
+const MAX_UTC_OFFSET_MINUTES: i16 = 14 * 60;
+
+pub fn create_property(tx: &Transaction, req: CreatePropertyRequest, now: UnixTime) -> AppResult<CreatePropertyResponse> {
+    let name = validate::text("name", &req.name, 200)?;
+    let manager_name = validate::text("manager_name", &req.manager_name, 200)?;
+    if req.utc_offset_minutes.abs() > MAX_UTC_OFFSET_MINUTES {
+        return Err(AppError::bad_request("utc_offset_minutes must lie within ±840"));
+    }
+    let authority = KeyPair::generate();
+    tx.execute(
+        "INSERT INTO properties (name, authority_secret, utc_offset_minutes, created_at) VALUES (?1, ?2, ?3, ?4)",
+        params![name, authority.secret().to_vec(), req.utc_offset_minutes, now.0],
+    )?;
+    let property_id = tx.last_insert_rowid();
+    let manager = insert_manager(tx, property_id, &manager_name, true, true, now)?;
+    Ok(CreatePropertyResponse { property_id: property_id as u64, authority_key: B64(authority.public()), manager })
+}
+
+fn insert_manager(tx: &Transaction, property_id: i64, name: &str, portfolio: bool, key_management: bool, now: UnixTime) -> AppResult<ManagerCredentials> {
+    let token = auth::new_token("mgr");
+    tx.execute(
+        "INSERT INTO managers (property_id, name, token_hash, portfolio_manager, key_management, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        params![property_id, name, auth::token_hash(&token), portfolio, key_management, now.0],
+    )?;
+    Ok(ManagerCredentials { manager_id: tx.last_insert_rowid() as u64, token })
+}
+
+pub fn create_manager(tx: &Transaction, manager: &Manager, req: CreateManagerRequest, now: UnixTime) -> AppResult<ManagerCredentials> {
+    manager.require_portfolio_manager()?;
+    let name = validate::text("name", &req.name, 200)?;
+    insert_manager(tx, manager.property_id, &name, req.portfolio_manager, req.key_management, now)
+}
+
+fn manager_info(tx: &Transaction, property_id: i64, id: u64) -> AppResult<ManagerInfo> {
+    let id = i64::try_from(id).map_err(|_| AppError::not_found("unknown manager"))?;
+    tx.query_row(
+        "SELECT id, name, portfolio_manager, key_management FROM managers WHERE id = ?1 AND property_id = ?2",
+        params![id, property_id],
+        |r| Ok(ManagerInfo { manager_id: r.get(0)?, name: r.get(1)?, portfolio_manager: r.get(2)?, key_management: r.get(3)? }),
+    )
+    .optional()?
+    .ok_or_else(|| AppError::not_found(format!("unknown manager {id}")))
+}
+
+pub fn me(tx: &Transaction, manager: &Manager) -> AppResult<ManagerInfo> {
+    manager_info(tx, manager.property_id, manager.id as u64)
+}
+
+pub fn list_managers(tx: &Transaction, manager: &Manager) -> AppResult<Vec<ManagerInfo>> {
+    let mut stmt = tx.prepare("SELECT id, name, portfolio_manager, key_management FROM managers WHERE property_id = ?1 ORDER BY id")?;
+    let rows = stmt
+        .query_map(params![manager.property_id], |r| {
+            Ok(ManagerInfo { manager_id: r.get(0)?, name: r.get(1)?, portfolio_manager: r.get(2)?, key_management: r.get(3)? })
+        })?
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(rows)
+}
+
+/// Only a Portfolio Manager grants (or withdraws) Key Management.
+pub fn set_key_management(tx: &Transaction, manager: &Manager, id: u64, req: SetKeyManagementRequest) -> AppResult<ManagerInfo> {
+    manager.require_portfolio_manager()?;
+    let target = manager_info(tx, manager.property_id, id)?;
+    tx.execute("UPDATE managers SET key_management = ?1 WHERE id = ?2", params![req.enabled, target.manager_id])?;
+    Ok(ManagerInfo { key_management: req.enabled, ..target })
+}
+
+/// Generates the door's key and doorcode secret, certifies the door key, and returns the
+/// secrets this once.
+pub fn create_door(tx: &Transaction, manager: &Manager, req: CreateDoorRequest, now: UnixTime) -> AppResult<ProvisionedDoor> {
+    manager.require_portfolio_manager()?;
+    let name = validate::text("name", &req.name, 200)?;
+    let authority = Authority::load(tx, manager.property_id)?;
+    let door_key = KeyPair::generate();
+    let doorcode = DoorcodeSecret::generate();
+    tx.execute(
+        "INSERT INTO doors (property_id, name, online, certificate, doorcode_secret, created_at) VALUES (?1, ?2, ?3, x'', ?4, ?5)",
+        params![manager.property_id, name, req.online, doorcode.as_bytes().to_vec(), now.0],
+    )?;
+    let door_id = DoorId(u32::try_from(tx.last_insert_rowid()).map_err(|_| AppError::internal("door ids exhausted"))?);
+    let certificate = DoorCertificate::sign(DoorCertBody::new(door_id, door_key.public(), authority.key_id()), &authority.key);
+    tx.execute("UPDATE doors SET certificate = ?1 WHERE id = ?2", params![certificate.to_bytes(), door_id.0])?;
+    Ok(ProvisionedDoor {
+        door_id,
+        name,
+        online: req.online,
+        door_certificate: B64(certificate),
+        door_secret_key: B64(Secret32(*door_key.secret())),
+        doorcode_secret: B64(Secret32(*doorcode.as_bytes())),
+        trust_anchors: vec![B64(authority.public())],
+        utc_offset_minutes: authority.utc_offset_minutes,
+    })
+}
+
+pub fn list_doors(tx: &Transaction, property_id: i64) -> AppResult<Vec<DoorInfo>> {
+    let mut stmt = tx.prepare("SELECT id, name, online, log_head, delivered_seq, activity_head FROM doors WHERE property_id = ?1 ORDER BY id")?;
+    let rows = stmt
+        .query_map(params![property_id], |r| {
+            Ok(DoorInfo {
+                door_id: DoorId(r.get(0)?),
+                name: r.get(1)?,
+                online: r.get(2)?,
+                log_head: r.get(3)?,
+                delivered_seq: r.get(4)?,
+                activity_head: r.get(5)?,
+            })
+        })?
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(rows)
+}
+
+/// A door of the property: its certificate and doorcode secret.
+pub struct DoorRow {
+    pub name: String,
+    pub online: bool,
+    pub certificate: DoorCertificate,
+    pub doorcode_secret: DoorcodeSecret,
+    pub delivered_seq: u64,
+    pub activity_head: u64,
+}
+
+pub fn door(tx: &Transaction, property_id: i64, id: DoorId) -> AppResult<Option<DoorRow>> {
+    let row = tx
+        .query_row(
+            "SELECT name, online, certificate, doorcode_secret, delivered_seq, activity_head FROM doors WHERE id = ?1 AND property_id = ?2",
+            params![id.0, property_id],
+            |r| {
+                Ok((
+                    r.get::<_, String>(0)?,
+                    r.get::<_, bool>(1)?,
+                    r.get::<_, Vec<u8>>(2)?,
+                    r.get::<_, Vec<u8>>(3)?,
+                    r.get::<_, u64>(4)?,
+                    r.get::<_, u64>(5)?,
+                ))
+            },
+        )
+        .optional()?;
+    let Some((name, online, cert, secret, delivered_seq, activity_head)) = row else { return Ok(None) };
+    let certificate = DoorCertificate::from_bytes(&cert).map_err(|_| AppError::internal("stored door certificate is damaged"))?;
+    let secret = <[u8; 32]>::try_from(secret.as_slice()).map_err(|_| AppError::internal("stored doorcode secret is damaged"))?;
+    Ok(Some(DoorRow { name, online, certificate, doorcode_secret: DoorcodeSecret::new(secret), delivered_seq, activity_head }))
+}

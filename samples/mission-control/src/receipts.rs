@@ -1,0 +1,101 @@
+//! Door receipts uploaded by phones: verified against the door certificate, then door-update
+//! tasks are marked delivered and the activity merged (de-duplicated by door and activity seq).
+
+use crate::auth::Device;
+use crate::error::{AppError, AppResult};
+use crate::property::Authority;
+use crate::provisioning;
+use keyway_core::UnixTime;
+use keyway_core::api::{MAX_RECEIPTS_PER_UPLOAD, ReceiptResult, UploadReceiptsRequest, UploadReceiptsResponse};
+use keyway_core::credential::{ActivityEvent, PersonId, Receipt};
+use rusqlite::{Transaction, params};
+use sha2::{Digest, Sha256};
+
+pub fn upload(tx: &Transaction, device: &Device, req: UploadReceiptsRequest, now: UnixTime) -> AppResult<UploadReceiptsResponse> {
+    if req.receipts.len() > MAX_RECEIPTS_PER_UPLOAD {
+        return Err(AppError::bad_request(format!("at most {MAX_RECEIPTS_PER_UPLOAD} receipts per upload")));
+    }
+    let anchors = Authority::load(tx, device.property_id)?.anchors();
+    // Every receipt is checked before any is applied.
+    for (i, receipt) in req.receipts.iter().enumerate() {
+        let body = &receipt.body;
+        let door = provisioning::door(tx, device.property_id, body.door_id)?
+            .ok_or_else(|| AppError::bad_request(format!("receipt {i}: {} is not a door of this property", body.door_id)))?;
+        let door_key = door.certificate.verify(&anchors).map_err(|e| AppError::internal(format!("stored door certificate: {e}")))?;
+        receipt.verify_signature(&door_key).map_err(|e| AppError::bad_request(format!("receipt {i}: {e}")))?;
+        // SQLite integers are signed 64-bit: larger values cannot come from a working door.
+        let too_large = |v: u64| v > i64::MAX as u64;
+        if too_large(body.applied_seq) || too_large(body.activity_head) || too_large(body.door_time.0)
+            || body.activity.iter().any(|a| too_large(a.time.0))
+        {
+            return Err(AppError::bad_request(format!("receipt {i}: a seq or time is out of range")));
+        }
+        if let Some(bad) = body.activity.iter().find(|a| a.seq == 0 || a.seq > body.activity_head) {
+            return Err(AppError::bad_request(format!("receipt {i}: activity seq {} outside 1..={}", bad.seq, body.activity_head)));
+        }
+    }
+    let mut results = Vec::new();
+    for receipt in &req.receipts {
+        results.push(apply(tx, device, receipt, now)?);
+    }
+    Ok(UploadReceiptsResponse { results })
+}
+
+fn person_of(event: &ActivityEvent) -> Option<PersonId> {
+    match event {
+        ActivityEvent::AppUnlock { person, .. } => Some(*person),
+        ActivityEvent::AppDenied { person, .. } => *person,
+        ActivityEvent::DoorcodeEntry { person, .. } => Some(*person),
+        ActivityEvent::KeycardEntry { person, .. } => Some(*person),
+        ActivityEvent::DoorcodeDenied { .. } | ActivityEvent::KeycardDenied { .. } | ActivityEvent::UpdateRejected { .. } => None,
+    }
+}
+
+fn apply(tx: &Transaction, device: &Device, receipt: &Receipt, now: UnixTime) -> AppResult<ReceiptResult> {
+    let body = &receipt.body;
+    let door = body.door_id;
+    let digest = Sha256::digest(receipt.to_bytes()).to_vec();
+    let inserted = tx.execute(
+        "INSERT OR IGNORE INTO receipts (digest, door_id, applied_seq, door_time, device_id, received_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        params![digest, door.0, body.applied_seq as i64, body.door_time.0 as i64, device.id, now.0],
+    )?;
+    // A door never applies beyond its log; a larger applied_seq (a backend restored from an
+    // old backup) marks only what exists.
+    let mut stmt = tx.prepare(
+        "UPDATE door_updates SET delivered_at = ?1, receipt_door_time = ?2
+         WHERE door_id = ?3 AND seq <= ?4 AND delivered_at IS NULL RETURNING seq",
+    )?;
+    let mut newly_delivered = stmt
+        .query_map(params![now.0, body.door_time.0 as i64, door.0, body.applied_seq as i64], |r| r.get::<_, u64>(0))?
+        .collect::<Result<Vec<_>, _>>()?;
+    newly_delivered.sort_unstable();
+    tx.execute(
+        "UPDATE doors SET delivered_seq = MAX(delivered_seq, MIN(?1, log_head)) WHERE id = ?2",
+        params![body.applied_seq as i64, door.0],
+    )?;
+    let mut new_activity = 0u32;
+    for record in body.activity.iter() {
+        let event = serde_json::to_string(&record.event).map_err(|_| AppError::internal("cannot store activity"))?;
+        new_activity += tx.execute(
+            "INSERT OR IGNORE INTO activity (door_id, seq, time, event, person_id, received_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            params![door.0, record.seq as i64, record.time.0 as i64, event, person_of(&record.event).map(|p| p.0 as i64), now.0],
+        )? as u32;
+    }
+    advance_activity_head(tx, door.0)?;
+    Ok(ReceiptResult { door_id: door, applied_seq: body.applied_seq, duplicate: inserted == 0, new_activity, newly_delivered })
+}
+
+/// Moves the door's known activity head over every record now held with no gap below it.
+fn advance_activity_head(tx: &Transaction, door: u32) -> AppResult<()> {
+    let mut head: i64 = tx.query_row("SELECT activity_head FROM doors WHERE id = ?1", params![door], |r| r.get(0))?;
+    let mut stmt = tx.prepare("SELECT seq FROM activity WHERE door_id = ?1 AND seq > ?2 ORDER BY seq")?;
+    let seqs = stmt.query_map(params![door, head], |r| r.get::<_, i64>(0))?.collect::<Result<Vec<_>, _>>()?;
+    for seq in seqs {
+        if seq != head + 1 {
+            break;
+        }
+        head = seq;
+    }
+    tx.execute("UPDATE doors SET activity_head = ?1 WHERE id = ?2", params![head, door])?;
+    Ok(())
+}

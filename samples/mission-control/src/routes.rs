@@ -1,0 +1,211 @@
+//! The HTTP surface. Manager routes authenticate with a manager token, phone routes with a
+//! device token (or a doorcode holder's token); every answer is JSON.
+
+use crate::auth::{self, Bearer, Manager};
+use crate::db::Db;
+use crate::error::{AppError, AppResult};
+use crate::extract::{ApiJson, ApiPath, ApiQuery};
+use crate::{access, guests, history, people, phone, provisioning, receipts, updates};
+use axum::extract::State;
+use axum::routing::{get, patch, post, put};
+use axum::{Json, Router};
+use keyway_core::UnixTime;
+use keyway_core::api::*;
+use rusqlite::Transaction;
+use serde::Serialize;
+
+#[derive(Clone)]
+pub struct App {
+    pub db: Db,
+}
+
+pub fn router(app: App) -> Router {
+    Router::new()
+        .route("/health", get(|| async { Json(serde_json::json!({ "status": "ok" })) }))
+        .route("/v1/properties", post(create_property))
+        .route("/v1/doors", post(create_door).get(list_doors))
+        .route("/v1/managers", post(create_manager).get(list_managers))
+        .route("/v1/managers/me", get(me))
+        .route("/v1/managers/{id}/key-management", put(set_key_management))
+        .route("/v1/invites", post(invite))
+        .route("/v1/outbox", get(outbox))
+        .route("/v1/people", get(list_people))
+        .route("/v1/people/{id}", get(get_person).delete(delete_person))
+        .route("/v1/people/{id}/keys", post(add_key))
+        .route("/v1/people/{id}/revoke-all", post(revoke_all))
+        .route("/v1/people/{id}/keycards", post(add_keycard))
+        .route("/v1/people/{id}/keycards/{card}", axum::routing::delete(remove_keycard))
+        .route("/v1/keys/{key_id}", patch(change_expiry).delete(delete_key))
+        .route("/v1/door-updates", get(door_updates))
+        .route("/v1/activity", get(activity))
+        .route("/v1/phone/accept", post(accept))
+        .route("/v1/phone/sync", post(sync))
+        .route("/v1/phone/receipts", post(upload_receipts))
+        .route("/v1/phone/guest-keys", post(register_guest_key))
+        .route("/v1/doorcodes", get(doorcodes))
+        .fallback(|| async { AppError::not_found("no such endpoint") })
+        .method_not_allowed_fallback(|| async { AppError::method_not_allowed() })
+        .with_state(app)
+}
+
+/// Runs `f` for the manager holding `bearer`, in one transaction.
+async fn as_manager<T, F>(app: &App, bearer: Bearer, f: F) -> AppResult<Json<T>>
+where
+    T: Serialize + Send + 'static,
+    F: FnOnce(&Transaction, &Manager, UnixTime) -> AppResult<T> + Send + 'static,
+{
+    app.db
+        .run(move |tx| {
+            let manager = auth::manager(tx, &bearer)?;
+            f(tx, &manager, UnixTime::now())
+        })
+        .await
+        .map(Json)
+}
+
+/// Runs `f` for the device holding `bearer`, in one transaction.
+async fn as_device<T, F>(app: &App, bearer: Bearer, f: F) -> AppResult<Json<T>>
+where
+    T: Serialize + Send + 'static,
+    F: FnOnce(&Transaction, &auth::Device, UnixTime) -> AppResult<T> + Send + 'static,
+{
+    app.db
+        .run(move |tx| {
+            let device = auth::device(tx, &bearer)?;
+            f(tx, &device, UnixTime::now())
+        })
+        .await
+        .map(Json)
+}
+
+// ---- provisioning and managers ------------------------------------------------------------
+
+async fn create_property(State(app): State<App>, ApiJson(req): ApiJson<CreatePropertyRequest>) -> AppResult<Json<CreatePropertyResponse>> {
+    app.db.run(move |tx| provisioning::create_property(tx, req, UnixTime::now())).await.map(Json)
+}
+
+async fn create_door(State(app): State<App>, bearer: Bearer, ApiJson(req): ApiJson<CreateDoorRequest>) -> AppResult<Json<ProvisionedDoor>> {
+    as_manager(&app, bearer, move |tx, m, now| provisioning::create_door(tx, m, req, now)).await
+}
+
+async fn list_doors(State(app): State<App>, bearer: Bearer) -> AppResult<Json<Vec<DoorInfo>>> {
+    as_manager(&app, bearer, |tx, m, _| provisioning::list_doors(tx, m.property_id)).await
+}
+
+async fn create_manager(State(app): State<App>, bearer: Bearer, ApiJson(req): ApiJson<CreateManagerRequest>) -> AppResult<Json<ManagerCredentials>> {
+    as_manager(&app, bearer, move |tx, m, now| provisioning::create_manager(tx, m, req, now)).await
+}
+
+async fn list_managers(State(app): State<App>, bearer: Bearer) -> AppResult<Json<Vec<ManagerInfo>>> {
+    as_manager(&app, bearer, |tx, m, _| provisioning::list_managers(tx, m)).await
+}
+
+async fn me(State(app): State<App>, bearer: Bearer) -> AppResult<Json<ManagerInfo>> {
+    as_manager(&app, bearer, |tx, m, _| provisioning::me(tx, m)).await
+}
+
+async fn set_key_management(
+    State(app): State<App>,
+    bearer: Bearer,
+    ApiPath(id): ApiPath<u64>,
+    ApiJson(req): ApiJson<SetKeyManagementRequest>,
+) -> AppResult<Json<ManagerInfo>> {
+    as_manager(&app, bearer, move |tx, m, _| provisioning::set_key_management(tx, m, id, req)).await
+}
+
+// ---- people and keys ----------------------------------------------------------------------
+
+async fn invite(State(app): State<App>, bearer: Bearer, ApiJson(req): ApiJson<InviteRequest>) -> AppResult<Json<InviteResponse>> {
+    as_manager(&app, bearer, move |tx, m, now| access::invite(tx, m, req, now).map(|(response, _token)| response)).await
+}
+
+async fn outbox(State(app): State<App>, bearer: Bearer) -> AppResult<Json<Vec<OutboxMessage>>> {
+    as_manager(&app, bearer, |tx, m, _| history::outbox(tx, m.property_id)).await
+}
+
+async fn list_people(State(app): State<App>, bearer: Bearer, ApiQuery(q): ApiQuery<PeopleQuery>) -> AppResult<Json<Vec<PersonInfo>>> {
+    as_manager(&app, bearer, move |tx, m, now| people::list(tx, m.property_id, q.show_expired, now)).await
+}
+
+async fn get_person(State(app): State<App>, bearer: Bearer, ApiPath(id): ApiPath<u64>) -> AppResult<Json<PersonInfo>> {
+    as_manager(&app, bearer, move |tx, m, now| {
+        let person = people::in_property(tx, m.property_id, id)?;
+        if person.deleted_at.is_some() {
+            return Err(AppError::not_found(format!("unknown person {id}")));
+        }
+        people::info(tx, &person, now)
+    })
+    .await
+}
+
+async fn delete_person(State(app): State<App>, bearer: Bearer, ApiPath(id): ApiPath<u64>) -> AppResult<Json<RevocationResponse>> {
+    as_manager(&app, bearer, move |tx, m, now| access::delete_person(tx, m, id, now)).await
+}
+
+async fn add_key(State(app): State<App>, bearer: Bearer, ApiPath(id): ApiPath<u64>, ApiJson(req): ApiJson<AddKeyRequest>) -> AppResult<Json<KeyChangeResponse>> {
+    as_manager(&app, bearer, move |tx, m, now| access::add_key(tx, m, id, req, now)).await
+}
+
+async fn revoke_all(State(app): State<App>, bearer: Bearer, ApiPath(id): ApiPath<u64>) -> AppResult<Json<RevocationResponse>> {
+    as_manager(&app, bearer, move |tx, m, now| access::revoke_all(tx, m, id, now)).await
+}
+
+async fn add_keycard(
+    State(app): State<App>,
+    bearer: Bearer,
+    ApiPath(id): ApiPath<u64>,
+    ApiJson(req): ApiJson<AddKeycardRequest>,
+) -> AppResult<Json<KeycardChangeResponse>> {
+    as_manager(&app, bearer, move |tx, m, now| access::add_keycard(tx, m, id, req, now)).await
+}
+
+async fn remove_keycard(State(app): State<App>, bearer: Bearer, ApiPath((id, card)): ApiPath<(u64, String)>) -> AppResult<Json<KeycardChangeResponse>> {
+    as_manager(&app, bearer, move |tx, m, now| access::remove_keycard(tx, m, id, &card, now)).await
+}
+
+async fn change_expiry(
+    State(app): State<App>,
+    bearer: Bearer,
+    ApiPath(key_id): ApiPath<u64>,
+    ApiJson(req): ApiJson<ChangeExpiryRequest>,
+) -> AppResult<Json<KeyChangeResponse>> {
+    as_manager(&app, bearer, move |tx, m, now| access::change_expiry(tx, m, key_id, req, now)).await
+}
+
+async fn delete_key(State(app): State<App>, bearer: Bearer, ApiPath(key_id): ApiPath<u64>) -> AppResult<Json<RevocationResponse>> {
+    as_manager(&app, bearer, move |tx, m, now| access::delete_key(tx, m, key_id, now)).await
+}
+
+async fn door_updates(State(app): State<App>, bearer: Bearer, ApiQuery(q): ApiQuery<DoorUpdateQuery>) -> AppResult<Json<Vec<DoorUpdateTask>>> {
+    as_manager(&app, bearer, move |tx, m, _| updates::tasks(tx, m.property_id, &q)).await
+}
+
+async fn activity(State(app): State<App>, bearer: Bearer, ApiQuery(q): ApiQuery<ActivityQuery>) -> AppResult<Json<Vec<ActivityEntry>>> {
+    as_manager(&app, bearer, move |tx, m, _| history::activity(tx, m.property_id, &q)).await
+}
+
+// ---- phones -------------------------------------------------------------------------------
+
+async fn accept(State(app): State<App>, ApiJson(req): ApiJson<AcceptInviteRequest>) -> AppResult<Json<AcceptInviteResponse>> {
+    app.db.run(move |tx| phone::accept(tx, req, UnixTime::now())).await.map(Json)
+}
+
+async fn sync(State(app): State<App>, bearer: Bearer, ApiJson(req): ApiJson<SyncRequest>) -> AppResult<Json<SyncResponse>> {
+    as_device(&app, bearer, move |tx, d, now| phone::sync(tx, d, req, now)).await
+}
+
+async fn upload_receipts(State(app): State<App>, bearer: Bearer, ApiJson(req): ApiJson<UploadReceiptsRequest>) -> AppResult<Json<UploadReceiptsResponse>> {
+    as_device(&app, bearer, move |tx, d, now| receipts::upload(tx, d, req, now)).await
+}
+
+async fn register_guest_key(
+    State(app): State<App>,
+    bearer: Bearer,
+    ApiJson(req): ApiJson<RegisterGuestKeyRequest>,
+) -> AppResult<Json<RegisterGuestKeyResponse>> {
+    as_device(&app, bearer, move |tx, d, now| guests::register(tx, d, req, now)).await
+}
+
+async fn doorcodes(State(app): State<App>, bearer: Bearer) -> AppResult<Json<DoorcodesResponse>> {
+    app.db.run(move |tx| phone::doorcodes(tx, &bearer, UnixTime::now())).await.map(Json)
+}

@@ -1,0 +1,126 @@
+//! Offline doors' update logs and the door-update tasks the manager sees.
+//!
+//! A manager action collects the operations each door needs in an [`UpdatePlan`]; committing
+//! it appends one update per offline door (more only past [`MAX_OPS_PER_UPDATE`]) with the
+//! door's next seq. Internet-connected doors are managed directly and get no log entries.
+//! An update is *pending* until a verified receipt shows `applied_seq >= seq`.
+
+use crate::error::{AppError, AppResult};
+use crate::property::Authority;
+use keyway_core::UnixTime;
+use keyway_core::api::{DoorUpdateQuery, DoorUpdateTask, QueuedUpdate, TaskState};
+use keyway_core::codec;
+use keyway_core::credential::door_update::{MAX_OPS_PER_UPDATE, MAX_UPDATES_PER_BATCH};
+use keyway_core::credential::{DoorId, DoorOp, DoorSet, DoorUpdate, SignedBody, UpdateBatch, UpdateBatchBody};
+use rusqlite::{Transaction, params};
+use std::collections::BTreeMap;
+
+#[derive(Default, Debug)]
+pub struct UpdatePlan(BTreeMap<DoorId, Vec<DoorOp>>);
+
+impl UpdatePlan {
+    pub fn add(&mut self, door: DoorId, op: DoorOp) {
+        self.0.entry(door).or_default().push(op);
+    }
+
+    pub fn add_to_all(&mut self, doors: &DoorSet, op: DoorOp) {
+        for door in doors.doors() {
+            self.add(*door, op.clone());
+        }
+    }
+
+    /// Appends the planned operations to the logs of the offline doors among them.
+    pub fn commit(self, tx: &Transaction, now: UnixTime) -> AppResult<Vec<QueuedUpdate>> {
+        let mut queued = Vec::new();
+        for (door, ops) in self.0 {
+            let (online, head): (bool, u64) =
+                tx.query_row("SELECT online, log_head FROM doors WHERE id = ?1", params![door.0], |r| Ok((r.get(0)?, r.get(1)?)))?;
+            if online {
+                continue;
+            }
+            let mut seq = head;
+            for chunk in ops.chunks(MAX_OPS_PER_UPDATE) {
+                seq += 1;
+                let update = DoorUpdate::new(chunk.to_vec()).ok_or_else(|| AppError::internal("update too large"))?;
+                tx.execute(
+                    "INSERT INTO door_updates (door_id, seq, update_bytes, created_at) VALUES (?1, ?2, ?3, ?4)",
+                    params![door.0, seq, codec::encode(&update), now.0],
+                )?;
+                queued.push(QueuedUpdate { door_id: door, seq, ops: chunk.to_vec() });
+            }
+            tx.execute("UPDATE doors SET log_head = ?1 WHERE id = ?2", params![seq, door.0])?;
+        }
+        Ok(queued)
+    }
+}
+
+fn decode_update(bytes: &[u8]) -> AppResult<DoorUpdate> {
+    codec::decode("door update", bytes, UpdateBatchBody::MAX_LEN).map_err(|_| AppError::internal("stored door update is damaged"))
+}
+
+/// A freshly signed batch of every update of `door` after `delivered_seq`, as long as it fits
+/// one batch (the rest follows once the door has applied these); `None` when nothing is pending.
+pub fn pending_batch(tx: &Transaction, authority: &Authority, door: DoorId, delivered_seq: u64, now: UnixTime) -> AppResult<Option<UpdateBatch>> {
+    let mut stmt = tx.prepare("SELECT update_bytes FROM door_updates WHERE door_id = ?1 AND seq > ?2 ORDER BY seq LIMIT ?3")?;
+    let rows = stmt
+        .query_map(params![door.0, delivered_seq, MAX_UPDATES_PER_BATCH as i64], |r| r.get::<_, Vec<u8>>(0))?
+        .collect::<Result<Vec<_>, _>>()?;
+    if rows.is_empty() {
+        return Ok(None);
+    }
+    // Room for the header fields and the signature.
+    let budget = UpdateBatchBody::MAX_LEN - 256;
+    let mut used = 0;
+    let mut updates = Vec::new();
+    for bytes in rows {
+        if used + bytes.len() > budget {
+            break;
+        }
+        used += bytes.len();
+        updates.push(decode_update(&bytes)?);
+    }
+    let body = UpdateBatchBody::new(door, delivered_seq + 1, now, authority.key_id(), updates)
+        .ok_or_else(|| AppError::internal("batch too large"))?;
+    Ok(Some(UpdateBatch::sign(body, &authority.key)))
+}
+
+/// Door-update tasks of the property's offline doors, oldest first.
+pub fn tasks(tx: &Transaction, property_id: i64, query: &DoorUpdateQuery) -> AppResult<Vec<DoorUpdateTask>> {
+    let mut stmt = tx.prepare(
+        "SELECT u.door_id, d.name, u.seq, u.update_bytes, u.created_at, u.delivered_at, u.receipt_door_time
+         FROM door_updates u JOIN doors d ON d.id = u.door_id
+         WHERE d.property_id = ?1 AND d.online = 0 AND (?2 IS NULL OR u.door_id = ?2)
+         ORDER BY u.door_id, u.seq",
+    )?;
+    let rows = stmt
+        .query_map(params![property_id, query.door_id.map(|d| d.0)], |r| {
+            Ok((
+                r.get::<_, u32>(0)?,
+                r.get::<_, String>(1)?,
+                r.get::<_, u64>(2)?,
+                r.get::<_, Vec<u8>>(3)?,
+                r.get::<_, u64>(4)?,
+                r.get::<_, Option<u64>>(5)?,
+                r.get::<_, Option<u64>>(6)?,
+            ))
+        })?
+        .collect::<Result<Vec<_>, _>>()?;
+    let mut out = Vec::new();
+    for (door, name, seq, bytes, created, delivered, door_time) in rows {
+        let state = if delivered.is_some() { TaskState::Delivered } else { TaskState::Pending };
+        if query.state.is_some_and(|s| s != state) {
+            continue;
+        }
+        out.push(DoorUpdateTask {
+            door_id: DoorId(door),
+            door_name: name,
+            seq,
+            ops: decode_update(&bytes)?.ops.into_vec(),
+            created_at: UnixTime(created),
+            state,
+            delivered_at: delivered.map(UnixTime),
+            receipt_door_time: door_time.map(UnixTime),
+        });
+    }
+    Ok(out)
+}

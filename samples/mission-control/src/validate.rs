@@ -1,0 +1,64 @@
+//! Checks on manager input that the database cannot make: text, windows, door sets.
+
+use crate::error::{AppError, AppResult};
+use keyway_core::UnixTime;
+use keyway_core::api::NO_EXPIRY;
+use keyway_core::credential::ids::MAX_DOORS_PER_KEY;
+use keyway_core::credential::{DoorId, DoorSet, Validity};
+use rusqlite::{Transaction, params};
+
+/// Non-empty after trimming and at most `max` characters.
+pub fn text(field: &str, value: &str, max: usize) -> AppResult<String> {
+    let v = value.trim();
+    if v.is_empty() {
+        return Err(AppError::bad_request(format!("{field} must not be empty")));
+    }
+    if v.chars().count() > max {
+        return Err(AppError::bad_request(format!("{field} is longer than {max} characters")));
+    }
+    Ok(v.to_string())
+}
+
+/// A new grant's window: start defaults to now, expiry to [`NO_EXPIRY`]; the expiry must lie
+/// after the start and in the future.
+pub fn window(start: Option<UnixTime>, expiry: Option<UnixTime>, now: UnixTime) -> AppResult<Validity> {
+    let start = start.unwrap_or(now);
+    let expiry = expiry.unwrap_or(NO_EXPIRY);
+    if expiry > NO_EXPIRY || start >= NO_EXPIRY {
+        return Err(AppError::bad_request(format!("times must lie before {NO_EXPIRY}")));
+    }
+    let validity = Validity::new(start, expiry).ok_or_else(|| AppError::bad_request(format!("expiry {expiry} is not after start {start}")))?;
+    if expiry <= now {
+        return Err(AppError::bad_request(format!("expiry {expiry} has already passed")));
+    }
+    Ok(validity)
+}
+
+/// A non-empty set of doors that all belong to `property_id`.
+pub fn doors(tx: &Transaction, property_id: i64, doors: &[DoorId]) -> AppResult<DoorSet> {
+    if doors.is_empty() {
+        return Err(AppError::bad_request("a key needs at least one door"));
+    }
+    let set = DoorSet::new(doors.to_vec())
+        .ok_or_else(|| AppError::bad_request(format!("a key opens at most {MAX_DOORS_PER_KEY} doors")))?;
+    for door in set.doors() {
+        let owner: Option<i64> = rusqlite::OptionalExtension::optional(tx.query_row(
+            "SELECT property_id FROM doors WHERE id = ?1",
+            params![door.0],
+            |r| r.get(0),
+        ))?;
+        if owner != Some(property_id) {
+            return Err(AppError::bad_request(format!("{door} is not a door of this property")));
+        }
+    }
+    Ok(set)
+}
+
+pub fn doors_to_json(set: &DoorSet) -> String {
+    serde_json::to_string(&set.doors().iter().map(|d| d.0).collect::<Vec<_>>()).unwrap_or_else(|_| "[]".into())
+}
+
+pub fn doors_from_json(text: &str) -> AppResult<DoorSet> {
+    let ids: Vec<u32> = serde_json::from_str(text).map_err(|_| AppError::internal("stored door set is damaged"))?;
+    DoorSet::new(ids.into_iter().map(DoorId).collect()).ok_or_else(|| AppError::internal("stored door set is damaged"))
+}
