@@ -1,0 +1,173 @@
+//! The resident wallet against the reference Mission Control over real HTTP and doors running
+//! the real door engine behind the simulated BLE link.
+
+use keyway_core::UnixTime;
+use keyway_core::api::*;
+use keyway_core::credential::{DenialReason, DoorSet, Validity};
+use keyway_core::wallet::WalletError;
+use keyway_core::wallet::key_state::KeyState;
+use keyway_e2e::*;
+use reqwest::Method;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn invite_accept_sync_unlock_and_deliver_another_persons_revocation() {
+    let dir = tempfile::tempdir().unwrap();
+    let backend = Backend::start(dir.path()).await;
+    let p = property(&backend).await;
+    let now = UnixTime::now();
+    let expiry = Some(now.saturating_add_secs(30 * DAY));
+
+    // Alice, a resident, accepts her invite and opens the front door offline.
+    let (_, alice_token) = backend.invite(&p.manager, app_invite("Alice", &[p.front.id, p.garage.id], None, expiry, true)).await;
+    let mut alice = phone(dir.path(), "alice");
+    let summary = alice.accept_invite(&backend.base, &alice_token).await.unwrap();
+    assert_eq!(summary.keys_received, 1);
+    let keys = alice.keys_at(UnixTime::now()).unwrap();
+    assert_eq!(keys.len(), 1);
+    assert_eq!(keys[0].state, KeyState::Active);
+    let report = unlock(&mut alice, &p.front);
+    assert!(report.granted, "{report:?}");
+    assert!(!report.updates_carried, "nothing was pending");
+
+    // Bob accepts, then the manager revokes all his keys: an update for the offline front door.
+    let (bob_invite, bob_token) = backend.invite(&p.manager, app_invite("Bob", &[p.front.id], None, expiry, false)).await;
+    let mut bob = phone(dir.path(), "bob");
+    bob.accept_invite(&backend.base, &bob_token).await.unwrap();
+    assert!(unlock(&mut bob, &p.front).granted);
+    let _: serde_json::Value = backend
+        .ok(Method::POST, &format!("/v1/people/{}/revoke-all", bob_invite.person.person_id.0), &p.manager, None::<()>)
+        .await;
+    let pending: Vec<_> = backend.tasks(&p.manager, p.front.id).await.into_iter().filter(|t| t.state == TaskState::Pending).collect();
+    assert_eq!(pending.len(), 1, "one pending door update for the front door");
+    let task_seq = pending[0].seq;
+
+    // Alice's phone carries it inside her next unlock; the door applies it.
+    let s = alice.sync().await.unwrap();
+    assert!(s.doors_with_updates >= 1);
+    let seq_before = p.front.seq();
+    let report = unlock(&mut alice, &p.front);
+    assert!(report.granted);
+    assert!(report.updates_carried);
+    assert_eq!(report.seq_after, task_seq);
+    assert!(p.front.seq() > seq_before);
+    assert!(alice.pending_updates().unwrap().iter().all(|b| b.door_id != p.front.id), "delivered updates are dropped");
+
+    // The receipt goes up; the task is delivered with its receipt time.
+    let up = alice.upload().await.unwrap();
+    assert!(up.receipts_uploaded >= 1);
+    assert!(up.updates_confirmed >= 1);
+    let task = backend.tasks(&p.manager, p.front.id).await.into_iter().find(|t| t.seq == task_seq).unwrap();
+    assert_eq!(task.state, TaskState::Delivered);
+    assert!(task.delivered_at.is_some() && task.receipt_door_time.is_some());
+    // Uploading again changes nothing.
+    assert_eq!(alice.upload().await.unwrap().receipts_uploaded, 0);
+
+    // Bob's phone has not synced: it still presents its key, and the door refuses it.
+    let refused = unlock(&mut bob, &p.front);
+    assert!(!refused.granted);
+    assert_eq!(refused.denial, Some(DenialReason::RevokedKey));
+    // After a sync Bob's wallet knows, and does not even try.
+    bob.sync().await.unwrap();
+    assert!(matches!(bob.keys_at(UnixTime::now()).unwrap()[0].state, KeyState::Revoked));
+    assert!(matches!(bob.unlock(p.front.id, &mut p.front.connect()), Err(WalletError::NoKeyForDoor(_))));
+
+    // The activity the door logged reached the backend through Alice's phone.
+    let activity: Vec<ActivityEntry> = backend.get(&format!("/v1/activity?door_id={}", p.front.id.0), &p.manager).await;
+    assert!(activity.iter().any(|a| a.person_name.as_deref() == Some("Alice")), "{activity:?}");
+    assert!(activity.iter().any(|a| a.person_name.as_deref() == Some("Bob")));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn revoked_resident_and_their_guest_are_refused_after_another_resident_carries_the_update() {
+    let dir = tempfile::tempdir().unwrap();
+    let backend = Backend::start(dir.path()).await;
+    let p = property(&backend).await;
+    let now = UnixTime::now();
+    let expiry = now.saturating_add_secs(30 * DAY);
+
+    let (alice_invite, t) = backend.invite(&p.manager, app_invite("Alice", &[p.front.id, p.garage.id], None, Some(expiry), true)).await;
+    let mut alice = phone(dir.path(), "alice");
+    alice.accept_invite(&backend.base, &t).await.unwrap();
+    let (_, t) = backend.invite(&p.manager, app_invite("Carol", &[p.front.id], None, Some(expiry), false)).await;
+    let mut carol = phone(dir.path(), "carol");
+    carol.accept_invite(&backend.base, &t).await.unwrap();
+
+    // Alice shares the front door with a guest, offline.
+    let mut guest = phone(dir.path(), "guest");
+    let request = guest.share_request("Gus").to_text();
+    let parent = alice.keys_at(now).unwrap()[0].key_id;
+    let window = Validity::new(now, now.saturating_add_secs(7 * DAY)).unwrap();
+    let offer = alice.share_offline(parent, &request, DoorSet::new(vec![p.front.id]).unwrap(), window).unwrap();
+    guest.accept_guest_key(&offer).unwrap();
+    let g = unlock(&mut guest, &p.front);
+    assert!(g.granted && g.is_guest, "{g:?}");
+    // The guest key is registered under Alice when she is next online.
+    alice.upload().await.unwrap();
+    assert!(alice.store().issued_guest_keys().unwrap().iter().all(|k| k.registered));
+
+    // Revoke All Keys for Alice. Carol's unlock carries the update to the front door.
+    let _: serde_json::Value = backend
+        .ok(Method::POST, &format!("/v1/people/{}/revoke-all", alice_invite.person.person_id.0), &p.manager, None::<()>)
+        .await;
+    carol.sync().await.unwrap();
+    let c = unlock(&mut carol, &p.front);
+    assert!(c.granted && c.updates_carried);
+    carol.upload().await.unwrap();
+
+    // Neither Alice (who has not synced) nor her guest gets in.
+    let a = unlock(&mut alice, &p.front);
+    assert_eq!((a.granted, a.denial), (false, Some(DenialReason::RevokedKey)));
+    let g = unlock(&mut guest, &p.front);
+    assert_eq!((g.granted, g.denial), (false, Some(DenialReason::RevokedKey)));
+    // The garage has not received the update yet, so it still admits Alice: the revocation
+    // reaches each offline door with the next phone that visits it.
+    assert!(unlock(&mut alice, &p.garage).granted);
+
+    let tasks = backend.tasks(&p.manager, p.front.id).await;
+    assert!(tasks.iter().all(|t| t.state == TaskState::Delivered), "{tasks:?}");
+    let people: Vec<PersonInfo> = backend.get("/v1/people?show_expired=true", &p.manager).await;
+    assert!(people.iter().any(|x| x.name == "Alice"), "Alice stays listed with show expired users");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn future_start_key_is_upcoming_then_works() {
+    let dir = tempfile::tempdir().unwrap();
+    let backend = Backend::start(dir.path()).await;
+    let p = property(&backend).await;
+    let start = UnixTime::now().saturating_add_secs(2);
+    let (_, t) = backend
+        .invite(&p.manager, app_invite("Dana", &[p.front.id], Some(start), Some(start.saturating_add_secs(DAY)), false))
+        .await;
+    let mut dana = phone(dir.path(), "dana");
+    dana.accept_invite(&backend.base, &t).await.unwrap();
+    assert_eq!(dana.keys_at(UnixTime::now()).unwrap()[0].state, KeyState::Upcoming { start });
+    assert!(matches!(dana.unlock(p.front.id, &mut p.front.connect()), Err(WalletError::NoKeyForDoor(_))));
+    while UnixTime::now() < start {
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert_eq!(dana.keys_at(UnixTime::now()).unwrap()[0].state, KeyState::Active);
+    assert!(unlock(&mut dana, &p.front).granted);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unlocks_offline_with_the_backend_stopped_and_keeps_the_receipt_queued() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut backend = Backend::start(dir.path()).await;
+    let p = property(&backend).await;
+    let (_, t) = backend
+        .invite(&p.manager, app_invite("Eve", &[p.garage.id], None, Some(UnixTime::now().saturating_add_secs(DAY)), false))
+        .await;
+    let mut eve = phone(dir.path(), "eve");
+    eve.accept_invite(&backend.base, &t).await.unwrap();
+    backend.stop().await;
+
+    let report = unlock(&mut eve, &p.garage);
+    assert!(report.granted);
+    let err = eve.sync().await.unwrap_err();
+    assert!(matches!(err, WalletError::Backend(_)), "{err}");
+    assert!(eve.upload().await.is_err());
+    assert_eq!(eve.store().receipts_to_upload().unwrap().len(), 1, "the receipt waits for the backend");
+    // Still works after the failed sync: local state was kept.
+    assert!(unlock(&mut eve, &p.garage).granted);
+    assert_eq!(eve.store().receipts_to_upload().unwrap().len(), 2);
+}
