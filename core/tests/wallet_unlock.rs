@@ -129,8 +129,13 @@ fn revoked_or_missing_keys_and_unknown_doors_are_errors_before_any_radio_traffic
 
     let other = self::site(9);
     let mut wallet = wallet_for(&site, None);
-    assert!(matches!(wallet.unlock(DoorId(9), &mut other.link(247)), Err(WalletError::NoKeyForDoor(DoorId(9)))));
+    assert!(matches!(wallet.unlock(DoorId(9), &mut other.link(247)), Err(WalletError::UnknownDoor(DoorId(9)))));
+
+    let changes = SyncChanges { revoked_keys: vec![KeyId(1)], server_time: UnixTime::now(), ..Default::default() };
+    wallet.store_mut().apply_sync(&changes, UnixTime::now()).unwrap();
+    assert!(matches!(wallet.unlock(DoorId(4), &mut site.link(247)), Err(WalletError::NoKeyForDoor(DoorId(4)))));
     assert!(site.door.lock().unwrap().activity().is_empty());
+    assert!(other.door.lock().unwrap().activity().is_empty());
 }
 
 struct DeadLink;
