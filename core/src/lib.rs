@@ -19,8 +19,8 @@ pub mod sync;
 pub mod time;
 #[cfg(feature = "wallet")]
 pub mod store;
+pub mod transport;
 #[cfg(feature = "wallet")]
 pub mod wallet;
-pub mod transport;
 
 pub use time::UnixTime;

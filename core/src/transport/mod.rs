@@ -5,7 +5,15 @@
 //!   in-memory [`sim`] link).
 //! - [`run_unlock`] (phone side) and [`serve_session`] (door side): pump frames until the
 //!   exchange is complete.
+//! - [`gatt`] and [`notify_queue`]: the radio-independent parts every BLE link shares (the
+//!   Keyway GATT profile, frame sizing from the MTU, the notification queue); `ble` is the
+//!   btleplug link (cargo feature `ble`). Mobile apps supply their own link through the
+//!   bindings.
 
+#[cfg(feature = "ble")]
+pub mod ble;
+pub mod gatt;
+pub mod notify_queue;
 pub mod run;
 pub mod sim;
 

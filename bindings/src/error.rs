@@ -1,0 +1,217 @@
+//! The one error type apps see (`KeywayError` in Python and Swift, `KeywayException` in
+//! Kotlin). Each variant says what went wrong and so what the app should do.
+
+use keyway_core::store::StoreError;
+use keyway_core::sync::SyncError;
+use keyway_core::store::secure::SecureStorageError;
+use keyway_core::protocol::ProtocolError;
+use keyway_core::transport::{LinkError, UnlockError};
+use keyway_core::wallet::WalletError;
+use keyway_core::wallet::share::ShareError;
+
+#[derive(Debug, thiserror::Error, uniffi::Error)]
+pub enum KeywayError {
+    /// The wallet's database could not be read or written (disk full, file damaged): show
+    /// the message and offer to retry; reinstalling loses keys until the next sync.
+    #[error("wallet storage: {reason}")]
+    Storage { reason: String },
+    /// The app's secure storage (Keychain, Keystore) failed or holds a damaged device key.
+    #[error("secure storage: {reason}")]
+    SecureStorage { reason: String },
+    /// An argument the app passed is not valid (empty door list, end before start).
+    #[error("invalid input: {reason}")]
+    InvalidInput { reason: String },
+    /// A scanned or pasted payload (share request, guest key offer) is not a valid Keyway
+    /// payload, or its signatures do not verify: ask the sender for a new one.
+    #[error("invalid payload: {reason}")]
+    InvalidPayload { reason: String },
+    /// The action is not allowed for this key (sharing not permitted, scope too wide, a key
+    /// issued to another device).
+    #[error("not permitted: {reason}")]
+    NotPermitted { reason: String },
+    /// No active key of this wallet opens the door.
+    #[error("no active key opens door {door_id}")]
+    NoKeyForDoor { door_id: u32 },
+    /// The door is unknown to this wallet: sync first.
+    #[error("door {door_id} is unknown to this wallet (sync first)")]
+    UnknownDoor { door_id: u32 },
+    /// No key with this id is held by this wallet.
+    #[error("no key with id {key_id}")]
+    UnknownKey { key_id: String },
+    /// This wallet has not accepted an invite yet: show the invite screen.
+    #[error("this wallet has not accepted an invite yet")]
+    NotEnrolled,
+    /// The backend could not be reached (offline, DNS, TLS, timeout) after retries: keep
+    /// working offline and retry later.
+    #[error("backend unreachable: {reason}")]
+    Network { reason: String },
+    /// The backend kept failing (5xx) after retries: retry later.
+    #[error("backend error: {reason}")]
+    Server { reason: String },
+    /// The backend no longer accepts this device's credentials (removed person, reset
+    /// device): the person needs a new invite.
+    #[error("device credentials refused: {reason}")]
+    Unauthorized { reason: String },
+    /// The backend refused the request (e.g. an invite that is used up or expired); retrying
+    /// the same request cannot help.
+    #[error("refused by the backend ({status}): {reason}")]
+    Rejected { status: u16, reason: String },
+    /// The backend's answer failed verification (bad signatures, keys for another device,
+    /// another property's authority) or could not be read: nothing was stored.
+    #[error("backend answer refused: {reason}")]
+    BackendNotTrusted { reason: String },
+    /// The app's BLE link reports that the door did not answer in time (the app raises
+    /// this from `BleLink.receive_frame`); move closer and retry.
+    #[error("the door did not answer in time")]
+    LinkTimeout,
+    /// The BLE connection to the door dropped (also raised by the app's `BleLink`).
+    #[error("the connection to the door was lost")]
+    LinkDisconnected,
+    /// Any other BLE link failure.
+    #[error("link: {reason}")]
+    Link { reason: String },
+    /// The door could not prove it is the certified door (bad certificate, challenge or
+    /// receipt signature, another door id): nothing was recorded; do not retry with it and
+    /// report the door to the property manager.
+    #[error("door not trusted: {reason}")]
+    DoorNotTrusted { reason: String },
+    /// The exchange with the door broke down (garbled or unexpected messages): retry.
+    #[error("door exchange failed: {reason}")]
+    DoorExchange { reason: String },
+    /// An app-supplied callback failed in a way it did not declare (a bug in the app's
+    /// implementation). Inside a secure store or link call it reaches the app as
+    /// `SecureStorage` or `Link` with this message.
+    #[error("app callback failed: {reason}")]
+    Callback { reason: String },
+    /// A bug in Keyway itself; please report it with the message.
+    #[error("internal error: {reason}")]
+    Internal { reason: String },
+}
+
+impl From<uniffi::UnexpectedUniFFICallbackError> for KeywayError {
+    fn from(e: uniffi::UnexpectedUniFFICallbackError) -> Self {
+        KeywayError::Callback { reason: e.reason }
+    }
+}
+
+impl From<LinkError> for KeywayError {
+    fn from(e: LinkError) -> Self {
+        match e {
+            LinkError::Timeout => KeywayError::LinkTimeout,
+            LinkError::Disconnected => KeywayError::LinkDisconnected,
+            LinkError::Io(reason) => KeywayError::Link { reason },
+            other @ (LinkError::FrameTooLarge { .. } | LinkError::BadMtu(_)) => KeywayError::Link { reason: other.to_string() },
+        }
+    }
+}
+
+impl From<UnlockError> for KeywayError {
+    fn from(e: UnlockError) -> Self {
+        match e {
+            UnlockError::Link(e) => e.into(),
+            UnlockError::Timeout(_) => KeywayError::LinkTimeout,
+            UnlockError::Protocol(p) => {
+                let reason = p.to_string();
+                match p {
+                    ProtocolError::DoorCertificate(_)
+                    | ProtocolError::ChallengeSignature(_)
+                    | ProtocolError::WrongDoor { .. }
+                    | ProtocolError::ReceiptSignature(_)
+                    | ProtocolError::ReceiptNotBound
+                    | ProtocolError::ReceiptWrongDoor { .. }
+                    | ProtocolError::ReceiptSeqBackwards { .. }
+                    | ProtocolError::ReportMismatch { .. }
+                    | ProtocolError::DecisionContradictsReceipt => KeywayError::DoorNotTrusted { reason },
+                    ProtocolError::RequestTooLarge => KeywayError::Internal { reason },
+                    ProtocolError::Frame(_) | ProtocolError::Decode(_) | ProtocolError::UnexpectedMessage => {
+                        KeywayError::DoorExchange { reason }
+                    }
+                }
+            }
+        }
+    }
+}
+
+impl From<SyncError> for KeywayError {
+    fn from(e: SyncError) -> Self {
+        let reason = e.to_string();
+        match e {
+            SyncError::Config(_) => KeywayError::InvalidInput { reason },
+            SyncError::Network { .. } => KeywayError::Network { reason },
+            SyncError::Server { .. } => KeywayError::Server { reason },
+            SyncError::Rejected { status: 401, .. } => KeywayError::Unauthorized { reason },
+            SyncError::Rejected { status, .. } => KeywayError::Rejected { status, reason },
+            SyncError::Decode(_) => KeywayError::BackendNotTrusted { reason },
+        }
+    }
+}
+
+impl From<StoreError> for KeywayError {
+    fn from(e: StoreError) -> Self {
+        KeywayError::Storage { reason: e.to_string() }
+    }
+}
+
+impl From<SecureStorageError> for KeywayError {
+    fn from(e: SecureStorageError) -> Self {
+        KeywayError::SecureStorage { reason: e.0 }
+    }
+}
+
+impl From<ShareError> for KeywayError {
+    fn from(e: ShareError) -> Self {
+        let reason = e.to_string();
+        match e {
+            ShareError::NotAPayload(_)
+            | ShareError::BadText
+            | ShareError::Decode(_)
+            | ShareError::Chain(_)
+            | ShareError::BadRequestSignature => KeywayError::InvalidPayload { reason },
+            ShareError::SharingNotAllowed
+            | ShareError::NotAnAuthorityKey
+            | ShareError::ScopeTooWide(_)
+            | ShareError::NotForThisDevice
+            | ShareError::NotOurKey => KeywayError::NotPermitted { reason },
+        }
+    }
+}
+
+impl From<WalletError> for KeywayError {
+    fn from(e: WalletError) -> Self {
+        match e {
+            WalletError::Store(e) => e.into(),
+            WalletError::SecureStorage(e) => e.into(),
+            WalletError::Share(e) => e.into(),
+            WalletError::NoKeyForDoor(d) => KeywayError::NoKeyForDoor { door_id: d.0 },
+            WalletError::UnknownDoor(d) => KeywayError::UnknownDoor { door_id: d.0 },
+            WalletError::UnknownKey(key_id) => KeywayError::UnknownKey { key_id },
+            WalletError::Unlock(e) => e.into(),
+            WalletError::Protocol(p) => UnlockError::Protocol(p).into(),
+            WalletError::NotEnrolled => KeywayError::NotEnrolled,
+            WalletError::Backend(e) => e.into(),
+            e @ WalletError::BadSync(_) => KeywayError::BackendNotTrusted { reason: e.to_string() },
+        }
+    }
+}
+
+pub type Result<T, E = KeywayError> = std::result::Result<T, E>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn link_errors_keep_their_meaning() {
+        assert!(matches!(KeywayError::from(LinkError::Timeout), KeywayError::LinkTimeout));
+        assert!(matches!(KeywayError::from(LinkError::Disconnected), KeywayError::LinkDisconnected));
+        assert!(matches!(KeywayError::from(LinkError::Io("x".into())), KeywayError::Link { reason } if reason == "x"));
+    }
+
+    #[test]
+    fn share_errors_split_into_bad_payload_and_not_permitted() {
+        assert!(matches!(KeywayError::from(ShareError::BadText), KeywayError::InvalidPayload { .. }));
+        assert!(matches!(KeywayError::from(ShareError::NotForThisDevice), KeywayError::NotPermitted { .. }));
+        let unexpected = uniffi::UnexpectedUniFFICallbackError::new("boom");
+        assert!(matches!(KeywayError::from(unexpected), KeywayError::Callback { reason } if reason.contains("boom")));
+    }
+}

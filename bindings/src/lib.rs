@@ -1,0 +1,28 @@
+//! Keyway for Kotlin, Swift and Python apps (uniffi).
+//!
+//! No business logic lives here: every export wraps the core's `Wallet` or converts its
+//! types. The app supplies its secure storage ([`SecureStore`]), its BLE connection to a door
+//! ([`BleLink`]) and optionally a logger ([`LogSink`]).
+
+uniffi::setup_scaffolding!("keyway");
+
+pub mod ble_link;
+pub mod error;
+pub mod log_sink;
+pub mod records;
+pub mod secure_store;
+#[cfg(feature = "simulator")]
+pub mod simulator;
+pub mod wallet;
+
+pub use ble_link::{BleLink, ForeignLink, GattProfile};
+pub use error::KeywayError;
+pub use log_sink::{LogLevel, LogRecord, LogSink};
+pub use secure_store::SecureStore;
+pub use wallet::Wallet;
+
+/// The Keyway core version these bindings were built from.
+#[uniffi::export]
+pub fn core_version() -> String {
+    env!("CARGO_PKG_VERSION").to_string()
+}

@@ -1,0 +1,294 @@
+//! What the app displays, as plain records; conversions from the core's types.
+
+use crate::error::KeywayError;
+use keyway_core::UnixTime;
+use keyway_core::credential::{ActivityEvent, ActivityRecord, DenialReason, DoorId, DoorSet, Validity};
+use keyway_core::store::{PendingBatch, StoredReceipt};
+use keyway_core::wallet::key_state::{KeyState as CoreKeyState, KeyView};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+/// Latest instant exchanged with apps (year 9999): every platform's date type holds it.
+const MAX_SECONDS: u64 = 253_402_300_799;
+
+pub fn to_system_time(t: UnixTime) -> SystemTime {
+    UNIX_EPOCH + Duration::from_secs(t.0.min(MAX_SECONDS))
+}
+
+pub fn to_unix_time(t: SystemTime, what: &str) -> Result<UnixTime, KeywayError> {
+    let secs = t
+        .duration_since(UNIX_EPOCH)
+        .map_err(|_| KeywayError::InvalidInput { reason: format!("{what} is before 1970") })?
+        .as_secs();
+    Ok(UnixTime(secs.min(MAX_SECONDS)))
+}
+
+pub fn door_set(doors: &[u32]) -> Result<DoorSet, KeywayError> {
+    DoorSet::new(doors.iter().map(|d| DoorId(*d)).collect()).ok_or_else(|| KeywayError::InvalidInput {
+        reason: format!("a key opens between 1 and {} doors; {} given", keyway_core::credential::ids::MAX_DOORS_PER_KEY, doors.len()),
+    })
+}
+
+pub fn validity(start: SystemTime, expiry: SystemTime) -> Result<Validity, KeywayError> {
+    Validity::new(to_unix_time(start, "start")?, to_unix_time(expiry, "expiry")?)
+        .ok_or_else(|| KeywayError::InvalidInput { reason: "expiry must be after start".into() })
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Enum)]
+pub enum KeyState {
+    Active,
+    /// Delivered ahead of its start; works from `start`.
+    Upcoming { start: SystemTime },
+    Expired { at: SystemTime },
+    /// Ended early by the property manager.
+    Revoked,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+pub struct KeyInfo {
+    pub key_id: u64,
+    /// Short printable id (`k12` for a manager-issued key, `g…` for a guest key).
+    pub label: String,
+    pub is_guest: bool,
+    pub resident: bool,
+    pub may_share: bool,
+    pub doors: Vec<u32>,
+    pub start: SystemTime,
+    pub expiry: SystemTime,
+    pub state: KeyState,
+}
+
+impl From<&KeyView> for KeyInfo {
+    fn from(v: &KeyView) -> Self {
+        KeyInfo {
+            key_id: v.key_id.0,
+            label: v.key_id.to_string(),
+            is_guest: v.is_guest,
+            resident: v.resident,
+            may_share: v.may_share,
+            doors: v.doors.doors().iter().map(|d| d.0).collect(),
+            start: to_system_time(v.validity.start),
+            expiry: to_system_time(v.validity.expiry),
+            state: match v.state {
+                CoreKeyState::Active => KeyState::Active,
+                CoreKeyState::Upcoming { start } => KeyState::Upcoming { start: to_system_time(start) },
+                CoreKeyState::Expired { at } => KeyState::Expired { at: to_system_time(at) },
+                CoreKeyState::Revoked => KeyState::Revoked,
+            },
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+pub struct DoorInfo {
+    pub door_id: u32,
+    pub name: String,
+}
+
+/// Door updates this phone carries to a door at its next unlock there.
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+pub struct PendingUpdates {
+    pub door_id: u32,
+    pub first_seq: u64,
+    pub last_seq: u64,
+    pub count: u32,
+    pub issued_at: SystemTime,
+}
+
+impl From<&PendingBatch> for PendingUpdates {
+    fn from(p: &PendingBatch) -> Self {
+        let b = &p.batch.body;
+        PendingUpdates {
+            door_id: p.door_id.0,
+            first_seq: b.first_seq,
+            last_seq: b.last_seq(),
+            count: u32::try_from(b.updates.len()).unwrap_or(u32::MAX),
+            issued_at: to_system_time(b.issued_at),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, uniffi::Enum)]
+pub enum Denial {
+    BadSignature,
+    UnknownIssuer,
+    WrongDoor,
+    NotYetValid,
+    Expired,
+    RevokedKey,
+    RevokedPerson,
+    SharingNotAllowed,
+    GuestScopeWider,
+    ReSharingByGuest,
+    BadProof,
+    StaleChallenge,
+    Malformed,
+    UnsupportedVersion,
+    WeakKey,
+    RateLimited,
+    UnknownCredential,
+}
+
+impl From<DenialReason> for Denial {
+    fn from(r: DenialReason) -> Self {
+        use DenialReason as R;
+        match r {
+            R::BadSignature => Denial::BadSignature,
+            R::UnknownIssuer => Denial::UnknownIssuer,
+            R::WrongDoor => Denial::WrongDoor,
+            R::NotYetValid => Denial::NotYetValid,
+            R::Expired => Denial::Expired,
+            R::RevokedKey => Denial::RevokedKey,
+            R::RevokedPerson => Denial::RevokedPerson,
+            R::SharingNotAllowed => Denial::SharingNotAllowed,
+            R::GuestScopeWider => Denial::GuestScopeWider,
+            R::ReSharingByGuest => Denial::ReSharingByGuest,
+            R::BadProof => Denial::BadProof,
+            R::StaleChallenge => Denial::StaleChallenge,
+            R::Malformed => Denial::Malformed,
+            R::UnsupportedVersion => Denial::UnsupportedVersion,
+            R::WeakKey => Denial::WeakKey,
+            R::RateLimited => Denial::RateLimited,
+            R::UnknownCredential => Denial::UnknownCredential,
+        }
+    }
+}
+
+/// Something a door logged.
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Enum)]
+pub enum Activity {
+    AppUnlock { key_id: u64, person_id: u64, guest: bool },
+    AppDenied { key_id: Option<u64>, person_id: Option<u64>, reason: Denial },
+    DoorcodeEntry { slot: u32, person_id: u64 },
+    DoorcodeDenied { reason: Denial },
+    KeycardEntry { card: Vec<u8>, person_id: u64 },
+    KeycardDenied { card: Vec<u8>, reason: Denial },
+    UpdateRejected { seq: u64, reason: Denial },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+pub struct ActivityEntry {
+    /// The door's own activity sequence (from 1, gap-free).
+    pub seq: u64,
+    pub time: SystemTime,
+    pub event: Activity,
+}
+
+impl From<&ActivityRecord> for ActivityEntry {
+    fn from(r: &ActivityRecord) -> Self {
+        use ActivityEvent as E;
+        let event = match &r.event {
+            E::AppUnlock { key, person, guest } => Activity::AppUnlock { key_id: key.0, person_id: person.0, guest: *guest },
+            E::AppDenied { key, person, reason } => {
+                Activity::AppDenied { key_id: key.map(|k| k.0), person_id: person.map(|p| p.0), reason: (*reason).into() }
+            }
+            E::DoorcodeEntry { slot, person } => Activity::DoorcodeEntry { slot: *slot, person_id: person.0 },
+            E::DoorcodeDenied { reason } => Activity::DoorcodeDenied { reason: (*reason).into() },
+            E::KeycardEntry { card, person } => Activity::KeycardEntry { card: card.as_slice().to_vec(), person_id: person.0 },
+            E::KeycardDenied { card, reason } => Activity::KeycardDenied { card: card.as_slice().to_vec(), reason: (*reason).into() },
+            E::UpdateRejected { seq, reason } => Activity::UpdateRejected { seq: *seq, reason: (*reason).into() },
+        };
+        ActivityEntry { seq: r.seq, time: to_system_time(r.time), event }
+    }
+}
+
+/// A door's signed receipt of an unlock, with the activity it brought back.
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+pub struct ReceiptInfo {
+    pub door_id: u32,
+    pub door_time: SystemTime,
+    /// Highest door update seq the door has applied.
+    pub applied_seq: u64,
+    pub activity: Vec<ActivityEntry>,
+    pub created_at: SystemTime,
+    /// Whether the backend has acknowledged it.
+    pub uploaded: bool,
+}
+
+impl From<&StoredReceipt> for ReceiptInfo {
+    fn from(r: &StoredReceipt) -> Self {
+        let b = &r.receipt.body;
+        ReceiptInfo {
+            door_id: r.door_id.0,
+            door_time: to_system_time(b.door_time),
+            applied_seq: b.applied_seq,
+            activity: b.activity.iter().map(ActivityEntry::from).collect(),
+            created_at: to_system_time(r.created_at),
+            uploaded: r.uploaded_at.is_some(),
+        }
+    }
+}
+
+/// What a sync (or accepting an invite) changed.
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+pub struct SyncSummary {
+    pub keys_received: u32,
+    pub keys_revoked: u32,
+    pub doors: u32,
+    /// Doors for which this phone now carries pending door updates.
+    pub doors_with_updates: u32,
+    pub server_time: SystemTime,
+}
+
+fn count(n: usize) -> u32 {
+    u32::try_from(n).unwrap_or(u32::MAX)
+}
+
+impl From<keyway_core::wallet::online::SyncSummary> for SyncSummary {
+    fn from(s: keyway_core::wallet::online::SyncSummary) -> Self {
+        SyncSummary {
+            keys_received: count(s.keys_received),
+            keys_revoked: count(s.keys_revoked),
+            doors: count(s.doors),
+            doors_with_updates: count(s.doors_with_updates),
+            server_time: to_system_time(s.server_time),
+        }
+    }
+}
+
+/// What an upload achieved.
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+pub struct UploadSummary {
+    pub receipts_uploaded: u32,
+    /// Door activity records the backend had not seen before.
+    pub new_activity: u32,
+    /// Door updates the backend now knows were delivered.
+    pub updates_confirmed: u32,
+}
+
+impl From<keyway_core::wallet::online::UploadSummary> for UploadSummary {
+    fn from(s: keyway_core::wallet::online::UploadSummary) -> Self {
+        UploadSummary {
+            receipts_uploaded: count(s.receipts_uploaded),
+            new_activity: s.new_activity,
+            updates_confirmed: count(s.updates_confirmed),
+        }
+    }
+}
+
+/// What a guest's share request says, for the resident to confirm before sharing.
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+pub struct ShareRequestInfo {
+    pub name: String,
+    /// The guest device's public key, hex.
+    pub device_key: String,
+    pub created_at: SystemTime,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn times_round_trip_and_bad_windows_are_refused() {
+        let t = UnixTime(1_900_000_000);
+        assert_eq!(to_unix_time(to_system_time(t), "t").unwrap(), t);
+        assert_eq!(to_system_time(UnixTime(u64::MAX)), UNIX_EPOCH + Duration::from_secs(MAX_SECONDS));
+        assert!(matches!(to_unix_time(UNIX_EPOCH - Duration::from_secs(1), "start"), Err(KeywayError::InvalidInput { .. })));
+        let a = to_system_time(UnixTime(100));
+        let b = to_system_time(UnixTime(200));
+        assert!(validity(a, b).is_ok());
+        assert!(matches!(validity(b, a), Err(KeywayError::InvalidInput { .. })));
+        assert!(matches!(door_set(&[]), Err(KeywayError::InvalidInput { .. })));
+        assert_eq!(door_set(&[3, 1, 3]).unwrap().doors(), &[DoorId(1), DoorId(3)]);
+    }
+}
