@@ -118,7 +118,13 @@ fn print_json(value: &impl Serialize) -> Result<(), String> {
 pub fn main_from(args: impl IntoIterator<Item = OsString>) -> ExitCode {
     let cli = match Cli::try_parse_from(args) {
         Ok(c) => c,
-        Err(e) => e.exit(),
+        Err(e) if matches!(e.kind(), clap::error::ErrorKind::DisplayHelp | clap::error::ErrorKind::DisplayVersion) => e.exit(),
+        Err(e) => {
+            let text = e.to_string();
+            let first = text.lines().next().unwrap_or("bad arguments").trim_start_matches("error: ");
+            eprintln!("lock-sim: {first} (see lock-sim --help)");
+            return ExitCode::FAILURE;
+        }
     };
     match run(cli) {
         Ok(()) => ExitCode::SUCCESS,

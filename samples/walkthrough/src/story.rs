@@ -168,6 +168,18 @@ pub async fn run(opts: Options) -> Report {
     report
 }
 
+fn event_text(event: &ActivityEvent) -> String {
+    match event {
+        ActivityEvent::AppUnlock { key, guest, .. } => format!("app unlock ({}key {key})", if *guest { "guest " } else { "" }),
+        ActivityEvent::AppDenied { reason, .. } => format!("app refused: {reason:?}"),
+        ActivityEvent::DoorcodeEntry { slot, .. } => format!("doorcode (slot {slot})"),
+        ActivityEvent::DoorcodeDenied { reason } => format!("doorcode refused: {reason:?}"),
+        ActivityEvent::KeycardEntry { .. } => "keycard".into(),
+        ActivityEvent::KeycardDenied { reason, .. } => format!("keycard refused: {reason:?}"),
+        ActivityEvent::UpdateRejected { seq, reason } => format!("door update {seq} rejected: {reason:?}"),
+    }
+}
+
 fn denial_name(r: Option<DenialReason>) -> Option<String> {
     r.map(|r| format!("{r:?}"))
 }
@@ -249,8 +261,8 @@ impl World {
         let decision = if r.granted { "door opened".to_string() } else { format!("door refused: {:?}", r.denial.unwrap_or(DenialReason::Malformed)) };
         let updates = if r.seq_after > r.seq_before { format!(", carried door updates {} → {}", r.seq_before, r.seq_after) } else { String::new() };
         self.say(format!(
-            "   {who} unlocks the {door} with {} key {}: {decision}{updates} ({} B to the door, {} B back, {} round trip{} at MTU {})",
-            if r.is_guest { "guest" } else { "their" },
+            "   {who} unlocks the {door} with {}key {}: {decision}{updates} ({} B to the door, {} B back, {} round trip{} at MTU {})",
+            if r.is_guest { "guest " } else { "" },
             r.key_id,
             u.link.bytes_sent,
             u.link.bytes_received,
@@ -368,7 +380,7 @@ impl World {
         .await?;
         self.pm = ManagerClient::new(&self.base, &created.manager.token);
         self.anchors = TrustAnchors::new([created.authority_key.0]);
-        self.say(format!("Pat creates the property Elm Court (UTC+1) and is its Portfolio Manager (authority key {}).", AuthorityKeyId::of(&created.authority_key.0.0)));
+        self.say(format!("Pat creates the property Elm Court (UTC+1) and is its Portfolio Manager (authority key {}…).", created.authority_key.0.0[..6].iter().map(|b| format!("{b:02x}")).collect::<String>()));
         let lobby = self.pm.create_door("Lobby", true).await?;
         let garage = self.pm.create_door("Garage", false).await?;
         let bikes = self.pm.create_door("Bike Room", false).await?;
@@ -555,11 +567,11 @@ impl World {
         check!(st.doorcode_slots.contains(&slot), "the Garage does not hold slot {slot}: {st:?}");
         let now_entry = door.keypad(&today)?;
         check!(now_entry.granted && now_entry.slot == Some(slot), "today's code was refused after the update: {now_entry:?}");
-        self.say(format!("   Cleo types {today} at the Garage keypad: accepted (slot {slot}) — unlocked."));
         let secret = DoorcodeSecret::new(door.provisioned.doorcode_secret.0.0);
         let tomorrow = secret.code_at(slot, UnixTime::now().saturating_add_secs(DAY), door.provisioned.utc_offset_minutes).to_string();
         check!(tomorrow != today, "tomorrow's code equals today's");
         let t = door.keypad(&tomorrow)?;
+        self.say(format!("   Cleo types {today} at the Garage keypad: accepted (slot {slot}) — unlocked."));
         check!(!t.granted, "tomorrow's code {tomorrow} opened the Garage today");
         self.say(format!("   Tomorrow's code {tomorrow} typed today: refused ({}).", t.denial.as_deref().unwrap_or("?")));
         self.upload("Ann").await?;
@@ -586,7 +598,7 @@ impl World {
         let request_text = request.to_text();
         self.say(format!("Gus, Ann's guest, shows his share request ({} characters).", request_text.len()));
         let now = UnixTime::now();
-        let window = Validity::new(now.saturating_sub_secs(60), now.saturating_add_secs(2 * DAY)).ok_or_else(|| Failure("bad window".into()))?;
+        let window = Validity::new(now, now.saturating_add_secs(2 * DAY)).ok_or_else(|| Failure("bad window".into()))?;
         let doors = DoorSet::new(vec![garage]).ok_or_else(|| Failure("bad doors".into()))?;
         let ann = self.ann.as_ref().ok_or_else(|| Failure("no phone for Ann".into()))?;
         let offer = ann.wallet.share_offline(ann_key, &request_text, doors.clone(), window)?;
@@ -730,7 +742,7 @@ impl World {
         check!(history.len() == history_before.len(), "Cleo's activity changed with her deletion");
         self.say(format!("   She is gone from the people list (even with expired users shown); her {} activity record(s) remain, e.g. \"{}\" at the {}.",
             history.len(),
-            history.first().map(|h| format!("{:?}", h.event)).unwrap_or_default(),
+            history.first().map(|h| event_text(&h.event)).unwrap_or_default(),
             history.first().map(|h| h.door_name.clone()).unwrap_or_default()));
         self.sync("Bob").await?;
         let u = self.unlock("Bob", "Garage", 247)?;
@@ -765,14 +777,7 @@ impl World {
             let mut sorted = entries.clone();
             sorted.sort_by_key(|e| e.seq);
             for e in &sorted {
-                let what = match &e.event {
-                    ActivityEvent::AppUnlock { key, guest, .. } => format!("app unlock ({}key {key})", if *guest { "guest " } else { "" }),
-                    ActivityEvent::AppDenied { reason, .. } => format!("app refused: {reason:?}"),
-                    ActivityEvent::DoorcodeEntry { slot, .. } => format!("doorcode (slot {slot})"),
-                    ActivityEvent::DoorcodeDenied { reason } => format!("doorcode refused: {reason:?}"),
-                    other => format!("{other:?}"),
-                };
-                self.say(format!("   #{:<3} {}  {:<6} {what}", e.seq, e.time, e.person_name.as_deref().unwrap_or("-")));
+                self.say(format!("   #{:<3} {}  {:<6} {}", e.seq, e.time, e.person_name.as_deref().unwrap_or("-"), event_text(&e.event)));
             }
         }
         let garage = self.doors()?.garage.id();
