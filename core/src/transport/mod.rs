@@ -11,7 +11,7 @@ pub mod run;
 pub mod sim;
 pub mod socket;
 
-pub use run::{DEFAULT_SESSION_TIMEOUT, ServeError, ServeReport, UnlockError, run_unlock, serve_session, serve_session_with, serve_session_with_timeout};
+pub use run::{DEFAULT_SESSION_TIMEOUT, ServeError, ServeReport, UnlockError, run_unlock, serve_session, serve_session_durably, serve_session_with, serve_session_with_timeout};
 
 use std::time::Duration;
 

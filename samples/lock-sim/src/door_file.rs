@@ -87,6 +87,16 @@ impl DoorFile {
         Ok(out)
     }
 
+    /// [`DoorFile::with_door`] for a session: `act` also gets a way to save the door midway
+    /// (under the same lock), used to persist before the receipt goes out.
+    pub fn with_door_saving<T>(&self, act: impl FnOnce(&mut DoorEngine, &dyn Fn(&DoorEngine) -> Result<(), DoorFileError>) -> T) -> Result<T, DoorFileError> {
+        let _lock = self.lock()?;
+        let mut door = self.read()?;
+        let out = act(&mut door, &|d: &DoorEngine| self.write(d.state()));
+        self.write(door.state())?;
+        Ok(out)
+    }
+
     fn read(&self) -> Result<DoorEngine, DoorFileError> {
         let bytes = match fs::read(&self.path) {
             Ok(b) => b,

@@ -6,7 +6,7 @@ use keyway_core::UnixTime;
 use keyway_core::credential::{ActivityEvent, DoorId};
 use keyway_core::protocol::Access;
 use keyway_core::transport::socket::DoorListener;
-use keyway_core::transport::{DEFAULT_SESSION_TIMEOUT, LinkError, serve_session_with};
+use keyway_core::transport::{DEFAULT_SESSION_TIMEOUT, LinkError, serve_session_durably};
 use serde::{Deserialize, Serialize};
 
 /// What one session did, as `lock-sim serve` prints it (one line per session).
@@ -54,11 +54,14 @@ pub fn serve_door(listener: &DoorListener, door: &DoorFile, mut report: impl FnM
         |link| {
             let mut nonce = [0u8; 16];
             rand_core::RngCore::fill_bytes(&mut rand_core::OsRng, &mut nonce);
-            let result = door.with_door(|engine| {
+            let result = door.with_door_saving(|engine, save| {
                 let before = engine.update_seq();
                 let head = engine.activity().head();
                 let mut decided = None;
-                let served = serve_session_with(link, engine, UnixTime::now(), nonce, DEFAULT_SESSION_TIMEOUT, &mut |a| decided = Some(a));
+                // The state is on disk before the receipt leaves the door.
+                let served = serve_session_durably(link, engine, UnixTime::now(), nonce, DEFAULT_SESSION_TIMEOUT, &mut |a| decided = Some(a), &mut |d| {
+                    save(d).map_err(|e| e.to_string())
+                });
                 let record = engine.activity().records().find(|r| r.seq > head && matches!(r.event, ActivityEvent::AppUnlock { .. } | ActivityEvent::AppDenied { .. }));
                 let (key_id, person_id) = match record.map(|r| &r.event) {
                     Some(ActivityEvent::AppUnlock { key, person, .. }) => (Some(key.0), Some(person.0)),
