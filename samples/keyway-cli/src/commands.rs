@@ -72,6 +72,9 @@ pub fn run(cli: Cli) -> Result<(), String> {
             }
         }
         Command::Unlock { door, addr, mtu } => {
+            if !wallet.doors().map_err(|e| e.to_string())?.iter().any(|(d, _)| *d == door) {
+                return Err(keyway_core::wallet::WalletError::UnknownDoor(door).to_string());
+            }
             let report = with_spinner(&format!("unlocking {door}…"), || {
                 let mut link = SocketLink::connect(addr, mtu as usize, Duration::from_secs(5)).map_err(|e| format!("cannot reach the door at {addr}: {e}"))?;
                 let report = wallet.unlock(door, &mut link).map_err(|e| e.to_string())?;
