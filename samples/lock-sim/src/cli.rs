@@ -179,7 +179,12 @@ pub fn run(cli: Cli) -> Result<(), String> {
             let report = file
                 .with_door(|door| EntryReport::new(door.door_id(), "doorcode", &door.enter_doorcode(&code, UnixTime::now())))
                 .map_err(|e| e.to_string())?;
-            if json { print_json(&report) } else { Ok(println!("{}", report.line())) }
+            if json {
+                print_json(&report)
+            } else {
+                println!("{}", report.line());
+                Ok(())
+            }
         }
         Command::Card { state, card, json } => {
             let bytes = hex::decode(card.trim()).map_err(|_| format!("card id {card:?} is not hex"))?;
@@ -187,7 +192,12 @@ pub fn run(cli: Cli) -> Result<(), String> {
             let report = file
                 .with_door(|door| EntryReport::new(door.door_id(), "keycard", &door.present_keycard(&bytes, UnixTime::now())))
                 .map_err(|e| e.to_string())?;
-            if json { print_json(&report) } else { Ok(println!("{}", report.line())) }
+            if json {
+                print_json(&report)
+            } else {
+                println!("{}", report.line());
+                Ok(())
+            }
         }
         Command::Status { state, json } => {
             let door = DoorFile::new(state.state).load().map_err(|e| e.to_string())?;

@@ -154,11 +154,9 @@ pub async fn run(opts: Options) -> Report {
             break;
         }
     }
-    if ok {
-        if let Err(f) = w.collect_updates().await {
-            w.report.steps.push(StepReport { number: 9, title: "collect the door-update tasks".into(), failure: Some(f.0), ..Default::default() });
-            ok = false;
-        }
+    if ok && let Err(f) = w.collect_updates().await {
+        w.report.steps.push(StepReport { number: 9, title: "collect the door-update tasks".into(), failure: Some(f.0), ..Default::default() });
+        ok = false;
     }
     w.report.passed = ok && w.report.steps.len() == titles.len();
     drop(w.doors.take());
