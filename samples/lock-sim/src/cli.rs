@@ -149,13 +149,21 @@ pub fn run(cli: Cli) -> Result<(), String> {
         }
         Command::Serve { state, provision, listen, mtu, print_addr, json } => {
             let file = DoorFile::new(state.state);
-            if !file.exists() {
-                let Some(p) = provision else {
-                    return Err(format!("{}: no door state here; pass --provision", file.path().display()));
-                };
-                file.provision(read_provisioning(&p)?).map_err(|e| e.to_string())?;
+            match (&provision, file.exists()) {
+                (None, false) => return Err(format!("{}: no door state here; pass --provision", file.path().display())),
+                (Some(p), false) => {
+                    file.provision(read_provisioning(p)?).map_err(|e| e.to_string())?;
+                }
+                (_, true) => {}
             }
             let door_id = file.load().map_err(|e| e.to_string())?.door_id();
+            if let Some(p) = &provision {
+                // A state file is never silently reused for another door.
+                let wanted = read_provisioning(p)?.door_id;
+                if wanted != door_id {
+                    return Err(format!("{} holds {door_id}, but {} provisions {wanted}", file.path().display(), p.display()));
+                }
+            }
             let listener = DoorListener::bind(listen, mtu).map_err(|e| format!("cannot listen on {listen}: {e}"))?;
             let addr = listener.local_addr().map_err(|e| e.to_string())?;
             if print_addr {

@@ -165,6 +165,18 @@ fn bad_input_is_one_line_and_exit_code_1() {
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("not a door from Mission Control"));
 
+    // A state file is not silently reused for another door.
+    let good = install(3);
+    std::fs::write(&json, serde_json::to_string(&good.door).unwrap()).unwrap();
+    let other = install(4);
+    let other_json = dir.path().join("other.json");
+    std::fs::write(&other_json, serde_json::to_string(&other.door).unwrap()).unwrap();
+    let out = Command::new(BIN).args(["provision", "--state"]).arg(&state).arg("--provision").arg(&json).output().unwrap();
+    assert!(out.status.success());
+    let out = Command::new(BIN).args(["serve", "--state"]).arg(&state).arg("--provision").arg(&other_json).output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("holds door-3, but"), "{}", String::from_utf8_lossy(&out.stderr));
+
     let out = lock_sim(&["card", "--card", "zz"], &state);
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("not hex"));

@@ -67,14 +67,14 @@ impl Report {
         }
         out.push_str("\nUnlocks over the socket link (bytes are frame bytes, ATT overhead excluded):\n\n");
         out.push_str(&format!(
-            "  {:<4} {:<6} {:<9} {:<7} {:<24} {:>4} {:>9} {:>9} {:>9} {:>11} {:>6}\n",
+            "  {:<4} {:<6} {:<9} {:<7} {:<24} {:>4} {:>9} {:>11} {:>11} {:>11} {:>5}\n",
             "step", "who", "door", "key", "decision", "mtu", "updates", "phone→door", "door→phone", "frames p/d", "rtts"
         ));
         for u in &self.unlocks {
             let decision = if u.granted { "granted".to_string() } else { format!("refused {}", u.denial.as_deref().unwrap_or("?")) };
             let updates = if u.seq_after > u.seq_before { format!("{}→{}", u.seq_before, u.seq_after) } else { "-".into() };
             out.push_str(&format!(
-                "  {:<4} {:<6} {:<9} {:<7} {:<24} {:>4} {:>9} {:>9} B {:>8} B {:>11} {:>6}\n",
+                "  {:<4} {:<6} {:<9} {:<7} {:<24} {:>4} {:>9} {:>9} B {:>9} B {:>11} {:>5}\n",
                 u.step,
                 u.who,
                 u.door,

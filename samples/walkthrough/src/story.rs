@@ -97,6 +97,15 @@ pub async fn run(opts: Options) -> Report {
         }
     };
     let mut report = Report { workdir: dir.display().to_string(), ..Default::default() };
+    if std::fs::read_dir(&dir).map(|mut d| d.next().is_some()).unwrap_or(false) {
+        report.steps.push(StepReport {
+            number: 0,
+            title: "set up".into(),
+            failure: Some(format!("{} is not empty; the walkthrough starts from nothing", dir.display())),
+            ..Default::default()
+        });
+        return report;
+    }
     let server = match std::fs::create_dir_all(dir.join("doors")) {
         Ok(()) => mission_control::Server::start(dir.join("mission-control.db"), ([127, 0, 0, 1], 0).into()).await,
         Err(e) => Err(mission_control::ServeError::Io(e)),
@@ -627,7 +636,7 @@ impl World {
         let wide = GuestKey::sign(GuestKeyBody::new(KeyId::random_guest(), ann_key, intruder.public(), doors, too_long), &device);
         let outcome = self.raw_unlock("Mal", "Garage", KeyChain::guest(root, wide), intruder)?;
         check!(!outcome.granted && outcome.denial == Some(DenialReason::GuestScopeWider), "the Garage should refuse the wider guest key: {:?}", outcome.denial);
-        self.say("   A tampered app signs that wider key with Ann's device key anyway; the Garage refuses it: GuestScopeWider.");
+        self.say("   A tampered app signs that wider key with Ann's device key anyway, for Mal's phone; the Garage refuses it: GuestScopeWider.");
         self.upload("Ann").await?;
         let person = self.sam.person(ann_person).await?;
         let guests: usize = person.keys.iter().map(|k| k.guests.len()).sum();
