@@ -172,13 +172,12 @@ pub fn run(cli: Cli) -> Result<(), String> {
                 println!("lock-sim: {door_id} listening on {addr} (MTU {mtu})");
             }
             let _ = std::io::stdout().flush();
+            // A door keeps serving when whoever reads its log goes away: write errors are ignored.
             serve_door(&listener, &file, |line| {
-                if json {
-                    let _ = print_json(line);
-                } else {
-                    println!("{}", line.text());
-                }
-                let _ = std::io::stdout().flush();
+                let text = if json { serde_json::to_string(line).unwrap_or_default() } else { line.text() };
+                let mut out = std::io::stdout().lock();
+                let _ = writeln!(out, "{text}");
+                let _ = out.flush();
             })
             .map_err(|e| e.to_string())
         }

@@ -92,8 +92,19 @@ impl DoorFile {
     pub fn with_door_saving<T>(&self, act: impl FnOnce(&mut DoorEngine, &dyn Fn(&DoorEngine) -> Result<(), DoorFileError>) -> T) -> Result<T, DoorFileError> {
         let _lock = self.lock()?;
         let mut door = self.read()?;
-        let out = act(&mut door, &|d: &DoorEngine| self.write(d.state()));
-        self.write(door.state())?;
+        let saved: std::cell::RefCell<Option<Vec<u8>>> = std::cell::RefCell::new(None);
+        let out = act(&mut door, &|d: &DoorEngine| {
+            let bytes = d.state().to_bytes();
+            self.write_bytes(&bytes)?;
+            *saved.borrow_mut() = Some(bytes);
+            Ok(())
+        });
+        // Written again only if something changed since the save inside the session (a session
+        // that ended before it saved, or changed the door afterwards).
+        let bytes = door.state().to_bytes();
+        if saved.borrow().as_deref() != Some(&bytes[..]) {
+            self.write_bytes(&bytes)?;
+        }
         Ok(out)
     }
 
@@ -110,10 +121,14 @@ impl DoorFile {
 
     /// Temporary file, fsync, rename over the old state, fsync the directory.
     fn write(&self, state: &DoorState) -> Result<(), DoorFileError> {
+        self.write_bytes(&state.to_bytes())
+    }
+
+    fn write_bytes(&self, bytes: &[u8]) -> Result<(), DoorFileError> {
         let tmp = self.sibling(".tmp");
         let tmp_err = |source| DoorFileError::Io { path: tmp.clone(), source };
         let mut f = File::create(&tmp).map_err(tmp_err)?;
-        f.write_all(&state.to_bytes()).map_err(tmp_err)?;
+        f.write_all(bytes).map_err(tmp_err)?;
         f.sync_all().map_err(tmp_err)?;
         drop(f);
         fs::rename(&tmp, &self.path).map_err(|e| self.io(e))?;
