@@ -75,6 +75,12 @@ pub fn run(cli: Cli) -> Result<(), String> {
             if !wallet.doors().map_err(|e| e.to_string())?.iter().any(|(d, _)| *d == door) {
                 return Err(keyway_core::wallet::WalletError::UnknownDoor(door).to_string());
             }
+            // No connection to the door without a key that can open it now.
+            let now = wallet.now().map_err(|e| e.to_string())?;
+            let keys = wallet.keys_at(now).map_err(|e| e.to_string())?;
+            if !keys.iter().any(|k| k.state == keyway_core::wallet::key_state::KeyState::Active && k.doors.contains(door)) {
+                return Err(keyway_core::wallet::WalletError::NoKeyForDoor(door).to_string());
+            }
             let report = with_spinner(&format!("unlocking {door}…"), || {
                 let mut link = SocketLink::connect(addr, mtu as usize, Duration::from_secs(5)).map_err(|e| format!("cannot reach the door at {addr}: {e}"))?;
                 let report = wallet.unlock(door, &mut link).map_err(|e| e.to_string())?;

@@ -117,9 +117,9 @@ impl DoorProcess {
         self.run_json(&["status"])
     }
 
-    /// The door's latest session line.
-    pub fn last_session(&self) -> Option<String> {
-        self.log.lock().ok().and_then(|l| l.last().cloned())
+    /// The door's own account of its sessions so far (it prints one line per session).
+    pub fn sessions(&self) -> Vec<lock_sim::SessionLine> {
+        self.log.lock().map(|l| l.iter().filter_map(|line| serde_json::from_str(line).ok()).collect()).unwrap_or_default()
     }
 }
 

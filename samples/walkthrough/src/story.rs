@@ -787,6 +787,20 @@ impl World {
                 self.say(format!("   #{:<3} {}  {:<6} {}", e.seq, e.time, e.person_name.as_deref().unwrap_or("-"), event_text(&e.event)));
             }
         }
+        // The door processes' own accounts agree with what the phones saw.
+        for name in ["Lobby", "Garage", "Bike Room"] {
+            let seen: Vec<bool> = self.report.unlocks.iter().filter(|u| u.door == name).map(|u| u.granted).collect();
+            let mut told = Vec::new();
+            for _ in 0..40 {
+                told = self.door(name)?.sessions().iter().map(|l| l.granted == Some(true)).collect();
+                if told.len() >= seen.len() {
+                    break;
+                }
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+            check!(told == seen, "{name}: the door logged sessions {told:?}, the phones saw {seen:?}");
+        }
+        self.say("The door processes' own session logs match every decision the phones reported.");
         let garage = self.doors()?.garage.id();
         let entries = self.sam.activity_at(garage).await?;
         let has = |f: &dyn Fn(&ActivityEvent) -> bool| entries.iter().any(|e| f(&e.event));
