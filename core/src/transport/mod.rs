@@ -2,7 +2,8 @@
 //! sessions over them.
 //!
 //! - [`Link`]: one connection to a door (BLE GATT, a socket to the lock simulator, or the
-//!   in-memory [`sim`] link).
+//!   in-memory [`sim`] link); [`socket`] carries frames over TCP on loopback for the lock
+//!   simulator.
 //! - [`run_unlock`] (phone side) and [`serve_session`] (door side): pump frames until the
 //!   exchange is complete.
 //! - [`gatt`] and [`notify_queue`]: the radio-independent parts every BLE link shares (the
@@ -16,8 +17,9 @@ pub mod gatt;
 pub mod notify_queue;
 pub mod run;
 pub mod sim;
+pub mod socket;
 
-pub use run::{DEFAULT_SESSION_TIMEOUT, ServeError, ServeReport, UnlockError, run_unlock, serve_session, serve_session_with, serve_session_with_timeout};
+pub use run::{DEFAULT_SESSION_TIMEOUT, ServeError, ServeReport, UnlockError, run_unlock, serve_session, serve_session_durably, serve_session_with, serve_session_with_timeout};
 
 use std::time::Duration;
 

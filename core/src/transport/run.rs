@@ -28,6 +28,9 @@ pub enum ServeError {
     Session(#[from] DoorSessionError),
     #[error("the phone did not complete its request within {0:?}")]
     Timeout(Duration),
+    /// The door could not save its state; the result (and its receipt) was withheld.
+    #[error("the door could not persist its state: {0}")]
+    Persist(String),
 }
 
 /// What one served session did at the door.
@@ -99,6 +102,22 @@ pub fn serve_session_with(
     timeout: Duration,
     actuate: &mut dyn FnMut(Access),
 ) -> Result<ServeReport, ServeError> {
+    serve_session_durably(link, door, now, nonce, timeout, actuate, &mut |_| Ok(()))
+}
+
+/// [`serve_session_with`] for a door that persists its state: `persist` runs after the updates
+/// are applied and before the result goes out, so a receipt never shows an update seq or an
+/// activity record the door could lose in a power cut (the backend would otherwise mark an
+/// update delivered that the door no longer has). If `persist` fails the result is withheld.
+pub fn serve_session_durably(
+    link: &mut dyn Link,
+    door: &mut DoorEngine,
+    now: UnixTime,
+    nonce: [u8; 16],
+    timeout: Duration,
+    actuate: &mut dyn FnMut(Access),
+    persist: &mut dyn FnMut(&DoorEngine) -> Result<(), String>,
+) -> Result<ServeReport, ServeError> {
     let started = Instant::now();
     let deadline = started + timeout;
     let mtu = checked_mtu(link)?;
@@ -128,6 +147,7 @@ pub fn serve_session_with(
     }
     let access = session.access().or(access).ok_or(ServeError::Session(DoorSessionError::NotReady))?;
     let result = session.finish(door, at(Instant::now()))?;
+    persist(door).map_err(ServeError::Persist)?;
     while let Some(f) = session.poll_transmit(mtu) {
         link.send(&f)?;
     }

@@ -1,0 +1,233 @@
+//! The `lock-sim` command.
+//!
+//! ```text
+//! lock-sim provision --state door.state --provision door.json
+//! lock-sim serve     --state door.state [--provision door.json] [--listen 127.0.0.1:0] [--mtu 247] [--print-addr] [--json]
+//! lock-sim keypad    --state door.state --code 12345678 [--json]
+//! lock-sim card      --state door.state --card 04a1b2c3 [--json]
+//! lock-sim status    --state door.state [--json]
+//! ```
+//!
+//! `serve` prints a ready line once it listens (with `--print-addr`, the first line of its
+//! output is exactly the address, for a parent process), then one line per session. Errors are
+//! one line on stderr and exit code 1; a refused entry is a decision, not an error (exit 0).
+
+use crate::door_file::DoorFile;
+use crate::entry::EntryReport;
+use crate::provision::provisioning_from_json;
+use crate::serve::serve_door;
+use clap::{Args, Parser, Subcommand};
+use keyway_core::UnixTime;
+use keyway_core::transport::socket::DoorListener;
+use serde::Serialize;
+use std::ffi::OsString;
+use std::io::Write;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+#[derive(Parser, Debug)]
+#[command(name = "lock-sim", about = "Keyway door simulator: a door engine behind a socket stand-in for its GATT service")]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct StateArg {
+    /// The door's state file (written atomically after every session and entry).
+    #[arg(long)]
+    pub state: PathBuf,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Installs a door from the JSON Mission Control returned when the door was created.
+    Provision {
+        #[command(flatten)]
+        state: StateArg,
+        #[arg(long)]
+        provision: PathBuf,
+    },
+    /// Serves unlock sessions, one connection at a time, until stopped.
+    Serve {
+        #[command(flatten)]
+        state: StateArg,
+        /// Provisions the door first if the state file does not exist yet.
+        #[arg(long)]
+        provision: Option<PathBuf>,
+        #[arg(long, default_value = "127.0.0.1:0")]
+        listen: SocketAddr,
+        /// The door's ATT MTU (the session uses the smaller of the phone's and this).
+        #[arg(long, default_value_t = 247)]
+        mtu: usize,
+        /// Print the listening address alone as the first line.
+        #[arg(long)]
+        print_addr: bool,
+        /// One JSON object per session instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Types a doorcode on the keypad.
+    Keypad {
+        #[command(flatten)]
+        state: StateArg,
+        #[arg(long)]
+        code: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Holds a card (its id in hex) to the reader.
+    Card {
+        #[command(flatten)]
+        state: StateArg,
+        #[arg(long)]
+        card: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// What the door knows: update seq, clock, revocations, doorcodes, keycards, activity.
+    Status {
+        #[command(flatten)]
+        state: StateArg,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+/// The door as `lock-sim status` shows it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, serde::Deserialize)]
+pub struct DoorStatus {
+    pub door_id: u32,
+    pub update_seq: u64,
+    pub clock: UnixTime,
+    pub utc_offset_minutes: i16,
+    pub revocations: usize,
+    pub doorcode_slots: Vec<u32>,
+    pub keycards: usize,
+    pub activity_head: u64,
+}
+
+fn print_json(value: &impl Serialize) -> Result<(), String> {
+    let text = serde_json::to_string(value).map_err(|e| e.to_string())?;
+    println!("{text}");
+    Ok(())
+}
+
+/// Runs `lock-sim` with `args` (the first item is the program name).
+pub fn main_from(args: impl IntoIterator<Item = OsString>) -> ExitCode {
+    let cli = match Cli::try_parse_from(args) {
+        Ok(c) => c,
+        Err(e) if matches!(e.kind(), clap::error::ErrorKind::DisplayHelp | clap::error::ErrorKind::DisplayVersion) => e.exit(),
+        Err(e) => {
+            let text = e.to_string();
+            let first = text.lines().next().unwrap_or("bad arguments").trim_start_matches("error: ");
+            eprintln!("lock-sim: {first} (see lock-sim --help)");
+            return ExitCode::FAILURE;
+        }
+    };
+    match run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("lock-sim: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn read_provisioning(path: &PathBuf) -> Result<keyway_core::door::DoorProvisioning, String> {
+    let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    provisioning_from_json(&text, UnixTime::now()).map_err(|e| format!("{}: {e}", path.display()))
+}
+
+pub fn run(cli: Cli) -> Result<(), String> {
+    match cli.command {
+        Command::Provision { state, provision } => {
+            let door = DoorFile::new(state.state).provision(read_provisioning(&provision)?).map_err(|e| e.to_string())?;
+            println!("provisioned {} (door key {})", door.door_id(), hex::encode(door.door_public_key().0));
+            Ok(())
+        }
+        Command::Serve { state, provision, listen, mtu, print_addr, json } => {
+            let file = DoorFile::new(state.state);
+            match (&provision, file.exists()) {
+                (None, false) => return Err(format!("{}: no door state here; pass --provision", file.path().display())),
+                (Some(p), false) => {
+                    file.provision(read_provisioning(p)?).map_err(|e| e.to_string())?;
+                }
+                (_, true) => {}
+            }
+            let door_id = file.load().map_err(|e| e.to_string())?.door_id();
+            if let Some(p) = &provision {
+                // A state file is never silently reused for another door.
+                let wanted = read_provisioning(p)?.door_id;
+                if wanted != door_id {
+                    return Err(format!("{} holds {door_id}, but {} provisions {wanted}", file.path().display(), p.display()));
+                }
+            }
+            let listener = DoorListener::bind(listen, mtu).map_err(|e| format!("cannot listen on {listen}: {e}"))?;
+            let addr = listener.local_addr().map_err(|e| e.to_string())?;
+            if print_addr {
+                println!("{addr}");
+            } else {
+                println!("lock-sim: {door_id} listening on {addr} (MTU {mtu})");
+            }
+            let _ = std::io::stdout().flush();
+            // A door keeps serving when whoever reads its log goes away: write errors are ignored.
+            serve_door(&listener, &file, |line| {
+                let text = if json { serde_json::to_string(line).unwrap_or_default() } else { line.text() };
+                let mut out = std::io::stdout().lock();
+                let _ = writeln!(out, "{text}");
+                let _ = out.flush();
+            })
+            .map_err(|e| e.to_string())
+        }
+        Command::Keypad { state, code, json } => {
+            let file = DoorFile::new(state.state);
+            let report = file
+                .with_door(|door| EntryReport::new(door.door_id(), "doorcode", &door.enter_doorcode(&code, UnixTime::now())))
+                .map_err(|e| e.to_string())?;
+            if json {
+                print_json(&report)
+            } else {
+                println!("{}", report.line());
+                Ok(())
+            }
+        }
+        Command::Card { state, card, json } => {
+            let bytes = hex::decode(card.trim()).map_err(|_| format!("card id {card:?} is not hex"))?;
+            let file = DoorFile::new(state.state);
+            let report = file
+                .with_door(|door| EntryReport::new(door.door_id(), "keycard", &door.present_keycard(&bytes, UnixTime::now())))
+                .map_err(|e| e.to_string())?;
+            if json {
+                print_json(&report)
+            } else {
+                println!("{}", report.line());
+                Ok(())
+            }
+        }
+        Command::Status { state, json } => {
+            let door = DoorFile::new(state.state).load().map_err(|e| e.to_string())?;
+            let s = door.state();
+            let status = DoorStatus {
+                door_id: s.door_id.0,
+                update_seq: s.update_seq,
+                clock: s.clock,
+                utc_offset_minutes: s.utc_offset_minutes,
+                revocations: s.revocations.len(),
+                doorcode_slots: s.doorcodes.keys().copied().collect(),
+                keycards: s.keycards.len(),
+                activity_head: s.activity.head(),
+            };
+            if json {
+                print_json(&status)
+            } else {
+                println!(
+                    "{}: update seq {}, clock {}, {} revocations, doorcode slots {:?}, {} keycards, activity head {}",
+                    s.door_id, status.update_seq, status.clock.0, status.revocations, status.doorcode_slots, status.keycards, status.activity_head
+                );
+                Ok(())
+            }
+        }
+    }
+}

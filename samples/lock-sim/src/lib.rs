@@ -1,0 +1,23 @@
+//! The Keyway door simulator: a [`DoorEngine`](keyway_core::door::DoorEngine) whose state lives
+//! in a file, served over the socket stand-in for the door's GATT service
+//! ([`keyway_core::transport::socket`]), with keypad and card input from the command line.
+//!
+//! - [`provision`]: the door's install data from the JSON Mission Control returns when a door
+//!   is created, checked before anything is written.
+//! - [`door_file`]: the state file. Every session and every keypad or card entry is one
+//!   transaction on it: take the lock, load, act, write atomically (temporary file, fsync,
+//!   rename), release. So a `serve` process and `keypad`/`card` commands share one door safely.
+//! - [`serve`]: the accept loop that runs one unlock session per connection.
+//! - [`cli`]: the `lock-sim` command (also reachable from other binaries, e.g. the walkthrough
+//!   re-executes itself as a door process through [`cli::run`]).
+
+pub mod cli;
+pub mod door_file;
+pub mod entry;
+pub mod provision;
+pub mod serve;
+
+pub use door_file::{DoorFile, DoorFileError};
+pub use entry::EntryReport;
+pub use provision::{ProvisionError, provisioning_from_json};
+pub use serve::{SessionLine, serve_door};
