@@ -16,6 +16,8 @@
 //! - [`SimDoorLink`]: a [`Link`] for the phone side that hosts a shared door
 //!   (`Arc<Mutex<DoorEngine>>`); the door processes frames as they are delivered, so the wallet
 //!   can unlock a simulated door through [`super::run_unlock`].
+//! - [`SimChannel`]: the connection model on its own, for drivers of other protocols (the
+//!   benchmark report runs TLS and Noise handshakes over it, with the same timing).
 
 use super::{Link, LinkError};
 use crate::UnixTime;
@@ -89,9 +91,10 @@ pub enum Direction {
     DoorToPhone,
 }
 
-/// The shared connection model (timing, loss, disconnect, statistics).
+/// The connection model (timing, loss, disconnect, statistics) shared by [`SimPair`],
+/// [`SimDoorLink`] and any other driver: it schedules frames, it does not carry them.
 #[derive(Debug)]
-struct Channel {
+pub struct SimChannel {
     cfg: SimConfig,
     rng: u64,
     stats: LinkStats,
@@ -101,17 +104,27 @@ struct Channel {
     bytes: usize,
 }
 
-impl Channel {
-    fn new(mut cfg: SimConfig) -> Self {
+impl SimChannel {
+    pub fn new(mut cfg: SimConfig) -> Self {
         cfg.mtu = cfg.mtu.clamp(MIN_MTU, MAX_MTU);
         cfg.conn_interval_ms = cfg.conn_interval_ms.max(1);
         cfg.frames_per_event = cfg.frames_per_event.max(1);
         let rng = cfg.seed ^ 0x9E37_79B9_7F4A_7C15;
-        Channel { cfg, rng, stats: LinkStats::default(), events: BTreeSet::new(), slot: [(0, 0); 2], bytes: 0 }
+        SimChannel { cfg, rng, stats: LinkStats::default(), events: BTreeSet::new(), slot: [(0, 0); 2], bytes: 0 }
     }
 
-    fn max_frame(&self) -> usize {
+    /// The configuration in force (MTU, interval and packets per event clamped to valid values).
+    pub fn config(&self) -> &SimConfig {
+        &self.cfg
+    }
+
+    /// Largest frame the connection carries (MTU minus the ATT header).
+    pub fn max_frame(&self) -> usize {
         self.cfg.mtu - ATT_OVERHEAD
+    }
+
+    pub fn stats(&self) -> &LinkStats {
+        &self.stats
     }
 
     /// SplitMix64.
@@ -138,9 +151,10 @@ impl Channel {
         *last
     }
 
-    /// Schedules a frame; returns its delivery time, or `None` if it was lost for good or the
-    /// connection dropped while carrying it.
-    fn transmit(&mut self, dir: Direction, len: usize, ready_ms: u64) -> Result<Option<u64>, LinkError> {
+    /// Schedules a frame of `len` bytes that its sender has ready at `ready_ms` (modeled
+    /// milliseconds since the connection); returns its delivery time, or `None` if it was lost
+    /// for good or the connection dropped while carrying it.
+    pub fn transmit(&mut self, dir: Direction, len: usize, ready_ms: u64) -> Result<Option<u64>, LinkError> {
         if self.stats.disconnected {
             return Err(LinkError::Disconnected);
         }
@@ -226,7 +240,7 @@ impl SimPair {
 
     /// Runs one unlock. The door's clock starts at `door_start` and advances with modeled time.
     pub fn run(&self, mut phone: PhoneSession, door: &mut DoorEngine, door_start: UnixTime, door_nonce: [u8; 16]) -> SimRun {
-        let mut ch = Channel::new(self.cfg.clone());
+        let mut ch = SimChannel::new(self.cfg.clone());
         let mtu = ch.cfg.mtu;
         let latency = ch.cfg.latency_ms;
         let mut heap: BinaryHeap<Reverse<InFlight>> = BinaryHeap::new();
@@ -310,7 +324,7 @@ impl SimPair {
 pub struct SimDoorLink {
     door: Arc<Mutex<DoorEngine>>,
     session: Option<DoorSession>,
-    channel: Channel,
+    channel: SimChannel,
     door_start: UnixTime,
     phone_clock_ms: u64,
     inbox: VecDeque<(u64, Vec<u8>)>,
@@ -325,7 +339,7 @@ impl SimDoorLink {
         let mut link = SimDoorLink {
             door,
             session: None,
-            channel: Channel::new(cfg),
+            channel: SimChannel::new(cfg),
             door_start,
             phone_clock_ms: 0,
             inbox: VecDeque::new(),

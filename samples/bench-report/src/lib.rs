@@ -1,0 +1,10 @@
+//! Keyway's unlock measured against TLS 1.3 and Noise over the same simulated BLE link, and
+//! the cost of carrying door updates (`cargo run --release -p bench-report`; see BENCHMARKS.md).
+
+pub mod app;
+pub mod driver;
+pub mod keyway;
+pub mod noise;
+pub mod property;
+pub mod report;
+pub mod tls;
