@@ -199,8 +199,19 @@ impl Store {
     }
 
     pub fn keys(&self) -> Result<Vec<StoredKey>> {
-        let mut stmt = self.conn.prepare("SELECT chain, revoked, received_at FROM keys ORDER BY is_guest, start, key_id")?;
-        let rows = stmt.query_map([], |r| Ok((r.get::<_, Vec<u8>>(0)?, r.get::<_, bool>(1)?, r.get::<_, i64>(2)?)))?;
+        self.keys_where("1", [])
+    }
+
+    /// Keys not revoked whose window contains `now`: the only candidates for an unlock, found
+    /// without decoding every chain the wallet holds.
+    pub fn usable_keys(&self, now: UnixTime) -> Result<Vec<StoredKey>> {
+        self.keys_where("revoked = 0 AND start <= ?1 AND expiry > ?1", [ts(now)])
+    }
+
+    fn keys_where<P: rusqlite::Params>(&self, filter: &str, params: P) -> Result<Vec<StoredKey>> {
+        let sql = format!("SELECT chain, revoked, received_at FROM keys WHERE {filter} ORDER BY is_guest, start, key_id");
+        let mut stmt = self.conn.prepare(&sql)?;
+        let rows = stmt.query_map(params, |r| Ok((r.get::<_, Vec<u8>>(0)?, r.get::<_, bool>(1)?, r.get::<_, i64>(2)?)))?;
         rows.map(|row| {
             let (chain, revoked, received_at) = row?;
             Ok(StoredKey { chain: KeyChain::from_bytes(&chain)?, revoked, received_at: from_ts(received_at) })

@@ -37,7 +37,7 @@ impl Wallet {
     pub fn unlock(&mut self, door: DoorId, link: &mut dyn Link) -> Result<UnlockReport> {
         let now = self.now()?;
         let (door_name, door_cert) = self.store.door_cert(door)?.ok_or(WalletError::UnknownDoor(door))?;
-        let keys = self.store.keys()?;
+        let keys = self.store.usable_keys(now)?;
         let chain = pick_key(keys.iter().map(|k| (&k.chain, k.revoked)), door, now)
             .ok_or(WalletError::NoKeyForDoor(door))?
             .clone();
