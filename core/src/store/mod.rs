@@ -116,6 +116,11 @@ impl Store {
         Ok(Store { conn })
     }
 
+    /// SQLite's own consistency check: `"ok"` for a sound database file.
+    pub fn integrity_check(&self) -> Result<String> {
+        Ok(self.conn.query_row("PRAGMA integrity_check", [], |r| r.get(0))?)
+    }
+
     pub fn schema_version(&self) -> Result<usize> {
         let v: i64 = self.conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
         Ok(v.max(0) as usize)
