@@ -3,8 +3,8 @@
 //! [`gatt_profile`]), and then moves frames; Keyway does the rest.
 
 use crate::error::KeywayError;
-use keyway_core::transport::gatt;
-use keyway_core::transport::{Link, LinkError};
+use keyway_link::gatt;
+use keyway_link::{Link, LinkError};
 use std::sync::Arc;
 use std::time::Duration;
 

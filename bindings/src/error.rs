@@ -1,13 +1,13 @@
 //! The one error type apps see (`KeywayError` in Python and Swift, `KeywayException` in
 //! Kotlin). Each variant says what went wrong and so what the app should do.
 
-use keyway_core::store::StoreError;
-use keyway_core::sync::SyncError;
-use keyway_core::store::secure::SecureStorageError;
-use keyway_core::protocol::ProtocolError;
-use keyway_core::transport::{LinkError, UnlockError};
-use keyway_core::wallet::WalletError;
-use keyway_core::wallet::share::ShareError;
+use keyway_wallet::store::StoreError;
+use keyway_api::client::SyncError;
+use keyway_wallet::store::secure::SecureStorageError;
+use keyway_protocol::unlock::ProtocolError;
+use keyway_link::{LinkError, UnlockError};
+use keyway_wallet::WalletError;
+use keyway_wallet::share::ShareError;
 
 #[derive(Debug, thiserror::Error, uniffi::Error)]
 pub enum KeywayError {

@@ -1,10 +1,10 @@
 //! What the app displays, as plain records; conversions from the core's types.
 
 use crate::error::KeywayError;
-use keyway_core::UnixTime;
-use keyway_core::credential::{ActivityEvent, ActivityRecord, DenialReason, DoorId, DoorSet, Validity};
-use keyway_core::store::{PendingBatch, StoredReceipt};
-use keyway_core::wallet::key_state::{KeyState as CoreKeyState, KeyView};
+use keyway_protocol::UnixTime;
+use keyway_protocol::credential::{ActivityEvent, ActivityRecord, DenialReason, DoorId, DoorSet, Validity};
+use keyway_wallet::store::{PendingBatch, StoredReceipt};
+use keyway_wallet::key_state::{KeyState as CoreKeyState, KeyView};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 /// Latest instant exchanged with apps (year 9999): every platform's date type holds it.
@@ -24,7 +24,7 @@ pub fn to_unix_time(t: SystemTime, what: &str) -> Result<UnixTime, KeywayError> 
 
 pub fn door_set(doors: &[u32]) -> Result<DoorSet, KeywayError> {
     DoorSet::new(doors.iter().map(|d| DoorId(*d)).collect()).ok_or_else(|| KeywayError::InvalidInput {
-        reason: format!("a key opens between 1 and {} doors; {} given", keyway_core::credential::ids::MAX_DOORS_PER_KEY, doors.len()),
+        reason: format!("a key opens between 1 and {} doors; {} given", keyway_protocol::credential::ids::MAX_DOORS_PER_KEY, doors.len()),
     })
 }
 
@@ -233,8 +233,8 @@ fn count(n: usize) -> u32 {
     u32::try_from(n).unwrap_or(u32::MAX)
 }
 
-impl From<keyway_core::wallet::online::SyncSummary> for SyncSummary {
-    fn from(s: keyway_core::wallet::online::SyncSummary) -> Self {
+impl From<keyway_wallet::online::SyncSummary> for SyncSummary {
+    fn from(s: keyway_wallet::online::SyncSummary) -> Self {
         SyncSummary {
             keys_received: count(s.keys_received),
             keys_revoked: count(s.keys_revoked),
@@ -255,8 +255,8 @@ pub struct UploadSummary {
     pub updates_confirmed: u32,
 }
 
-impl From<keyway_core::wallet::online::UploadSummary> for UploadSummary {
-    fn from(s: keyway_core::wallet::online::UploadSummary) -> Self {
+impl From<keyway_wallet::online::UploadSummary> for UploadSummary {
+    fn from(s: keyway_wallet::online::UploadSummary) -> Self {
         UploadSummary {
             receipts_uploaded: count(s.receipts_uploaded),
             new_activity: s.new_activity,

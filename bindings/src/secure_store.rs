@@ -2,7 +2,7 @@
 //! [`SecureStorage`]. The device's private key lives there and nowhere else.
 
 use crate::error::KeywayError;
-use keyway_core::store::secure::{SecureStorage, SecureStorageError};
+use keyway_wallet::store::secure::{SecureStorage, SecureStorageError};
 use std::sync::Arc;
 
 /// Named secrets kept by the app. `put` must be durable when it returns. Raise

@@ -5,16 +5,16 @@
 
 use crate::error::{KeywayError, Result};
 use crate::records::{self, ActivityEntry};
-use keyway_core::UnixTime;
-use keyway_core::credential::{
+use keyway_protocol::UnixTime;
+use keyway_protocol::credential::{
     AuthorityKeyId, DoorCertBody, DoorCertificate, DoorId, DoorcodeSecret, KeyCertBody, KeyChain, KeyFlags, KeyId, KeyPair,
     PersonId, PublicKey, Signed, TrustAnchors, Validity,
 };
-use keyway_core::api::ProvisionedDoor;
-use keyway_core::door::{DoorEngine, DoorProvisioning};
-use keyway_core::protocol::DoorSession;
-use keyway_core::protocol::frame::{MAX_MTU, MIN_MTU};
-use keyway_core::wallet::share::{GuestKeyOffer, issue_guest_key};
+use keyway_api::ProvisionedDoor;
+use keyway_protocol::door::{DoorEngine, DoorProvisioning};
+use keyway_protocol::unlock::DoorSession;
+use keyway_protocol::unlock::frame::{MAX_MTU, MIN_MTU};
+use keyway_wallet::share::{GuestKeyOffer, issue_guest_key};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::SystemTime;
 
@@ -55,7 +55,7 @@ impl SimulatedProperty {
             anchors: TrustAnchors::new([self.authority.public()]),
             doorcode_secret: DoorcodeSecret::generate(),
             utc_offset_minutes: 0,
-            clock: UnixTime::now(),
+            clock: keyway_api::clock::now(),
         });
         let door =
             Arc::new(SimulatedDoor { door_id, name, cert, engine: Mutex::new(engine), session: Mutex::new(None), mtu: Mutex::new(MIN_MTU) });
@@ -134,7 +134,7 @@ impl SimulatedDoor {
             anchors: TrustAnchors::new(p.trust_anchors.iter().map(|k| k.0)),
             doorcode_secret: DoorcodeSecret::new(p.doorcode_secret.0.0),
             utc_offset_minutes: p.utc_offset_minutes,
-            clock: UnixTime::now(),
+            clock: keyway_api::clock::now(),
         });
         if engine.door_public_key() != p.door_certificate.0.body.door_key {
             return Err(KeywayError::InvalidPayload { reason: "door key does not match its certificate".into() });
@@ -169,7 +169,7 @@ impl SimulatedDoor {
         let mut nonce = [0u8; 16];
         rand_core::RngCore::fill_bytes(&mut rand_core::OsRng, &mut nonce);
         let mut engine = lock(&self.engine)?;
-        let mut session = DoorSession::new(&mut engine, UnixTime::now(), nonce);
+        let mut session = DoorSession::new(&mut engine, keyway_api::clock::now(), nonce);
         let frames = Self::drain(&mut session, mtu);
         *lock(&self.session)? = Some(session);
         *lock(&self.mtu)? = mtu;
@@ -186,14 +186,14 @@ impl SimulatedDoor {
         let fail = |e: &dyn std::fmt::Display| KeywayError::Link { reason: format!("door dropped the connection: {e}") };
         // The door decides on the request alone; any batch of door updates follows it, and
         // the result goes out once the batch (if announced) has arrived.
-        if let Err(e) = session.handle_frame(&mut engine, &frame, UnixTime::now()) {
+        if let Err(e) = session.handle_frame(&mut engine, &frame, keyway_api::clock::now()) {
             *slot = None;
             return Err(fail(&e));
         }
         if !session.is_ready_to_finish() {
             return Ok(Vec::new());
         }
-        if let Err(e) = session.finish(&mut engine, UnixTime::now()) {
+        if let Err(e) = session.finish(&mut engine, keyway_api::clock::now()) {
             *slot = None;
             return Err(fail(&e));
         }

@@ -8,11 +8,11 @@ use crate::error::{KeywayError, Result};
 use crate::ble_link::{BleLink, ForeignLink};
 use crate::records::{self, Denial, DoorInfo, KeyInfo, PendingUpdates, ReceiptInfo, ShareRequestInfo, SyncSummary, UploadSummary};
 use crate::secure_store::{ForeignSecureStorage, SecureStore};
-use keyway_core::UnixTime;
-use keyway_core::credential::{DoorId, KeyId};
-use keyway_core::wallet::unlock::UnlockReport;
-use keyway_core::wallet::Wallet as CoreWallet;
-use keyway_core::wallet::share::ShareRequest;
+use keyway_protocol::UnixTime;
+use keyway_protocol::credential::{DoorId, KeyId};
+use keyway_wallet::unlock::UnlockReport;
+use keyway_wallet::Wallet as CoreWallet;
+use keyway_wallet::share::ShareRequest;
 use std::path::Path;
 use std::sync::Arc;
 use std::time::SystemTime;
@@ -81,7 +81,7 @@ impl Wallet {
     /// Every key on this device with its state now (device clock, never earlier than the
     /// last server time seen).
     pub fn keys(&self) -> Result<Vec<KeyInfo>> {
-        self.with(|w| Ok(w.keys_at(UnixTime::now())?.iter().map(KeyInfo::from).collect()))
+        self.with(|w| Ok(w.keys_at(keyway_api::clock::now())?.iter().map(KeyInfo::from).collect()))
     }
 
     /// Every key with its state at `at` (e.g. to show what will work on a given day).

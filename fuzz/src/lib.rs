@@ -1,1 +1,1 @@
-pub mod oracles;
+pub use keyway_test_kit::oracles;

@@ -4,13 +4,13 @@
 
 pub mod proxy;
 
-use keyway_core::UnixTime;
-use keyway_core::api::*;
-use keyway_core::credential::{DoorId, DoorcodeSecret, KeyPair, TrustAnchors};
-use keyway_core::door::{DoorEngine, DoorProvisioning};
-use keyway_core::store::secure::{FileSecureStorage, SecureStorage};
-use keyway_core::transport::sim::{SimConfig, SimDoorLink};
-use keyway_core::wallet::{UnlockReport, Wallet};
+use keyway_protocol::UnixTime;
+use keyway_api::*;
+use keyway_protocol::credential::{DoorId, DoorcodeSecret, KeyPair, TrustAnchors};
+use keyway_protocol::door::{DoorEngine, DoorProvisioning};
+use keyway_wallet::store::secure::{FileSecureStorage, SecureStorage};
+use keyway_test_kit::sim::{SimConfig, SimDoorLink};
+use keyway_wallet::{UnlockReport, Wallet};
 use mission_control::Server;
 use reqwest::Method;
 use serde::Serialize;
@@ -115,7 +115,7 @@ impl Door {
             anchors: TrustAnchors::new(p.trust_anchors.iter().map(|k| k.0)),
             doorcode_secret: DoorcodeSecret::new(p.doorcode_secret.0.0),
             utc_offset_minutes: p.utc_offset_minutes,
-            clock: UnixTime::now(),
+            clock: keyway_api::clock::now(),
         });
         Door { id: p.door_id, engine: Arc::new(Mutex::new(engine)) }
     }
@@ -123,7 +123,7 @@ impl Door {
     /// A fresh BLE connection to this door over the simulated link.
     pub fn connect(&self) -> SimDoorLink {
         let nonce: [u8; 16] = rand::random();
-        SimDoorLink::connect(self.engine.clone(), SimConfig::default(), UnixTime::now(), nonce)
+        SimDoorLink::connect(self.engine.clone(), SimConfig::default(), keyway_api::clock::now(), nonce)
     }
 
     pub fn seq(&self) -> u64 {

@@ -2,11 +2,11 @@
 //! answer, truncated bodies, answers past the timeout. Each time the wallet refuses the answer
 //! with a clear error, keeps every piece of good state, and still unlocks offline.
 
-use keyway_core::UnixTime;
-use keyway_core::api::*;
-use keyway_core::sync::{ClientConfig, RetryPolicy};
-use keyway_core::wallet::verify_sync::BadSync;
-use keyway_core::wallet::{Wallet, WalletError};
+use keyway_protocol::UnixTime;
+use keyway_api::*;
+use keyway_api::client::{ClientConfig, RetryPolicy};
+use keyway_wallet::verify_sync::BadSync;
+use keyway_wallet::{Wallet, WalletError};
 use keyway_e2e::proxy::{Proxy, Tamper, flip_b64};
 use keyway_e2e::*;
 use reqwest::Method;
@@ -29,7 +29,7 @@ async fn setup() -> Setup {
     let backend = Backend::start(dir.path()).await;
     let p = property(&backend).await;
     let proxy = Proxy::start(&backend.base).await;
-    let expiry = UnixTime::now().saturating_add_secs(30 * DAY);
+    let expiry = keyway_api::clock::now().saturating_add_secs(30 * DAY);
     let (invite, token) = backend.invite(&p.manager, app_invite("Rita", &[p.front.id], None, Some(expiry), false)).await;
     let mut wallet = phone(dir.path(), "rita");
     wallet.accept_invite(&proxy.base, &token).await.unwrap();
@@ -48,7 +48,7 @@ async fn setup() -> Setup {
 
 /// Nothing the refused answer carried was stored, and the wallet still opens the front door.
 fn assert_intact(s: &mut Setup, cursor_before: &Option<String>) {
-    assert_eq!(s.wallet.keys_at(UnixTime::now()).unwrap().len(), 1, "the refused answer's key was not stored");
+    assert_eq!(s.wallet.keys_at(keyway_api::clock::now()).unwrap().len(), 1, "the refused answer's key was not stored");
     assert_eq!(&s.wallet.store().cursor().unwrap(), cursor_before, "the cursor did not move");
     assert!(unlock(&mut s.wallet, &s.p.front).granted, "still unlocks offline");
 }
@@ -74,7 +74,7 @@ async fn bad_signature_on_a_key_certificate_is_refused_and_good_state_kept() {
     // The same answer, untouched, is taken.
     s.proxy.set(Tamper::Pass);
     assert_eq!(s.wallet.sync().await.unwrap().keys_received, 1);
-    assert_eq!(s.wallet.keys_at(UnixTime::now()).unwrap().len(), 2);
+    assert_eq!(s.wallet.keys_at(keyway_api::clock::now()).unwrap().len(), 2);
     assert!(unlock(&mut s.wallet, &s.p.garage).granted);
 }
 
@@ -82,7 +82,7 @@ async fn bad_signature_on_a_key_certificate_is_refused_and_good_state_kept() {
 async fn forged_door_update_batch_is_refused() {
     let mut s = setup().await;
     // Someone else's revocation puts a batch in the next answer for the front door.
-    let expiry = UnixTime::now().saturating_add_secs(DAY);
+    let expiry = keyway_api::clock::now().saturating_add_secs(DAY);
     let (other, _) = s.backend.invite(&s.p.manager, app_invite("Otto", &[s.p.front.id], None, Some(expiry), false)).await;
     let _: serde_json::Value = s
         .backend
@@ -120,10 +120,10 @@ async fn another_propertys_answer_is_refused() {
         .ok(Method::POST, "/v1/doors", &created.manager.token, Some(CreateDoorRequest { name: "Gate".into(), online: false }))
         .await;
     let (_, token) =
-        s.backend.invite(&created.manager.token, app_invite("Ola", &[door.door_id], None, Some(UnixTime::now().saturating_add_secs(DAY)), false)).await;
+        s.backend.invite(&created.manager.token, app_invite("Ola", &[door.door_id], None, Some(keyway_api::clock::now().saturating_add_secs(DAY)), false)).await;
     // Ola's phone accepts her invite; the full answer it gets is what we replay to Rita.
-    let client = keyway_core::sync::SyncClient::new(ClientConfig::new(s.backend.base.clone())).unwrap();
-    let accepted = client.accept_invite(&token, &keyway_core::credential::KeyPair::generate().public()).await.unwrap();
+    let client = keyway_api::client::SyncClient::new(ClientConfig::new(s.backend.base.clone())).unwrap();
+    let accepted = client.accept_invite(&token, &keyway_protocol::credential::KeyPair::generate().public()).await.unwrap();
     assert_eq!(accepted.sync.keys.len(), 1);
     let foreign = serde_json::to_vec(&accepted.sync).unwrap();
 
@@ -162,24 +162,24 @@ async fn a_rolled_back_answer_takes_nothing_away() {
         let newest = keys.iter().map(|k| k["key_id"].as_u64().unwrap()).max().unwrap();
         keys.retain(|k| k["key_id"].as_u64().unwrap() != newest);
         v["full"] = serde_json::Value::Bool(true);
-        v["server_time"] = serde_json::json!(UnixTime::now().saturating_sub_secs(DAY).0);
+        v["server_time"] = serde_json::json!(keyway_api::clock::now().saturating_sub_secs(DAY).0);
         v["cursor"] = serde_json::json!("0");
         serde_json::to_vec(&v).unwrap()
     };
-    assert_eq!(s.wallet.keys_at(UnixTime::now()).unwrap().len(), 2);
+    assert_eq!(s.wallet.keys_at(keyway_api::clock::now()).unwrap().len(), 2);
     let server_time = s.wallet.store().last_server_time().unwrap().unwrap();
 
     s.proxy.set(Tamper::Replay(stale));
     s.wallet.sync().await.unwrap();
-    let keys = s.wallet.keys_at(UnixTime::now()).unwrap();
+    let keys = s.wallet.keys_at(keyway_api::clock::now()).unwrap();
     assert_eq!(keys.len(), 2);
-    assert!(keys.iter().all(|k| k.state == keyway_core::wallet::key_state::KeyState::Active), "{keys:?}");
+    assert!(keys.iter().all(|k| k.state == keyway_wallet::key_state::KeyState::Active), "{keys:?}");
     assert_eq!(s.wallet.store().last_server_time().unwrap().unwrap(), server_time, "the server time never goes back");
     assert!(unlock(&mut s.wallet, &s.p.garage).granted);
     // The next genuine sync with the rolled-back cursor gets a full answer and converges.
     s.proxy.set(Tamper::Pass);
     s.wallet.sync().await.unwrap();
-    assert_eq!(s.wallet.keys_at(UnixTime::now()).unwrap().len(), 2);
+    assert_eq!(s.wallet.keys_at(keyway_api::clock::now()).unwrap().len(), 2);
     let _ = s.person;
 }
 
@@ -195,11 +195,11 @@ async fn truncated_and_late_answers_are_errors_not_damage() {
     s.proxy.set(Tamper::Delay(Duration::from_secs(3)));
     let started = std::time::Instant::now();
     let err = s.wallet.sync().await.unwrap_err();
-    assert!(matches!(err, WalletError::Backend(keyway_core::sync::SyncError::Network { attempts: 2, .. })), "{err}");
+    assert!(matches!(err, WalletError::Backend(keyway_api::client::SyncError::Network { attempts: 2, .. })), "{err}");
     assert!(started.elapsed() < Duration::from_secs(3), "gave up at the timeout, not after the slow answer");
     assert_intact(&mut s, &cursor);
 
     s.proxy.set(Tamper::Pass);
     s.wallet.sync().await.unwrap();
-    assert_eq!(s.wallet.keys_at(UnixTime::now()).unwrap().len(), 2);
+    assert_eq!(s.wallet.keys_at(keyway_api::clock::now()).unwrap().len(), 2);
 }

@@ -1,11 +1,11 @@
 //! The resident wallet against the reference Mission Control over real HTTP and doors running
 //! the real door engine behind the simulated BLE link.
 
-use keyway_core::UnixTime;
-use keyway_core::api::*;
-use keyway_core::credential::{DenialReason, DoorSet, Validity};
-use keyway_core::wallet::WalletError;
-use keyway_core::wallet::key_state::KeyState;
+use keyway_protocol::UnixTime;
+use keyway_api::*;
+use keyway_protocol::credential::{DenialReason, DoorSet, Validity};
+use keyway_wallet::WalletError;
+use keyway_wallet::key_state::KeyState;
 use keyway_e2e::*;
 use reqwest::Method;
 
@@ -14,7 +14,7 @@ async fn invite_accept_sync_unlock_and_deliver_another_persons_revocation() {
     let dir = tempfile::tempdir().unwrap();
     let backend = Backend::start(dir.path()).await;
     let p = property(&backend).await;
-    let now = UnixTime::now();
+    let now = keyway_api::clock::now();
     let expiry = Some(now.saturating_add_secs(30 * DAY));
 
     // Alice, a resident, accepts her invite and opens the front door offline.
@@ -22,7 +22,7 @@ async fn invite_accept_sync_unlock_and_deliver_another_persons_revocation() {
     let mut alice = phone(dir.path(), "alice");
     let summary = alice.accept_invite(&backend.base, &alice_token).await.unwrap();
     assert_eq!(summary.keys_received, 1);
-    let keys = alice.keys_at(UnixTime::now()).unwrap();
+    let keys = alice.keys_at(keyway_api::clock::now()).unwrap();
     assert_eq!(keys.len(), 1);
     assert_eq!(keys[0].state, KeyState::Active);
     let report = unlock(&mut alice, &p.front);
@@ -68,7 +68,7 @@ async fn invite_accept_sync_unlock_and_deliver_another_persons_revocation() {
     assert_eq!(refused.denial, Some(DenialReason::RevokedKey));
     // After a sync Bob's wallet knows, and does not even try.
     bob.sync().await.unwrap();
-    assert!(matches!(bob.keys_at(UnixTime::now()).unwrap()[0].state, KeyState::Revoked));
+    assert!(matches!(bob.keys_at(keyway_api::clock::now()).unwrap()[0].state, KeyState::Revoked));
     assert!(matches!(bob.unlock(p.front.id, &mut p.front.connect()), Err(WalletError::NoKeyForDoor(_))));
 
     // The activity the door logged reached the backend through Alice's phone.
@@ -82,7 +82,7 @@ async fn revoked_resident_and_their_guest_are_refused_after_another_resident_car
     let dir = tempfile::tempdir().unwrap();
     let backend = Backend::start(dir.path()).await;
     let p = property(&backend).await;
-    let now = UnixTime::now();
+    let now = keyway_api::clock::now();
     let expiry = now.saturating_add_secs(30 * DAY);
 
     let (alice_invite, t) = backend.invite(&p.manager, app_invite("Alice", &[p.front.id, p.garage.id], None, Some(expiry), true)).await;
@@ -134,18 +134,18 @@ async fn future_start_key_is_upcoming_then_works() {
     let dir = tempfile::tempdir().unwrap();
     let backend = Backend::start(dir.path()).await;
     let p = property(&backend).await;
-    let start = UnixTime::now().saturating_add_secs(2);
+    let start = keyway_api::clock::now().saturating_add_secs(2);
     let (_, t) = backend
         .invite(&p.manager, app_invite("Dana", &[p.front.id], Some(start), Some(start.saturating_add_secs(DAY)), false))
         .await;
     let mut dana = phone(dir.path(), "dana");
     dana.accept_invite(&backend.base, &t).await.unwrap();
-    assert_eq!(dana.keys_at(UnixTime::now()).unwrap()[0].state, KeyState::Upcoming { start });
+    assert_eq!(dana.keys_at(keyway_api::clock::now()).unwrap()[0].state, KeyState::Upcoming { start });
     assert!(matches!(dana.unlock(p.front.id, &mut p.front.connect()), Err(WalletError::NoKeyForDoor(_))));
-    while UnixTime::now() < start {
+    while keyway_api::clock::now() < start {
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
-    assert_eq!(dana.keys_at(UnixTime::now()).unwrap()[0].state, KeyState::Active);
+    assert_eq!(dana.keys_at(keyway_api::clock::now()).unwrap()[0].state, KeyState::Active);
     assert!(unlock(&mut dana, &p.front).granted);
 }
 
@@ -155,7 +155,7 @@ async fn unlocks_offline_with_the_backend_stopped_and_keeps_the_receipt_queued()
     let mut backend = Backend::start(dir.path()).await;
     let p = property(&backend).await;
     let (_, t) = backend
-        .invite(&p.manager, app_invite("Eve", &[p.garage.id], None, Some(UnixTime::now().saturating_add_secs(DAY)), false))
+        .invite(&p.manager, app_invite("Eve", &[p.garage.id], None, Some(keyway_api::clock::now().saturating_add_secs(DAY)), false))
         .await;
     let mut eve = phone(dir.path(), "eve");
     eve.accept_invite(&backend.base, &t).await.unwrap();

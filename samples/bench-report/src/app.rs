@@ -4,10 +4,10 @@
 //! value, the Noise handshake hash), which is how such a design gets freshness.
 
 use crate::property::{DOOR, Holder, NOW};
-use keyway_core::credential::{DoorId, PublicKey};
-use keyway_core::door::DoorEngine;
-use keyway_core::protocol::message::PROTOCOL_VERSION;
-use keyway_core::protocol::{Access, DoorResult, UnlockRequest};
+use keyway_protocol::credential::{DoorId, PublicKey};
+use keyway_protocol::door::DoorEngine;
+use keyway_protocol::unlock::message::PROTOCOL_VERSION;
+use keyway_protocol::unlock::{Access, DoorResult, UnlockRequest};
 
 /// The phone nonce every variant uses (the receipt is bound to it).
 pub const PHONE_NONCE: [u8; 16] = [0xA1; 16];

@@ -1,10 +1,10 @@
 //! Runs any two-party exchange over the simulated BLE connection of
-//! [`keyway_core::transport::sim`], with the same timing model as `SimPair`: a frame its
+//! [`keyway_test_kit::sim`], with the same timing model as `SimPair`: a frame its
 //! sender produced at `t` is ready at `t + latency` and goes in the first connection event with
 //! room (`frames_per_event` per direction), and each side reacts when a frame is delivered.
 //! The driver also measures the CPU time each side spends in its own calls.
 
-use keyway_core::transport::sim::{Direction, LinkStats, SimChannel, SimConfig};
+use keyway_test_kit::sim::{Direction, LinkStats, SimChannel, SimConfig};
 use std::cmp::Reverse;
 use std::collections::{BTreeSet, BinaryHeap};
 use std::time::{Duration, Instant};

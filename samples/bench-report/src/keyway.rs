@@ -2,11 +2,11 @@
 
 use crate::driver::Endpoint;
 use crate::property::{DOOR, Holder, NOW, Property};
-use keyway_core::UnixTime;
-use keyway_core::credential::UpdateBatch;
-use keyway_core::door::DoorEngine;
-use keyway_core::protocol::frame::ATT_OVERHEAD;
-use keyway_core::protocol::{Access, DoorSession, PhoneSession, UnlockOutcome, UnlockParams};
+use keyway_protocol::UnixTime;
+use keyway_protocol::credential::UpdateBatch;
+use keyway_protocol::door::DoorEngine;
+use keyway_protocol::unlock::frame::ATT_OVERHEAD;
+use keyway_protocol::unlock::{Access, DoorSession, PhoneSession, UnlockOutcome, UnlockParams};
 
 pub struct KeywayPhone {
     session: PhoneSession,

@@ -14,9 +14,9 @@
 use crate::app;
 use crate::driver::{Endpoint, LengthPrefixed, StreamOut};
 use crate::property::{DOOR, Holder, Property};
-use keyway_core::credential::PublicKey;
-use keyway_core::door::DoorEngine;
-use keyway_core::protocol::Access;
+use keyway_protocol::credential::PublicKey;
+use keyway_protocol::door::DoorEngine;
+use keyway_protocol::unlock::Access;
 use snow::{Builder, HandshakeState, TransportState};
 
 const MAX_NOISE: usize = 65_535;

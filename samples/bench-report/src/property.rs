@@ -2,13 +2,13 @@
 //! two-door key and backend-sized ids, and a guest of that resident. Keys are derived from fixed
 //! seeds so every run of the report measures the same bytes.
 
-use keyway_core::UnixTime;
-use keyway_core::credential::{
+use keyway_protocol::UnixTime;
+use keyway_protocol::credential::{
     AuthorityKeyId, DoorCertBody, DoorCertificate, DoorId, DoorOp, DoorSet, DoorUpdate, DoorcodeSecret, GuestKey,
     GuestKeyBody, KeyCertBody, KeyChain, KeyFlags, KeyId, KeyPair, PersonId, Signed, TrustAnchors, UpdateBatch,
     UpdateBatchBody, Validity,
 };
-use keyway_core::door::{DoorEngine, DoorProvisioning};
+use keyway_protocol::door::{DoorEngine, DoorProvisioning};
 
 /// 2026-12-01T08:00:00Z.
 pub const NOW: UnixTime = UnixTime(1_796_112_000);

@@ -6,8 +6,8 @@ use crate::keyway::{KeywayDoor, KeywayPhone};
 use crate::noise::{NoiseDoor, NoiseKeys, NoisePhone, Pattern};
 use crate::property::{DOOR, HolderKind, Property};
 use crate::tls::{TlsDoor, TlsPhone, TlsSetup};
-use keyway_core::protocol::frame;
-use keyway_core::transport::sim::SimConfig;
+use keyway_protocol::unlock::frame;
+use keyway_test_kit::sim::SimConfig;
 use serde::Serialize;
 use std::time::Duration;
 

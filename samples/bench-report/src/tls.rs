@@ -8,9 +8,9 @@
 use crate::app;
 use crate::driver::{Endpoint, LengthPrefixed, StreamOut};
 use crate::property::{DOOR, Holder, Property};
-use keyway_core::credential::PublicKey;
-use keyway_core::door::DoorEngine;
-use keyway_core::protocol::Access;
+use keyway_protocol::credential::PublicKey;
+use keyway_protocol::door::DoorEngine;
+use keyway_protocol::unlock::Access;
 use rcgen::{BasicConstraints, CertificateParams, DistinguishedName, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyUsagePurpose};
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer, ServerName};
 use rustls::server::WebPkiClientVerifier;

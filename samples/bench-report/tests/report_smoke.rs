@@ -5,8 +5,8 @@
 use bench_report::driver::LengthPrefixed;
 use bench_report::property::{HolderKind, NOW};
 use bench_report::report::{self, Context, PROTOCOLS, Protocol, SETTINGS};
-use keyway_core::protocol::{PhoneSession, UnlockParams, UnlockRequest};
-use keyway_core::transport::sim::SimPair;
+use keyway_protocol::unlock::{PhoneSession, UnlockParams, UnlockRequest};
+use keyway_test_kit::sim::SimPair;
 
 #[test]
 fn every_protocol_delivers_the_request_intact_and_the_door_grants_it() {

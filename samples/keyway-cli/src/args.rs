@@ -1,8 +1,8 @@
 //! The command line, and parsing of ids and times as a resident types them.
 
 use clap::{Parser, Subcommand};
-use keyway_core::UnixTime;
-use keyway_core::credential::{DoorId, KeyId};
+use keyway_protocol::UnixTime;
+use keyway_protocol::credential::{DoorId, KeyId};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
@@ -99,7 +99,7 @@ pub fn parse_key(s: &str) -> Result<KeyId, String> {
 }
 
 pub fn parse_time(s: &str) -> Result<UnixTime, String> {
-    parse_time_at(s, UnixTime::now())
+    parse_time_at(s, keyway_api::clock::now())
 }
 
 pub fn parse_time_at(s: &str, now: UnixTime) -> Result<UnixTime, String> {
@@ -120,7 +120,7 @@ pub fn parse_time_at(s: &str, now: UnixTime) -> Result<UnixTime, String> {
         return n.checked_mul(secs).map(|d| now.saturating_add_secs(d)).ok_or_else(bad);
     }
     chrono::DateTime::parse_from_rfc3339(t)
-        .map(|d| UnixTime::from(d.with_timezone(&chrono::Utc)))
+        .map(|d| keyway_api::clock::from_datetime(d.with_timezone(&chrono::Utc)))
         .map_err(|_| format!("{s:?} is not a time (RFC 3339 like 2026-12-24T18:00:00Z, now, or +2d)"))
 }
 

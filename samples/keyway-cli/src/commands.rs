@@ -3,12 +3,12 @@
 use crate::args::{Cli, Command};
 use crate::display::{event_text, keys_table, state_text, time_text};
 use indicatif::{ProgressBar, ProgressStyle};
-use keyway_core::UnixTime;
-use keyway_core::credential::{DoorSet, Validity};
-use keyway_core::store::secure::FileSecureStorage;
-use keyway_core::transport::socket::SocketLink;
-use keyway_core::transport::Link;
-use keyway_core::wallet::Wallet;
+use keyway_protocol::UnixTime;
+use keyway_protocol::credential::{DoorSet, Validity};
+use keyway_wallet::store::secure::FileSecureStorage;
+use keyway_link::socket::SocketLink;
+use keyway_link::Link;
+use keyway_wallet::Wallet;
 use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
@@ -37,7 +37,7 @@ fn block_on<T>(message: &str, fut: impl Future<Output = T>) -> Result<T, String>
     Ok(with_spinner(message, || rt.block_on(fut)))
 }
 
-fn door_namer(wallet: &Wallet) -> impl Fn(keyway_core::credential::DoorId) -> String {
+fn door_namer(wallet: &Wallet) -> impl Fn(keyway_protocol::credential::DoorId) -> String {
     let names = wallet.doors().unwrap_or_default();
     move |id| names.iter().find(|(d, _)| *d == id).map(|(_, n)| format!("{n} ({})", id.0)).unwrap_or_else(|| id.to_string())
 }
@@ -64,7 +64,7 @@ pub fn run(cli: Cli) -> Result<(), String> {
             );
         }
         Command::Keys => {
-            let keys = wallet.keys_at(UnixTime::now()).map_err(|e| e.to_string())?;
+            let keys = wallet.keys_at(keyway_api::clock::now()).map_err(|e| e.to_string())?;
             if keys.is_empty() {
                 println!("no keys on this phone (accept an invite or a guest key first)");
             } else {
@@ -73,13 +73,13 @@ pub fn run(cli: Cli) -> Result<(), String> {
         }
         Command::Unlock { door, addr, mtu } => {
             if !wallet.doors().map_err(|e| e.to_string())?.iter().any(|(d, _)| *d == door) {
-                return Err(keyway_core::wallet::WalletError::UnknownDoor(door).to_string());
+                return Err(keyway_wallet::WalletError::UnknownDoor(door).to_string());
             }
             // No connection to the door without a key that can open it now.
             let now = wallet.now().map_err(|e| e.to_string())?;
             let keys = wallet.keys_at(now).map_err(|e| e.to_string())?;
-            if !keys.iter().any(|k| k.state == keyway_core::wallet::key_state::KeyState::Active && k.doors.contains(door)) {
-                return Err(keyway_core::wallet::WalletError::NoKeyForDoor(door).to_string());
+            if !keys.iter().any(|k| k.state == keyway_wallet::key_state::KeyState::Active && k.doors.contains(door)) {
+                return Err(keyway_wallet::WalletError::NoKeyForDoor(door).to_string());
             }
             let report = with_spinner(&format!("unlocking {door}…"), || {
                 let mut link = SocketLink::connect(addr, mtu as usize, Duration::from_secs(5)).map_err(|e| format!("cannot reach the door at {addr}: {e}"))?;
@@ -87,7 +87,7 @@ pub fn run(cli: Cli) -> Result<(), String> {
                 Ok::<_, String>((report, link.stats(), link.mtu()))
             })?;
             let (r, stats, mtu) = report;
-            let decision = if r.granted { "unlocked".to_string() } else { format!("refused: {:?}", r.denial.unwrap_or(keyway_core::credential::DenialReason::Malformed)) };
+            let decision = if r.granted { "unlocked".to_string() } else { format!("refused: {:?}", r.denial.unwrap_or(keyway_protocol::credential::DenialReason::Malformed)) };
             println!("{} ({}): {decision}", r.door_name, r.door);
             println!("  key {}{}", r.key_id, if r.is_guest { " (guest)" } else { "" });
             if r.updates_carried {

@@ -1,8 +1,8 @@
 //! How keys, pending updates and activity are shown.
 
-use keyway_core::UnixTime;
-use keyway_core::credential::ActivityEvent;
-use keyway_core::wallet::key_state::{KeyState, KeyView};
+use keyway_protocol::UnixTime;
+use keyway_protocol::credential::ActivityEvent;
+use keyway_wallet::key_state::{KeyState, KeyView};
 
 pub fn state_text(state: KeyState) -> String {
     match state {
@@ -14,7 +14,7 @@ pub fn state_text(state: KeyState) -> String {
 }
 
 /// The `keyway keys` table.
-pub fn keys_table(keys: &[KeyView], door_name: impl Fn(keyway_core::credential::DoorId) -> String) -> String {
+pub fn keys_table(keys: &[KeyView], door_name: impl Fn(keyway_protocol::credential::DoorId) -> String) -> String {
     let mut out = format!("{:<20} {:<8} {:<28} {:<43} {}\n", "KEY", "KIND", "DOORS", "WINDOW", "STATE");
     for k in keys {
         let kind = if k.is_guest { "guest" } else if k.resident { "resident" } else { "key" };

@@ -1,5 +1,5 @@
 //! `keyway`: the resident's side of Keyway on the command line, over the same
-//! [`Wallet`](keyway_core::wallet::Wallet) the apps embed.
+//! [`Wallet`](keyway_wallet::Wallet) the apps embed.
 //!
 //! ```text
 //! keyway --wallet DIR accept --backend URL --token T

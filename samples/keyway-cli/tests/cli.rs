@@ -2,9 +2,9 @@
 //! accept, keys, unlock (carrying a door update), pending, activity, upload, guest sharing;
 //! and bad input as one line with exit code 1.
 
-use keyway_core::api::*;
+use keyway_api::*;
 use lock_sim::{DoorFile, serve_door};
-use keyway_core::transport::socket::DoorListener;
+use keyway_link::socket::DoorListener;
 use std::path::Path;
 use std::process::{Command, Output};
 
@@ -51,7 +51,7 @@ async fn a_resident_accepts_unlocks_a_simulated_door_and_shares_a_guest_key() {
         .unwrap();
     let pm = created.manager.token;
     let door: ProvisionedDoor = post(&http, format!("{base}/v1/doors"), &pm, &CreateDoorRequest { name: "Garage".into(), online: false }).await;
-    let grant = KeyGrant { doors: vec![door.door_id], start: None, expiry: Some(keyway_core::UnixTime::now().saturating_add_secs(86_400 * 30)) };
+    let grant = KeyGrant { doors: vec![door.door_id], start: None, expiry: Some(keyway_api::clock::now().saturating_add_secs(86_400 * 30)) };
     let invite = |name: &str, access| {
         let app = access == AccessKind::AppKey;
         InviteRequest { name: name.into(), contact: format!("{name}@example.com"), access, keys: vec![grant.clone()], resident: app, may_share: app }
@@ -64,7 +64,7 @@ async fn a_resident_accepts_unlocks_a_simulated_door_and_shares_a_guest_key() {
 
     // The door simulator, in-process on a thread, on its own state file.
     let state = DoorFile::new(dir.path().join("garage.state"));
-    state.provision(lock_sim::provision::provisioning_from(&door, keyway_core::UnixTime::now()).unwrap()).unwrap();
+    state.provision(lock_sim::provision::provisioning_from(&door, keyway_api::clock::now()).unwrap()).unwrap();
     let listener = DoorListener::bind("127.0.0.1:0".parse().unwrap(), 247).unwrap();
     let addr = listener.local_addr().unwrap().to_string();
     let door_file = state.clone();

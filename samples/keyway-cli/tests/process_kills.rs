@@ -3,10 +3,10 @@
 //! must pick up where the last left off; at the end nothing the manager did or the door logged
 //! is lost or counted twice, and the wallet's SQLite file is intact.
 
-use keyway_core::UnixTime;
-use keyway_core::api::*;
-use keyway_core::store::Store;
-use keyway_core::transport::socket::DoorListener;
+use keyway_protocol::UnixTime;
+use keyway_api::*;
+use keyway_wallet::store::Store;
+use keyway_link::socket::DoorListener;
 use lock_sim::{DoorFile, serve_door};
 use std::collections::HashSet;
 use std::path::Path;
@@ -81,7 +81,7 @@ async fn sigkill_during_sync_unlock_and_upload_loses_and_duplicates_nothing() {
     .await;
     let pm = created.manager.token;
     let door: ProvisionedDoor = post(&http, format!("{base}/v1/doors"), &pm, &CreateDoorRequest { name: "Garage".into(), online: false }).await;
-    let expiry = UnixTime::now().saturating_add_secs(86_400 * 30);
+    let expiry = keyway_api::clock::now().saturating_add_secs(86_400 * 30);
     let grant = KeyGrant { doors: vec![door.door_id], start: None, expiry: Some(expiry) };
     let invite = |name: &str| InviteRequest {
         name: name.into(),
@@ -97,7 +97,7 @@ async fn sigkill_during_sync_unlock_and_upload_loses_and_duplicates_nothing() {
     let token = outbox.iter().find(|m| m.message_id == ann.welcome_message_id).unwrap().token.clone();
 
     let state = DoorFile::new(dir.path().join("garage.state"));
-    state.provision(lock_sim::provision::provisioning_from(&door, UnixTime::now()).unwrap()).unwrap();
+    state.provision(lock_sim::provision::provisioning_from(&door, keyway_api::clock::now()).unwrap()).unwrap();
     let listener = DoorListener::bind("127.0.0.1:0".parse().unwrap(), 247).unwrap();
     let addr = listener.local_addr().unwrap().to_string();
     let door_file = state.clone();

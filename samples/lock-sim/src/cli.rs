@@ -14,11 +14,11 @@
 
 use crate::door_file::DoorFile;
 use crate::entry::EntryReport;
-use crate::provision::provisioning_from_json;
+use keyway_test_kit::install::provisioning_from_json;
 use crate::serve::serve_door;
 use clap::{Args, Parser, Subcommand};
-use keyway_core::UnixTime;
-use keyway_core::transport::socket::DoorListener;
+use keyway_protocol::UnixTime;
+use keyway_link::socket::DoorListener;
 use serde::Serialize;
 use std::ffi::OsString;
 use std::io::Write;
@@ -135,9 +135,9 @@ pub fn main_from(args: impl IntoIterator<Item = OsString>) -> ExitCode {
     }
 }
 
-fn read_provisioning(path: &PathBuf) -> Result<keyway_core::door::DoorProvisioning, String> {
+fn read_provisioning(path: &PathBuf) -> Result<keyway_protocol::door::DoorProvisioning, String> {
     let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
-    provisioning_from_json(&text, UnixTime::now()).map_err(|e| format!("{}: {e}", path.display()))
+    provisioning_from_json(&text, keyway_api::clock::now()).map_err(|e| format!("{}: {e}", path.display()))
 }
 
 pub fn run(cli: Cli) -> Result<(), String> {
@@ -184,7 +184,7 @@ pub fn run(cli: Cli) -> Result<(), String> {
         Command::Keypad { state, code, json } => {
             let file = DoorFile::new(state.state);
             let report = file
-                .with_door(|door| EntryReport::new(door.door_id(), "doorcode", &door.enter_doorcode(&code, UnixTime::now())))
+                .with_door(|door| EntryReport::new(door.door_id(), "doorcode", &door.enter_doorcode(&code, keyway_api::clock::now())))
                 .map_err(|e| e.to_string())?;
             if json {
                 print_json(&report)
@@ -197,7 +197,7 @@ pub fn run(cli: Cli) -> Result<(), String> {
             let bytes = hex::decode(card.trim()).map_err(|_| format!("card id {card:?} is not hex"))?;
             let file = DoorFile::new(state.state);
             let report = file
-                .with_door(|door| EntryReport::new(door.door_id(), "keycard", &door.present_keycard(&bytes, UnixTime::now())))
+                .with_door(|door| EntryReport::new(door.door_id(), "keycard", &door.present_keycard(&bytes, keyway_api::clock::now())))
                 .map_err(|e| e.to_string())?;
             if json {
                 print_json(&report)

@@ -1,7 +1,7 @@
 //! A door's state file: one transaction per session or entry, atomic writes, a lock file so
 //! that concurrent `lock-sim` commands on one door take turns.
 
-use keyway_core::door::{DoorEngine, DoorProvisioning, DoorState, DoorStateError};
+use keyway_protocol::door::{DoorEngine, DoorProvisioning, DoorState, DoorStateError};
 use std::fs::{self, File, OpenOptions};
 use std::io::Write;
 use std::path::{Path, PathBuf};

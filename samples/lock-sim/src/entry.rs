@@ -1,9 +1,9 @@
 //! Keypad and card entries, and how their decisions are printed.
 
-use keyway_core::UnixTime;
-use keyway_core::credential::{ActivityEvent, DoorId};
-use keyway_core::door::Entry;
-use keyway_core::protocol::Access;
+use keyway_protocol::UnixTime;
+use keyway_protocol::credential::{ActivityEvent, DoorId};
+use keyway_protocol::door::Entry;
+use keyway_protocol::unlock::Access;
 use serde::{Deserialize, Serialize};
 
 /// One keypad or card decision, as `lock-sim keypad|card --json` prints it.

@@ -1,6 +1,6 @@
-//! The Keyway door simulator: a [`DoorEngine`](keyway_core::door::DoorEngine) whose state lives
+//! The Keyway door simulator: a [`DoorEngine`](keyway_protocol::door::DoorEngine) whose state lives
 //! in a file, served over the socket stand-in for the door's GATT service
-//! ([`keyway_core::transport::socket`]), with keypad and card input from the command line.
+//! ([`keyway_link::socket`]), with keypad and card input from the command line.
 //!
 //! - [`provision`]: the door's install data from the JSON Mission Control returns when a door
 //!   is created, checked before anything is written.
@@ -14,10 +14,9 @@
 pub mod cli;
 pub mod door_file;
 pub mod entry;
-pub mod provision;
 pub mod serve;
 
 pub use door_file::{DoorFile, DoorFileError};
 pub use entry::EntryReport;
-pub use provision::{ProvisionError, provisioning_from_json};
+pub use keyway_test_kit::install::{ProvisionError, provisioning_from_json};
 pub use serve::{SessionLine, serve_door};

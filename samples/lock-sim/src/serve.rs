@@ -2,11 +2,11 @@
 //! door's state file.
 
 use crate::door_file::{DoorFile, DoorFileError};
-use keyway_core::UnixTime;
-use keyway_core::credential::{ActivityEvent, DoorId};
-use keyway_core::protocol::Access;
-use keyway_core::transport::socket::DoorListener;
-use keyway_core::transport::{DEFAULT_SESSION_TIMEOUT, LinkError, serve_session_durably};
+use keyway_protocol::UnixTime;
+use keyway_protocol::credential::{ActivityEvent, DoorId};
+use keyway_protocol::unlock::Access;
+use keyway_link::socket::DoorListener;
+use keyway_link::{DEFAULT_SESSION_TIMEOUT, LinkError, serve_session_durably};
 use serde::{Deserialize, Serialize};
 
 /// What one session did, as `lock-sim serve` prints it (one line per session).
@@ -59,7 +59,7 @@ pub fn serve_door(listener: &DoorListener, door: &DoorFile, mut report: impl FnM
                 let head = engine.activity().head();
                 let mut decided = None;
                 // The state is on disk before the receipt leaves the door.
-                let served = serve_session_durably(link, engine, UnixTime::now(), nonce, DEFAULT_SESSION_TIMEOUT, &mut |a| decided = Some(a), &mut |d| {
+                let served = serve_session_durably(link, engine, keyway_api::clock::now(), nonce, DEFAULT_SESSION_TIMEOUT, &mut |a| decided = Some(a), &mut |d| {
                     save(d).map_err(|e| e.to_string())
                 });
                 let record = engine.activity().records().find(|r| r.seq > head && matches!(r.event, ActivityEvent::AppUnlock { .. } | ActivityEvent::AppDenied { .. }));

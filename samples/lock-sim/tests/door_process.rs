@@ -2,12 +2,12 @@
 //! JSON, serving a real unlock over the socket link, persisting across restarts, keypad input
 //! and one-line errors for bad input.
 
-use keyway_core::UnixTime;
-use keyway_core::api::{B64, ProvisionedDoor, Secret32};
-use keyway_core::credential::*;
-use keyway_core::protocol::{PhoneSession, UnlockParams};
-use keyway_core::transport::run_unlock;
-use keyway_core::transport::socket::SocketLink;
+use keyway_protocol::UnixTime;
+use keyway_api::{B64, ProvisionedDoor, Secret32};
+use keyway_protocol::credential::*;
+use keyway_protocol::unlock::{PhoneSession, UnlockParams};
+use keyway_link::run_unlock;
+use keyway_link::socket::SocketLink;
 use lock_sim::EntryReport;
 use lock_sim::cli::DoorStatus;
 use std::io::{BufRead, BufReader};
@@ -75,9 +75,9 @@ fn status(state: &Path) -> DoorStatus {
     serde_json::from_slice(&out.stdout).unwrap()
 }
 
-fn resident_unlock(i: &Install, addr: SocketAddr, mtu: usize) -> (bool, keyway_core::transport::socket::SocketStats) {
+fn resident_unlock(i: &Install, addr: SocketAddr, mtu: usize) -> (bool, keyway_link::socket::SocketStats) {
     let phone = KeyPair::generate();
-    let now = UnixTime::now();
+    let now = keyway_api::clock::now();
     let body = KeyCertBody::new(
         KeyId(41),
         PersonId(5),

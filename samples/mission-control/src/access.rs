@@ -9,12 +9,12 @@ use crate::people::{self, PersonRow};
 use crate::property::{Authority, bump_change_seq};
 use crate::updates::UpdatePlan;
 use crate::validate;
-use keyway_core::UnixTime;
-use keyway_core::api::{
+use keyway_protocol::UnixTime;
+use keyway_api::{
     AccessKind, AddKeycardRequest, ChangeExpiryRequest, InviteRequest, InviteResponse, KeyChangeResponse, KeyGrant,
     KeycardChangeResponse, NO_EXPIRY, QueuedUpdate, RevocationResponse,
 };
-use keyway_core::credential::{CardId, DoorOp, KeyFlags, KeyId, Validity};
+use keyway_protocol::credential::{CardId, DoorOp, KeyFlags, KeyId, Validity};
 use rusqlite::{Transaction, params};
 
 /// Most keys one invite may grant.
@@ -209,7 +209,7 @@ pub fn delete_key(tx: &Transaction, manager: &Manager, key_id: u64, now: UnixTim
         person.id
     };
     let updates = plan.commit(tx, now)?;
-    Ok(RevocationResponse { person_id: keyway_core::credential::PersonId(person_id as u64), revoked_keys: vec![id], updates })
+    Ok(RevocationResponse { person_id: keyway_protocol::credential::PersonId(person_id as u64), revoked_keys: vec![id], updates })
 }
 
 /// Revoke All Keys: every current key of the person ends (guests with it) and every keycard is

@@ -2,7 +2,7 @@
 
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use keyway_core::api::{ApiError, ErrorCode};
+use keyway_api::{ApiError, ErrorCode};
 
 #[derive(Debug, Clone)]
 pub struct AppError {

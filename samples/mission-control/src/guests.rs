@@ -6,8 +6,8 @@ use crate::keys;
 use crate::people;
 use crate::property::{Authority, bump_change_seq};
 use crate::validate;
-use keyway_core::UnixTime;
-use keyway_core::api::{RegisterGuestKeyRequest, RegisterGuestKeyResponse};
+use keyway_protocol::UnixTime;
+use keyway_api::{RegisterGuestKeyRequest, RegisterGuestKeyResponse};
 use rusqlite::{Transaction, params};
 
 pub fn register(tx: &Transaction, device: &Device, req: RegisterGuestKeyRequest, now: UnixTime) -> AppResult<RegisterGuestKeyResponse> {

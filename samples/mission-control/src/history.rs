@@ -2,9 +2,9 @@
 
 use crate::error::{AppError, AppResult};
 use crate::people;
-use keyway_core::UnixTime;
-use keyway_core::api::{ActivityEntry, ActivityQuery, OutboxMessage};
-use keyway_core::credential::{ActivityEvent, DoorId, PersonId};
+use keyway_protocol::UnixTime;
+use keyway_api::{ActivityEntry, ActivityQuery, OutboxMessage};
+use keyway_protocol::credential::{ActivityEvent, DoorId, PersonId};
 use rusqlite::{Transaction, params};
 
 pub fn activity(tx: &Transaction, property_id: i64, q: &ActivityQuery) -> AppResult<Vec<ActivityEntry>> {

@@ -4,9 +4,9 @@
 use crate::error::{AppError, AppResult};
 use crate::property::Authority;
 use crate::validate::{doors_from_json, doors_to_json};
-use keyway_core::UnixTime;
-use keyway_core::api::{B64, GuestKeyEntry, GuestKeyInfo, KeyEntry, KeyInfo, KeyStatus};
-use keyway_core::credential::{DoorSet, KeyCertBody, KeyCertificate, KeyFlags, KeyId, PersonId, PublicKey, Validity};
+use keyway_protocol::UnixTime;
+use keyway_api::{B64, GuestKeyEntry, GuestKeyInfo, KeyEntry, KeyInfo, KeyStatus};
+use keyway_protocol::credential::{DoorSet, KeyCertBody, KeyCertificate, KeyFlags, KeyId, PersonId, PublicKey, Validity};
 use rusqlite::{OptionalExtension, Row, Transaction, params};
 
 #[derive(Clone, Debug)]

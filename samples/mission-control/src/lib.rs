@@ -4,7 +4,7 @@
 //! edit, revoke and delete their access, keeps every offline door's update log and the
 //! door-update tasks, serves phones (invite acceptance, sync, receipt upload, guest-key
 //! registration) and merges door activity from receipts. Storage is SQLite; every request
-//! runs in one transaction. The wire types are `keyway_core::api`.
+//! runs in one transaction. The wire types are `keyway_api`.
 //!
 //! Run it with `cargo run -p mission-control -- --db mission-control.db --listen 127.0.0.1:8787`,
 //! or in-process with [`Server::start`].

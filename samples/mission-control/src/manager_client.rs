@@ -2,9 +2,9 @@
 //! drive Mission Control the way the manager's console would. No retries: a manager action
 //! such as an invite is not idempotent, so a failure is reported and the caller decides.
 
-use keyway_core::api::*;
-use keyway_core::credential::{DoorId, KeyId, PersonId};
-use keyway_core::UnixTime;
+use keyway_api::*;
+use keyway_protocol::credential::{DoorId, KeyId, PersonId};
+use keyway_protocol::UnixTime;
 use reqwest::Method;
 use serde::Serialize;
 use serde::de::DeserializeOwned;

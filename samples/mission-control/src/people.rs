@@ -3,9 +3,9 @@
 use crate::error::{AppError, AppResult};
 use crate::keys::{self, KeyRow};
 use crate::validate::doors_from_json;
-use keyway_core::UnixTime;
-use keyway_core::api::{AccessKind, KeyStatus, KeycardInfo, PersonInfo, PersonStatus};
-use keyway_core::credential::{DoorId, DoorSet, PersonId, Validity};
+use keyway_protocol::UnixTime;
+use keyway_api::{AccessKind, KeyStatus, KeycardInfo, PersonInfo, PersonStatus};
+use keyway_protocol::credential::{DoorId, DoorSet, PersonId, Validity};
 use rusqlite::{OptionalExtension, Transaction, params};
 
 #[derive(Clone, Debug)]
@@ -86,11 +86,11 @@ pub fn has_device(tx: &Transaction, person_id: i64) -> AppResult<bool> {
     Ok(tx.query_row("SELECT EXISTS (SELECT 1 FROM devices WHERE person_id = ?1)", params![person_id], |r| r.get(0))?)
 }
 
-pub fn device_key(tx: &Transaction, person_id: i64) -> AppResult<Option<keyway_core::credential::PublicKey>> {
+pub fn device_key(tx: &Transaction, person_id: i64) -> AppResult<Option<keyway_protocol::credential::PublicKey>> {
     let key: Option<Vec<u8>> = tx.query_row("SELECT public_key FROM devices WHERE person_id = ?1", params![person_id], |r| r.get(0)).optional()?;
     match key {
         None => Ok(None),
-        Some(k) => Ok(Some(keyway_core::credential::PublicKey(
+        Some(k) => Ok(Some(keyway_protocol::credential::PublicKey(
             <[u8; 32]>::try_from(k.as_slice()).map_err(|_| AppError::internal("stored device key is damaged"))?,
         ))),
     }

@@ -7,13 +7,13 @@ use crate::people::{self, PersonRow};
 use crate::property::{Authority, bump_change_seq, change_seq};
 use crate::provisioning;
 use crate::updates;
-use keyway_core::UnixTime;
-use keyway_core::api::{
+use keyway_protocol::UnixTime;
+use keyway_api::{
     AcceptInviteRequest, AcceptInviteResponse, AccessKind, B64, DeviceCredentials, DoorEntry, DoorcodeEntry, DoorcodesResponse,
     Revocation, SyncRequest, SyncResponse,
 };
-use keyway_core::credential::doorcode::local_day;
-use keyway_core::credential::{DoorId, PublicKey};
+use keyway_protocol::credential::doorcode::local_day;
+use keyway_protocol::credential::{DoorId, PublicKey};
 use rusqlite::{OptionalExtension, Transaction, params};
 use std::collections::BTreeSet;
 

@@ -1,7 +1,7 @@
 //! A property's authority key and its change counter.
 
 use crate::error::{AppError, AppResult};
-use keyway_core::credential::{AuthorityKeyId, KeyPair, PublicKey, TrustAnchors};
+use keyway_protocol::credential::{AuthorityKeyId, KeyPair, PublicKey, TrustAnchors};
 use rusqlite::{Transaction, params};
 
 pub struct Authority {

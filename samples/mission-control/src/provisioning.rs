@@ -4,12 +4,12 @@ use crate::auth::{self, Manager};
 use crate::error::{AppError, AppResult};
 use crate::property::Authority;
 use crate::validate;
-use keyway_core::UnixTime;
-use keyway_core::api::{
+use keyway_protocol::UnixTime;
+use keyway_api::{
     B64, CreateDoorRequest, CreateManagerRequest, CreatePropertyRequest, CreatePropertyResponse, DoorInfo, ManagerCredentials,
     ManagerInfo, ProvisionedDoor, Secret32, SetKeyManagementRequest,
 };
-use keyway_core::credential::{DoorCertBody, DoorCertificate, DoorId, DoorcodeSecret, KeyPair};
+use keyway_protocol::credential::{DoorCertBody, DoorCertificate, DoorId, DoorcodeSecret, KeyPair};
 use rusqlite::{OptionalExtension, Transaction, params};
 
 /// Doorcodes' calendar day follows the property's offset: at most ±14 hours.

@@ -5,9 +5,9 @@ use crate::auth::Device;
 use crate::error::{AppError, AppResult};
 use crate::property::Authority;
 use crate::provisioning;
-use keyway_core::UnixTime;
-use keyway_core::api::{MAX_RECEIPTS_PER_UPLOAD, ReceiptResult, UploadReceiptsRequest, UploadReceiptsResponse};
-use keyway_core::credential::{ActivityEvent, PersonId, Receipt};
+use keyway_protocol::UnixTime;
+use keyway_api::{MAX_RECEIPTS_PER_UPLOAD, ReceiptResult, UploadReceiptsRequest, UploadReceiptsResponse};
+use keyway_protocol::credential::{ActivityEvent, PersonId, Receipt};
 use rusqlite::{Transaction, params};
 use sha2::{Digest, Sha256};
 

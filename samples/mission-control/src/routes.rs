@@ -9,8 +9,8 @@ use crate::{access, guests, history, people, phone, provisioning, receipts, upda
 use axum::extract::State;
 use axum::routing::{get, patch, post, put};
 use axum::{Json, Router};
-use keyway_core::UnixTime;
-use keyway_core::api::*;
+use keyway_protocol::UnixTime;
+use keyway_api::*;
 use rusqlite::Transaction;
 use serde::Serialize;
 
@@ -57,7 +57,7 @@ where
     app.db
         .run(move |tx| {
             let manager = auth::manager(tx, &bearer)?;
-            f(tx, &manager, UnixTime::now())
+            f(tx, &manager, keyway_api::clock::now())
         })
         .await
         .map(Json)
@@ -72,7 +72,7 @@ where
     app.db
         .run(move |tx| {
             let device = auth::device(tx, &bearer)?;
-            f(tx, &device, UnixTime::now())
+            f(tx, &device, keyway_api::clock::now())
         })
         .await
         .map(Json)
@@ -81,7 +81,7 @@ where
 // ---- provisioning and managers ------------------------------------------------------------
 
 async fn create_property(State(app): State<App>, ApiJson(req): ApiJson<CreatePropertyRequest>) -> AppResult<Json<CreatePropertyResponse>> {
-    app.db.run(move |tx| provisioning::create_property(tx, req, UnixTime::now())).await.map(Json)
+    app.db.run(move |tx| provisioning::create_property(tx, req, keyway_api::clock::now())).await.map(Json)
 }
 
 async fn create_door(State(app): State<App>, bearer: Bearer, ApiJson(req): ApiJson<CreateDoorRequest>) -> AppResult<Json<ProvisionedDoor>> {
@@ -187,7 +187,7 @@ async fn activity(State(app): State<App>, bearer: Bearer, ApiQuery(q): ApiQuery<
 // ---- phones -------------------------------------------------------------------------------
 
 async fn accept(State(app): State<App>, ApiJson(req): ApiJson<AcceptInviteRequest>) -> AppResult<Json<AcceptInviteResponse>> {
-    app.db.run(move |tx| phone::accept(tx, req, UnixTime::now())).await.map(Json)
+    app.db.run(move |tx| phone::accept(tx, req, keyway_api::clock::now())).await.map(Json)
 }
 
 async fn sync(State(app): State<App>, bearer: Bearer, ApiJson(req): ApiJson<SyncRequest>) -> AppResult<Json<SyncResponse>> {
@@ -207,5 +207,5 @@ async fn register_guest_key(
 }
 
 async fn doorcodes(State(app): State<App>, bearer: Bearer) -> AppResult<Json<DoorcodesResponse>> {
-    app.db.run(move |tx| phone::doorcodes(tx, &bearer, UnixTime::now())).await.map(Json)
+    app.db.run(move |tx| phone::doorcodes(tx, &bearer, keyway_api::clock::now())).await.map(Json)
 }

@@ -7,11 +7,11 @@
 
 use crate::error::{AppError, AppResult};
 use crate::property::Authority;
-use keyway_core::UnixTime;
-use keyway_core::api::{DoorUpdateQuery, DoorUpdateTask, QueuedUpdate, TaskState};
-use keyway_core::codec;
-use keyway_core::credential::door_update::{MAX_OPS_PER_UPDATE, MAX_UPDATES_PER_BATCH};
-use keyway_core::credential::{DoorId, DoorOp, DoorSet, DoorUpdate, SignedBody, UpdateBatch, UpdateBatchBody};
+use keyway_protocol::UnixTime;
+use keyway_api::{DoorUpdateQuery, DoorUpdateTask, QueuedUpdate, TaskState};
+use keyway_protocol::codec;
+use keyway_protocol::credential::door_update::{MAX_OPS_PER_UPDATE, MAX_UPDATES_PER_BATCH};
+use keyway_protocol::credential::{DoorId, DoorOp, DoorSet, DoorUpdate, SignedBody, UpdateBatch, UpdateBatchBody};
 use rusqlite::{Transaction, params};
 use std::collections::BTreeMap;
 

@@ -1,10 +1,10 @@
 //! Checks on manager input that the database cannot make: text, windows, door sets.
 
 use crate::error::{AppError, AppResult};
-use keyway_core::UnixTime;
-use keyway_core::api::NO_EXPIRY;
-use keyway_core::credential::ids::MAX_DOORS_PER_KEY;
-use keyway_core::credential::{DoorId, DoorSet, Validity};
+use keyway_protocol::UnixTime;
+use keyway_api::NO_EXPIRY;
+use keyway_protocol::credential::ids::MAX_DOORS_PER_KEY;
+use keyway_protocol::credential::{DoorId, DoorSet, Validity};
 use rusqlite::{Transaction, params};
 
 /// Non-empty after trimming and at most `max` characters.

@@ -3,7 +3,7 @@
 mod common;
 
 use common::*;
-use keyway_core::api::*;
+use keyway_api::*;
 use reqwest::Method;
 use serde_json::json;
 

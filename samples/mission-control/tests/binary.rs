@@ -38,7 +38,7 @@ async fn the_binary_serves_and_keeps_its_data_across_a_restart() {
         let server = start(&db);
         let health: serde_json::Value = http.get(format!("{}/health", server.base)).send().await.unwrap().json().await.unwrap();
         assert_eq!(health["status"], "ok");
-        let created: keyway_core::api::CreatePropertyResponse = http
+        let created: keyway_api::CreatePropertyResponse = http
             .post(format!("{}/v1/properties", server.base))
             .json(&serde_json::json!({ "name": "Elm Court", "manager_name": "Pat" }))
             .send()
@@ -58,7 +58,7 @@ async fn the_binary_serves_and_keeps_its_data_across_a_restart() {
         created.manager.token
     };
     let server = start(&db);
-    let doors: Vec<keyway_core::api::DoorInfo> =
+    let doors: Vec<keyway_api::DoorInfo> =
         http.get(format!("{}/v1/doors", server.base)).bearer_auth(&token).send().await.unwrap().json().await.unwrap();
     assert_eq!(doors.len(), 1);
     assert_eq!(doors[0].name, "Lobby");

@@ -1,9 +1,9 @@
 //! `ManagerClient` against a real server: every method reaches its endpoint and decodes.
 
-use keyway_core::UnixTime;
-use keyway_core::api::*;
-use keyway_core::credential::KeyPair;
-use keyway_core::sync::{ClientConfig, SyncClient};
+use keyway_protocol::UnixTime;
+use keyway_api::*;
+use keyway_protocol::credential::KeyPair;
+use keyway_api::client::{ClientConfig, SyncClient};
 use mission_control::{ManagerClient, Server};
 
 #[tokio::test]
@@ -43,7 +43,7 @@ async fn every_manager_call_round_trips() {
     assert!(pm.person(person).await.unwrap().accepted);
 
     let added = sam.add_key(person, &KeyGrant { doors: vec![lobby.door_id], start: None, expiry: None }).await.unwrap();
-    let changed = sam.change_expiry(added.key.key_id, UnixTime::now().saturating_add_secs(86_400)).await.unwrap();
+    let changed = sam.change_expiry(added.key.key_id, keyway_api::clock::now().saturating_add_secs(86_400)).await.unwrap();
     assert_ne!(changed.key.key_id, added.key.key_id, "earlier than no expiry: a new key id");
     assert_eq!(sam.delete_key(changed.key.key_id).await.unwrap().updates.len(), 1);
     let card = AddKeycardRequest { card: "0a0b0c0d".into(), doors: vec![lobby.door_id], start: None, expiry: None };

@@ -4,8 +4,8 @@
 mod common;
 
 use common::*;
-use keyway_core::api::*;
-use keyway_core::credential::*;
+use keyway_api::*;
+use keyway_protocol::credential::*;
 use reqwest::Method;
 use serde_json::json;
 
@@ -108,7 +108,7 @@ struct Household {
     key: KeyId,
     phone: Phone,
     guest_chain: KeyChain,
-    expiry: keyway_core::UnixTime,
+    expiry: keyway_protocol::UnixTime,
     /// Another resident of the same doors, whose phone carries the door updates.
     carrier: Phone,
 }
@@ -352,7 +352,7 @@ async fn daily_doorcodes_get_a_slot_per_door_and_follow_edits_and_revocation() {
     // A doorcode invite cannot be accepted as an app key.
     let key = KeyPair::generate();
     let err = mc.phone_client().accept_invite(&token, &key.public()).await.unwrap_err();
-    assert!(matches!(err, keyway_core::sync::SyncError::Rejected { status: 400, .. }), "{err:?}");
+    assert!(matches!(err, keyway_api::client::SyncError::Rejected { status: 400, .. }), "{err:?}");
 
     // A new expiry removes and re-adds the slot with the new window.
     let key_id = answer.person.keys[0].key_id;

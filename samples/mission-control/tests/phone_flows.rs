@@ -4,9 +4,9 @@
 mod common;
 
 use common::*;
-use keyway_core::api::*;
-use keyway_core::credential::*;
-use keyway_core::sync::SyncError;
+use keyway_api::*;
+use keyway_protocol::credential::*;
+use keyway_api::client::SyncError;
 use reqwest::Method;
 
 fn status_of(e: &SyncError) -> u16 {

@@ -6,8 +6,8 @@
 //! `cargo run -p keyway-walkthrough` on a fresh clone needs no other binary built or installed,
 //! and the doors are still separate processes that talk to the phones only over the socket.
 
-use keyway_core::api::ProvisionedDoor;
-use keyway_core::credential::DoorId;
+use keyway_api::ProvisionedDoor;
+use keyway_protocol::credential::DoorId;
 use lock_sim::EntryReport;
 use lock_sim::cli::DoorStatus;
 use std::io::{BufRead, BufReader};

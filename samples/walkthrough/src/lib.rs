@@ -6,7 +6,7 @@
 //!   SQLite file.
 //! - Each door is a `lock-sim` child process ([`doors`]) with its own state file, serving the
 //!   unlock protocol over the socket stand-in for its GATT service.
-//! - Each resident and guest is a [`keyway_core::wallet::Wallet`] on its own SQLite file
+//! - Each resident and guest is a [`keyway_wallet::Wallet`] on its own SQLite file
 //!   ([`phones`]).
 //! - The manager's console is [`manager::ManagerClient`].
 //!

@@ -1,8 +1,8 @@
 //! A small typed client for Mission Control's manager endpoints (the console's side of
-//! `keyway_core::api::manager`).
+//! `keyway_api::manager`).
 
-use keyway_core::api::*;
-use keyway_core::credential::{DoorId, KeyId, PersonId};
+use keyway_api::*;
+use keyway_protocol::credential::{DoorId, KeyId, PersonId};
 use reqwest::Method;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -97,7 +97,7 @@ impl ManagerClient {
         self.get(&format!("/v1/people/{}", person.0)).await
     }
 
-    pub async fn change_expiry(&self, key: KeyId, expiry: keyway_core::UnixTime) -> Result<KeyChangeResponse, ManagerError> {
+    pub async fn change_expiry(&self, key: KeyId, expiry: keyway_protocol::UnixTime) -> Result<KeyChangeResponse, ManagerError> {
         self.call(Method::PATCH, &format!("/v1/keys/{}", key.0), Some(&ChangeExpiryRequest { expiry })).await
     }
 

@@ -4,14 +4,14 @@ use crate::doors::DoorProcess;
 use crate::manager::{ManagerClient, ManagerError};
 use crate::phones::{Phone, Unlock};
 use crate::report::{Report, StepReport, UnlockRow, UpdateRow};
-use keyway_core::UnixTime;
-use keyway_core::api::*;
-use keyway_core::credential::*;
-use keyway_core::protocol::{PhoneSession, UnlockOutcome, UnlockParams};
-use keyway_core::transport::run_unlock;
-use keyway_core::transport::socket::SocketLink;
-use keyway_core::wallet::WalletError;
-use keyway_core::wallet::key_state::KeyState;
+use keyway_protocol::UnixTime;
+use keyway_api::*;
+use keyway_protocol::credential::*;
+use keyway_protocol::unlock::{PhoneSession, UnlockOutcome, UnlockParams};
+use keyway_link::run_unlock;
+use keyway_link::socket::SocketLink;
+use keyway_wallet::WalletError;
+use keyway_wallet::key_state::KeyState;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -294,7 +294,7 @@ impl World {
         carried: bool,
         seq_before: u64,
         seq_after: u64,
-        link: keyway_core::transport::socket::SocketStats,
+        link: keyway_link::socket::SocketStats,
     ) {
         let step = self.current.as_ref().map_or(0, |s| s.number);
         self.report.unlocks.push(UnlockRow {
@@ -340,7 +340,7 @@ impl World {
             batch: None,
             activity_after: 0,
             nonce,
-            now: UnixTime::now(),
+            now: keyway_api::clock::now(),
         })?;
         let mut link = SocketLink::connect(d.addr, 247, Duration::from_secs(5))?;
         let outcome = run_unlock(&mut link, session, Duration::from_secs(10))?;
@@ -349,7 +349,7 @@ impl World {
         Ok(outcome)
     }
 
-    async fn sync(&mut self, who: &str) -> Result<keyway_core::wallet::SyncSummary, Failure> {
+    async fn sync(&mut self, who: &str) -> Result<keyway_wallet::SyncSummary, Failure> {
         let phone = match who {
             "Ann" => self.ann.as_mut(),
             _ => self.bob.as_mut(),
@@ -363,7 +363,7 @@ impl World {
         Ok(s)
     }
 
-    async fn upload(&mut self, who: &str) -> Result<keyway_core::wallet::UploadSummary, Failure> {
+    async fn upload(&mut self, who: &str) -> Result<keyway_wallet::UploadSummary, Failure> {
         let phone = match who {
             "Ann" => self.ann.as_mut(),
             _ => self.bob.as_mut(),
@@ -447,7 +447,7 @@ impl World {
             let d = self.doors()?;
             (d.lobby.id(), d.garage.id(), d.bikes.id())
         };
-        let now = UnixTime::now();
+        let now = keyway_api::clock::now();
         let start = now.saturating_add_secs(START_DELAY_SECS);
         let ann_expiry = now.saturating_add_secs(30 * DAY);
         let invited = self
@@ -467,14 +467,14 @@ impl World {
         self.say(format!("Sam invites Ann (resident, may share) to all three doors, starting {start} (in {START_DELAY_SECS} s), until {ann_expiry}."));
         let outbox = self.sam.outbox().await?;
         let welcome = outbox.iter().find(|m| m.message_id == invited.welcome_message_id).ok_or_else(|| Failure("no welcome message in the outbox".into()))?;
-        check!(welcome.created_at.0 + 60 > now.0 && welcome.created_at <= UnixTime::now(), "the welcome was not sent today");
+        check!(welcome.created_at.0 + 60 > now.0 && welcome.created_at <= keyway_api::clock::now(), "the welcome was not sent today");
         self.say(format!("   The welcome goes out today to {}: \"{}\"", welcome.to, welcome.subject));
         let token = welcome.token.clone();
 
         let mut ann = Phone::open("Ann", &self.dir.join("phones/ann"))?;
         let accepted = ann.wallet.accept_invite(&self.base, &token).await?;
         check!(accepted.keys_received == 1, "Ann's phone received {} keys", accepted.keys_received);
-        let view = ann.wallet.keys_at(UnixTime::now())?;
+        let view = ann.wallet.keys_at(keyway_api::clock::now())?;
         check!(matches!(view.first().map(|k| k.state), Some(KeyState::Upcoming { .. })), "Ann's key should show as upcoming: {view:?}");
         self.say(format!("   Ann's phone accepts the invite: key {ann_key} shows as upcoming."));
         self.ann = Some(ann);
@@ -501,11 +501,11 @@ impl World {
         self.say("   Meanwhile Sam invites Bob, another resident, active now; his phone accepts.");
         self.bob = Some(bob);
 
-        let wait = start.0.saturating_sub(UnixTime::now().0) + 1;
+        let wait = start.0.saturating_sub(keyway_api::clock::now().0) + 1;
         self.say(format!("   … waiting {wait} s for Ann's start …"));
         tokio::time::sleep(Duration::from_secs(wait)).await;
         let ann = self.ann.as_ref().ok_or_else(|| Failure("no phone".into()))?;
-        let view = ann.wallet.keys_at(UnixTime::now())?;
+        let view = ann.wallet.keys_at(keyway_api::clock::now())?;
         check!(view.first().map(|k| k.state) == Some(KeyState::Active), "Ann's key should be active now: {view:?}");
         let u = self.unlock("Ann", "Lobby", 247)?;
         check!(u.report.granted, "the Lobby refused Ann at her start");
@@ -528,7 +528,7 @@ impl World {
 
     async fn step3(&mut self) -> Step {
         let garage = self.doors()?.garage.id();
-        let expiry = UnixTime::now().saturating_add_secs(10 * DAY);
+        let expiry = keyway_api::clock::now().saturating_add_secs(10 * DAY);
         let invited = self
             .sam
             .invite(&InviteRequest {
@@ -556,7 +556,7 @@ impl World {
             .find(|m| m.message_id == invited.welcome_message_id)
             .map(|m| m.token)
             .ok_or_else(|| Failure("no welcome for Cleo".into()))?;
-        let client = keyway_core::sync::SyncClient::new(keyway_core::sync::ClientConfig::new(self.base.clone()))?;
+        let client = keyway_api::client::SyncClient::new(keyway_api::client::ClientConfig::new(self.base.clone()))?;
         let codes = client.doorcodes(&token).await?;
         let today = codes.codes.iter().find(|c| c.door_id == garage).map(|c| c.code.clone()).ok_or_else(|| Failure("no code for the Garage".into()))?;
         self.say(format!("   Cleo's welcome link shows today's Garage code: {today}"));
@@ -575,7 +575,7 @@ impl World {
         let now_entry = door.keypad(&today)?;
         check!(now_entry.granted && now_entry.slot == Some(slot), "today's code was refused after the update: {now_entry:?}");
         let secret = DoorcodeSecret::new(door.provisioned.doorcode_secret.0.0);
-        let tomorrow = secret.code_at(slot, UnixTime::now().saturating_add_secs(DAY), door.provisioned.utc_offset_minutes).to_string();
+        let tomorrow = secret.code_at(slot, keyway_api::clock::now().saturating_add_secs(DAY), door.provisioned.utc_offset_minutes).to_string();
         check!(tomorrow != today, "tomorrow's code equals today's");
         let t = door.keypad(&tomorrow)?;
         self.say(format!("   Cleo types {today} at the Garage keypad: accepted (slot {slot}) — unlocked."));
@@ -604,7 +604,7 @@ impl World {
         let request = gus.wallet.share_request("Gus");
         let request_text = request.to_text();
         self.say(format!("Gus, Ann's guest, shows his share request ({} characters).", request_text.len()));
-        let now = UnixTime::now();
+        let now = keyway_api::clock::now();
         let window = Validity::new(now, now.saturating_add_secs(2 * DAY)).ok_or_else(|| Failure("bad window".into()))?;
         let doors = DoorSet::new(vec![garage]).ok_or_else(|| Failure("bad doors".into()))?;
         let ann = self.ann.as_ref().ok_or_else(|| Failure("no phone for Ann".into()))?;
@@ -655,7 +655,7 @@ impl World {
         let bob = self.people()?.bob;
         let info = self.sam.person(bob).await?;
         let old = info.keys.first().ok_or_else(|| Failure("Bob has no key".into()))?.clone();
-        let earlier = UnixTime::now().saturating_add_secs(20 * DAY);
+        let earlier = keyway_api::clock::now().saturating_add_secs(20 * DAY);
         let changed = self.sam.change_expiry(old.key_id, earlier).await?;
         check!(changed.key.key_id != old.key_id && changed.key.validity.expiry == earlier, "an earlier expiry should issue a new key: {:?}", changed.key);
         let mut hit: Vec<DoorId> = changed.updates.iter().map(|u| u.door_id).collect();
@@ -737,7 +737,7 @@ impl World {
             let p = self.people()?;
             (p.cleo, p.cleo_token.clone())
         };
-        let client = keyway_core::sync::SyncClient::new(keyway_core::sync::ClientConfig::new(self.base.clone()))?;
+        let client = keyway_api::client::SyncClient::new(keyway_api::client::ClientConfig::new(self.base.clone()))?;
         let code = client.doorcodes(&token).await?.codes.first().map(|c| c.code.clone()).ok_or_else(|| Failure("Cleo has no code".into()))?;
         let history_before = self.sam.activity_of(cleo).await?;
         check!(!history_before.is_empty(), "Cleo's keypad entry should have reached Mission Control through a phone");

@@ -2,10 +2,10 @@
 //! JSON HTTP helper, a provisioned property, phones, and a door that signs receipts.
 #![allow(dead_code)]
 
-use keyway_core::UnixTime;
-use keyway_core::api::*;
-use keyway_core::credential::*;
-use keyway_core::sync::{ClientConfig, RetryPolicy, SyncClient};
+use keyway_protocol::UnixTime;
+use keyway_api::*;
+use keyway_protocol::credential::*;
+use keyway_api::client::{ClientConfig, RetryPolicy, SyncClient};
 use mission_control::Server;
 use reqwest::Method;
 use serde::Serialize;
@@ -24,7 +24,7 @@ pub struct Mc {
 pub const DAY: u64 = 86_400;
 
 pub fn now() -> UnixTime {
-    UnixTime::now()
+    keyway_api::clock::now()
 }
 
 impl Mc {
@@ -210,7 +210,7 @@ pub fn receipt(door: &ProvisionedDoor, applied_seq: u64, activity: Vec<ActivityR
         door_time: now(),
         applied_seq,
         activity_head: head,
-        activity: keyway_core::codec::BoundedVec::new(activity).unwrap(),
+        activity: keyway_protocol::codec::BoundedVec::new(activity).unwrap(),
     };
     Receipt::sign(body, &key)
 }

@@ -1,0 +1,178 @@
+//! [`SyncClient`]: the phone's calls to Mission Control over HTTPS (rustls) or, on loopback
+//! test setups, plain HTTP.
+
+use super::error::SyncError;
+use super::retry::RetryPolicy;
+use crate::{
+    AcceptInviteRequest, AcceptInviteResponse, ApiError, B64, DoorcodesResponse, ErrorCode, RegisterGuestKeyRequest,
+    RegisterGuestKeyResponse, SyncRequest, SyncResponse, UploadReceiptsRequest, UploadReceiptsResponse,
+};
+use keyway_protocol::credential::{KeyChain, PublicKey, Receipt};
+use reqwest::{Method, StatusCode};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use std::time::Duration;
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ClientConfig {
+    /// E.g. `https://mc.example.com` or `http://127.0.0.1:8787`; no trailing path needed.
+    pub base_url: String,
+    /// Limit for each attempt, connection and answer included.
+    pub timeout: Duration,
+    pub retry: RetryPolicy,
+}
+
+impl ClientConfig {
+    /// 15 s per attempt and the default [`RetryPolicy`].
+    pub fn new(base_url: impl Into<String>) -> Self {
+        ClientConfig { base_url: base_url.into(), timeout: Duration::from_secs(15), retry: RetryPolicy::default() }
+    }
+}
+
+/// Cheap to clone: clones share one connection pool.
+#[derive(Clone, Debug)]
+pub struct SyncClient {
+    http: reqwest::Client,
+    base_url: String,
+    retry: RetryPolicy,
+}
+
+impl SyncClient {
+    pub fn new(config: ClientConfig) -> Result<Self, SyncError> {
+        let base_url = config.base_url.trim().trim_end_matches('/').to_string();
+        if !(base_url.starts_with("https://") || base_url.starts_with("http://")) {
+            return Err(SyncError::Config(format!("base URL {base_url:?} must start with https:// or http://")));
+        }
+        if config.retry.max_attempts == 0 {
+            return Err(SyncError::Config("max_attempts must be at least 1".into()));
+        }
+        let http = reqwest::Client::builder()
+            .timeout(config.timeout)
+            .connect_timeout(config.timeout)
+            .build()
+            .map_err(|e| SyncError::Config(e.to_string()))?;
+        Ok(SyncClient { http, base_url, retry: config.retry })
+    }
+
+    pub fn base_url(&self) -> &str {
+        &self.base_url
+    }
+
+    /// Accepts an invite for this device. Retrying after a lost answer is safe: the same
+    /// device key gets fresh credentials (the previous device token stops working).
+    pub async fn accept_invite(&self, invite_token: &str, device_key: &PublicKey) -> Result<AcceptInviteResponse, SyncError> {
+        let body = AcceptInviteRequest { invite_token: invite_token.to_string(), device_key: B64(*device_key) };
+        self.call(Method::POST, "/v1/phone/accept", None, Some(&body)).await
+    }
+
+    /// Keys, revocations and door data changed since `cursor` (`None`: everything).
+    pub async fn sync(&self, device_token: &str, cursor: Option<&str>) -> Result<SyncResponse, SyncError> {
+        let body = SyncRequest { cursor: cursor.map(str::to_string) };
+        self.call(Method::POST, "/v1/phone/sync", Some(device_token), Some(&body)).await
+    }
+
+    /// Uploads door receipts (with the activity they carry). Uploading one twice is harmless.
+    pub async fn upload_receipts(&self, device_token: &str, receipts: &[Receipt]) -> Result<UploadReceiptsResponse, SyncError> {
+        let body = UploadReceiptsRequest { receipts: receipts.iter().cloned().map(B64).collect() };
+        self.call(Method::POST, "/v1/phone/receipts", Some(device_token), Some(&body)).await
+    }
+
+    /// Registers a guest key this device shared (`chain` = the resident's certificate and the
+    /// guest key), so the manager can see and revoke it.
+    pub async fn register_guest_key(
+        &self,
+        device_token: &str,
+        chain: &KeyChain,
+        label: Option<&str>,
+    ) -> Result<RegisterGuestKeyResponse, SyncError> {
+        let body = RegisterGuestKeyRequest { chain: B64(chain.clone()), label: label.map(str::to_string) };
+        self.call(Method::POST, "/v1/phone/guest-keys", Some(device_token), Some(&body)).await
+    }
+
+    /// Today's doorcodes of a doorcode holder (token from the welcome message).
+    pub async fn doorcodes(&self, doorcode_token: &str) -> Result<DoorcodesResponse, SyncError> {
+        self.call::<(), _>(Method::GET, "/v1/doorcodes", Some(doorcode_token), None).await
+    }
+
+    async fn call<Req: Serialize, Resp: DeserializeOwned>(
+        &self,
+        method: Method,
+        path: &str,
+        bearer: Option<&str>,
+        body: Option<&Req>,
+    ) -> Result<Resp, SyncError> {
+        let url = format!("{}{}", self.base_url, path);
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let mut request = self.http.request(method.clone(), &url);
+            if let Some(token) = bearer {
+                request = request.bearer_auth(token);
+            }
+            if let Some(body) = body {
+                request = request.json(body);
+            }
+            let failure = match request.send().await {
+                Ok(response) => match classify(response).await {
+                    Outcome::Done(result) => return result,
+                    Outcome::Retry(failure) => failure,
+                },
+                Err(e) => Failure::Network(e.to_string()),
+            };
+            if attempt >= self.retry.max_attempts {
+                return Err(match failure {
+                    Failure::Network(detail) => SyncError::Network { attempts: attempt, detail },
+                    Failure::Server(status, message) => SyncError::Server { status, attempts: attempt, message },
+                });
+            }
+            tokio::time::sleep(self.retry.backoff(attempt)).await;
+        }
+    }
+}
+
+enum Failure {
+    Network(String),
+    Server(u16, String),
+}
+
+enum Outcome<T> {
+    Done(Result<T, SyncError>),
+    Retry(Failure),
+}
+
+async fn classify<T: DeserializeOwned>(response: reqwest::Response) -> Outcome<T> {
+    let status = response.status();
+    if status.is_success() {
+        return match response.json::<T>().await {
+            Ok(value) => Outcome::Done(Ok(value)),
+            Err(e) if e.is_decode() => Outcome::Done(Err(SyncError::Decode(e.to_string()))),
+            // The answer was cut off: as good as no answer.
+            Err(e) => Outcome::Retry(Failure::Network(e.to_string())),
+        };
+    }
+    if status.is_server_error() {
+        let message = match response.json::<ApiError>().await {
+            Ok(e) => e.message,
+            Err(_) => status.canonical_reason().unwrap_or("server error").to_string(),
+        };
+        return Outcome::Retry(Failure::Server(status.as_u16(), message));
+    }
+    let error = match response.json::<ApiError>().await {
+        Ok(e) => e,
+        Err(_) => ApiError::new(code_for(status), status.canonical_reason().unwrap_or("refused")),
+    };
+    Outcome::Done(Err(SyncError::Rejected { status: status.as_u16(), error }))
+}
+
+fn code_for(status: StatusCode) -> ErrorCode {
+    match status.as_u16() {
+        401 => ErrorCode::Unauthorized,
+        403 => ErrorCode::Forbidden,
+        404 => ErrorCode::NotFound,
+        405 => ErrorCode::MethodNotAllowed,
+        409 => ErrorCode::Conflict,
+        410 => ErrorCode::Gone,
+        413 => ErrorCode::PayloadTooLarge,
+        _ => ErrorCode::BadRequest,
+    }
+}

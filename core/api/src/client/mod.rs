@@ -1,0 +1,18 @@
+//! The phone's HTTP client for Mission Control (feature `client`).
+//!
+//! Every call is a request the server treats as idempotent, so the client retries it on
+//! network errors and 5xx answers with exponential backoff ([`RetryPolicy`]); a 4xx answer is
+//! final and comes back as [`SyncError::Rejected`] with the server's [`ApiError`].
+//!
+//! [`ApiError`]: crate::ApiError
+
+mod http;
+mod error;
+mod retry;
+
+pub use http::{ClientConfig, SyncClient};
+pub use error::SyncError;
+pub use retry::RetryPolicy;
+
+#[cfg(test)]
+mod tests;

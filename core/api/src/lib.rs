@@ -1,0 +1,35 @@
+//! The JSON wire types between Mission Control (the backend) and its clients: the manager's
+//! console and the phones. Server and phone both compile against these types, so they cannot
+//! drift apart.
+//!
+//! Everything Keyway signs travels as base64 of its canonical bytes ([`B64`]), never as JSON
+//! re-encodings: a certificate is verified over exactly the bytes the authority signed.
+//!
+//! - [`wire`]: the base64 wrapper and the byte forms it carries.
+//! - [`error`]: the JSON error body every 4xx/5xx answer carries.
+//! - [`manager`] (feature `manager`): provisioning, people, keys, door-update tasks, activity,
+//!   outbox; a phone build leaves it out.
+//! - [`client`] (feature `client`): the HTTP client with retries.
+//! - [`clock`]: the wall clock and chrono conversions, kept out of the sans-IO protocol crate.
+//! - [`phone`]: invite acceptance, sync, receipt upload, guest-key registration, doorcodes.
+
+#[cfg(feature = "client")]
+pub mod client;
+pub mod clock;
+pub mod error;
+#[cfg(feature = "manager")]
+pub mod manager;
+pub mod phone;
+pub mod wire;
+
+pub use error::{ApiError, ErrorCode};
+#[cfg(feature = "manager")]
+pub use manager::*;
+pub use phone::*;
+pub use wire::{B64, Secret32, WireBytes};
+
+use keyway_protocol::UnixTime;
+
+/// The expiry stored for a key invited without one ("expiration recommended, not required"):
+/// 9999-12-31T23:59:59Z. A revocation of such a key is never pruned.
+pub const NO_EXPIRY: UnixTime = UnixTime(253_402_300_799);

@@ -1,0 +1,338 @@
+//! What the manager's console sends and receives: provisioning, managers and permissions,
+//! people and their keys, door-update tasks, activity and the outbox of welcome messages.
+//!
+//! Every manager request carries `Authorization: Bearer <manager token>`; the property is the
+//! manager's own. Ids of another property answer 404 as if they did not exist.
+
+use super::phone::{AccessKind, KeyStatus};
+use super::wire::{B64, Secret32};
+use keyway_protocol::UnixTime;
+use keyway_protocol::credential::{ActivityEvent, DoorCertificate, DoorId, DoorOp, KeyId, PersonId, PublicKey, Validity};
+use serde::{Deserialize, Serialize};
+
+// ---- provisioning -------------------------------------------------------------------------
+
+/// `POST /v1/properties` (no token: creating a property is how a portfolio starts).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CreatePropertyRequest {
+    pub name: String,
+    /// Minutes east of UTC; decides which calendar day a daily doorcode belongs to.
+    #[serde(default)]
+    pub utc_offset_minutes: i16,
+    /// Name of the first manager, a Portfolio Manager with Key Management.
+    pub manager_name: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CreatePropertyResponse {
+    pub property_id: u64,
+    /// The authority's public key: the trust anchor doors and phones are provisioned with.
+    pub authority_key: B64<PublicKey>,
+    pub manager: ManagerCredentials,
+}
+
+/// `POST /v1/doors` (Portfolio Manager).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CreateDoorRequest {
+    pub name: String,
+    /// Internet-connected doors are managed directly and get no door-update tasks.
+    pub online: bool,
+}
+
+/// Everything a door is installed with. The two secrets appear in this response only; the
+/// backend keeps the door's public key (in its certificate) and the doorcode secret (to tell
+/// doorcode holders their code) but never the door's signing key.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProvisionedDoor {
+    pub door_id: DoorId,
+    pub name: String,
+    pub online: bool,
+    pub door_certificate: B64<DoorCertificate>,
+    /// Seed of the door's Ed25519 key (`KeyPair::from_secret`).
+    pub door_secret_key: B64<Secret32>,
+    /// The door's doorcode secret (`DoorcodeSecret::new`).
+    pub doorcode_secret: B64<Secret32>,
+    pub trust_anchors: Vec<B64<PublicKey>>,
+    pub utc_offset_minutes: i16,
+}
+
+/// `GET /v1/doors`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DoorInfo {
+    pub door_id: DoorId,
+    pub name: String,
+    pub online: bool,
+    /// Seq of the newest update in the door's log (0: none).
+    pub log_head: u64,
+    /// Highest seq a verified receipt shows the door applied.
+    pub delivered_seq: u64,
+    /// Highest activity seq held with no gap below it.
+    pub activity_head: u64,
+}
+
+// ---- managers and permissions -------------------------------------------------------------
+
+/// `POST /v1/managers` (Portfolio Manager).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CreateManagerRequest {
+    pub name: String,
+    #[serde(default)]
+    pub portfolio_manager: bool,
+    #[serde(default)]
+    pub key_management: bool,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ManagerCredentials {
+    pub manager_id: u64,
+    /// Bearer token; shown once.
+    pub token: String,
+}
+
+/// `PUT /v1/managers/{id}/key-management` (Portfolio Manager).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SetKeyManagementRequest {
+    pub enabled: bool,
+}
+
+/// `GET /v1/managers`, `GET /v1/managers/me`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ManagerInfo {
+    pub manager_id: u64,
+    pub name: String,
+    pub portfolio_manager: bool,
+    pub key_management: bool,
+}
+
+// ---- people and keys ----------------------------------------------------------------------
+
+/// One key to grant: the doors and the window.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KeyGrant {
+    pub doors: Vec<DoorId>,
+    /// Defaults to now; may lie in the future (the welcome goes out today, access starts later).
+    #[serde(default)]
+    pub start: Option<UnixTime>,
+    /// Recommended; without it the key runs until [`super::NO_EXPIRY`].
+    #[serde(default)]
+    pub expiry: Option<UnixTime>,
+}
+
+/// `POST /v1/invites` (Key Management).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InviteRequest {
+    pub name: String,
+    /// Where the welcome message goes (email address or phone number).
+    pub contact: String,
+    pub access: AccessKind,
+    pub keys: Vec<KeyGrant>,
+    #[serde(default)]
+    pub resident: bool,
+    #[serde(default)]
+    pub may_share: bool,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InviteResponse {
+    pub person: PersonInfo,
+    pub welcome_message_id: u64,
+    /// Door updates the invite queued (doorcode slots at offline doors; none for app keys).
+    pub updates: Vec<QueuedUpdate>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KeyInfo {
+    pub key_id: KeyId,
+    pub person_id: PersonId,
+    pub doors: Vec<DoorId>,
+    pub validity: Validity,
+    pub resident: bool,
+    pub may_share: bool,
+    pub status: KeyStatus,
+    pub revoked_at: Option<UnixTime>,
+    pub replaced_by: Option<KeyId>,
+    /// Guest keys the holder shared from this key and registered.
+    pub guests: Vec<GuestKeyInfo>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GuestKeyInfo {
+    pub key_id: KeyId,
+    pub parent_key_id: KeyId,
+    pub label: Option<String>,
+    pub doors: Vec<DoorId>,
+    pub validity: Validity,
+    pub status: KeyStatus,
+    pub registered_at: UnixTime,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KeycardInfo {
+    /// Card id as lowercase hex.
+    pub card: String,
+    pub doors: Vec<DoorId>,
+    pub validity: Validity,
+    pub removed_at: Option<UnixTime>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PersonStatus {
+    /// Has a key that is active now.
+    Active,
+    /// Has only keys that start later.
+    Upcoming,
+    /// No key left that is active or upcoming ("show expired users").
+    Expired,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PersonInfo {
+    pub person_id: PersonId,
+    pub name: String,
+    pub contact: String,
+    pub access: AccessKind,
+    pub resident: bool,
+    pub may_share: bool,
+    pub status: PersonStatus,
+    /// An app-key person whose phone accepted the invite.
+    pub accepted: bool,
+    pub keys: Vec<KeyInfo>,
+    pub keycards: Vec<KeycardInfo>,
+}
+
+/// `GET /v1/people?show_expired=true` lists people with no active or upcoming key too.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PeopleQuery {
+    #[serde(default)]
+    pub show_expired: bool,
+}
+
+/// `POST /v1/people/{person_id}/keys` (Key Management): grants one more key (also how a
+/// person is granted access again after Revoke All Keys).
+pub type AddKeyRequest = KeyGrant;
+
+/// `PATCH /v1/keys/{key_id}` (Key Management).
+///
+/// A later expiry re-issues the same key id. An **earlier** expiry cannot be imposed on a
+/// certificate the phone already holds, so the old key id is revoked at its offline doors
+/// (`RevokeKey` until the old expiry) and a new key id with the new window is issued; guest
+/// keys shared from the old key fall with it and must be shared again. Before the invite is
+/// accepted no certificate exists, and the window simply changes.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChangeExpiryRequest {
+    pub expiry: UnixTime,
+}
+
+/// The result of an edit: the key as it now stands and the door updates it queued.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KeyChangeResponse {
+    pub key: KeyInfo,
+    pub updates: Vec<QueuedUpdate>,
+}
+
+/// Revoke All Keys, Delete Person, delete a key.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RevocationResponse {
+    pub person_id: PersonId,
+    /// Keys that ended (the person's own; guest keys fall with their parent at the doors).
+    pub revoked_keys: Vec<KeyId>,
+    pub updates: Vec<QueuedUpdate>,
+}
+
+/// `POST /v1/people/{person_id}/keycards` (Key Management).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AddKeycardRequest {
+    /// 4 to 16 bytes as hex.
+    pub card: String,
+    pub doors: Vec<DoorId>,
+    #[serde(default)]
+    pub start: Option<UnixTime>,
+    #[serde(default)]
+    pub expiry: Option<UnixTime>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KeycardChangeResponse {
+    pub keycard: KeycardInfo,
+    pub updates: Vec<QueuedUpdate>,
+}
+
+/// One door update a manager action appended to an offline door's log.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct QueuedUpdate {
+    pub door_id: DoorId,
+    pub seq: u64,
+    pub ops: Vec<DoorOp>,
+}
+
+// ---- door-update tasks, activity, outbox ---------------------------------------------------
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TaskState {
+    /// No verified receipt shows the door applied it yet.
+    Pending,
+    Delivered,
+}
+
+/// `GET /v1/door-updates?door_id=&state=`: one per update in an offline door's log.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DoorUpdateTask {
+    pub door_id: DoorId,
+    pub door_name: String,
+    pub seq: u64,
+    pub ops: Vec<DoorOp>,
+    pub created_at: UnixTime,
+    pub state: TaskState,
+    /// When the backend received the receipt that showed it applied.
+    pub delivered_at: Option<UnixTime>,
+    /// The door's own clock in that receipt.
+    pub receipt_door_time: Option<UnixTime>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DoorUpdateQuery {
+    #[serde(default)]
+    pub door_id: Option<DoorId>,
+    #[serde(default)]
+    pub state: Option<TaskState>,
+}
+
+/// `GET /v1/activity?door_id=&person_id=`.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ActivityQuery {
+    #[serde(default)]
+    pub door_id: Option<DoorId>,
+    #[serde(default)]
+    pub person_id: Option<PersonId>,
+}
+
+/// One door activity record as reported in a verified receipt.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ActivityEntry {
+    pub door_id: DoorId,
+    pub door_name: String,
+    /// The door's own activity seq.
+    pub seq: u64,
+    pub time: UnixTime,
+    pub person_id: Option<PersonId>,
+    pub person_name: Option<String>,
+    pub event: ActivityEvent,
+    pub received_at: UnixTime,
+}
+
+/// `GET /v1/outbox`: the welcome messages that would be emailed or texted.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OutboxMessage {
+    pub message_id: u64,
+    pub person_id: PersonId,
+    pub to: String,
+    pub subject: String,
+    pub body: String,
+    /// App keys: the one-use invite token for `POST /v1/phone/accept`. Doorcodes: the token
+    /// for `GET /v1/doorcodes`.
+    pub token: String,
+    pub access: AccessKind,
+    pub created_at: UnixTime,
+}

@@ -1,0 +1,197 @@
+//! What a phone sends and receives. Every request but invite acceptance carries
+//! `Authorization: Bearer <device token>`; a doorcode holder uses the token of their welcome
+//! message instead. Every phone request can be retried: repeating one changes nothing more.
+
+use super::wire::B64;
+use keyway_protocol::UnixTime;
+use keyway_protocol::credential::{DoorCertificate, DoorId, KeyCertificate, KeyChain, KeyFlags, KeyId, PersonId, PublicKey, Receipt, UpdateBatch, Validity};
+use serde::{Deserialize, Serialize};
+
+/// `POST /v1/phone/accept`.
+///
+/// The invite token is good for one device. Repeating the request with the same device key
+/// (a retry after a lost answer) issues a fresh device token and voids the previous one; a
+/// different device key is refused with 409.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AcceptInviteRequest {
+    pub invite_token: String,
+    /// The phone's device public key; weak or small-order keys are refused.
+    pub device_key: B64<PublicKey>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AcceptInviteResponse {
+    pub credentials: DeviceCredentials,
+    /// A full sync: the person's key certificates, trust anchors, door certificates.
+    pub sync: SyncResponse,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeviceCredentials {
+    pub property_id: u64,
+    pub person_id: PersonId,
+    pub device_id: u64,
+    /// Bearer token for the phone's later requests; keep it in secure storage.
+    pub device_token: String,
+}
+
+/// `POST /v1/phone/sync`.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SyncRequest {
+    /// The cursor of the last sync applied; `None`, an unknown or a rolled-back cursor gives a
+    /// full sync.
+    #[serde(default)]
+    pub cursor: Option<String>,
+}
+
+/// What changed for this device since the cursor.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SyncResponse {
+    /// Pass back in the next [`SyncRequest`].
+    pub cursor: String,
+    /// True when `keys` and `guest_keys` list everything rather than the changes.
+    pub full: bool,
+    pub server_time: UnixTime,
+    pub person_id: PersonId,
+    pub access: AccessKind,
+    /// Delete Person happened: every key is gone for good.
+    pub person_deleted: bool,
+    pub trust_anchors: Vec<B64<PublicKey>>,
+    /// The person's keys that changed (all of them on a full sync), with certificates.
+    pub keys: Vec<KeyEntry>,
+    /// Guest keys this person shared and registered, that changed (all on a full sync).
+    pub guest_keys: Vec<GuestKeyEntry>,
+    /// Keys among the above that were revoked before expiry; the phone drops them.
+    pub revocations: Vec<Revocation>,
+    /// Every door the device can open now or later, always complete.
+    pub doors: Vec<DoorEntry>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KeyEntry {
+    pub key_id: KeyId,
+    pub status: KeyStatus,
+    pub doors: Vec<DoorId>,
+    pub validity: Validity,
+    pub flags: KeyFlags,
+    /// Present for keys of an accepted app-key person.
+    pub certificate: Option<B64<KeyCertificate>>,
+    pub replaced_by: Option<KeyId>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GuestKeyEntry {
+    pub key_id: KeyId,
+    pub parent_key_id: KeyId,
+    pub status: KeyStatus,
+    pub label: Option<String>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Revocation {
+    pub key_id: KeyId,
+    /// The key's own expiry: after it the revocation no longer matters.
+    pub until: UnixTime,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DoorEntry {
+    pub door_id: DoorId,
+    pub name: String,
+    pub online: bool,
+    pub certificate: B64<DoorCertificate>,
+    /// Offline doors: a freshly signed batch of every update not yet known delivered
+    /// (`None` when nothing is pending). Hand it over at the next unlock.
+    pub pending_updates: Option<B64<UpdateBatch>>,
+    /// Highest door activity seq the backend already holds with no gap below it.
+    pub known_activity_head: u64,
+    /// Highest update seq a verified receipt showed the door applied.
+    pub delivered_seq: u64,
+}
+
+/// `POST /v1/phone/receipts`. All receipts are checked before any is applied: one bad
+/// signature refuses the whole upload (400) and nothing is recorded.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UploadReceiptsRequest {
+    pub receipts: Vec<B64<Receipt>>,
+}
+
+/// Most receipts one upload may carry.
+pub const MAX_RECEIPTS_PER_UPLOAD: usize = 256;
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UploadReceiptsResponse {
+    pub results: Vec<ReceiptResult>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReceiptResult {
+    pub door_id: DoorId,
+    pub applied_seq: u64,
+    /// This exact receipt had been uploaded before (nothing changed).
+    pub duplicate: bool,
+    /// Activity records not seen before.
+    pub new_activity: u32,
+    /// Door-update seqs this receipt moved from pending to delivered.
+    pub newly_delivered: Vec<u64>,
+}
+
+/// `POST /v1/phone/guest-keys`: a resident registers a guest key they shared, so the manager
+/// sees it under them and can revoke it. Registering the same guest key again is a no-op.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RegisterGuestKeyRequest {
+    /// The guest's full chain: the resident's key certificate and the guest key.
+    pub chain: B64<KeyChain>,
+    #[serde(default)]
+    pub label: Option<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RegisterGuestKeyResponse {
+    pub guest: GuestKeyEntry,
+    /// The request had been made before.
+    pub already_registered: bool,
+}
+
+/// `GET /v1/doorcodes` with the doorcode holder's token: today's code at each door.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DoorcodesResponse {
+    pub person_id: PersonId,
+    pub server_time: UnixTime,
+    /// The property's local calendar day (days since 1970-01-01).
+    pub day: i64,
+    pub codes: Vec<DoorcodeEntry>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DoorcodeEntry {
+    pub door_id: DoorId,
+    pub door_name: String,
+    pub key_id: KeyId,
+    /// 8 digits, leading zeros kept.
+    pub code: String,
+    pub validity: Validity,
+}
+
+/// How a person gets in.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AccessKind {
+    /// The Keyway app: the person's phone holds signed keys.
+    AppKey,
+    /// A daily doorcode typed at the keypad; no phone needed.
+    DailyDoorcode,
+}
+
+/// Where a key stands at the server's clock.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum KeyStatus {
+    Upcoming,
+    Active,
+    Expired,
+    /// Revoked before its expiry (deleted, Revoke All Keys, Delete Person, or its parent was).
+    Revoked,
+    /// Superseded by a key with an earlier expiry (`replaced_by`); revoked at the doors.
+    Replaced,
+}

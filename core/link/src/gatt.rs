@@ -1,0 +1,80 @@
+//! The Keyway GATT profile and ATT frame sizing, shared by every BLE link (btleplug on
+//! desktops, CoreBluetooth and BluetoothGatt in the apps, the door firmware).
+//!
+//! A door exposes one primary service with two characteristics: the phone writes request
+//! frames to `REQUEST`, and the door sends its frames as notifications on `RESPONSE`
+//! (the phone subscribes before the door sends its challenge).
+
+use super::LinkError;
+
+/// Primary service a Keyway door advertises.
+pub const SERVICE_UUID: u128 = 0x6b77_0001_5c1e_4d3a_9f2b_8a61_e0c4_d7b2;
+/// Phone → door: write (with response when the door supports it).
+pub const REQUEST_UUID: u128 = 0x6b77_0002_5c1e_4d3a_9f2b_8a61_e0c4_d7b2;
+/// Door → phone: notify.
+pub const RESPONSE_UUID: u128 = 0x6b77_0003_5c1e_4d3a_9f2b_8a61_e0c4_d7b2;
+
+/// ATT MTU range and the per-packet header (opcode and handle), as the framing layer uses them.
+pub use keyway_protocol::unlock::frame::{ATT_OVERHEAD as ATT_HEADER, MAX_MTU, MIN_MTU};
+
+/// The canonical text form (`xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx`, lower case) that
+/// platform BLE APIs take.
+pub fn uuid_string(uuid: u128) -> String {
+    let h = format!("{uuid:032x}");
+    format!("{}-{}-{}-{}-{}", &h[0..8], &h[8..12], &h[12..16], &h[16..20], &h[20..32])
+}
+
+/// The MTU a link works with: what the platform reports, held to 23..=517 (a platform that
+/// reports 0 before negotiation gets the minimum, which every peer supports).
+pub fn effective_mtu(reported: usize) -> usize {
+    reported.clamp(MIN_MTU, MAX_MTU)
+}
+
+/// Largest frame that fits one write or notification at `mtu`.
+pub fn frame_capacity(mtu: usize) -> usize {
+    effective_mtu(mtu) - ATT_HEADER
+}
+
+/// Refuses a frame that does not fit one ATT packet at `mtu` (the peer would truncate it).
+pub fn check_frame(frame: &[u8], mtu: usize) -> Result<(), LinkError> {
+    let max = frame_capacity(mtu);
+    if frame.is_empty() {
+        return Err(LinkError::Io("empty frame".into()));
+    }
+    if frame.len() > max {
+        return Err(LinkError::FrameTooLarge { len: frame.len(), max });
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn uuids_are_distinct_and_formatted() {
+        assert_eq!(uuid_string(SERVICE_UUID), "6b770001-5c1e-4d3a-9f2b-8a61e0c4d7b2");
+        assert_eq!(uuid_string(1), "00000000-0000-0000-0000-000000000001");
+        assert_ne!(REQUEST_UUID, RESPONSE_UUID);
+        assert_ne!(SERVICE_UUID, REQUEST_UUID);
+    }
+
+    #[test]
+    fn mtu_is_clamped_to_att_range() {
+        assert_eq!(effective_mtu(0), 23);
+        assert_eq!(effective_mtu(247), 247);
+        assert_eq!(effective_mtu(10_000), 517);
+        assert_eq!(frame_capacity(23), 20);
+        assert_eq!(frame_capacity(247), 244);
+        assert_eq!(frame_capacity(600), 514);
+    }
+
+    #[test]
+    fn frames_must_fit_one_packet() {
+        assert!(check_frame(&[0; 20], 23).is_ok());
+        assert_eq!(check_frame(&[0; 21], 23), Err(LinkError::FrameTooLarge { len: 21, max: 20 }));
+        assert!(check_frame(&[0; 244], 247).is_ok());
+        assert!(check_frame(&[0; 245], 247).is_err());
+        assert!(check_frame(&[], 247).is_err());
+    }
+}

@@ -1,0 +1,244 @@
+//! Key chains and the rules a door applies to them.
+//!
+//! A chain is an authority-issued [`KeyCertificate`] optionally followed by one [`GuestKey`]
+//! signed by the certificate holder's device key. The encoding admits up to three guest links
+//! only so that a re-shared guest key is reported as [`ChainError::ReSharingByGuest`] rather
+//! than as garbage.
+
+#[allow(unused_imports)]
+use crate::prelude::*;
+
+use super::error::{ChainError, RevokedWhat};
+use super::ids::{AuthorityKeyId, DoorId, DoorSet, KeyId, PersonId};
+use super::key_cert::{GuestKey, KeyCertificate, KeyFlags, KeyCertBody, GuestKeyBody, Validity};
+use super::keys::PublicKey;
+use super::label;
+use super::signed::SignedBody;
+use crate::UnixTime;
+use crate::codec::{self, BoundedVec, DecodeError};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+/// The authority keys a door (or phone, or backend) trusts, by key id.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TrustAnchors(Vec<(AuthorityKeyId, PublicKey)>);
+
+impl TrustAnchors {
+    pub fn new(keys: impl IntoIterator<Item = PublicKey>) -> Self {
+        let mut anchors = TrustAnchors::default();
+        for k in keys {
+            anchors.add(k);
+        }
+        anchors
+    }
+
+    /// Adds an authority key (rotation: the new key is added before the old one is removed).
+    pub fn add(&mut self, key: PublicKey) {
+        let id = AuthorityKeyId::of(&key.0);
+        if self.get(id).is_none() {
+            self.0.push((id, key));
+        }
+    }
+
+    pub fn remove(&mut self, id: AuthorityKeyId) {
+        self.0.retain(|(k, _)| *k != id);
+    }
+
+    pub fn get(&self, id: AuthorityKeyId) -> Option<PublicKey> {
+        self.0.iter().find(|(k, _)| *k == id).map(|(_, v)| *v)
+    }
+
+    pub fn keys(&self) -> impl Iterator<Item = &PublicKey> {
+        self.0.iter().map(|(_, k)| k)
+    }
+}
+
+/// What a verifier knows has been revoked before expiry.
+pub trait RevocationCheck {
+    fn key_revoked(&self, key: KeyId) -> bool;
+    fn person_revoked(&self, person: PersonId) -> bool;
+}
+
+/// For checks that happen where no revocation set exists (e.g. a phone validating a freshly
+/// received certificate's signature and scope).
+pub struct NoRevocations;
+
+impl RevocationCheck for NoRevocations {
+    fn key_revoked(&self, _: KeyId) -> bool {
+        false
+    }
+    fn person_revoked(&self, _: PersonId) -> bool {
+        false
+    }
+}
+
+/// Longest guest tail the decoder admits (only so that re-sharing gets its own error).
+const MAX_GUEST_LINKS: usize = 3;
+const CHAIN_VERSION: u8 = 1;
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KeyChain {
+    version: u8,
+    root: KeyCertificate,
+    guests: BoundedVec<GuestKey, MAX_GUEST_LINKS>,
+}
+
+/// What a successful verification established.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct VerifiedChain {
+    /// The key actually presented (the guest key for a guest chain).
+    pub key_id: KeyId,
+    /// The authority-issued key at the root.
+    pub root_key_id: KeyId,
+    pub person_id: PersonId,
+    /// The device key that must sign the unlock proof.
+    pub holder: PublicKey,
+    pub doors: DoorSet,
+    pub validity: Validity,
+    pub flags: KeyFlags,
+    pub is_guest: bool,
+}
+
+impl KeyChain {
+    pub const MAX_LEN: usize = 2 + KeyCertBody::MAX_LEN + MAX_GUEST_LINKS * GuestKeyBody::MAX_LEN;
+
+    pub fn resident(root: KeyCertificate) -> Self {
+        KeyChain { version: CHAIN_VERSION, root, guests: BoundedVec::empty() }
+    }
+
+    pub fn guest(root: KeyCertificate, guest: GuestKey) -> Self {
+        KeyChain { version: CHAIN_VERSION, root, guests: BoundedVec::new(vec![guest]).unwrap_or_default() }
+    }
+
+    /// A chain with arbitrary guest links, for tests of the re-sharing rule. `None` past the
+    /// decoder's bound.
+    pub fn with_links(root: KeyCertificate, guests: Vec<GuestKey>) -> Option<Self> {
+        Some(KeyChain { version: CHAIN_VERSION, root, guests: BoundedVec::new(guests)? })
+    }
+
+    pub fn root(&self) -> &KeyCertificate {
+        &self.root
+    }
+
+    pub fn guest_link(&self) -> Option<&GuestKey> {
+        self.guests.first()
+    }
+
+    /// The presented key's id (guest key for guest chains).
+    pub fn leaf_key_id(&self) -> KeyId {
+        self.guests.last().map(|g| g.body.key_id).unwrap_or(self.root.body.key_id)
+    }
+
+    pub fn to_bytes(&self) -> Vec<u8> {
+        codec::encode(self)
+    }
+
+    pub fn from_bytes(bytes: &[u8]) -> Result<Self, DecodeError> {
+        codec::decode_versioned("key chain", bytes, Self::MAX_LEN, CHAIN_VERSION)
+    }
+
+    /// SHA-256 over the chain's canonical bytes; the unlock proof commits to it.
+    pub fn digest(&self) -> [u8; 32] {
+        let mut h = Sha256::new();
+        h.update(label::CHAIN_DIGEST);
+        h.update(self.to_bytes());
+        h.finalize().into()
+    }
+
+    /// Checks signatures and delegation rules only (no door, time or revocation): what a phone
+    /// checks when it receives a key or a guest key.
+    pub fn verify_structure(&self, anchors: &TrustAnchors) -> Result<VerifiedChain, ChainError> {
+        let root = &self.root.body;
+        // The chain envelope's version says nothing about the bodies inside it: each is checked
+        // here so a certificate of a format this build does not know is never interpreted.
+        if root.version != KeyCertBody::VERSION {
+            return Err(ChainError::UnsupportedVersion { what: KeyCertBody::WHAT, found: root.version });
+        }
+        let authority = anchors.get(root.issuer).ok_or(ChainError::UnknownIssuer { what: KeyCertBody::WHAT })?;
+        self.root.verify_signature(&authority)?;
+        if root.key_id.is_guest_id() {
+            return Err(ChainError::Malformed { what: KeyCertBody::WHAT, detail: "authority key with a guest id".into() });
+        }
+        // The holder signs the unlock proof (and any guest key); a weak key there is refused now
+        // rather than left for a later check to catch.
+        if !root.holder.is_acceptable() {
+            return Err(ChainError::WeakKey { what: KeyCertBody::WHAT });
+        }
+        let mut verified = VerifiedChain {
+            key_id: root.key_id,
+            root_key_id: root.key_id,
+            person_id: root.person_id,
+            holder: root.holder,
+            doors: root.doors.clone(),
+            validity: root.validity,
+            flags: root.flags,
+            is_guest: false,
+        };
+        match self.guests.as_slice() {
+            [] => Ok(verified),
+            [guest] => {
+                let g = &guest.body;
+                if g.version != GuestKeyBody::VERSION {
+                    return Err(ChainError::UnsupportedVersion { what: GuestKeyBody::WHAT, found: g.version });
+                }
+                if g.parent != root.key_id {
+                    return Err(ChainError::ParentMismatch { guest: g.key_id, named: g.parent, actual: root.key_id });
+                }
+                if !root.flags.may_share {
+                    return Err(ChainError::SharingNotAllowed { parent: root.key_id });
+                }
+                guest.verify_signature(&root.holder)?;
+                if !g.key_id.is_guest_id() {
+                    return Err(ChainError::Malformed { what: GuestKeyBody::WHAT, detail: "guest key without a guest id".into() });
+                }
+                if !g.holder.is_acceptable() {
+                    return Err(ChainError::WeakKey { what: GuestKeyBody::WHAT });
+                }
+                if !g.doors.is_subset_of(&root.doors) {
+                    return Err(ChainError::GuestScopeWider { guest: g.key_id, what: "doors" });
+                }
+                if !g.validity.is_within(&root.validity) {
+                    return Err(ChainError::GuestScopeWider { guest: g.key_id, what: "validity window" });
+                }
+                verified.key_id = g.key_id;
+                verified.holder = g.holder;
+                verified.doors = g.doors.clone();
+                verified.validity = g.validity;
+                verified.flags = KeyFlags { resident: false, may_share: false };
+                verified.is_guest = true;
+                Ok(verified)
+            }
+            _ => Err(ChainError::ReSharingByGuest),
+        }
+    }
+
+    /// The full rule set a door applies before it opens.
+    pub fn verify_for_door(
+        &self,
+        anchors: &TrustAnchors,
+        door: DoorId,
+        now: UnixTime,
+        revocations: &impl RevocationCheck,
+    ) -> Result<VerifiedChain, ChainError> {
+        let verified = self.verify_structure(anchors)?;
+        if revocations.key_revoked(verified.root_key_id) {
+            return Err(ChainError::Revoked(RevokedWhat::Key(verified.root_key_id)));
+        }
+        if revocations.person_revoked(verified.person_id) {
+            return Err(ChainError::Revoked(RevokedWhat::Person(verified.person_id)));
+        }
+        if verified.is_guest && revocations.key_revoked(verified.key_id) {
+            return Err(ChainError::Revoked(RevokedWhat::Key(verified.key_id)));
+        }
+        if !verified.doors.contains(door) {
+            return Err(ChainError::WrongDoor { key: verified.key_id, door });
+        }
+        if now < verified.validity.start {
+            return Err(ChainError::NotYetValid { key: verified.key_id, start: verified.validity.start });
+        }
+        if now >= verified.validity.expiry {
+            return Err(ChainError::Expired { key: verified.key_id, expiry: verified.validity.expiry });
+        }
+        Ok(verified)
+    }
+}

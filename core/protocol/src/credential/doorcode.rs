@@ -1,0 +1,154 @@
+//! Daily doorcodes.
+//!
+//! A person invited with a daily doorcode holds a *slot* at each of their doors. The code for a
+//! slot on a calendar day (in the property's UTC offset) is
+//!
+//! ```text
+//! HMAC-SHA256(door_secret, "keyway/doorcode/v1\0" ‖ slot (u32 BE) ‖ day (i64 BE, days since 1970-01-01))
+//! ```
+//!
+//! read as a big-endian u64 from its first 8 bytes, reduced modulo 10^8: an
+//! **8-digit** code (modulo bias below 2^-36). The door secret is provisioned at install and
+//! known only to the door and the backend; it never travels in a door update, so the phones
+//! that carry slot additions learn nothing about anyone's code.
+//!
+//! Guessing bound: with `s` active slots a random guess matches with probability `s / 10^8`.
+//! The door engine allows at most a small number of wrong keypad attempts per minute (see the
+//! door module), which bounds an attacker at the keypad: with 50 slots and 5 attempts a minute,
+//! a full day of continuous guessing (7,200 attempts) succeeds with probability below 0.4%,
+//! and every attempt is in the activity log.
+
+#[allow(unused_imports)]
+use crate::prelude::*;
+
+use super::label;
+use crate::UnixTime;
+use hmac::{Hmac, Mac};
+use sha2::Sha256;
+use core::fmt;
+use zeroize::{Zeroize, ZeroizeOnDrop};
+
+pub const DIGITS: u32 = 8;
+const MODULUS: u64 = 10u64.pow(DIGITS);
+
+/// The per-door secret codes are derived from.
+#[derive(Clone, Zeroize, ZeroizeOnDrop)]
+pub struct DoorcodeSecret([u8; 32]);
+
+impl DoorcodeSecret {
+    pub fn new(bytes: [u8; 32]) -> Self {
+        DoorcodeSecret(bytes)
+    }
+
+    #[cfg(feature = "std")]
+    pub fn generate() -> Self {
+        let mut b = [0u8; 32];
+        rand_core::RngCore::fill_bytes(&mut rand_core::OsRng, &mut b);
+        DoorcodeSecret(b)
+    }
+
+    pub fn as_bytes(&self) -> &[u8; 32] {
+        &self.0
+    }
+
+    /// The code of `slot` on local calendar day `day` (days since 1970-01-01).
+    pub fn code_for_day(&self, slot: u32, day: i64) -> Doorcode {
+        let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(&self.0).expect("HMAC takes keys of any length");
+        mac.update(label::DOORCODE);
+        mac.update(&slot.to_be_bytes());
+        mac.update(&day.to_be_bytes());
+        let out = mac.finalize().into_bytes();
+        let mut first = [0u8; 8];
+        first.copy_from_slice(&out[..8]);
+        Doorcode((u64::from_be_bytes(first) % MODULUS) as u32)
+    }
+
+    /// The code of `slot` at instant `t` for a property `utc_offset_minutes` east of UTC.
+    pub fn code_at(&self, slot: u32, t: UnixTime, utc_offset_minutes: i16) -> Doorcode {
+        self.code_for_day(slot, local_day(t, utc_offset_minutes))
+    }
+}
+
+impl fmt::Debug for DoorcodeSecret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("DoorcodeSecret(…)")
+    }
+}
+
+/// The local calendar day number of instant `t`.
+pub fn local_day(t: UnixTime, utc_offset_minutes: i16) -> i64 {
+    let local = t.0 as i128 + utc_offset_minutes as i128 * 60;
+    local.div_euclid(86_400) as i64
+}
+
+/// An 8-digit code; shown and typed with leading zeros.
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Doorcode(u32);
+
+impl Doorcode {
+    /// Parses exactly 8 ASCII digits.
+    pub fn parse(s: &str) -> Option<Self> {
+        let s = s.trim();
+        if s.len() != DIGITS as usize || !s.bytes().all(|b| b.is_ascii_digit()) {
+            return None;
+        }
+        s.parse().ok().map(Doorcode)
+    }
+
+    pub fn value(self) -> u32 {
+        self.0
+    }
+
+    /// Comparison that does not stop at the first differing digit.
+    pub fn matches(self, other: Doorcode) -> bool {
+        (self.0 ^ other.0) == 0
+    }
+}
+
+impl fmt::Display for Doorcode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{:08}", self.0)
+    }
+}
+
+impl fmt::Debug for Doorcode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Doorcode(********)")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn codes_change_daily_and_per_slot() {
+        let secret = DoorcodeSecret::new([7; 32]);
+        let day = 20_000;
+        let a = secret.code_for_day(1, day);
+        assert_eq!(a, secret.code_for_day(1, day));
+        assert_ne!(a, secret.code_for_day(1, day + 1));
+        assert_ne!(a, secret.code_for_day(2, day));
+        assert_ne!(a, DoorcodeSecret::new([8; 32]).code_for_day(1, day));
+        assert_eq!(Doorcode::parse(&a.to_string()), Some(a));
+        assert_eq!(a.to_string().len(), 8);
+    }
+
+    #[test]
+    fn local_day_follows_the_offset() {
+        // 2026-12-01T23:30:00Z is already 2 December at UTC+1 and still 1 December at UTC-5.
+        let t = UnixTime(1_796_167_800);
+        assert_eq!(local_day(t, 0), 20_788);
+        assert_eq!(local_day(t, 60), 20_789);
+        assert_eq!(local_day(t, -300), 20_788);
+        assert_eq!(local_day(UnixTime(0), -60), -1);
+    }
+
+    #[test]
+    fn parse_rejects_wrong_shapes() {
+        for bad in ["", "1234567", "123456789", "1234567a", "-1234567", "１２３４５６７８"] {
+            assert_eq!(Doorcode::parse(bad), None, "{bad:?}");
+        }
+        assert_eq!(Doorcode::parse("00000042").map(Doorcode::value), Some(42));
+    }
+}

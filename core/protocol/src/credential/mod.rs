@@ -1,0 +1,36 @@
+//! Layer 1: who may open which door, as signed, strictly verified certificates.
+//!
+//! - [`keys`]: Ed25519 key pairs for the three roles (authority, device, door) and the one
+//!   verification function every check in Keyway goes through ([`keys::verify`]).
+//! - [`label`]: the domain-separation label of every kind of signed message.
+//! - [`signed`]: the `Signed<T>` envelope: a versioned body and a signature over label ‖ body.
+//! - [`door_cert`], [`key_cert`], [`chain`]: door certificates, key certificates, guest keys and
+//!   the chain rules a door applies.
+//! - [`door_update`]: authority-signed batches of door updates.
+//! - [`doorcode`]: daily doorcodes derived from a per-door secret and a person's slot.
+
+#[allow(unused_imports)]
+use crate::prelude::*;
+
+pub mod chain;
+pub mod door_cert;
+pub mod door_update;
+pub mod doorcode;
+pub mod error;
+pub mod ids;
+pub mod key_cert;
+pub mod keys;
+pub mod label;
+pub mod receipt;
+pub mod signed;
+
+pub use chain::{KeyChain, NoRevocations, RevocationCheck, TrustAnchors, VerifiedChain};
+pub use door_cert::{DoorCertBody, DoorCertificate};
+pub use door_update::{DoorOp, DoorUpdate, UpdateBatch, UpdateBatchBody};
+pub use doorcode::{Doorcode, DoorcodeSecret};
+pub use error::{ChainError, RevokedWhat};
+pub use ids::{AuthorityKeyId, CardId, DoorId, DoorSet, KeyId, PersonId};
+pub use key_cert::{GuestKey, GuestKeyBody, KeyCertBody, KeyCertificate, KeyFlags, Validity};
+pub use keys::{KeyPair, PublicKey, verify};
+pub use receipt::{ActivityEvent, ActivityRecord, DenialReason, Receipt, ReceiptBody};
+pub use signed::{Signed, SignedBody};

@@ -1,0 +1,61 @@
+//! The door's activity log: a bounded ring of records with their own gap-free sequence.
+
+#[allow(unused_imports)]
+use crate::prelude::*;
+
+use crate::UnixTime;
+use crate::credential::{ActivityEvent, ActivityRecord};
+use serde::{Deserialize, Serialize};
+use alloc::collections::VecDeque;
+
+/// Records a door keeps. Older records are overwritten; since every record has a seq, the
+/// backend sees from the first seq it receives whether any were lost before upload.
+pub const ACTIVITY_CAPACITY: usize = 1024;
+
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ActivityLog {
+    /// Seq of the newest record (0 before the first).
+    head: u64,
+    records: VecDeque<ActivityRecord>,
+}
+
+impl ActivityLog {
+    pub fn head(&self) -> u64 {
+        self.head
+    }
+
+    pub fn len(&self) -> usize {
+        self.records.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.records.is_empty()
+    }
+
+    pub fn records(&self) -> impl Iterator<Item = &ActivityRecord> {
+        self.records.iter()
+    }
+
+    pub(crate) fn push(&mut self, time: UnixTime, event: ActivityEvent) -> ActivityRecord {
+        self.head += 1;
+        let record = ActivityRecord { seq: self.head, time, event };
+        if self.records.len() >= ACTIVITY_CAPACITY {
+            self.records.pop_front();
+        }
+        self.records.push_back(record.clone());
+        record
+    }
+
+    /// Up to `max` records with seq above `after`, oldest first.
+    pub fn after(&self, after: u64, max: usize) -> Vec<ActivityRecord> {
+        self.records.iter().filter(|r| r.seq > after).take(max).cloned().collect()
+    }
+
+    /// Restores the invariants a persisted log must satisfy (ascending, gap-free, ending at head,
+    /// within capacity).
+    pub(crate) fn is_consistent(&self) -> bool {
+        self.records.len() <= ACTIVITY_CAPACITY
+            && self.records.back().is_none_or(|r| r.seq == self.head)
+            && self.records.iter().zip(self.records.iter().skip(1)).all(|(a, b)| b.seq == a.seq + 1)
+    }
+}

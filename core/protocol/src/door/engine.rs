@@ -1,0 +1,268 @@
+//! The door engine: access decisions for app, doorcode and keycard entry, and receipts.
+
+#[allow(unused_imports)]
+use crate::prelude::*;
+
+use super::activity::ActivityLog;
+use super::keypad::AttemptLimiter;
+use super::revocations::RevocationSet;
+use super::state::{DOOR_STATE_VERSION, DoorState, DoorStateError, Secret32};
+use crate::UnixTime;
+use crate::credential::receipt::MAX_ACTIVITY_PER_RECEIPT;
+use crate::credential::{
+    ActivityEvent, ActivityRecord, DenialReason, DoorId, Doorcode, DoorcodeSecret, KeyPair, PublicKey, Receipt,
+    ReceiptBody, RevocationCheck, Signed, SignedBody, TrustAnchors,
+};
+use crate::codec::BoundedVec;
+use crate::unlock::message::{Access, ChallengeBody, DoorChallenge, UnlockRequest};
+
+/// What a door is provisioned with at install.
+pub struct DoorProvisioning {
+    pub door_id: DoorId,
+    pub door_key: KeyPair,
+    pub anchors: TrustAnchors,
+    pub doorcode_secret: DoorcodeSecret,
+    pub utc_offset_minutes: i16,
+    /// The door's clock at install.
+    pub clock: UnixTime,
+}
+
+/// A door's decision on one entry (app unlock, doorcode or keycard) and the activity record it
+/// logged for it: who was admitted or refused, and why.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Entry {
+    /// Granted, or denied with the reason.
+    pub access: Access,
+    /// The record in the door's activity log (key, person, slot or card, time, seq).
+    pub record: ActivityRecord,
+}
+
+/// A door: its persistent [`DoorState`] plus the signing key derived from it.
+///
+/// All methods take the current time from the caller; the engine's clock only moves forward
+/// (`clock = max(clock, now)`), so a door whose RTC is reset cannot be made to accept expired
+/// keys again, and neither can a `SetClock` update (refused when it points backwards).
+#[derive(Clone, Debug)]
+pub struct DoorEngine {
+    pub(crate) state: DoorState,
+    pub(crate) key: KeyPair,
+}
+
+impl DoorEngine {
+    pub fn new(p: DoorProvisioning) -> Self {
+        let state = DoorState {
+            version: DOOR_STATE_VERSION,
+            door_id: p.door_id,
+            anchors: p.anchors,
+            door_key: Secret32(*p.door_key.secret()),
+            doorcode_secret: Secret32(*p.doorcode_secret.as_bytes()),
+            utc_offset_minutes: p.utc_offset_minutes,
+            update_seq: 0,
+            clock: p.clock,
+            revocations: RevocationSet::default(),
+            doorcodes: Default::default(),
+            keycards: Vec::new(),
+            activity: ActivityLog::default(),
+            keypad: AttemptLimiter::default(),
+        };
+        DoorEngine { state, key: p.door_key }
+    }
+
+    pub fn from_state(state: DoorState) -> Result<Self, DoorStateError> {
+        state.check()?;
+        let key = KeyPair::from_secret(&state.door_key.0);
+        Ok(DoorEngine { state, key })
+    }
+
+    /// The state to persist (after every session, entry or update).
+    pub fn state(&self) -> &DoorState {
+        &self.state
+    }
+
+    pub fn door_id(&self) -> DoorId {
+        self.state.door_id
+    }
+
+    pub fn door_public_key(&self) -> PublicKey {
+        self.key.public()
+    }
+
+    pub fn update_seq(&self) -> u64 {
+        self.state.update_seq
+    }
+
+    pub fn clock(&self) -> UnixTime {
+        self.state.clock
+    }
+
+    pub fn utc_offset_minutes(&self) -> i16 {
+        self.state.utc_offset_minutes
+    }
+
+    pub fn activity(&self) -> &ActivityLog {
+        &self.state.activity
+    }
+
+    pub fn revocations(&self) -> &RevocationSet {
+        &self.state.revocations
+    }
+
+    /// Advances the clock to `now` if it is later, prunes revocations that have lapsed, and
+    /// returns the clock.
+    pub fn observe_time(&mut self, now: UnixTime) -> UnixTime {
+        if now > self.state.clock {
+            self.state.clock = now;
+        }
+        let clock = self.state.clock;
+        self.state.revocations.prune_before(clock);
+        clock
+    }
+
+    pub(crate) fn log(&mut self, event: ActivityEvent) -> ActivityRecord {
+        let time = self.state.clock;
+        self.state.activity.push(time, event)
+    }
+
+    /// Signs a fresh challenge for one unlock session.
+    pub fn challenge(&mut self, now: UnixTime, nonce: [u8; 16]) -> DoorChallenge {
+        let clock = self.observe_time(now);
+        let body = ChallengeBody {
+            version: ChallengeBody::VERSION,
+            door_id: self.state.door_id,
+            nonce,
+            update_seq: self.state.update_seq,
+            door_time: clock,
+            activity_head: self.state.activity.head(),
+        };
+        Signed::sign(body, &self.key)
+    }
+
+    /// Decides an app unlock answering the challenge with `door_nonce`, and logs the decision.
+    /// Only the key chain and the proof are consulted: the carried updates are applied
+    /// afterwards ([`DoorEngine::apply_batch_bytes`]) and never influence this decision.
+    pub fn decide_unlock(&mut self, request: &UnlockRequest, door_nonce: &[u8; 16], now: UnixTime) -> Entry {
+        let clock = self.observe_time(now);
+        let (access, event) = self.evaluate(request, door_nonce, clock);
+        let record = self.log(event);
+        Entry { access, record }
+    }
+
+    fn evaluate(&self, request: &UnlockRequest, door_nonce: &[u8; 16], clock: UnixTime) -> (Access, ActivityEvent) {
+        let denied = |reason, key, person| (Access::Denied(reason), ActivityEvent::AppDenied { key, person, reason });
+        if request.door_nonce != *door_nonce {
+            return denied(DenialReason::StaleChallenge, None, None);
+        }
+        let chain = match request.key_chain() {
+            Ok(c) => c,
+            Err(crate::codec::DecodeError::UnsupportedVersion { .. }) => {
+                return denied(DenialReason::UnsupportedVersion, None, None);
+            }
+            Err(_) => return denied(DenialReason::Malformed, None, None),
+        };
+        let key = Some(chain.leaf_key_id());
+        let person = Some(chain.root().body.person_id);
+        let verified = match chain.verify_for_door(&self.state.anchors, self.state.door_id, clock, &self.state.revocations) {
+            Ok(v) => v,
+            Err(e) => return denied(DenialReason::from(&e), key, person),
+        };
+        if !request.verify_proof(self.state.door_id, &verified.holder) {
+            return denied(DenialReason::BadProof, key, person);
+        }
+        (
+            Access::Granted,
+            ActivityEvent::AppUnlock { key: verified.key_id, person: verified.person_id, guest: verified.is_guest },
+        )
+    }
+
+    /// The signed receipt for a session: bound to the phone's nonce, carrying the door's seq and
+    /// up to 64 activity records after `activity_after`.
+    pub fn receipt(&self, phone_nonce: [u8; 16], activity_after: u64) -> Receipt {
+        let records = self.state.activity.after(activity_after, MAX_ACTIVITY_PER_RECEIPT);
+        let body = ReceiptBody {
+            version: ReceiptBody::VERSION,
+            door_id: self.state.door_id,
+            phone_nonce,
+            door_time: self.state.clock,
+            applied_seq: self.state.update_seq,
+            activity_head: self.state.activity.head(),
+            activity: BoundedVec::new(records).unwrap_or_default(),
+        };
+        Signed::sign(body, &self.key)
+    }
+
+    /// A code typed on the keypad. Wrong codes count towards the rate limit
+    /// (see [`super::keypad`]); every attempt is logged.
+    pub fn enter_doorcode(&mut self, code: &str, now: UnixTime) -> Entry {
+        let clock = self.observe_time(now);
+        if self.state.keypad.is_limited(clock) {
+            return self.entry_denied_code(DenialReason::RateLimited);
+        }
+        let Some(typed) = Doorcode::parse(code) else {
+            self.state.keypad.record_failure(clock);
+            return self.entry_denied_code(DenialReason::Malformed);
+        };
+        let secret = DoorcodeSecret::new(self.state.doorcode_secret.0);
+        // Compare against every slot (no early exit) so timing does not reveal which slot matched.
+        let mut matched = None;
+        for (slot, entry) in &self.state.doorcodes {
+            let hit = secret.code_at(*slot, clock, self.state.utc_offset_minutes).matches(typed);
+            if hit && matched.is_none() {
+                matched = Some((*slot, entry.clone()));
+            }
+        }
+        let Some((slot, entry)) = matched else {
+            self.state.keypad.record_failure(clock);
+            return self.entry_denied_code(DenialReason::UnknownCredential);
+        };
+        if let Some(reason) = self.credential_denial(entry.person, &entry.validity, clock) {
+            return self.entry_denied_code(reason);
+        }
+        let record = self.log(ActivityEvent::DoorcodeEntry { slot, person: entry.person });
+        Entry { access: Access::Granted, record }
+    }
+
+    /// A card held to the reader (its UID or application id bytes).
+    pub fn present_keycard(&mut self, card: &[u8], now: UnixTime) -> Entry {
+        let clock = self.observe_time(now);
+        let card_id = BoundedVec::new(card.iter().take(16).copied().collect()).unwrap_or_default();
+        if self.state.keypad.is_limited(clock) {
+            return self.entry_denied_card(card_id, DenialReason::RateLimited);
+        }
+        if card.len() > 16 || card.len() < 4 {
+            self.state.keypad.record_failure(clock);
+            return self.entry_denied_card(card_id, DenialReason::Malformed);
+        }
+        let found = self.state.keycards.binary_search_by(|k| k.card.as_slice().cmp(card)).ok();
+        let Some(keycard) = found.and_then(|i| self.state.keycards.get(i)).cloned() else {
+            self.state.keypad.record_failure(clock);
+            return self.entry_denied_card(card_id, DenialReason::UnknownCredential);
+        };
+        if let Some(reason) = self.credential_denial(keycard.person, &keycard.validity, clock) {
+            return self.entry_denied_card(card_id, reason);
+        }
+        let record = self.log(ActivityEvent::KeycardEntry { card: card_id, person: keycard.person });
+        Entry { access: Access::Granted, record }
+    }
+
+    fn credential_denial(&self, person: crate::credential::PersonId, validity: &crate::credential::Validity, clock: UnixTime) -> Option<DenialReason> {
+        if self.state.revocations.person_revoked(person) {
+            Some(DenialReason::RevokedPerson)
+        } else if clock < validity.start {
+            Some(DenialReason::NotYetValid)
+        } else if clock >= validity.expiry {
+            Some(DenialReason::Expired)
+        } else {
+            None
+        }
+    }
+
+    fn entry_denied_code(&mut self, reason: DenialReason) -> Entry {
+        let record = self.log(ActivityEvent::DoorcodeDenied { reason });
+        Entry { access: Access::Denied(reason), record }
+    }
+
+    fn entry_denied_card(&mut self, card: crate::credential::CardId, reason: DenialReason) -> Entry {
+        let record = self.log(ActivityEvent::KeycardDenied { card, reason });
+        Entry { access: Access::Denied(reason), record }
+    }
+}

@@ -1,0 +1,39 @@
+//! Layer 2: the door engine, the part a lock vendor embeds.
+//!
+//! A door holds its trust anchors, its door key, its update seq, a revocation set, doorcode
+//! slots, keycards, a monotonic clock and a bounded activity log ([`state::DoorState`], serde,
+//! persisted by the lock). The engine is sans-IO: every call takes the current time from the
+//! caller and returns a decision; the unlock exchange itself is driven by
+//! [`DoorSession`].
+//!
+//! Order inside an app unlock: the door decides from the key chain and proof alone, reports the
+//! decision (the lock actuates), and only then applies the carried updates, so a large batch never
+//! delays the opening. The updates are authenticated by the authority's signature independently
+//! of the phone, so **even a denied unlock applies valid updates and returns a receipt**: a
+//! resident whose key was just revoked still delivers the revocation (and everything queued
+//! behind it) and carries the door's activity back.
+//!
+//! Memory is bounded whatever a peer sends: sessions hold no state in the engine (a session
+//! buffers at most one message, see [`crate::unlock::frame`]), the activity log is a ring of
+//! [`activity::ACTIVITY_CAPACITY`] records, the revocation set and the doorcode and keycard
+//! tables have fixed capacities, and the keypad limiter remembers at most five failures.
+
+#[allow(unused_imports)]
+use crate::prelude::*;
+
+pub mod activity;
+pub mod engine;
+pub mod error;
+pub mod keypad;
+pub mod revocations;
+pub mod state;
+pub mod session;
+pub mod updates;
+
+pub use activity::{ACTIVITY_CAPACITY, ActivityLog};
+pub use engine::{DoorEngine, DoorProvisioning, Entry};
+pub use error::DoorSessionError;
+pub use session::{DoorSession, DoorStep, UnsentResult};
+pub use keypad::{MAX_WRONG_ATTEMPTS, WINDOW_SECS};
+pub use revocations::{MAX_REVOCATIONS, RevocationSet};
+pub use state::{DoorState, DoorStateError, DoorcodeSlot, Keycard};

@@ -1,0 +1,89 @@
+//! The door's revocation set: keys and persons refused before their expiry.
+
+#[allow(unused_imports)]
+use crate::prelude::*;
+
+use crate::UnixTime;
+use crate::credential::{KeyId, PersonId, RevocationCheck};
+use serde::{Deserialize, Serialize};
+use alloc::collections::BTreeMap;
+
+/// Most entries (keys plus persons) a door holds. Entries leave the set once their `until`
+/// has passed (the revoked key would have expired anyway), so only revocations of keys that are
+/// still within their validity occupy room.
+pub const MAX_REVOCATIONS: usize = 16_384;
+
+/// Each entry maps to its `until`: the revoked key's (or the person's latest key's) expiry,
+/// after which the entry is pruned.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RevocationSet {
+    keys: BTreeMap<KeyId, UnixTime>,
+    persons: BTreeMap<PersonId, UnixTime>,
+}
+
+impl RevocationSet {
+    pub fn len(&self) -> usize {
+        self.keys.len() + self.persons.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    pub fn key_until(&self, key: KeyId) -> Option<UnixTime> {
+        self.keys.get(&key).copied()
+    }
+
+    pub fn person_until(&self, person: PersonId) -> Option<UnixTime> {
+        self.persons.get(&person).copied()
+    }
+
+    /// Records a key revocation, keeping the later `until` if the key is already listed.
+    /// Entries already past at `clock` are not stored. Returns whether a new entry was added.
+    pub(crate) fn revoke_key(&mut self, key: KeyId, until: UnixTime, clock: UnixTime) -> bool {
+        insert_max(&mut self.keys, key, until, clock)
+    }
+
+    pub(crate) fn revoke_person(&mut self, person: PersonId, until: UnixTime, clock: UnixTime) -> bool {
+        insert_max(&mut self.persons, person, until, clock)
+    }
+
+    pub(crate) fn would_add_key(&self, key: KeyId) -> bool {
+        !self.keys.contains_key(&key)
+    }
+
+    pub(crate) fn would_add_person(&self, person: PersonId) -> bool {
+        !self.persons.contains_key(&person)
+    }
+
+    /// Drops every entry whose `until` lies before `before`.
+    pub(crate) fn prune_before(&mut self, before: UnixTime) {
+        self.keys.retain(|_, until| *until >= before);
+        self.persons.retain(|_, until| *until >= before);
+    }
+}
+
+fn insert_max<K: Ord>(map: &mut BTreeMap<K, UnixTime>, k: K, until: UnixTime, clock: UnixTime) -> bool {
+    if until < clock {
+        return false;
+    }
+    match map.get_mut(&k) {
+        Some(existing) => {
+            *existing = (*existing).max(until);
+            false
+        }
+        None => {
+            map.insert(k, until);
+            true
+        }
+    }
+}
+
+impl RevocationCheck for RevocationSet {
+    fn key_revoked(&self, key: KeyId) -> bool {
+        self.keys.contains_key(&key)
+    }
+    fn person_revoked(&self, person: PersonId) -> bool {
+        self.persons.contains_key(&person)
+    }
+}

@@ -1,0 +1,193 @@
+//! Applying authority-signed door updates.
+//!
+//! A batch is first authenticated as a whole (known format version, known issuer, strict
+//! signature, this door, seqs from 1); a failure there rejects the batch and consumes nothing.
+//! The updates with seq above the door's are then taken strictly in order: a batch starting
+//! above `seq + 1` is a gap and is refused; updates at or below the door's seq are skipped (a
+//! replayed or overlapping batch is a harmless no-op). Each update is applied atomically: its
+//! operations are validated first (clock never backwards, usable content, room in the tables)
+//! and then applied together. An update that fails validation is reported and logged, and its
+//! seq is consumed, because the content of a seq never changes and so retrying it could never
+//! succeed; later updates still apply.
+
+#[allow(unused_imports)]
+use crate::prelude::*;
+
+use super::engine::DoorEngine;
+use super::revocations::MAX_REVOCATIONS;
+use super::state::{Keycard, DoorcodeSlot, MAX_DOORCODE_SLOTS, MAX_KEYCARDS};
+use crate::UnixTime;
+use crate::codec::DecodeError;
+use crate::credential::{ActivityEvent, ChainError, DoorOp, DoorUpdate, SignedBody, UpdateBatch, UpdateBatchBody};
+use crate::unlock::message::{MAX_REJECTED_PER_SESSION, RejectedUpdate, UpdateRejection, UpdateReport};
+
+/// Largest UTC offset a door accepts (UTC+14 / UTC-14), in minutes.
+pub const MAX_UTC_OFFSET_MINUTES: i16 = 14 * 60;
+
+impl DoorEngine {
+    /// Decodes and applies carried batch bytes (empty: no batch).
+    pub fn apply_batch_bytes(&mut self, bytes: &[u8], now: UnixTime) -> UpdateReport {
+        if bytes.is_empty() {
+            self.observe_time(now);
+            return self.empty_report();
+        }
+        match UpdateBatch::from_bytes(bytes) {
+            Ok(batch) => self.apply_batch(&batch, now),
+            Err(e) => {
+                self.observe_time(now);
+                let reason = match e {
+                    DecodeError::UnsupportedVersion { .. } => UpdateRejection::UnsupportedVersion,
+                    _ => UpdateRejection::Malformed,
+                };
+                self.reject_batch(0, reason)
+            }
+        }
+    }
+
+    /// Authenticates `batch` and applies the updates after the door's seq.
+    pub fn apply_batch(&mut self, batch: &UpdateBatch, now: UnixTime) -> UpdateReport {
+        self.observe_time(now);
+        let body = &batch.body;
+        if body.version != UpdateBatchBody::VERSION {
+            return self.reject_batch(body.first_seq, UpdateRejection::UnsupportedVersion);
+        }
+        let Some(authority) = self.state.anchors.get(body.issuer) else {
+            return self.reject_batch(body.first_seq, UpdateRejection::UnknownIssuer);
+        };
+        if let Err(e) = batch.verify_signature(&authority) {
+            let reason = match e {
+                ChainError::BadSignature { .. } | ChainError::WeakKey { .. } => UpdateRejection::BadSignature,
+                _ => UpdateRejection::Malformed,
+            };
+            return self.reject_batch(body.first_seq, reason);
+        }
+        if body.door_id != self.state.door_id {
+            return self.reject_batch(body.first_seq, UpdateRejection::WrongDoor { batch_door: body.door_id });
+        }
+        if body.first_seq == 0 {
+            return self.reject_batch(0, UpdateRejection::Malformed);
+        }
+        let door_seq = self.state.update_seq;
+        if body.first_seq > door_seq.saturating_add(1) {
+            return self.reject_batch(body.first_seq, UpdateRejection::Gap { door_seq, first_seq: body.first_seq });
+        }
+        let mut report = self.empty_report();
+        for (seq, update) in body.numbered().filter(|(seq, _)| *seq > door_seq) {
+            if let Err(reason) = self.apply_update(update) {
+                self.log(ActivityEvent::UpdateRejected { seq, reason: reason.denial_reason() });
+                report.rejected_updates.try_push(RejectedUpdate { seq, reason });
+            }
+            self.state.update_seq = seq;
+            if report.rejected_updates.len() >= MAX_REJECTED_PER_SESSION {
+                break;
+            }
+        }
+        let clock = self.state.clock;
+        self.state.revocations.prune_before(clock);
+        report.seq_after = self.state.update_seq;
+        report
+    }
+
+    fn empty_report(&self) -> UpdateReport {
+        UpdateReport { seq_before: self.state.update_seq, seq_after: self.state.update_seq, ..Default::default() }
+    }
+
+    /// Logs and reports a batch refused before it could be read (e.g. not the batch the
+    /// phone's proof names).
+    pub fn reject_batch_report(&mut self, reason: UpdateRejection) -> UpdateReport {
+        self.reject_batch(0, reason)
+    }
+
+    fn reject_batch(&mut self, seq: u64, reason: UpdateRejection) -> UpdateReport {
+        self.log(ActivityEvent::UpdateRejected { seq, reason: reason.denial_reason() });
+        UpdateReport { batch_rejected: Some(reason), ..self.empty_report() }
+    }
+
+    /// Validates every operation, then applies them all (or none).
+    fn apply_update(&mut self, update: &DoorUpdate) -> Result<(), UpdateRejection> {
+        let s = &self.state;
+        let mut clock = s.clock;
+        let (mut new_revocations, mut new_slots, mut new_cards) = (0usize, 0usize, 0usize);
+        for op in update.ops.iter() {
+            match op {
+                DoorOp::SetClock { now } => {
+                    if *now < clock {
+                        return Err(UpdateRejection::ClockBackwards { door_time: clock, requested: *now });
+                    }
+                    clock = *now;
+                }
+                DoorOp::RevokeKey { key, .. } => new_revocations += usize::from(s.revocations.would_add_key(*key)),
+                DoorOp::RevokePerson { person, .. } => {
+                    new_revocations += usize::from(s.revocations.would_add_person(*person))
+                }
+                DoorOp::AddDoorcode { slot, validity, .. } => {
+                    if validity.start >= validity.expiry {
+                        return Err(UpdateRejection::InvalidOperation);
+                    }
+                    new_slots += usize::from(!s.doorcodes.contains_key(slot));
+                }
+                DoorOp::AddKeycard { card, validity, .. } => {
+                    if card.len() < 4 || validity.start >= validity.expiry {
+                        return Err(UpdateRejection::InvalidOperation);
+                    }
+                    new_cards += usize::from(s.keycards.binary_search_by(|k| k.card.cmp(card)).is_err());
+                }
+                DoorOp::SetUtcOffset { minutes } => {
+                    if minutes.unsigned_abs() > MAX_UTC_OFFSET_MINUTES.unsigned_abs() {
+                        return Err(UpdateRejection::InvalidOperation);
+                    }
+                }
+                DoorOp::RemoveDoorcode { .. } | DoorOp::RemoveKeycard { .. } | DoorOp::PruneRevocations { .. } => {}
+            }
+        }
+        if s.revocations.len() + new_revocations > MAX_REVOCATIONS
+            || s.doorcodes.len() + new_slots > MAX_DOORCODE_SLOTS
+            || s.keycards.len() + new_cards > MAX_KEYCARDS
+        {
+            return Err(UpdateRejection::StoreFull);
+        }
+        for op in update.ops.iter() {
+            self.apply_op(op);
+        }
+        Ok(())
+    }
+
+    fn apply_op(&mut self, op: &DoorOp) {
+        let s = &mut self.state;
+        match op {
+            DoorOp::RevokeKey { key, until } => {
+                s.revocations.revoke_key(*key, *until, s.clock);
+            }
+            DoorOp::RevokePerson { person, until } => {
+                s.revocations.revoke_person(*person, *until, s.clock);
+            }
+            DoorOp::AddDoorcode { slot, person, validity } => {
+                s.doorcodes.insert(*slot, DoorcodeSlot { person: *person, validity: *validity });
+            }
+            DoorOp::RemoveDoorcode { slot } => {
+                s.doorcodes.remove(slot);
+            }
+            DoorOp::AddKeycard { card, person, validity } => {
+                let keycard = Keycard { card: card.clone(), person: *person, validity: *validity };
+                match s.keycards.binary_search_by(|k| k.card.cmp(card)) {
+                    Ok(i) => {
+                        if let Some(slot) = s.keycards.get_mut(i) {
+                            *slot = keycard;
+                        }
+                    }
+                    Err(i) => s.keycards.insert(i, keycard),
+                }
+            }
+            DoorOp::RemoveKeycard { card } => {
+                if let Ok(i) = s.keycards.binary_search_by(|k| k.card.cmp(card)) {
+                    s.keycards.remove(i);
+                }
+            }
+            DoorOp::SetClock { now } => {
+                s.clock = s.clock.max(*now);
+            }
+            DoorOp::PruneRevocations { before } => s.revocations.prune_before(*before),
+            DoorOp::SetUtcOffset { minutes } => s.utc_offset_minutes = *minutes,
+        }
+    }
+}

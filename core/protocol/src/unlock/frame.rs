@@ -1,0 +1,276 @@
+//! Framing of unlock messages for any ATT MTU from 23 to 517.
+//!
+//! A message is cut into frames of at most `MTU - 3` bytes (one ATT write or notification
+//! each). Every frame carries a 5-byte header:
+//!
+//! ```text
+//! byte 0     bit 7: FIRST (1 on the first frame of a message); bits 0-6: message kind
+//!            (1 challenge, 2 request, 3 result, 4 update batch)
+//! byte 1     message id (the sender's per-connection counter, wraps)
+//! bytes 2-4  u24 big-endian: on the FIRST frame the message's total length;
+//!            on later frames the byte offset of this frame's data in the message
+//! bytes 5..  data (at least one byte)
+//! ```
+//!
+//! The receiver knows from the first frame how long the message is and refuses anything above
+//! its bound ([`MAX_MESSAGE_LEN`] at most) before reserving memory; afterwards every frame must
+//! continue exactly where the previous one ended, so a duplicated frame (offset behind), a
+//! missing or reordered frame (offset ahead), a frame of another message (id or kind differs)
+//! and a frame past the end are each detected and named. Senders may cut messages anywhere;
+//! [`split`] fills frames to the MTU.
+
+#[allow(unused_imports)]
+use crate::prelude::*;
+
+use core::fmt;
+
+pub const HEADER_LEN: usize = 5;
+pub const MIN_MTU: usize = 23;
+pub const MAX_MTU: usize = 517;
+/// ATT's write/notify overhead: opcode and attribute handle.
+pub const ATT_OVERHEAD: usize = 3;
+/// Largest message either side accepts (the largest update batch, 128 KiB, fits below it).
+pub const MAX_MESSAGE_LEN: usize = 160 * 1024;
+const FIRST: u8 = 0x80;
+const U24_MAX: usize = 0xFF_FFFF;
+
+/// The three message kinds of an unlock.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum MessageKind {
+    Challenge = 1,
+    Request = 2,
+    Result = 3,
+    /// The update batch the phone sends right after its request.
+    Batch = 4,
+}
+
+impl MessageKind {
+    fn from_bits(b: u8) -> Option<Self> {
+        match b {
+            1 => Some(MessageKind::Challenge),
+            2 => Some(MessageKind::Request),
+            3 => Some(MessageKind::Result),
+            4 => Some(MessageKind::Batch),
+            _ => None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum FrameError {
+    #[error("MTU {0} is outside 23..=517")]
+    BadMtu(usize),
+    #[error("frame of {len} bytes is shorter than the {HEADER_LEN}-byte header plus data")]
+    Truncated { len: usize },
+    #[error("frame of {len} bytes exceeds the {max}-byte limit for this MTU")]
+    FrameTooLarge { len: usize, max: usize },
+    #[error("unknown message kind {0}")]
+    UnknownKind(u8),
+    #[error("expected a {expected:?} message, got {got:?}")]
+    UnexpectedKind { expected: MessageKind, got: MessageKind },
+    #[error("message of {len} bytes exceeds the limit of {max}")]
+    MessageTooLarge { len: usize, max: usize },
+    #[error("continuation frame with no message in progress")]
+    NoMessageInProgress,
+    #[error("a new message started before message {in_progress} was complete")]
+    Interleaved { in_progress: u8 },
+    #[error("frame of message {got} while message {expected} is in progress")]
+    WrongMessageId { expected: u8, got: u8 },
+    #[error("duplicate frame: offset {offset}, but {received} bytes already received")]
+    Duplicate { offset: usize, received: usize },
+    #[error("missing or out-of-order frame: offset {offset}, but only {received} bytes received")]
+    Missing { offset: usize, received: usize },
+    #[error("frame runs past the end of the {total}-byte message")]
+    PastEnd { total: usize },
+    #[error("message too large to frame ({0} bytes)")]
+    Unframeable(usize),
+}
+
+/// Largest frame for an ATT MTU.
+pub fn max_frame_len(mtu: usize) -> Result<usize, FrameError> {
+    if !(MIN_MTU..=MAX_MTU).contains(&mtu) {
+        return Err(FrameError::BadMtu(mtu));
+    }
+    Ok(mtu - ATT_OVERHEAD)
+}
+
+fn header(first: bool, kind: MessageKind, id: u8, field: usize) -> [u8; HEADER_LEN] {
+    let f = field as u32;
+    [if first { FIRST } else { 0 } | kind as u8, id, (f >> 16) as u8, (f >> 8) as u8, f as u8]
+}
+
+/// Cuts `message` into frames at `cuts` (data offsets, strictly ascending, inside the message).
+/// Used by [`split`] and by tests that need every possible split point.
+pub fn split_at(kind: MessageKind, id: u8, message: &[u8], cuts: &[usize]) -> Result<Vec<Vec<u8>>, FrameError> {
+    if message.is_empty() || message.len() > U24_MAX {
+        return Err(FrameError::Unframeable(message.len()));
+    }
+    let mut frames = Vec::with_capacity(cuts.len() + 1);
+    let mut start = 0;
+    for &end in cuts.iter().chain(core::iter::once(&message.len())) {
+        if end <= start || end > message.len() {
+            return Err(FrameError::Unframeable(message.len()));
+        }
+        let first = start == 0;
+        let field = if first { message.len() } else { start };
+        let mut frame = Vec::with_capacity(HEADER_LEN + end - start);
+        frame.extend_from_slice(&header(first, kind, id, field));
+        frame.extend_from_slice(&message[start..end]);
+        frames.push(frame);
+        start = end;
+    }
+    Ok(frames)
+}
+
+/// Cuts `message` into full frames for `mtu`.
+pub fn split(kind: MessageKind, id: u8, message: &[u8], mtu: usize) -> Result<Vec<Vec<u8>>, FrameError> {
+    let data = max_frame_len(mtu)? - HEADER_LEN;
+    let cuts: Vec<usize> = (1..message.len().div_ceil(data)).map(|i| i * data).collect();
+    split_at(kind, id, message, &cuts)
+}
+
+/// Number of frames a message of `len` bytes needs at `mtu`.
+pub fn frame_count(len: usize, mtu: usize) -> Result<usize, FrameError> {
+    Ok(len.div_ceil(max_frame_len(mtu)? - HEADER_LEN))
+}
+
+struct InProgress {
+    id: u8,
+    total: usize,
+    data: Vec<u8>,
+}
+
+/// Reassembles one kind of message from frames, enforcing order and a length bound.
+///
+/// Memory is bounded by the bytes actually received (never by the length a peer claims), and
+/// by `max_len` in any case.
+pub struct Reassembler {
+    kind: MessageKind,
+    max_len: usize,
+    max_frame: usize,
+    current: Option<InProgress>,
+}
+
+impl fmt::Debug for Reassembler {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Reassembler")
+            .field("kind", &self.kind)
+            .field("max_len", &self.max_len)
+            .field("received", &self.current.as_ref().map(|c| (c.data.len(), c.total)))
+            .finish()
+    }
+}
+
+impl Reassembler {
+    /// Accepts `kind` messages of at most `max_len` bytes (capped at [`MAX_MESSAGE_LEN`]) in
+    /// frames of at most `max_frame` bytes.
+    pub fn new(kind: MessageKind, max_len: usize, max_frame: usize) -> Self {
+        Reassembler { kind, max_len: max_len.min(MAX_MESSAGE_LEN), max_frame, current: None }
+    }
+
+    /// Bytes currently buffered.
+    pub fn buffered(&self) -> usize {
+        self.current.as_ref().map_or(0, |c| c.data.capacity())
+    }
+
+    /// Feeds one frame; returns the message once its last frame arrived. After an error the
+    /// partial message is dropped (the session it belongs to should be abandoned).
+    pub fn push(&mut self, frame: &[u8]) -> Result<Option<Vec<u8>>, FrameError> {
+        let result = self.push_inner(frame);
+        if result.is_err() {
+            self.current = None;
+        }
+        result
+    }
+
+    fn push_inner(&mut self, frame: &[u8]) -> Result<Option<Vec<u8>>, FrameError> {
+        if frame.len() > self.max_frame {
+            return Err(FrameError::FrameTooLarge { len: frame.len(), max: self.max_frame });
+        }
+        let (Some(&b0), Some(&id), Some(field), Some(data)) =
+            (frame.first(), frame.get(1), frame.get(2..HEADER_LEN), frame.get(HEADER_LEN..))
+        else {
+            return Err(FrameError::Truncated { len: frame.len() });
+        };
+        if data.is_empty() {
+            return Err(FrameError::Truncated { len: frame.len() });
+        }
+        let kind = MessageKind::from_bits(b0 & !FIRST).ok_or(FrameError::UnknownKind(b0 & !FIRST))?;
+        if kind != self.kind {
+            return Err(FrameError::UnexpectedKind { expected: self.kind, got: kind });
+        }
+        let field = (field[0] as usize) << 16 | (field[1] as usize) << 8 | field[2] as usize;
+        if b0 & FIRST != 0 {
+            if let Some(c) = &self.current {
+                return Err(FrameError::Interleaved { in_progress: c.id });
+            }
+            let total = field;
+            if total > self.max_len {
+                return Err(FrameError::MessageTooLarge { len: total, max: self.max_len });
+            }
+            if data.len() > total {
+                return Err(FrameError::PastEnd { total });
+            }
+            if data.len() == total {
+                return Ok(Some(data.to_vec()));
+            }
+            let mut buf = Vec::with_capacity(data.len().max(self.max_frame).min(total));
+            buf.extend_from_slice(data);
+            self.current = Some(InProgress { id, total, data: buf });
+            return Ok(None);
+        }
+        let Some(c) = self.current.as_mut() else {
+            return Err(FrameError::NoMessageInProgress);
+        };
+        if id != c.id {
+            return Err(FrameError::WrongMessageId { expected: c.id, got: id });
+        }
+        let offset = field;
+        let received = c.data.len();
+        if offset < received {
+            return Err(FrameError::Duplicate { offset, received });
+        }
+        if offset > received {
+            return Err(FrameError::Missing { offset, received });
+        }
+        if received + data.len() > c.total {
+            return Err(FrameError::PastEnd { total: c.total });
+        }
+        c.data.extend_from_slice(data);
+        if c.data.len() == c.total {
+            return Ok(self.current.take().map(|c| c.data));
+        }
+        Ok(None)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn split_and_reassemble_at_every_mtu() {
+        let message: Vec<u8> = (0..1000u32).map(|i| (i * 7) as u8).collect();
+        for mtu in MIN_MTU..=MAX_MTU {
+            let frames = split(MessageKind::Request, 9, &message, mtu).unwrap();
+            assert_eq!(frames.len(), frame_count(message.len(), mtu).unwrap());
+            let mut r = Reassembler::new(MessageKind::Request, 2000, mtu - 3);
+            let mut out = None;
+            for (i, f) in frames.iter().enumerate() {
+                assert!(f.len() <= mtu - 3);
+                let got = r.push(f).unwrap();
+                assert_eq!(got.is_some(), i + 1 == frames.len());
+                out = got.or(out);
+            }
+            assert_eq!(out.as_deref(), Some(&message[..]));
+        }
+    }
+
+    #[test]
+    fn claimed_length_above_bound_is_refused_before_buffering() {
+        let frame = [FIRST | 2, 0, 0xFF, 0xFF, 0xFF, 1, 2, 3];
+        let mut r = Reassembler::new(MessageKind::Request, MAX_MESSAGE_LEN, 514);
+        assert!(matches!(r.push(&frame), Err(FrameError::MessageTooLarge { .. })));
+        assert_eq!(r.buffered(), 0);
+    }
+}

@@ -1,0 +1,245 @@
+//! The phone side of one unlock session (sans-IO).
+//!
+//! ```text
+//! let mut s = PhoneSession::new(params)?;                  // verifies the door certificate
+//! for each received frame:
+//!     if let Some(outcome) = s.handle_frame(&frame)? { done(outcome) }
+//!     while let Some(f) = s.poll_transmit(mtu) { send(f) }
+//! ```
+
+#[allow(unused_imports)]
+use crate::prelude::*;
+
+use super::error::ProtocolError;
+use super::frame::{self, MessageKind, Reassembler};
+use super::message::{Access, ChallengeBody, DoorChallenge, DoorResult, UnlockRequest, UpdateReport};
+use super::outbox::Outbox;
+use crate::UnixTime;
+use crate::credential::{ActivityEvent, ActivityRecord, KeyId, SignedBody, DenialReason, DoorCertificate, DoorId, KeyChain, KeyPair, PublicKey, Receipt, TrustAnchors, UpdateBatch};
+
+/// What the phone brings to one unlock. Randomness and time come from the caller.
+#[derive(Clone, Debug)]
+pub struct UnlockParams {
+    pub chain: KeyChain,
+    /// The device key the chain's leaf certifies.
+    pub device_key: KeyPair,
+    /// The certificate of the door the phone believes it is talking to.
+    pub door_cert: DoorCertificate,
+    pub anchors: TrustAnchors,
+    /// The backend's latest signed batch of this door's pending updates, if any. It is carried
+    /// only when it holds updates above the door's seq.
+    pub batch: Option<UpdateBatch>,
+    /// The highest activity seq the backend already has for this door.
+    pub activity_after: u64,
+    /// Fresh random bytes for this session.
+    pub nonce: [u8; 16],
+    /// The phone's clock.
+    pub now: UnixTime,
+}
+
+/// What an unlock achieved, as the phone can prove it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct UnlockOutcome {
+    pub granted: bool,
+    pub denial: Option<DenialReason>,
+    /// Verified with the door key and bound to this session's phone nonce; queue it for upload.
+    pub receipt: Receipt,
+    pub updates: UpdateReport,
+    /// Whether the request carried the batch (false when the door already had every update).
+    pub batch_carried: bool,
+    /// The door's clock minus the phone's, in seconds (a large value hints at a drifting door).
+    pub door_clock_skew_secs: i64,
+    /// True when the receipt itself records this session's decision (the first app record after
+    /// the challenge's activity head), so `granted`/`denial` are door-signed, not just the
+    /// door's word over the link. False only when more than 64 records were pending and this
+    /// session's record did not fit; a receipt that contradicts `granted` is an error.
+    pub decision_in_receipt: bool,
+}
+
+/// The first app-unlock record after the challenge's activity head: this session's decision
+/// (one connection at a time; keypad and card records may interleave).
+fn session_record(activity: &[ActivityRecord], challenge_head: u64) -> Option<&ActivityEvent> {
+    activity
+        .iter()
+        .filter(|r| r.seq > challenge_head)
+        .map(|r| &r.event)
+        .find(|e| matches!(e, ActivityEvent::AppUnlock { .. } | ActivityEvent::AppDenied { .. }))
+}
+
+fn record_matches(event: &ActivityEvent, access: Access, leaf: KeyId) -> bool {
+    match (event, access) {
+        (ActivityEvent::AppUnlock { key, .. }, Access::Granted) => *key == leaf,
+        (ActivityEvent::AppDenied { reason, .. }, Access::Denied(denial)) => *reason == denial,
+        _ => false,
+    }
+}
+
+#[derive(Debug)]
+enum Phase {
+    AwaitingChallenge,
+    AwaitingResult { challenge: ChallengeBody, batch_carried: bool },
+    Done,
+    Failed,
+}
+
+#[derive(Debug)]
+pub struct PhoneSession {
+    chain: KeyChain,
+    device_key: KeyPair,
+    door_id: DoorId,
+    door_key: PublicKey,
+    batch: Option<UpdateBatch>,
+    activity_after: u64,
+    nonce: [u8; 16],
+    now: UnixTime,
+    phase: Phase,
+    /// The batch bytes sent after the request, once decided.
+    carried: Option<Vec<u8>>,
+    inbox: Reassembler,
+    outbox: Outbox,
+}
+
+impl PhoneSession {
+    /// Checks the door certificate against the trust anchors before anything is sent.
+    pub fn new(p: UnlockParams) -> Result<Self, ProtocolError> {
+        let door_key = p.door_cert.verify(&p.anchors).map_err(ProtocolError::DoorCertificate)?;
+        Ok(PhoneSession {
+            chain: p.chain,
+            device_key: p.device_key,
+            door_id: p.door_cert.body.door_id,
+            door_key,
+            batch: p.batch,
+            activity_after: p.activity_after,
+            nonce: p.nonce,
+            now: p.now,
+            phase: Phase::AwaitingChallenge,
+            carried: None,
+            inbox: Reassembler::new(MessageKind::Challenge, ChallengeBody::MAX_LEN, frame::MAX_MTU - frame::ATT_OVERHEAD),
+            outbox: Outbox::default(),
+        })
+    }
+
+    pub fn door_id(&self) -> DoorId {
+        self.door_id
+    }
+
+    /// Next frame to send to the door.
+    pub fn poll_transmit(&mut self, mtu: usize) -> Option<Vec<u8>> {
+        self.outbox.poll(mtu)
+    }
+
+    pub fn is_done(&self) -> bool {
+        matches!(self.phase, Phase::Done)
+    }
+
+    /// Feeds one frame from the door; returns the outcome once the result is in.
+    pub fn handle_frame(&mut self, frame: &[u8]) -> Result<Option<UnlockOutcome>, ProtocolError> {
+        let pushed = self.inbox.push(frame);
+        let message = match pushed {
+            Ok(Some(m)) => m,
+            Ok(None) => return Ok(None),
+            Err(e) => return Err(self.fail(e.into())),
+        };
+        match self.phase {
+            Phase::AwaitingChallenge => {
+                let request = self.handle_challenge(&message)?;
+                self.outbox.queue(MessageKind::Request, request);
+                if let Some(batch) = &self.carried {
+                    self.outbox.queue(MessageKind::Batch, batch.clone());
+                }
+                Ok(None)
+            }
+            Phase::AwaitingResult { .. } => self.handle_result(&message).map(Some),
+            Phase::Done | Phase::Failed => Err(ProtocolError::UnexpectedMessage),
+        }
+    }
+
+    /// The batch message to send right after the request (set by
+    /// [`PhoneSession::handle_challenge`] when the door lacks some of the batch's updates).
+    pub fn carried_batch(&self) -> Option<&[u8]> {
+        self.carried.as_deref()
+    }
+
+    /// Verifies the challenge (door key, door id) and returns the request message; the batch,
+    /// if carried, follows as [`PhoneSession::carried_batch`].
+    pub fn handle_challenge(&mut self, message: &[u8]) -> Result<Vec<u8>, ProtocolError> {
+        if !matches!(self.phase, Phase::AwaitingChallenge) {
+            return Err(ProtocolError::UnexpectedMessage);
+        }
+        let challenge = DoorChallenge::from_bytes(message).map_err(|e| self.fail(e.into()))?;
+        if let Err(e) = challenge.verify_signature(&self.door_key) {
+            return Err(self.fail(ProtocolError::ChallengeSignature(e)));
+        }
+        if challenge.body.door_id != self.door_id {
+            return Err(self.fail(ProtocolError::WrongDoor { expected: self.door_id, got: challenge.body.door_id }));
+        }
+        let carry = self
+            .batch
+            .as_ref()
+            .is_some_and(|b| b.body.door_id == self.door_id && b.body.last_seq() > challenge.body.update_seq);
+        let carried = self.batch.as_ref().filter(|_| carry).map(|b| b.to_bytes());
+        let signed = UnlockRequest::sign(
+            self.door_id,
+            challenge.body.nonce,
+            self.nonce,
+            self.activity_after,
+            &self.chain,
+            carried.as_deref(),
+            &self.device_key,
+        );
+        let Some(request) = signed else {
+            return Err(self.fail(ProtocolError::RequestTooLarge));
+        };
+        self.carried = carried;
+        self.phase = Phase::AwaitingResult { challenge: challenge.body, batch_carried: carry };
+        self.inbox = Reassembler::new(MessageKind::Result, DoorResult::MAX_LEN, frame::MAX_MTU - frame::ATT_OVERHEAD);
+        Ok(request.to_bytes())
+    }
+
+    /// Verifies the result's receipt (door key, door id, this session's nonce) and yields the
+    /// outcome.
+    pub fn handle_result(&mut self, message: &[u8]) -> Result<UnlockOutcome, ProtocolError> {
+        let Phase::AwaitingResult { challenge, batch_carried } = &self.phase else {
+            return Err(ProtocolError::UnexpectedMessage);
+        };
+        let (challenge_seq, challenge_head, batch_carried) = (challenge.update_seq, challenge.activity_head, *batch_carried);
+        let result = DoorResult::from_bytes(message).map_err(|e| self.fail(e.into()))?;
+        if let Err(e) = result.receipt.verify_signature(&self.door_key) {
+            return Err(self.fail(ProtocolError::ReceiptSignature(e)));
+        }
+        let body = &result.receipt.body;
+        if body.door_id != self.door_id {
+            return Err(self.fail(ProtocolError::ReceiptWrongDoor { expected: self.door_id, got: body.door_id }));
+        }
+        if body.phone_nonce != self.nonce {
+            return Err(self.fail(ProtocolError::ReceiptNotBound));
+        }
+        if body.applied_seq < challenge_seq {
+            return Err(self.fail(ProtocolError::ReceiptSeqBackwards { challenge: challenge_seq, receipt: body.applied_seq }));
+        }
+        if result.updates.seq_after != body.applied_seq {
+            return Err(self.fail(ProtocolError::ReportMismatch { report: result.updates.seq_after, receipt: body.applied_seq }));
+        }
+        let decision_in_receipt = match session_record(&body.activity, challenge_head) {
+            None => false,
+            Some(event) if record_matches(event, result.access, self.chain.leaf_key_id()) => true,
+            Some(_) => return Err(self.fail(ProtocolError::DecisionContradictsReceipt)),
+        };
+        let skew = body.door_time.0 as i128 - self.now.0 as i128;
+        self.phase = Phase::Done;
+        Ok(UnlockOutcome {
+            granted: result.access.is_granted(),
+            denial: result.access.denial(),
+            door_clock_skew_secs: skew.clamp(i64::MIN as i128, i64::MAX as i128) as i64,
+            receipt: result.receipt,
+            updates: result.updates,
+            batch_carried,
+            decision_in_receipt,
+        })
+    }
+
+    fn fail(&mut self, e: ProtocolError) -> ProtocolError {
+        self.phase = Phase::Failed;
+        e
+    }
+}

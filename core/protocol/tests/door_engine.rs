@@ -1,0 +1,214 @@
+//! The door engine on its own: doorcodes, keycards, the keypad rate limit, revocation pruning,
+//! persistence, and bounded memory under a flood of bad sessions.
+
+mod protocol_fixture;
+
+use keyway_protocol::codec::BoundedVec;
+use keyway_protocol::credential::{ActivityEvent, DenialReason, DoorOp, DoorcodeSecret, KeyId, PersonId, RevocationCheck};
+use keyway_protocol::door::{ACTIVITY_CAPACITY, DoorEngine, DoorState, MAX_WRONG_ATTEMPTS};
+use keyway_protocol::unlock::frame::{MessageKind, split};
+use keyway_protocol::unlock::{Access, DoorSession, UpdateRejection};
+use protocol_fixture::*;
+
+fn code(slot: u32, t: keyway_protocol::UnixTime) -> String {
+    DoorcodeSecret::new(DOORCODE_SECRET).code_at(slot, t, 60).to_string()
+}
+
+fn with_slot(p: &Property, slot: u32, person: u64, validity: keyway_protocol::credential::Validity) -> DoorEngine {
+    let mut door = p.door(DOOR_A);
+    let r = door.apply_batch(&p.batch(DOOR_A, 1, vec![vec![DoorOp::AddDoorcode { slot, person: PersonId(person), validity }]]), NOW);
+    assert_eq!(r.seq_after, 1);
+    door
+}
+
+#[test]
+fn todays_doorcode_opens_and_is_logged() {
+    let p = Property::new();
+    let mut door = with_slot(&p, 3, 30, current());
+    let entry = door.enter_doorcode(&code(3, NOW), NOW);
+    assert_eq!(entry.access, Access::Granted);
+    assert_eq!(entry.record.event, ActivityEvent::DoorcodeEntry { slot: 3, person: PersonId(30) });
+    assert_eq!(door.activity().head(), entry.record.seq);
+    // Yesterday's and another slot's code do not.
+    let yesterday = code(3, NOW.saturating_sub_secs(DAY));
+    assert_eq!(door.enter_doorcode(&yesterday, NOW).access, Access::Denied(DenialReason::UnknownCredential));
+    assert_eq!(door.enter_doorcode(&code(4, NOW), NOW).access, Access::Denied(DenialReason::UnknownCredential));
+    assert_eq!(door.enter_doorcode("12ab", NOW).access, Access::Denied(DenialReason::Malformed));
+}
+
+#[test]
+fn doorcode_slot_validity_and_person_revocation_apply() {
+    let p = Property::new();
+    let later = window(NOW.saturating_add_secs(DAY), NOW.saturating_add_secs(9 * DAY));
+    let mut door = with_slot(&p, 1, 10, later);
+    assert_eq!(door.enter_doorcode(&code(1, NOW), NOW).access, Access::Denied(DenialReason::NotYetValid));
+    let over = window(NOW.saturating_sub_secs(9 * DAY), NOW.saturating_sub_secs(DAY));
+    let mut door = with_slot(&p, 1, 10, over);
+    assert_eq!(door.enter_doorcode(&code(1, NOW), NOW).access, Access::Denied(DenialReason::Expired));
+    let mut door = with_slot(&p, 1, 10, current());
+    door.apply_batch(&p.batch(DOOR_A, 2, vec![vec![DoorOp::RevokePerson { person: PersonId(10), until: NOW.saturating_add_secs(DAY) }]]), NOW);
+    assert_eq!(door.enter_doorcode(&code(1, NOW), NOW).access, Access::Denied(DenialReason::RevokedPerson));
+    door.apply_batch(&p.batch(DOOR_A, 3, vec![vec![DoorOp::RemoveDoorcode { slot: 1 }]]), NOW);
+    assert_eq!(door.enter_doorcode(&code(1, NOW), NOW).access, Access::Denied(DenialReason::UnknownCredential));
+}
+
+#[test]
+fn the_keypad_is_rate_limited_after_five_wrong_codes_a_minute() {
+    let p = Property::new();
+    let mut door = with_slot(&p, 1, 10, current());
+    let good = code(1, NOW);
+    let wrong = if good == "00000000" { "00000001" } else { "00000000" };
+    for i in 0..MAX_WRONG_ATTEMPTS as u64 {
+        assert_eq!(door.enter_doorcode(wrong, NOW.saturating_add_secs(i)).access, Access::Denied(DenialReason::UnknownCredential));
+    }
+    // Even the right code is refused, unchecked, while limited.
+    let limited = door.enter_doorcode(&good, NOW.saturating_add_secs(10));
+    assert_eq!(limited.access, Access::Denied(DenialReason::RateLimited));
+    assert_eq!(limited.record.event, ActivityEvent::DoorcodeDenied { reason: DenialReason::RateLimited });
+    // A minute after the first failure the window has room again.
+    assert_eq!(door.enter_doorcode(&good, NOW.saturating_add_secs(61)).access, Access::Granted);
+    // The limiter survives a restart.
+    for _ in 0..MAX_WRONG_ATTEMPTS {
+        door.enter_doorcode(wrong, NOW.saturating_add_secs(100));
+    }
+    let mut restored = DoorEngine::from_state(DoorState::from_bytes(&door.state().to_bytes()).unwrap()).unwrap();
+    assert_eq!(restored.enter_doorcode(&good, NOW.saturating_add_secs(101)).access, Access::Denied(DenialReason::RateLimited));
+}
+
+#[test]
+fn keycards_are_added_checked_and_removed_by_updates() {
+    let p = Property::new();
+    let mut door = p.door(DOOR_A);
+    let card = BoundedVec::new(vec![0xDE, 0xAD, 0xBE, 0xEF, 1, 2, 3]).unwrap();
+    door.apply_batch(&p.batch(DOOR_A, 1, vec![vec![DoorOp::AddKeycard { card: card.clone(), person: PersonId(5), validity: current() }]]), NOW);
+    let entry = door.present_keycard(&card, NOW);
+    assert_eq!(entry.access, Access::Granted);
+    assert_eq!(entry.record.event, ActivityEvent::KeycardEntry { card: card.clone(), person: PersonId(5) });
+    assert_eq!(door.present_keycard(&[1, 2, 3, 4], NOW).access, Access::Denied(DenialReason::UnknownCredential));
+    assert_eq!(door.present_keycard(&[1; 17], NOW).access, Access::Denied(DenialReason::Malformed));
+    // Too-short card ids are refused as an update operation, atomically.
+    let bad = BoundedVec::new(vec![1, 2]).unwrap();
+    let r = door.apply_batch(&p.batch(DOOR_A, 2, vec![vec![DoorOp::RemoveKeycard { card: card.clone() }, DoorOp::AddKeycard { card: bad, person: PersonId(5), validity: current() }]]), NOW);
+    assert_eq!(r.rejected_updates[0].reason, UpdateRejection::InvalidOperation);
+    assert_eq!(door.present_keycard(&card, NOW).access, Access::Granted, "the rejected update removed nothing");
+    door.apply_batch(&p.batch(DOOR_A, 3, vec![vec![DoorOp::RemoveKeycard { card: card.clone() }]]), NOW);
+    assert_eq!(door.present_keycard(&card, NOW).access, Access::Denied(DenialReason::UnknownCredential));
+}
+
+#[test]
+fn revocations_are_pruned_once_they_lapse() {
+    let p = Property::new();
+    let mut door = p.door(DOOR_A);
+    let soon = NOW.saturating_add_secs(DAY);
+    door.apply_batch(
+        &p.batch(DOOR_A, 1, vec![vec![
+            DoorOp::RevokeKey { key: KeyId(1), until: soon },
+            DoorOp::RevokeKey { key: KeyId(2), until: NOW.saturating_add_secs(10 * DAY) },
+            DoorOp::RevokePerson { person: PersonId(3), until: soon },
+            // Already lapsed: not stored at all.
+            DoorOp::RevokeKey { key: KeyId(4), until: NOW.saturating_sub_secs(7200) },
+        ]]),
+        NOW,
+    );
+    assert_eq!(door.revocations().len(), 3);
+    door.observe_time(soon);
+    assert_eq!(door.revocations().len(), 3, "kept while until == clock");
+    door.observe_time(soon.saturating_add_secs(1));
+    assert_eq!(door.revocations().len(), 1);
+    assert!(door.revocations().key_revoked(KeyId(2)));
+    door.apply_batch(&p.batch(DOOR_A, 2, vec![vec![DoorOp::PruneRevocations { before: NOW.saturating_add_secs(11 * DAY) }]]), NOW);
+    assert!(door.revocations().is_empty());
+}
+
+#[test]
+fn a_utc_offset_out_of_range_is_refused() {
+    let p = Property::new();
+    let mut door = p.door(DOOR_A);
+    let r = door.apply_batch(&p.batch(DOOR_A, 1, vec![vec![DoorOp::SetUtcOffset { minutes: 15 * 60 }], vec![DoorOp::SetUtcOffset { minutes: -300 }]]), NOW);
+    assert_eq!(r.rejected_updates.len(), 1);
+    assert_eq!(door.utc_offset_minutes(), -300);
+    assert_eq!(door.update_seq(), 2);
+}
+
+#[test]
+fn door_state_persists_seq_revocations_activity_and_key() {
+    let p = Property::new();
+    let mut door = p.door(DOOR_A);
+    let alice = p.resident(1, 1);
+    let bob = p.resident(2, 2);
+    let batch = p.batch(DOOR_A, 1, vec![vec![revoke_key(2)], vec![DoorOp::SetClock { now: NOW.saturating_add_secs(60) }]]);
+    assert!(p.unlock(&mut door, &alice, Some(batch.clone())).outcome.unwrap().granted);
+    let bytes = door.state().to_bytes();
+    let json = serde_json::to_string(door.state()).unwrap();
+    for state in [DoorState::from_bytes(&bytes).unwrap(), serde_json::from_str::<DoorState>(&json).unwrap()] {
+        let mut restored = DoorEngine::from_state(state).unwrap();
+        assert_eq!(restored.state(), door.state());
+        assert_eq!(restored.update_seq(), 2);
+        assert_eq!(restored.clock(), NOW.saturating_add_secs(60));
+        assert!(restored.revocations().key_revoked(KeyId(2)));
+        assert_eq!(restored.door_public_key(), Property::door_key(DOOR_A).public());
+        assert_eq!(p.unlock(&mut restored, &bob, None).outcome.unwrap().denial, Some(DenialReason::RevokedKey));
+        // The same batch again is a no-op after the restart.
+        let o = p.unlock(&mut restored, &alice, Some(batch.clone())).outcome.unwrap();
+        assert!(!o.batch_carried && o.granted);
+        assert_eq!(o.receipt.body.applied_seq, 2);
+        assert_eq!(restored.activity().head(), door.activity().head() + 2);
+    }
+    // Corrupt or foreign state is refused with an error.
+    assert!(DoorState::from_bytes(&bytes[..bytes.len() - 1]).is_err());
+    let mut wrong_version = bytes.clone();
+    wrong_version[0] = 9;
+    assert!(DoorState::from_bytes(&wrong_version).is_err());
+    // Secrets never appear in debug output (the doorcode secret is 0x5c = 92 repeated).
+    let debug = format!("{:?}", door.state());
+    assert!(debug.contains("Secret32(…)") && !debug.contains("92, 92, 92"));
+}
+
+#[test]
+fn a_flood_of_bad_sessions_leaves_memory_bounded_and_the_door_working() {
+    let p = Property::new();
+    let mut door = p.door(DOOR_A);
+    let alice = p.resident(1, 1);
+    let mut thief = p.resident(1, 1);
+    thief.device = key(77);
+    let baseline = door.state().to_bytes().len();
+    for i in 0..4500u32 {
+        let nonce = [(i % 251) as u8; 16];
+        let mut s = DoorSession::new(&mut door, NOW, nonce);
+        match i % 3 {
+            // A request announcing a batch, then a claimed 100 KiB batch abandoned after a few
+            // frames: memory follows the bytes received, not the length claimed.
+            0 => {
+                let challenge = s.challenge().to_bytes();
+                let mut phone = p.phone(&thief, DOOR_A, Some(p.batch(DOOR_A, 1, vec![vec![revoke_key(5)]])));
+                let req = phone.handle_challenge(&challenge).unwrap();
+                for f in split(MessageKind::Request, 0, &req, 247).unwrap() {
+                    let _ = s.handle_frame(&mut door, &f, NOW);
+                }
+                let junk = vec![0u8; 100 * 1024];
+                for f in split(MessageKind::Batch, 1, &junk, 247).unwrap().iter().take(20) {
+                    s.handle_frame(&mut door, f, NOW).unwrap();
+                }
+                assert!(s.buffered() > 0 && s.buffered() <= 2 * 20 * 247, "{}", s.buffered());
+            }
+            // Garbage frames.
+            1 => {
+                let _ = s.handle_frame(&mut door, &[0x82, 0, 0, 0, 3, 1, 2, 3], NOW);
+            }
+            // Well-formed requests with a wrong device key: denied and logged.
+            _ => {
+                let challenge = s.challenge().to_bytes();
+                let req = p.phone(&thief, DOOR_A, None).handle_challenge(&challenge).unwrap();
+                assert_eq!(s.handle_request(&mut door, &req, NOW).unwrap(), Access::Denied(DenialReason::BadProof));
+                s.finish(&mut door, NOW).unwrap();
+            }
+        }
+    }
+    assert_eq!(door.activity().len(), ACTIVITY_CAPACITY);
+    assert_eq!(door.activity().head(), 3000);
+    let after = door.state().to_bytes().len();
+    assert!(after < baseline + ACTIVITY_CAPACITY * 40, "state grew to {after} bytes");
+    let o = p.unlock(&mut door, &alice, None).outcome.unwrap();
+    assert!(o.granted);
+    assert_eq!(o.receipt.body.activity_head, 3001);
+}

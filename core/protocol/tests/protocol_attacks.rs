@@ -1,0 +1,360 @@
+//! The attack classes of the unlock exchange, each driven through the real sessions.
+
+mod protocol_fixture;
+
+use keyway_protocol::codec::Bytes64;
+use keyway_protocol::credential::{
+    DenialReason, DoorOp, GuestKey, KeyCertificate, KeyChain, KeyId, PersonId, Receipt, RevocationCheck, Signed,
+    UpdateBatch, label,
+};
+use keyway_protocol::door::DoorEngine;
+use keyway_protocol::unlock::{
+    Access, DoorChallenge, DoorResult, DoorSession, PhoneSession, ProtocolError, UnlockRequest, UpdateRejection,
+};
+use keyway_test_kit::sim::Direction;
+use protocol_fixture::*;
+
+/// The phone's request bytes answering `door`'s challenge (with door nonce `nonce`).
+fn request_for(p: &Property, door: &mut DoorEngine, h: &Holder, batch: Option<UpdateBatch>, nonce: [u8; 16]) -> Vec<u8> {
+    let challenge = door.challenge(NOW, nonce);
+    let mut phone = p.phone(h, door.door_id(), batch);
+    phone.handle_challenge(&challenge.to_bytes()).unwrap()
+}
+
+/// What a door session with `nonce` decides for `request` (None: the session failed).
+fn decide(door: &mut DoorEngine, request: &[u8], nonce: [u8; 16]) -> Option<Access> {
+    let mut s = DoorSession::new(door, NOW, nonce);
+    let access = s.handle_request(door, request, NOW).ok()?;
+    s.finish(door, NOW).unwrap();
+    Some(access)
+}
+
+#[test]
+fn a_recorded_session_replayed_at_the_same_door_is_refused() {
+    let p = Property::new();
+    let mut door = p.door(DOOR_A);
+    let alice = p.resident(1, 1);
+    let run = p.unlock(&mut door, &alice, None);
+    assert!(run.outcome.unwrap().granted);
+    let recorded: Vec<Vec<u8>> =
+        run.frames.iter().filter(|(d, _)| *d == Direction::PhoneToDoor).map(|(_, f)| f.clone()).collect();
+    let mut replay = DoorSession::new(&mut door, NOW, [0xD1; 16]);
+    let mut decision = None;
+    for f in &recorded {
+        decision = replay.handle_frame(&mut door, f, NOW).unwrap().or(decision);
+    }
+    assert_eq!(decision, Some(Access::Denied(DenialReason::StaleChallenge)));
+}
+
+#[test]
+fn a_recorded_request_replayed_at_another_door_is_refused_even_with_the_same_nonce() {
+    let p = Property::new();
+    let mut door_a = p.door(DOOR_A);
+    let mut door_b = p.door(DOOR_B);
+    let alice = p.resident(1, 1); // opens both doors
+    let request = request_for(&p, &mut door_a, &alice, None, [0x33; 16]);
+    assert_eq!(decide(&mut door_a.clone_state(), &request, [0x33; 16]), Some(Access::Granted));
+    // Door B issuing the very same nonce still refuses: the proof names door A.
+    assert_eq!(decide(&mut door_b, &request, [0x33; 16]), Some(Access::Denied(DenialReason::BadProof)));
+    assert_eq!(decide(&mut door_b, &request, [0x34; 16]), Some(Access::Denied(DenialReason::StaleChallenge)));
+}
+
+trait CloneState {
+    fn clone_state(&self) -> DoorEngine;
+}
+impl CloneState for DoorEngine {
+    fn clone_state(&self) -> DoorEngine {
+        DoorEngine::from_state(self.state().clone()).unwrap()
+    }
+}
+
+#[test]
+fn no_single_bit_flip_in_a_request_opens_the_door() {
+    let p = Property::new();
+    let door = p.door(DOOR_A);
+    let alice = p.resident(1, 1);
+    let guest = Property::guest_of(&alice, 2, 52, doors(&[DOOR_A]), current());
+    for holder in [&alice, &guest] {
+        let request = request_for(&p, &mut door.clone_state(), holder, None, [5; 16]);
+        assert_eq!(decide(&mut door.clone_state(), &request, [5; 16]), Some(Access::Granted));
+        for i in 0..request.len() {
+            for bit in [0x01u8, 0x80] {
+                let mut tampered = request.clone();
+                tampered[i] ^= bit;
+                let got = decide(&mut door.clone_state(), &tampered, [5; 16]);
+                assert!(got.is_none_or(|a| !a.is_granted()), "flip of bit {bit:#x} at byte {i} opened the door");
+            }
+        }
+    }
+}
+
+#[test]
+fn a_tampered_chain_signed_by_the_attackers_own_device_is_refused() {
+    let p = Property::new();
+    let mut door = p.door(DOOR_A);
+    // Mallory's key opens door B only; she widens it to door A and extends it.
+    let mallory = p.resident_with(5, 5, doors(&[DOOR_B]), current(), false);
+    let mut cert: KeyCertificate = mallory.chain.root().clone();
+    cert.body.doors = doors(&[DOOR_A, DOOR_B]);
+    let tampered = Holder { chain: KeyChain::resident(cert), device: mallory.device.clone() };
+    let request = request_for(&p, &mut door, &tampered, None, [6; 16]);
+    assert_eq!(decide(&mut door, &request, [6; 16]), Some(Access::Denied(DenialReason::BadSignature)));
+}
+
+#[test]
+fn signatures_of_one_kind_never_verify_as_another() {
+    let p = Property::new();
+    let mut door = p.door(DOOR_A);
+    let door_key = Property::door_key(DOOR_A).public();
+    let alice = p.resident(1, 1);
+    let challenge: DoorChallenge = door.challenge(NOW, [7; 16]);
+    let receipt = door.receipt([7; 16], 0);
+    // A challenge signature presented as a receipt.
+    let forged: Receipt = Signed { body: receipt.body.clone(), signature: challenge.signature };
+    assert!(forged.verify_signature(&door_key).is_err());
+    // The door key signing the receipt's bytes as a challenge does not make a receipt.
+    let as_challenge = Property::door_key(DOOR_A).sign(label::CHALLENGE, &keyway_protocol::codec::encode(&receipt.body));
+    assert!(Receipt { body: receipt.body.clone(), signature: as_challenge }.verify_signature(&door_key).is_err());
+    receipt.verify_signature(&door_key).unwrap();
+    // An unlock proof (device key) presented as a guest key signature by the same device.
+    let request = UnlockRequest::from_bytes(&request_for(&p, &mut door, &alice, None, [8; 16])).unwrap();
+    let guest = Property::guest_of(&alice, 2, 52, doors(&[DOOR_A]), current());
+    let g: GuestKey = Signed { body: guest.chain.guest_link().unwrap().body.clone(), signature: request.proof };
+    assert!(g.verify_signature(&alice.device.public()).is_err());
+    // A key certificate's signature presented as a door certificate's.
+    let mut door_cert = p.door_cert(DOOR_A);
+    door_cert.signature = alice.chain.root().signature;
+    assert!(door_cert.verify(&p.anchors).is_err());
+}
+
+#[test]
+fn the_phone_refuses_a_result_with_a_challenge_signature_as_receipt() {
+    let p = Property::new();
+    let mut door = p.door(DOOR_A);
+    let alice = p.resident(1, 1);
+    let mut phone = p.phone(&alice, DOOR_A, None);
+    let mut session = DoorSession::new(&mut door, NOW, [9; 16]);
+    let request = phone.handle_challenge(&session.challenge().to_bytes()).unwrap();
+    session.handle_request(&mut door, &request, NOW).unwrap();
+    let mut result = session.finish(&mut door, NOW).unwrap();
+    result.receipt.signature = session.challenge().signature;
+    assert!(matches!(phone.handle_result(&result.to_bytes()), Err(ProtocolError::ReceiptSignature(_))));
+}
+
+#[test]
+fn a_flipped_decision_over_the_link_is_caught_by_the_receipt() {
+    let p = Property::new();
+    let alice = p.resident(1, 1);
+    let mallory = p.resident_with(2, 2, doors(&[DOOR_B]), current(), false);
+    for (holder, forged) in [(&alice, Access::Denied(DenialReason::Expired)), (&mallory, Access::Granted)] {
+        let mut door = p.door(DOOR_A);
+        let mut phone = p.phone(holder, DOOR_A, None);
+        let mut session = DoorSession::new(&mut door, NOW, [9; 16]);
+        let request = phone.handle_challenge(&session.challenge().to_bytes()).unwrap();
+        session.handle_request(&mut door, &request, NOW).unwrap();
+        let mut result = session.finish(&mut door, NOW).unwrap();
+        result.access = forged;
+        assert_eq!(phone.handle_result(&result.to_bytes()), Err(ProtocolError::DecisionContradictsReceipt));
+    }
+}
+
+#[test]
+fn a_result_from_an_earlier_session_is_not_accepted() {
+    let p = Property::new();
+    let mut door = p.door(DOOR_A);
+    let alice = p.resident(1, 1);
+    let old = p.unlock(&mut door, &alice, None);
+    let old_result: Vec<Vec<u8>> = old.frames.iter().filter(|(d, _)| *d == Direction::DoorToPhone).skip(1).map(|(_, f)| f.clone()).collect();
+    // A new phone session (new nonce) fed a fresh challenge, then the recorded result.
+    let mut phone = PhoneSession::new(p.params(&alice, DOOR_A, None, 0, 0xA2)).unwrap();
+    let challenge = door.challenge(NOW, [0x44; 16]);
+    phone.handle_challenge(&challenge.to_bytes()).unwrap();
+    let bytes: Vec<u8> = old_result.iter().flat_map(|f| f[5..].to_vec()).collect();
+    assert!(DoorResult::from_bytes(&bytes).is_ok());
+    assert_eq!(phone.handle_result(&bytes), Err(ProtocolError::ReceiptNotBound));
+}
+
+#[test]
+fn an_impostor_door_is_detected_by_the_phone() {
+    let p = Property::new();
+    let alice = p.resident(1, 1);
+    // A device that is not door A signs a challenge naming door A.
+    let mut impostor = p.door(DOOR_B);
+    let fake = impostor.challenge(NOW, [1; 16]);
+    let mut phone = p.phone(&alice, DOOR_A, None);
+    assert!(matches!(phone.handle_challenge(&fake.to_bytes()), Err(ProtocolError::ChallengeSignature(_))));
+    // A door certified for B answering a phone that was told it is B, but claiming A.
+    let mut body = fake.body.clone();
+    body.door_id = DOOR_A;
+    let mislabelled = Signed::sign(body, &Property::door_key(DOOR_B));
+    let mut phone = p.phone(&alice, DOOR_B, None);
+    assert_eq!(
+        phone.handle_challenge(&mislabelled.to_bytes()),
+        Err(ProtocolError::WrongDoor { expected: DOOR_B, got: DOOR_A })
+    );
+}
+
+#[test]
+fn replayed_and_rolled_back_updates_change_nothing() {
+    let p = Property::new();
+    let mut door = p.door(DOOR_A);
+    let card = keyway_protocol::codec::BoundedVec::new(vec![7, 7, 7, 7]).unwrap();
+    let add = vec![DoorOp::AddKeycard { card: card.clone(), person: PersonId(3), validity: current() }];
+    let old = p.batch(DOOR_A, 1, vec![add.clone(), vec![revoke_key(40)]]);
+    let newer = p.batch(DOOR_A, 1, vec![add, vec![revoke_key(40)], vec![DoorOp::RemoveKeycard { card }]]);
+    assert_eq!(door.apply_batch(&newer, NOW).seq_after, 3);
+    let before = door.state().clone();
+    // The older batch (what a phone that synced earlier still carries) is a no-op.
+    let r = door.apply_batch(&old, NOW);
+    assert_eq!((r.seq_before, r.seq_after, r.batch_rejected), (3, 3, None));
+    assert_eq!(door.state(), &before, "the removed keycard is not re-added");
+    let r = door.apply_batch(&newer, NOW);
+    assert_eq!(r.seq_after, 3);
+    assert_eq!(door.state(), &before);
+}
+
+#[test]
+fn a_sequence_gap_is_refused_without_applying_anything() {
+    let p = Property::new();
+    let mut door = p.door(DOOR_A);
+    let alice = p.resident(1, 1);
+    let batch = p.batch(DOOR_A, 3, vec![vec![revoke_key(40)]]);
+    let o = p.unlock(&mut door, &alice, Some(batch)).outcome.unwrap();
+    assert!(o.granted);
+    assert_eq!(o.updates.batch_rejected, Some(UpdateRejection::Gap { door_seq: 0, first_seq: 3 }));
+    assert_eq!(o.updates.seq_after, 0);
+    assert!(!door.revocations().key_revoked(KeyId(40)));
+}
+
+#[test]
+fn forged_and_misaddressed_batches_are_refused() {
+    let p = Property::new();
+    let mut door = p.door(DOOR_A);
+    let alice = p.resident(1, 1);
+    // For another door.
+    let other = p.batch(DOOR_B, 1, vec![vec![revoke_key(40)]]);
+    assert_eq!(door.apply_batch(&other, NOW).batch_rejected, Some(UpdateRejection::WrongDoor { batch_door: DOOR_B }));
+    // By an authority the door does not trust.
+    let rogue = Property { authority: key(2), anchors: p.anchors.clone() };
+    assert_eq!(door.apply_batch(&rogue.batch(DOOR_A, 1, vec![vec![revoke_key(40)]]), NOW).batch_rejected, Some(UpdateRejection::UnknownIssuer));
+    // Tampered by the courier: a malicious phone signs its proof over the tampered bytes, the
+    // unlock itself is fine, the batch is not applied.
+    let mut tampered = p.batch(DOOR_A, 1, vec![vec![revoke_key(40)]]);
+    tampered.body.first_seq = 1;
+    tampered.body.updates = keyway_protocol::codec::BoundedVec::new(vec![keyway_protocol::credential::DoorUpdate::new(vec![revoke_key(1)]).unwrap()]).unwrap();
+    let tampered_bytes = tampered.to_bytes();
+    let challenge = door.challenge(NOW, [3; 16]);
+    let req = UnlockRequest::sign(DOOR_A, challenge.body.nonce, [4; 16], 0, &alice.chain, Some(&tampered_bytes), &alice.device).unwrap();
+    let mut s = DoorSession::new(&mut door, NOW, [3; 16]);
+    assert_eq!(s.handle_request(&mut door, &req.to_bytes(), NOW).unwrap(), Access::Granted);
+    s.handle_batch(&tampered_bytes).unwrap();
+    let result = s.finish(&mut door, NOW).unwrap();
+    assert_eq!(result.updates.batch_rejected, Some(UpdateRejection::BadSignature));
+    assert_eq!(door.update_seq(), 0);
+    assert!(!door.revocations().key_revoked(KeyId(1)));
+    // Garbage batch bytes.
+    assert_eq!(door.apply_batch_bytes(&[1, 2, 3], NOW).batch_rejected, Some(UpdateRejection::Malformed));
+}
+
+#[test]
+fn a_batch_swapped_in_transit_is_not_applied_and_the_unlock_stands() {
+    let p = Property::new();
+    let mut door = p.door(DOOR_A);
+    let alice = p.resident(1, 1);
+    let announced = p.batch(DOOR_A, 1, vec![vec![revoke_key(40)]]);
+    // A genuine, authority-signed batch, but not the one the phone's proof names.
+    let swapped = p.batch(DOOR_A, 1, vec![vec![revoke_key(41)]]).to_bytes();
+    let mut phone = p.phone(&alice, DOOR_A, Some(announced));
+    let mut s = DoorSession::new(&mut door, NOW, [3; 16]);
+    let request = phone.handle_challenge(&s.challenge().to_bytes()).unwrap();
+    assert!(phone.carried_batch().is_some());
+    assert_eq!(s.handle_request(&mut door, &request, NOW).unwrap(), Access::Granted);
+    assert!(!s.is_ready_to_finish(), "the announced batch is awaited");
+    s.handle_batch(&swapped).unwrap();
+    let result = s.finish(&mut door, NOW).unwrap();
+    assert_eq!(result.updates.batch_rejected, Some(UpdateRejection::DigestMismatch));
+    assert!(!door.revocations().key_revoked(KeyId(41)));
+    let outcome = phone.handle_result(&result.to_bytes()).unwrap();
+    assert!(outcome.granted);
+}
+
+#[test]
+fn the_clock_never_goes_backwards() {
+    let p = Property::new();
+    let mut door = p.door(DOOR_A);
+    let alice = p.resident(1, 1);
+    let expiry = alice.chain.root().body.validity.expiry;
+    // The authority moves the clock past the key's expiry.
+    door.apply_batch(&p.batch(DOOR_A, 1, vec![vec![DoorOp::SetClock { now: expiry }]]), NOW);
+    // The door's RTC (or a reset) then reports an earlier time: the key stays expired.
+    let run = p.unlock(&mut door, &alice, None);
+    assert_eq!(run.outcome.unwrap().denial, Some(DenialReason::Expired));
+    assert_eq!(door.observe_time(NOW), expiry);
+    // A SetClock backwards is refused.
+    let r = door.apply_batch(&p.batch(DOOR_A, 2, vec![vec![DoorOp::SetClock { now: NOW }]]), NOW);
+    assert!(matches!(r.rejected_updates[0].reason, UpdateRejection::ClockBackwards { .. }));
+    assert_eq!(door.clock(), expiry);
+}
+
+#[test]
+fn a_guest_cannot_escalate_its_scope() {
+    let p = Property::new();
+    let mut door_b = p.door(DOOR_B);
+    let parent = p.resident_with(1, 1, doors(&[DOOR_A]), current(), true);
+    // A guest key naming a door its parent does not open.
+    let wider = Property::guest_of(&parent, 2, 52, doors(&[DOOR_A, DOOR_B]), current());
+    let req = request_for(&p, &mut door_b, &wider, None, [1; 16]);
+    assert_eq!(decide(&mut door_b, &req, [1; 16]), Some(Access::Denied(DenialReason::GuestScopeWider)));
+    // A guest editing its own guest key after signing.
+    let guest = Property::guest_of(&parent, 3, 53, doors(&[DOOR_A]), window(NOW, NOW.saturating_add_secs(3600)));
+    let mut link = guest.chain.guest_link().unwrap().clone();
+    link.body.validity = current();
+    let edited = Holder { chain: KeyChain::guest(parent.chain.root().clone(), link), device: guest.device.clone() };
+    let mut door_a = p.door(DOOR_A);
+    let req = request_for(&p, &mut door_a, &edited, None, [2; 16]);
+    assert_eq!(decide(&mut door_a, &req, [2; 16]), Some(Access::Denied(DenialReason::BadSignature)));
+    // A guest key grafted onto another resident's certificate.
+    let other = p.resident_with(4, 4, doors(&[DOOR_A]), current(), true);
+    let grafted = Holder { chain: KeyChain::guest(other.chain.root().clone(), guest.chain.guest_link().unwrap().clone()), device: guest.device.clone() };
+    let req = request_for(&p, &mut door_a, &grafted, None, [3; 16]);
+    assert!(!decide(&mut door_a, &req, [3; 16]).unwrap().is_granted());
+    // A guest presenting itself with the parent's chain but its own device key.
+    let as_parent = Holder { chain: parent.chain.clone(), device: guest.device.clone() };
+    let req = request_for(&p, &mut door_a, &as_parent, None, [4; 16]);
+    assert_eq!(decide(&mut door_a, &req, [4; 16]), Some(Access::Denied(DenialReason::BadProof)));
+}
+
+#[test]
+fn revoking_the_parent_or_the_person_stops_a_live_guest_key() {
+    let p = Property::new();
+    let alice = p.resident(1, 1);
+    let guest = Property::guest_of(&alice, 2, 52, doors(&[DOOR_A]), current());
+    let guest_id = 2 | KeyId::GUEST_BIT;
+    let until = NOW.saturating_add_secs(30 * DAY);
+    for (op, reason) in [
+        (revoke_key(1), DenialReason::RevokedKey),
+        (DoorOp::RevokePerson { person: PersonId(1), until }, DenialReason::RevokedPerson),
+        (DoorOp::RevokeKey { key: KeyId(guest_id), until }, DenialReason::RevokedKey),
+    ] {
+        let mut door = p.door(DOOR_A);
+        assert!(p.unlock(&mut door, &guest, None).outcome.unwrap().granted);
+        door.apply_batch(&p.batch(DOOR_A, 1, vec![vec![op]]), NOW);
+        assert_eq!(p.unlock(&mut door, &guest, None).outcome.unwrap().denial, Some(reason));
+        assert!(door.revocations().len() == 1);
+    }
+}
+
+#[test]
+fn forged_proof_bytes_and_wrong_device_are_refused() {
+    let p = Property::new();
+    let mut door = p.door(DOOR_A);
+    let alice = p.resident(1, 1);
+    let mut req = UnlockRequest::from_bytes(&request_for(&p, &mut door, &alice, None, [1; 16])).unwrap();
+    req.proof = Bytes64([0; 64]);
+    assert_eq!(decide(&mut door, &req.to_bytes(), [1; 16]), Some(Access::Denied(DenialReason::BadProof)));
+    // Another request's valid proof does not carry over to a different activity mark.
+    let mut req = UnlockRequest::from_bytes(&request_for(&p, &mut door, &alice, None, [2; 16])).unwrap();
+    req.activity_after = 999;
+    assert_eq!(decide(&mut door, &req.to_bytes(), [2; 16]), Some(Access::Denied(DenialReason::BadProof)));
+    assert!(!door.revocations().key_revoked(KeyId(1)));
+}

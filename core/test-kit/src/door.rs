@@ -1,0 +1,70 @@
+//! Driving a door session for a door that keeps its state in memory: nothing to save, so a
+//! finished result is released at once. The in-memory counterpart of `keyway_link::DoorServer`,
+//! for simulations, fuzz oracles and tests; every loop over [`DoorStep`] outside the link crate
+//! is this one.
+
+use keyway_protocol::UnixTime;
+use keyway_protocol::door::{DoorEngine, DoorSession, DoorSessionError, DoorStep, Entry};
+use keyway_protocol::unlock::frame::{self, MessageKind};
+use keyway_protocol::unlock::DoorResult;
+
+/// What frames did at an in-memory door.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Fed {
+    /// The decision, if one of the frames completed the request.
+    pub decided: Option<Entry>,
+    /// The released result, if one of the frames completed the exchange.
+    pub result: Option<DoorResult>,
+}
+
+impl Fed {
+    fn absorb(&mut self, other: Fed) {
+        self.decided = other.decided.or(self.decided.take());
+        self.result = other.result.or(self.result.take());
+    }
+}
+
+/// Feeds one frame; a finished result is released at once (its frames wait in
+/// [`DoorSession::poll_transmit`]).
+pub fn feed(session: &mut DoorSession, door: &mut DoorEngine, frame: &[u8], now: UnixTime) -> Result<Fed, DoorSessionError> {
+    Ok(match session.handle_frame(door, frame, now)? {
+        DoorStep::NeedMore => Fed::default(),
+        DoorStep::Decided(entry) => Fed { decided: Some(entry), result: None },
+        DoorStep::Finished { decided, result } => Fed { decided, result: Some(session.handle_saved(result)?) },
+    })
+}
+
+/// Feeds a whole message from the phone (`kind` is [`MessageKind::Request`] or
+/// [`MessageKind::Batch`]), cut into frames at the largest MTU.
+pub fn feed_message(
+    session: &mut DoorSession,
+    door: &mut DoorEngine,
+    kind: MessageKind,
+    message: &[u8],
+    now: UnixTime,
+) -> Result<Fed, DoorSessionError> {
+    let frames = frame::split(kind, 0, message, frame::MAX_MTU).map_err(DoorSessionError::Frame)?;
+    let mut fed = Fed::default();
+    for f in frames {
+        fed.absorb(feed(session, door, &f, now)?);
+    }
+    Ok(fed)
+}
+
+/// A whole session from the door's side: a challenge with `nonce` at `now`, then the request
+/// and (if it announced one) the batch. Returns the session (for its outgoing frames) and what
+/// the messages did.
+pub fn serve_messages(
+    door: &mut DoorEngine,
+    nonce: [u8; 16],
+    now: UnixTime,
+    request: &[u8],
+    batch: Option<&[u8]>,
+) -> Result<(DoorSession, Fed), DoorSessionError> {
+    let mut session = DoorSession::new(door, now, nonce);
+    let mut fed = feed_message(&mut session, door, MessageKind::Request, request, now)?;
+    if let Some(batch) = batch {
+        fed.absorb(feed_message(&mut session, door, MessageKind::Batch, batch, now)?);
+    }
+    Ok((session, fed))
+}

@@ -1,0 +1,195 @@
+//! Keyway's resident wallet: the one facade an app uses.
+//!
+//! Built on the sans-IO `keyway-protocol`, the backend API and client of `keyway-api`, and the
+//! links of `keyway-link`; this crate adds the SQLite [`store`], the sync procedure that
+//! verifies every answer before storing it ([`verify_sync`]), unlocks, and guest sharing.
+//!
+//! A [`Wallet`] owns the device key (behind [`SecureStorage`]), the SQLite store, and knows how
+//! to talk to the backend and to doors. It works offline with what it last synced.
+
+pub mod key_state;
+pub mod store;
+pub mod online;
+pub mod share;
+pub mod unlock;
+pub mod verify_sync;
+
+pub use online::{SyncSummary, UploadSummary};
+pub use unlock::UnlockReport;
+
+use keyway_protocol::UnixTime;
+use keyway_protocol::credential::{DoorCertificate, DoorId, DoorSet, KeyChain, KeyPair, PublicKey, Validity};
+use crate::store::secure::{SecureStorage, SecureStorageError};
+use crate::store::{PendingBatch, StoreError, StoredReceipt, Store};
+use key_state::{KeyView, effective_now, view_of};
+use share::{GuestKeyOffer, ShareError, ShareRequest};
+use std::path::Path;
+use std::sync::Arc;
+
+const DEVICE_KEY: &str = "device-key";
+
+#[derive(Debug, thiserror::Error)]
+pub enum WalletError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    SecureStorage(#[from] SecureStorageError),
+    #[error(transparent)]
+    Share(#[from] ShareError),
+    #[error("no active key opens {0}")]
+    NoKeyForDoor(DoorId),
+    #[error("{0} is not a door this wallet knows (sync first)")]
+    UnknownDoor(DoorId),
+    #[error("no key with id {0}")]
+    UnknownKey(String),
+    #[error("this wallet has not accepted an invite yet")]
+    NotEnrolled,
+    #[error(transparent)]
+    Backend(#[from] keyway_api::client::SyncError),
+    #[error("the backend's answer was refused: {0}")]
+    BadSync(verify_sync::BadSync),
+    #[error(transparent)]
+    Protocol(#[from] keyway_protocol::unlock::ProtocolError),
+    #[error("unlock failed: {0}")]
+    Unlock(#[from] keyway_link::UnlockError),
+}
+
+pub type Result<T> = std::result::Result<T, WalletError>;
+
+pub struct Wallet {
+    store: Store,
+    device: KeyPair,
+    secure: Arc<dyn SecureStorage>,
+    client: Option<keyway_api::client::SyncClient>,
+}
+
+impl Wallet {
+    /// Opens (or creates) the wallet at `db_path`. The device key is created on first open and
+    /// kept in `secure`; it never leaves it except to sign.
+    pub fn open(db_path: &Path, secure: Arc<dyn SecureStorage>) -> Result<Self> {
+        Self::with_store(Store::open(db_path)?, secure)
+    }
+
+    pub fn open_in_memory(secure: Arc<dyn SecureStorage>) -> Result<Self> {
+        Self::with_store(Store::open_in_memory()?, secure)
+    }
+
+    fn with_store(store: Store, secure: Arc<dyn SecureStorage>) -> Result<Self> {
+        let device = match secure.get(DEVICE_KEY)? {
+            Some(secret) => {
+                let seed: [u8; 32] = secret
+                    .as_slice()
+                    .try_into()
+                    .map_err(|_| SecureStorageError("stored device key has the wrong length".into()))?;
+                KeyPair::from_secret(&seed)
+            }
+            None => {
+                let key = KeyPair::generate();
+                secure.put(DEVICE_KEY, &key.secret()[..])?;
+                key
+            }
+        };
+        Ok(Wallet { store, device, secure, client: None })
+    }
+
+    pub fn device_public_key(&self) -> PublicKey {
+        self.device.public()
+    }
+
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    pub fn store_mut(&mut self) -> &mut Store {
+        &mut self.store
+    }
+
+    /// The time key states are computed from (device clock, never before the last server time).
+    pub fn now(&self) -> Result<UnixTime> {
+        Ok(effective_now(keyway_api::clock::now(), self.store.last_server_time()?))
+    }
+
+    /// Every key this device holds, with its state at `now`.
+    pub fn keys_at(&self, now: UnixTime) -> Result<Vec<KeyView>> {
+        let now = effective_now(now, self.store.last_server_time()?);
+        Ok(self.store.keys()?.iter().map(|k| view_of(&k.chain, k.revoked, now)).collect())
+    }
+
+    /// Doors this wallet knows, with their names.
+    pub fn doors(&self) -> Result<Vec<(DoorId, String)>> {
+        Ok(self.store.door_certs()?.into_iter().map(|(name, c)| (c.body.door_id, name)).collect())
+    }
+
+    pub fn pending_updates(&self) -> Result<Vec<PendingBatch>> {
+        Ok(self.store.all_pending()?)
+    }
+
+    /// Receipts (with the door activity they carry), uploaded or not.
+    pub fn receipts(&self) -> Result<Vec<StoredReceipt>> {
+        Ok(self.store.all_receipts()?)
+    }
+
+    // ---- guest sharing ------------------------------------------------------------------
+
+    /// The guest's side, step 1: a request to show to the resident.
+    pub fn share_request(&self, name: &str) -> ShareRequest {
+        ShareRequest::create(&self.device, name, keyway_api::clock::now())
+    }
+
+    /// The resident's side: signs a guest key for the device in `request_text`, under this
+    /// wallet's key `parent`, for `doors` during `validity`. The guest key is remembered
+    /// (so it can be registered with the backend and listed) and returned as an offer text.
+    pub fn share_offline(&self, parent: keyway_protocol::credential::KeyId, request_text: &str, doors: DoorSet, validity: Validity) -> Result<String> {
+        let request = ShareRequest::from_text(request_text)?;
+        let (offer, _) = self.issue_guest_offer(parent, request.body.guest_device, doors, validity)?;
+        Ok(offer.to_text())
+    }
+
+    /// Signs and records a guest key; returns the offer and the guest key itself.
+    pub fn issue_guest_offer(
+        &self,
+        parent: keyway_protocol::credential::KeyId,
+        guest_device: PublicKey,
+        doors: DoorSet,
+        validity: Validity,
+    ) -> Result<(GuestKeyOffer, keyway_protocol::credential::GuestKey)> {
+        let parent_chain = self
+            .store
+            .keys()?
+            .into_iter()
+            .find(|k| k.chain.leaf_key_id() == parent && !k.revoked)
+            .map(|k| k.chain)
+            .ok_or_else(|| WalletError::UnknownKey(parent.to_string()))?;
+        let guest = share::issue_guest_key(&parent_chain, &self.device, guest_device, doors.clone(), validity)?;
+        self.store.add_issued_guest_key(&guest, keyway_api::clock::now())?;
+        let certs: Vec<DoorCertificate> = self
+            .store
+            .door_certs()?
+            .into_iter()
+            .map(|(_, c)| c)
+            .filter(|c| doors.contains(c.body.door_id))
+            .collect();
+        let chain = KeyChain::guest(parent_chain.root().clone(), guest.clone());
+        Ok((GuestKeyOffer::new(chain, &self.store.anchors()?, certs), guest))
+    }
+
+    /// The guest's side, step 2: imports a guest key offer meant for this device.
+    pub fn accept_guest_key(&mut self, offer_text: &str) -> Result<KeyView> {
+        let offer = GuestKeyOffer::from_text(offer_text)?;
+        let anchors = offer.verify_for(&self.device.public())?;
+        let mut known = self.store.anchors()?;
+        for k in anchors.keys() {
+            known.add(*k);
+        }
+        let now = keyway_api::clock::now();
+        let changes = crate::store::SyncChanges {
+            anchors: Some(known),
+            door_certs: offer.door_certs.iter().map(|c| (c.body.door_id.to_string(), c.clone())).collect(),
+            keys: vec![offer.chain.clone()],
+            server_time: UnixTime::EPOCH,
+            ..Default::default()
+        };
+        self.store.apply_sync(&changes, now)?;
+        Ok(view_of(&offer.chain, false, effective_now(now, self.store.last_server_time()?)))
+    }
+}

@@ -1,0 +1,115 @@
+//! Turning a backend answer into store changes, after checking every signature in it.
+//!
+//! The backend is trusted for availability, not for integrity: a response with one bad
+//! signature, a key for another device, a batch for the wrong door or a change of authority
+//! keys that does not overlap the ones already trusted is refused whole, and the store keeps
+//! what it had.
+
+use keyway_api::{KeyStatus, SyncResponse};
+use keyway_protocol::credential::{ChainError, KeyChain, KeyId, PublicKey, TrustAnchors};
+use crate::store::{StoredKey, SyncChanges};
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum BadSync {
+    #[error("the backend sent no authority key")]
+    NoAnchors,
+    #[error("the backend sent an unusable authority key")]
+    WeakAnchor,
+    #[error("the backend's authority keys share none with the ones this wallet trusts (another property?)")]
+    AnchorsReplaced,
+    #[error("{what} for {subject} does not verify: {error}")]
+    Signature { what: &'static str, subject: String, error: ChainError },
+    #[error("key {0} is certified for another device")]
+    NotOurKey(KeyId),
+}
+
+/// Checks `resp` for the device `device` against the anchors already trusted (`trusted`, empty
+/// before the first sync) and the keys already held.
+pub fn verify_sync(resp: &SyncResponse, device: &PublicKey, trusted: &TrustAnchors, held: &[StoredKey]) -> Result<SyncChanges, BadSync> {
+    let mut anchors = TrustAnchors::default();
+    for k in &resp.trust_anchors {
+        if !k.is_acceptable() {
+            return Err(BadSync::WeakAnchor);
+        }
+        anchors.add(**k);
+    }
+    if anchors.keys().next().is_none() {
+        return Err(BadSync::NoAnchors);
+    }
+    let mut trusted_any = trusted.keys().peekable();
+    if trusted_any.peek().is_some() && !trusted.keys().any(|t| anchors.keys().any(|a| a == t)) {
+        return Err(BadSync::AnchorsReplaced);
+    }
+
+    let mut changes = SyncChanges { anchors: Some(anchors.clone()), server_time: resp.server_time, ..Default::default() };
+    changes.cursor = Some(resp.cursor.clone());
+
+    for door in &resp.doors {
+        door.certificate
+            .verify(&anchors)
+            .map_err(|error| BadSync::Signature { what: "door certificate", subject: door.door_id.to_string(), error })?;
+        if door.certificate.body.door_id != door.door_id {
+            return Err(BadSync::Signature {
+                what: "door certificate",
+                subject: door.door_id.to_string(),
+                error: ChainError::Malformed { what: "door certificate", detail: "names another door".into() },
+            });
+        }
+        changes.door_certs.push((door.name.clone(), (*door.certificate).clone()));
+        let batch = match &door.pending_updates {
+            Some(batch) => {
+                batch
+                    .verify_for(&anchors, door.door_id)
+                    .map_err(|error| BadSync::Signature { what: "door update batch", subject: door.door_id.to_string(), error })?;
+                Some((**batch).clone())
+            }
+            None => None,
+        };
+        if !door.online || batch.is_some() {
+            changes.pending.push((door.door_id, batch));
+        }
+        changes.activity_heads.push((door.door_id, door.known_activity_head));
+    }
+
+    for entry in &resp.keys {
+        let revoked = resp.person_deleted || matches!(entry.status, KeyStatus::Revoked | KeyStatus::Replaced);
+        if let Some(cert) = &entry.certificate {
+            let chain = KeyChain::resident((**cert).clone());
+            chain
+                .verify_structure(&anchors)
+                .map_err(|error| BadSync::Signature { what: "key certificate", subject: entry.key_id.to_string(), error })?;
+            if cert.body.holder != *device {
+                return Err(BadSync::NotOurKey(entry.key_id));
+            }
+            if cert.body.key_id != entry.key_id {
+                return Err(BadSync::Signature {
+                    what: "key certificate",
+                    subject: entry.key_id.to_string(),
+                    error: ChainError::Malformed { what: "key certificate", detail: "listed under another key id".into() },
+                });
+            }
+            changes.keys.push(chain);
+        }
+        if revoked {
+            changes.revoked_keys.push(entry.key_id);
+        }
+    }
+    for r in &resp.revocations {
+        changes.revoked_keys.push(r.key_id);
+    }
+    // A key that an answer merely leaves out is kept: only an explicit revocation, a revoked or
+    // replaced status, or Delete Person ends a key here. A backend restored from an old backup
+    // (a rolled-back cursor, a full sync that predates a grant) cannot take access away by
+    // forgetting it; the door decides with the revocations it holds anyway.
+    if resp.person_deleted {
+        for k in held {
+            if k.chain.guest_link().is_none() {
+                changes.revoked_keys.push(k.chain.leaf_key_id());
+            }
+        }
+    }
+    for g in &resp.guest_keys {
+        changes.registered_guest_keys.push(g.key_id);
+    }
+    Ok(changes)
+}
