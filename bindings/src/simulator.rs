@@ -186,16 +186,13 @@ impl SimulatedDoor {
         let fail = |e: &dyn std::fmt::Display| KeywayError::Link { reason: format!("door dropped the connection: {e}") };
         // The door decides on the request alone; any batch of door updates follows it, and
         // the result goes out once the batch (if announced) has arrived.
-        if let Err(e) = session.handle_frame(&mut engine, &frame, keyway_api::clock::now()) {
-            *slot = None;
-            return Err(fail(&e));
-        }
-        if !session.is_ready_to_finish() {
-            return Ok(Vec::new());
-        }
-        if let Err(e) = session.finish(&mut engine, keyway_api::clock::now()) {
-            *slot = None;
-            return Err(fail(&e));
+        match keyway_test_kit::door::feed(session, &mut engine, &frame, keyway_api::clock::now()) {
+            Err(e) => {
+                *slot = None;
+                return Err(fail(&e));
+            }
+            Ok(fed) if fed.result.is_none() => return Ok(Vec::new()),
+            Ok(_) => {}
         }
         let frames = Self::drain(session, mtu);
         *slot = None;

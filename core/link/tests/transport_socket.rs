@@ -1,18 +1,34 @@
 //! A whole unlock over the socket link on loopback: the phone pump on one thread, the door
 //! pump on another; and the durable door, which persists before its receipt leaves.
 
-mod support;
 
 use keyway_protocol::UnixTime;
 use keyway_protocol::credential::*;
-use keyway_protocol::door::{DoorEngine, DoorProvisioning};
+use keyway_protocol::door::{DoorEngine, DoorProvisioning, Entry};
 use keyway_protocol::unlock::{PhoneSession, UnlockParams};
 use keyway_link::socket::{DoorListener, SocketLink};
-use keyway_link::{ServeError, UnlockError, run_unlock, serve_session_durably};
+use keyway_link::{DoorHooks, DoorServer, ServeError, UnlockError, run_unlock};
+
+/// Hooks that record the activity head the door saved, or fail to save.
+struct Recording {
+    saved: Arc<Mutex<Option<u64>>>,
+    fail: Option<&'static str>,
+}
+
+impl DoorHooks for Recording {
+    fn actuate(&mut self, _: &Entry) {}
+    fn persist(&mut self, door: &DoorEngine) -> Result<(), String> {
+        if let Some(e) = self.fail {
+            return Err(e.into());
+        }
+        *self.saved.lock().unwrap() = Some(door.activity().head());
+        Ok(())
+    }
+}
 use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::Duration;
-use support::*;
+use keyway_test_kit::authority::*;
 
 const T: Duration = Duration::from_secs(5);
 
@@ -67,16 +83,13 @@ fn an_unlock_over_the_socket_link_is_one_round_trip_and_the_door_persists_before
         let mut engine = f.door.clone();
         let door = thread::spawn(move || {
             let mut link = listener.accept().unwrap();
-            serve_session_durably(&mut link, &mut engine, keyway_api::clock::now(), [8; 16], T, &mut |_| {}, &mut |d| {
-                *saved_door.lock().unwrap() = Some(d.activity().head());
-                Ok(())
-            })
-            .unwrap()
+            let mut hooks = Recording { saved: saved_door, fail: None };
+            DoorServer::new().with_timeout(T).serve(&mut link, &mut engine, keyway_api::clock::now(), [8; 16], &mut hooks).unwrap()
         });
         let mut link = SocketLink::connect(addr, mtu, T).unwrap();
         let outcome = run_unlock(&mut link, session(&f), Duration::from_secs(10)).unwrap();
         let report = door.join().unwrap();
-        assert!(outcome.granted && report.access.is_granted(), "MTU {mtu}");
+        assert!(outcome.granted && report.decision.access.is_granted(), "MTU {mtu}");
         assert_eq!(*saved.lock().unwrap(), Some(outcome.receipt.body.activity_head), "persisted what the receipt shows");
         let s = link.stats();
         assert_eq!(s.round_trips, 1, "MTU {mtu}");
@@ -92,7 +105,8 @@ fn a_door_that_cannot_persist_withholds_its_result() {
     let mut engine = f.door.clone();
     let door = thread::spawn(move || {
         let mut link = listener.accept().unwrap();
-        let r = serve_session_durably(&mut link, &mut engine, keyway_api::clock::now(), [8; 16], T, &mut |_| {}, &mut |_| Err("disk full".into()));
+        let mut hooks = Recording { saved: Arc::new(Mutex::new(None)), fail: Some("disk full") };
+        let r = DoorServer::new().with_timeout(T).serve(&mut link, &mut engine, keyway_api::clock::now(), [8; 16], &mut hooks);
         drop(link);
         r
     });

@@ -1,11 +1,9 @@
 //! A door applying a carried batch of 1,000 revocations (decode, authority signature, 1,000
 //! updates in order).
 
-#[path = "../tests/protocol_fixture/mod.rs"]
-mod protocol_fixture;
 
 use criterion::{BatchSize, Criterion, black_box, criterion_group, criterion_main};
-use protocol_fixture::*;
+use keyway_test_kit::fixture::*;
 use std::time::Duration;
 
 fn apply_revocations(c: &mut Criterion) {

@@ -1,8 +1,6 @@
 //! The unlock's cryptographic cost on each side: building a request (phone), deciding it
 //! (door), and the door's decision with Ed25519 batch verification against one strict verify.
 
-#[path = "../tests/protocol_fixture/mod.rs"]
-mod protocol_fixture;
 
 use criterion::{BatchSize, Criterion, black_box, criterion_group, criterion_main};
 use ed25519_dalek::{Signature, VerifyingKey};
@@ -10,7 +8,7 @@ use keyway_protocol::codec;
 use keyway_protocol::credential::{self, KeyCertBody, GuestKeyBody, KeyChain, SignedBody, label};
 use keyway_protocol::door::DoorEngine;
 use keyway_protocol::unlock::{UnlockRequest, message::proof_message, message::chain_digest};
-use protocol_fixture::*;
+use keyway_test_kit::fixture::*;
 use std::time::Duration;
 
 const DOOR_NONCE: [u8; 16] = [0xD0; 16];
@@ -60,7 +58,7 @@ fn door_verify(c: &mut Criterion) {
     for case in cases(&p) {
         let bytes = request(&case.holder);
         let mut door = p.door(DOOR_A);
-        assert!(door.decide_unlock(&UnlockRequest::from_bytes(&bytes).unwrap(), &DOOR_NONCE, NOW).is_granted());
+        assert!(door.decide_unlock(&UnlockRequest::from_bytes(&bytes).unwrap(), &DOOR_NONCE, NOW).access.is_granted());
         g.bench_function(format!("decide_unlock/{}", case.name), |b| {
             b.iter(|| {
                 let r = UnlockRequest::from_bytes(black_box(&bytes)).unwrap();

@@ -1,7 +1,6 @@
 //! The chain rules a door applies, one test per `ChainError` variant, plus the happy paths and
 //! authority key rotation.
 
-mod support;
 
 use keyway_protocol::UnixTime;
 use keyway_protocol::codec;
@@ -9,7 +8,7 @@ use keyway_protocol::credential::{
     ChainError, DenialReason, DoorId, GuestKey, GuestKeyBody, KeyCertBody, KeyCertificate, KeyChain, KeyFlags, KeyId,
     KeyPair, NoRevocations, PersonId, RevocationCheck, RevokedWhat, SignedBody, TrustAnchors,
 };
-use support::*;
+use keyway_test_kit::authority::*;
 
 const ROOT_KEY: u64 = 4_000_000_001;
 const PERSON: u64 = 90_210;

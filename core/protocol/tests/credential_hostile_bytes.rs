@@ -3,7 +3,6 @@
 //! must answer with an error, never a panic; bytes that do decode to *something* must then fail
 //! verification, so nothing but the genuine encoding is ever trusted.
 
-mod support;
 
 use keyway_protocol::codec::{self, BoundedVec, Bytes64};
 use keyway_protocol::credential::{
@@ -13,7 +12,7 @@ use keyway_protocol::credential::{
 };
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
-use support::*;
+use keyway_test_kit::authority::*;
 
 struct Fixture {
     anchors: TrustAnchors,

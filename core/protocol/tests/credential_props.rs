@@ -1,7 +1,6 @@
 //! Property tests: every credential type round-trips through its canonical encoding, no guest
 //! key wider than its parent ever verifies, and alternative spellings of valid bytes are refused.
 
-mod support;
 
 use keyway_protocol::UnixTime;
 use keyway_protocol::codec::{self, BoundedVec};
@@ -11,7 +10,7 @@ use keyway_protocol::credential::{
     NoRevocations, PersonId, PublicKey, Receipt, ReceiptBody, SignedBody, UpdateBatch, UpdateBatchBody, Validity,
 };
 use proptest::prelude::*;
-use support::*;
+use keyway_test_kit::authority::*;
 
 fn authority() -> Authority {
     Authority::from_seed(41)

@@ -3,7 +3,6 @@
 //! The inputs are deliberately at the large end of realistic: door ids near 100,000, key ids
 //! near 2^32, person ids in the millions, times in 2026-2036.
 
-mod support;
 
 use keyway_protocol::UnixTime;
 use keyway_protocol::credential::ids::MAX_DOORS_PER_KEY;
@@ -11,7 +10,7 @@ use keyway_protocol::credential::{
     DoorCertBody, DoorCertificate, DoorId, DoorSet, GuestKey, GuestKeyBody, KeyCertificate, KeyChain, KeyFlags,
     KeyId, KeyPair, Validity,
 };
-use support::*;
+use keyway_test_kit::authority::*;
 
 const TARGET: usize = 160;
 

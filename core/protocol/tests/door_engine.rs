@@ -1,14 +1,15 @@
 //! The door engine on its own: doorcodes, keycards, the keypad rate limit, revocation pruning,
 //! persistence, and bounded memory under a flood of bad sessions.
 
-mod protocol_fixture;
 
 use keyway_protocol::codec::BoundedVec;
 use keyway_protocol::credential::{ActivityEvent, DenialReason, DoorOp, DoorcodeSecret, KeyId, PersonId, RevocationCheck};
 use keyway_protocol::door::{ACTIVITY_CAPACITY, DoorEngine, DoorState, MAX_WRONG_ATTEMPTS};
 use keyway_protocol::unlock::frame::{MessageKind, split};
-use keyway_protocol::unlock::{Access, DoorSession, UpdateRejection};
-use protocol_fixture::*;
+use keyway_protocol::unlock::{Access, UpdateRejection};
+use keyway_protocol::door::{DoorSession};
+use keyway_test_kit::door::*;
+use keyway_test_kit::fixture::*;
 
 fn code(slot: u32, t: keyway_protocol::UnixTime) -> String {
     DoorcodeSecret::new(DOORCODE_SECRET).code_at(slot, t, 60).to_string()
@@ -187,7 +188,7 @@ fn a_flood_of_bad_sessions_leaves_memory_bounded_and_the_door_working() {
                 }
                 let junk = vec![0u8; 100 * 1024];
                 for f in split(MessageKind::Batch, 1, &junk, 247).unwrap().iter().take(20) {
-                    s.handle_frame(&mut door, f, NOW).unwrap();
+                    let _ = feed(&mut s, &mut door, f, NOW).unwrap();
                 }
                 assert!(s.buffered() > 0 && s.buffered() <= 2 * 20 * 247, "{}", s.buffered());
             }
@@ -199,8 +200,9 @@ fn a_flood_of_bad_sessions_leaves_memory_bounded_and_the_door_working() {
             _ => {
                 let challenge = s.challenge().to_bytes();
                 let req = p.phone(&thief, DOOR_A, None).handle_challenge(&challenge).unwrap();
-                assert_eq!(s.handle_request(&mut door, &req, NOW).unwrap(), Access::Denied(DenialReason::BadProof));
-                s.finish(&mut door, NOW).unwrap();
+                let fed = feed_message(&mut s, &mut door, MessageKind::Request, &req, NOW).unwrap();
+                assert_eq!(fed.decided.unwrap().access, Access::Denied(DenialReason::BadProof));
+                assert!(fed.result.is_some());
             }
         }
     }

@@ -1,6 +1,5 @@
 //! The attack classes of the unlock exchange, each driven through the real sessions.
 
-mod protocol_fixture;
 
 use keyway_protocol::codec::Bytes64;
 use keyway_protocol::credential::{
@@ -8,11 +7,11 @@ use keyway_protocol::credential::{
     UpdateBatch, label,
 };
 use keyway_protocol::door::DoorEngine;
-use keyway_protocol::unlock::{
-    Access, DoorChallenge, DoorResult, DoorSession, PhoneSession, ProtocolError, UnlockRequest, UpdateRejection,
-};
+use keyway_protocol::unlock::{Access, DoorChallenge, DoorResult, PhoneSession, ProtocolError, UnlockRequest, UpdateRejection};
+use keyway_protocol::door::{DoorSession};
 use keyway_test_kit::sim::Direction;
-use protocol_fixture::*;
+use keyway_test_kit::door::*;
+use keyway_test_kit::fixture::*;
 
 /// The phone's request bytes answering `door`'s challenge (with door nonce `nonce`).
 fn request_for(p: &Property, door: &mut DoorEngine, h: &Holder, batch: Option<UpdateBatch>, nonce: [u8; 16]) -> Vec<u8> {
@@ -23,9 +22,9 @@ fn request_for(p: &Property, door: &mut DoorEngine, h: &Holder, batch: Option<Up
 
 /// What a door session with `nonce` decides for `request` (None: the session failed).
 fn decide(door: &mut DoorEngine, request: &[u8], nonce: [u8; 16]) -> Option<Access> {
-    let mut s = DoorSession::new(door, NOW, nonce);
-    let access = s.handle_request(door, request, NOW).ok()?;
-    s.finish(door, NOW).unwrap();
+    let mut s = MessageSession::new(door, NOW, nonce);
+    let access = s.request(door, request, NOW).ok()?;
+    assert!(s.result().is_some());
     Some(access)
 }
 
@@ -41,7 +40,7 @@ fn a_recorded_session_replayed_at_the_same_door_is_refused() {
     let mut replay = DoorSession::new(&mut door, NOW, [0xD1; 16]);
     let mut decision = None;
     for f in &recorded {
-        decision = replay.handle_frame(&mut door, f, NOW).unwrap().or(decision);
+        decision = feed(&mut replay, &mut door, f, NOW).unwrap().decided.map(|e| e.access).or(decision);
     }
     assert_eq!(decision, Some(Access::Denied(DenialReason::StaleChallenge)));
 }
@@ -133,10 +132,10 @@ fn the_phone_refuses_a_result_with_a_challenge_signature_as_receipt() {
     let mut door = p.door(DOOR_A);
     let alice = p.resident(1, 1);
     let mut phone = p.phone(&alice, DOOR_A, None);
-    let mut session = DoorSession::new(&mut door, NOW, [9; 16]);
+    let mut session = MessageSession::new(&mut door, NOW, [9; 16]);
     let request = phone.handle_challenge(&session.challenge().to_bytes()).unwrap();
-    session.handle_request(&mut door, &request, NOW).unwrap();
-    let mut result = session.finish(&mut door, NOW).unwrap();
+    session.request(&mut door, &request, NOW).unwrap();
+    let mut result = session.result().unwrap().clone();
     result.receipt.signature = session.challenge().signature;
     assert!(matches!(phone.handle_result(&result.to_bytes()), Err(ProtocolError::ReceiptSignature(_))));
 }
@@ -149,10 +148,10 @@ fn a_flipped_decision_over_the_link_is_caught_by_the_receipt() {
     for (holder, forged) in [(&alice, Access::Denied(DenialReason::Expired)), (&mallory, Access::Granted)] {
         let mut door = p.door(DOOR_A);
         let mut phone = p.phone(holder, DOOR_A, None);
-        let mut session = DoorSession::new(&mut door, NOW, [9; 16]);
+        let mut session = MessageSession::new(&mut door, NOW, [9; 16]);
         let request = phone.handle_challenge(&session.challenge().to_bytes()).unwrap();
-        session.handle_request(&mut door, &request, NOW).unwrap();
-        let mut result = session.finish(&mut door, NOW).unwrap();
+        session.request(&mut door, &request, NOW).unwrap();
+        let mut result = session.result().unwrap().clone();
         result.access = forged;
         assert_eq!(phone.handle_result(&result.to_bytes()), Err(ProtocolError::DecisionContradictsReceipt));
     }
@@ -245,10 +244,10 @@ fn forged_and_misaddressed_batches_are_refused() {
     let tampered_bytes = tampered.to_bytes();
     let challenge = door.challenge(NOW, [3; 16]);
     let req = UnlockRequest::sign(DOOR_A, challenge.body.nonce, [4; 16], 0, &alice.chain, Some(&tampered_bytes), &alice.device).unwrap();
-    let mut s = DoorSession::new(&mut door, NOW, [3; 16]);
-    assert_eq!(s.handle_request(&mut door, &req.to_bytes(), NOW).unwrap(), Access::Granted);
-    s.handle_batch(&tampered_bytes).unwrap();
-    let result = s.finish(&mut door, NOW).unwrap();
+    let mut s = MessageSession::new(&mut door, NOW, [3; 16]);
+    assert_eq!(s.request(&mut door, &req.to_bytes(), NOW).unwrap(), Access::Granted);
+    s.batch(&mut door, &tampered_bytes, NOW).unwrap();
+    let result = s.result().unwrap().clone();
     assert_eq!(result.updates.batch_rejected, Some(UpdateRejection::BadSignature));
     assert_eq!(door.update_seq(), 0);
     assert!(!door.revocations().key_revoked(KeyId(1)));
@@ -265,13 +264,13 @@ fn a_batch_swapped_in_transit_is_not_applied_and_the_unlock_stands() {
     // A genuine, authority-signed batch, but not the one the phone's proof names.
     let swapped = p.batch(DOOR_A, 1, vec![vec![revoke_key(41)]]).to_bytes();
     let mut phone = p.phone(&alice, DOOR_A, Some(announced));
-    let mut s = DoorSession::new(&mut door, NOW, [3; 16]);
+    let mut s = MessageSession::new(&mut door, NOW, [3; 16]);
     let request = phone.handle_challenge(&s.challenge().to_bytes()).unwrap();
     assert!(phone.carried_batch().is_some());
-    assert_eq!(s.handle_request(&mut door, &request, NOW).unwrap(), Access::Granted);
-    assert!(!s.is_ready_to_finish(), "the announced batch is awaited");
-    s.handle_batch(&swapped).unwrap();
-    let result = s.finish(&mut door, NOW).unwrap();
+    assert_eq!(s.request(&mut door, &request, NOW).unwrap(), Access::Granted);
+    assert!(s.result().is_none(), "the announced batch is awaited");
+    s.batch(&mut door, &swapped, NOW).unwrap();
+    let result = s.result().unwrap().clone();
     assert_eq!(result.updates.batch_rejected, Some(UpdateRejection::DigestMismatch));
     assert!(!door.revocations().key_revoked(KeyId(41)));
     let outcome = phone.handle_result(&result.to_bytes()).unwrap();

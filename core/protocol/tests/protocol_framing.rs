@@ -1,13 +1,14 @@
 //! Framing: every MTU and every split point give the same unlock; malformed frame streams are
 //! detected and named; oversize messages are refused before anything is buffered.
 
-mod protocol_fixture;
 
 use keyway_protocol::door::DoorEngine;
 use keyway_protocol::unlock::frame::{self, FrameError, MessageKind, Reassembler, split, split_at};
-use keyway_protocol::unlock::{Access, DoorSession, DoorSessionError, UnlockOutcome};
+use keyway_protocol::unlock::{Access, UnlockOutcome};
+use keyway_protocol::door::{DoorSession, DoorSessionError};
 use keyway_test_kit::sim::{SimConfig, SimPair};
-use protocol_fixture::*;
+use keyway_test_kit::door::*;
+use keyway_test_kit::fixture::*;
 
 fn fresh(door: &DoorEngine) -> DoorEngine {
     DoorEngine::from_state(door.state().clone()).unwrap()
@@ -59,13 +60,15 @@ fn every_split_point_gives_the_same_result_at_the_door() {
         let mut engine = fresh(&door);
         let mut s = DoorSession::new(&mut engine, NOW, [0xD0; 16]);
         let mut decision = None;
+        let mut result = None;
         for f in &frames {
-            assert!(!s.is_ready_to_finish());
-            decision = s.handle_frame(&mut engine, f, NOW).unwrap().or(decision);
+            assert!(result.is_none());
+            let fed = feed(&mut s, &mut engine, f, NOW).unwrap();
+            decision = fed.decided.map(|e| e.access).or(decision);
+            result = fed.result;
         }
         assert_eq!(decision, Some(Access::Granted));
-        assert!(s.is_ready_to_finish());
-        let result = s.finish(&mut engine, NOW).unwrap();
+        let result = result.expect("the last frame completes the exchange");
         (result.to_bytes(), engine.state().clone())
     };
     // A cut at every byte boundary k (plus every 500 bytes from it, to keep frames in size).
@@ -105,11 +108,11 @@ fn every_split_point_of_the_challenge_and_result_gives_the_same_outcome_at_the_p
     let p = Property::new();
     let mut door = p.door(DOOR_A);
     let alice = p.resident(1, 1);
-    let mut s = DoorSession::new(&mut door, NOW, [0xD0; 16]);
+    let mut s = MessageSession::new(&mut door, NOW, [0xD0; 16]);
     let challenge = s.challenge().to_bytes();
     let request = p.phone(&alice, DOOR_A, None).handle_challenge(&challenge).unwrap();
-    s.handle_request(&mut door, &request, NOW).unwrap();
-    let result = s.finish(&mut door, NOW).unwrap().to_bytes();
+    s.request(&mut door, &request, NOW).unwrap();
+    let result = s.result().unwrap().to_bytes();
     let mut reference = None;
     for c in 1..challenge.len() {
         for r in (1..result.len()).step_by(if c == 1 { 1 } else { 29 }) {
@@ -220,9 +223,9 @@ fn a_door_session_refuses_an_oversize_or_truncated_request() {
     let short = &message[..message.len() - 10];
     let mut s = DoorSession::new(&mut door, NOW, [0xD0; 16]);
     let frames = split(MessageKind::Request, 0, short, 247).unwrap();
-    let mut last = Ok(None);
+    let mut last = Ok(Fed::default());
     for f in &frames {
-        last = s.handle_frame(&mut door, f, NOW);
+        last = feed(&mut s, &mut door, f, NOW);
     }
     assert!(matches!(last, Err(DoorSessionError::Decode(_))), "{last:?}");
     // The door does not accept further frames on a failed session.

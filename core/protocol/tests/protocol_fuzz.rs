@@ -1,12 +1,13 @@
 //! Property tests: framing round-trips for any message and any cut points, and hostile bytes
 //! into either session never panic and never open the door.
 
-mod protocol_fixture;
 
 use keyway_protocol::unlock::frame::{MessageKind, Reassembler, split_at};
-use keyway_protocol::unlock::{DoorSession, PhoneSession};
+use keyway_protocol::unlock::{PhoneSession};
+use keyway_protocol::door::{DoorSession};
 use proptest::prelude::*;
-use protocol_fixture::*;
+use keyway_test_kit::door::*;
+use keyway_test_kit::fixture::*;
 
 proptest! {
     #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
@@ -31,9 +32,8 @@ proptest! {
         let mut door = p.door(DOOR_A);
         let mut s = DoorSession::new(&mut door, NOW, [1; 16]);
         for f in &frames {
-            match s.handle_frame(&mut door, f, NOW) {
-                Ok(Some(access)) => prop_assert!(!access.is_granted()),
-                Ok(None) => {}
+            match feed(&mut s, &mut door, f, NOW) {
+                Ok(fed) => prop_assert!(!fed.decided.is_some_and(|e| e.access.is_granted())),
                 Err(_) => break,
             }
         }
@@ -51,13 +51,13 @@ proptest! {
         let p = Property::new();
         let mut door = p.door(DOOR_A);
         let guest = Property::guest_of(&p.resident(1, 1), 2, 52, doors(&[DOOR_A]), current());
-        let mut s = DoorSession::new(&mut door, NOW, [1; 16]);
+        let mut s = MessageSession::new(&mut door, NOW, [1; 16]);
         let mut phone = p.phone(&guest, DOOR_A, None);
         let mut request = phone.handle_challenge(&s.challenge().to_bytes()).unwrap();
         let pos = pos % request.len();
         prop_assume!(request[pos] != byte);
         request[pos] = byte;
-        if let Ok(access) = s.handle_request(&mut door, &request, NOW) {
+        if let Ok(access) = s.request(&mut door, &request, NOW) {
             prop_assert!(!access.is_granted(), "byte {} set to {}", pos, byte);
         }
     }

@@ -1,12 +1,13 @@
 //! Measured message sizes (run with `--nocapture` to see the figures). The assertions hold the
 //! design's targets: a resident request within 320 bytes, a guest request within 480.
 
-mod protocol_fixture;
 
 use keyway_protocol::credential::{DoorUpdate, UpdateBatch};
 use keyway_protocol::unlock::frame::{self, MessageKind};
-use keyway_protocol::unlock::{DoorSession, UnlockRequest};
-use protocol_fixture::*;
+use keyway_protocol::unlock::{UnlockRequest};
+use keyway_protocol::door::{DoorSession};
+use keyway_test_kit::door::*;
+use keyway_test_kit::fixture::*;
 
 fn request_len(p: &Property, h: &Holder, batch: Option<UpdateBatch>) -> (usize, UnlockRequest) {
     let mut door = p.door(DOOR_A);
@@ -39,11 +40,11 @@ fn unlock_request_sizes_meet_the_targets() {
 
     // Challenge and result.
     let mut door = p.door(DOOR_A);
-    let mut s = DoorSession::new(&mut door, NOW, [1; 16]);
+    let mut s = MessageSession::new(&mut door, NOW, [1; 16]);
     let challenge = s.challenge().to_bytes();
     let req = p.phone(&alice, DOOR_A, None).handle_challenge(&challenge).unwrap();
-    s.handle_request(&mut door, &req, NOW).unwrap();
-    let result = s.finish(&mut door, NOW).unwrap().to_bytes();
+    s.request(&mut door, &req, NOW).unwrap();
+    let result = s.result().unwrap().to_bytes();
     println!("challenge: {} bytes; result with one activity record: {} bytes", challenge.len(), result.len());
     assert_eq!(frame::split(MessageKind::Challenge, 0, &challenge, 185).unwrap().len(), 1);
 }

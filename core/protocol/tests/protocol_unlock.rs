@@ -1,11 +1,10 @@
 //! Full unlocks through the sans-IO sessions over the simulated link: resident, guest, every
 //! denial reason an app unlock can meet, and door updates delivered with a verifiable receipt.
 
-mod protocol_fixture;
 
 use keyway_protocol::credential::{ActivityEvent, DenialReason, DoorOp, KeyId, PersonId, RevocationCheck};
 use keyway_protocol::unlock::{UnlockOutcome, UpdateRejection};
-use protocol_fixture::*;
+use keyway_test_kit::fixture::*;
 
 fn outcome(run: keyway_test_kit::sim::SimRun) -> UnlockOutcome {
     run.outcome.expect("the exchange completes")
@@ -258,9 +257,9 @@ fn request_with_chain(chain: Vec<u8>, device: &keyway_protocol::credential::KeyP
 }
 
 fn decide_bytes(door: &mut keyway_protocol::door::DoorEngine, request: &[u8], nonce: [u8; 16]) -> keyway_protocol::unlock::Access {
-    let mut s = keyway_protocol::unlock::DoorSession::new(door, NOW, nonce);
-    let access = s.handle_request(door, request, NOW).unwrap();
-    let result = s.finish(door, NOW).unwrap();
+    let mut s = keyway_test_kit::door::MessageSession::new(door, NOW, nonce);
+    let access = s.request(door, request, NOW).unwrap();
+    let result = s.result().unwrap().clone();
     assert!(matches!(result.receipt.body.activity.last().unwrap().event, ActivityEvent::AppDenied { .. }));
     access
 }

@@ -1,12 +1,11 @@
 //! The checks on authority-signed door updates and door certificates.
 
-mod support;
 
 use keyway_protocol::credential::{
     ChainError, DoorCertBody, DoorCertificate, DoorId, DoorOp, DoorUpdate, KeyId, KeyPair, SignedBody, TrustAnchors,
     UpdateBatch, UpdateBatchBody,
 };
-use support::*;
+use keyway_test_kit::authority::*;
 
 const FRONT: DoorId = DoorId(1042);
 

@@ -68,3 +68,44 @@ pub fn serve_messages(
     }
     Ok((session, fed))
 }
+
+/// A door session driven by whole messages, for tests that build a request from the session's
+/// challenge and look at the decision and the result separately.
+#[derive(Debug)]
+pub struct MessageSession {
+    /// The session itself (its outgoing frames, its getters).
+    pub session: DoorSession,
+    fed: Fed,
+}
+
+impl MessageSession {
+    /// Starts a session at `now` with the challenge nonce `nonce`.
+    pub fn new(door: &mut DoorEngine, now: UnixTime, nonce: [u8; 16]) -> Self {
+        MessageSession { session: DoorSession::new(door, now, nonce), fed: Fed::default() }
+    }
+
+    /// The challenge the session sent.
+    pub fn challenge(&self) -> &keyway_protocol::unlock::DoorChallenge {
+        self.session.challenge()
+    }
+
+    /// Feeds the request; returns the decision.
+    pub fn request(&mut self, door: &mut DoorEngine, message: &[u8], now: UnixTime) -> Result<keyway_protocol::unlock::Access, DoorSessionError> {
+        let fed = feed_message(&mut self.session, door, MessageKind::Request, message, now)?;
+        let access = fed.decided.as_ref().map(|e| e.access).ok_or(DoorSessionError::UnexpectedFrame)?;
+        self.fed.absorb(fed);
+        Ok(access)
+    }
+
+    /// Feeds the batch the request announced.
+    pub fn batch(&mut self, door: &mut DoorEngine, message: &[u8], now: UnixTime) -> Result<(), DoorSessionError> {
+        let fed = feed_message(&mut self.session, door, MessageKind::Batch, message, now)?;
+        self.fed.absorb(fed);
+        Ok(())
+    }
+
+    /// The released result, once the exchange is complete.
+    pub fn result(&self) -> Option<&DoorResult> {
+        self.fed.result.as_ref()
+    }
+}

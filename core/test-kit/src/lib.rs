@@ -3,6 +3,7 @@
 //! installation from the backend's provisioning answer ([`install`]), and the fuzz targets'
 //! oracles ([`oracles`]), which the test suites replay over committed inputs.
 
+pub mod authority;
 pub mod door;
 pub mod fixture;
 pub mod install;

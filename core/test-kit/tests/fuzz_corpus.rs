@@ -1,17 +1,16 @@
 //! The fuzz targets' oracles as regular tests: every committed seed and every crash reproducer
-//! under `fuzz/` goes through the same checks the fuzz targets apply (`fuzz/src/oracles.rs`),
+//! under `fuzz/` goes through the same checks the fuzz targets apply (`keyway_test_kit::oracles`),
 //! and the committed seeds must be the current real encodings.
 //!
 //! Regenerate the seeds after a format change: `KEYWAY_WRITE_FUZZ_SEEDS=1 cargo test -p
-//! keyway-core --test fuzz_corpus`.
+//! keyway-test-kit --test fuzz_corpus`.
 
-#[path = "../../fuzz/src/oracles.rs"]
-mod oracles;
+use keyway_test_kit::oracles;
 
 use std::path::{Path, PathBuf};
 
 fn fuzz_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../fuzz")
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fuzz")
 }
 
 #[test]
@@ -59,10 +58,10 @@ fn genuine_sessions_open_the_door_and_apply_their_batch() {
     assert!(g.requests.iter().any(|(_, admit, batch)| *admit && batch.is_some()));
     let (request, _, batch) = g.requests.iter().find(|(_, admit, batch)| *admit && batch.is_some()).unwrap();
     let mut door = f.door.clone();
-    let mut s = keyway_protocol::unlock::DoorSession::new(&mut door, oracles::NOW, oracles::DOOR_NONCE);
-    assert!(s.handle_request(&mut door, request, oracles::NOW).unwrap().is_granted());
-    s.handle_batch(batch.as_ref().unwrap()).unwrap();
-    let result = s.finish(&mut door, oracles::NOW).unwrap();
+    let mut s = keyway_test_kit::door::MessageSession::new(&mut door, oracles::NOW, oracles::DOOR_NONCE);
+    assert!(s.request(&mut door, request, oracles::NOW).unwrap().is_granted());
+    s.batch(&mut door, batch.as_ref().unwrap(), oracles::NOW).unwrap();
+    let result = s.result().unwrap().clone();
     assert_eq!(result.updates.seq_after, f.next_batch.body.last_seq());
     assert_eq!(door.update_seq(), f.next_batch.body.last_seq());
 }

@@ -1,13 +1,13 @@
 //! The simulated BLE link and the blocking pumps: `run_unlock` against a shared simulated door,
 //! `serve_session` against `run_unlock` over a two-thread link, loss, drops and disconnects.
 
-mod protocol_fixture;
 
 use keyway_protocol::unlock::frame::FrameError;
-use keyway_protocol::unlock::{DoorSessionError, ProtocolError};
+use keyway_protocol::unlock::{ProtocolError};
+use keyway_protocol::door::{DoorSessionError};
 use keyway_test_kit::sim::{SimConfig, SimDoorLink, SimFailure, SimPair};
-use keyway_link::{Link, LinkError, UnlockError, run_unlock, serve_session};
-use protocol_fixture::*;
+use keyway_link::{DoorServer, Link, LinkError, UnlockError, Volatile, run_unlock};
+use keyway_test_kit::fixture::*;
 use std::sync::mpsc::{Receiver, Sender, channel};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -178,20 +178,20 @@ impl Link for ThreadLink {
 }
 
 #[test]
-fn serve_session_and_run_unlock_talk_over_a_real_two_thread_link() {
+fn the_door_server_and_run_unlock_talk_over_a_real_two_thread_link() {
     let p = Property::new();
     let alice = p.resident(1, 1);
     let batch = p.batch(DOOR_A, 1, (0..300).map(|i| vec![revoke_key(100 + i)]).collect());
     let (mut phone_end, mut door_end) = thread_pair(185);
     let mut door = p.door(DOOR_A);
     let server = std::thread::spawn(move || {
-        let report = serve_session(&mut door_end, &mut door, NOW, [9; 16]);
+        let report = DoorServer::new().serve(&mut door_end, &mut door, NOW, [9; 16], &mut Volatile);
         (report, door)
     });
     let outcome = run_unlock(&mut phone_end, p.phone(&alice, DOOR_A, Some(batch)), T).unwrap();
     let (report, door) = server.join().unwrap();
     let report = report.unwrap();
-    assert!(outcome.granted && report.access.is_granted());
+    assert!(outcome.granted && report.decision.access.is_granted());
     assert_eq!(outcome.receipt, report.result.receipt);
     assert_eq!(door.update_seq(), 300);
 }

@@ -1,8 +1,6 @@
 //! The wallet at scale: a sync delivering 10,000 key chains into a fresh store, and choosing
 //! the key to present at a door among them.
 
-#[path = "../tests/protocol_fixture/mod.rs"]
-mod protocol_fixture;
 
 use criterion::{BatchSize, Criterion, black_box, criterion_group, criterion_main};
 use keyway_api::{AccessKind, DoorEntry, KeyEntry, KeyStatus, SyncResponse};
@@ -10,7 +8,7 @@ use keyway_protocol::credential::{DoorId, KeyChain, KeyFlags};
 use keyway_wallet::store::{Store, StoredKey, SyncChanges};
 use keyway_wallet::key_state::pick_key;
 use keyway_wallet::verify_sync::verify_sync;
-use protocol_fixture::*;
+use keyway_test_kit::fixture::*;
 use std::time::Duration;
 
 const KEYS: u64 = 10_000;

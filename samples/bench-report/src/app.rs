@@ -29,7 +29,7 @@ pub struct DoorAnswer {
 /// `DoorSession`), then sign the receipt and encode the result.
 pub fn door_answer(door: &mut DoorEngine, request: &[u8], door_nonce: &[u8; 16]) -> Result<DoorAnswer, String> {
     let request = UnlockRequest::from_bytes(request).map_err(|e| e.to_string())?;
-    let access = door.decide_unlock(&request, door_nonce, NOW);
+    let access = door.decide_unlock(&request, door_nonce, NOW).access;
     let updates = door.apply_batch_bytes(&[], NOW);
     let receipt = door.receipt(request.phone_nonce, request.activity_after);
     let result = DoorResult { version: PROTOCOL_VERSION, access, updates, receipt };

@@ -6,7 +6,8 @@ use keyway_protocol::UnixTime;
 use keyway_protocol::credential::UpdateBatch;
 use keyway_protocol::door::DoorEngine;
 use keyway_protocol::unlock::frame::ATT_OVERHEAD;
-use keyway_protocol::unlock::{Access, DoorSession, PhoneSession, UnlockOutcome, UnlockParams};
+use keyway_protocol::door::DoorSession;
+use keyway_protocol::unlock::{Access, PhoneSession, UnlockOutcome, UnlockParams};
 
 pub struct KeywayPhone {
     session: PhoneSession,
@@ -69,11 +70,9 @@ fn door_time(ms: u64) -> UnixTime {
 impl Endpoint for KeywayDoor {
     fn receive(&mut self, frame: &[u8], at_ms: u64) -> Result<(), String> {
         let now = door_time(at_ms);
-        if let Some(access) = self.session.handle_frame(&mut self.engine, frame, now).map_err(|e| e.to_string())? {
-            self.access = Some(access);
-        }
-        if self.session.is_ready_to_finish() {
-            self.session.finish(&mut self.engine, now).map_err(|e| e.to_string())?;
+        let fed = keyway_test_kit::door::feed(&mut self.session, &mut self.engine, frame, now).map_err(|e| e.to_string())?;
+        if let Some(entry) = fed.decided {
+            self.access = Some(entry.access);
         }
         Ok(())
     }

@@ -64,7 +64,7 @@ async fn a_resident_accepts_unlocks_a_simulated_door_and_shares_a_guest_key() {
 
     // The door simulator, in-process on a thread, on its own state file.
     let state = DoorFile::new(dir.path().join("garage.state"));
-    state.provision(lock_sim::provision::provisioning_from(&door, keyway_api::clock::now()).unwrap()).unwrap();
+    state.provision(keyway_test_kit::install::provisioning_from(&door, keyway_api::clock::now()).unwrap()).unwrap();
     let listener = DoorListener::bind("127.0.0.1:0".parse().unwrap(), 247).unwrap();
     let addr = listener.local_addr().unwrap().to_string();
     let door_file = state.clone();

@@ -97,7 +97,7 @@ async fn sigkill_during_sync_unlock_and_upload_loses_and_duplicates_nothing() {
     let token = outbox.iter().find(|m| m.message_id == ann.welcome_message_id).unwrap().token.clone();
 
     let state = DoorFile::new(dir.path().join("garage.state"));
-    state.provision(lock_sim::provision::provisioning_from(&door, keyway_api::clock::now()).unwrap()).unwrap();
+    state.provision(keyway_test_kit::install::provisioning_from(&door, keyway_api::clock::now()).unwrap()).unwrap();
     let listener = DoorListener::bind("127.0.0.1:0".parse().unwrap(), 247).unwrap();
     let addr = listener.local_addr().unwrap().to_string();
     let door_file = state.clone();

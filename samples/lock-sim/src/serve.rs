@@ -2,11 +2,11 @@
 //! door's state file.
 
 use crate::door_file::{DoorFile, DoorFileError};
-use keyway_protocol::UnixTime;
 use keyway_protocol::credential::{ActivityEvent, DoorId};
 use keyway_protocol::unlock::Access;
 use keyway_link::socket::DoorListener;
-use keyway_link::{DEFAULT_SESSION_TIMEOUT, LinkError, serve_session_durably};
+use keyway_link::{DoorHooks, DoorServer, LinkError};
+use keyway_protocol::door::{DoorEngine, Entry};
 use serde::{Deserialize, Serialize};
 
 /// What one session did, as `lock-sim serve` prints it (one line per session).
@@ -46,6 +46,23 @@ impl SessionLine {
     }
 }
 
+/// The lock-sim door's hooks: the decision is recorded for the session line (the actuator is
+/// the printed line), and the state file is written before the result leaves.
+struct FileHooks<'a> {
+    decided: Option<Entry>,
+    save: &'a dyn Fn(&DoorEngine) -> Result<(), DoorFileError>,
+}
+
+impl DoorHooks for FileHooks<'_> {
+    fn actuate(&mut self, decision: &Entry) {
+        self.decided = Some(decision.clone());
+    }
+
+    fn persist(&mut self, door: &DoorEngine) -> Result<(), String> {
+        (self.save)(door).map_err(|e| e.to_string())
+    }
+}
+
 /// Serves `door` on `listener` until accepting fails or a state-file error stops the door.
 /// `report` gets one line per session.
 pub fn serve_door(listener: &DoorListener, door: &DoorFile, mut report: impl FnMut(&SessionLine)) -> Result<(), DoorFileError> {
@@ -56,22 +73,21 @@ pub fn serve_door(listener: &DoorListener, door: &DoorFile, mut report: impl FnM
             rand_core::RngCore::fill_bytes(&mut rand_core::OsRng, &mut nonce);
             let result = door.with_door_saving(|engine, save| {
                 let before = engine.update_seq();
-                let head = engine.activity().head();
-                let mut decided = None;
-                // The state is on disk before the receipt leaves the door.
-                let served = serve_session_durably(link, engine, keyway_api::clock::now(), nonce, DEFAULT_SESSION_TIMEOUT, &mut |a| decided = Some(a), &mut |d| {
-                    save(d).map_err(|e| e.to_string())
-                });
-                let record = engine.activity().records().find(|r| r.seq > head && matches!(r.event, ActivityEvent::AppUnlock { .. } | ActivityEvent::AppDenied { .. }));
-                let (key_id, person_id) = match record.map(|r| &r.event) {
+                // The state is on disk before the receipt leaves the door: the server calls
+                // `persist` before it may release the result.
+                let mut hooks = FileHooks { decided: None, save };
+                let served = DoorServer::new().serve(link, engine, keyway_api::clock::now(), nonce, &mut hooks);
+                let decided = hooks.decided;
+                let (key_id, person_id) = match decided.as_ref().map(|e| &e.record.event) {
                     Some(ActivityEvent::AppUnlock { key, person, .. }) => (Some(key.0), Some(person.0)),
                     Some(ActivityEvent::AppDenied { key, person, .. }) => (key.map(|k| k.0), person.map(|p| p.0)),
                     _ => (None, None),
                 };
+                let access = decided.map(|e| e.access);
                 SessionLine {
                     door_id: engine.door_id(),
-                    granted: decided.map(Access::is_granted),
-                    denial: decided.and_then(Access::denial).map(|r| format!("{r:?}")),
+                    granted: access.map(Access::is_granted),
+                    denial: access.and_then(Access::denial).map(|r| format!("{r:?}")),
                     key_id,
                     person_id,
                     seq_before: before,
