@@ -4,7 +4,8 @@
 
 use keyway_protocol::codec::BoundedVec;
 use keyway_protocol::credential::{ActivityEvent, DenialReason, DoorOp, DoorcodeSecret, KeyId, PersonId, RevocationCheck};
-use keyway_protocol::door::{ACTIVITY_CAPACITY, DoorEngine, DoorState, MAX_WRONG_ATTEMPTS};
+use keyway_protocol::door::{DoorEngine, DoorLimits, DoorState, MAX_WRONG_ATTEMPTS};
+const ACTIVITY_CAPACITY: usize = DoorLimits::STANDARD.activity;
 use keyway_protocol::unlock::frame::{MessageKind, split};
 use keyway_protocol::unlock::{Access, UpdateRejection};
 use keyway_protocol::door::{DoorSession};
@@ -72,7 +73,7 @@ fn the_keypad_is_rate_limited_after_five_wrong_codes_a_minute() {
     for _ in 0..MAX_WRONG_ATTEMPTS {
         door.enter_doorcode(wrong, NOW.saturating_add_secs(100));
     }
-    let mut restored = DoorEngine::from_state(DoorState::from_bytes(&door.state().to_bytes()).unwrap()).unwrap();
+    let mut restored = DoorEngine::from_state(DoorState::from_bytes(&door.state().to_bytes()).unwrap(), DoorLimits::STANDARD).unwrap();
     assert_eq!(restored.enter_doorcode(&good, NOW.saturating_add_secs(101)).access, Access::Denied(DenialReason::RateLimited));
 }
 
@@ -142,7 +143,7 @@ fn door_state_persists_seq_revocations_activity_and_key() {
     let bytes = door.state().to_bytes();
     let json = serde_json::to_string(door.state()).unwrap();
     for state in [DoorState::from_bytes(&bytes).unwrap(), serde_json::from_str::<DoorState>(&json).unwrap()] {
-        let mut restored = DoorEngine::from_state(state).unwrap();
+        let mut restored = DoorEngine::from_state(state, keyway_protocol::door::DoorLimits::STANDARD).unwrap();
         assert_eq!(restored.state(), door.state());
         assert_eq!(restored.update_seq(), 2);
         assert_eq!(restored.clock(), NOW.saturating_add_secs(60));

@@ -63,7 +63,7 @@ trait CloneState {
 }
 impl CloneState for DoorEngine {
     fn clone_state(&self) -> DoorEngine {
-        DoorEngine::from_state(self.state().clone()).unwrap()
+        DoorEngine::from_state(self.state().clone(), keyway_protocol::door::DoorLimits::STANDARD).unwrap()
     }
 }
 

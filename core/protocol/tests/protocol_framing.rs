@@ -11,7 +11,7 @@ use keyway_test_kit::door::*;
 use keyway_test_kit::fixture::*;
 
 fn fresh(door: &DoorEngine) -> DoorEngine {
-    DoorEngine::from_state(door.state().clone()).unwrap()
+    DoorEngine::from_state(door.state().clone(), keyway_protocol::door::DoorLimits::STANDARD).unwrap()
 }
 
 fn guest_with_batch(p: &Property) -> (Holder, keyway_protocol::credential::UpdateBatch) {

@@ -409,7 +409,7 @@ pub fn batch(data: &[u8]) {
         let last = decoded.as_ref().map(|b| b.body.last_seq()).unwrap_or(0);
         assert!(door.update_seq() > before && door.update_seq() <= last);
     }
-    assert!(door.state().check().is_ok());
+    assert!(door.state().check(&keyway_protocol::door::DoorLimits::STANDARD).is_ok());
 }
 
 /// Share payloads (text a QR code or message carries): whatever parses prints back as the
@@ -521,7 +521,7 @@ pub fn door_session(data: &[u8]) {
         }
     }
     let after = door.state();
-    assert!(after.check().is_ok(), "door state consistent");
+    assert!(after.check(&keyway_protocol::door::DoorLimits::STANDARD).is_ok(), "door state consistent");
     assert_eq!(&DoorState::from_bytes(&after.to_bytes()).expect("persisted state reloads"), after);
     assert!(after.activity.head() <= before.activity.head() + 2, "one session logs at most a decision and a rejection");
     if door.update_seq() != before.update_seq {

@@ -178,7 +178,7 @@ fn disconnect_after_every_byte_then_retry() {
                 // and no receipt was recorded.
                 let d = door.lock().unwrap();
                 assert!(d.update_seq() == 0 || d.update_seq() == p.last_seq(), "cut {cut}: a batch applies whole or not at all");
-                assert!(d.state().check().is_ok(), "cut {cut}");
+                assert!(d.state().check(&keyway_protocol::door::DoorLimits::STANDARD).is_ok(), "cut {cut}");
                 if d.update_seq() == 0 { failed_before_apply += 1 } else { failed_after_apply += 1 }
                 drop(d);
                 assert!(wallet.store().pending(DOOR).unwrap().is_some(), "cut {cut}: batch dropped without proof");

@@ -116,7 +116,7 @@ impl DoorFile {
         };
         let corrupt = |source| DoorFileError::Corrupt { path: self.path.clone(), source };
         let state = DoorState::from_bytes(&bytes).map_err(corrupt)?;
-        DoorEngine::from_state(state).map_err(corrupt)
+        DoorEngine::from_state(state, keyway_protocol::door::DoorLimits::STANDARD).map_err(corrupt)
     }
 
     /// Temporary file, fsync, rename over the old state, fsync the directory.

@@ -10,7 +10,6 @@ use alloc::collections::VecDeque;
 
 /// Records a door keeps. Older records are overwritten; since every record has a seq, the
 /// backend sees from the first seq it receives whether any were lost before upload.
-pub const ACTIVITY_CAPACITY: usize = 1024;
 
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ActivityLog {
@@ -36,10 +35,10 @@ impl ActivityLog {
         self.records.iter()
     }
 
-    pub(crate) fn push(&mut self, time: UnixTime, event: ActivityEvent) -> ActivityRecord {
+    pub(crate) fn push(&mut self, time: UnixTime, event: ActivityEvent, capacity: usize) -> ActivityRecord {
         self.head += 1;
         let record = ActivityRecord { seq: self.head, time, event };
-        if self.records.len() >= ACTIVITY_CAPACITY {
+        while self.records.len() >= capacity.max(1) {
             self.records.pop_front();
         }
         self.records.push_back(record.clone());
@@ -53,8 +52,8 @@ impl ActivityLog {
 
     /// Restores the invariants a persisted log must satisfy (ascending, gap-free, ending at head,
     /// within capacity).
-    pub(crate) fn is_consistent(&self) -> bool {
-        self.records.len() <= ACTIVITY_CAPACITY
+    pub(crate) fn is_consistent(&self, capacity: usize) -> bool {
+        self.records.len() <= capacity
             && self.records.back().is_none_or(|r| r.seq == self.head)
             && self.records.iter().zip(self.records.iter().skip(1)).all(|(a, b)| b.seq == a.seq + 1)
     }

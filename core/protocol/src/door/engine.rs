@@ -5,6 +5,7 @@ use crate::prelude::*;
 
 use super::activity::ActivityLog;
 use super::keypad::AttemptLimiter;
+use super::limits::DoorLimits;
 use super::revocations::RevocationSet;
 use super::state::{DOOR_STATE_VERSION, DoorState, DoorStateError, Secret32};
 use crate::UnixTime;
@@ -46,6 +47,7 @@ pub struct Entry {
 pub struct DoorEngine {
     pub(crate) state: DoorState,
     pub(crate) key: KeyPair,
+    pub(crate) limits: DoorLimits,
 }
 
 impl DoorEngine {
@@ -65,13 +67,29 @@ impl DoorEngine {
             activity: ActivityLog::default(),
             keypad: AttemptLimiter::default(),
         };
-        DoorEngine { state, key: p.door_key }
+        DoorEngine { state, key: p.door_key, limits: DoorLimits::STANDARD }
     }
 
-    pub fn from_state(state: DoorState) -> Result<Self, DoorStateError> {
-        state.check()?;
+    /// A door from its saved state, running with the capacities its firmware chose; a state
+    /// holding more than `limits` allow is refused (never truncated).
+    pub fn from_state(state: DoorState, limits: DoorLimits) -> Result<Self, DoorStateError> {
+        state.check(&limits)?;
         let key = KeyPair::from_secret(&state.door_key.0);
-        Ok(DoorEngine { state, key })
+        Ok(DoorEngine { state, key, limits })
+    }
+
+    /// The same door with the capacities its firmware chose (a newly installed door starts
+    /// with [`DoorLimits::STANDARD`]). Refused when the state already holds more than `limits`
+    /// allow: a saved state is never truncated.
+    pub fn with_limits(mut self, limits: DoorLimits) -> Result<Self, DoorStateError> {
+        self.state.check(&limits)?;
+        self.limits = limits;
+        Ok(self)
+    }
+
+    /// The capacities this door runs with.
+    pub fn limits(&self) -> &DoorLimits {
+        &self.limits
     }
 
     /// The state to persist (after every session, entry or update).
@@ -120,7 +138,7 @@ impl DoorEngine {
 
     pub(crate) fn log(&mut self, event: ActivityEvent) -> ActivityRecord {
         let time = self.state.clock;
-        self.state.activity.push(time, event)
+        self.state.activity.push(time, event, self.limits.activity)
     }
 
     /// Signs a fresh challenge for one unlock session.

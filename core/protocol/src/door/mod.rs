@@ -15,8 +15,8 @@
 //!
 //! Memory is bounded whatever a peer sends: sessions hold no state in the engine (a session
 //! buffers at most one message, see [`crate::unlock::frame`]), the activity log is a ring of
-//! [`activity::ACTIVITY_CAPACITY`] records, the revocation set and the doorcode and keycard
-//! tables have fixed capacities, and the keypad limiter remembers at most five failures.
+//! [`DoorLimits::activity`] records, and the revocation set and the doorcode and keycard
+//! tables have the capacities of the embedder's [`DoorLimits`], and the keypad limiter remembers at most five failures.
 
 #[allow(unused_imports)]
 use crate::prelude::*;
@@ -25,15 +25,17 @@ pub mod activity;
 pub mod engine;
 pub mod error;
 pub mod keypad;
+pub mod limits;
 pub mod revocations;
 pub mod state;
 pub mod session;
 pub mod updates;
 
-pub use activity::{ACTIVITY_CAPACITY, ActivityLog};
+pub use activity::ActivityLog;
 pub use engine::{DoorEngine, DoorProvisioning, Entry};
 pub use error::DoorSessionError;
 pub use session::{DoorSession, DoorStep, UnsentResult};
 pub use keypad::{MAX_WRONG_ATTEMPTS, WINDOW_SECS};
-pub use revocations::{MAX_REVOCATIONS, RevocationSet};
+pub use limits::DoorLimits;
+pub use revocations::RevocationSet;
 pub use state::{DoorState, DoorStateError, DoorcodeSlot, Keycard};

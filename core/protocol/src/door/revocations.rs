@@ -11,7 +11,6 @@ use alloc::collections::BTreeMap;
 /// Most entries (keys plus persons) a door holds. Entries leave the set once their `until`
 /// has passed (the revoked key would have expired anyway), so only revocations of keys that are
 /// still within their validity occupy room.
-pub const MAX_REVOCATIONS: usize = 16_384;
 
 /// Each entry maps to its `until`: the revoked key's (or the person's latest key's) expiry,
 /// after which the entry is pruned.

@@ -5,6 +5,7 @@
 use crate::prelude::*;
 
 use super::activity::ActivityLog;
+use super::limits::DoorLimits;
 use super::keypad::AttemptLimiter;
 use super::revocations::RevocationSet;
 use crate::UnixTime;
@@ -18,10 +19,6 @@ use zeroize::{Zeroize, ZeroizeOnDrop};
 pub const DOOR_STATE_VERSION: u8 = 1;
 /// Upper bound on persisted state (full revocation set, tables and activity log fit well below).
 pub const MAX_STATE_LEN: usize = 4 * 1024 * 1024;
-/// Most doorcode slots a door holds.
-pub const MAX_DOORCODE_SLOTS: usize = 1024;
-/// Most keycards a door holds.
-pub const MAX_KEYCARDS: usize = 4096;
 
 /// 32 secret bytes (door signing key seed, doorcode secret); zeroized on drop, never printed.
 #[derive(Clone, PartialEq, Eq, Serialize, Deserialize, Zeroize, ZeroizeOnDrop)]
@@ -81,28 +78,28 @@ impl DoorState {
 
     pub fn from_bytes(bytes: &[u8]) -> Result<Self, DoorStateError> {
         let state: DoorState = codec::decode_versioned("door state", bytes, MAX_STATE_LEN, DOOR_STATE_VERSION)?;
-        state.check()?;
+        state.check(&DoorLimits::UNBOUNDED)?;
         Ok(state)
     }
 
     /// The invariants the engine relies on (checked again when state comes from storage).
-    pub fn check(&self) -> Result<(), DoorStateError> {
+    pub fn check(&self, limits: &DoorLimits) -> Result<(), DoorStateError> {
         if self.version != DOOR_STATE_VERSION {
             return Err(DoorStateError::Inconsistent("unknown version"));
         }
-        if !self.activity.is_consistent() {
+        if !self.activity.is_consistent(limits.activity) {
             return Err(DoorStateError::Inconsistent("activity log"));
         }
         if !self.keypad.is_consistent() {
             return Err(DoorStateError::Inconsistent("keypad limiter"));
         }
-        if self.keycards.windows(2).any(|w| w[0].card >= w[1].card) || self.keycards.len() > MAX_KEYCARDS {
+        if self.keycards.windows(2).any(|w| w[0].card >= w[1].card) || self.keycards.len() > limits.keycards {
             return Err(DoorStateError::Inconsistent("keycards"));
         }
-        if self.doorcodes.len() > MAX_DOORCODE_SLOTS {
+        if self.doorcodes.len() > limits.doorcode_slots {
             return Err(DoorStateError::Inconsistent("doorcode slots"));
         }
-        if self.revocations.len() > super::revocations::MAX_REVOCATIONS {
+        if self.revocations.len() > limits.revocations {
             return Err(DoorStateError::Inconsistent("revocations"));
         }
         Ok(())

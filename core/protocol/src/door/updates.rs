@@ -14,8 +14,7 @@
 use crate::prelude::*;
 
 use super::engine::DoorEngine;
-use super::revocations::MAX_REVOCATIONS;
-use super::state::{Keycard, DoorcodeSlot, MAX_DOORCODE_SLOTS, MAX_KEYCARDS};
+use super::state::{Keycard, DoorcodeSlot};
 use crate::UnixTime;
 use crate::codec::DecodeError;
 use crate::credential::{ActivityEvent, ChainError, DoorOp, DoorUpdate, SignedBody, UpdateBatch, UpdateBatchBody};
@@ -140,9 +139,10 @@ impl DoorEngine {
                 DoorOp::RemoveDoorcode { .. } | DoorOp::RemoveKeycard { .. } | DoorOp::PruneRevocations { .. } => {}
             }
         }
-        if s.revocations.len() + new_revocations > MAX_REVOCATIONS
-            || s.doorcodes.len() + new_slots > MAX_DOORCODE_SLOTS
-            || s.keycards.len() + new_cards > MAX_KEYCARDS
+        let limits = &self.limits;
+        if s.revocations.len() + new_revocations > limits.revocations
+            || s.doorcodes.len() + new_slots > limits.doorcode_slots
+            || s.keycards.len() + new_cards > limits.keycards
         {
             return Err(UpdateRejection::StoreFull);
         }
