@@ -1,13 +1,13 @@
 //! The one error type apps see (`KeywayError` in Python and Swift, `KeywayException` in
 //! Kotlin). Each variant says what went wrong and so what the app should do.
 
-use keyway_wallet::store::StoreError;
 use keyway_api::client::SyncError;
-use keyway_wallet::store::secure::SecureStorageError;
-use keyway_protocol::unlock::ProtocolError;
 use keyway_link::{LinkError, UnlockError};
+use keyway_protocol::unlock::ProtocolError;
 use keyway_wallet::WalletError;
 use keyway_wallet::share::ShareError;
+use keyway_wallet::store::StoreError;
+use keyway_wallet::store::secure::SecureStorageError;
 
 #[derive(Debug, thiserror::Error, uniffi::Error)]
 pub enum KeywayError {
@@ -100,7 +100,9 @@ impl From<LinkError> for KeywayError {
             LinkError::Timeout => KeywayError::LinkTimeout,
             LinkError::Disconnected => KeywayError::LinkDisconnected,
             LinkError::Io(reason) => KeywayError::Link { reason },
-            other @ (LinkError::FrameTooLarge { .. } | LinkError::BadMtu(_)) => KeywayError::Link { reason: other.to_string() },
+            other @ (LinkError::FrameTooLarge { .. } | LinkError::BadMtu(_)) => {
+                KeywayError::Link { reason: other.to_string() }
+            }
         }
     }
 }

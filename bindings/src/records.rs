@@ -3,8 +3,8 @@
 use crate::error::KeywayError;
 use keyway_protocol::UnixTime;
 use keyway_protocol::credential::{ActivityEvent, ActivityRecord, DenialReason, DoorId, DoorSet, Validity};
-use keyway_wallet::store::{PendingBatch, StoredReceipt};
 use keyway_wallet::key_state::{KeyState as CoreKeyState, KeyView};
+use keyway_wallet::store::{PendingBatch, StoredReceipt};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 /// Latest instant exchanged with apps (year 9999): every platform's date type holds it.
@@ -24,7 +24,11 @@ pub fn to_unix_time(t: SystemTime, what: &str) -> Result<UnixTime, KeywayError> 
 
 pub fn door_set(doors: &[u32]) -> Result<DoorSet, KeywayError> {
     DoorSet::new(doors.iter().map(|d| DoorId(*d)).collect()).ok_or_else(|| KeywayError::InvalidInput {
-        reason: format!("a key opens between 1 and {} doors; {} given", keyway_protocol::credential::ids::MAX_DOORS_PER_KEY, doors.len()),
+        reason: format!(
+            "a key opens between 1 and {} doors; {} given",
+            keyway_protocol::credential::ids::MAX_DOORS_PER_KEY,
+            doors.len()
+        ),
     })
 }
 
@@ -37,8 +41,12 @@ pub fn validity(start: SystemTime, expiry: SystemTime) -> Result<Validity, Keywa
 pub enum KeyState {
     Active,
     /// Delivered ahead of its start; works from `start`.
-    Upcoming { start: SystemTime },
-    Expired { at: SystemTime },
+    Upcoming {
+        start: SystemTime,
+    },
+    Expired {
+        at: SystemTime,
+    },
     /// Ended early by the property manager.
     Revoked,
 }
@@ -177,14 +185,22 @@ impl From<&ActivityRecord> for ActivityEntry {
     fn from(r: &ActivityRecord) -> Self {
         use ActivityEvent as E;
         let event = match &r.event {
-            E::AppUnlock { key, person, guest } => Activity::AppUnlock { key_id: key.0, person_id: person.0, guest: *guest },
-            E::AppDenied { key, person, reason } => {
-                Activity::AppDenied { key_id: key.map(|k| k.0), person_id: person.map(|p| p.0), reason: (*reason).into() }
+            E::AppUnlock { key, person, guest } => {
+                Activity::AppUnlock { key_id: key.0, person_id: person.0, guest: *guest }
             }
+            E::AppDenied { key, person, reason } => Activity::AppDenied {
+                key_id: key.map(|k| k.0),
+                person_id: person.map(|p| p.0),
+                reason: (*reason).into(),
+            },
             E::DoorcodeEntry { slot, person } => Activity::DoorcodeEntry { slot: *slot, person_id: person.0 },
             E::DoorcodeDenied { reason } => Activity::DoorcodeDenied { reason: (*reason).into() },
-            E::KeycardEntry { card, person } => Activity::KeycardEntry { card: card.as_slice().to_vec(), person_id: person.0 },
-            E::KeycardDenied { card, reason } => Activity::KeycardDenied { card: card.as_slice().to_vec(), reason: (*reason).into() },
+            E::KeycardEntry { card, person } => {
+                Activity::KeycardEntry { card: card.as_slice().to_vec(), person_id: person.0 }
+            }
+            E::KeycardDenied { card, reason } => {
+                Activity::KeycardDenied { card: card.as_slice().to_vec(), reason: (*reason).into() }
+            }
             E::UpdateRejected { seq, reason } => Activity::UpdateRejected { seq: *seq, reason: (*reason).into() },
         };
         ActivityEntry { seq: r.seq, time: to_system_time(r.time), event }
@@ -283,7 +299,10 @@ mod tests {
         let t = UnixTime(1_900_000_000);
         assert_eq!(to_unix_time(to_system_time(t), "t").unwrap(), t);
         assert_eq!(to_system_time(UnixTime(u64::MAX)), UNIX_EPOCH + Duration::from_secs(MAX_SECONDS));
-        assert!(matches!(to_unix_time(UNIX_EPOCH - Duration::from_secs(1), "start"), Err(KeywayError::InvalidInput { .. })));
+        assert!(matches!(
+            to_unix_time(UNIX_EPOCH - Duration::from_secs(1), "start"),
+            Err(KeywayError::InvalidInput { .. })
+        ));
         let a = to_system_time(UnixTime(100));
         let b = to_system_time(UnixTime(200));
         assert!(validity(a, b).is_ok());

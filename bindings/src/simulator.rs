@@ -5,12 +5,12 @@
 
 use crate::error::{KeywayError, Result};
 use crate::records::{self, ActivityEntry};
+use keyway_api::ProvisionedDoor;
 use keyway_protocol::UnixTime;
 use keyway_protocol::credential::{
-    AuthorityKeyId, DoorCertBody, DoorCertificate, DoorId, DoorcodeSecret, KeyCertBody, KeyChain, KeyFlags, KeyId, KeyPair,
-    PersonId, PublicKey, Signed, TrustAnchors, Validity,
+    AuthorityKeyId, DoorCertBody, DoorCertificate, DoorId, DoorcodeSecret, KeyCertBody, KeyChain, KeyFlags, KeyId,
+    KeyPair, PersonId, PublicKey, Signed, TrustAnchors, Validity,
 };
-use keyway_api::ProvisionedDoor;
 use keyway_protocol::door::{DoorEngine, DoorProvisioning};
 use keyway_protocol::unlock::DoorSession;
 use keyway_protocol::unlock::frame::{MAX_MTU, MIN_MTU};
@@ -37,7 +37,11 @@ pub struct SimulatedProperty {
 impl SimulatedProperty {
     #[uniffi::constructor]
     pub fn new() -> Arc<Self> {
-        Arc::new(SimulatedProperty { authority: KeyPair::generate(), resident: KeyPair::generate(), doors: Mutex::new(Vec::new()) })
+        Arc::new(SimulatedProperty {
+            authority: KeyPair::generate(),
+            resident: KeyPair::generate(),
+            doors: Mutex::new(Vec::new()),
+        })
     }
 
     /// Installs a door provisioned with this property's authority key.
@@ -57,22 +61,37 @@ impl SimulatedProperty {
             utc_offset_minutes: 0,
             clock: keyway_api::clock::now(),
         });
-        let door =
-            Arc::new(SimulatedDoor { door_id, name, cert, engine: Mutex::new(engine), session: Mutex::new(None), mtu: Mutex::new(MIN_MTU) });
+        let door = Arc::new(SimulatedDoor {
+            door_id,
+            name,
+            cert,
+            engine: Mutex::new(engine),
+            session: Mutex::new(None),
+            mtu: Mutex::new(MIN_MTU),
+        });
         doors.push(door.clone());
         Ok(door)
     }
 
     /// A guest key offer (what a resident's app would hand over) for the device whose public
     /// key is `guest_device_key` (hex), opening `doors` from `start` to `expiry`.
-    pub fn issue_guest_offer(&self, guest_device_key: String, doors: Vec<u32>, start: SystemTime, expiry: SystemTime) -> Result<String> {
+    pub fn issue_guest_offer(
+        &self,
+        guest_device_key: String,
+        doors: Vec<u32>,
+        start: SystemTime,
+        expiry: SystemTime,
+    ) -> Result<String> {
         let guest = parse_public_key(&guest_device_key)?;
         let door_set = records::door_set(&doors)?;
         let validity = records::validity(start, expiry)?;
         let installed = lock(&self.doors)?;
-        let certs: Vec<DoorCertificate> = installed.iter().filter(|d| door_set.contains(DoorId(d.door_id))).map(|d| d.cert.clone()).collect();
+        let certs: Vec<DoorCertificate> =
+            installed.iter().filter(|d| door_set.contains(DoorId(d.door_id))).map(|d| d.cert.clone()).collect();
         if certs.len() != door_set.doors().len() {
-            return Err(KeywayError::UnknownDoor { door_id: doors.iter().copied().find(|d| !installed.iter().any(|i| i.door_id == *d)).unwrap_or(0) });
+            return Err(KeywayError::UnknownDoor {
+                door_id: doors.iter().copied().find(|d| !installed.iter().any(|i| i.door_id == *d)).unwrap_or(0),
+            });
         }
         let resident_validity = Validity::new(
             UnixTime(validity.start.0.saturating_sub(RESIDENT_MARGIN_SECS)),
@@ -92,14 +111,17 @@ impl SimulatedProperty {
             &self.authority,
         );
         let guest_key = issue_guest_key(&KeyChain::resident(root.clone()), &self.resident, guest, door_set, validity)?;
-        let offer = GuestKeyOffer::new(KeyChain::guest(root, guest_key), &TrustAnchors::new([self.authority.public()]), certs);
+        let offer =
+            GuestKeyOffer::new(KeyChain::guest(root, guest_key), &TrustAnchors::new([self.authority.public()]), certs);
         Ok(offer.to_text())
     }
 }
 
 fn parse_public_key(text: &str) -> Result<PublicKey> {
-    let bytes = hex::decode(text.trim()).map_err(|_| KeywayError::InvalidInput { reason: "device key is not hex".into() })?;
-    let key: [u8; 32] = bytes.try_into().map_err(|_| KeywayError::InvalidInput { reason: "device key is not 32 bytes".into() })?;
+    let bytes =
+        hex::decode(text.trim()).map_err(|_| KeywayError::InvalidInput { reason: "device key is not hex".into() })?;
+    let key: [u8; 32] =
+        bytes.try_into().map_err(|_| KeywayError::InvalidInput { reason: "device key is not 32 bytes".into() })?;
     Ok(PublicKey(key))
 }
 
@@ -183,7 +205,8 @@ impl SimulatedDoor {
         let mut engine = lock(&self.engine)?;
         let mut slot = lock(&self.session)?;
         let session = slot.as_mut().ok_or_else(|| KeywayError::LinkDisconnected)?;
-        let fail = |e: &dyn std::fmt::Display| KeywayError::Link { reason: format!("door dropped the connection: {e}") };
+        let fail =
+            |e: &dyn std::fmt::Display| KeywayError::Link { reason: format!("door dropped the connection: {e}") };
         // The door decides on the request alone; any batch of door updates follows it, and
         // the result goes out once the batch (if announced) has arrived.
         match keyway_test_kit::door::feed(session, &mut engine, &frame, keyway_api::clock::now()) {

@@ -4,15 +4,17 @@
 //! it across awaits; blocking calls take it from the app's thread. Calls are serialised: one
 //! wallet operation at a time.
 
-use crate::error::{KeywayError, Result};
 use crate::ble_link::{BleLink, ForeignLink};
-use crate::records::{self, Denial, DoorInfo, KeyInfo, PendingUpdates, ReceiptInfo, ShareRequestInfo, SyncSummary, UploadSummary};
+use crate::error::{KeywayError, Result};
+use crate::records::{
+    self, Denial, DoorInfo, KeyInfo, PendingUpdates, ReceiptInfo, ShareRequestInfo, SyncSummary, UploadSummary,
+};
 use crate::secure_store::{ForeignSecureStorage, SecureStore};
 use keyway_protocol::UnixTime;
 use keyway_protocol::credential::{DoorId, KeyId};
-use keyway_wallet::unlock::UnlockReport;
 use keyway_wallet::Wallet as CoreWallet;
 use keyway_wallet::share::ShareRequest;
+use keyway_wallet::unlock::UnlockReport;
 use std::path::Path;
 use std::sync::Arc;
 use std::time::SystemTime;
@@ -112,7 +114,14 @@ impl Wallet {
 
     /// Resident: signs a guest key under `parent_key_id` for the device in `request`, for
     /// `doors` from `start` to `expiry`; returns the offer text to hand the guest.
-    pub fn share_offline(&self, parent_key_id: u64, request: String, doors: Vec<u32>, start: SystemTime, expiry: SystemTime) -> Result<String> {
+    pub fn share_offline(
+        &self,
+        parent_key_id: u64,
+        request: String,
+        doors: Vec<u32>,
+        start: SystemTime,
+        expiry: SystemTime,
+    ) -> Result<String> {
         let doors = records::door_set(&doors)?;
         let validity = records::validity(start, expiry)?;
         let offer = self.with(|w| Ok(w.share_offline(KeyId(parent_key_id), &request, doors, validity)?))?;

@@ -4,12 +4,12 @@
 
 pub mod proxy;
 
-use keyway_protocol::UnixTime;
 use keyway_api::*;
+use keyway_protocol::UnixTime;
 use keyway_protocol::credential::{DoorId, DoorcodeSecret, KeyPair, TrustAnchors};
 use keyway_protocol::door::{DoorEngine, DoorProvisioning};
-use keyway_wallet::store::secure::{FileSecureStorage, SecureStorage};
 use keyway_test_kit::sim::{SimConfig, SimDoorLink};
+use keyway_wallet::store::secure::{FileSecureStorage, SecureStorage};
 use keyway_wallet::{UnlockReport, Wallet};
 use mission_control::Server;
 use reqwest::Method;
@@ -40,7 +40,13 @@ impl Backend {
     }
 
     /// A manager request that must succeed.
-    pub async fn ok<T: DeserializeOwned>(&self, method: Method, path: &str, token: &str, body: Option<impl Serialize>) -> T {
+    pub async fn ok<T: DeserializeOwned>(
+        &self,
+        method: Method,
+        path: &str,
+        token: &str,
+        body: Option<impl Serialize>,
+    ) -> T {
         let (status, text) = self.send(method.clone(), path, token, body).await;
         assert!((200..300).contains(&status), "{method} {path}: {status} {text}");
         serde_json::from_str(&text).unwrap_or_else(|e| panic!("{method} {path}: {e}: {text}"))
@@ -90,7 +96,11 @@ pub async fn property(backend: &Backend) -> Property {
             Method::POST,
             "/v1/properties",
             "",
-            Some(CreatePropertyRequest { name: "Elm Court".into(), utc_offset_minutes: 60, manager_name: "Pat".into() }),
+            Some(CreatePropertyRequest {
+                name: "Elm Court".into(),
+                utc_offset_minutes: 60,
+                manager_name: "Pat".into(),
+            }),
         )
         .await;
     let manager = created.manager.token.clone();
@@ -141,7 +151,13 @@ pub fn unlock(wallet: &mut Wallet, door: &Door) -> UnlockReport {
     wallet.unlock(door.id, &mut door.connect()).unwrap()
 }
 
-pub fn app_invite(name: &str, doors: &[DoorId], start: Option<UnixTime>, expiry: Option<UnixTime>, may_share: bool) -> InviteRequest {
+pub fn app_invite(
+    name: &str,
+    doors: &[DoorId],
+    start: Option<UnixTime>,
+    expiry: Option<UnixTime>,
+    may_share: bool,
+) -> InviteRequest {
     InviteRequest {
         name: name.into(),
         contact: format!("{}@example.com", name.to_lowercase().replace(' ', ".")),

@@ -2,13 +2,13 @@
 //! answer, truncated bodies, answers past the timeout. Each time the wallet refuses the answer
 //! with a clear error, keeps every piece of good state, and still unlocks offline.
 
-use keyway_protocol::UnixTime;
-use keyway_api::*;
 use keyway_api::client::{ClientConfig, RetryPolicy};
-use keyway_wallet::verify_sync::BadSync;
-use keyway_wallet::{Wallet, WalletError};
+use keyway_api::*;
 use keyway_e2e::proxy::{Proxy, Tamper, flip_b64};
 use keyway_e2e::*;
+use keyway_protocol::UnixTime;
+use keyway_wallet::verify_sync::BadSync;
+use keyway_wallet::{Wallet, WalletError};
 use reqwest::Method;
 use std::sync::Arc;
 use std::time::Duration;
@@ -30,19 +30,25 @@ async fn setup() -> Setup {
     let p = property(&backend).await;
     let proxy = Proxy::start(&backend.base).await;
     let expiry = keyway_api::clock::now().saturating_add_secs(30 * DAY);
-    let (invite, token) = backend.invite(&p.manager, app_invite("Rita", &[p.front.id], None, Some(expiry), false)).await;
+    let (invite, token) =
+        backend.invite(&p.manager, app_invite("Rita", &[p.front.id], None, Some(expiry), false)).await;
     let mut wallet = phone(dir.path(), "rita");
     wallet.accept_invite(&proxy.base, &token).await.unwrap();
     wallet
         .set_client_config(ClientConfig {
             base_url: proxy.base.clone(),
             timeout: Duration::from_millis(500),
-            retry: RetryPolicy { max_attempts: 2, initial_backoff: Duration::from_millis(10), max_backoff: Duration::from_millis(20) },
+            retry: RetryPolicy {
+                max_attempts: 2,
+                initial_backoff: Duration::from_millis(10),
+                max_backoff: Duration::from_millis(20),
+            },
         })
         .unwrap();
     let person = invite.person.person_id.0;
     let grant = KeyGrant { doors: vec![p.garage.id], start: None, expiry: Some(expiry) };
-    let _: serde_json::Value = backend.ok(Method::POST, &format!("/v1/people/{person}/keys"), &p.manager, Some(grant)).await;
+    let _: serde_json::Value =
+        backend.ok(Method::POST, &format!("/v1/people/{person}/keys"), &p.manager, Some(grant)).await;
     Setup { _dir: dir, backend, p, proxy, wallet, person }
 }
 
@@ -83,7 +89,8 @@ async fn forged_door_update_batch_is_refused() {
     let mut s = setup().await;
     // Someone else's revocation puts a batch in the next answer for the front door.
     let expiry = keyway_api::clock::now().saturating_add_secs(DAY);
-    let (other, _) = s.backend.invite(&s.p.manager, app_invite("Otto", &[s.p.front.id], None, Some(expiry), false)).await;
+    let (other, _) =
+        s.backend.invite(&s.p.manager, app_invite("Otto", &[s.p.front.id], None, Some(expiry), false)).await;
     let _: serde_json::Value = s
         .backend
         .ok(Method::DELETE, &format!("/v1/people/{}", other.person.person_id.0), &s.p.manager, None::<()>)
@@ -117,13 +124,24 @@ async fn another_propertys_answer_is_refused() {
         .await;
     let door: ProvisionedDoor = s
         .backend
-        .ok(Method::POST, "/v1/doors", &created.manager.token, Some(CreateDoorRequest { name: "Gate".into(), online: false }))
+        .ok(
+            Method::POST,
+            "/v1/doors",
+            &created.manager.token,
+            Some(CreateDoorRequest { name: "Gate".into(), online: false }),
+        )
         .await;
-    let (_, token) =
-        s.backend.invite(&created.manager.token, app_invite("Ola", &[door.door_id], None, Some(keyway_api::clock::now().saturating_add_secs(DAY)), false)).await;
+    let (_, token) = s
+        .backend
+        .invite(
+            &created.manager.token,
+            app_invite("Ola", &[door.door_id], None, Some(keyway_api::clock::now().saturating_add_secs(DAY)), false),
+        )
+        .await;
     // Ola's phone accepts her invite; the full answer it gets is what we replay to Rita.
     let client = keyway_api::client::SyncClient::new(ClientConfig::new(s.backend.base.clone())).unwrap();
-    let accepted = client.accept_invite(&token, &keyway_protocol::credential::KeyPair::generate().public()).await.unwrap();
+    let accepted =
+        client.accept_invite(&token, &keyway_protocol::credential::KeyPair::generate().public()).await.unwrap();
     assert_eq!(accepted.sync.keys.len(), 1);
     let foreign = serde_json::to_vec(&accepted.sync).unwrap();
 
@@ -136,7 +154,8 @@ async fn another_propertys_answer_is_refused() {
     // Our own authority listed beside a foreign one does not smuggle in foreign certificates
     // either: a key certified for another device is refused.
     let ours = s.wallet.store().anchors().unwrap();
-    let ours: Vec<String> = ours.keys().map(|k| B64(*k)).map(|k| serde_json::to_value(k).unwrap().as_str().unwrap().to_string()).collect();
+    let ours: Vec<String> =
+        ours.keys().map(|k| B64(*k)).map(|k| serde_json::to_value(k).unwrap().as_str().unwrap().to_string()).collect();
     let mut v: serde_json::Value = serde_json::from_slice(&foreign).unwrap();
     v["trust_anchors"].as_array_mut().unwrap().extend(ours.into_iter().map(serde_json::Value::String));
     s.proxy.set(Tamper::Replay(serde_json::to_vec(&v).unwrap()));

@@ -1,12 +1,12 @@
 //! The resident wallet against the reference Mission Control over real HTTP and doors running
 //! the real door engine behind the simulated BLE link.
 
-use keyway_protocol::UnixTime;
 use keyway_api::*;
+use keyway_e2e::*;
+use keyway_protocol::UnixTime;
 use keyway_protocol::credential::{DenialReason, DoorSet, Validity};
 use keyway_wallet::WalletError;
 use keyway_wallet::key_state::KeyState;
-use keyway_e2e::*;
 use reqwest::Method;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -18,7 +18,8 @@ async fn invite_accept_sync_unlock_and_deliver_another_persons_revocation() {
     let expiry = Some(now.saturating_add_secs(30 * DAY));
 
     // Alice, a resident, accepts her invite and opens the front door offline.
-    let (_, alice_token) = backend.invite(&p.manager, app_invite("Alice", &[p.front.id, p.garage.id], None, expiry, true)).await;
+    let (_, alice_token) =
+        backend.invite(&p.manager, app_invite("Alice", &[p.front.id, p.garage.id], None, expiry, true)).await;
     let mut alice = phone(dir.path(), "alice");
     let summary = alice.accept_invite(&backend.base, &alice_token).await.unwrap();
     assert_eq!(summary.keys_received, 1);
@@ -30,14 +31,16 @@ async fn invite_accept_sync_unlock_and_deliver_another_persons_revocation() {
     assert!(!report.updates_carried, "nothing was pending");
 
     // Bob accepts, then the manager revokes all his keys: an update for the offline front door.
-    let (bob_invite, bob_token) = backend.invite(&p.manager, app_invite("Bob", &[p.front.id], None, expiry, false)).await;
+    let (bob_invite, bob_token) =
+        backend.invite(&p.manager, app_invite("Bob", &[p.front.id], None, expiry, false)).await;
     let mut bob = phone(dir.path(), "bob");
     bob.accept_invite(&backend.base, &bob_token).await.unwrap();
     assert!(unlock(&mut bob, &p.front).granted);
     let _: serde_json::Value = backend
         .ok(Method::POST, &format!("/v1/people/{}/revoke-all", bob_invite.person.person_id.0), &p.manager, None::<()>)
         .await;
-    let pending: Vec<_> = backend.tasks(&p.manager, p.front.id).await.into_iter().filter(|t| t.state == TaskState::Pending).collect();
+    let pending: Vec<_> =
+        backend.tasks(&p.manager, p.front.id).await.into_iter().filter(|t| t.state == TaskState::Pending).collect();
     assert_eq!(pending.len(), 1, "one pending door update for the front door");
     let task_seq = pending[0].seq;
 
@@ -85,7 +88,8 @@ async fn revoked_resident_and_their_guest_are_refused_after_another_resident_car
     let now = keyway_api::clock::now();
     let expiry = now.saturating_add_secs(30 * DAY);
 
-    let (alice_invite, t) = backend.invite(&p.manager, app_invite("Alice", &[p.front.id, p.garage.id], None, Some(expiry), true)).await;
+    let (alice_invite, t) =
+        backend.invite(&p.manager, app_invite("Alice", &[p.front.id, p.garage.id], None, Some(expiry), true)).await;
     let mut alice = phone(dir.path(), "alice");
     alice.accept_invite(&backend.base, &t).await.unwrap();
     let (_, t) = backend.invite(&p.manager, app_invite("Carol", &[p.front.id], None, Some(expiry), false)).await;
@@ -155,7 +159,10 @@ async fn unlocks_offline_with_the_backend_stopped_and_keeps_the_receipt_queued()
     let mut backend = Backend::start(dir.path()).await;
     let p = property(&backend).await;
     let (_, t) = backend
-        .invite(&p.manager, app_invite("Eve", &[p.garage.id], None, Some(keyway_api::clock::now().saturating_add_secs(DAY)), false))
+        .invite(
+            &p.manager,
+            app_invite("Eve", &[p.garage.id], None, Some(keyway_api::clock::now().saturating_add_secs(DAY)), false),
+        )
         .await;
     let mut eve = phone(dir.path(), "eve");
     eve.accept_invite(&backend.base, &t).await.unwrap();

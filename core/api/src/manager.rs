@@ -7,7 +7,9 @@
 use super::phone::{AccessKind, KeyStatus};
 use super::wire::{B64, Secret32};
 use keyway_protocol::UnixTime;
-use keyway_protocol::credential::{ActivityEvent, DoorCertificate, DoorId, DoorOp, KeyId, PersonId, PublicKey, Validity};
+use keyway_protocol::credential::{
+    ActivityEvent, DoorCertificate, DoorId, DoorOp, KeyId, PersonId, PublicKey, Validity,
+};
 use serde::{Deserialize, Serialize};
 
 // ---- provisioning -------------------------------------------------------------------------

@@ -4,7 +4,10 @@
 
 use super::wire::B64;
 use keyway_protocol::UnixTime;
-use keyway_protocol::credential::{DoorCertificate, DoorId, KeyCertificate, KeyChain, KeyFlags, KeyId, PersonId, PublicKey, Receipt, UpdateBatch, Validity};
+use keyway_protocol::credential::{
+    DoorCertificate, DoorId, KeyCertificate, KeyChain, KeyFlags, KeyId, PersonId, PublicKey, Receipt, UpdateBatch,
+    Validity,
+};
 use serde::{Deserialize, Serialize};
 
 /// `POST /v1/phone/accept`.

@@ -1,9 +1,9 @@
 //! Binary values inside JSON: base64 (standard alphabet, padded) of their canonical bytes.
 
-use keyway_protocol::codec::DecodeError;
-use keyway_protocol::credential::{KeyChain, PublicKey, Signed, SignedBody};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
+use keyway_protocol::codec::DecodeError;
+use keyway_protocol::credential::{KeyChain, PublicKey, Signed, SignedBody};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use std::fmt;
 use zeroize::{Zeroize, ZeroizeOnDrop};
@@ -120,11 +120,14 @@ impl<'de, T: WireBytes> Deserialize<'de> for B64<T> {
         let text = std::borrow::Cow::<'de, str>::deserialize(deserializer)?;
         let max_text = T::MAX_LEN.div_ceil(3) * 4;
         if text.len() > max_text {
-            return Err(D::Error::custom(format!("{}: {} base64 characters exceeds the limit of {max_text}", T::WHAT, text.len())));
+            return Err(D::Error::custom(format!(
+                "{}: {} base64 characters exceeds the limit of {max_text}",
+                T::WHAT,
+                text.len()
+            )));
         }
-        let bytes = STANDARD
-            .decode(text.as_bytes())
-            .map_err(|e| D::Error::custom(format!("{}: not base64 ({e})", T::WHAT)))?;
+        let bytes =
+            STANDARD.decode(text.as_bytes()).map_err(|e| D::Error::custom(format!("{}: not base64 ({e})", T::WHAT)))?;
         T::from_wire(&bytes).map(B64).map_err(D::Error::custom)
     }
 }

@@ -7,8 +7,8 @@
 //! there; this file needs a Bluetooth adapter and a door to exercise.
 
 use super::gatt;
-use super::{Link, LinkError};
 use super::notify_queue::NotificationQueue;
+use super::{Link, LinkError};
 use btleplug::api::{Central, CharPropFlags, Characteristic, Manager as _, Peripheral as _, ScanFilter, WriteType};
 use btleplug::platform::{Manager, Peripheral};
 use futures::StreamExt;
@@ -31,7 +31,11 @@ pub struct BleConnectOptions {
 
 impl Default for BleConnectOptions {
     fn default() -> Self {
-        BleConnectOptions { name: None, scan_timeout: Duration::from_secs(10), connect_timeout: Duration::from_secs(10) }
+        BleConnectOptions {
+            name: None,
+            scan_timeout: Duration::from_secs(10),
+            connect_timeout: Duration::from_secs(10),
+        }
     }
 }
 
@@ -65,7 +69,9 @@ impl BtleplugLink {
     /// Call it from a plain thread, not from inside an async task.
     pub fn connect(options: &BleConnectOptions) -> Result<Self, LinkError> {
         if tokio::runtime::Handle::try_current().is_ok() {
-            return Err(LinkError::Io("BtleplugLink must be used from a blocking thread (spawn_blocking), not an async task".into()));
+            return Err(LinkError::Io(
+                "BtleplugLink must be used from a blocking thread (spawn_blocking), not an async task".into(),
+            ));
         }
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(1)
@@ -76,7 +82,9 @@ impl BtleplugLink {
         Ok(BtleplugLink { runtime, peripheral, request, write_type, queue, mtu })
     }
 
-    async fn open(options: &BleConnectOptions) -> Result<(Peripheral, Characteristic, WriteType, Arc<NotificationQueue>, usize), LinkError> {
+    async fn open(
+        options: &BleConnectOptions,
+    ) -> Result<(Peripheral, Characteristic, WriteType, Arc<NotificationQueue>, usize), LinkError> {
         let service = Uuid::from_u128(gatt::SERVICE_UUID);
         let manager = Manager::new().await.map_err(io("opening the Bluetooth manager"))?;
         let adapter = manager
@@ -97,11 +105,14 @@ impl BtleplugLink {
             .map_err(io("connecting to the door"))?;
         peripheral.discover_services().await.map_err(io("discovering the door's services"))?;
         let chars = peripheral.characteristics();
-        let find = |uuid: u128| chars.iter().find(|c| c.service_uuid == service && c.uuid == Uuid::from_u128(uuid)).cloned();
-        let request = find(gatt::REQUEST_UUID).ok_or_else(|| LinkError::Io("door has no request characteristic".into()))?;
-        let response = find(gatt::RESPONSE_UUID).ok_or_else(|| LinkError::Io("door has no response characteristic".into()))?;
-        let write_type =
-            write_type_for(request.properties).ok_or_else(|| LinkError::Io("door's request characteristic is not writable".into()))?;
+        let find =
+            |uuid: u128| chars.iter().find(|c| c.service_uuid == service && c.uuid == Uuid::from_u128(uuid)).cloned();
+        let request =
+            find(gatt::REQUEST_UUID).ok_or_else(|| LinkError::Io("door has no request characteristic".into()))?;
+        let response =
+            find(gatt::RESPONSE_UUID).ok_or_else(|| LinkError::Io("door has no response characteristic".into()))?;
+        let write_type = write_type_for(request.properties)
+            .ok_or_else(|| LinkError::Io("door's request characteristic is not writable".into()))?;
 
         let mtu = gatt::effective_mtu(usize::from(peripheral.mtu()));
         let queue = Arc::new(NotificationQueue::new(QUEUE_FRAMES, mtu));
@@ -120,7 +131,11 @@ impl BtleplugLink {
         Ok((peripheral, request, write_type, queue, mtu))
     }
 
-    async fn find_door(adapter: &btleplug::platform::Adapter, service: Uuid, options: &BleConnectOptions) -> Result<Peripheral, LinkError> {
+    async fn find_door(
+        adapter: &btleplug::platform::Adapter,
+        service: Uuid,
+        options: &BleConnectOptions,
+    ) -> Result<Peripheral, LinkError> {
         let deadline = Instant::now() + options.scan_timeout;
         loop {
             for p in adapter.peripherals().await.map_err(io("listing peripherals"))? {
@@ -184,7 +199,10 @@ mod tests {
 
     #[test]
     fn prefers_acknowledged_writes() {
-        assert!(matches!(write_type_for(CharPropFlags::WRITE | CharPropFlags::WRITE_WITHOUT_RESPONSE), Some(WriteType::WithResponse)));
+        assert!(matches!(
+            write_type_for(CharPropFlags::WRITE | CharPropFlags::WRITE_WITHOUT_RESPONSE),
+            Some(WriteType::WithResponse)
+        ));
         assert!(matches!(write_type_for(CharPropFlags::WRITE_WITHOUT_RESPONSE), Some(WriteType::WithoutResponse)));
         assert!(write_type_for(CharPropFlags::NOTIFY).is_none());
     }

@@ -20,7 +20,9 @@ pub mod notify_queue;
 pub mod run;
 pub mod socket;
 
-pub use run::{DEFAULT_SESSION_TIMEOUT, DoorHooks, DoorServer, ServeError, ServeReport, UnlockError, Volatile, run_unlock};
+pub use run::{
+    DEFAULT_SESSION_TIMEOUT, DoorHooks, DoorServer, ServeError, ServeReport, UnlockError, Volatile, run_unlock,
+};
 
 use std::time::Duration;
 

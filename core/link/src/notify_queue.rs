@@ -5,8 +5,8 @@
 //! link then fails (a dropped frame would corrupt the exchange, so it is never silently lost).
 //! Once the connection drops, frames already received are still read, then `Disconnected`.
 
-use super::gatt;
 use super::LinkError;
+use super::gatt;
 use std::collections::VecDeque;
 use std::sync::{Condvar, Mutex};
 use std::time::{Duration, Instant};

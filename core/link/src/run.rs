@@ -49,7 +49,11 @@ fn checked_mtu(link: &dyn Link) -> Result<usize, LinkError> {
 
 /// Phone side: waits for the challenge, sends the request, returns the verified outcome.
 /// `timeout` bounds the whole exchange.
-pub fn run_unlock(link: &mut dyn Link, mut session: PhoneSession, timeout: Duration) -> Result<UnlockOutcome, UnlockError> {
+pub fn run_unlock(
+    link: &mut dyn Link,
+    mut session: PhoneSession,
+    timeout: Duration,
+) -> Result<UnlockOutcome, UnlockError> {
     let deadline = Instant::now() + timeout;
     let mtu = checked_mtu(link)?;
     let result = (|| loop {

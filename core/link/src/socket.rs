@@ -47,9 +47,10 @@ pub struct SocketLink {
 fn io_error(e: std::io::Error) -> LinkError {
     match e.kind() {
         ErrorKind::WouldBlock | ErrorKind::TimedOut => LinkError::Timeout,
-        ErrorKind::UnexpectedEof | ErrorKind::ConnectionReset | ErrorKind::ConnectionAborted | ErrorKind::BrokenPipe => {
-            LinkError::Disconnected
-        }
+        ErrorKind::UnexpectedEof
+        | ErrorKind::ConnectionReset
+        | ErrorKind::ConnectionAborted
+        | ErrorKind::BrokenPipe => LinkError::Disconnected,
         _ => LinkError::Io(e.to_string()),
     }
 }
@@ -89,7 +90,14 @@ impl SocketLink {
     }
 
     fn over(stream: TcpStream, mtu: usize) -> Self {
-        SocketLink { stream, mtu, partial: Vec::new(), stats: SocketStats::default(), sent_since_recv: false, closed: false }
+        SocketLink {
+            stream,
+            mtu,
+            partial: Vec::new(),
+            stats: SocketStats::default(),
+            sent_since_recv: false,
+            closed: false,
+        }
     }
 
     fn max_frame(&self) -> usize {
@@ -211,7 +219,11 @@ impl DoorListener {
     /// Serves connections one after another, calling `session` for each (a lock serves one
     /// phone at a time). A connection whose MTU exchange fails is reported to `on_error` and
     /// dropped; the loop ends when `session` returns `false` or accepting itself fails.
-    pub fn serve(&self, mut session: impl FnMut(&mut SocketLink) -> bool, mut on_error: impl FnMut(LinkError)) -> Result<(), LinkError> {
+    pub fn serve(
+        &self,
+        mut session: impl FnMut(&mut SocketLink) -> bool,
+        mut on_error: impl FnMut(LinkError),
+    ) -> Result<(), LinkError> {
         loop {
             let (stream, _) = self.listener.accept().map_err(io_error)?;
             match SocketLink::accept(stream, self.door_mtu, self.handshake_timeout) {

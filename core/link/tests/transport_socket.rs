@@ -1,13 +1,12 @@
 //! A whole unlock over the socket link on loopback: the phone pump on one thread, the door
 //! pump on another; and the durable door, which persists before its receipt leaves.
 
-
+use keyway_link::socket::{DoorListener, SocketLink};
+use keyway_link::{DoorHooks, DoorServer, ServeError, UnlockError, run_unlock};
 use keyway_protocol::UnixTime;
 use keyway_protocol::credential::*;
 use keyway_protocol::door::{DoorEngine, DoorProvisioning, Entry};
 use keyway_protocol::unlock::{PhoneSession, UnlockParams};
-use keyway_link::socket::{DoorListener, SocketLink};
-use keyway_link::{DoorHooks, DoorServer, ServeError, UnlockError, run_unlock};
 
 /// Hooks that record the activity head the door saved, or fail to save.
 struct Recording {
@@ -25,10 +24,10 @@ impl DoorHooks for Recording {
         Ok(())
     }
 }
+use keyway_test_kit::authority::*;
 use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::Duration;
-use keyway_test_kit::authority::*;
 
 const T: Duration = Duration::from_secs(5);
 
@@ -54,7 +53,14 @@ fn fixture() -> Fixture {
         clock: now,
     });
     let phone = KeyPair::from_secret(&[6; 32]);
-    let cert_key = authority.issue(3_000_001, 2_000_001, phone.public(), doors(&[7]), window(now.saturating_sub_secs(60), now.saturating_add_secs(3600)), RESIDENT_NO_SHARING);
+    let cert_key = authority.issue(
+        3_000_001,
+        2_000_001,
+        phone.public(),
+        doors(&[7]),
+        window(now.saturating_sub_secs(60), now.saturating_add_secs(3600)),
+        RESIDENT_NO_SHARING,
+    );
     Fixture { chain: KeyChain::resident(cert_key), authority, door, cert, phone }
 }
 
@@ -84,13 +90,20 @@ fn an_unlock_over_the_socket_link_is_one_round_trip_and_the_door_persists_before
         let door = thread::spawn(move || {
             let mut link = listener.accept().unwrap();
             let mut hooks = Recording { saved: saved_door, fail: None };
-            DoorServer::new().with_timeout(T).serve(&mut link, &mut engine, keyway_api::clock::now(), [8; 16], &mut hooks).unwrap()
+            DoorServer::new()
+                .with_timeout(T)
+                .serve(&mut link, &mut engine, keyway_api::clock::now(), [8; 16], &mut hooks)
+                .unwrap()
         });
         let mut link = SocketLink::connect(addr, mtu, T).unwrap();
         let outcome = run_unlock(&mut link, session(&f), Duration::from_secs(10)).unwrap();
         let report = door.join().unwrap();
         assert!(outcome.granted && report.decision.access.is_granted(), "MTU {mtu}");
-        assert_eq!(*saved.lock().unwrap(), Some(outcome.receipt.body.activity_head), "persisted what the receipt shows");
+        assert_eq!(
+            *saved.lock().unwrap(),
+            Some(outcome.receipt.body.activity_head),
+            "persisted what the receipt shows"
+        );
         let s = link.stats();
         assert_eq!(s.round_trips, 1, "MTU {mtu}");
         assert!(s.frames_sent >= s.bytes_sent.div_ceil(mtu - 3), "frames are bounded by the MTU");
@@ -106,12 +119,21 @@ fn a_door_that_cannot_persist_withholds_its_result() {
     let door = thread::spawn(move || {
         let mut link = listener.accept().unwrap();
         let mut hooks = Recording { saved: Arc::new(Mutex::new(None)), fail: Some("disk full") };
-        let r = DoorServer::new().with_timeout(T).serve(&mut link, &mut engine, keyway_api::clock::now(), [8; 16], &mut hooks);
+        let r = DoorServer::new().with_timeout(T).serve(
+            &mut link,
+            &mut engine,
+            keyway_api::clock::now(),
+            [8; 16],
+            &mut hooks,
+        );
         drop(link);
         r
     });
     let mut link = SocketLink::connect(addr, 247, T).unwrap();
     let phone = run_unlock(&mut link, session(&f), Duration::from_secs(10));
     assert_eq!(door.join().unwrap().unwrap_err(), ServeError::Persist("disk full".into()));
-    assert!(matches!(phone, Err(UnlockError::Link(_)) | Err(UnlockError::Timeout(_))), "no receipt reached the phone: {phone:?}");
+    assert!(
+        matches!(phone, Err(UnlockError::Link(_)) | Err(UnlockError::Timeout(_))),
+        "no receipt reached the phone: {phone:?}"
+    );
 }

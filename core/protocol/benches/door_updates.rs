@@ -1,7 +1,6 @@
 //! A door applying a carried batch of 1,000 revocations (decode, authority signature, 1,000
 //! updates in order).
 
-
 use criterion::{BatchSize, Criterion, black_box, criterion_group, criterion_main};
 use keyway_test_kit::fixture::*;
 use std::time::Duration;
@@ -17,7 +16,11 @@ fn apply_revocations(c: &mut Criterion) {
         assert_eq!(check.apply_batch_bytes(&batch, NOW).seq_after, n);
         assert_eq!(check.revocations().len(), n as usize);
         g.bench_function(format!("apply_revocations/{n}"), |b| {
-            b.iter_batched(|| fresh.clone(), |mut door| black_box(door.apply_batch_bytes(&batch, NOW)), BatchSize::SmallInput)
+            b.iter_batched(
+                || fresh.clone(),
+                |mut door| black_box(door.apply_batch_bytes(&batch, NOW)),
+                BatchSize::SmallInput,
+            )
         });
     }
     g.finish();

@@ -1,13 +1,12 @@
 //! The unlock's cryptographic cost on each side: building a request (phone), deciding it
 //! (door), and the door's decision with Ed25519 batch verification against one strict verify.
 
-
 use criterion::{BatchSize, Criterion, black_box, criterion_group, criterion_main};
 use ed25519_dalek::{Signature, VerifyingKey};
 use keyway_protocol::codec;
-use keyway_protocol::credential::{self, KeyCertBody, GuestKeyBody, KeyChain, SignedBody, label};
+use keyway_protocol::credential::{self, GuestKeyBody, KeyCertBody, KeyChain, SignedBody, label};
 use keyway_protocol::door::DoorEngine;
-use keyway_protocol::unlock::{UnlockRequest, message::proof_message, message::chain_digest};
+use keyway_protocol::unlock::{UnlockRequest, message::chain_digest, message::proof_message};
 use keyway_test_kit::fixture::*;
 use std::time::Duration;
 
@@ -127,7 +126,9 @@ fn one_verify(c: &mut Criterion) {
     let pk = k.public();
     let mut g = c.benchmark_group("ed25519");
     g.measurement_time(Duration::from_secs(2)).warm_up_time(Duration::from_millis(500));
-    g.bench_function("verify_strict", |b| b.iter(|| black_box(credential::verify(&pk, label::UNLOCK_PROOF, black_box(&msg), &sig))));
+    g.bench_function("verify_strict", |b| {
+        b.iter(|| black_box(credential::verify(&pk, label::UNLOCK_PROOF, black_box(&msg), &sig)))
+    });
     g.bench_function("sign", |b| b.iter(|| black_box(k.sign(label::UNLOCK_PROOF, black_box(&msg)))));
     g.finish();
 }

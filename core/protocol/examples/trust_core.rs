@@ -9,8 +9,8 @@
 use keyway_protocol::UnixTime;
 use keyway_protocol::credential::{
     ChainError, DenialReason, DoorCertBody, DoorCertificate, DoorId, DoorOp, DoorSet, DoorUpdate, DoorcodeSecret,
-    GuestKey, GuestKeyBody, KeyCertBody, KeyCertificate, KeyChain, KeyFlags, KeyId, KeyPair, PersonId,
-    RevocationCheck, RevokedWhat, TrustAnchors, UpdateBatch, UpdateBatchBody, Validity,
+    GuestKey, GuestKeyBody, KeyCertBody, KeyCertificate, KeyChain, KeyFlags, KeyId, KeyPair, PersonId, RevocationCheck,
+    RevokedWhat, TrustAnchors, UpdateBatch, UpdateBatchBody, Validity,
 };
 use std::process::ExitCode;
 
@@ -107,11 +107,21 @@ fn run(x: &mut Expectations) -> Option<()> {
     let guest_phone = KeyPair::generate();
     let weekend = Validity::new(now.saturating_sub_secs(3600), now.saturating_add_secs(2 * DAY))?;
     let guest_key = GuestKey::sign(
-        GuestKeyBody::new(KeyId::random_guest(), resident_cert.body.key_id, guest_phone.public(), door_set(&[1042, 100_000])?, weekend),
+        GuestKeyBody::new(
+            KeyId::random_guest(),
+            resident_cert.body.key_id,
+            guest_phone.public(),
+            door_set(&[1042, 100_000])?,
+            weekend,
+        ),
         &phone,
     );
     let guest_chain = KeyChain::guest(resident_cert.clone(), guest_key.clone());
-    println!("    guest key: {} bytes (target: at most 160); guest key chain: {} bytes", guest_key.to_bytes().len(), guest_chain.to_bytes().len());
+    println!(
+        "    guest key: {} bytes (target: at most 160); guest key chain: {} bytes",
+        guest_key.to_bytes().len(),
+        guest_chain.to_bytes().len()
+    );
     x.check("the guest key fits in 160 bytes", guest_key.to_bytes().len() <= 160);
     let at_door = KeyChain::from_bytes(&guest_chain.to_bytes()).ok()?;
     let result = at_door.verify_for_door(&anchors, front, now, &DoorRevocations::default());
@@ -127,24 +137,46 @@ fn run(x: &mut Expectations) -> Option<()> {
     println!("\n4. A guest key wider than its parent");
     let too_long = Validity::new(now, now.saturating_add_secs(400 * DAY))?;
     let wider = GuestKey::sign(
-        GuestKeyBody::new(KeyId::random_guest(), resident_cert.body.key_id, guest_phone.public(), door_set(&[1042])?, too_long),
+        GuestKeyBody::new(
+            KeyId::random_guest(),
+            resident_cert.body.key_id,
+            guest_phone.public(),
+            door_set(&[1042])?,
+            too_long,
+        ),
         &phone,
     );
-    let result = KeyChain::guest(resident_cert.clone(), wider).verify_for_door(&anchors, front, now, &DoorRevocations::default());
+    let result = KeyChain::guest(resident_cert.clone(), wider).verify_for_door(
+        &anchors,
+        front,
+        now,
+        &DoorRevocations::default(),
+    );
     println!("    valid for 400 days under a 1-year key: {}", describe(&result));
     x.check("a guest key outliving its parent is refused", matches!(result, Err(ChainError::GuestScopeWider { .. })));
 
     println!("\n5. The manager revokes the resident's key: a signed door-update batch");
     let revoke = DoorUpdate::new(vec![DoorOp::RevokeKey { key: resident_cert.body.key_id, until: year.expiry }])?;
-    let doorcode_slot = DoorUpdate::new(vec![DoorOp::AddDoorcode { slot: 12, person: PersonId(90_210), validity: year }])?;
-    let batch = UpdateBatch::sign(UpdateBatchBody::new(front, 41, now, issuer, vec![doorcode_slot, revoke])?, &authority);
-    println!("    batch of {} updates, seqs {}..={}: {} bytes", batch.body.updates.len(), batch.body.first_seq, batch.body.last_seq(), batch.to_bytes().len());
+    let doorcode_slot =
+        DoorUpdate::new(vec![DoorOp::AddDoorcode { slot: 12, person: PersonId(90_210), validity: year }])?;
+    let batch =
+        UpdateBatch::sign(UpdateBatchBody::new(front, 41, now, issuer, vec![doorcode_slot, revoke])?, &authority);
+    println!(
+        "    batch of {} updates, seqs {}..={}: {} bytes",
+        batch.body.updates.len(),
+        batch.body.first_seq,
+        batch.body.last_seq(),
+        batch.to_bytes().len()
+    );
     let carried = UpdateBatch::from_bytes(&batch.to_bytes()).ok()?;
     x.check("the door accepts the batch for itself", carried.verify_for(&anchors, front).is_ok());
     x.check("and a door it was not meant for refuses it", carried.verify_for(&anchors, DoorId(17)).is_err());
     let mut forged = carried.clone();
     forged.body.first_seq = 1;
-    x.check("a batch altered in transit is refused", matches!(forged.verify_for(&anchors, front), Err(ChainError::BadSignature { .. })));
+    x.check(
+        "a batch altered in transit is refused",
+        matches!(forged.verify_for(&anchors, front), Err(ChainError::BadSignature { .. })),
+    );
     let mut revocations = DoorRevocations::default();
     for (seq, update) in carried.body.numbered() {
         for op in update.ops.iter() {
@@ -174,7 +206,10 @@ fn run(x: &mut Expectations) -> Option<()> {
     println!("    tomorrow's code: {tomorrow}");
     x.check("today's and tomorrow's codes differ", !today.matches(tomorrow));
     x.check("the code is 8 digits", today.to_string().len() == 8 && tomorrow.to_string().len() == 8);
-    x.check("the code typed at the keypad parses back", keyway_protocol::credential::Doorcode::parse(&today.to_string()) == Some(today));
+    x.check(
+        "the code typed at the keypad parses back",
+        keyway_protocol::credential::Doorcode::parse(&today.to_string()) == Some(today),
+    );
     Some(())
 }
 

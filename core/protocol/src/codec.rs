@@ -11,10 +11,10 @@
 #[allow(unused_imports)]
 use crate::prelude::*;
 
-use serde::de::{self, DeserializeOwned, SeqAccess, Visitor};
-use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use core::fmt;
 use core::marker::PhantomData;
+use serde::de::{self, DeserializeOwned, SeqAccess, Visitor};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 /// Why bytes could not be decoded.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -49,8 +49,8 @@ pub fn decode<T: DeserializeOwned + Serialize>(
     if bytes.is_empty() {
         return Err(DecodeError::Empty { what });
     }
-    let (value, rest): (T, &[u8]) = postcard::take_from_bytes(bytes)
-        .map_err(|e| DecodeError::Malformed { what, detail: e.to_string() })?;
+    let (value, rest): (T, &[u8]) =
+        postcard::take_from_bytes(bytes).map_err(|e| DecodeError::Malformed { what, detail: e.to_string() })?;
     if !rest.is_empty() {
         return Err(DecodeError::Malformed { what, detail: format!("{} trailing bytes", rest.len()) });
     }

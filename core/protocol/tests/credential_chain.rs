@@ -1,7 +1,6 @@
 //! The chain rules a door applies, one test per `ChainError` variant, plus the happy paths and
 //! authority key rotation.
 
-
 use keyway_protocol::UnixTime;
 use keyway_protocol::codec;
 use keyway_protocol::credential::{
@@ -127,20 +126,29 @@ fn bad_signature_on_root_or_guest() {
 
     // A guest key signed by someone other than the parent's holder.
     let stranger = KeyPair::from_secret(&[9; 32]);
-    let forged = share(&stranger, &w.root, GUEST_KEY, w.guest.public(), doors(&[1042]), window(day(2026, 12, 24), day(2026, 12, 27)));
+    let forged = share(
+        &stranger,
+        &w.root,
+        GUEST_KEY,
+        w.guest.public(),
+        doors(&[1042]),
+        window(day(2026, 12, 24), day(2026, 12, 27)),
+    );
     let err = KeyChain::guest(w.root.clone(), forged).verify_for_door(&w.anchors, FRONT, christmas(), &NoRevocations);
     assert_eq!(err.unwrap_err(), ChainError::BadSignature { what: GuestKeyBody::WHAT });
 
     // A guest key body edited after signing (extended by a day).
     let mut stretched = w.guest_key.clone();
     stretched.body.validity.expiry = day(2026, 12, 28);
-    let err = KeyChain::guest(w.root.clone(), stretched).verify_for_door(&w.anchors, FRONT, christmas(), &NoRevocations);
+    let err =
+        KeyChain::guest(w.root.clone(), stretched).verify_for_door(&w.anchors, FRONT, christmas(), &NoRevocations);
     assert_eq!(err.unwrap_err(), ChainError::BadSignature { what: GuestKeyBody::WHAT });
 
     // An authority signature over the same body but under another label (a door certificate's)
     // does not verify as a key certificate.
     let mut relabelled = w.root.clone();
-    relabelled.signature = w.authority.key.sign(keyway_protocol::credential::label::DOOR_CERT, &codec::encode(&w.root.body));
+    relabelled.signature =
+        w.authority.key.sign(keyway_protocol::credential::label::DOOR_CERT, &codec::encode(&w.root.body));
     let err = KeyChain::resident(relabelled).verify_structure(&w.anchors);
     assert_eq!(err.unwrap_err(), ChainError::BadSignature { what: KeyCertBody::WHAT });
 }
@@ -197,7 +205,8 @@ fn revocation_anywhere_in_the_chain() {
     let root_key = Revoked { keys: vec![KeyId(ROOT_KEY)], ..Default::default() };
     let person = Revoked { persons: vec![PersonId(PERSON)], ..Default::default() };
     let guest = Revoked { keys: vec![GUEST_KEY], ..Default::default() };
-    let unrelated = Revoked { keys: vec![KeyId(ROOT_KEY + 1), KeyId(KeyId::GUEST_BIT | 1)], persons: vec![PersonId(PERSON + 1)] };
+    let unrelated =
+        Revoked { keys: vec![KeyId(ROOT_KEY + 1), KeyId(KeyId::GUEST_BIT | 1)], persons: vec![PersonId(PERSON + 1)] };
 
     let key_revoked = ChainError::Revoked(RevokedWhat::Key(KeyId(ROOT_KEY)));
     let person_revoked = ChainError::Revoked(RevokedWhat::Person(PersonId(PERSON)));
@@ -209,7 +218,10 @@ fn revocation_anywhere_in_the_chain() {
     // A guest falls with its parent key and with the parent's person.
     assert_eq!(w.at_front(&w.guest_chain(), christmas(), &root_key).unwrap_err(), key_revoked);
     assert_eq!(w.at_front(&w.guest_chain(), christmas(), &person).unwrap_err(), person_revoked);
-    assert_eq!(w.at_front(&w.guest_chain(), christmas(), &guest).unwrap_err(), ChainError::Revoked(RevokedWhat::Key(GUEST_KEY)));
+    assert_eq!(
+        w.at_front(&w.guest_chain(), christmas(), &guest).unwrap_err(),
+        ChainError::Revoked(RevokedWhat::Key(GUEST_KEY))
+    );
     assert!(w.at_front(&w.guest_chain(), christmas(), &unrelated).is_ok());
 
     let denial = DenialReason::from(&key_revoked);
@@ -228,9 +240,19 @@ fn sharing_not_allowed() {
         window(day(2026, 12, 1), day(2027, 12, 1)),
         RESIDENT_NO_SHARING,
     );
-    let g = share(&w.resident, &root, GUEST_KEY, w.guest.public(), doors(&[1042]), window(day(2026, 12, 24), day(2026, 12, 27)));
+    let g = share(
+        &w.resident,
+        &root,
+        GUEST_KEY,
+        w.guest.public(),
+        doors(&[1042]),
+        window(day(2026, 12, 24), day(2026, 12, 27)),
+    );
     let chain = KeyChain::guest(root.clone(), g);
-    assert_eq!(chain.verify_structure(&w.anchors).unwrap_err(), ChainError::SharingNotAllowed { parent: KeyId(ROOT_KEY) });
+    assert_eq!(
+        chain.verify_structure(&w.anchors).unwrap_err(),
+        ChainError::SharingNotAllowed { parent: KeyId(ROOT_KEY) }
+    );
     // The key itself still works for its holder.
     assert!(KeyChain::resident(root).verify_for_door(&w.anchors, FRONT, christmas(), &NoRevocations).is_ok());
 }
@@ -260,12 +282,22 @@ fn re_sharing_by_a_guest() {
     let w = world();
     let third = KeyPair::from_secret(&[4; 32]);
     let second = GuestKey::sign(
-        GuestKeyBody::new(KeyId(KeyId::GUEST_BIT | 2), GUEST_KEY, third.public(), doors(&[1042]), window(day(2026, 12, 24), day(2026, 12, 26))),
+        GuestKeyBody::new(
+            KeyId(KeyId::GUEST_BIT | 2),
+            GUEST_KEY,
+            third.public(),
+            doors(&[1042]),
+            window(day(2026, 12, 24), day(2026, 12, 26)),
+        ),
         &w.guest,
     );
-    let chain = KeyChain::with_links(w.root.clone(), vec![w.guest_key.clone(), second]).expect("within the decoder's bound");
+    let chain =
+        KeyChain::with_links(w.root.clone(), vec![w.guest_key.clone(), second]).expect("within the decoder's bound");
     let chain = decoded(&chain);
-    assert_eq!(chain.verify_for_door(&w.anchors, FRONT, christmas(), &NoRevocations).unwrap_err(), ChainError::ReSharingByGuest);
+    assert_eq!(
+        chain.verify_for_door(&w.anchors, FRONT, christmas(), &NoRevocations).unwrap_err(),
+        ChainError::ReSharingByGuest
+    );
     assert!(KeyChain::with_links(w.root.clone(), vec![w.guest_key.clone(); 4]).is_none());
 }
 
@@ -281,9 +313,20 @@ fn parent_mismatch() {
         RESIDENT_SHARING,
     );
     // A real guest key of another key of the same resident, stapled to this root.
-    let g = share(&w.resident, &other_root, GUEST_KEY, w.guest.public(), doors(&[1042]), window(day(2026, 12, 24), day(2026, 12, 27)));
-    let err = KeyChain::guest(w.root.clone(), g).verify_for_door(&w.anchors, FRONT, christmas(), &NoRevocations).unwrap_err();
-    assert_eq!(err, ChainError::ParentMismatch { guest: GUEST_KEY, named: KeyId(ROOT_KEY + 7), actual: KeyId(ROOT_KEY) });
+    let g = share(
+        &w.resident,
+        &other_root,
+        GUEST_KEY,
+        w.guest.public(),
+        doors(&[1042]),
+        window(day(2026, 12, 24), day(2026, 12, 27)),
+    );
+    let err =
+        KeyChain::guest(w.root.clone(), g).verify_for_door(&w.anchors, FRONT, christmas(), &NoRevocations).unwrap_err();
+    assert_eq!(
+        err,
+        ChainError::ParentMismatch { guest: GUEST_KEY, named: KeyId(ROOT_KEY + 7), actual: KeyId(ROOT_KEY) }
+    );
 }
 
 #[test]
@@ -303,12 +346,18 @@ fn unsupported_version() {
     let mut body = w.root.body.clone();
     body.version = 2;
     let chain = decoded(&KeyChain::resident(KeyCertificate::sign(body, &w.authority.key)));
-    assert_eq!(chain.verify_structure(&w.anchors).unwrap_err(), ChainError::UnsupportedVersion { what: KeyCertBody::WHAT, found: 2 });
+    assert_eq!(
+        chain.verify_structure(&w.anchors).unwrap_err(),
+        ChainError::UnsupportedVersion { what: KeyCertBody::WHAT, found: 2 }
+    );
     // Of a guest key inside a chain, correctly signed by the parent's holder.
     let mut body = w.guest_key.body.clone();
     body.version = 9;
     let chain = decoded(&KeyChain::guest(w.root.clone(), GuestKey::sign(body, &w.resident)));
-    assert_eq!(chain.verify_structure(&w.anchors).unwrap_err(), ChainError::UnsupportedVersion { what: GuestKeyBody::WHAT, found: 9 });
+    assert_eq!(
+        chain.verify_structure(&w.anchors).unwrap_err(),
+        ChainError::UnsupportedVersion { what: GuestKeyBody::WHAT, found: 9 }
+    );
 }
 
 #[test]
@@ -320,14 +369,34 @@ fn malformed_input() {
     let err = ChainError::from(KeyChain::from_bytes(&[]).unwrap_err());
     assert!(matches!(err, ChainError::Malformed { .. }), "{err:?}");
     // An authority-signed certificate that carries a guest id is refused as malformed.
-    let bad = w.authority.issue(KeyId::GUEST_BIT | 5, PERSON, w.resident.public(), doors(&[1042]), window(day(2026, 12, 1), day(2027, 1, 1)), RESIDENT_SHARING);
+    let bad = w.authority.issue(
+        KeyId::GUEST_BIT | 5,
+        PERSON,
+        w.resident.public(),
+        doors(&[1042]),
+        window(day(2026, 12, 1), day(2027, 1, 1)),
+        RESIDENT_SHARING,
+    );
     assert!(matches!(KeyChain::resident(bad).verify_structure(&w.anchors), Err(ChainError::Malformed { .. })));
     // A guest key without the guest bit.
-    let bad = share(&w.resident, &w.root, KeyId(77), w.guest.public(), doors(&[1042]), window(day(2026, 12, 24), day(2026, 12, 27)));
-    assert!(matches!(KeyChain::guest(w.root.clone(), bad).verify_structure(&w.anchors), Err(ChainError::Malformed { .. })));
+    let bad = share(
+        &w.resident,
+        &w.root,
+        KeyId(77),
+        w.guest.public(),
+        doors(&[1042]),
+        window(day(2026, 12, 24), day(2026, 12, 27)),
+    );
+    assert!(matches!(
+        KeyChain::guest(w.root.clone(), bad).verify_structure(&w.anchors),
+        Err(ChainError::Malformed { .. })
+    ));
     // A door set out of order (hand-made bytes that would otherwise be a valid certificate).
     let mut body = codec::encode(&w.root.body);
-    let pos = body.windows(3).position(|x| x == [4, 17, 0x92]).expect("door set [17, 1042, ...] is encoded as 4, 17, 0x92 0x08");
+    let pos = body
+        .windows(3)
+        .position(|x| x == [4, 17, 0x92])
+        .expect("door set [17, 1042, ...] is encoded as 4, 17, 0x92 0x08");
     body.swap(pos + 1, pos + 2);
     assert!(codec::decode::<KeyCertBody>("key certificate", &body, 400).is_err());
 }
@@ -337,17 +406,34 @@ fn weak_keys_are_refused() {
     let w = world();
     // A resident key whose holder is a small-order point: nobody can sign for it, and it must
     // not even get that far.
-    let root = w.authority.issue(ROOT_KEY, PERSON, WEAK_KEY, doors(&[1042]), window(day(2026, 12, 1), day(2027, 12, 1)), RESIDENT_SHARING);
-    assert_eq!(KeyChain::resident(root).verify_structure(&w.anchors).unwrap_err(), ChainError::WeakKey { what: KeyCertBody::WHAT });
+    let root = w.authority.issue(
+        ROOT_KEY,
+        PERSON,
+        WEAK_KEY,
+        doors(&[1042]),
+        window(day(2026, 12, 1), day(2027, 12, 1)),
+        RESIDENT_SHARING,
+    );
+    assert_eq!(
+        KeyChain::resident(root).verify_structure(&w.anchors).unwrap_err(),
+        ChainError::WeakKey { what: KeyCertBody::WHAT }
+    );
     // A guest key handed to a small-order holder key.
-    let g = share(&w.resident, &w.root, GUEST_KEY, WEAK_KEY, doors(&[1042]), window(day(2026, 12, 24), day(2026, 12, 27)));
-    assert_eq!(KeyChain::guest(w.root.clone(), g).verify_structure(&w.anchors).unwrap_err(), ChainError::WeakKey { what: GuestKeyBody::WHAT });
+    let g =
+        share(&w.resident, &w.root, GUEST_KEY, WEAK_KEY, doors(&[1042]), window(day(2026, 12, 24), day(2026, 12, 27)));
+    assert_eq!(
+        KeyChain::guest(w.root.clone(), g).verify_structure(&w.anchors).unwrap_err(),
+        ChainError::WeakKey { what: GuestKeyBody::WHAT }
+    );
     // A weak trust anchor.
     let weak_anchor = TrustAnchors::new([WEAK_KEY]);
     let mut body = w.root.body.clone();
     body.issuer = keyway_protocol::credential::AuthorityKeyId::of(&WEAK_KEY.0);
     let cert = KeyCertificate::sign(body, &w.authority.key);
-    assert_eq!(KeyChain::resident(cert).verify_structure(&weak_anchor).unwrap_err(), ChainError::WeakKey { what: KeyCertBody::WHAT });
+    assert_eq!(
+        KeyChain::resident(cert).verify_structure(&weak_anchor).unwrap_err(),
+        ChainError::WeakKey { what: KeyCertBody::WHAT }
+    );
     assert!(!WEAK_KEY.is_acceptable());
     assert!(w.resident.public().is_acceptable());
 }
@@ -357,7 +443,14 @@ fn authority_key_rotation() {
     let old = Authority::from_seed(1);
     let new = Authority::from_seed(11);
     let w = world();
-    let from_new = new.issue(ROOT_KEY + 1, PERSON, w.resident.public(), doors(&[1042]), window(day(2027, 1, 1), day(2028, 1, 1)), RESIDENT_SHARING);
+    let from_new = new.issue(
+        ROOT_KEY + 1,
+        PERSON,
+        w.resident.public(),
+        doors(&[1042]),
+        window(day(2027, 1, 1), day(2028, 1, 1)),
+        RESIDENT_SHARING,
+    );
     let at = day(2027, 6, 1);
 
     // During rotation the door trusts both keys.

@@ -3,16 +3,15 @@
 //! must answer with an error, never a panic; bytes that do decode to *something* must then fail
 //! verification, so nothing but the genuine encoding is ever trusted.
 
-
 use keyway_protocol::codec::{self, BoundedVec, Bytes64};
 use keyway_protocol::credential::{
     ActivityEvent, ActivityRecord, DenialReason, DoorCertBody, DoorCertificate, DoorId, DoorOp, DoorSet, DoorUpdate,
     GuestKey, GuestKeyBody, KeyCertBody, KeyCertificate, KeyChain, KeyId, KeyPair, PersonId, Receipt, ReceiptBody,
     SignedBody, TrustAnchors, UpdateBatch, UpdateBatchBody, Validity,
 };
+use keyway_test_kit::authority::*;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
-use keyway_test_kit::authority::*;
 
 struct Fixture {
     anchors: TrustAnchors,
@@ -28,13 +27,34 @@ fn fixture() -> Fixture {
     let guest = KeyPair::from_secret(&[53; 32]);
     let door = KeyPair::from_secret(&[54; 32]);
     let validity = window(day(2026, 12, 1), day(2027, 12, 1));
-    let root = authority.issue(4_000_000_000, 1_234_567, resident.public(), doors(&[17, 1042, 65_000, 100_000]), validity, RESIDENT_SHARING);
-    let guest_key = share(&resident, &root, KeyId(KeyId::GUEST_BIT | 99), guest.public(), doors(&[1042]), window(day(2026, 12, 24), day(2026, 12, 27)));
+    let root = authority.issue(
+        4_000_000_000,
+        1_234_567,
+        resident.public(),
+        doors(&[17, 1042, 65_000, 100_000]),
+        validity,
+        RESIDENT_SHARING,
+    );
+    let guest_key = share(
+        &resident,
+        &root,
+        KeyId(KeyId::GUEST_BIT | 99),
+        guest.public(),
+        doors(&[1042]),
+        window(day(2026, 12, 24), day(2026, 12, 27)),
+    );
     let re_shared = GuestKey::sign(
-        GuestKeyBody::new(KeyId(KeyId::GUEST_BIT | 100), KeyId(KeyId::GUEST_BIT | 99), resident.public(), doors(&[1042]), validity),
+        GuestKeyBody::new(
+            KeyId(KeyId::GUEST_BIT | 100),
+            KeyId(KeyId::GUEST_BIT | 99),
+            resident.public(),
+            doors(&[1042]),
+            validity,
+        ),
         &guest,
     );
-    let door_cert = DoorCertificate::sign(DoorCertBody::new(DoorId(1042), door.public(), authority.id()), &authority.key);
+    let door_cert =
+        DoorCertificate::sign(DoorCertBody::new(DoorId(1042), door.public(), authority.id()), &authority.key);
     let card = BoundedVec::new(vec![0x04, 0xa2, 0x3b, 0x91, 0x5c, 0x11, 0x80]).expect("7-byte UID");
     let ops = vec![
         DoorOp::RevokeKey { key: KeyId(4_000_000_000), until: day(2027, 12, 1) },
@@ -68,7 +88,11 @@ fn fixture() -> Fixture {
     let activity = events
         .into_iter()
         .enumerate()
-        .map(|(i, event)| ActivityRecord { seq: 100 + i as u64, time: day(2026, 12, 2).saturating_add_secs(i as u64 * 60), event })
+        .map(|(i, event)| ActivityRecord {
+            seq: 100 + i as u64,
+            time: day(2026, 12, 2).saturating_add_secs(i as u64 * 60),
+            event,
+        })
         .collect();
     let receipt = Receipt::sign(
         ReceiptBody {
@@ -181,7 +205,9 @@ fn every_truncation_is_refused_and_never_verifies() {
             fed += 1;
         }
     }
-    eprintln!("{fed} truncations refused by their own decoder; read (and refused at verification) by another: {cross:?}");
+    eprintln!(
+        "{fed} truncations refused by their own decoder; read (and refused at verification) by another: {cross:?}"
+    );
 }
 
 #[test]
@@ -218,7 +244,11 @@ fn valid_prefixes_with_random_tails_never_verify() {
                 continue;
             }
             let out = feed(&f, &b);
-            assert!(out.verified.is_empty(), "{name} cut at {cut} + {tail} random bytes verified as {:?}", out.verified);
+            assert!(
+                out.verified.is_empty(),
+                "{name} cut at {cut} + {tail} random bytes verified as {:?}",
+                out.verified
+            );
         }
     }
 }

@@ -1,16 +1,16 @@
 //! Property tests: every credential type round-trips through its canonical encoding, no guest
 //! key wider than its parent ever verifies, and alternative spellings of valid bytes are refused.
 
-
 use keyway_protocol::UnixTime;
 use keyway_protocol::codec::{self, BoundedVec};
 use keyway_protocol::credential::{
-    ActivityEvent, ActivityRecord, AuthorityKeyId, CardId, ChainError, DenialReason, DoorCertBody, DoorCertificate, DoorId, DoorOp,
-    DoorSet, DoorUpdate, GuestKey, GuestKeyBody, KeyCertBody, KeyCertificate, KeyChain, KeyFlags, KeyId, KeyPair,
-    NoRevocations, PersonId, PublicKey, Receipt, ReceiptBody, SignedBody, UpdateBatch, UpdateBatchBody, Validity,
+    ActivityEvent, ActivityRecord, AuthorityKeyId, CardId, ChainError, DenialReason, DoorCertBody, DoorCertificate,
+    DoorId, DoorOp, DoorSet, DoorUpdate, GuestKey, GuestKeyBody, KeyCertBody, KeyCertificate, KeyChain, KeyFlags,
+    KeyId, KeyPair, NoRevocations, PersonId, PublicKey, Receipt, ReceiptBody, SignedBody, UpdateBatch, UpdateBatchBody,
+    Validity,
 };
-use proptest::prelude::*;
 use keyway_test_kit::authority::*;
+use proptest::prelude::*;
 
 fn authority() -> Authority {
     Authority::from_seed(41)
@@ -28,7 +28,8 @@ fn arb_validity() -> impl Strategy<Value = Validity> {
 }
 
 fn arb_doors() -> impl Strategy<Value = DoorSet> {
-    proptest::collection::vec(any::<u32>(), 1..=32).prop_filter_map("non-empty", |v| DoorSet::new(v.into_iter().map(DoorId).collect()))
+    proptest::collection::vec(any::<u32>(), 1..=32)
+        .prop_filter_map("non-empty", |v| DoorSet::new(v.into_iter().map(DoorId).collect()))
 }
 
 fn arb_public_key() -> impl Strategy<Value = PublicKey> {
@@ -43,7 +44,10 @@ fn arb_key_cert() -> impl Strategy<Value = KeyCertificate> {
     (any::<u64>(), any::<u64>(), arb_public_key(), arb_doors(), arb_validity(), arb_flags()).prop_map(
         |(key, person, holder, doors, validity, flags)| {
             let a = authority();
-            KeyCertificate::sign(KeyCertBody::new(KeyId(key), PersonId(person), holder, doors, validity, flags, a.id()), &a.key)
+            KeyCertificate::sign(
+                KeyCertBody::new(KeyId(key), PersonId(person), holder, doors, validity, flags, a.id()),
+                &a.key,
+            )
         },
     )
 }
@@ -51,7 +55,10 @@ fn arb_key_cert() -> impl Strategy<Value = KeyCertificate> {
 fn arb_guest_key() -> impl Strategy<Value = GuestKey> {
     (any::<u64>(), any::<u64>(), arb_public_key(), arb_doors(), arb_validity(), any::<[u8; 32]>()).prop_map(
         |(key, parent, holder, doors, validity, seed)| {
-            GuestKey::sign(GuestKeyBody::new(KeyId(key), KeyId(parent), holder, doors, validity), &KeyPair::from_secret(&seed))
+            GuestKey::sign(
+                GuestKeyBody::new(KeyId(key), KeyId(parent), holder, doors, validity),
+                &KeyPair::from_secret(&seed),
+            )
         },
     )
 }
@@ -64,11 +71,17 @@ fn arb_op() -> impl Strategy<Value = DoorOp> {
     prop_oneof![
         (any::<u64>(), arb_time()).prop_map(|(k, until)| DoorOp::RevokeKey { key: KeyId(k), until }),
         (any::<u64>(), arb_time()).prop_map(|(p, until)| DoorOp::RevokePerson { person: PersonId(p), until }),
-        (any::<u32>(), any::<u64>(), arb_validity())
-            .prop_map(|(slot, p, validity)| DoorOp::AddDoorcode { slot, person: PersonId(p), validity }),
+        (any::<u32>(), any::<u64>(), arb_validity()).prop_map(|(slot, p, validity)| DoorOp::AddDoorcode {
+            slot,
+            person: PersonId(p),
+            validity
+        }),
         any::<u32>().prop_map(|slot| DoorOp::RemoveDoorcode { slot }),
-        (arb_card(), any::<u64>(), arb_validity())
-            .prop_map(|(card, p, validity)| DoorOp::AddKeycard { card, person: PersonId(p), validity }),
+        (arb_card(), any::<u64>(), arb_validity()).prop_map(|(card, p, validity)| DoorOp::AddKeycard {
+            card,
+            person: PersonId(p),
+            validity
+        }),
         arb_card().prop_map(|card| DoorOp::RemoveKeycard { card }),
         arb_time().prop_map(|now| DoorOp::SetClock { now }),
         arb_time().prop_map(|before| DoorOp::PruneRevocations { before }),
@@ -86,7 +99,8 @@ fn arb_batch() -> impl Strategy<Value = UpdateBatch> {
         .prop_map(|(door, first_seq, issued_at, updates)| {
             let a = authority();
             let updates = updates.into_iter().map(|ops| DoorUpdate::new(ops).expect("≤ 256 ops")).collect();
-            let body = UpdateBatchBody::new(DoorId(door), first_seq, issued_at, a.id(), updates).expect("≤ 4096 updates");
+            let body =
+                UpdateBatchBody::new(DoorId(door), first_seq, issued_at, a.id(), updates).expect("≤ 4096 updates");
             UpdateBatch::sign(body, &a.key)
         })
 }
@@ -94,19 +108,36 @@ fn arb_batch() -> impl Strategy<Value = UpdateBatch> {
 fn arb_denial() -> impl Strategy<Value = DenialReason> {
     use DenialReason::*;
     proptest::sample::select(vec![
-        BadSignature, UnknownIssuer, WrongDoor, NotYetValid, Expired, RevokedKey, RevokedPerson, SharingNotAllowed,
-        GuestScopeWider, ReSharingByGuest, BadProof, StaleChallenge, Malformed, UnsupportedVersion, WeakKey, RateLimited,
+        BadSignature,
+        UnknownIssuer,
+        WrongDoor,
+        NotYetValid,
+        Expired,
+        RevokedKey,
+        RevokedPerson,
+        SharingNotAllowed,
+        GuestScopeWider,
+        ReSharingByGuest,
+        BadProof,
+        StaleChallenge,
+        Malformed,
+        UnsupportedVersion,
+        WeakKey,
+        RateLimited,
         UnknownCredential,
     ])
 }
 
 fn arb_event() -> impl Strategy<Value = ActivityEvent> {
     prop_oneof![
-        (any::<u64>(), any::<u64>(), any::<bool>())
-            .prop_map(|(k, p, guest)| ActivityEvent::AppUnlock { key: KeyId(k), person: PersonId(p), guest }),
-        (proptest::option::of(any::<u64>()), proptest::option::of(any::<u64>()), arb_denial()).prop_map(|(k, p, reason)| {
-            ActivityEvent::AppDenied { key: k.map(KeyId), person: p.map(PersonId), reason }
+        (any::<u64>(), any::<u64>(), any::<bool>()).prop_map(|(k, p, guest)| ActivityEvent::AppUnlock {
+            key: KeyId(k),
+            person: PersonId(p),
+            guest
         }),
+        (proptest::option::of(any::<u64>()), proptest::option::of(any::<u64>()), arb_denial()).prop_map(
+            |(k, p, reason)| { ActivityEvent::AppDenied { key: k.map(KeyId), person: p.map(PersonId), reason } }
+        ),
         (any::<u32>(), any::<u64>()).prop_map(|(slot, p)| ActivityEvent::DoorcodeEntry { slot, person: PersonId(p) }),
         arb_denial().prop_map(|reason| ActivityEvent::DoorcodeDenied { reason }),
         (arb_card(), any::<u64>()).prop_map(|(card, p)| ActivityEvent::KeycardEntry { card, person: PersonId(p) }),
@@ -193,7 +224,8 @@ proptest! {
 /// A small universe of doors and times so that generated parent and guest scopes overlap,
 /// nest and straddle each other often.
 fn small_doors() -> impl Strategy<Value = DoorSet> {
-    proptest::collection::vec(0u32..8, 1..=5).prop_filter_map("non-empty", |v| DoorSet::new(v.into_iter().map(|d| DoorId(100_000 - d)).collect()))
+    proptest::collection::vec(0u32..8, 1..=5)
+        .prop_filter_map("non-empty", |v| DoorSet::new(v.into_iter().map(|d| DoorId(100_000 - d)).collect()))
 }
 
 const T0: u64 = 1_800_000_000;
@@ -224,31 +256,53 @@ fn guest_case() -> impl Strategy<Value = GuestCase> {
         (0u8..4, any::<usize>(), 0u32..8),
         (0u8..4, 0.0f64..1.0, 0u64..26 * 3600),
     )
-        .prop_map(|((parent_doors, parent_window, may_share), (nd, mask, any_doors), (nw, a, b, any_window), (nk, pick, any_door), (nt, frac, any_time))| {
-            let guest_doors = if nd > 0 {
-                let kept: Vec<DoorId> = parent_doors.doors().iter().zip(mask.iter().cycle()).filter(|(_, keep)| **keep).map(|(d, _)| *d).collect();
-                DoorSet::new(kept).unwrap_or_else(|| DoorSet::new(vec![parent_doors.doors()[0]]).expect("one door"))
-            } else {
-                any_doors
-            };
-            let guest_window = if nw > 0 {
-                let span = (parent_window.expiry.0 - parent_window.start.0) as f64;
-                let (lo, hi) = (a.min(b), a.max(b));
-                let start = parent_window.start.0 + (lo * span) as u64;
-                let expiry = (parent_window.start.0 + (hi * span).ceil() as u64).clamp(start + 1, parent_window.expiry.0);
-                window(UnixTime(start), UnixTime(expiry))
-            } else {
-                any_window
-            };
-            let door = if nk > 0 { guest_doors.doors()[pick % guest_doors.doors().len()] } else { DoorId(100_000 - any_door) };
-            let now = if nt > 0 {
-                let span = (guest_window.expiry.0 - guest_window.start.0) as f64;
-                UnixTime(guest_window.start.0 + ((frac * span) as u64).min(guest_window.expiry.0 - guest_window.start.0 - 1))
-            } else {
-                UnixTime(T0 + any_time)
-            };
-            GuestCase { parent_doors, parent_window, may_share, guest_doors, guest_window, door, now }
-        })
+        .prop_map(
+            |(
+                (parent_doors, parent_window, may_share),
+                (nd, mask, any_doors),
+                (nw, a, b, any_window),
+                (nk, pick, any_door),
+                (nt, frac, any_time),
+            )| {
+                let guest_doors = if nd > 0 {
+                    let kept: Vec<DoorId> = parent_doors
+                        .doors()
+                        .iter()
+                        .zip(mask.iter().cycle())
+                        .filter(|(_, keep)| **keep)
+                        .map(|(d, _)| *d)
+                        .collect();
+                    DoorSet::new(kept).unwrap_or_else(|| DoorSet::new(vec![parent_doors.doors()[0]]).expect("one door"))
+                } else {
+                    any_doors
+                };
+                let guest_window = if nw > 0 {
+                    let span = (parent_window.expiry.0 - parent_window.start.0) as f64;
+                    let (lo, hi) = (a.min(b), a.max(b));
+                    let start = parent_window.start.0 + (lo * span) as u64;
+                    let expiry =
+                        (parent_window.start.0 + (hi * span).ceil() as u64).clamp(start + 1, parent_window.expiry.0);
+                    window(UnixTime(start), UnixTime(expiry))
+                } else {
+                    any_window
+                };
+                let door = if nk > 0 {
+                    guest_doors.doors()[pick % guest_doors.doors().len()]
+                } else {
+                    DoorId(100_000 - any_door)
+                };
+                let now = if nt > 0 {
+                    let span = (guest_window.expiry.0 - guest_window.start.0) as f64;
+                    UnixTime(
+                        guest_window.start.0
+                            + ((frac * span) as u64).min(guest_window.expiry.0 - guest_window.start.0 - 1),
+                    )
+                } else {
+                    UnixTime(T0 + any_time)
+                };
+                GuestCase { parent_doors, parent_window, may_share, guest_doors, guest_window, door, now }
+            },
+        )
 }
 
 /// The delegation rule: a guest chain opens door `d` at time `t` exactly when the parent may
@@ -266,7 +320,8 @@ fn guest_chain_verifies_only_within_its_parent() {
     let outcome = runner.run(&guest_case(), |c| {
         let flags = KeyFlags { resident: true, may_share: c.may_share };
         let root = a.issue(1_000, 7, resident.public(), c.parent_doors.clone(), c.parent_window, flags);
-        let gk = share(&resident, &root, KeyId(KeyId::GUEST_BIT | 1), guest.public(), c.guest_doors.clone(), c.guest_window);
+        let gk =
+            share(&resident, &root, KeyId(KeyId::GUEST_BIT | 1), guest.public(), c.guest_doors.clone(), c.guest_window);
         let chain = KeyChain::guest(root, gk);
         let result = chain.verify_for_door(&a.anchors(), c.door, c.now, &NoRevocations);
 

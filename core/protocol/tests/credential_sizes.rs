@@ -3,12 +3,11 @@
 //! The inputs are deliberately at the large end of realistic: door ids near 100,000, key ids
 //! near 2^32, person ids in the millions, times in 2026-2036.
 
-
 use keyway_protocol::UnixTime;
 use keyway_protocol::credential::ids::MAX_DOORS_PER_KEY;
 use keyway_protocol::credential::{
-    DoorCertBody, DoorCertificate, DoorId, DoorSet, GuestKey, GuestKeyBody, KeyCertificate, KeyChain, KeyFlags,
-    KeyId, KeyPair, Validity,
+    DoorCertBody, DoorCertificate, DoorId, DoorSet, GuestKey, GuestKeyBody, KeyCertificate, KeyChain, KeyFlags, KeyId,
+    KeyPair, Validity,
 };
 use keyway_test_kit::authority::*;
 
@@ -75,9 +74,18 @@ fn worst_case_encodings_are_within_the_decoders_bounds() {
     let holder = KeyPair::from_secret(&[32; 32]);
     let widest = DoorSet::new((0..MAX_DOORS_PER_KEY as u32).map(|i| DoorId(u32::MAX - i)).collect()).expect("32 doors");
     let forever = Validity::new(UnixTime(u64::MAX - 1), UnixTime::MAX).expect("ordered");
-    let cert = authority.issue(u64::MAX, u64::MAX, holder.public(), widest.clone(), forever, KeyFlags { resident: true, may_share: true });
-    let guest = GuestKey::sign(GuestKeyBody::new(KeyId(u64::MAX), KeyId(u64::MAX), holder.public(), widest, forever), &holder);
-    let door_cert = DoorCertificate::sign(DoorCertBody::new(DoorId(u32::MAX), holder.public(), authority.id()), &authority.key);
+    let cert = authority.issue(
+        u64::MAX,
+        u64::MAX,
+        holder.public(),
+        widest.clone(),
+        forever,
+        KeyFlags { resident: true, may_share: true },
+    );
+    let guest =
+        GuestKey::sign(GuestKeyBody::new(KeyId(u64::MAX), KeyId(u64::MAX), holder.public(), widest, forever), &holder);
+    let door_cert =
+        DoorCertificate::sign(DoorCertBody::new(DoorId(u32::MAX), holder.public(), authority.id()), &authority.key);
     eprintln!(
         "worst case: key certificate {} bytes, guest key {} bytes, door certificate {} bytes",
         cert.to_bytes().len(),
@@ -97,7 +105,14 @@ fn keycard_updates(n: usize) -> Vec<keyway_protocol::credential::DoorUpdate> {
     let card = BoundedVec::new(vec![0xa5; 16]).expect("16 bytes");
     let validity = Validity::new(UnixTime(u64::MAX - 1), UnixTime::MAX).expect("ordered");
     (0..n)
-        .map(|i| DoorUpdate::new(vec![DoorOp::AddKeycard { card: card.clone(), person: PersonId(u64::MAX - i as u64), validity }]).expect("one op"))
+        .map(|i| {
+            DoorUpdate::new(vec![DoorOp::AddKeycard {
+                card: card.clone(),
+                person: PersonId(u64::MAX - i as u64),
+                validity,
+            }])
+            .expect("one op")
+        })
         .collect()
 }
 
@@ -115,7 +130,8 @@ fn update_batches_never_exceed_what_a_door_decodes() {
     );
     // The largest batch `new` accepts decodes at the door.
     let mut n = 1;
-    while UpdateBatchBody::new(DoorId(1), 1, UnixTime(1_800_000_000), authority.id(), keycard_updates(n * 2)).is_some() {
+    while UpdateBatchBody::new(DoorId(1), 1, UnixTime(1_800_000_000), authority.id(), keycard_updates(n * 2)).is_some()
+    {
         n *= 2;
     }
     let (mut lo, mut hi) = (n, n * 2);
@@ -131,7 +147,8 @@ fn update_batches_never_exceed_what_a_door_decodes() {
     assert_eq!(UpdateBatchBody::fits_updates(DoorId(1), 1, UnixTime(1_800_000_000), authority.id(), &all), lo);
     let small = keycard_updates(10);
     assert_eq!(UpdateBatchBody::fits_updates(DoorId(1), 1, UnixTime(1_800_000_000), authority.id(), &small), 10);
-    let body = UpdateBatchBody::new(DoorId(1), 1, UnixTime(1_800_000_000), authority.id(), keycard_updates(lo)).expect("fits");
+    let body =
+        UpdateBatchBody::new(DoorId(1), 1, UnixTime(1_800_000_000), authority.id(), keycard_updates(lo)).expect("fits");
     assert_eq!(body.signed_len(), UpdateBatch::sign(body.clone(), &authority.key).to_bytes().len());
     let batch = UpdateBatch::sign(body, &authority.key);
     let bytes = batch.to_bytes();
@@ -165,6 +182,10 @@ fn worst_case_receipt_is_within_the_decoders_bound() {
     };
     let receipt = Receipt::sign(body, &KeyPair::from_secret(&[34; 32]));
     let bytes = receipt.to_bytes();
-    eprintln!("worst-case receipt with {MAX_ACTIVITY_PER_RECEIPT} records: {} bytes (bound {})", bytes.len(), ReceiptBody::MAX_LEN);
+    eprintln!(
+        "worst-case receipt with {MAX_ACTIVITY_PER_RECEIPT} records: {} bytes (bound {})",
+        bytes.len(),
+        ReceiptBody::MAX_LEN
+    );
     assert_eq!(Receipt::from_bytes(&bytes).as_ref(), Ok(&receipt));
 }

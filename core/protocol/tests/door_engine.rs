@@ -1,14 +1,15 @@
 //! The door engine on its own: doorcodes, keycards, the keypad rate limit, revocation pruning,
 //! persistence, and bounded memory under a flood of bad sessions.
 
-
 use keyway_protocol::codec::BoundedVec;
-use keyway_protocol::credential::{ActivityEvent, DenialReason, DoorOp, DoorcodeSecret, KeyId, PersonId, RevocationCheck};
+use keyway_protocol::credential::{
+    ActivityEvent, DenialReason, DoorOp, DoorcodeSecret, KeyId, PersonId, RevocationCheck,
+};
 use keyway_protocol::door::{DoorEngine, DoorLimits, DoorState, MAX_WRONG_ATTEMPTS};
 const ACTIVITY_CAPACITY: usize = DoorLimits::STANDARD.activity;
+use keyway_protocol::door::DoorSession;
 use keyway_protocol::unlock::frame::{MessageKind, split};
 use keyway_protocol::unlock::{Access, UpdateRejection};
-use keyway_protocol::door::{DoorSession};
 use keyway_test_kit::door::*;
 use keyway_test_kit::fixture::*;
 
@@ -18,7 +19,10 @@ fn code(slot: u32, t: keyway_protocol::UnixTime) -> String {
 
 fn with_slot(p: &Property, slot: u32, person: u64, validity: keyway_protocol::credential::Validity) -> DoorEngine {
     let mut door = p.door(DOOR_A);
-    let r = door.apply_batch(&p.batch(DOOR_A, 1, vec![vec![DoorOp::AddDoorcode { slot, person: PersonId(person), validity }]]), NOW);
+    let r = door.apply_batch(
+        &p.batch(DOOR_A, 1, vec![vec![DoorOp::AddDoorcode { slot, person: PersonId(person), validity }]]),
+        NOW,
+    );
     assert_eq!(r.seq_after, 1);
     door
 }
@@ -48,7 +52,14 @@ fn doorcode_slot_validity_and_person_revocation_apply() {
     let mut door = with_slot(&p, 1, 10, over);
     assert_eq!(door.enter_doorcode(&code(1, NOW), NOW).access, Access::Denied(DenialReason::Expired));
     let mut door = with_slot(&p, 1, 10, current());
-    door.apply_batch(&p.batch(DOOR_A, 2, vec![vec![DoorOp::RevokePerson { person: PersonId(10), until: NOW.saturating_add_secs(DAY) }]]), NOW);
+    door.apply_batch(
+        &p.batch(
+            DOOR_A,
+            2,
+            vec![vec![DoorOp::RevokePerson { person: PersonId(10), until: NOW.saturating_add_secs(DAY) }]],
+        ),
+        NOW,
+    );
     assert_eq!(door.enter_doorcode(&code(1, NOW), NOW).access, Access::Denied(DenialReason::RevokedPerson));
     door.apply_batch(&p.batch(DOOR_A, 3, vec![vec![DoorOp::RemoveDoorcode { slot: 1 }]]), NOW);
     assert_eq!(door.enter_doorcode(&code(1, NOW), NOW).access, Access::Denied(DenialReason::UnknownCredential));
@@ -61,7 +72,10 @@ fn the_keypad_is_rate_limited_after_five_wrong_codes_a_minute() {
     let good = code(1, NOW);
     let wrong = if good == "00000000" { "00000001" } else { "00000000" };
     for i in 0..MAX_WRONG_ATTEMPTS as u64 {
-        assert_eq!(door.enter_doorcode(wrong, NOW.saturating_add_secs(i)).access, Access::Denied(DenialReason::UnknownCredential));
+        assert_eq!(
+            door.enter_doorcode(wrong, NOW.saturating_add_secs(i)).access,
+            Access::Denied(DenialReason::UnknownCredential)
+        );
     }
     // Even the right code is refused, unchecked, while limited.
     let limited = door.enter_doorcode(&good, NOW.saturating_add_secs(10));
@@ -73,8 +87,12 @@ fn the_keypad_is_rate_limited_after_five_wrong_codes_a_minute() {
     for _ in 0..MAX_WRONG_ATTEMPTS {
         door.enter_doorcode(wrong, NOW.saturating_add_secs(100));
     }
-    let mut restored = DoorEngine::from_state(DoorState::from_bytes(&door.state().to_bytes()).unwrap(), DoorLimits::STANDARD).unwrap();
-    assert_eq!(restored.enter_doorcode(&good, NOW.saturating_add_secs(101)).access, Access::Denied(DenialReason::RateLimited));
+    let mut restored =
+        DoorEngine::from_state(DoorState::from_bytes(&door.state().to_bytes()).unwrap(), DoorLimits::STANDARD).unwrap();
+    assert_eq!(
+        restored.enter_doorcode(&good, NOW.saturating_add_secs(101)).access,
+        Access::Denied(DenialReason::RateLimited)
+    );
 }
 
 #[test]
@@ -82,7 +100,14 @@ fn keycards_are_added_checked_and_removed_by_updates() {
     let p = Property::new();
     let mut door = p.door(DOOR_A);
     let card = BoundedVec::new(vec![0xDE, 0xAD, 0xBE, 0xEF, 1, 2, 3]).unwrap();
-    door.apply_batch(&p.batch(DOOR_A, 1, vec![vec![DoorOp::AddKeycard { card: card.clone(), person: PersonId(5), validity: current() }]]), NOW);
+    door.apply_batch(
+        &p.batch(
+            DOOR_A,
+            1,
+            vec![vec![DoorOp::AddKeycard { card: card.clone(), person: PersonId(5), validity: current() }]],
+        ),
+        NOW,
+    );
     let entry = door.present_keycard(&card, NOW);
     assert_eq!(entry.access, Access::Granted);
     assert_eq!(entry.record.event, ActivityEvent::KeycardEntry { card: card.clone(), person: PersonId(5) });
@@ -90,7 +115,17 @@ fn keycards_are_added_checked_and_removed_by_updates() {
     assert_eq!(door.present_keycard(&[1; 17], NOW).access, Access::Denied(DenialReason::Malformed));
     // Too-short card ids are refused as an update operation, atomically.
     let bad = BoundedVec::new(vec![1, 2]).unwrap();
-    let r = door.apply_batch(&p.batch(DOOR_A, 2, vec![vec![DoorOp::RemoveKeycard { card: card.clone() }, DoorOp::AddKeycard { card: bad, person: PersonId(5), validity: current() }]]), NOW);
+    let r = door.apply_batch(
+        &p.batch(
+            DOOR_A,
+            2,
+            vec![vec![
+                DoorOp::RemoveKeycard { card: card.clone() },
+                DoorOp::AddKeycard { card: bad, person: PersonId(5), validity: current() },
+            ]],
+        ),
+        NOW,
+    );
     assert_eq!(r.rejected_updates[0].reason, UpdateRejection::InvalidOperation);
     assert_eq!(door.present_keycard(&card, NOW).access, Access::Granted, "the rejected update removed nothing");
     door.apply_batch(&p.batch(DOOR_A, 3, vec![vec![DoorOp::RemoveKeycard { card: card.clone() }]]), NOW);
@@ -103,13 +138,17 @@ fn revocations_are_pruned_once_they_lapse() {
     let mut door = p.door(DOOR_A);
     let soon = NOW.saturating_add_secs(DAY);
     door.apply_batch(
-        &p.batch(DOOR_A, 1, vec![vec![
-            DoorOp::RevokeKey { key: KeyId(1), until: soon },
-            DoorOp::RevokeKey { key: KeyId(2), until: NOW.saturating_add_secs(10 * DAY) },
-            DoorOp::RevokePerson { person: PersonId(3), until: soon },
-            // Already lapsed: not stored at all.
-            DoorOp::RevokeKey { key: KeyId(4), until: NOW.saturating_sub_secs(7200) },
-        ]]),
+        &p.batch(
+            DOOR_A,
+            1,
+            vec![vec![
+                DoorOp::RevokeKey { key: KeyId(1), until: soon },
+                DoorOp::RevokeKey { key: KeyId(2), until: NOW.saturating_add_secs(10 * DAY) },
+                DoorOp::RevokePerson { person: PersonId(3), until: soon },
+                // Already lapsed: not stored at all.
+                DoorOp::RevokeKey { key: KeyId(4), until: NOW.saturating_sub_secs(7200) },
+            ]],
+        ),
         NOW,
     );
     assert_eq!(door.revocations().len(), 3);
@@ -118,7 +157,10 @@ fn revocations_are_pruned_once_they_lapse() {
     door.observe_time(soon.saturating_add_secs(1));
     assert_eq!(door.revocations().len(), 1);
     assert!(door.revocations().key_revoked(KeyId(2)));
-    door.apply_batch(&p.batch(DOOR_A, 2, vec![vec![DoorOp::PruneRevocations { before: NOW.saturating_add_secs(11 * DAY) }]]), NOW);
+    door.apply_batch(
+        &p.batch(DOOR_A, 2, vec![vec![DoorOp::PruneRevocations { before: NOW.saturating_add_secs(11 * DAY) }]]),
+        NOW,
+    );
     assert!(door.revocations().is_empty());
 }
 
@@ -126,7 +168,14 @@ fn revocations_are_pruned_once_they_lapse() {
 fn a_utc_offset_out_of_range_is_refused() {
     let p = Property::new();
     let mut door = p.door(DOOR_A);
-    let r = door.apply_batch(&p.batch(DOOR_A, 1, vec![vec![DoorOp::SetUtcOffset { minutes: 15 * 60 }], vec![DoorOp::SetUtcOffset { minutes: -300 }]]), NOW);
+    let r = door.apply_batch(
+        &p.batch(
+            DOOR_A,
+            1,
+            vec![vec![DoorOp::SetUtcOffset { minutes: 15 * 60 }], vec![DoorOp::SetUtcOffset { minutes: -300 }]],
+        ),
+        NOW,
+    );
     assert_eq!(r.rejected_updates.len(), 1);
     assert_eq!(door.utc_offset_minutes(), -300);
     assert_eq!(door.update_seq(), 2);
@@ -138,7 +187,8 @@ fn door_state_persists_seq_revocations_activity_and_key() {
     let mut door = p.door(DOOR_A);
     let alice = p.resident(1, 1);
     let bob = p.resident(2, 2);
-    let batch = p.batch(DOOR_A, 1, vec![vec![revoke_key(2)], vec![DoorOp::SetClock { now: NOW.saturating_add_secs(60) }]]);
+    let batch =
+        p.batch(DOOR_A, 1, vec![vec![revoke_key(2)], vec![DoorOp::SetClock { now: NOW.saturating_add_secs(60) }]]);
     assert!(p.unlock(&mut door, &alice, Some(batch.clone())).outcome.unwrap().granted);
     let bytes = door.state().to_bytes();
     let json = serde_json::to_string(door.state()).unwrap();

@@ -34,7 +34,11 @@ fn codes_follow_the_documented_derivation() {
     let s = secret();
     for slot in [0, 1, 12, 65_535, u32::MAX] {
         for day in [-1, 0, 20_788, 20_789, 24_000] {
-            assert_eq!(s.code_for_day(slot, day).value(), documented_code(s.as_bytes(), slot, day), "slot {slot} day {day}");
+            assert_eq!(
+                s.code_for_day(slot, day).value(),
+                documented_code(s.as_bytes(), slot, day),
+                "slot {slot} day {day}"
+            );
         }
     }
     assert_eq!(DIGITS, 8);
@@ -48,7 +52,10 @@ fn todays_and_tomorrows_codes_differ_for_every_slot() {
     for slot in 0..2_000 {
         let (a, b) = (s.code_at(slot, today, 60), s.code_at(slot, tomorrow, 60));
         assert!(!a.matches(b), "slot {slot}: today's code {a} is tomorrow's too");
-        assert!(a.matches(s.code_at(slot, today.saturating_add_secs(3_600), 60)), "slot {slot}: code changed within the day");
+        assert!(
+            a.matches(s.code_at(slot, today.saturating_add_secs(3_600), 60)),
+            "slot {slot}: code changed within the day"
+        );
     }
 }
 
@@ -59,12 +66,12 @@ fn the_day_changes_at_local_midnight() {
     // (offset in minutes east of UTC, the UTC instant of local midnight starting 2 December 2026)
     let cases = [
         (0, utc(2026, 12, 2, 0, 0, 0)),
-        (60, utc(2026, 12, 1, 23, 0, 0)),     // Central Europe
-        (-300, utc(2026, 12, 2, 5, 0, 0)),    // New York
-        (345, utc(2026, 12, 1, 18, 15, 0)),   // Kathmandu
-        (840, utc(2026, 12, 1, 10, 0, 0)),    // Kiritimati
-        (-720, utc(2026, 12, 2, 12, 0, 0)),   // Baker Island
-        (-210, utc(2026, 12, 2, 3, 30, 0)),   // Newfoundland
+        (60, utc(2026, 12, 1, 23, 0, 0)),   // Central Europe
+        (-300, utc(2026, 12, 2, 5, 0, 0)),  // New York
+        (345, utc(2026, 12, 1, 18, 15, 0)), // Kathmandu
+        (840, utc(2026, 12, 1, 10, 0, 0)),  // Kiritimati
+        (-720, utc(2026, 12, 2, 12, 0, 0)), // Baker Island
+        (-210, utc(2026, 12, 2, 3, 30, 0)), // Newfoundland
     ];
     let dec_1 = local_day(utc(2026, 12, 1, 12, 0, 0), 0);
     for (offset, midnight) in cases {

@@ -100,7 +100,10 @@ fn cctv_strict_expectations() {
     assert!(accepted_flagged.is_empty(), "accepted vectors a strict verifier must reject: {accepted_flagged:?}");
     assert_eq!(must_reject_count, 808, "vectors flagged low-order or non-canonical A or R");
     assert_eq!(accepted.len(), 43, "accepted vector numbers: {accepted:?}");
-    assert_eq!(accepted, predicted, "the accepted set is exactly the vectors with no must-reject flag and no low-order residue");
+    assert_eq!(
+        accepted, predicted,
+        "the accepted set is exactly the vectors with no must-reject flag and no low-order residue"
+    );
     // Mixed-order keys are accepted: small-order checks refuse only keys *of* small order.
     let mixed_order_accepted = vectors
         .iter()

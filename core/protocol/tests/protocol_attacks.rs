@@ -1,20 +1,27 @@
 //! The attack classes of the unlock exchange, each driven through the real sessions.
 
-
 use keyway_protocol::codec::Bytes64;
 use keyway_protocol::credential::{
     DenialReason, DoorOp, GuestKey, KeyCertificate, KeyChain, KeyId, PersonId, Receipt, RevocationCheck, Signed,
     UpdateBatch, label,
 };
 use keyway_protocol::door::DoorEngine;
-use keyway_protocol::unlock::{Access, DoorChallenge, DoorResult, PhoneSession, ProtocolError, UnlockRequest, UpdateRejection};
-use keyway_protocol::door::{DoorSession};
-use keyway_test_kit::sim::Direction;
+use keyway_protocol::door::DoorSession;
+use keyway_protocol::unlock::{
+    Access, DoorChallenge, DoorResult, PhoneSession, ProtocolError, UnlockRequest, UpdateRejection,
+};
 use keyway_test_kit::door::*;
 use keyway_test_kit::fixture::*;
+use keyway_test_kit::sim::Direction;
 
 /// The phone's request bytes answering `door`'s challenge (with door nonce `nonce`).
-fn request_for(p: &Property, door: &mut DoorEngine, h: &Holder, batch: Option<UpdateBatch>, nonce: [u8; 16]) -> Vec<u8> {
+fn request_for(
+    p: &Property,
+    door: &mut DoorEngine,
+    h: &Holder,
+    batch: Option<UpdateBatch>,
+    nonce: [u8; 16],
+) -> Vec<u8> {
     let challenge = door.challenge(NOW, nonce);
     let mut phone = p.phone(h, door.door_id(), batch);
     phone.handle_challenge(&challenge.to_bytes()).unwrap()
@@ -112,7 +119,8 @@ fn signatures_of_one_kind_never_verify_as_another() {
     let forged: Receipt = Signed { body: receipt.body.clone(), signature: challenge.signature };
     assert!(forged.verify_signature(&door_key).is_err());
     // The door key signing the receipt's bytes as a challenge does not make a receipt.
-    let as_challenge = Property::door_key(DOOR_A).sign(label::CHALLENGE, &keyway_protocol::codec::encode(&receipt.body));
+    let as_challenge =
+        Property::door_key(DOOR_A).sign(label::CHALLENGE, &keyway_protocol::codec::encode(&receipt.body));
     assert!(Receipt { body: receipt.body.clone(), signature: as_challenge }.verify_signature(&door_key).is_err());
     receipt.verify_signature(&door_key).unwrap();
     // An unlock proof (device key) presented as a guest key signature by the same device.
@@ -163,7 +171,8 @@ fn a_result_from_an_earlier_session_is_not_accepted() {
     let mut door = p.door(DOOR_A);
     let alice = p.resident(1, 1);
     let old = p.unlock(&mut door, &alice, None);
-    let old_result: Vec<Vec<u8>> = old.frames.iter().filter(|(d, _)| *d == Direction::DoorToPhone).skip(1).map(|(_, f)| f.clone()).collect();
+    let old_result: Vec<Vec<u8>> =
+        old.frames.iter().filter(|(d, _)| *d == Direction::DoorToPhone).skip(1).map(|(_, f)| f.clone()).collect();
     // A new phone session (new nonce) fed a fresh challenge, then the recorded result.
     let mut phone = PhoneSession::new(p.params(&alice, DOOR_A, None, 0, 0xA2)).unwrap();
     let challenge = door.challenge(NOW, [0x44; 16]);
@@ -235,15 +244,30 @@ fn forged_and_misaddressed_batches_are_refused() {
     assert_eq!(door.apply_batch(&other, NOW).batch_rejected, Some(UpdateRejection::WrongDoor { batch_door: DOOR_B }));
     // By an authority the door does not trust.
     let rogue = Property { authority: key(2), anchors: p.anchors.clone() };
-    assert_eq!(door.apply_batch(&rogue.batch(DOOR_A, 1, vec![vec![revoke_key(40)]]), NOW).batch_rejected, Some(UpdateRejection::UnknownIssuer));
+    assert_eq!(
+        door.apply_batch(&rogue.batch(DOOR_A, 1, vec![vec![revoke_key(40)]]), NOW).batch_rejected,
+        Some(UpdateRejection::UnknownIssuer)
+    );
     // Tampered by the courier: a malicious phone signs its proof over the tampered bytes, the
     // unlock itself is fine, the batch is not applied.
     let mut tampered = p.batch(DOOR_A, 1, vec![vec![revoke_key(40)]]);
     tampered.body.first_seq = 1;
-    tampered.body.updates = keyway_protocol::codec::BoundedVec::new(vec![keyway_protocol::credential::DoorUpdate::new(vec![revoke_key(1)]).unwrap()]).unwrap();
+    tampered.body.updates = keyway_protocol::codec::BoundedVec::new(vec![
+        keyway_protocol::credential::DoorUpdate::new(vec![revoke_key(1)]).unwrap(),
+    ])
+    .unwrap();
     let tampered_bytes = tampered.to_bytes();
     let challenge = door.challenge(NOW, [3; 16]);
-    let req = UnlockRequest::sign(DOOR_A, challenge.body.nonce, [4; 16], 0, &alice.chain, Some(&tampered_bytes), &alice.device).unwrap();
+    let req = UnlockRequest::sign(
+        DOOR_A,
+        challenge.body.nonce,
+        [4; 16],
+        0,
+        &alice.chain,
+        Some(&tampered_bytes),
+        &alice.device,
+    )
+    .unwrap();
     let mut s = MessageSession::new(&mut door, NOW, [3; 16]);
     assert_eq!(s.request(&mut door, &req.to_bytes(), NOW).unwrap(), Access::Granted);
     s.batch(&mut door, &tampered_bytes, NOW).unwrap();
@@ -314,7 +338,10 @@ fn a_guest_cannot_escalate_its_scope() {
     assert_eq!(decide(&mut door_a, &req, [2; 16]), Some(Access::Denied(DenialReason::BadSignature)));
     // A guest key grafted onto another resident's certificate.
     let other = p.resident_with(4, 4, doors(&[DOOR_A]), current(), true);
-    let grafted = Holder { chain: KeyChain::guest(other.chain.root().clone(), guest.chain.guest_link().unwrap().clone()), device: guest.device.clone() };
+    let grafted = Holder {
+        chain: KeyChain::guest(other.chain.root().clone(), guest.chain.guest_link().unwrap().clone()),
+        device: guest.device.clone(),
+    };
     let req = request_for(&p, &mut door_a, &grafted, None, [3; 16]);
     assert!(!decide(&mut door_a, &req, [3; 16]).unwrap().is_granted());
     // A guest presenting itself with the parent's chain but its own device key.

@@ -1,14 +1,13 @@
 //! Framing: every MTU and every split point give the same unlock; malformed frame streams are
 //! detected and named; oversize messages are refused before anything is buffered.
 
-
 use keyway_protocol::door::DoorEngine;
+use keyway_protocol::door::{DoorSession, DoorSessionError};
 use keyway_protocol::unlock::frame::{self, FrameError, MessageKind, Reassembler, split, split_at};
 use keyway_protocol::unlock::{Access, UnlockOutcome};
-use keyway_protocol::door::{DoorSession, DoorSessionError};
-use keyway_test_kit::sim::{SimConfig, SimPair};
 use keyway_test_kit::door::*;
 use keyway_test_kit::fixture::*;
+use keyway_test_kit::sim::{SimConfig, SimPair};
 
 fn fresh(door: &DoorEngine) -> DoorEngine {
     DoorEngine::from_state(door.state().clone(), keyway_protocol::door::DoorLimits::STANDARD).unwrap()
@@ -46,7 +45,12 @@ fn every_mtu_gives_the_same_outcome() {
 }
 
 /// The request message the phone sends.
-fn request_message(p: &Property, door: &mut DoorEngine, holder: &Holder, batch: Option<keyway_protocol::credential::UpdateBatch>) -> Vec<u8> {
+fn request_message(
+    p: &Property,
+    door: &mut DoorEngine,
+    holder: &Holder,
+    batch: Option<keyway_protocol::credential::UpdateBatch>,
+) -> Vec<u8> {
     let challenge = door.challenge(NOW, [0xD0; 16]);
     p.phone(holder, DOOR_A, batch).handle_challenge(&challenge.to_bytes()).unwrap()
 }
@@ -120,7 +124,11 @@ fn every_split_point_of_the_challenge_and_result_gives_the_same_outcome_at_the_p
             for f in split_at(MessageKind::Challenge, 0, &challenge, &[c]).unwrap() {
                 assert_eq!(phone.handle_frame(&f).unwrap(), None);
             }
-            assert_eq!(phone.poll_transmit(517).map(|f| f[5..].to_vec()), Some(request.clone()), "the request is deterministic");
+            assert_eq!(
+                phone.poll_transmit(517).map(|f| f[5..].to_vec()),
+                Some(request.clone()),
+                "the request is deterministic"
+            );
             let mut outcome = None;
             for f in split_at(MessageKind::Result, 0, &result, &[r]).unwrap() {
                 outcome = phone.handle_frame(&f).unwrap().or(outcome);
@@ -200,7 +208,9 @@ fn truncated_and_oversize_frames_are_refused() {
     // A first frame claiming more than the bound: refused before buffering.
     let claim = [0x82, 0, 0x02, 0x80, 0x01, 9];
     let mut r = Reassembler::new(MessageKind::Request, frame::MAX_MESSAGE_LEN, 514);
-    assert!(matches!(r.push(&claim), Err(FrameError::MessageTooLarge { len, max }) if len == 160 * 1024 + 1 && max == 160 * 1024));
+    assert!(
+        matches!(r.push(&claim), Err(FrameError::MessageTooLarge { len, max }) if len == 160 * 1024 + 1 && max == 160 * 1024)
+    );
     assert_eq!(r.buffered(), 0);
     assert!(split(MessageKind::Request, 0, &[1, 2], 22).is_err());
     assert!(split(MessageKind::Request, 0, &[1, 2], 518).is_err());
@@ -215,7 +225,10 @@ fn a_door_session_refuses_an_oversize_or_truncated_request() {
     let mut s = DoorSession::new(&mut door, NOW, [1; 16]);
     // Claims 160 KiB + 1.
     let claim = [0x82, 0, 0x02, 0x80, 0x01, 1];
-    assert!(matches!(s.handle_frame(&mut door, &claim, NOW), Err(DoorSessionError::Frame(FrameError::MessageTooLarge { .. }))));
+    assert!(matches!(
+        s.handle_frame(&mut door, &claim, NOW),
+        Err(DoorSessionError::Frame(FrameError::MessageTooLarge { .. }))
+    ));
     assert_eq!(s.buffered(), 0);
 
     // A complete message that is cut short (declared length matches, content truncated).

@@ -1,13 +1,12 @@
 //! Property tests: framing round-trips for any message and any cut points, and hostile bytes
 //! into either session never panic and never open the door.
 
-
+use keyway_protocol::door::DoorSession;
+use keyway_protocol::unlock::PhoneSession;
 use keyway_protocol::unlock::frame::{MessageKind, Reassembler, split_at};
-use keyway_protocol::unlock::{PhoneSession};
-use keyway_protocol::door::{DoorSession};
-use proptest::prelude::*;
 use keyway_test_kit::door::*;
 use keyway_test_kit::fixture::*;
+use proptest::prelude::*;
 
 proptest! {
     #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]

@@ -1,11 +1,10 @@
 //! Measured message sizes (run with `--nocapture` to see the figures). The assertions hold the
 //! design's targets: a resident request within 320 bytes, a guest request within 480.
 
-
 use keyway_protocol::credential::{DoorUpdate, UpdateBatch};
+use keyway_protocol::door::DoorSession;
+use keyway_protocol::unlock::UnlockRequest;
 use keyway_protocol::unlock::frame::{self, MessageKind};
-use keyway_protocol::unlock::{UnlockRequest};
-use keyway_protocol::door::{DoorSession};
 use keyway_test_kit::door::*;
 use keyway_test_kit::fixture::*;
 
@@ -86,13 +85,23 @@ fn modeled_unlock_time_over_the_simulated_link() {
     let guest = Property::guest_of(&alice, 2, 52, doors(&[DOOR_A]), current());
     let big = p.batch(DOOR_A, 1, (0..1000).map(|i| vec![revoke_key(4_000_000 + i)]).collect());
     for mtu in [185, 247] {
-        for (name, holder, batch) in [("resident", &alice, None), ("guest", &guest, None), ("resident + 1000 revocations", &alice, Some(big.clone()))] {
+        for (name, holder, batch) in [
+            ("resident", &alice, None),
+            ("guest", &guest, None),
+            ("resident + 1000 revocations", &alice, Some(big.clone())),
+        ] {
             let mut door = p.door(DOOR_A);
-            let run = SimPair::new(SimConfig::with_mtu(mtu)).run(p.phone(holder, DOOR_A, batch), &mut door, NOW, [1; 16]);
+            let run =
+                SimPair::new(SimConfig::with_mtu(mtu)).run(p.phone(holder, DOOR_A, batch), &mut door, NOW, [1; 16]);
             let s = &run.stats;
             println!(
                 "MTU {mtu} {name}: {} B up / {} B down, {} / {} frames, {} connection events, {:?} (30 ms interval, 4 packets/event)",
-                s.bytes_phone_to_door, s.bytes_door_to_phone, s.frames_phone_to_door, s.frames_door_to_phone, s.connection_events, s.modeled_time
+                s.bytes_phone_to_door,
+                s.bytes_door_to_phone,
+                s.frames_phone_to_door,
+                s.frames_door_to_phone,
+                s.connection_events,
+                s.modeled_time
             );
             assert!(run.outcome.unwrap().granted);
         }

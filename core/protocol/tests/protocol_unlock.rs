@@ -1,7 +1,6 @@
 //! Full unlocks through the sans-IO sessions over the simulated link: resident, guest, every
 //! denial reason an app unlock can meet, and door updates delivered with a verifiable receipt.
 
-
 use keyway_protocol::credential::{ActivityEvent, DenialReason, DoorOp, KeyId, PersonId, RevocationCheck};
 use keyway_protocol::unlock::{UnlockOutcome, UpdateRejection};
 use keyway_test_kit::fixture::*;
@@ -40,7 +39,10 @@ fn guest_unlock_is_granted_and_logged_as_guest() {
     let o = outcome(p.unlock(&mut door, &guest, None));
     assert!(o.granted, "{:?}", o.denial);
     let last = o.receipt.body.activity.last().unwrap();
-    assert_eq!(last.event, ActivityEvent::AppUnlock { key: KeyId(9 | KeyId::GUEST_BIT), person: PersonId(1), guest: true });
+    assert_eq!(
+        last.event,
+        ActivityEvent::AppUnlock { key: KeyId(9 | KeyId::GUEST_BIT), person: PersonId(1), guest: true }
+    );
 }
 
 fn denial_of(p: &Property, door: &mut keyway_protocol::door::DoorEngine, h: &Holder) -> DenialReason {
@@ -62,10 +64,22 @@ fn each_denial_reason_is_reported_and_logged() {
     let only_b = p.resident_with(2, 2, doors(&[DOOR_B]), current(), false);
     assert_eq!(denial_of(&p, &mut door, &only_b), DenialReason::WrongDoor);
 
-    let future = p.resident_with(3, 3, doors(&[DOOR_A]), window(NOW.saturating_add_secs(DAY), NOW.saturating_add_secs(2 * DAY)), false);
+    let future = p.resident_with(
+        3,
+        3,
+        doors(&[DOOR_A]),
+        window(NOW.saturating_add_secs(DAY), NOW.saturating_add_secs(2 * DAY)),
+        false,
+    );
     assert_eq!(denial_of(&p, &mut door, &future), DenialReason::NotYetValid);
 
-    let past = p.resident_with(4, 4, doors(&[DOOR_A]), window(NOW.saturating_sub_secs(2 * DAY), NOW.saturating_sub_secs(DAY)), false);
+    let past = p.resident_with(
+        4,
+        4,
+        doors(&[DOOR_A]),
+        window(NOW.saturating_sub_secs(2 * DAY), NOW.saturating_sub_secs(DAY)),
+        false,
+    );
     assert_eq!(denial_of(&p, &mut door, &past), DenialReason::Expired);
 
     // An authority this door does not trust.
@@ -91,7 +105,14 @@ fn each_denial_reason_is_reported_and_logged() {
     // Revocations arrive by update.
     let revoked = p.resident(8, 8);
     let mut bob = p.resident(9, 9);
-    let batch = p.batch(DOOR_A, 1, vec![vec![revoke_key(8)], vec![DoorOp::RevokePerson { person: PersonId(9), until: NOW.saturating_add_secs(30 * DAY) }]]);
+    let batch = p.batch(
+        DOOR_A,
+        1,
+        vec![
+            vec![revoke_key(8)],
+            vec![DoorOp::RevokePerson { person: PersonId(9), until: NOW.saturating_add_secs(30 * DAY) }],
+        ],
+    );
     assert!(outcome(p.unlock(&mut door, &alice, Some(batch))).granted);
     assert_eq!(denial_of(&p, &mut door, &revoked), DenialReason::RevokedKey);
     assert_eq!(denial_of(&p, &mut door, &bob), DenialReason::RevokedPerson);
@@ -108,10 +129,17 @@ fn re_shared_guest_key_is_refused() {
     let guest = Property::guest_of(&alice, 2, 52, doors(&[DOOR_A]), current());
     let g2_device = key(53);
     let g2 = Signed::sign(
-        GuestKeyBody::new(KeyId(3 | KeyId::GUEST_BIT), KeyId(2 | KeyId::GUEST_BIT), g2_device.public(), doors(&[DOOR_A]), current()),
+        GuestKeyBody::new(
+            KeyId(3 | KeyId::GUEST_BIT),
+            KeyId(2 | KeyId::GUEST_BIT),
+            g2_device.public(),
+            doors(&[DOOR_A]),
+            current(),
+        ),
         &guest.device,
     );
-    let chain = KeyChain::with_links(alice.chain.root().clone(), vec![guest.chain.guest_link().unwrap().clone(), g2]).unwrap();
+    let chain =
+        KeyChain::with_links(alice.chain.root().clone(), vec![guest.chain.guest_link().unwrap().clone(), g2]).unwrap();
     let resharer = Holder { chain, device: g2_device };
     assert_eq!(denial_of(&p, &mut door, &resharer), DenialReason::ReSharingByGuest);
 }
@@ -168,7 +196,13 @@ fn a_denied_unlock_still_delivers_updates_and_a_receipt() {
     let first = outcome(p.unlock(&mut door, &mallory, Some(batch.clone())));
     assert!(first.granted, "the decision is made before the updates are applied");
     assert_eq!(first.updates.seq_after, 1);
-    let expired = p.resident_with(67, 67, doors(&[DOOR_A]), window(NOW.saturating_sub_secs(2 * DAY), NOW.saturating_sub_secs(DAY)), false);
+    let expired = p.resident_with(
+        67,
+        67,
+        doors(&[DOOR_A]),
+        window(NOW.saturating_sub_secs(2 * DAY), NOW.saturating_sub_secs(DAY)),
+        false,
+    );
     let batch2 = p.batch(DOOR_A, 1, vec![vec![revoke_key(66)], vec![revoke_key(68)]]);
     let o = outcome(p.unlock(&mut door, &expired, Some(batch2)));
     assert_eq!(o.denial, Some(DenialReason::Expired));
@@ -256,7 +290,11 @@ fn request_with_chain(chain: Vec<u8>, device: &keyway_protocol::credential::KeyP
     r.to_bytes()
 }
 
-fn decide_bytes(door: &mut keyway_protocol::door::DoorEngine, request: &[u8], nonce: [u8; 16]) -> keyway_protocol::unlock::Access {
+fn decide_bytes(
+    door: &mut keyway_protocol::door::DoorEngine,
+    request: &[u8],
+    nonce: [u8; 16],
+) -> keyway_protocol::unlock::Access {
     let mut s = keyway_test_kit::door::MessageSession::new(door, NOW, nonce);
     let access = s.request(door, request, NOW).unwrap();
     let result = s.result().unwrap().clone();
@@ -272,10 +310,16 @@ fn unreadable_unknown_version_and_weak_key_chains_are_denied_with_their_reason()
     let mut door = p.door(DOOR_A);
     let alice = p.resident(1, 1);
     let nonce = [4; 16];
-    assert_eq!(decide_bytes(&mut door, &request_with_chain(vec![1, 2, 3], &alice.device, nonce), nonce), Access::Denied(DenialReason::Malformed));
+    assert_eq!(
+        decide_bytes(&mut door, &request_with_chain(vec![1, 2, 3], &alice.device, nonce), nonce),
+        Access::Denied(DenialReason::Malformed)
+    );
     let mut future = alice.chain.to_bytes();
     future[0] = 2;
-    assert_eq!(decide_bytes(&mut door, &request_with_chain(future, &alice.device, nonce), nonce), Access::Denied(DenialReason::UnsupportedVersion));
+    assert_eq!(
+        decide_bytes(&mut door, &request_with_chain(future, &alice.device, nonce), nonce),
+        Access::Denied(DenialReason::UnsupportedVersion)
+    );
     // An authority certificate naming a small-order holder key, "sharing" a guest key.
     let mut identity = [0u8; 32];
     identity[0] = 1;
@@ -294,9 +338,18 @@ fn unreadable_unknown_version_and_weak_key_chains_are_denied_with_their_reason()
     );
     let guest_device = key(60);
     let guest = keyway_protocol::credential::GuestKey {
-        body: GuestKeyBody::new(KeyId(1 | KeyId::GUEST_BIT), KeyId(3), guest_device.public(), doors(&[DOOR_A]), current()),
+        body: GuestKeyBody::new(
+            KeyId(1 | KeyId::GUEST_BIT),
+            KeyId(3),
+            guest_device.public(),
+            doors(&[DOOR_A]),
+            current(),
+        ),
         signature: keyway_protocol::codec::Bytes64([0; 64]),
     };
     let chain = KeyChain::guest(cert, guest).to_bytes();
-    assert_eq!(decide_bytes(&mut door, &request_with_chain(chain, &guest_device, nonce), nonce), Access::Denied(DenialReason::WeakKey));
+    assert_eq!(
+        decide_bytes(&mut door, &request_with_chain(chain, &guest_device, nonce), nonce),
+        Access::Denied(DenialReason::WeakKey)
+    );
 }

@@ -1,6 +1,5 @@
 //! The checks on authority-signed door updates and door certificates.
 
-
 use keyway_protocol::credential::{
     ChainError, DoorCertBody, DoorCertificate, DoorId, DoorOp, DoorUpdate, KeyId, KeyPair, SignedBody, TrustAnchors,
     UpdateBatch, UpdateBatchBody,
@@ -33,13 +32,19 @@ fn a_batch_is_for_one_door_from_a_known_authority() {
     // A courier phone cannot renumber, drop or add updates.
     let mut renumbered = b.clone();
     renumbered.body.first_seq = 40;
-    assert_eq!(renumbered.verify_for(&a.anchors(), FRONT), Err(ChainError::BadSignature { what: UpdateBatchBody::WHAT }));
+    assert_eq!(
+        renumbered.verify_for(&a.anchors(), FRONT),
+        Err(ChainError::BadSignature { what: UpdateBatchBody::WHAT })
+    );
     let mut dropped = b.clone();
     dropped.body.updates = keyway_protocol::codec::BoundedVec::new(b.body.updates[1..].to_vec()).expect("2");
     assert_eq!(dropped.verify_for(&a.anchors(), FRONT), Err(ChainError::BadSignature { what: UpdateBatchBody::WHAT }));
     let mut retargeted = b.clone();
     retargeted.body.door_id = DoorId(1043);
-    assert_eq!(retargeted.verify_for(&a.anchors(), DoorId(1043)), Err(ChainError::BadSignature { what: UpdateBatchBody::WHAT }));
+    assert_eq!(
+        retargeted.verify_for(&a.anchors(), DoorId(1043)),
+        Err(ChainError::BadSignature { what: UpdateBatchBody::WHAT })
+    );
 }
 
 #[test]
@@ -64,7 +69,10 @@ fn batch_versions_are_checked() {
     let mut body = batch(&a, FRONT, 1, 1).body;
     body.version = 2;
     let b = UpdateBatch::sign(body, &a.key);
-    assert_eq!(b.verify_for(&a.anchors(), FRONT), Err(ChainError::UnsupportedVersion { what: UpdateBatchBody::WHAT, found: 2 }));
+    assert_eq!(
+        b.verify_for(&a.anchors(), FRONT),
+        Err(ChainError::UnsupportedVersion { what: UpdateBatchBody::WHAT, found: 2 })
+    );
 }
 
 #[test]

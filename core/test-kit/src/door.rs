@@ -5,8 +5,8 @@
 
 use keyway_protocol::UnixTime;
 use keyway_protocol::door::{DoorEngine, DoorSession, DoorSessionError, DoorStep, Entry};
-use keyway_protocol::unlock::frame::{self, MessageKind};
 use keyway_protocol::unlock::DoorResult;
+use keyway_protocol::unlock::frame::{self, MessageKind};
 
 /// What frames did at an in-memory door.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -26,7 +26,12 @@ impl Fed {
 
 /// Feeds one frame; a finished result is released at once (its frames wait in
 /// [`DoorSession::poll_transmit`]).
-pub fn feed(session: &mut DoorSession, door: &mut DoorEngine, frame: &[u8], now: UnixTime) -> Result<Fed, DoorSessionError> {
+pub fn feed(
+    session: &mut DoorSession,
+    door: &mut DoorEngine,
+    frame: &[u8],
+    now: UnixTime,
+) -> Result<Fed, DoorSessionError> {
     Ok(match session.handle_frame(door, frame, now)? {
         DoorStep::NeedMore => Fed::default(),
         DoorStep::Decided(entry) => Fed { decided: Some(entry), result: None },
@@ -90,7 +95,12 @@ impl MessageSession {
     }
 
     /// Feeds the request; returns the decision.
-    pub fn request(&mut self, door: &mut DoorEngine, message: &[u8], now: UnixTime) -> Result<keyway_protocol::unlock::Access, DoorSessionError> {
+    pub fn request(
+        &mut self,
+        door: &mut DoorEngine,
+        message: &[u8],
+        now: UnixTime,
+    ) -> Result<keyway_protocol::unlock::Access, DoorSessionError> {
         let fed = feed_message(&mut self.session, door, MessageKind::Request, message, now)?;
         let access = fed.decided.as_ref().map(|e| e.access).ok_or(DoorSessionError::UnexpectedFrame)?;
         self.fed.absorb(fed);

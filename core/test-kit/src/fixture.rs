@@ -2,6 +2,7 @@
 //! residents and guests with deterministic keys, and helpers to sign door update batches.
 #![allow(dead_code)]
 
+use crate::sim::{SimConfig, SimPair, SimRun};
 use keyway_protocol::UnixTime;
 use keyway_protocol::credential::door_update::UpdateBatchBody;
 use keyway_protocol::credential::{
@@ -11,7 +12,6 @@ use keyway_protocol::credential::{
 };
 use keyway_protocol::door::{DoorEngine, DoorProvisioning};
 use keyway_protocol::unlock::{PhoneSession, UnlockParams};
-use crate::sim::{SimConfig, SimPair, SimRun};
 
 /// 2026-12-01T08:00:00Z.
 pub const NOW: UnixTime = UnixTime(1_796_112_000);
@@ -77,7 +77,15 @@ impl Property {
         })
     }
 
-    pub fn key_cert(&self, key_id: u64, person: u64, device: &KeyPair, doors: DoorSet, validity: Validity, may_share: bool) -> KeyCertificate {
+    pub fn key_cert(
+        &self,
+        key_id: u64,
+        person: u64,
+        device: &KeyPair,
+        doors: DoorSet,
+        validity: Validity,
+        may_share: bool,
+    ) -> KeyCertificate {
         let body = KeyCertBody::new(
             KeyId(key_id),
             PersonId(person),
@@ -95,7 +103,14 @@ impl Property {
         self.resident_with(key_id, person, doors(&[DOOR_A, DOOR_B]), current(), true)
     }
 
-    pub fn resident_with(&self, key_id: u64, person: u64, doors: DoorSet, validity: Validity, may_share: bool) -> Holder {
+    pub fn resident_with(
+        &self,
+        key_id: u64,
+        person: u64,
+        doors: DoorSet,
+        validity: Validity,
+        may_share: bool,
+    ) -> Holder {
         let device = key(10 + person as u8);
         let cert = self.key_cert(key_id, person, &device, doors, validity, may_share);
         Holder { chain: KeyChain::resident(cert), device }
@@ -121,7 +136,14 @@ impl Property {
         Signed::sign(body, &self.authority)
     }
 
-    pub fn params(&self, holder: &Holder, door: DoorId, batch: Option<UpdateBatch>, activity_after: u64, nonce: u8) -> UnlockParams {
+    pub fn params(
+        &self,
+        holder: &Holder,
+        door: DoorId,
+        batch: Option<UpdateBatch>,
+        activity_after: u64,
+        nonce: u8,
+    ) -> UnlockParams {
         UnlockParams {
             chain: holder.chain.clone(),
             device_key: holder.device.clone(),

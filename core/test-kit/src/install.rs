@@ -1,8 +1,8 @@
 //! Door installation from Mission Control's `POST /v1/doors` answer: the verified path the
 //! door simulator and the test fixtures use to turn a [`ProvisionedDoor`] into a door.
 
-use keyway_protocol::UnixTime;
 use keyway_api::ProvisionedDoor;
+use keyway_protocol::UnixTime;
 use keyway_protocol::credential::{DoorcodeSecret, KeyPair, TrustAnchors};
 use keyway_protocol::door::{DoorEngine, DoorProvisioning};
 

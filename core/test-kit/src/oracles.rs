@@ -13,23 +13,23 @@
 
 #![allow(dead_code)]
 
-use keyway_protocol::UnixTime;
 use keyway_api::{
     AcceptInviteResponse, AccessKind, B64, DoorEntry, KeyEntry, KeyStatus, Revocation, SyncResponse,
     UploadReceiptsResponse,
 };
+use keyway_protocol::UnixTime;
+use keyway_protocol::credential::SignedBody;
 use keyway_protocol::credential::door_update::UpdateBatchBody;
 use keyway_protocol::credential::{
     AuthorityKeyId, DoorCertBody, DoorCertificate, DoorId, DoorOp, DoorSet, DoorUpdate, DoorcodeSecret, GuestKey,
-    GuestKeyBody, KeyCertBody, KeyChain, KeyFlags, KeyId, KeyPair, NoRevocations, PersonId, Receipt, Signed, TrustAnchors,
-    UpdateBatch, Validity,
+    GuestKeyBody, KeyCertBody, KeyChain, KeyFlags, KeyId, KeyPair, NoRevocations, PersonId, Receipt, Signed,
+    TrustAnchors, UpdateBatch, Validity,
 };
+use keyway_protocol::door::DoorSession;
 use keyway_protocol::door::{DoorEngine, DoorProvisioning, DoorState};
 use keyway_protocol::unlock::frame::{self, MessageKind, Reassembler, split_at};
 use keyway_protocol::unlock::message::{MAX_BATCH_BYTES, batch_digest};
-use keyway_protocol::door::DoorSession;
 use keyway_protocol::unlock::{ChallengeBody, DoorChallenge, DoorResult, PhoneSession, UnlockParams, UnlockRequest};
-use keyway_protocol::credential::SignedBody;
 use keyway_wallet::share::{GuestKeyOffer, ShareRequest};
 use keyway_wallet::verify_sync::verify_sync;
 use std::sync::OnceLock;
@@ -232,7 +232,8 @@ impl Genuine {
                 }
                 let mut result = None;
                 for fr in &to_door {
-                    result = crate::door::feed(&mut session, &mut door, fr, NOW).expect("genuine frames").result.or(result);
+                    result =
+                        crate::door::feed(&mut session, &mut door, fr, NOW).expect("genuine frames").result.or(result);
                 }
                 let result = result.expect("genuine session");
                 assert_eq!(result.access.is_granted(), !holder.revoked);
@@ -439,7 +440,8 @@ pub fn sync_json(data: &[u8]) {
     let f = Fixture::get();
     let device = f.holders[0].device.public();
     let check_sync = |resp: &SyncResponse| {
-        let again: SyncResponse = serde_json::from_slice(&serde_json::to_vec(resp).expect("serializes")).expect("round trip");
+        let again: SyncResponse =
+            serde_json::from_slice(&serde_json::to_vec(resp).expect("serializes")).expect("round trip");
         assert_eq!(&again, resp, "sync answer survives a JSON round trip");
         for trusted in [TrustAnchors::default(), f.anchors.clone()] {
             if let Ok(changes) = verify_sync(resp, &device, &trusted, &[]) {
@@ -472,7 +474,8 @@ pub fn sync_json(data: &[u8]) {
         }
         _ => {
             if let Ok(resp) = serde_json::from_slice::<UploadReceiptsResponse>(json) {
-                let again: UploadReceiptsResponse = serde_json::from_slice(&serde_json::to_vec(&resp).expect("serializes")).expect("round trip");
+                let again: UploadReceiptsResponse =
+                    serde_json::from_slice(&serde_json::to_vec(&resp).expect("serializes")).expect("round trip");
                 assert_eq!(again, resp);
             }
         }
@@ -542,7 +545,10 @@ pub fn door_session(data: &[u8]) {
         assert_eq!(result.updates.seq_after, door.update_seq());
         while session.poll_transmit(frame::MIN_MTU).is_some() {}
         assert!(session.is_done());
-        assert!(session.handle_frame(&mut door, &[0x82, 0, 0, 0, 1, 1], NOW).is_err(), "a finished session takes nothing more");
+        assert!(
+            session.handle_frame(&mut door, &[0x82, 0, 0, 0, 1, 1], NOW).is_err(),
+            "a finished session takes nothing more"
+        );
     }
 }
 

@@ -22,8 +22,8 @@
 use keyway_link::{Link, LinkError};
 use keyway_protocol::UnixTime;
 use keyway_protocol::door::DoorEngine;
-use keyway_protocol::unlock::frame::{ATT_OVERHEAD, MAX_MTU, MIN_MTU};
 use keyway_protocol::door::{DoorSession, DoorSessionError};
+use keyway_protocol::unlock::frame::{ATT_OVERHEAD, MAX_MTU, MIN_MTU};
 use keyway_protocol::unlock::{Access, PhoneSession, ProtocolError, UnlockOutcome};
 use std::cmp::Reverse;
 use std::collections::{BTreeSet, BinaryHeap, VecDeque};
@@ -240,7 +240,13 @@ impl SimPair {
     }
 
     /// Runs one unlock. The door's clock starts at `door_start` and advances with modeled time.
-    pub fn run(&self, mut phone: PhoneSession, door: &mut DoorEngine, door_start: UnixTime, door_nonce: [u8; 16]) -> SimRun {
+    pub fn run(
+        &self,
+        mut phone: PhoneSession,
+        door: &mut DoorEngine,
+        door_start: UnixTime,
+        door_nonce: [u8; 16],
+    ) -> SimRun {
         let mut ch = SimChannel::new(self.cfg.clone());
         let mtu = ch.cfg.mtu;
         let latency = ch.cfg.latency_ms;
@@ -427,7 +433,8 @@ impl Link for SimDoorLink {
         if self.channel.stats.disconnected {
             return Err(LinkError::Disconnected);
         }
-        self.phone_clock_ms = self.phone_clock_ms.saturating_add(u64::try_from(timeout.as_millis()).unwrap_or(u64::MAX));
+        self.phone_clock_ms =
+            self.phone_clock_ms.saturating_add(u64::try_from(timeout.as_millis()).unwrap_or(u64::MAX));
         Err(LinkError::Timeout)
     }
 

@@ -26,7 +26,8 @@ fn committed_seeds_are_the_current_real_encodings() {
             std::fs::create_dir_all(path.parent().unwrap()).unwrap();
             std::fs::write(&path, &bytes).unwrap();
         }
-        let committed = std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e} (regenerate the seeds)", path.display()));
+        let committed =
+            std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e} (regenerate the seeds)", path.display()));
         assert!(committed == bytes, "{} is stale (regenerate the seeds)", path.display());
     }
 }

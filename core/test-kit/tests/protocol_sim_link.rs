@@ -1,13 +1,12 @@
 //! The simulated BLE link and the blocking pumps: `run_unlock` against a shared simulated door,
 //! `serve_session` against `run_unlock` over a two-thread link, loss, drops and disconnects.
 
-
-use keyway_protocol::unlock::frame::FrameError;
-use keyway_protocol::unlock::{ProtocolError};
-use keyway_protocol::door::{DoorSessionError};
-use keyway_test_kit::sim::{SimConfig, SimDoorLink, SimFailure, SimPair};
 use keyway_link::{DoorServer, Link, LinkError, UnlockError, Volatile, run_unlock};
+use keyway_protocol::door::DoorSessionError;
+use keyway_protocol::unlock::ProtocolError;
+use keyway_protocol::unlock::frame::FrameError;
 use keyway_test_kit::fixture::*;
+use keyway_test_kit::sim::{SimConfig, SimDoorLink, SimFailure, SimPair};
 use std::sync::mpsc::{Receiver, Sender, channel};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -200,7 +199,8 @@ fn the_door_server_and_run_unlock_talk_over_a_real_two_thread_link() {
 fn run_unlock_times_out_when_the_door_is_silent() {
     let p = Property::new();
     let (mut phone_end, _door_end) = thread_pair(247);
-    let err = run_unlock(&mut phone_end, p.phone(&p.resident(1, 1), DOOR_A, None), Duration::from_millis(50)).unwrap_err();
+    let err =
+        run_unlock(&mut phone_end, p.phone(&p.resident(1, 1), DOOR_A, None), Duration::from_millis(50)).unwrap_err();
     assert!(matches!(err, UnlockError::Timeout(_)));
     let (mut phone_end, door_end) = thread_pair(247);
     drop(door_end);

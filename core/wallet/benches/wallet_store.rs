@@ -1,14 +1,13 @@
 //! The wallet at scale: a sync delivering 10,000 key chains into a fresh store, and choosing
 //! the key to present at a door among them.
 
-
 use criterion::{BatchSize, Criterion, black_box, criterion_group, criterion_main};
 use keyway_api::{AccessKind, DoorEntry, KeyEntry, KeyStatus, SyncResponse};
 use keyway_protocol::credential::{DoorId, KeyChain, KeyFlags};
-use keyway_wallet::store::{Store, StoredKey, SyncChanges};
-use keyway_wallet::key_state::pick_key;
-use keyway_wallet::verify_sync::verify_sync;
 use keyway_test_kit::fixture::*;
+use keyway_wallet::key_state::pick_key;
+use keyway_wallet::store::{Store, StoredKey, SyncChanges};
+use keyway_wallet::verify_sync::verify_sync;
 use std::time::Duration;
 
 const KEYS: u64 = 10_000;
@@ -99,10 +98,18 @@ fn sync(c: &mut Criterion) {
     // The store's part: one transaction writing 10,000 chains to a WAL database on disk
     // (synchronous=FULL).
     g.bench_function("apply_sync_10000_keys/file", |b| {
-        b.iter_batched(&mut fresh_file, |mut s| s.apply_sync(black_box(&changes), NOW).unwrap(), BatchSize::PerIteration)
+        b.iter_batched(
+            &mut fresh_file,
+            |mut s| s.apply_sync(black_box(&changes), NOW).unwrap(),
+            BatchSize::PerIteration,
+        )
     });
     g.bench_function("apply_sync_10000_keys/memory", |b| {
-        b.iter_batched(|| Store::open_in_memory().unwrap(), |mut s| s.apply_sync(black_box(&changes), NOW).unwrap(), BatchSize::PerIteration)
+        b.iter_batched(
+            || Store::open_in_memory().unwrap(),
+            |mut s| s.apply_sync(black_box(&changes), NOW).unwrap(),
+            BatchSize::PerIteration,
+        )
     });
     // The whole sync as the wallet runs it after the HTTP answer: every certificate's signature
     // and structure checked, then the store transaction.
@@ -133,7 +140,11 @@ fn pick(c: &mut Criterion) {
     g.measurement_time(Duration::from_secs(2)).warm_up_time(Duration::from_millis(500));
     // Among keys already in memory.
     g.bench_function("pick_key_among_10000", |b| {
-        b.iter(|| black_box(pick_key(held.iter().map(|k| (&k.chain, k.revoked)), black_box(door), NOW).map(|c| c.leaf_key_id())))
+        b.iter(|| {
+            black_box(
+                pick_key(held.iter().map(|k| (&k.chain, k.revoked)), black_box(door), NOW).map(|c| c.leaf_key_id()),
+            )
+        })
     });
     // As `Wallet::unlock` does it: load the usable keys (here all 10,000 are), then pick.
     g.sample_size(20);

@@ -8,8 +8,12 @@ use keyway_protocol::credential::{DoorId, DoorSet, KeyChain, KeyId, Validity};
 pub enum KeyState {
     Active,
     /// Delivered ahead of its start (the person can set up the app); works from `start`.
-    Upcoming { start: UnixTime },
-    Expired { at: UnixTime },
+    Upcoming {
+        start: UnixTime,
+    },
+    Expired {
+        at: UnixTime,
+    },
     /// Ended early by the manager (Revoke All Keys, Delete Person, a deleted key).
     Revoked,
 }
@@ -72,7 +76,11 @@ pub fn view_of(chain: &KeyChain, revoked: bool, now: UnixTime) -> KeyView {
 /// The key to present at `door`: only active keys that open it; an authority-issued key
 /// before a guest key, a resident key before a non-resident one, then the one that lasts
 /// longest (least likely to be refused by a door whose clock runs ahead).
-pub fn pick_key<'a>(keys: impl IntoIterator<Item = (&'a KeyChain, bool)>, door: DoorId, now: UnixTime) -> Option<&'a KeyChain> {
+pub fn pick_key<'a>(
+    keys: impl IntoIterator<Item = (&'a KeyChain, bool)>,
+    door: DoorId,
+    now: UnixTime,
+) -> Option<&'a KeyChain> {
     keys.into_iter()
         .map(|(chain, revoked)| (chain, view_of(chain, revoked, now)))
         .filter(|(_, v)| v.state == KeyState::Active && v.doors.contains(door))

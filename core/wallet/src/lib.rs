@@ -8,20 +8,20 @@
 //! to talk to the backend and to doors. It works offline with what it last synced.
 
 pub mod key_state;
-pub mod store;
 pub mod online;
 pub mod share;
+pub mod store;
 pub mod unlock;
 pub mod verify_sync;
 
 pub use online::{SyncSummary, UploadSummary};
 pub use unlock::UnlockReport;
 
+use crate::store::secure::{SecureStorage, SecureStorageError};
+use crate::store::{PendingBatch, Store, StoreError, StoredReceipt};
+use key_state::{KeyView, effective_now, view_of};
 use keyway_protocol::UnixTime;
 use keyway_protocol::credential::{DoorCertificate, DoorId, DoorSet, KeyChain, KeyPair, PublicKey, Validity};
-use crate::store::secure::{SecureStorage, SecureStorageError};
-use crate::store::{PendingBatch, StoreError, StoredReceipt, Store};
-use key_state::{KeyView, effective_now, view_of};
 use share::{GuestKeyOffer, ShareError, ShareRequest};
 use std::path::Path;
 use std::sync::Arc;
@@ -139,7 +139,13 @@ impl Wallet {
     /// The resident's side: signs a guest key for the device in `request_text`, under this
     /// wallet's key `parent`, for `doors` during `validity`. The guest key is remembered
     /// (so it can be registered with the backend and listed) and returned as an offer text.
-    pub fn share_offline(&self, parent: keyway_protocol::credential::KeyId, request_text: &str, doors: DoorSet, validity: Validity) -> Result<String> {
+    pub fn share_offline(
+        &self,
+        parent: keyway_protocol::credential::KeyId,
+        request_text: &str,
+        doors: DoorSet,
+        validity: Validity,
+    ) -> Result<String> {
         let request = ShareRequest::from_text(request_text)?;
         let (offer, _) = self.issue_guest_offer(parent, request.body.guest_device, doors, validity)?;
         Ok(offer.to_text())
@@ -162,13 +168,8 @@ impl Wallet {
             .ok_or_else(|| WalletError::UnknownKey(parent.to_string()))?;
         let guest = share::issue_guest_key(&parent_chain, &self.device, guest_device, doors.clone(), validity)?;
         self.store.add_issued_guest_key(&guest, keyway_api::clock::now())?;
-        let certs: Vec<DoorCertificate> = self
-            .store
-            .door_certs()?
-            .into_iter()
-            .map(|(_, c)| c)
-            .filter(|c| doors.contains(c.body.door_id))
-            .collect();
+        let certs: Vec<DoorCertificate> =
+            self.store.door_certs()?.into_iter().map(|(_, c)| c).filter(|c| doors.contains(c.body.door_id)).collect();
         let chain = KeyChain::guest(parent_chain.root().clone(), guest.clone());
         Ok((GuestKeyOffer::new(chain, &self.store.anchors()?, certs), guest))
     }

@@ -3,9 +3,9 @@
 
 use super::verify_sync::{BadSync, verify_sync};
 use super::{Result, Wallet, WalletError};
+use keyway_api::client::{ClientConfig, SyncClient};
 use keyway_protocol::UnixTime;
 use keyway_protocol::credential::{KeyChain, KeyId};
-use keyway_api::client::{ClientConfig, SyncClient};
 
 pub(crate) const DEVICE_TOKEN: &str = "device-token";
 pub(crate) const META_BACKEND: &str = "backend_url";

@@ -9,14 +9,14 @@
 //!    signature verifies. (An offline guest learns the authority key from the resident it
 //!    trusts; a guest that later syncs with the backend gets it from there.)
 
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use keyway_protocol::UnixTime;
 use keyway_protocol::codec::{self, BoundedBytes, BoundedVec, DecodeError};
 use keyway_protocol::credential::{
-    ChainError, DoorCertificate, DoorSet, GuestKey, GuestKeyBody, KeyChain, KeyId, KeyPair, PublicKey, Signed, SignedBody,
-    TrustAnchors, Validity, label,
+    ChainError, DoorCertificate, DoorSet, GuestKey, GuestKeyBody, KeyChain, KeyId, KeyPair, PublicKey, Signed,
+    SignedBody, TrustAnchors, Validity, label,
 };
-use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde::{Deserialize, Serialize};
 
 const REQUEST_PREFIX: &str = "KWSR1.";
@@ -90,7 +90,11 @@ fn from_text(prefix: &'static str, text: &str, max_bytes: usize) -> Result<Vec<u
     let text = text.trim();
     let body = text.strip_prefix(prefix).ok_or(ShareError::NotAPayload(prefix))?;
     if body.len() > MAX_TEXT || body.len() > max_bytes.saturating_mul(4) / 3 + 4 {
-        return Err(ShareError::Decode(DecodeError::TooLong { what: "share payload", len: body.len(), max: max_bytes }));
+        return Err(ShareError::Decode(DecodeError::TooLong {
+            what: "share payload",
+            len: body.len(),
+            max: max_bytes,
+        }));
     }
     URL_SAFE_NO_PAD.decode(body).map_err(|_| ShareError::BadText)
 }

@@ -3,9 +3,9 @@
 
 use super::key_state::pick_key;
 use super::{Result, Wallet, WalletError};
+use keyway_link::{Link, run_unlock};
 use keyway_protocol::credential::{DenialReason, DoorId, KeyId};
 use keyway_protocol::unlock::{PhoneSession, UnlockParams};
-use keyway_link::{Link, run_unlock};
 use std::time::Duration;
 
 /// How long an unlock may take from the subscription to the door's result.

@@ -5,9 +5,9 @@
 //! keys that does not overlap the ones already trusted is refused whole, and the store keeps
 //! what it had.
 
+use crate::store::{StoredKey, SyncChanges};
 use keyway_api::{KeyStatus, SyncResponse};
 use keyway_protocol::credential::{ChainError, KeyChain, KeyId, PublicKey, TrustAnchors};
-use crate::store::{StoredKey, SyncChanges};
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum BadSync {
@@ -25,7 +25,12 @@ pub enum BadSync {
 
 /// Checks `resp` for the device `device` against the anchors already trusted (`trusted`, empty
 /// before the first sync) and the keys already held.
-pub fn verify_sync(resp: &SyncResponse, device: &PublicKey, trusted: &TrustAnchors, held: &[StoredKey]) -> Result<SyncChanges, BadSync> {
+pub fn verify_sync(
+    resp: &SyncResponse,
+    device: &PublicKey,
+    trusted: &TrustAnchors,
+    held: &[StoredKey],
+) -> Result<SyncChanges, BadSync> {
     let mut anchors = TrustAnchors::default();
     for k in &resp.trust_anchors {
         if !k.is_acceptable() {
@@ -41,13 +46,16 @@ pub fn verify_sync(resp: &SyncResponse, device: &PublicKey, trusted: &TrustAncho
         return Err(BadSync::AnchorsReplaced);
     }
 
-    let mut changes = SyncChanges { anchors: Some(anchors.clone()), server_time: resp.server_time, ..Default::default() };
+    let mut changes =
+        SyncChanges { anchors: Some(anchors.clone()), server_time: resp.server_time, ..Default::default() };
     changes.cursor = Some(resp.cursor.clone());
 
     for door in &resp.doors {
-        door.certificate
-            .verify(&anchors)
-            .map_err(|error| BadSync::Signature { what: "door certificate", subject: door.door_id.to_string(), error })?;
+        door.certificate.verify(&anchors).map_err(|error| BadSync::Signature {
+            what: "door certificate",
+            subject: door.door_id.to_string(),
+            error,
+        })?;
         if door.certificate.body.door_id != door.door_id {
             return Err(BadSync::Signature {
                 what: "door certificate",
@@ -58,9 +66,11 @@ pub fn verify_sync(resp: &SyncResponse, device: &PublicKey, trusted: &TrustAncho
         changes.door_certs.push((door.name.clone(), (*door.certificate).clone()));
         let batch = match &door.pending_updates {
             Some(batch) => {
-                batch
-                    .verify_for(&anchors, door.door_id)
-                    .map_err(|error| BadSync::Signature { what: "door update batch", subject: door.door_id.to_string(), error })?;
+                batch.verify_for(&anchors, door.door_id).map_err(|error| BadSync::Signature {
+                    what: "door update batch",
+                    subject: door.door_id.to_string(),
+                    error,
+                })?;
                 Some((**batch).clone())
             }
             None => None,
@@ -75,9 +85,11 @@ pub fn verify_sync(resp: &SyncResponse, device: &PublicKey, trusted: &TrustAncho
         let revoked = resp.person_deleted || matches!(entry.status, KeyStatus::Revoked | KeyStatus::Replaced);
         if let Some(cert) = &entry.certificate {
             let chain = KeyChain::resident((**cert).clone());
-            chain
-                .verify_structure(&anchors)
-                .map_err(|error| BadSync::Signature { what: "key certificate", subject: entry.key_id.to_string(), error })?;
+            chain.verify_structure(&anchors).map_err(|error| BadSync::Signature {
+                what: "key certificate",
+                subject: entry.key_id.to_string(),
+                error,
+            })?;
             if cert.body.holder != *device {
                 return Err(BadSync::NotOurKey(entry.key_id));
             }
@@ -85,7 +97,10 @@ pub fn verify_sync(resp: &SyncResponse, device: &PublicKey, trusted: &TrustAncho
                 return Err(BadSync::Signature {
                     what: "key certificate",
                     subject: entry.key_id.to_string(),
-                    error: ChainError::Malformed { what: "key certificate", detail: "listed under another key id".into() },
+                    error: ChainError::Malformed {
+                        what: "key certificate",
+                        detail: "listed under another key id".into(),
+                    },
                 });
             }
             changes.keys.push(chain);

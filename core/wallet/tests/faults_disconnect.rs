@@ -10,10 +10,10 @@ use keyway_protocol::UnixTime;
 use keyway_protocol::credential::door_update::UpdateBatchBody;
 use keyway_protocol::credential::*;
 use keyway_protocol::door::{DoorEngine, DoorProvisioning, DoorState};
-use keyway_wallet::store::SyncChanges;
-use keyway_wallet::store::secure::MemorySecureStorage;
 use keyway_test_kit::sim::{SimConfig, SimDoorLink};
 use keyway_wallet::Wallet;
+use keyway_wallet::store::SyncChanges;
+use keyway_wallet::store::secure::MemorySecureStorage;
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 
@@ -38,7 +38,8 @@ impl Property {
             .map(|i| DoorUpdate::new(vec![DoorOp::RevokeKey { key: KeyId(1_000 + i), until }]).unwrap())
             .collect();
         let validity = Validity::new(now.saturating_sub_secs(DAY), until).unwrap();
-        updates.push(DoorUpdate::new(vec![DoorOp::AddDoorcode { slot: SLOT, person: PersonId(77), validity }]).unwrap());
+        updates
+            .push(DoorUpdate::new(vec![DoorOp::AddDoorcode { slot: SLOT, person: PersonId(77), validity }]).unwrap());
         let issuer = AuthorityKeyId::of(&authority.public().0);
         let body = UpdateBatchBody::new(DOOR, 1, now, issuer, updates).unwrap();
         let batch = Signed::sign(body, &authority);
@@ -107,10 +108,7 @@ fn check_delivered(p: &Property, door: &DoorEngine, wallet: &Wallet, cut: usize)
     assert!(door.state().doorcodes.contains_key(&SLOT), "{ctx}: doorcode slot lost");
     // Nothing was rejected (an update applied twice would have to be refused or logged).
     let records: Vec<&ActivityRecord> = door.activity().records().collect();
-    assert!(
-        !records.iter().any(|r| matches!(r.event, ActivityEvent::UpdateRejected { .. })),
-        "{ctx}: {records:?}"
-    );
+    assert!(!records.iter().any(|r| matches!(r.event, ActivityEvent::UpdateRejected { .. })), "{ctx}: {records:?}");
     let seqs: Vec<u64> = records.iter().map(|r| r.seq).collect();
     assert_eq!(seqs, (1..=door.activity().head()).collect::<Vec<_>>(), "{ctx}: activity gap-free from 1");
     let unlocks = records.iter().filter(|r| matches!(r.event, ActivityEvent::AppUnlock { .. })).count();
@@ -177,9 +175,16 @@ fn disconnect_after_every_byte_then_retry() {
                 // Whatever the door did, the wallet changed nothing: the batch is still pending
                 // and no receipt was recorded.
                 let d = door.lock().unwrap();
-                assert!(d.update_seq() == 0 || d.update_seq() == p.last_seq(), "cut {cut}: a batch applies whole or not at all");
+                assert!(
+                    d.update_seq() == 0 || d.update_seq() == p.last_seq(),
+                    "cut {cut}: a batch applies whole or not at all"
+                );
                 assert!(d.state().check(&keyway_protocol::door::DoorLimits::STANDARD).is_ok(), "cut {cut}");
-                if d.update_seq() == 0 { failed_before_apply += 1 } else { failed_after_apply += 1 }
+                if d.update_seq() == 0 {
+                    failed_before_apply += 1
+                } else {
+                    failed_after_apply += 1
+                }
                 drop(d);
                 assert!(wallet.store().pending(DOOR).unwrap().is_some(), "cut {cut}: batch dropped without proof");
                 assert!(wallet.store().receipts_to_upload().unwrap().is_empty(), "cut {cut}");

@@ -3,11 +3,11 @@
 
 use keyway_protocol::UnixTime;
 use keyway_protocol::credential::*;
-use keyway_wallet::store::SyncChanges;
-use keyway_wallet::store::secure::{FileSecureStorage, MemorySecureStorage, SecureStorage};
 use keyway_wallet::Wallet;
 use keyway_wallet::key_state::{KeyState, pick_key};
 use keyway_wallet::share::{GuestKeyOffer, ShareError};
+use keyway_wallet::store::SyncChanges;
+use keyway_wallet::store::secure::{FileSecureStorage, MemorySecureStorage, SecureStorage};
 use std::sync::Arc;
 
 const T0: u64 = 1_796_000_000; // late 2026
@@ -117,7 +117,10 @@ fn offline_guest_sharing_round_trip() {
 
     // Someone else's device cannot import it.
     let mut other = Wallet::open_in_memory(memory()).unwrap();
-    assert!(matches!(other.accept_guest_key(&offer), Err(keyway_wallet::WalletError::Share(ShareError::NotForThisDevice))));
+    assert!(matches!(
+        other.accept_guest_key(&offer),
+        Err(keyway_wallet::WalletError::Share(ShareError::NotForThisDevice))
+    ));
 }
 
 #[test]
@@ -141,7 +144,9 @@ fn sharing_refuses_wider_scope_and_unshareable_keys() {
     // A tampered request (name changed after signing) is refused.
     let mut tampered = keyway_wallet::share::ShareRequest::from_text(&req).unwrap();
     tampered.body.name = keyway_protocol::codec::BoundedBytes::new(b"mallory".to_vec()).unwrap();
-    assert!(err(resident.share_offline(KeyId(10), &tampered.to_text(), doors(&[1]), w(T0, T0 + 10))).contains("signature"));
+    assert!(
+        err(resident.share_offline(KeyId(10), &tampered.to_text(), doors(&[1]), w(T0, T0 + 10))).contains("signature")
+    );
     // Garbage payloads give errors, not panics.
     for bad in ["", "KWGK1.", "KWGK1.!!!!", "hello", &"KWGK1.".repeat(5000)] {
         assert!(GuestKeyOffer::from_text(bad).is_err());

@@ -1,13 +1,13 @@
 //! The wallet unlocking doors over a simulated BLE link: key choice, carrying the door's
 //! pending updates, recording the receipt, and the errors an app sees.
 
+use keyway_link::{Link, LinkError, UnlockError};
 use keyway_protocol::UnixTime;
 use keyway_protocol::credential::*;
 use keyway_protocol::door::{DoorEngine, DoorProvisioning};
+use keyway_test_kit::sim::{SimConfig, SimDoorLink};
 use keyway_wallet::store::SyncChanges;
 use keyway_wallet::store::secure::MemorySecureStorage;
-use keyway_test_kit::sim::{SimConfig, SimDoorLink};
-use keyway_link::{Link, LinkError, UnlockError};
 use keyway_wallet::{Wallet, WalletError};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -55,9 +55,17 @@ impl Site {
 
     fn batch(&self, first_seq: u64, n: u64) -> UpdateBatch {
         let updates = (0..n)
-            .map(|i| DoorUpdate::new(vec![DoorOp::RevokeKey { key: KeyId(1000 + i), until: UnixTime(keyway_api::clock::now().0 + 86_400) }]).unwrap())
+            .map(|i| {
+                DoorUpdate::new(vec![DoorOp::RevokeKey {
+                    key: KeyId(1000 + i),
+                    until: UnixTime(keyway_api::clock::now().0 + 86_400),
+                }])
+                .unwrap()
+            })
             .collect();
-        let body = UpdateBatchBody::new(self.cert.body.door_id, first_seq, keyway_api::clock::now(), self.issuer(), updates).unwrap();
+        let body =
+            UpdateBatchBody::new(self.cert.body.door_id, first_seq, keyway_api::clock::now(), self.issuer(), updates)
+                .unwrap();
         Signed::sign(body, &self.authority)
     }
 
@@ -131,7 +139,8 @@ fn revoked_or_missing_keys_and_unknown_doors_are_errors_before_any_radio_traffic
     let mut wallet = wallet_for(&site, None);
     assert!(matches!(wallet.unlock(DoorId(9), &mut other.link(247)), Err(WalletError::UnknownDoor(DoorId(9)))));
 
-    let changes = SyncChanges { revoked_keys: vec![KeyId(1)], server_time: keyway_api::clock::now(), ..Default::default() };
+    let changes =
+        SyncChanges { revoked_keys: vec![KeyId(1)], server_time: keyway_api::clock::now(), ..Default::default() };
     wallet.store_mut().apply_sync(&changes, keyway_api::clock::now()).unwrap();
     assert!(matches!(wallet.unlock(DoorId(4), &mut site.link(247)), Err(WalletError::NoKeyForDoor(DoorId(4)))));
     assert!(site.door.lock().unwrap().activity().is_empty());

@@ -49,5 +49,8 @@ pub fn check_result(bytes: &[u8], door_key: &PublicKey) -> Result<bool, String> 
 
 /// The first 16 bytes of a channel binding value.
 pub fn nonce_from(binding: &[u8]) -> Result<[u8; 16], String> {
-    binding.get(..16).and_then(|b| <[u8; 16]>::try_from(b).ok()).ok_or_else(|| "channel binding shorter than 16 bytes".into())
+    binding
+        .get(..16)
+        .and_then(|b| <[u8; 16]>::try_from(b).ok())
+        .ok_or_else(|| "channel binding shorter than 16 bytes".into())
 }

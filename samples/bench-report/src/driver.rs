@@ -58,7 +58,13 @@ struct Queue {
 }
 
 impl Queue {
-    fn flush(&mut self, side: &mut dyn Endpoint, cpu: &mut Duration, dir: Direction, ready_ms: u64) -> Result<(), DriveError> {
+    fn flush(
+        &mut self,
+        side: &mut dyn Endpoint,
+        cpu: &mut Duration,
+        dir: Direction,
+        ready_ms: u64,
+    ) -> Result<(), DriveError> {
         let max = self.ch.max_frame();
         loop {
             let t = Instant::now();
@@ -174,7 +180,8 @@ pub struct LengthPrefixed {
 
 impl LengthPrefixed {
     pub fn encode(message: &[u8]) -> Result<Vec<u8>, String> {
-        let len = u16::try_from(message.len()).map_err(|_| format!("message of {} bytes exceeds 65535", message.len()))?;
+        let len =
+            u16::try_from(message.len()).map_err(|_| format!("message of {} bytes exceeds 65535", message.len()))?;
         let mut out = Vec::with_capacity(2 + message.len());
         out.extend_from_slice(&len.to_be_bytes());
         out.extend_from_slice(message);

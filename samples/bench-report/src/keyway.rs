@@ -5,8 +5,8 @@ use crate::property::{DOOR, Holder, NOW, Property};
 use keyway_protocol::UnixTime;
 use keyway_protocol::credential::UpdateBatch;
 use keyway_protocol::door::DoorEngine;
-use keyway_protocol::unlock::frame::ATT_OVERHEAD;
 use keyway_protocol::door::DoorSession;
+use keyway_protocol::unlock::frame::ATT_OVERHEAD;
 use keyway_protocol::unlock::{Access, PhoneSession, UnlockOutcome, UnlockParams};
 
 pub struct KeywayPhone {
@@ -70,7 +70,8 @@ fn door_time(ms: u64) -> UnixTime {
 impl Endpoint for KeywayDoor {
     fn receive(&mut self, frame: &[u8], at_ms: u64) -> Result<(), String> {
         let now = door_time(at_ms);
-        let fed = keyway_test_kit::door::feed(&mut self.session, &mut self.engine, frame, now).map_err(|e| e.to_string())?;
+        let fed =
+            keyway_test_kit::door::feed(&mut self.session, &mut self.engine, frame, now).map_err(|e| e.to_string())?;
         if let Some(entry) = fed.decided {
             self.access = Some(entry.access);
         }

@@ -90,7 +90,8 @@ pub struct NoisePhone {
 impl NoisePhone {
     /// Builds the initiator and queues its first message.
     pub fn new(pattern: Pattern, keys: &NoiseKeys, p: &Property, holder: &Holder) -> Result<Self, String> {
-        let b = Builder::new(pattern.params().parse().map_err(err)?).local_private_key(&keys.phone.private).map_err(err)?;
+        let b =
+            Builder::new(pattern.params().parse().map_err(err)?).local_private_key(&keys.phone.private).map_err(err)?;
         let b = match pattern {
             Pattern::IK => b.remote_public_key(&keys.door.public).map_err(err)?,
             Pattern::XX => b,

@@ -59,7 +59,8 @@ impl Property {
         let issuer = AuthorityKeyId::of(&authority.public().0);
         let door_key = seeded(107);
         let door_cert = Signed::sign(DoorCertBody::new(DOOR, door_key.public(), issuer), &authority);
-        let validity = Validity::new(NOW.saturating_sub_secs(DAY), NOW.saturating_add_secs(30 * DAY)).expect("valid window");
+        let validity =
+            Validity::new(NOW.saturating_sub_secs(DAY), NOW.saturating_add_secs(30 * DAY)).expect("valid window");
         let both = DoorSet::new(vec![DOOR, OTHER_DOOR]).expect("two doors");
         let resident_device = seeded(11);
         let cert_body = KeyCertBody::new(

@@ -79,7 +79,13 @@ pub struct Run {
     pub request_received: Option<Vec<u8>>,
 }
 
-fn drive_pair(cfg: SimConfig, phone: &mut dyn Endpoint, door: &mut dyn Endpoint, phone_setup: Duration, door_setup: Duration) -> Result<Exchange, String> {
+fn drive_pair(
+    cfg: SimConfig,
+    phone: &mut dyn Endpoint,
+    door: &mut dyn Endpoint,
+    phone_setup: Duration,
+    door_setup: Duration,
+) -> Result<Exchange, String> {
     let mut x = drive(cfg, phone, door).map_err(|e: DriveError| e.to_string())?;
     x.phone_cpu += phone_setup;
     x.door_cpu += door_setup;
@@ -88,7 +94,13 @@ fn drive_pair(cfg: SimConfig, phone: &mut dyn Endpoint, door: &mut dyn Endpoint,
 
 /// One unlock of `holder` with `protocol` at `cfg`; `revocations` pending updates ride along
 /// (Keyway only: the peers carry only the request).
-pub fn run_once(ctx: &Context, protocol: Protocol, holder: HolderKind, cfg: SimConfig, revocations: u64) -> Result<Run, String> {
+pub fn run_once(
+    ctx: &Context,
+    protocol: Protocol,
+    holder: HolderKind,
+    cfg: SimConfig,
+    revocations: u64,
+) -> Result<Run, String> {
     let p = &ctx.property;
     let h = p.holder(holder);
     let engine = p.door.clone();
@@ -183,7 +195,13 @@ impl Row {
     }
 }
 
-pub fn measure(ctx: &Context, protocol: Protocol, holder: HolderKind, setting: Setting, runs: usize) -> Result<Row, String> {
+pub fn measure(
+    ctx: &Context,
+    protocol: Protocol,
+    holder: HolderKind,
+    setting: Setting,
+    runs: usize,
+) -> Result<Row, String> {
     let mut phone = Vec::with_capacity(runs);
     let mut door = Vec::with_capacity(runs);
     let mut first: Option<Exchange> = None;
@@ -241,7 +259,9 @@ pub struct Ratio {
 pub fn ratios(rows: &[Row]) -> Vec<Ratio> {
     let mut out = Vec::new();
     for k in rows.iter().filter(|r| r.protocol == Protocol::Keyway) {
-        for peer in rows.iter().filter(|r| r.protocol != Protocol::Keyway && r.holder == k.holder && r.setting == k.setting) {
+        for peer in
+            rows.iter().filter(|r| r.protocol != Protocol::Keyway && r.holder == k.holder && r.setting == k.setting)
+        {
             out.push(Ratio {
                 holder: k.holder,
                 setting: k.setting,
@@ -279,7 +299,8 @@ pub struct UpdateRow {
 }
 
 pub fn updates(ctx: &Context, setting: Setting, counts: &[u64]) -> Result<Vec<UpdateRow>, String> {
-    let bare = run_once(ctx, Protocol::Keyway, HolderKind::Resident, setting.sim(), 0)?.exchange.stats.bytes_phone_to_door;
+    let bare =
+        run_once(ctx, Protocol::Keyway, HolderKind::Resident, setting.sim(), 0)?.exchange.stats.bytes_phone_to_door;
     counts
         .iter()
         .map(|&n| {
@@ -381,7 +402,8 @@ pub fn render(r: &Report) -> String {
         r.frames_per_event, r.latency_ms, r.runs_per_row
     );
     for q in &r.requests {
-        let _ = writeln!(o, "{:?} unlock request: {} bytes (key chain {} bytes)", q.holder, q.request_bytes, q.chain_bytes);
+        let _ =
+            writeln!(o, "{:?} unlock request: {} bytes (key chain {} bytes)", q.holder, q.request_bytes, q.chain_bytes);
     }
     let c = r.tls_certificate_der_bytes;
     let _ = writeln!(o, "TLS certificates (DER): CA {} B, door {} B, phone {} B", c[0], c[1], c[2]);

@@ -11,7 +11,10 @@ use crate::property::{DOOR, Holder, Property};
 use keyway_protocol::credential::PublicKey;
 use keyway_protocol::door::DoorEngine;
 use keyway_protocol::unlock::Access;
-use rcgen::{BasicConstraints, CertificateParams, DistinguishedName, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyUsagePurpose};
+use rcgen::{
+    BasicConstraints, CertificateParams, DistinguishedName, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer,
+    KeyUsagePurpose,
+};
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer, ServerName};
 use rustls::server::WebPkiClientVerifier;
 use rustls::{ClientConfig, ClientConnection, RootCertStore, ServerConfig, ServerConnection};
@@ -68,7 +71,8 @@ impl TlsSetup {
         let mut roots = RootCertStore::empty();
         roots.add(ca_cert.der().clone()).map_err(err)?;
         let roots = Arc::new(roots);
-        let verifier = WebPkiClientVerifier::builder_with_provider(roots.clone(), provider.clone()).build().map_err(err)?;
+        let verifier =
+            WebPkiClientVerifier::builder_with_provider(roots.clone(), provider.clone()).build().map_err(err)?;
         let mut server = ServerConfig::builder_with_provider(provider.clone())
             .with_protocol_versions(&[&rustls::version::TLS13])
             .map_err(err)?
@@ -99,7 +103,10 @@ fn read_frame(conn: &mut rustls::ConnectionCommon<impl rustls::SideData>, mut fr
     Ok(())
 }
 
-fn read_plaintext(conn: &mut rustls::ConnectionCommon<impl rustls::SideData>, into: &mut LengthPrefixed) -> Result<(), String> {
+fn read_plaintext(
+    conn: &mut rustls::ConnectionCommon<impl rustls::SideData>,
+    into: &mut LengthPrefixed,
+) -> Result<(), String> {
     let mut buf = [0u8; 2048];
     loop {
         match conn.reader().read(&mut buf) {
@@ -197,7 +204,15 @@ pub struct TlsDoor {
 impl TlsDoor {
     pub fn new(setup: &TlsSetup, engine: DoorEngine) -> Result<Self, String> {
         let conn = ServerConnection::new(setup.server.clone()).map_err(err)?;
-        Ok(TlsDoor { conn, out: StreamOut::default(), inbox: LengthPrefixed::default(), engine, nonce: None, request: None, access: None })
+        Ok(TlsDoor {
+            conn,
+            out: StreamOut::default(),
+            inbox: LengthPrefixed::default(),
+            engine,
+            nonce: None,
+            request: None,
+            access: None,
+        })
     }
 }
 
@@ -229,4 +244,3 @@ impl Endpoint for TlsDoor {
         self.access.is_some()
     }
 }
-

@@ -62,7 +62,10 @@ fn keyway_through_the_generic_driver_costs_what_sim_pair_reports() {
 fn update_rows_grow_with_the_batch_and_the_decision_does_not_wait_for_it() {
     let ctx = Context::new().unwrap();
     let rows = report::updates(&ctx, SETTINGS[0], &[1, 100, 1000]).unwrap();
-    assert!(rows.windows(2).all(|w| w[0].batch_bytes < w[1].batch_bytes && w[0].bytes_phone_to_door < w[1].bytes_phone_to_door));
+    assert!(
+        rows.windows(2)
+            .all(|w| w[0].batch_bytes < w[1].batch_bytes && w[0].bytes_phone_to_door < w[1].bytes_phone_to_door)
+    );
     assert!(rows.iter().all(|r| r.decision_ms == rows[0].decision_ms));
     let big = &rows[2];
     assert!(big.result_ms > big.decision_ms);

@@ -143,7 +143,10 @@ mod tests {
         assert_eq!(parse_time_at("now", now), Ok(now));
         assert_eq!(parse_time_at("+2d", now), Ok(UnixTime(1_000_000 + 2 * 86_400)));
         assert_eq!(parse_time_at("+30m", now), Ok(UnixTime(1_000_000 + 1800)));
-        assert_eq!(parse_time_at("2026-12-24T18:00:00Z", now).map(|t| t.to_string()), Ok("2026-12-24T18:00:00Z".into()));
+        assert_eq!(
+            parse_time_at("2026-12-24T18:00:00Z", now).map(|t| t.to_string()),
+            Ok("2026-12-24T18:00:00Z".into())
+        );
         assert!(parse_time_at("+2w", now).is_err());
         assert!(parse_time_at("+d", now).is_err());
         assert!(parse_time_at("tomorrow", now).is_err());

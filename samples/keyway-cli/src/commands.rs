@@ -3,12 +3,12 @@
 use crate::args::{Cli, Command};
 use crate::display::{event_text, keys_table, state_text, time_text};
 use indicatif::{ProgressBar, ProgressStyle};
+use keyway_link::Link;
+use keyway_link::socket::SocketLink;
 use keyway_protocol::UnixTime;
 use keyway_protocol::credential::{DoorSet, Validity};
-use keyway_wallet::store::secure::FileSecureStorage;
-use keyway_link::socket::SocketLink;
-use keyway_link::Link;
 use keyway_wallet::Wallet;
+use keyway_wallet::store::secure::FileSecureStorage;
 use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
@@ -33,20 +33,26 @@ fn with_spinner<T>(message: &str, work: impl FnOnce() -> T) -> T {
 }
 
 fn block_on<T>(message: &str, fut: impl Future<Output = T>) -> Result<T, String> {
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(|e| format!("cannot start the async runtime: {e}"))?;
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| format!("cannot start the async runtime: {e}"))?;
     Ok(with_spinner(message, || rt.block_on(fut)))
 }
 
 fn door_namer(wallet: &Wallet) -> impl Fn(keyway_protocol::credential::DoorId) -> String {
     let names = wallet.doors().unwrap_or_default();
-    move |id| names.iter().find(|(d, _)| *d == id).map(|(_, n)| format!("{n} ({})", id.0)).unwrap_or_else(|| id.to_string())
+    move |id| {
+        names.iter().find(|(d, _)| *d == id).map(|(_, n)| format!("{n} ({})", id.0)).unwrap_or_else(|| id.to_string())
+    }
 }
 
 pub fn run(cli: Cli) -> Result<(), String> {
     let mut wallet = open(&cli)?;
     match cli.command {
         Command::Accept { backend, token } => {
-            let s = block_on("accepting the invite…", wallet.accept_invite(&backend, &token))?.map_err(|e| e.to_string())?;
+            let s = block_on("accepting the invite…", wallet.accept_invite(&backend, &token))?
+                .map_err(|e| e.to_string())?;
             println!("invite accepted: {} key(s), {} door(s)", s.keys_received, s.doors);
         }
         Command::Sync => {
@@ -82,12 +88,17 @@ pub fn run(cli: Cli) -> Result<(), String> {
                 return Err(keyway_wallet::WalletError::NoKeyForDoor(door).to_string());
             }
             let report = with_spinner(&format!("unlocking {door}…"), || {
-                let mut link = SocketLink::connect(addr, mtu as usize, Duration::from_secs(5)).map_err(|e| format!("cannot reach the door at {addr}: {e}"))?;
+                let mut link = SocketLink::connect(addr, mtu as usize, Duration::from_secs(5))
+                    .map_err(|e| format!("cannot reach the door at {addr}: {e}"))?;
                 let report = wallet.unlock(door, &mut link).map_err(|e| e.to_string())?;
                 Ok::<_, String>((report, link.stats(), link.mtu()))
             })?;
             let (r, stats, mtu) = report;
-            let decision = if r.granted { "unlocked".to_string() } else { format!("refused: {:?}", r.denial.unwrap_or(keyway_protocol::credential::DenialReason::Malformed)) };
+            let decision = if r.granted {
+                "unlocked".to_string()
+            } else {
+                format!("refused: {:?}", r.denial.unwrap_or(keyway_protocol::credential::DenialReason::Malformed))
+            };
             println!("{} ({}): {decision}", r.door_name, r.door);
             println!("  key {}{}", r.key_id, if r.is_guest { " (guest)" } else { "" });
             if r.updates_carried {
@@ -119,7 +130,13 @@ pub fn run(cli: Cli) -> Result<(), String> {
             for p in pending {
                 let b = &p.batch.body;
                 let count = b.updates.len() as u64;
-                println!("{}: updates seq {}..={} ({count}), signed {}", name(p.door_id), b.first_seq, b.first_seq + count.saturating_sub(1), time_text(b.issued_at));
+                println!(
+                    "{}: updates seq {}..={} ({count}), signed {}",
+                    name(p.door_id),
+                    b.first_seq,
+                    b.first_seq + count.saturating_sub(1),
+                    time_text(b.issued_at)
+                );
             }
         }
         Command::Activity => {

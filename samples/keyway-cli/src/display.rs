@@ -17,17 +17,32 @@ pub fn state_text(state: KeyState) -> String {
 pub fn keys_table(keys: &[KeyView], door_name: impl Fn(keyway_protocol::credential::DoorId) -> String) -> String {
     let mut out = format!("{:<20} {:<8} {:<28} {:<43} {}\n", "KEY", "KIND", "DOORS", "WINDOW", "STATE");
     for k in keys {
-        let kind = if k.is_guest { "guest" } else if k.resident { "resident" } else { "key" };
+        let kind = if k.is_guest {
+            "guest"
+        } else if k.resident {
+            "resident"
+        } else {
+            "key"
+        };
         let doors: Vec<String> = k.doors.doors().iter().map(|d| door_name(*d)).collect();
         let window = format!("{} → {}", k.validity.start, k.validity.expiry);
-        out.push_str(&format!("{:<20} {:<8} {:<28} {:<43} {}\n", k.key_id.to_string(), kind, doors.join(", "), window, state_text(k.state)));
+        out.push_str(&format!(
+            "{:<20} {:<8} {:<28} {:<43} {}\n",
+            k.key_id.to_string(),
+            kind,
+            doors.join(", "),
+            window,
+            state_text(k.state)
+        ));
     }
     out
 }
 
 pub fn event_text(event: &ActivityEvent) -> String {
     match event {
-        ActivityEvent::AppUnlock { key, person, guest } => format!("app unlock, {}key {key} (person {})", if *guest { "guest " } else { "" }, person.0),
+        ActivityEvent::AppUnlock { key, person, guest } => {
+            format!("app unlock, {}key {key} (person {})", if *guest { "guest " } else { "" }, person.0)
+        }
         ActivityEvent::AppDenied { key, reason, .. } => {
             format!("app refused: {reason:?}{}", key.map(|k| format!(" (key {k})")).unwrap_or_default())
         }

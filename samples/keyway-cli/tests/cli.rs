@@ -3,8 +3,8 @@
 //! and bad input as one line with exit code 1.
 
 use keyway_api::*;
-use lock_sim::{DoorFile, serve_door};
 use keyway_link::socket::DoorListener;
+use lock_sim::{DoorFile, serve_door};
 use std::path::Path;
 use std::process::{Command, Output};
 
@@ -28,7 +28,12 @@ fn one_line_error(out: &Output) -> String {
     err
 }
 
-async fn post<T: serde::de::DeserializeOwned>(http: &reqwest::Client, url: String, token: &str, body: &impl serde::Serialize) -> T {
+async fn post<T: serde::de::DeserializeOwned>(
+    http: &reqwest::Client,
+    url: String,
+    token: &str,
+    body: &impl serde::Serialize,
+) -> T {
     let resp = http.post(url).bearer_auth(token).json(body).send().await.unwrap();
     assert!(resp.status().is_success(), "{}", resp.status());
     resp.json().await.unwrap()
@@ -37,7 +42,8 @@ async fn post<T: serde::de::DeserializeOwned>(http: &reqwest::Client, url: Strin
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_resident_accepts_unlocks_a_simulated_door_and_shares_a_guest_key() {
     let dir = tempfile::tempdir().unwrap();
-    let server = mission_control::Server::start(dir.path().join("mc.db"), "127.0.0.1:0".parse().unwrap()).await.unwrap();
+    let server =
+        mission_control::Server::start(dir.path().join("mc.db"), "127.0.0.1:0".parse().unwrap()).await.unwrap();
     let base = server.base_url();
     let http = reqwest::Client::new();
     let created: CreatePropertyResponse = http
@@ -50,16 +56,30 @@ async fn a_resident_accepts_unlocks_a_simulated_door_and_shares_a_guest_key() {
         .await
         .unwrap();
     let pm = created.manager.token;
-    let door: ProvisionedDoor = post(&http, format!("{base}/v1/doors"), &pm, &CreateDoorRequest { name: "Garage".into(), online: false }).await;
-    let grant = KeyGrant { doors: vec![door.door_id], start: None, expiry: Some(keyway_api::clock::now().saturating_add_secs(86_400 * 30)) };
+    let door: ProvisionedDoor =
+        post(&http, format!("{base}/v1/doors"), &pm, &CreateDoorRequest { name: "Garage".into(), online: false }).await;
+    let grant = KeyGrant {
+        doors: vec![door.door_id],
+        start: None,
+        expiry: Some(keyway_api::clock::now().saturating_add_secs(86_400 * 30)),
+    };
     let invite = |name: &str, access| {
         let app = access == AccessKind::AppKey;
-        InviteRequest { name: name.into(), contact: format!("{name}@example.com"), access, keys: vec![grant.clone()], resident: app, may_share: app }
+        InviteRequest {
+            name: name.into(),
+            contact: format!("{name}@example.com"),
+            access,
+            keys: vec![grant.clone()],
+            resident: app,
+            may_share: app,
+        }
     };
     let ann: InviteResponse = post(&http, format!("{base}/v1/invites"), &pm, &invite("Ann", AccessKind::AppKey)).await;
     // A doorcode person queues a door update for the Garage, which Ann's phone will carry.
-    let _: InviteResponse = post(&http, format!("{base}/v1/invites"), &pm, &invite("Cleo", AccessKind::DailyDoorcode)).await;
-    let outbox: Vec<OutboxMessage> = http.get(format!("{base}/v1/outbox")).bearer_auth(&pm).send().await.unwrap().json().await.unwrap();
+    let _: InviteResponse =
+        post(&http, format!("{base}/v1/invites"), &pm, &invite("Cleo", AccessKind::DailyDoorcode)).await;
+    let outbox: Vec<OutboxMessage> =
+        http.get(format!("{base}/v1/outbox")).bearer_auth(&pm).send().await.unwrap().json().await.unwrap();
     let token = outbox.iter().find(|m| m.message_id == ann.welcome_message_id).unwrap().token.clone();
 
     // The door simulator, in-process on a thread, on its own state file.
@@ -72,7 +92,9 @@ async fn a_resident_accepts_unlocks_a_simulated_door_and_shares_a_guest_key() {
 
     let wallet = dir.path().join("ann");
     let (w, base2, token2) = (wallet.clone(), base.clone(), token.clone());
-    let out = tokio::task::spawn_blocking(move || ok(&w, &["accept", "--backend", &base2, "--token", &token2])).await.unwrap();
+    let out = tokio::task::spawn_blocking(move || ok(&w, &["accept", "--backend", &base2, "--token", &token2]))
+        .await
+        .unwrap();
     assert!(out.contains("invite accepted: 1 key(s)"), "{out}");
     let w = wallet.clone();
     let (keys, pending) = tokio::task::spawn_blocking(move || (ok(&w, &["keys"]), ok(&w, &["pending"]))).await.unwrap();
@@ -87,7 +109,13 @@ async fn a_resident_accepts_unlocks_a_simulated_door_and_shares_a_guest_key() {
     })
     .await
     .unwrap();
-    assert!(unlock.contains("Garage") && unlock.contains("unlocked") && unlock.contains("seq 0 → 1") && unlock.contains("1 round trip"), "{unlock}");
+    assert!(
+        unlock.contains("Garage")
+            && unlock.contains("unlocked")
+            && unlock.contains("seq 0 → 1")
+            && unlock.contains("1 round trip"),
+        "{unlock}"
+    );
     assert!(activity.contains("app unlock"), "{activity}");
     assert!(upload.contains("uploaded 1 receipt(s)") && upload.contains("1 door update(s) confirmed"), "{upload}");
     assert!(pending.contains("no door updates"), "{pending}");
@@ -100,8 +128,12 @@ async fn a_resident_accepts_unlocks_a_simulated_door_and_shares_a_guest_key() {
     let ann_key = ann.person.keys[0].key_id.to_string();
     let accepted = tokio::task::spawn_blocking(move || {
         let request = ok(&g, &["share-request", "--name", "Gus"]);
-        let offer = ok(&w, &["share", "--key", &ann_key, "--request", request.trim(), "--doors", &door_arg, "--until", "+2d"]);
-        let wide = keyway(&w, &["share", "--key", &ann_key, "--request", request.trim(), "--doors", &door_arg, "--until", "+90d"]);
+        let offer =
+            ok(&w, &["share", "--key", &ann_key, "--request", request.trim(), "--doors", &door_arg, "--until", "+2d"]);
+        let wide = keyway(
+            &w,
+            &["share", "--key", &ann_key, "--request", request.trim(), "--doors", &door_arg, "--until", "+90d"],
+        );
         let err = one_line_error(&wide);
         assert!(err.contains("outside the key being shared"), "{err}");
         ok(&g, &["accept-guest-key", offer.trim()])
@@ -124,7 +156,8 @@ fn bad_input_is_one_clear_line_with_exit_code_1() {
     assert!(err.contains("has not accepted an invite"), "{err}");
     let err = one_line_error(&keyway(&w, &["accept-guest-key", "hello"]));
     assert!(err.contains("KWGK1."), "{err}");
-    let err = one_line_error(&keyway(&w, &["share", "--key", "k1", "--request", "x", "--doors", "1", "--until", "soon"]));
+    let err =
+        one_line_error(&keyway(&w, &["share", "--key", "k1", "--request", "x", "--doors", "1", "--until", "soon"]));
     assert!(err.contains("soon"), "{err}");
     let err = one_line_error(&keyway(&w, &["unlock", "--door", "2", "--addr", "127.0.0.1:1"]));
     assert!(err.contains("door-2"), "{err}");

@@ -3,10 +3,10 @@
 //! must pick up where the last left off; at the end nothing the manager did or the door logged
 //! is lost or counted twice, and the wallet's SQLite file is intact.
 
-use keyway_protocol::UnixTime;
 use keyway_api::*;
-use keyway_wallet::store::Store;
 use keyway_link::socket::DoorListener;
+use keyway_protocol::UnixTime;
+use keyway_wallet::store::Store;
 use lock_sim::{DoorFile, serve_door};
 use std::collections::HashSet;
 use std::path::Path;
@@ -56,7 +56,12 @@ fn run_ok(wallet: &Path, args: &[&str]) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
-async fn post<T: serde::de::DeserializeOwned>(http: &reqwest::Client, url: String, token: &str, body: &impl serde::Serialize) -> T {
+async fn post<T: serde::de::DeserializeOwned>(
+    http: &reqwest::Client,
+    url: String,
+    token: &str,
+    body: &impl serde::Serialize,
+) -> T {
     let resp = http.post(url).bearer_auth(token).json(body).send().await.unwrap();
     assert!(resp.status().is_success(), "{}", resp.status());
     resp.json().await.unwrap()
@@ -69,7 +74,8 @@ async fn get<T: serde::de::DeserializeOwned>(http: &reqwest::Client, url: String
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigkill_during_sync_unlock_and_upload_loses_and_duplicates_nothing() {
     let dir = tempfile::tempdir().unwrap();
-    let server = mission_control::Server::start(dir.path().join("mc.db"), "127.0.0.1:0".parse().unwrap()).await.unwrap();
+    let server =
+        mission_control::Server::start(dir.path().join("mc.db"), "127.0.0.1:0".parse().unwrap()).await.unwrap();
     let base = server.base_url();
     let http = reqwest::Client::new();
     let created: CreatePropertyResponse = post(
@@ -80,7 +86,8 @@ async fn sigkill_during_sync_unlock_and_upload_loses_and_duplicates_nothing() {
     )
     .await;
     let pm = created.manager.token;
-    let door: ProvisionedDoor = post(&http, format!("{base}/v1/doors"), &pm, &CreateDoorRequest { name: "Garage".into(), online: false }).await;
+    let door: ProvisionedDoor =
+        post(&http, format!("{base}/v1/doors"), &pm, &CreateDoorRequest { name: "Garage".into(), online: false }).await;
     let expiry = keyway_api::clock::now().saturating_add_secs(86_400 * 30);
     let grant = KeyGrant { doors: vec![door.door_id], start: None, expiry: Some(expiry) };
     let invite = |name: &str| InviteRequest {
@@ -122,7 +129,8 @@ async fn sigkill_during_sync_unlock_and_upload_loses_and_duplicates_nothing() {
         kills += tokio::task::spawn_blocking(move || {
             let mut k = 0;
             if round == 0 {
-                k += run_killed(&w, &["accept", "--backend", &b, "--token", &t], Duration::from_millis(delays[0])) as usize;
+                k += run_killed(&w, &["accept", "--backend", &b, "--token", &t], Duration::from_millis(delays[0]))
+                    as usize;
                 run_ok(&w, &["accept", "--backend", &b, "--token", &t]);
             }
             k += run_killed(&w, &["sync"], Duration::from_millis(delays[0])) as usize;
@@ -153,7 +161,8 @@ async fn sigkill_during_sync_unlock_and_upload_loses_and_duplicates_nothing() {
     assert_eq!(info.log_head, ROUNDS as u64);
     assert_eq!(engine.update_seq(), info.log_head, "no update lost");
     assert_eq!(info.delivered_seq, info.log_head, "every task delivered");
-    let tasks: Vec<DoorUpdateTask> = get(&http, format!("{base}/v1/door-updates?door_id={}", door.door_id.0), &pm).await;
+    let tasks: Vec<DoorUpdateTask> =
+        get(&http, format!("{base}/v1/door-updates?door_id={}", door.door_id.0), &pm).await;
     assert!(tasks.iter().all(|t| t.state == TaskState::Delivered), "{tasks:?}");
 
     // Every activity record the door logged reached the backend once, with no gap.

@@ -14,11 +14,11 @@
 
 use crate::door_file::DoorFile;
 use crate::entry::EntryReport;
-use keyway_test_kit::install::provisioning_from_json;
 use crate::serve::serve_door;
 use clap::{Args, Parser, Subcommand};
-use keyway_protocol::UnixTime;
 use keyway_link::socket::DoorListener;
+use keyway_protocol::UnixTime;
+use keyway_test_kit::install::provisioning_from_json;
 use serde::Serialize;
 use std::ffi::OsString;
 use std::io::Write;
@@ -27,7 +27,10 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 #[derive(Parser, Debug)]
-#[command(name = "lock-sim", about = "Keyway door simulator: a door engine behind a socket stand-in for its GATT service")]
+#[command(
+    name = "lock-sim",
+    about = "Keyway door simulator: a door engine behind a socket stand-in for its GATT service"
+)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
@@ -118,7 +121,9 @@ fn print_json(value: &impl Serialize) -> Result<(), String> {
 pub fn main_from(args: impl IntoIterator<Item = OsString>) -> ExitCode {
     let cli = match Cli::try_parse_from(args) {
         Ok(c) => c,
-        Err(e) if matches!(e.kind(), clap::error::ErrorKind::DisplayHelp | clap::error::ErrorKind::DisplayVersion) => e.exit(),
+        Err(e) if matches!(e.kind(), clap::error::ErrorKind::DisplayHelp | clap::error::ErrorKind::DisplayVersion) => {
+            e.exit()
+        }
         Err(e) => {
             let text = e.to_string();
             let first = text.lines().next().unwrap_or("bad arguments").trim_start_matches("error: ");
@@ -143,14 +148,17 @@ fn read_provisioning(path: &PathBuf) -> Result<keyway_protocol::door::DoorProvis
 pub fn run(cli: Cli) -> Result<(), String> {
     match cli.command {
         Command::Provision { state, provision } => {
-            let door = DoorFile::new(state.state).provision(read_provisioning(&provision)?).map_err(|e| e.to_string())?;
+            let door =
+                DoorFile::new(state.state).provision(read_provisioning(&provision)?).map_err(|e| e.to_string())?;
             println!("provisioned {} (door key {})", door.door_id(), hex::encode(door.door_public_key().0));
             Ok(())
         }
         Command::Serve { state, provision, listen, mtu, print_addr, json } => {
             let file = DoorFile::new(state.state);
             match (&provision, file.exists()) {
-                (None, false) => return Err(format!("{}: no door state here; pass --provision", file.path().display())),
+                (None, false) => {
+                    return Err(format!("{}: no door state here; pass --provision", file.path().display()));
+                }
                 (Some(p), false) => {
                     file.provision(read_provisioning(p)?).map_err(|e| e.to_string())?;
                 }
@@ -161,7 +169,11 @@ pub fn run(cli: Cli) -> Result<(), String> {
                 // A state file is never silently reused for another door.
                 let wanted = read_provisioning(p)?.door_id;
                 if wanted != door_id {
-                    return Err(format!("{} holds {door_id}, but {} provisions {wanted}", file.path().display(), p.display()));
+                    return Err(format!(
+                        "{} holds {door_id}, but {} provisions {wanted}",
+                        file.path().display(),
+                        p.display()
+                    ));
                 }
             }
             let listener = DoorListener::bind(listen, mtu).map_err(|e| format!("cannot listen on {listen}: {e}"))?;
@@ -184,7 +196,9 @@ pub fn run(cli: Cli) -> Result<(), String> {
         Command::Keypad { state, code, json } => {
             let file = DoorFile::new(state.state);
             let report = file
-                .with_door(|door| EntryReport::new(door.door_id(), "doorcode", &door.enter_doorcode(&code, keyway_api::clock::now())))
+                .with_door(|door| {
+                    EntryReport::new(door.door_id(), "doorcode", &door.enter_doorcode(&code, keyway_api::clock::now()))
+                })
                 .map_err(|e| e.to_string())?;
             if json {
                 print_json(&report)
@@ -197,7 +211,9 @@ pub fn run(cli: Cli) -> Result<(), String> {
             let bytes = hex::decode(card.trim()).map_err(|_| format!("card id {card:?} is not hex"))?;
             let file = DoorFile::new(state.state);
             let report = file
-                .with_door(|door| EntryReport::new(door.door_id(), "keycard", &door.present_keycard(&bytes, keyway_api::clock::now())))
+                .with_door(|door| {
+                    EntryReport::new(door.door_id(), "keycard", &door.present_keycard(&bytes, keyway_api::clock::now()))
+                })
                 .map_err(|e| e.to_string())?;
             if json {
                 print_json(&report)
@@ -224,7 +240,13 @@ pub fn run(cli: Cli) -> Result<(), String> {
             } else {
                 println!(
                     "{}: update seq {}, clock {}, {} revocations, doorcode slots {:?}, {} keycards, activity head {}",
-                    s.door_id, status.update_seq, status.clock.0, status.revocations, status.doorcode_slots, status.keycards, status.activity_head
+                    s.door_id,
+                    status.update_seq,
+                    status.clock.0,
+                    status.revocations,
+                    status.doorcode_slots,
+                    status.keycards,
+                    status.activity_head
                 );
                 Ok(())
             }

@@ -89,7 +89,10 @@ impl DoorFile {
 
     /// [`DoorFile::with_door`] for a session: `act` also gets a way to save the door midway
     /// (under the same lock), used to persist before the receipt goes out.
-    pub fn with_door_saving<T>(&self, act: impl FnOnce(&mut DoorEngine, &dyn Fn(&DoorEngine) -> Result<(), DoorFileError>) -> T) -> Result<T, DoorFileError> {
+    pub fn with_door_saving<T>(
+        &self,
+        act: impl FnOnce(&mut DoorEngine, &dyn Fn(&DoorEngine) -> Result<(), DoorFileError>) -> T,
+    ) -> Result<T, DoorFileError> {
         let _lock = self.lock()?;
         let mut door = self.read()?;
         let saved: std::cell::RefCell<Option<Vec<u8>>> = std::cell::RefCell::new(None);
@@ -111,7 +114,9 @@ impl DoorFile {
     fn read(&self) -> Result<DoorEngine, DoorFileError> {
         let bytes = match fs::read(&self.path) {
             Ok(b) => b,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Err(DoorFileError::Missing(self.path.clone())),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                return Err(DoorFileError::Missing(self.path.clone()));
+            }
             Err(e) => return Err(self.io(e)),
         };
         let corrupt = |source| DoorFileError::Corrupt { path: self.path.clone(), source };

@@ -48,7 +48,9 @@ impl EntryReport {
     /// One line for a person at the door.
     pub fn line(&self) -> String {
         match (&self.denial, self.slot, self.person_id) {
-            (None, Some(slot), Some(p)) => format!("{}: {} accepted (slot {slot}, person {p}) — unlocked", self.door_id, self.input),
+            (None, Some(slot), Some(p)) => {
+                format!("{}: {} accepted (slot {slot}, person {p}) — unlocked", self.door_id, self.input)
+            }
             (None, _, Some(p)) => format!("{}: {} accepted (person {p}) — unlocked", self.door_id, self.input),
             (None, _, None) => format!("{}: {} accepted — unlocked", self.door_id, self.input),
             (Some(r), _, _) => format!("{}: {} refused: {r}", self.door_id, self.input),

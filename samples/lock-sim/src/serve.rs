@@ -2,11 +2,11 @@
 //! door's state file.
 
 use crate::door_file::{DoorFile, DoorFileError};
-use keyway_protocol::credential::{ActivityEvent, DoorId};
-use keyway_protocol::unlock::Access;
 use keyway_link::socket::DoorListener;
 use keyway_link::{DoorHooks, DoorServer, LinkError};
+use keyway_protocol::credential::{ActivityEvent, DoorId};
 use keyway_protocol::door::{DoorEngine, Entry};
+use keyway_protocol::unlock::Access;
 use serde::{Deserialize, Serialize};
 
 /// What one session did, as `lock-sim serve` prints it (one line per session).
@@ -65,7 +65,11 @@ impl DoorHooks for FileHooks<'_> {
 
 /// Serves `door` on `listener` until accepting fails or a state-file error stops the door.
 /// `report` gets one line per session.
-pub fn serve_door(listener: &DoorListener, door: &DoorFile, mut report: impl FnMut(&SessionLine)) -> Result<(), DoorFileError> {
+pub fn serve_door(
+    listener: &DoorListener,
+    door: &DoorFile,
+    mut report: impl FnMut(&SessionLine),
+) -> Result<(), DoorFileError> {
     let mut fatal = None;
     let served = listener.serve(
         |link| {
@@ -111,5 +115,8 @@ pub fn serve_door(listener: &DoorListener, door: &DoorFile, mut report: impl FnM
     if let Some(e) = fatal {
         return Err(e);
     }
-    served.map_err(|e| DoorFileError::Io { path: door.path().to_path_buf(), source: std::io::Error::other(e.to_string()) })
+    served.map_err(|e| DoorFileError::Io {
+        path: door.path().to_path_buf(),
+        source: std::io::Error::other(e.to_string()),
+    })
 }

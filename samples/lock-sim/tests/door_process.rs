@@ -2,12 +2,12 @@
 //! JSON, serving a real unlock over the socket link, persisting across restarts, keypad input
 //! and one-line errors for bad input.
 
-use keyway_protocol::UnixTime;
 use keyway_api::{B64, ProvisionedDoor, Secret32};
-use keyway_protocol::credential::*;
-use keyway_protocol::unlock::{PhoneSession, UnlockParams};
 use keyway_link::run_unlock;
 use keyway_link::socket::SocketLink;
+use keyway_protocol::UnixTime;
+use keyway_protocol::credential::*;
+use keyway_protocol::unlock::{PhoneSession, UnlockParams};
 use lock_sim::EntryReport;
 use lock_sim::cli::DoorStatus;
 use std::io::{BufRead, BufReader};
@@ -155,7 +155,8 @@ fn bad_input_is_one_line_and_exit_code_1() {
     i.door.door_secret_key = B64(Secret32([9; 32]));
     let json = dir.path().join("bad.json");
     std::fs::write(&json, serde_json::to_string(&i.door).unwrap()).unwrap();
-    let out = Command::new(BIN).args(["provision", "--state"]).arg(&state).arg("--provision").arg(&json).output().unwrap();
+    let out =
+        Command::new(BIN).args(["provision", "--state"]).arg(&state).arg("--provision").arg(&json).output().unwrap();
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("another door or another key"));
     assert!(!state.exists());
@@ -171,11 +172,17 @@ fn bad_input_is_one_line_and_exit_code_1() {
     let other = install(4);
     let other_json = dir.path().join("other.json");
     std::fs::write(&other_json, serde_json::to_string(&other.door).unwrap()).unwrap();
-    let out = Command::new(BIN).args(["provision", "--state"]).arg(&state).arg("--provision").arg(&json).output().unwrap();
+    let out =
+        Command::new(BIN).args(["provision", "--state"]).arg(&state).arg("--provision").arg(&json).output().unwrap();
     assert!(out.status.success());
-    let out = Command::new(BIN).args(["serve", "--state"]).arg(&state).arg("--provision").arg(&other_json).output().unwrap();
+    let out =
+        Command::new(BIN).args(["serve", "--state"]).arg(&state).arg("--provision").arg(&other_json).output().unwrap();
     assert_eq!(out.status.code(), Some(1));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("holds door-3, but"), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("holds door-3, but"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 
     let out = lock_sim(&["card", "--card", "zz"], &state);
     assert_eq!(out.status.code(), Some(1));

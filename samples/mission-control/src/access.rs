@@ -9,18 +9,23 @@ use crate::people::{self, PersonRow};
 use crate::property::{Authority, bump_change_seq};
 use crate::updates::UpdatePlan;
 use crate::validate;
-use keyway_protocol::UnixTime;
 use keyway_api::{
     AccessKind, AddKeycardRequest, ChangeExpiryRequest, InviteRequest, InviteResponse, KeyChangeResponse, KeyGrant,
     KeycardChangeResponse, NO_EXPIRY, QueuedUpdate, RevocationResponse,
 };
+use keyway_protocol::UnixTime;
 use keyway_protocol::credential::{CardId, DoorOp, KeyFlags, KeyId, Validity};
 use rusqlite::{Transaction, params};
 
 /// Most keys one invite may grant.
 pub const MAX_KEYS_PER_INVITE: usize = 32;
 
-pub fn invite(tx: &Transaction, manager: &Manager, req: InviteRequest, now: UnixTime) -> AppResult<(InviteResponse, String)> {
+pub fn invite(
+    tx: &Transaction,
+    manager: &Manager,
+    req: InviteRequest,
+    now: UnixTime,
+) -> AppResult<(InviteResponse, String)> {
     manager.require_key_management()?;
     let name = validate::text("name", &req.name, 200)?;
     let contact = validate::text("contact", &req.contact, 200)?;
@@ -75,17 +80,31 @@ fn plan_new_key(tx: &Transaction, person: &PersonRow, key: &KeyRow, plan: &mut U
     Ok(())
 }
 
-fn write_welcome(tx: &Transaction, property_id: i64, person: &PersonRow, token: &str, start: UnixTime, now: UnixTime) -> AppResult<u64> {
-    let property: String = tx.query_row("SELECT name FROM properties WHERE id = ?1", params![property_id], |r| r.get(0))?;
+fn write_welcome(
+    tx: &Transaction,
+    property_id: i64,
+    person: &PersonRow,
+    token: &str,
+    start: UnixTime,
+    now: UnixTime,
+) -> AppResult<u64> {
+    let property: String =
+        tx.query_row("SELECT name FROM properties WHERE id = ?1", params![property_id], |r| r.get(0))?;
     let starts = if start > now { format!(" Your access starts {start}.") } else { String::new() };
     let (subject, body) = match person.access {
         AccessKind::AppKey => (
             format!("Your key to {property}"),
-            format!("Hello {},\n\nYou have been given access to {property}.{starts} Install the Keyway app and enter this invite code to set it up:\n\n{token}\n", person.name),
+            format!(
+                "Hello {},\n\nYou have been given access to {property}.{starts} Install the Keyway app and enter this invite code to set it up:\n\n{token}\n",
+                person.name
+            ),
         ),
         AccessKind::DailyDoorcode => (
             format!("Your doorcode for {property}"),
-            format!("Hello {},\n\nYou have been given a daily doorcode for {property}.{starts} Your code changes every day; look it up with this code:\n\n{token}\n", person.name),
+            format!(
+                "Hello {},\n\nYou have been given a daily doorcode for {property}.{starts} Your code changes every day; look it up with this code:\n\n{token}\n",
+                person.name
+            ),
         ),
     };
     tx.execute(
@@ -95,7 +114,13 @@ fn write_welcome(tx: &Transaction, property_id: i64, person: &PersonRow, token: 
     Ok(tx.last_insert_rowid() as u64)
 }
 
-pub fn add_key(tx: &Transaction, manager: &Manager, person_id: u64, grant: KeyGrant, now: UnixTime) -> AppResult<KeyChangeResponse> {
+pub fn add_key(
+    tx: &Transaction,
+    manager: &Manager,
+    person_id: u64,
+    grant: KeyGrant,
+    now: UnixTime,
+) -> AppResult<KeyChangeResponse> {
     manager.require_key_management()?;
     let person = people::live_in_property(tx, manager.property_id, person_id)?;
     let doors = validate::doors(tx, manager.property_id, &grant.doors)?;
@@ -113,8 +138,11 @@ pub fn add_key(tx: &Transaction, manager: &Manager, person_id: u64, grant: KeyGr
 }
 
 fn live_key(tx: &Transaction, manager: &Manager, key_id: u64) -> AppResult<(PersonRow, KeyRow)> {
-    let id = i64::try_from(key_id).map_err(|_| AppError::bad_request("guest keys are changed by the resident who shared them; they can only be deleted here"))?;
-    let key = keys::key_in_property(tx, manager.property_id, id)?.ok_or_else(|| AppError::not_found(format!("unknown key {}", KeyId(key_id))))?;
+    let id = i64::try_from(key_id).map_err(|_| {
+        AppError::bad_request("guest keys are changed by the resident who shared them; they can only be deleted here")
+    })?;
+    let key = keys::key_in_property(tx, manager.property_id, id)?
+        .ok_or_else(|| AppError::not_found(format!("unknown key {}", KeyId(key_id))))?;
     let person = people::live_in_property(tx, manager.property_id, key.person_id as u64)?;
     if !key.is_live() {
         return Err(AppError::conflict(format!("key {} was already revoked", key.key_id())));
@@ -123,12 +151,22 @@ fn live_key(tx: &Transaction, manager: &Manager, key_id: u64) -> AppResult<(Pers
 }
 
 /// Door updates that end `key` before its expiry, and the key marked revoked (or replaced).
-fn revoke_key(tx: &Transaction, person: &PersonRow, key: &mut KeyRow, replaced_by: Option<i64>, plan: &mut UpdatePlan, seq: i64, now: UnixTime) -> AppResult<()> {
+fn revoke_key(
+    tx: &Transaction,
+    person: &PersonRow,
+    key: &mut KeyRow,
+    replaced_by: Option<i64>,
+    plan: &mut UpdatePlan,
+    seq: i64,
+    now: UnixTime,
+) -> AppResult<()> {
     if now < key.validity.expiry {
         match person.access {
             // A key whose certificate was never issued cannot be shown at a door.
             AccessKind::AppKey if key.certificate.is_none() => {}
-            AccessKind::AppKey => plan.add_to_all(&key.doors, DoorOp::RevokeKey { key: key.key_id(), until: key.validity.expiry }),
+            AccessKind::AppKey => {
+                plan.add_to_all(&key.doors, DoorOp::RevokeKey { key: key.key_id(), until: key.validity.expiry })
+            }
             AccessKind::DailyDoorcode => {
                 for (door, slot) in people::slots_of_key(tx, key.id)? {
                     plan.add(door, DoorOp::RemoveDoorcode { slot });
@@ -143,14 +181,21 @@ fn revoke_key(tx: &Transaction, person: &PersonRow, key: &mut KeyRow, replaced_b
 /// revokes the old key id at its doors and issues a new key id (unless no certificate was
 /// issued yet: then the window simply changes). A doorcode's slot is removed and added again
 /// with the new window.
-pub fn change_expiry(tx: &Transaction, manager: &Manager, key_id: u64, req: ChangeExpiryRequest, now: UnixTime) -> AppResult<KeyChangeResponse> {
+pub fn change_expiry(
+    tx: &Transaction,
+    manager: &Manager,
+    key_id: u64,
+    req: ChangeExpiryRequest,
+    now: UnixTime,
+) -> AppResult<KeyChangeResponse> {
     manager.require_key_management()?;
     let (person, mut key) = live_key(tx, manager, key_id)?;
     if req.expiry > NO_EXPIRY {
         return Err(AppError::bad_request(format!("times must lie before {NO_EXPIRY}")));
     }
-    let new_validity = Validity::new(key.validity.start, req.expiry)
-        .ok_or_else(|| AppError::bad_request(format!("expiry {} is not after the key's start {}", req.expiry, key.validity.start)))?;
+    let new_validity = Validity::new(key.validity.start, req.expiry).ok_or_else(|| {
+        AppError::bad_request(format!("expiry {} is not after the key's start {}", req.expiry, key.validity.start))
+    })?;
     let seq = bump_change_seq(tx, manager.property_id)?;
     let authority = Authority::load(tx, manager.property_id)?;
     let holder = people::device_key(tx, person.id)?;
@@ -191,7 +236,8 @@ pub fn delete_key(tx: &Transaction, manager: &Manager, key_id: u64, now: UnixTim
     let id = KeyId(key_id);
     let mut plan = UpdatePlan::default();
     let person_id = if id.is_guest_id() {
-        let guest = keys::guest_in_property(tx, manager.property_id, id)?.ok_or_else(|| AppError::not_found(format!("unknown key {id}")))?;
+        let guest = keys::guest_in_property(tx, manager.property_id, id)?
+            .ok_or_else(|| AppError::not_found(format!("unknown key {id}")))?;
         people::live_in_property(tx, manager.property_id, guest.person_id as u64)?;
         if guest.revoked_at.is_some() {
             return Err(AppError::conflict(format!("key {id} was already revoked")));
@@ -200,7 +246,10 @@ pub fn delete_key(tx: &Transaction, manager: &Manager, key_id: u64, now: UnixTim
         if now < guest.validity.expiry {
             plan.add_to_all(&guest.doors, DoorOp::RevokeKey { key: id, until: guest.validity.expiry });
         }
-        tx.execute("UPDATE guest_keys SET revoked_at = ?1, changed_seq = ?2 WHERE id = ?3", params![now.0, seq, id.0 as i64])?;
+        tx.execute(
+            "UPDATE guest_keys SET revoked_at = ?1, changed_seq = ?2 WHERE id = ?3",
+            params![now.0, seq, id.0 as i64],
+        )?;
         guest.person_id
     } else {
         let (person, mut key) = live_key(tx, manager, key_id)?;
@@ -209,7 +258,11 @@ pub fn delete_key(tx: &Transaction, manager: &Manager, key_id: u64, now: UnixTim
         person.id
     };
     let updates = plan.commit(tx, now)?;
-    Ok(RevocationResponse { person_id: keyway_protocol::credential::PersonId(person_id as u64), revoked_keys: vec![id], updates })
+    Ok(RevocationResponse {
+        person_id: keyway_protocol::credential::PersonId(person_id as u64),
+        revoked_keys: vec![id],
+        updates,
+    })
 }
 
 /// Revoke All Keys: every current key of the person ends (guests with it) and every keycard is
@@ -250,7 +303,12 @@ fn card_id(bytes: &[u8]) -> AppResult<CardId> {
 /// Delete Person: `RevokePerson` (until the latest expiry among their keys) at every offline
 /// door they or their guests could open, doorcode slots and keycards removed. The person leaves
 /// the people list; their activity stays; a new invite (a new person id) is needed to return.
-pub fn delete_person(tx: &Transaction, manager: &Manager, person_id: u64, now: UnixTime) -> AppResult<RevocationResponse> {
+pub fn delete_person(
+    tx: &Transaction,
+    manager: &Manager,
+    person_id: u64,
+    now: UnixTime,
+) -> AppResult<RevocationResponse> {
     manager.require_key_management()?;
     let person = people::live_in_property(tx, manager.property_id, person_id)?;
     let seq = bump_change_seq(tx, manager.property_id)?;
@@ -289,7 +347,13 @@ fn parse_card(text: &str) -> AppResult<Vec<u8>> {
     Ok(bytes)
 }
 
-pub fn add_keycard(tx: &Transaction, manager: &Manager, person_id: u64, req: AddKeycardRequest, now: UnixTime) -> AppResult<KeycardChangeResponse> {
+pub fn add_keycard(
+    tx: &Transaction,
+    manager: &Manager,
+    person_id: u64,
+    req: AddKeycardRequest,
+    now: UnixTime,
+) -> AppResult<KeycardChangeResponse> {
     manager.require_key_management()?;
     let person = people::live_in_property(tx, manager.property_id, person_id)?;
     let card = parse_card(&req.card)?;
@@ -315,7 +379,13 @@ pub fn add_keycard(tx: &Transaction, manager: &Manager, person_id: u64, req: Add
     Ok(KeycardChangeResponse { keycard, updates })
 }
 
-pub fn remove_keycard(tx: &Transaction, manager: &Manager, person_id: u64, card_hex: &str, now: UnixTime) -> AppResult<KeycardChangeResponse> {
+pub fn remove_keycard(
+    tx: &Transaction,
+    manager: &Manager,
+    person_id: u64,
+    card_hex: &str,
+    now: UnixTime,
+) -> AppResult<KeycardChangeResponse> {
     manager.require_key_management()?;
     let person = people::live_in_property(tx, manager.property_id, person_id)?;
     let card = parse_card(card_hex)?;

@@ -53,7 +53,14 @@ pub fn manager(tx: &Transaction, bearer: &Bearer) -> AppResult<Manager> {
     tx.query_row(
         "SELECT id, property_id, portfolio_manager, key_management FROM managers WHERE token_hash = ?1",
         params![token_hash(&bearer.0)],
-        |r| Ok(Manager { id: r.get(0)?, property_id: r.get(1)?, portfolio_manager: r.get(2)?, key_management: r.get(3)? }),
+        |r| {
+            Ok(Manager {
+                id: r.get(0)?,
+                property_id: r.get(1)?,
+                portfolio_manager: r.get(2)?,
+                key_management: r.get(3)?,
+            })
+        },
     )
     .optional()?
     .ok_or_else(|| AppError::unauthorized("unknown manager token"))
@@ -77,6 +84,7 @@ pub fn device(tx: &Transaction, bearer: &Bearer) -> AppResult<Device> {
         )
         .optional()?;
     let (id, person_id, property_id, key) = row.ok_or_else(|| AppError::unauthorized("unknown device token"))?;
-    let public_key = <[u8; 32]>::try_from(key.as_slice()).map_err(|_| AppError::internal("stored device key is damaged"))?;
+    let public_key =
+        <[u8; 32]>::try_from(key.as_slice()).map_err(|_| AppError::internal("stored device key is damaged"))?;
     Ok(Device { id, person_id, property_id, public_key })
 }

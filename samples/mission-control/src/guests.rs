@@ -6,11 +6,16 @@ use crate::keys;
 use crate::people;
 use crate::property::{Authority, bump_change_seq};
 use crate::validate;
-use keyway_protocol::UnixTime;
 use keyway_api::{RegisterGuestKeyRequest, RegisterGuestKeyResponse};
+use keyway_protocol::UnixTime;
 use rusqlite::{Transaction, params};
 
-pub fn register(tx: &Transaction, device: &Device, req: RegisterGuestKeyRequest, now: UnixTime) -> AppResult<RegisterGuestKeyResponse> {
+pub fn register(
+    tx: &Transaction,
+    device: &Device,
+    req: RegisterGuestKeyRequest,
+    now: UnixTime,
+) -> AppResult<RegisterGuestKeyResponse> {
     let person = people::by_id(tx, device.person_id)?;
     if person.deleted_at.is_some() {
         return Err(AppError::gone("this person was deleted"));
@@ -18,7 +23,8 @@ pub fn register(tx: &Transaction, device: &Device, req: RegisterGuestKeyRequest,
     let label = req.label.as_deref().map(|l| validate::text("label", l, 100)).transpose()?;
     let chain = req.chain.0;
     let anchors = Authority::load(tx, device.property_id)?.anchors();
-    let verified = chain.verify_structure(&anchors).map_err(|e| AppError::bad_request(format!("guest chain refused: {e}")))?;
+    let verified =
+        chain.verify_structure(&anchors).map_err(|e| AppError::bad_request(format!("guest chain refused: {e}")))?;
     if !verified.is_guest {
         return Err(AppError::bad_request("the chain holds no guest key"));
     }
@@ -30,14 +36,20 @@ pub fn register(tx: &Transaction, device: &Device, req: RegisterGuestKeyRequest,
         .filter(|k| k.person_id == person.id)
         .ok_or_else(|| AppError::bad_request("the parent key is not known here"))?;
     if !parent.is_live() {
-        return Err(AppError::conflict(format!("key {} was revoked; its guests cannot be registered", parent.key_id())));
+        return Err(AppError::conflict(format!(
+            "key {} was revoked; its guests cannot be registered",
+            parent.key_id()
+        )));
     }
     let bytes = chain.to_bytes();
     if let Some(existing) = keys::guest_by_id(tx, verified.key_id)? {
         if existing.chain == bytes {
             return Ok(RegisterGuestKeyResponse { guest: existing.entry(now), already_registered: true });
         }
-        return Err(AppError::conflict(format!("guest key {} is already registered with different content", verified.key_id)));
+        return Err(AppError::conflict(format!(
+            "guest key {} is already registered with different content",
+            verified.key_id
+        )));
     }
     let seq = bump_change_seq(tx, device.property_id)?;
     tx.execute(

@@ -2,8 +2,8 @@
 
 use crate::error::{AppError, AppResult};
 use crate::people;
-use keyway_protocol::UnixTime;
 use keyway_api::{ActivityEntry, ActivityQuery, OutboxMessage};
+use keyway_protocol::UnixTime;
 use keyway_protocol::credential::{ActivityEvent, DoorId, PersonId};
 use rusqlite::{Transaction, params};
 
@@ -31,7 +31,8 @@ pub fn activity(tx: &Transaction, property_id: i64, q: &ActivityQuery) -> AppRes
         .collect::<Result<Vec<_>, _>>()?;
     rows.into_iter()
         .map(|(door, door_name, seq, time, person_id, person_name, event, received)| {
-            let event: ActivityEvent = serde_json::from_str(&event).map_err(|_| AppError::internal("stored activity is damaged"))?;
+            let event: ActivityEvent =
+                serde_json::from_str(&event).map_err(|_| AppError::internal("stored activity is damaged"))?;
             Ok(ActivityEntry {
                 door_id: DoorId(door),
                 door_name,

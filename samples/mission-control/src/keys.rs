@@ -4,9 +4,11 @@
 use crate::error::{AppError, AppResult};
 use crate::property::Authority;
 use crate::validate::{doors_from_json, doors_to_json};
-use keyway_protocol::UnixTime;
 use keyway_api::{B64, GuestKeyEntry, GuestKeyInfo, KeyEntry, KeyInfo, KeyStatus};
-use keyway_protocol::credential::{DoorSet, KeyCertBody, KeyCertificate, KeyFlags, KeyId, PersonId, PublicKey, Validity};
+use keyway_protocol::UnixTime;
+use keyway_protocol::credential::{
+    DoorSet, KeyCertBody, KeyCertificate, KeyFlags, KeyId, PersonId, PublicKey, Validity,
+};
 use rusqlite::{OptionalExtension, Row, Transaction, params};
 
 #[derive(Clone, Debug)]
@@ -21,7 +23,8 @@ pub struct KeyRow {
     pub replaced_by: Option<i64>,
 }
 
-const KEY_COLUMNS: &str = "id, person_id, doors, start, expiry, resident, may_share, certificate, revoked_at, replaced_by";
+const KEY_COLUMNS: &str =
+    "id, person_id, doors, start, expiry, resident, may_share, certificate, revoked_at, replaced_by";
 
 fn key_row(r: &Row) -> rusqlite::Result<RawKey> {
     Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?, r.get(6)?, r.get(7)?, r.get(8)?, r.get(9)?))
@@ -32,14 +35,17 @@ type RawKey = (i64, i64, String, u64, u64, bool, bool, Option<Vec<u8>>, Option<u
 fn from_raw(raw: RawKey) -> AppResult<KeyRow> {
     let (id, person_id, doors, start, expiry, resident, may_share, cert, revoked_at, replaced_by) = raw;
     let certificate = match cert {
-        Some(bytes) => Some(KeyCertificate::from_bytes(&bytes).map_err(|_| AppError::internal("stored certificate is damaged"))?),
+        Some(bytes) => {
+            Some(KeyCertificate::from_bytes(&bytes).map_err(|_| AppError::internal("stored certificate is damaged"))?)
+        }
         None => None,
     };
     Ok(KeyRow {
         id,
         person_id,
         doors: doors_from_json(&doors)?,
-        validity: Validity::new(UnixTime(start), UnixTime(expiry)).ok_or_else(|| AppError::internal("stored window is damaged"))?,
+        validity: Validity::new(UnixTime(start), UnixTime(expiry))
+            .ok_or_else(|| AppError::internal("stored window is damaged"))?,
         flags: KeyFlags { resident, may_share },
         certificate,
         revoked_at,
@@ -116,7 +122,8 @@ pub fn keys_of_person(tx: &Transaction, person_id: i64) -> AppResult<Vec<KeyRow>
 
 /// Keys of the person changed after `since`.
 pub fn keys_changed_since(tx: &Transaction, person_id: i64, since: i64) -> AppResult<Vec<KeyRow>> {
-    let mut stmt = tx.prepare(&format!("SELECT {KEY_COLUMNS} FROM keys WHERE person_id = ?1 AND changed_seq > ?2 ORDER BY id"))?;
+    let mut stmt =
+        tx.prepare(&format!("SELECT {KEY_COLUMNS} FROM keys WHERE person_id = ?1 AND changed_seq > ?2 ORDER BY id"))?;
     let raws = stmt.query_map(params![person_id, since], key_row)?.collect::<Result<Vec<_>, _>>()?;
     raws.into_iter().map(from_raw).collect()
 }
@@ -136,11 +143,28 @@ pub fn key_in_property(tx: &Transaction, property_id: i64, key_id: i64) -> AppRe
     raw.map(from_raw).transpose()
 }
 
-pub fn insert_key(tx: &Transaction, person_id: i64, doors: &DoorSet, validity: Validity, flags: KeyFlags, seq: i64, now: UnixTime) -> AppResult<KeyRow> {
+pub fn insert_key(
+    tx: &Transaction,
+    person_id: i64,
+    doors: &DoorSet,
+    validity: Validity,
+    flags: KeyFlags,
+    seq: i64,
+    now: UnixTime,
+) -> AppResult<KeyRow> {
     tx.execute(
         "INSERT INTO keys (person_id, doors, start, expiry, resident, may_share, changed_seq, created_at)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-        params![person_id, doors_to_json(doors), validity.start.0, validity.expiry.0, flags.resident, flags.may_share, seq, now.0],
+        params![
+            person_id,
+            doors_to_json(doors),
+            validity.start.0,
+            validity.expiry.0,
+            flags.resident,
+            flags.may_share,
+            seq,
+            now.0
+        ],
     )?;
     Ok(KeyRow {
         id: tx.last_insert_rowid(),
@@ -155,10 +179,27 @@ pub fn insert_key(tx: &Transaction, person_id: i64, doors: &DoorSet, validity: V
 }
 
 /// Signs (or re-signs, after a window change) the key's certificate for the device key.
-pub fn certify(tx: &Transaction, authority: &Authority, key: &mut KeyRow, holder: PublicKey, seq: i64) -> AppResult<()> {
-    let body = KeyCertBody::new(key.key_id(), PersonId(key.person_id as u64), holder, key.doors.clone(), key.validity, key.flags, authority.key_id());
+pub fn certify(
+    tx: &Transaction,
+    authority: &Authority,
+    key: &mut KeyRow,
+    holder: PublicKey,
+    seq: i64,
+) -> AppResult<()> {
+    let body = KeyCertBody::new(
+        key.key_id(),
+        PersonId(key.person_id as u64),
+        holder,
+        key.doors.clone(),
+        key.validity,
+        key.flags,
+        authority.key_id(),
+    );
     let cert = KeyCertificate::sign(body, &authority.key);
-    tx.execute("UPDATE keys SET certificate = ?1, changed_seq = ?2 WHERE id = ?3", params![cert.to_bytes(), seq, key.id])?;
+    tx.execute(
+        "UPDATE keys SET certificate = ?1, changed_seq = ?2 WHERE id = ?3",
+        params![cert.to_bytes(), seq, key.id],
+    )?;
     key.certificate = Some(cert);
     Ok(())
 }
@@ -171,7 +212,13 @@ pub fn set_expiry(tx: &Transaction, key: &mut KeyRow, expiry: UnixTime, seq: i64
 
 /// Marks the key revoked (or replaced by `replaced_by`) and every guest key under it revoked.
 /// The doors need no entry for those guests: they refuse a guest whose parent is revoked.
-pub fn mark_revoked(tx: &Transaction, key: &mut KeyRow, replaced_by: Option<i64>, seq: i64, now: UnixTime) -> AppResult<()> {
+pub fn mark_revoked(
+    tx: &Transaction,
+    key: &mut KeyRow,
+    replaced_by: Option<i64>,
+    seq: i64,
+    now: UnixTime,
+) -> AppResult<()> {
     tx.execute(
         "UPDATE keys SET revoked_at = ?1, replaced_by = ?2, changed_seq = ?3 WHERE id = ?4",
         params![now.0, replaced_by, seq, key.id],
@@ -216,7 +263,8 @@ fn guest_from_raw(raw: RawGuest) -> AppResult<GuestRow> {
         person_id,
         chain,
         doors: doors_from_json(&doors)?,
-        validity: Validity::new(UnixTime(start), UnixTime(expiry)).ok_or_else(|| AppError::internal("stored window is damaged"))?,
+        validity: Validity::new(UnixTime(start), UnixTime(expiry))
+            .ok_or_else(|| AppError::internal("stored window is damaged"))?,
         label,
         revoked_at,
         created_at,
@@ -241,18 +289,26 @@ impl GuestRow {
     }
 
     pub fn entry(&self, now: UnixTime) -> GuestKeyEntry {
-        GuestKeyEntry { key_id: self.id, parent_key_id: self.parent, status: self.status(now), label: self.label.clone() }
+        GuestKeyEntry {
+            key_id: self.id,
+            parent_key_id: self.parent,
+            status: self.status(now),
+            label: self.label.clone(),
+        }
     }
 }
 
 pub fn guests_of_person(tx: &Transaction, person_id: i64) -> AppResult<Vec<GuestRow>> {
-    let mut stmt = tx.prepare(&format!("SELECT {GUEST_COLUMNS} FROM guest_keys WHERE person_id = ?1 ORDER BY created_at, id"))?;
+    let mut stmt =
+        tx.prepare(&format!("SELECT {GUEST_COLUMNS} FROM guest_keys WHERE person_id = ?1 ORDER BY created_at, id"))?;
     let raws = stmt.query_map(params![person_id], guest_row)?.collect::<Result<Vec<_>, _>>()?;
     raws.into_iter().map(guest_from_raw).collect()
 }
 
 pub fn guests_changed_since(tx: &Transaction, person_id: i64, since: i64) -> AppResult<Vec<GuestRow>> {
-    let mut stmt = tx.prepare(&format!("SELECT {GUEST_COLUMNS} FROM guest_keys WHERE person_id = ?1 AND changed_seq > ?2 ORDER BY id"))?;
+    let mut stmt = tx.prepare(&format!(
+        "SELECT {GUEST_COLUMNS} FROM guest_keys WHERE person_id = ?1 AND changed_seq > ?2 ORDER BY id"
+    ))?;
     let raws = stmt.query_map(params![person_id, since], guest_row)?.collect::<Result<Vec<_>, _>>()?;
     raws.into_iter().map(guest_from_raw).collect()
 }

@@ -47,7 +47,11 @@ pub enum ServeError {
 }
 
 /// Serves on `listener` until `shutdown` completes.
-pub async fn serve(db_path: &Path, listener: TcpListener, shutdown: impl Future<Output = ()> + Send + 'static) -> Result<(), ServeError> {
+pub async fn serve(
+    db_path: &Path,
+    listener: TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), ServeError> {
     let db = db::Db::open(db_path)?;
     let app = routes::router(routes::App { db });
     axum::serve(listener, app).with_graceful_shutdown(shutdown).await?;

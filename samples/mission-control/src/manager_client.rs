@@ -3,8 +3,8 @@
 //! such as an invite is not idempotent, so a failure is reported and the caller decides.
 
 use keyway_api::*;
-use keyway_protocol::credential::{DoorId, KeyId, PersonId};
 use keyway_protocol::UnixTime;
+use keyway_protocol::credential::{DoorId, KeyId, PersonId};
 use reqwest::Method;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -40,11 +40,18 @@ type Result<T> = std::result::Result<T, ManagerError>;
 impl ManagerClient {
     /// `base_url` such as `http://127.0.0.1:8787`; `token` a manager's bearer token.
     pub fn new(base_url: impl Into<String>, token: impl Into<String>) -> Self {
-        ManagerClient { http: reqwest::Client::new(), base_url: base_url.into().trim_end_matches('/').to_string(), token: token.into() }
+        ManagerClient {
+            http: reqwest::Client::new(),
+            base_url: base_url.into().trim_end_matches('/').to_string(),
+            token: token.into(),
+        }
     }
 
     /// Creates a property; the answer holds the first (Portfolio) manager's credentials.
-    pub async fn create_property(base_url: &str, req: &CreatePropertyRequest) -> Result<(CreatePropertyResponse, ManagerClient)> {
+    pub async fn create_property(
+        base_url: &str,
+        req: &CreatePropertyRequest,
+    ) -> Result<(CreatePropertyResponse, ManagerClient)> {
         let anonymous = ManagerClient::new(base_url, "");
         let created: CreatePropertyResponse = anonymous.call(Method::POST, "/v1/properties", Some(req)).await?;
         let client = anonymous.with_token(&created.manager.token);
@@ -77,7 +84,12 @@ impl ManagerClient {
     }
 
     pub async fn set_key_management(&self, manager_id: u64, enabled: bool) -> Result<ManagerInfo> {
-        self.call(Method::PUT, &format!("/v1/managers/{manager_id}/key-management"), Some(&SetKeyManagementRequest { enabled })).await
+        self.call(
+            Method::PUT,
+            &format!("/v1/managers/{manager_id}/key-management"),
+            Some(&SetKeyManagementRequest { enabled }),
+        )
+        .await
     }
 
     pub async fn invite(&self, req: &InviteRequest) -> Result<InviteResponse> {
@@ -156,7 +168,12 @@ impl ManagerClient {
         self.call::<(), T>(Method::GET, path, None).await
     }
 
-    async fn call<B: Serialize + ?Sized, T: DeserializeOwned>(&self, method: Method, path: &str, body: Option<&B>) -> Result<T> {
+    async fn call<B: Serialize + ?Sized, T: DeserializeOwned>(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<&B>,
+    ) -> Result<T> {
         let mut request = self.http.request(method, format!("{}{}", self.base_url, path));
         if !self.token.is_empty() {
             request = request.bearer_auth(&self.token);

@@ -3,8 +3,8 @@
 use crate::error::{AppError, AppResult};
 use crate::keys::{self, KeyRow};
 use crate::validate::doors_from_json;
-use keyway_protocol::UnixTime;
 use keyway_api::{AccessKind, KeyStatus, KeycardInfo, PersonInfo, PersonStatus};
+use keyway_protocol::UnixTime;
 use keyway_protocol::credential::{DoorId, DoorSet, PersonId, Validity};
 use rusqlite::{OptionalExtension, Transaction, params};
 
@@ -60,7 +60,9 @@ pub fn by_id(tx: &Transaction, id: i64) -> AppResult<PersonRow> {
 }
 
 pub fn by_token_hash(tx: &Transaction, hash: &[u8]) -> AppResult<Option<PersonRow>> {
-    let raw = tx.query_row(&format!("SELECT {PERSON_COLUMNS} FROM people WHERE token_hash = ?1"), params![hash], person_row).optional()?;
+    let raw = tx
+        .query_row(&format!("SELECT {PERSON_COLUMNS} FROM people WHERE token_hash = ?1"), params![hash], person_row)
+        .optional()?;
     raw.map(from_raw).transpose()
 }
 
@@ -77,7 +79,11 @@ pub fn live_in_property(tx: &Transaction, property_id: i64, id: u64) -> AppResul
 pub fn in_property(tx: &Transaction, property_id: i64, id: u64) -> AppResult<PersonRow> {
     let id = i64::try_from(id).map_err(|_| AppError::not_found("unknown person"))?;
     let raw = tx
-        .query_row(&format!("SELECT {PERSON_COLUMNS} FROM people WHERE id = ?1 AND property_id = ?2"), params![id, property_id], person_row)
+        .query_row(
+            &format!("SELECT {PERSON_COLUMNS} FROM people WHERE id = ?1 AND property_id = ?2"),
+            params![id, property_id],
+            person_row,
+        )
         .optional()?;
     raw.map(from_raw).transpose()?.ok_or_else(|| AppError::not_found(format!("unknown person {id}")))
 }
@@ -87,7 +93,9 @@ pub fn has_device(tx: &Transaction, person_id: i64) -> AppResult<bool> {
 }
 
 pub fn device_key(tx: &Transaction, person_id: i64) -> AppResult<Option<keyway_protocol::credential::PublicKey>> {
-    let key: Option<Vec<u8>> = tx.query_row("SELECT public_key FROM devices WHERE person_id = ?1", params![person_id], |r| r.get(0)).optional()?;
+    let key: Option<Vec<u8>> = tx
+        .query_row("SELECT public_key FROM devices WHERE person_id = ?1", params![person_id], |r| r.get(0))
+        .optional()?;
     match key {
         None => Ok(None),
         Some(k) => Ok(Some(keyway_protocol::credential::PublicKey(
@@ -109,15 +117,28 @@ pub struct KeycardRow {
 
 impl KeycardRow {
     pub fn info(&self) -> KeycardInfo {
-        KeycardInfo { card: hex::encode(&self.card), doors: self.doors.doors().to_vec(), validity: self.validity, removed_at: self.removed_at.map(UnixTime) }
+        KeycardInfo {
+            card: hex::encode(&self.card),
+            doors: self.doors.doors().to_vec(),
+            validity: self.validity,
+            removed_at: self.removed_at.map(UnixTime),
+        }
     }
 }
 
 pub fn keycards_of_person(tx: &Transaction, person_id: i64) -> AppResult<Vec<KeycardRow>> {
-    let mut stmt = tx.prepare("SELECT id, card, doors, start, expiry, removed_at FROM keycards WHERE person_id = ?1 ORDER BY id")?;
+    let mut stmt =
+        tx.prepare("SELECT id, card, doors, start, expiry, removed_at FROM keycards WHERE person_id = ?1 ORDER BY id")?;
     let rows = stmt
         .query_map(params![person_id], |r| {
-            Ok((r.get::<_, i64>(0)?, r.get::<_, Vec<u8>>(1)?, r.get::<_, String>(2)?, r.get::<_, u64>(3)?, r.get::<_, u64>(4)?, r.get::<_, Option<u64>>(5)?))
+            Ok((
+                r.get::<_, i64>(0)?,
+                r.get::<_, Vec<u8>>(1)?,
+                r.get::<_, String>(2)?,
+                r.get::<_, u64>(3)?,
+                r.get::<_, u64>(4)?,
+                r.get::<_, Option<u64>>(5)?,
+            ))
         })?
         .collect::<Result<Vec<_>, _>>()?;
     rows.into_iter()
@@ -126,7 +147,8 @@ pub fn keycards_of_person(tx: &Transaction, person_id: i64) -> AppResult<Vec<Key
                 id,
                 card,
                 doors: doors_from_json(&doors)?,
-                validity: Validity::new(UnixTime(start), UnixTime(expiry)).ok_or_else(|| AppError::internal("stored window is damaged"))?,
+                validity: Validity::new(UnixTime(start), UnixTime(expiry))
+                    .ok_or_else(|| AppError::internal("stored window is damaged"))?,
                 removed_at,
             })
         })
@@ -138,7 +160,8 @@ pub fn keycards_of_person(tx: &Transaction, person_id: i64) -> AppResult<Vec<Key
 /// The (door, slot) pairs a doorcode key holds.
 pub fn slots_of_key(tx: &Transaction, key_id: i64) -> AppResult<Vec<(DoorId, u32)>> {
     let mut stmt = tx.prepare("SELECT door_id, slot FROM doorcode_slots WHERE key_id = ?1 ORDER BY door_id")?;
-    let rows = stmt.query_map(params![key_id], |r| Ok((DoorId(r.get(0)?), r.get(1)?)))?.collect::<Result<Vec<_>, _>>()?;
+    let rows =
+        stmt.query_map(params![key_id], |r| Ok((DoorId(r.get(0)?), r.get(1)?)))?.collect::<Result<Vec<_>, _>>()?;
     Ok(rows)
 }
 
@@ -151,7 +174,10 @@ pub fn assign_slots(tx: &Transaction, key: &KeyRow) -> AppResult<Vec<(DoorId, u3
             params![door.0],
             |r| r.get(0),
         )?;
-        tx.execute("INSERT INTO doorcode_slots (door_id, slot, key_id) VALUES (?1, ?2, ?3)", params![door.0, slot, key.id])?;
+        tx.execute(
+            "INSERT INTO doorcode_slots (door_id, slot, key_id) VALUES (?1, ?2, ?3)",
+            params![door.0, slot, key.id],
+        )?;
         out.push((*door, slot));
     }
     Ok(out)
@@ -207,7 +233,9 @@ pub fn info(tx: &Transaction, person: &PersonRow, now: UnixTime) -> AppResult<Pe
 /// The people list: deleted people never; people with nothing active or upcoming only with
 /// `show_expired`.
 pub fn list(tx: &Transaction, property_id: i64, show_expired: bool, now: UnixTime) -> AppResult<Vec<PersonInfo>> {
-    let mut stmt = tx.prepare(&format!("SELECT {PERSON_COLUMNS} FROM people WHERE property_id = ?1 AND deleted_at IS NULL ORDER BY id"))?;
+    let mut stmt = tx.prepare(&format!(
+        "SELECT {PERSON_COLUMNS} FROM people WHERE property_id = ?1 AND deleted_at IS NULL ORDER BY id"
+    ))?;
     let raws = stmt.query_map(params![property_id], person_row)?.collect::<Result<Vec<_>, _>>()?;
     let mut out = Vec::new();
     for raw in raws {

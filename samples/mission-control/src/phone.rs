@@ -7,11 +7,11 @@ use crate::people::{self, PersonRow};
 use crate::property::{Authority, bump_change_seq, change_seq};
 use crate::provisioning;
 use crate::updates;
-use keyway_protocol::UnixTime;
 use keyway_api::{
-    AcceptInviteRequest, AcceptInviteResponse, AccessKind, B64, DeviceCredentials, DoorEntry, DoorcodeEntry, DoorcodesResponse,
-    Revocation, SyncRequest, SyncResponse,
+    AcceptInviteRequest, AcceptInviteResponse, AccessKind, B64, DeviceCredentials, DoorEntry, DoorcodeEntry,
+    DoorcodesResponse, Revocation, SyncRequest, SyncResponse,
 };
+use keyway_protocol::UnixTime;
 use keyway_protocol::credential::doorcode::local_day;
 use keyway_protocol::credential::{DoorId, PublicKey};
 use rusqlite::{OptionalExtension, Transaction, params};
@@ -32,7 +32,9 @@ pub fn accept(tx: &Transaction, req: AcceptInviteRequest, now: UnixTime) -> AppR
     }
     let token = auth::new_token("dev");
     let existing: Option<(i64, Vec<u8>)> = tx
-        .query_row("SELECT id, public_key FROM devices WHERE person_id = ?1", params![person.id], |r| Ok((r.get(0)?, r.get(1)?)))
+        .query_row("SELECT id, public_key FROM devices WHERE person_id = ?1", params![person.id], |r| {
+            Ok((r.get(0)?, r.get(1)?))
+        })
         .optional()?;
     let device_id = match existing {
         // A retry by the same device: fresh credentials, the lost ones stop working.
@@ -102,7 +104,12 @@ fn build_sync(tx: &Transaction, person: &PersonRow, cursor: Option<&str>, now: U
         .filter(|k| !k.is_live())
         .map(|k| Revocation { key_id: k.key_id(), until: k.validity.expiry })
         .collect();
-    revocations.extend(changed_guests.iter().filter(|g| g.revoked_at.is_some()).map(|g| Revocation { key_id: g.id, until: g.validity.expiry }));
+    revocations.extend(
+        changed_guests
+            .iter()
+            .filter(|g| g.revoked_at.is_some())
+            .map(|g| Revocation { key_id: g.id, until: g.validity.expiry }),
+    );
 
     let mut door_ids = BTreeSet::new();
     if person.deleted_at.is_none() {
@@ -129,8 +136,15 @@ fn build_sync(tx: &Transaction, person: &PersonRow, cursor: Option<&str>, now: U
     })
 }
 
-fn door_entry(tx: &Transaction, authority: &Authority, property_id: i64, id: DoorId, now: UnixTime) -> AppResult<DoorEntry> {
-    let door = provisioning::door(tx, property_id, id)?.ok_or_else(|| AppError::internal("a key names a missing door"))?;
+fn door_entry(
+    tx: &Transaction,
+    authority: &Authority,
+    property_id: i64,
+    id: DoorId,
+    now: UnixTime,
+) -> AppResult<DoorEntry> {
+    let door =
+        provisioning::door(tx, property_id, id)?.ok_or_else(|| AppError::internal("a key names a missing door"))?;
     let pending = if door.online { None } else { updates::pending_batch(tx, authority, id, door.delivered_seq, now)? };
     Ok(DoorEntry {
         door_id: id,
@@ -158,12 +172,24 @@ pub fn doorcodes(tx: &Transaction, bearer: &auth::Bearer, now: UnixTime) -> AppR
             continue;
         }
         for (door_id, slot) in people::slots_of_key(tx, key.id)? {
-            let door = provisioning::door(tx, person.property_id, door_id)?.ok_or_else(|| AppError::internal("a slot names a missing door"))?;
+            let door = provisioning::door(tx, person.property_id, door_id)?
+                .ok_or_else(|| AppError::internal("a slot names a missing door"))?;
             let code = door.doorcode_secret.code_at(slot, now, authority.utc_offset_minutes);
-            codes.push(DoorcodeEntry { door_id, door_name: door.name, key_id: key.key_id(), code: code.to_string(), validity: key.validity });
+            codes.push(DoorcodeEntry {
+                door_id,
+                door_name: door.name,
+                key_id: key.key_id(),
+                code: code.to_string(),
+                validity: key.validity,
+            });
         }
     }
-    Ok(DoorcodesResponse { person_id: person.person_id(), server_time: now, day: local_day(now, authority.utc_offset_minutes), codes })
+    Ok(DoorcodesResponse {
+        person_id: person.person_id(),
+        server_time: now,
+        day: local_day(now, authority.utc_offset_minutes),
+        codes,
+    })
 }
 
 #[cfg(test)]

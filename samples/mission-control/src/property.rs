@@ -16,7 +16,8 @@ impl Authority {
             params![property_id],
             |r| Ok((r.get(0)?, r.get(1)?)),
         )?;
-        let secret = <[u8; 32]>::try_from(secret.as_slice()).map_err(|_| AppError::internal("stored authority key is damaged"))?;
+        let secret = <[u8; 32]>::try_from(secret.as_slice())
+            .map_err(|_| AppError::internal("stored authority key is damaged"))?;
         Ok(Authority { key: KeyPair::from_secret(&secret), utc_offset_minutes: offset })
     }
 

@@ -4,18 +4,22 @@ use crate::auth::{self, Manager};
 use crate::error::{AppError, AppResult};
 use crate::property::Authority;
 use crate::validate;
-use keyway_protocol::UnixTime;
 use keyway_api::{
-    B64, CreateDoorRequest, CreateManagerRequest, CreatePropertyRequest, CreatePropertyResponse, DoorInfo, ManagerCredentials,
-    ManagerInfo, ProvisionedDoor, Secret32, SetKeyManagementRequest,
+    B64, CreateDoorRequest, CreateManagerRequest, CreatePropertyRequest, CreatePropertyResponse, DoorInfo,
+    ManagerCredentials, ManagerInfo, ProvisionedDoor, Secret32, SetKeyManagementRequest,
 };
+use keyway_protocol::UnixTime;
 use keyway_protocol::credential::{DoorCertBody, DoorCertificate, DoorId, DoorcodeSecret, KeyPair};
 use rusqlite::{OptionalExtension, Transaction, params};
 
 /// Doorcodes' calendar day follows the property's offset: at most ±14 hours.
 const MAX_UTC_OFFSET_MINUTES: i16 = 14 * 60;
 
-pub fn create_property(tx: &Transaction, req: CreatePropertyRequest, now: UnixTime) -> AppResult<CreatePropertyResponse> {
+pub fn create_property(
+    tx: &Transaction,
+    req: CreatePropertyRequest,
+    now: UnixTime,
+) -> AppResult<CreatePropertyResponse> {
     let name = validate::text("name", &req.name, 200)?;
     let manager_name = validate::text("manager_name", &req.manager_name, 200)?;
     if req.utc_offset_minutes.abs() > MAX_UTC_OFFSET_MINUTES {
@@ -31,7 +35,14 @@ pub fn create_property(tx: &Transaction, req: CreatePropertyRequest, now: UnixTi
     Ok(CreatePropertyResponse { property_id: property_id as u64, authority_key: B64(authority.public()), manager })
 }
 
-fn insert_manager(tx: &Transaction, property_id: i64, name: &str, portfolio: bool, key_management: bool, now: UnixTime) -> AppResult<ManagerCredentials> {
+fn insert_manager(
+    tx: &Transaction,
+    property_id: i64,
+    name: &str,
+    portfolio: bool,
+    key_management: bool,
+    now: UnixTime,
+) -> AppResult<ManagerCredentials> {
     let token = auth::new_token("mgr");
     tx.execute(
         "INSERT INTO managers (property_id, name, token_hash, portfolio_manager, key_management, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
@@ -40,7 +51,12 @@ fn insert_manager(tx: &Transaction, property_id: i64, name: &str, portfolio: boo
     Ok(ManagerCredentials { manager_id: tx.last_insert_rowid() as u64, token })
 }
 
-pub fn create_manager(tx: &Transaction, manager: &Manager, req: CreateManagerRequest, now: UnixTime) -> AppResult<ManagerCredentials> {
+pub fn create_manager(
+    tx: &Transaction,
+    manager: &Manager,
+    req: CreateManagerRequest,
+    now: UnixTime,
+) -> AppResult<ManagerCredentials> {
     manager.require_portfolio_manager()?;
     let name = validate::text("name", &req.name, 200)?;
     insert_manager(tx, manager.property_id, &name, req.portfolio_manager, req.key_management, now)
@@ -51,7 +67,14 @@ fn manager_info(tx: &Transaction, property_id: i64, id: u64) -> AppResult<Manage
     tx.query_row(
         "SELECT id, name, portfolio_manager, key_management FROM managers WHERE id = ?1 AND property_id = ?2",
         params![id, property_id],
-        |r| Ok(ManagerInfo { manager_id: r.get(0)?, name: r.get(1)?, portfolio_manager: r.get(2)?, key_management: r.get(3)? }),
+        |r| {
+            Ok(ManagerInfo {
+                manager_id: r.get(0)?,
+                name: r.get(1)?,
+                portfolio_manager: r.get(2)?,
+                key_management: r.get(3)?,
+            })
+        },
     )
     .optional()?
     .ok_or_else(|| AppError::not_found(format!("unknown manager {id}")))
@@ -62,17 +85,29 @@ pub fn me(tx: &Transaction, manager: &Manager) -> AppResult<ManagerInfo> {
 }
 
 pub fn list_managers(tx: &Transaction, manager: &Manager) -> AppResult<Vec<ManagerInfo>> {
-    let mut stmt = tx.prepare("SELECT id, name, portfolio_manager, key_management FROM managers WHERE property_id = ?1 ORDER BY id")?;
+    let mut stmt = tx.prepare(
+        "SELECT id, name, portfolio_manager, key_management FROM managers WHERE property_id = ?1 ORDER BY id",
+    )?;
     let rows = stmt
         .query_map(params![manager.property_id], |r| {
-            Ok(ManagerInfo { manager_id: r.get(0)?, name: r.get(1)?, portfolio_manager: r.get(2)?, key_management: r.get(3)? })
+            Ok(ManagerInfo {
+                manager_id: r.get(0)?,
+                name: r.get(1)?,
+                portfolio_manager: r.get(2)?,
+                key_management: r.get(3)?,
+            })
         })?
         .collect::<Result<Vec<_>, _>>()?;
     Ok(rows)
 }
 
 /// Only a Portfolio Manager grants (or withdraws) Key Management.
-pub fn set_key_management(tx: &Transaction, manager: &Manager, id: u64, req: SetKeyManagementRequest) -> AppResult<ManagerInfo> {
+pub fn set_key_management(
+    tx: &Transaction,
+    manager: &Manager,
+    id: u64,
+    req: SetKeyManagementRequest,
+) -> AppResult<ManagerInfo> {
     manager.require_portfolio_manager()?;
     let target = manager_info(tx, manager.property_id, id)?;
     tx.execute("UPDATE managers SET key_management = ?1 WHERE id = ?2", params![req.enabled, target.manager_id])?;
@@ -81,7 +116,12 @@ pub fn set_key_management(tx: &Transaction, manager: &Manager, id: u64, req: Set
 
 /// Generates the door's key and doorcode secret, certifies the door key, and returns the
 /// secrets this once.
-pub fn create_door(tx: &Transaction, manager: &Manager, req: CreateDoorRequest, now: UnixTime) -> AppResult<ProvisionedDoor> {
+pub fn create_door(
+    tx: &Transaction,
+    manager: &Manager,
+    req: CreateDoorRequest,
+    now: UnixTime,
+) -> AppResult<ProvisionedDoor> {
     manager.require_portfolio_manager()?;
     let name = validate::text("name", &req.name, 200)?;
     let authority = Authority::load(tx, manager.property_id)?;
@@ -92,7 +132,8 @@ pub fn create_door(tx: &Transaction, manager: &Manager, req: CreateDoorRequest, 
         params![manager.property_id, name, req.online, doorcode.as_bytes().to_vec(), now.0],
     )?;
     let door_id = DoorId(u32::try_from(tx.last_insert_rowid()).map_err(|_| AppError::internal("door ids exhausted"))?);
-    let certificate = DoorCertificate::sign(DoorCertBody::new(door_id, door_key.public(), authority.key_id()), &authority.key);
+    let certificate =
+        DoorCertificate::sign(DoorCertBody::new(door_id, door_key.public(), authority.key_id()), &authority.key);
     tx.execute("UPDATE doors SET certificate = ?1 WHERE id = ?2", params![certificate.to_bytes(), door_id.0])?;
     Ok(ProvisionedDoor {
         door_id,
@@ -107,7 +148,9 @@ pub fn create_door(tx: &Transaction, manager: &Manager, req: CreateDoorRequest, 
 }
 
 pub fn list_doors(tx: &Transaction, property_id: i64) -> AppResult<Vec<DoorInfo>> {
-    let mut stmt = tx.prepare("SELECT id, name, online, log_head, delivered_seq, activity_head FROM doors WHERE property_id = ?1 ORDER BY id")?;
+    let mut stmt = tx.prepare(
+        "SELECT id, name, online, log_head, delivered_seq, activity_head FROM doors WHERE property_id = ?1 ORDER BY id",
+    )?;
     let rows = stmt
         .query_map(params![property_id], |r| {
             Ok(DoorInfo {
@@ -151,7 +194,16 @@ pub fn door(tx: &Transaction, property_id: i64, id: DoorId) -> AppResult<Option<
         )
         .optional()?;
     let Some((name, online, cert, secret, delivered_seq, activity_head)) = row else { return Ok(None) };
-    let certificate = DoorCertificate::from_bytes(&cert).map_err(|_| AppError::internal("stored door certificate is damaged"))?;
-    let secret = <[u8; 32]>::try_from(secret.as_slice()).map_err(|_| AppError::internal("stored doorcode secret is damaged"))?;
-    Ok(Some(DoorRow { name, online, certificate, doorcode_secret: DoorcodeSecret::new(secret), delivered_seq, activity_head }))
+    let certificate =
+        DoorCertificate::from_bytes(&cert).map_err(|_| AppError::internal("stored door certificate is damaged"))?;
+    let secret =
+        <[u8; 32]>::try_from(secret.as_slice()).map_err(|_| AppError::internal("stored doorcode secret is damaged"))?;
+    Ok(Some(DoorRow {
+        name,
+        online,
+        certificate,
+        doorcode_secret: DoorcodeSecret::new(secret),
+        delivered_seq,
+        activity_head,
+    }))
 }

@@ -5,13 +5,18 @@ use crate::auth::Device;
 use crate::error::{AppError, AppResult};
 use crate::property::Authority;
 use crate::provisioning;
-use keyway_protocol::UnixTime;
 use keyway_api::{MAX_RECEIPTS_PER_UPLOAD, ReceiptResult, UploadReceiptsRequest, UploadReceiptsResponse};
+use keyway_protocol::UnixTime;
 use keyway_protocol::credential::{ActivityEvent, PersonId, Receipt};
 use rusqlite::{Transaction, params};
 use sha2::{Digest, Sha256};
 
-pub fn upload(tx: &Transaction, device: &Device, req: UploadReceiptsRequest, now: UnixTime) -> AppResult<UploadReceiptsResponse> {
+pub fn upload(
+    tx: &Transaction,
+    device: &Device,
+    req: UploadReceiptsRequest,
+    now: UnixTime,
+) -> AppResult<UploadReceiptsResponse> {
     if req.receipts.len() > MAX_RECEIPTS_PER_UPLOAD {
         return Err(AppError::bad_request(format!("at most {MAX_RECEIPTS_PER_UPLOAD} receipts per upload")));
     }
@@ -19,19 +24,28 @@ pub fn upload(tx: &Transaction, device: &Device, req: UploadReceiptsRequest, now
     // Every receipt is checked before any is applied.
     for (i, receipt) in req.receipts.iter().enumerate() {
         let body = &receipt.body;
-        let door = provisioning::door(tx, device.property_id, body.door_id)?
-            .ok_or_else(|| AppError::bad_request(format!("receipt {i}: {} is not a door of this property", body.door_id)))?;
-        let door_key = door.certificate.verify(&anchors).map_err(|e| AppError::internal(format!("stored door certificate: {e}")))?;
+        let door = provisioning::door(tx, device.property_id, body.door_id)?.ok_or_else(|| {
+            AppError::bad_request(format!("receipt {i}: {} is not a door of this property", body.door_id))
+        })?;
+        let door_key = door
+            .certificate
+            .verify(&anchors)
+            .map_err(|e| AppError::internal(format!("stored door certificate: {e}")))?;
         receipt.verify_signature(&door_key).map_err(|e| AppError::bad_request(format!("receipt {i}: {e}")))?;
         // SQLite integers are signed 64-bit: larger values cannot come from a working door.
         let too_large = |v: u64| v > i64::MAX as u64;
-        if too_large(body.applied_seq) || too_large(body.activity_head) || too_large(body.door_time.0)
+        if too_large(body.applied_seq)
+            || too_large(body.activity_head)
+            || too_large(body.door_time.0)
             || body.activity.iter().any(|a| too_large(a.time.0))
         {
             return Err(AppError::bad_request(format!("receipt {i}: a seq or time is out of range")));
         }
         if let Some(bad) = body.activity.iter().find(|a| a.seq == 0 || a.seq > body.activity_head) {
-            return Err(AppError::bad_request(format!("receipt {i}: activity seq {} outside 1..={}", bad.seq, body.activity_head)));
+            return Err(AppError::bad_request(format!(
+                "receipt {i}: activity seq {} outside 1..={}",
+                bad.seq, body.activity_head
+            )));
         }
     }
     let mut results = Vec::new();
@@ -47,7 +61,9 @@ fn person_of(event: &ActivityEvent) -> Option<PersonId> {
         ActivityEvent::AppDenied { person, .. } => *person,
         ActivityEvent::DoorcodeEntry { person, .. } => Some(*person),
         ActivityEvent::KeycardEntry { person, .. } => Some(*person),
-        ActivityEvent::DoorcodeDenied { .. } | ActivityEvent::KeycardDenied { .. } | ActivityEvent::UpdateRejected { .. } => None,
+        ActivityEvent::DoorcodeDenied { .. }
+        | ActivityEvent::KeycardDenied { .. }
+        | ActivityEvent::UpdateRejected { .. } => None,
     }
 }
 
@@ -82,7 +98,13 @@ fn apply(tx: &Transaction, device: &Device, receipt: &Receipt, now: UnixTime) ->
         )? as u32;
     }
     advance_activity_head(tx, door.0)?;
-    Ok(ReceiptResult { door_id: door, applied_seq: body.applied_seq, duplicate: inserted == 0, new_activity, newly_delivered })
+    Ok(ReceiptResult {
+        door_id: door,
+        applied_seq: body.applied_seq,
+        duplicate: inserted == 0,
+        new_activity,
+        newly_delivered,
+    })
 }
 
 /// Moves the door's known activity head over every record now held with no gap below it.

@@ -9,8 +9,8 @@ use crate::{access, guests, history, people, phone, provisioning, receipts, upda
 use axum::extract::State;
 use axum::routing::{get, patch, post, put};
 use axum::{Json, Router};
-use keyway_protocol::UnixTime;
 use keyway_api::*;
+use keyway_protocol::UnixTime;
 use rusqlite::Transaction;
 use serde::Serialize;
 
@@ -80,11 +80,18 @@ where
 
 // ---- provisioning and managers ------------------------------------------------------------
 
-async fn create_property(State(app): State<App>, ApiJson(req): ApiJson<CreatePropertyRequest>) -> AppResult<Json<CreatePropertyResponse>> {
+async fn create_property(
+    State(app): State<App>,
+    ApiJson(req): ApiJson<CreatePropertyRequest>,
+) -> AppResult<Json<CreatePropertyResponse>> {
     app.db.run(move |tx| provisioning::create_property(tx, req, keyway_api::clock::now())).await.map(Json)
 }
 
-async fn create_door(State(app): State<App>, bearer: Bearer, ApiJson(req): ApiJson<CreateDoorRequest>) -> AppResult<Json<ProvisionedDoor>> {
+async fn create_door(
+    State(app): State<App>,
+    bearer: Bearer,
+    ApiJson(req): ApiJson<CreateDoorRequest>,
+) -> AppResult<Json<ProvisionedDoor>> {
     as_manager(&app, bearer, move |tx, m, now| provisioning::create_door(tx, m, req, now)).await
 }
 
@@ -92,7 +99,11 @@ async fn list_doors(State(app): State<App>, bearer: Bearer) -> AppResult<Json<Ve
     as_manager(&app, bearer, |tx, m, _| provisioning::list_doors(tx, m.property_id)).await
 }
 
-async fn create_manager(State(app): State<App>, bearer: Bearer, ApiJson(req): ApiJson<CreateManagerRequest>) -> AppResult<Json<ManagerCredentials>> {
+async fn create_manager(
+    State(app): State<App>,
+    bearer: Bearer,
+    ApiJson(req): ApiJson<CreateManagerRequest>,
+) -> AppResult<Json<ManagerCredentials>> {
     as_manager(&app, bearer, move |tx, m, now| provisioning::create_manager(tx, m, req, now)).await
 }
 
@@ -115,7 +126,11 @@ async fn set_key_management(
 
 // ---- people and keys ----------------------------------------------------------------------
 
-async fn invite(State(app): State<App>, bearer: Bearer, ApiJson(req): ApiJson<InviteRequest>) -> AppResult<Json<InviteResponse>> {
+async fn invite(
+    State(app): State<App>,
+    bearer: Bearer,
+    ApiJson(req): ApiJson<InviteRequest>,
+) -> AppResult<Json<InviteResponse>> {
     as_manager(&app, bearer, move |tx, m, now| access::invite(tx, m, req, now).map(|(response, _token)| response)).await
 }
 
@@ -123,7 +138,11 @@ async fn outbox(State(app): State<App>, bearer: Bearer) -> AppResult<Json<Vec<Ou
     as_manager(&app, bearer, |tx, m, _| history::outbox(tx, m.property_id)).await
 }
 
-async fn list_people(State(app): State<App>, bearer: Bearer, ApiQuery(q): ApiQuery<PeopleQuery>) -> AppResult<Json<Vec<PersonInfo>>> {
+async fn list_people(
+    State(app): State<App>,
+    bearer: Bearer,
+    ApiQuery(q): ApiQuery<PeopleQuery>,
+) -> AppResult<Json<Vec<PersonInfo>>> {
     as_manager(&app, bearer, move |tx, m, now| people::list(tx, m.property_id, q.show_expired, now)).await
 }
 
@@ -138,15 +157,28 @@ async fn get_person(State(app): State<App>, bearer: Bearer, ApiPath(id): ApiPath
     .await
 }
 
-async fn delete_person(State(app): State<App>, bearer: Bearer, ApiPath(id): ApiPath<u64>) -> AppResult<Json<RevocationResponse>> {
+async fn delete_person(
+    State(app): State<App>,
+    bearer: Bearer,
+    ApiPath(id): ApiPath<u64>,
+) -> AppResult<Json<RevocationResponse>> {
     as_manager(&app, bearer, move |tx, m, now| access::delete_person(tx, m, id, now)).await
 }
 
-async fn add_key(State(app): State<App>, bearer: Bearer, ApiPath(id): ApiPath<u64>, ApiJson(req): ApiJson<AddKeyRequest>) -> AppResult<Json<KeyChangeResponse>> {
+async fn add_key(
+    State(app): State<App>,
+    bearer: Bearer,
+    ApiPath(id): ApiPath<u64>,
+    ApiJson(req): ApiJson<AddKeyRequest>,
+) -> AppResult<Json<KeyChangeResponse>> {
     as_manager(&app, bearer, move |tx, m, now| access::add_key(tx, m, id, req, now)).await
 }
 
-async fn revoke_all(State(app): State<App>, bearer: Bearer, ApiPath(id): ApiPath<u64>) -> AppResult<Json<RevocationResponse>> {
+async fn revoke_all(
+    State(app): State<App>,
+    bearer: Bearer,
+    ApiPath(id): ApiPath<u64>,
+) -> AppResult<Json<RevocationResponse>> {
     as_manager(&app, bearer, move |tx, m, now| access::revoke_all(tx, m, id, now)).await
 }
 
@@ -159,7 +191,11 @@ async fn add_keycard(
     as_manager(&app, bearer, move |tx, m, now| access::add_keycard(tx, m, id, req, now)).await
 }
 
-async fn remove_keycard(State(app): State<App>, bearer: Bearer, ApiPath((id, card)): ApiPath<(u64, String)>) -> AppResult<Json<KeycardChangeResponse>> {
+async fn remove_keycard(
+    State(app): State<App>,
+    bearer: Bearer,
+    ApiPath((id, card)): ApiPath<(u64, String)>,
+) -> AppResult<Json<KeycardChangeResponse>> {
     as_manager(&app, bearer, move |tx, m, now| access::remove_keycard(tx, m, id, &card, now)).await
 }
 
@@ -172,29 +208,52 @@ async fn change_expiry(
     as_manager(&app, bearer, move |tx, m, now| access::change_expiry(tx, m, key_id, req, now)).await
 }
 
-async fn delete_key(State(app): State<App>, bearer: Bearer, ApiPath(key_id): ApiPath<u64>) -> AppResult<Json<RevocationResponse>> {
+async fn delete_key(
+    State(app): State<App>,
+    bearer: Bearer,
+    ApiPath(key_id): ApiPath<u64>,
+) -> AppResult<Json<RevocationResponse>> {
     as_manager(&app, bearer, move |tx, m, now| access::delete_key(tx, m, key_id, now)).await
 }
 
-async fn door_updates(State(app): State<App>, bearer: Bearer, ApiQuery(q): ApiQuery<DoorUpdateQuery>) -> AppResult<Json<Vec<DoorUpdateTask>>> {
+async fn door_updates(
+    State(app): State<App>,
+    bearer: Bearer,
+    ApiQuery(q): ApiQuery<DoorUpdateQuery>,
+) -> AppResult<Json<Vec<DoorUpdateTask>>> {
     as_manager(&app, bearer, move |tx, m, _| updates::tasks(tx, m.property_id, &q)).await
 }
 
-async fn activity(State(app): State<App>, bearer: Bearer, ApiQuery(q): ApiQuery<ActivityQuery>) -> AppResult<Json<Vec<ActivityEntry>>> {
+async fn activity(
+    State(app): State<App>,
+    bearer: Bearer,
+    ApiQuery(q): ApiQuery<ActivityQuery>,
+) -> AppResult<Json<Vec<ActivityEntry>>> {
     as_manager(&app, bearer, move |tx, m, _| history::activity(tx, m.property_id, &q)).await
 }
 
 // ---- phones -------------------------------------------------------------------------------
 
-async fn accept(State(app): State<App>, ApiJson(req): ApiJson<AcceptInviteRequest>) -> AppResult<Json<AcceptInviteResponse>> {
+async fn accept(
+    State(app): State<App>,
+    ApiJson(req): ApiJson<AcceptInviteRequest>,
+) -> AppResult<Json<AcceptInviteResponse>> {
     app.db.run(move |tx| phone::accept(tx, req, keyway_api::clock::now())).await.map(Json)
 }
 
-async fn sync(State(app): State<App>, bearer: Bearer, ApiJson(req): ApiJson<SyncRequest>) -> AppResult<Json<SyncResponse>> {
+async fn sync(
+    State(app): State<App>,
+    bearer: Bearer,
+    ApiJson(req): ApiJson<SyncRequest>,
+) -> AppResult<Json<SyncResponse>> {
     as_device(&app, bearer, move |tx, d, now| phone::sync(tx, d, req, now)).await
 }
 
-async fn upload_receipts(State(app): State<App>, bearer: Bearer, ApiJson(req): ApiJson<UploadReceiptsRequest>) -> AppResult<Json<UploadReceiptsResponse>> {
+async fn upload_receipts(
+    State(app): State<App>,
+    bearer: Bearer,
+    ApiJson(req): ApiJson<UploadReceiptsRequest>,
+) -> AppResult<Json<UploadReceiptsResponse>> {
     as_device(&app, bearer, move |tx, d, now| receipts::upload(tx, d, req, now)).await
 }
 

@@ -7,8 +7,8 @@
 
 use crate::error::{AppError, AppResult};
 use crate::property::Authority;
-use keyway_protocol::UnixTime;
 use keyway_api::{DoorUpdateQuery, DoorUpdateTask, QueuedUpdate, TaskState};
+use keyway_protocol::UnixTime;
 use keyway_protocol::codec;
 use keyway_protocol::credential::door_update::{MAX_OPS_PER_UPDATE, MAX_UPDATES_PER_BATCH};
 use keyway_protocol::credential::{DoorId, DoorOp, DoorSet, DoorUpdate, SignedBody, UpdateBatch, UpdateBatchBody};
@@ -34,7 +34,9 @@ impl UpdatePlan {
         let mut queued = Vec::new();
         for (door, ops) in self.0 {
             let (online, head): (bool, u64) =
-                tx.query_row("SELECT online, log_head FROM doors WHERE id = ?1", params![door.0], |r| Ok((r.get(0)?, r.get(1)?)))?;
+                tx.query_row("SELECT online, log_head FROM doors WHERE id = ?1", params![door.0], |r| {
+                    Ok((r.get(0)?, r.get(1)?))
+                })?;
             if online {
                 continue;
             }
@@ -55,13 +57,21 @@ impl UpdatePlan {
 }
 
 fn decode_update(bytes: &[u8]) -> AppResult<DoorUpdate> {
-    codec::decode("door update", bytes, UpdateBatchBody::MAX_LEN).map_err(|_| AppError::internal("stored door update is damaged"))
+    codec::decode("door update", bytes, UpdateBatchBody::MAX_LEN)
+        .map_err(|_| AppError::internal("stored door update is damaged"))
 }
 
 /// A freshly signed batch of every update of `door` after `delivered_seq`, as long as it fits
 /// one batch (the rest follows once the door has applied these); `None` when nothing is pending.
-pub fn pending_batch(tx: &Transaction, authority: &Authority, door: DoorId, delivered_seq: u64, now: UnixTime) -> AppResult<Option<UpdateBatch>> {
-    let mut stmt = tx.prepare("SELECT update_bytes FROM door_updates WHERE door_id = ?1 AND seq > ?2 ORDER BY seq LIMIT ?3")?;
+pub fn pending_batch(
+    tx: &Transaction,
+    authority: &Authority,
+    door: DoorId,
+    delivered_seq: u64,
+    now: UnixTime,
+) -> AppResult<Option<UpdateBatch>> {
+    let mut stmt =
+        tx.prepare("SELECT update_bytes FROM door_updates WHERE door_id = ?1 AND seq > ?2 ORDER BY seq LIMIT ?3")?;
     let rows = stmt
         .query_map(params![door.0, delivered_seq, MAX_UPDATES_PER_BATCH as i64], |r| r.get::<_, Vec<u8>>(0))?
         .collect::<Result<Vec<_>, _>>()?;

@@ -1,8 +1,8 @@
 //! Checks on manager input that the database cannot make: text, windows, door sets.
 
 use crate::error::{AppError, AppResult};
-use keyway_protocol::UnixTime;
 use keyway_api::NO_EXPIRY;
+use keyway_protocol::UnixTime;
 use keyway_protocol::credential::ids::MAX_DOORS_PER_KEY;
 use keyway_protocol::credential::{DoorId, DoorSet, Validity};
 use rusqlite::{Transaction, params};
@@ -27,7 +27,8 @@ pub fn window(start: Option<UnixTime>, expiry: Option<UnixTime>, now: UnixTime) 
     if expiry > NO_EXPIRY || start >= NO_EXPIRY {
         return Err(AppError::bad_request(format!("times must lie before {NO_EXPIRY}")));
     }
-    let validity = Validity::new(start, expiry).ok_or_else(|| AppError::bad_request(format!("expiry {expiry} is not after start {start}")))?;
+    let validity = Validity::new(start, expiry)
+        .ok_or_else(|| AppError::bad_request(format!("expiry {expiry} is not after start {start}")))?;
     if expiry <= now {
         return Err(AppError::bad_request(format!("expiry {expiry} has already passed")));
     }

@@ -27,19 +27,31 @@ async fn malformed_bodies_wrong_tokens_and_unknown_routes_answer_json_4xx() {
     let mc = Mc::start().await;
     let p = property(&mc, "Elm Court").await;
     let pm = Some(p.pm.as_str());
-    for body in ["{", "[]", "null", "{\"name\": 5}", "{\"name\":\"x\",\"contact\":\"y\",\"access\":\"telepathy\",\"keys\":[]}"] {
+    for body in
+        ["{", "[]", "null", "{\"name\": 5}", "{\"name\":\"x\",\"contact\":\"y\",\"access\":\"telepathy\",\"keys\":[]}"]
+    {
         let e = expect(&mc, Method::POST, "/v1/invites", pm, Some(body), 400).await;
         assert_eq!(e.code, ErrorCode::BadRequest);
     }
     expect(&mc, Method::POST, "/v1/properties", None, Some("{\"name\":"), 400).await;
-    expect(&mc, Method::POST, "/v1/phone/accept", None, Some("{\"invite_token\":\"x\",\"device_key\":\"not base64!\"}"), 400).await;
-    expect(&mc, Method::POST, "/v1/phone/accept", None, Some("{\"invite_token\":\"x\",\"device_key\":\"AAAA\"}"), 400).await;
+    expect(
+        &mc,
+        Method::POST,
+        "/v1/phone/accept",
+        None,
+        Some("{\"invite_token\":\"x\",\"device_key\":\"not base64!\"}"),
+        400,
+    )
+    .await;
+    expect(&mc, Method::POST, "/v1/phone/accept", None, Some("{\"invite_token\":\"x\",\"device_key\":\"AAAA\"}"), 400)
+        .await;
 
     // Tokens: missing, malformed, unknown, of the wrong kind.
     let e = expect(&mc, Method::GET, "/v1/people", None, None, 401).await;
     assert_eq!(e.code, ErrorCode::Unauthorized);
     expect(&mc, Method::GET, "/v1/people", Some("mgr_unknown"), None, 401).await;
-    let (_, token) = invite(&mc, &p.pm, "Ann", AccessKind::AppKey, vec![grant(&[p.lobby.door_id], None, None)], false).await;
+    let (_, token) =
+        invite(&mc, &p.pm, "Ann", AccessKind::AppKey, vec![grant(&[p.lobby.door_id], None, None)], false).await;
     let phone = accept(&mc, &token).await;
     expect(&mc, Method::GET, "/v1/people", Some(&phone.token), None, 401).await;
     expect(&mc, Method::POST, "/v1/phone/sync", Some(&p.pm), Some("{}"), 401).await;
@@ -83,7 +95,10 @@ async fn impossible_invites_are_refused_whole() {
         ("absurd expiry", json!([{ "doors": [lobby], "expiry": u64::MAX }])),
         ("door of another property", json!([{ "doors": [other.lobby.door_id.0] }])),
         ("unknown door", json!([{ "doors": [4_000_000] }])),
-        ("one good key and one bad", json!([{ "doors": [lobby] }, { "doors": [lobby], "start": t + 100, "expiry": t + 50 }])),
+        (
+            "one good key and one bad",
+            json!([{ "doors": [lobby] }, { "doors": [lobby], "start": t + 100, "expiry": t + 50 }]),
+        ),
         ("no keys", json!([])),
         ("too many doors", json!([{ "doors": (1..40).collect::<Vec<u32>>() }])),
     ];
@@ -96,7 +111,10 @@ async fn impossible_invites_are_refused_whole() {
     for (what, body) in [
         ("empty name", json!({ "name": " ", "contact": "a@b", "access": "app_key", "keys": [{ "doors": [lobby] }] })),
         ("empty contact", json!({ "name": "Ann", "contact": "", "access": "app_key", "keys": [{ "doors": [lobby] }] })),
-        ("shared doorcode", json!({ "name": "Ann", "contact": "a@b", "access": "daily_doorcode", "may_share": true, "keys": [{ "doors": [lobby] }] })),
+        (
+            "shared doorcode",
+            json!({ "name": "Ann", "contact": "a@b", "access": "daily_doorcode", "may_share": true, "keys": [{ "doors": [lobby] }] }),
+        ),
     ] {
         let (status, err) = mc.refused(Method::POST, "/v1/invites", pm, Some(body)).await;
         assert_eq!(status, 400, "{what}: {err:?}");
@@ -113,7 +131,8 @@ async fn unknown_ids_and_other_propertys_ids_are_not_found_and_write_nothing() {
     let mc = Mc::start().await;
     let p = property(&mc, "Elm Court").await;
     let other = property(&mc, "Oak Row").await;
-    let (ann, _) = invite(&mc, &p.pm, "Ann", AccessKind::AppKey, vec![grant(&[p.lobby.door_id], None, None)], false).await;
+    let (ann, _) =
+        invite(&mc, &p.pm, "Ann", AccessKind::AppKey, vec![grant(&[p.lobby.door_id], None, None)], false).await;
     let person = ann.person.person_id.0;
     let key = ann.person.keys[0].key_id.0;
     let theirs = Some(other.pm.as_str());
@@ -141,12 +160,15 @@ async fn unknown_ids_and_other_propertys_ids_are_not_found_and_write_nothing() {
         json!({ "doors": [p.lobby.door_id.0], "start": t + 10, "expiry": t + 5 }),
         json!({ "doors": "lobby" }),
     ] {
-        let (status, err) = mc.refused(Method::POST, &format!("/v1/people/{person}/keys"), pm, Some(body.clone())).await;
+        let (status, err) =
+            mc.refused(Method::POST, &format!("/v1/people/{person}/keys"), pm, Some(body.clone())).await;
         assert_eq!(status, 400, "{body}: {err:?}");
     }
-    let (status, _) = mc.refused(Method::PATCH, &format!("/v1/keys/{key}"), pm, Some(json!({ "expiry": "soon" }))).await;
+    let (status, _) =
+        mc.refused(Method::PATCH, &format!("/v1/keys/{key}"), pm, Some(json!({ "expiry": "soon" }))).await;
     assert_eq!(status, 400);
-    let (status, _) = mc.refused(Method::PATCH, &format!("/v1/keys/{key}"), pm, Some(json!({ "expiry": u64::MAX }))).await;
+    let (status, _) =
+        mc.refused(Method::PATCH, &format!("/v1/keys/{key}"), pm, Some(json!({ "expiry": u64::MAX }))).await;
     assert_eq!(status, 400);
     let info: PersonInfo = mc.get(&format!("/v1/people/{person}"), &p.pm).await;
     assert_eq!(info.keys.len(), 1, "no key was added or changed");

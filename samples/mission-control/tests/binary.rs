@@ -25,7 +25,11 @@ fn start(db: &std::path::Path) -> Running {
         .unwrap();
     let mut line = String::new();
     BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
-    let base = line.split_whitespace().find(|w| w.starts_with("http://")).unwrap_or_else(|| panic!("no address in {line:?}")).to_string();
+    let base = line
+        .split_whitespace()
+        .find(|w| w.starts_with("http://"))
+        .unwrap_or_else(|| panic!("no address in {line:?}"))
+        .to_string();
     Running { child, base }
 }
 
@@ -36,7 +40,8 @@ async fn the_binary_serves_and_keeps_its_data_across_a_restart() {
     let http = reqwest::Client::new();
     let token = {
         let server = start(&db);
-        let health: serde_json::Value = http.get(format!("{}/health", server.base)).send().await.unwrap().json().await.unwrap();
+        let health: serde_json::Value =
+            http.get(format!("{}/health", server.base)).send().await.unwrap().json().await.unwrap();
         assert_eq!(health["status"], "ok");
         let created: keyway_api::CreatePropertyResponse = http
             .post(format!("{}/v1/properties", server.base))

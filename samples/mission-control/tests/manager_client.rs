@@ -1,9 +1,9 @@
 //! `ManagerClient` against a real server: every method reaches its endpoint and decodes.
 
-use keyway_protocol::UnixTime;
-use keyway_api::*;
-use keyway_protocol::credential::KeyPair;
 use keyway_api::client::{ClientConfig, SyncClient};
+use keyway_api::*;
+use keyway_protocol::UnixTime;
+use keyway_protocol::credential::KeyPair;
 use mission_control::{ManagerClient, Server};
 
 #[tokio::test]
@@ -11,13 +11,19 @@ async fn every_manager_call_round_trips() {
     let dir = tempfile::tempdir().unwrap();
     let server = Server::start(dir.path().join("mc.db"), "127.0.0.1:0".parse().unwrap()).await.unwrap();
     let base = server.base_url();
-    let (created, pm) = ManagerClient::create_property(&base, &CreatePropertyRequest { name: "Elm".into(), utc_offset_minutes: 0, manager_name: "Pat".into() })
-        .await
-        .unwrap();
+    let (created, pm) = ManagerClient::create_property(
+        &base,
+        &CreatePropertyRequest { name: "Elm".into(), utc_offset_minutes: 0, manager_name: "Pat".into() },
+    )
+    .await
+    .unwrap();
     assert!(pm.me().await.unwrap().portfolio_manager);
     let lobby = pm.create_door("Lobby", false).await.unwrap();
     assert_eq!(pm.doors().await.unwrap().len(), 1);
-    let staff = pm.create_manager(&CreateManagerRequest { name: "Sam".into(), portfolio_manager: false, key_management: false }).await.unwrap();
+    let staff = pm
+        .create_manager(&CreateManagerRequest { name: "Sam".into(), portfolio_manager: false, key_management: false })
+        .await
+        .unwrap();
     let sam = pm.with_token(&staff.token);
     let req = InviteRequest {
         name: "Ann".into(),
@@ -43,7 +49,8 @@ async fn every_manager_call_round_trips() {
     assert!(pm.person(person).await.unwrap().accepted);
 
     let added = sam.add_key(person, &KeyGrant { doors: vec![lobby.door_id], start: None, expiry: None }).await.unwrap();
-    let changed = sam.change_expiry(added.key.key_id, keyway_api::clock::now().saturating_add_secs(86_400)).await.unwrap();
+    let changed =
+        sam.change_expiry(added.key.key_id, keyway_api::clock::now().saturating_add_secs(86_400)).await.unwrap();
     assert_ne!(changed.key.key_id, added.key.key_id, "earlier than no expiry: a new key id");
     assert_eq!(sam.delete_key(changed.key.key_id).await.unwrap().updates.len(), 1);
     let card = AddKeycardRequest { card: "0a0b0c0d".into(), doors: vec![lobby.door_id], start: None, expiry: None };

@@ -16,14 +16,21 @@ async fn provisioning_issues_verifiable_door_certificates_and_hands_out_the_door
     let anchors = p.anchors();
     for door in [&p.lobby, &p.garage, &p.online] {
         let door_key = door.door_certificate.verify(&anchors).expect("door certificate verifies");
-        assert_eq!(KeyPair::from_secret(&door.door_secret_key.0.0).public(), door_key, "returned secret matches the certified key");
+        assert_eq!(
+            KeyPair::from_secret(&door.door_secret_key.0.0).public(),
+            door_key,
+            "returned secret matches the certified key"
+        );
         assert_eq!(door.door_certificate.body.door_id, door.door_id);
         assert_eq!(door.trust_anchors.iter().map(|k| k.0).collect::<Vec<_>>(), vec![p.authority]);
         assert_eq!(door.utc_offset_minutes, 60);
     }
     assert_ne!(p.lobby.doorcode_secret.0, p.garage.doorcode_secret.0);
     let doors: Vec<DoorInfo> = mc.get("/v1/doors", &p.pm).await;
-    assert_eq!(doors.iter().map(|d| (d.name.as_str(), d.online)).collect::<Vec<_>>(), vec![("Lobby", false), ("Garage", false), ("Gym", true)]);
+    assert_eq!(
+        doors.iter().map(|d| (d.name.as_str(), d.online)).collect::<Vec<_>>(),
+        vec![("Lobby", false), ("Garage", false), ("Gym", true)]
+    );
     // Another property's certificate does not verify under this authority.
     let other = property(&mc, "Oak Row").await;
     assert!(other.lobby.door_certificate.verify(&anchors).is_err());
@@ -33,8 +40,14 @@ async fn provisioning_issues_verifiable_door_certificates_and_hands_out_the_door
 async fn key_management_is_needed_and_only_a_portfolio_manager_grants_it() {
     let mc = Mc::start().await;
     let p = property(&mc, "Elm Court").await;
-    let staff: ManagerCredentials =
-        mc.ok(Method::POST, "/v1/managers", &p.pm, Some(CreateManagerRequest { name: "Sam".into(), portfolio_manager: false, key_management: false })).await;
+    let staff: ManagerCredentials = mc
+        .ok(
+            Method::POST,
+            "/v1/managers",
+            &p.pm,
+            Some(CreateManagerRequest { name: "Sam".into(), portfolio_manager: false, key_management: false }),
+        )
+        .await;
     let invite_body = json!({ "name": "Ann", "contact": "ann@example.com", "access": "app_key", "keys": [{ "doors": [p.lobby.door_id.0] }] });
 
     let (status, err) = mc.refused(Method::POST, "/v1/invites", Some(&staff.token), Some(invite_body.clone())).await;
@@ -49,7 +62,9 @@ async fn key_management_is_needed_and_only_a_portfolio_manager_grants_it() {
     let path = format!("/v1/managers/{}/key-management", staff.manager_id);
     let (status, _) = mc.refused(Method::PUT, &path, Some(&staff.token), Some(json!({ "enabled": true }))).await;
     assert_eq!(status, 403);
-    let (status, _) = mc.refused(Method::POST, "/v1/doors", Some(&staff.token), Some(json!({ "name": "Roof", "online": false }))).await;
+    let (status, _) = mc
+        .refused(Method::POST, "/v1/doors", Some(&staff.token), Some(json!({ "name": "Roof", "online": false })))
+        .await;
     assert_eq!(status, 403);
 
     let info: ManagerInfo = mc.ok(Method::PUT, &path, &p.pm, Some(SetKeyManagementRequest { enabled: true })).await;
@@ -76,7 +91,15 @@ async fn an_invite_with_a_future_start_sends_the_welcome_today_and_the_key_is_up
     let p = property(&mc, "Elm Court").await;
     let start = now().saturating_add_secs(3 * DAY);
     let expiry = now().saturating_add_secs(30 * DAY);
-    let (answer, token) = invite(&mc, &p.pm, "Ann", AccessKind::AppKey, vec![grant(&[p.lobby.door_id, p.online.door_id], Some(start), Some(expiry))], true).await;
+    let (answer, token) = invite(
+        &mc,
+        &p.pm,
+        "Ann",
+        AccessKind::AppKey,
+        vec![grant(&[p.lobby.door_id, p.online.door_id], Some(start), Some(expiry))],
+        true,
+    )
+    .await;
     assert!(answer.updates.is_empty(), "an app key needs no door update");
     assert_eq!(answer.person.status, PersonStatus::Upcoming);
     assert_eq!(answer.person.keys[0].status, KeyStatus::Upcoming);
@@ -95,7 +118,10 @@ async fn an_invite_with_a_future_start_sends_the_welcome_today_and_the_key_is_up
     assert_eq!(v.validity, Validity { start, expiry });
     // The door admits it from its start, with no update.
     let door = p.lobby.door_id;
-    assert!(matches!(chain.verify_for_door(&p.anchors(), door, now(), &NoRevocations), Err(ChainError::NotYetValid { .. })));
+    assert!(matches!(
+        chain.verify_for_door(&p.anchors(), door, now(), &NoRevocations),
+        Err(ChainError::NotYetValid { .. })
+    ));
     assert!(chain.verify_for_door(&p.anchors(), door, start.saturating_add_secs(1), &NoRevocations).is_ok());
     let person: PersonInfo = mc.get(&format!("/v1/people/{}", answer.person.person_id.0), &p.pm).await;
     assert!(person.accepted);
@@ -117,13 +143,15 @@ async fn household(mc: &Mc) -> Household {
     let p = property(mc, "Elm Court").await;
     let expiry = now().saturating_add_secs(90 * DAY);
     let doors = [p.lobby.door_id, p.garage.door_id, p.online.door_id];
-    let (answer, token) = invite(mc, &p.pm, "Ann", AccessKind::AppKey, vec![grant(&doors, None, Some(expiry))], true).await;
+    let (answer, token) =
+        invite(mc, &p.pm, "Ann", AccessKind::AppKey, vec![grant(&doors, None, Some(expiry))], true).await;
     let phone = accept(mc, &token).await;
     let key = answer.person.keys[0].key_id;
     let cert = phone.cert(key);
     let window = Validity::new(now(), now().saturating_add_secs(7 * DAY)).unwrap();
     let (guest_chain, _) = share(&phone, &cert, &[p.lobby.door_id], window);
-    let registered = mc.phone_client().register_guest_key(&phone.token, &guest_chain, Some("Dog walker")).await.unwrap();
+    let registered =
+        mc.phone_client().register_guest_key(&phone.token, &guest_chain, Some("Dog walker")).await.unwrap();
     assert!(!registered.already_registered);
     assert_eq!(registered.guest.parent_key_id, key);
     let (_, carrier_token) = invite(mc, &p.pm, "Bob", AccessKind::AppKey, vec![grant(&doors, None, None)], false).await;
@@ -181,10 +209,16 @@ async fn revoke_all_keys_revokes_each_key_at_each_offline_door_and_the_guests_fa
     // Door side: the resident and the guest are both refused after the update.
     let resident = KeyChain::resident(h.phone.cert(h.key));
     for (door, set) in doors_after_sync(&mc, &h).await {
-        assert_eq!(resident.verify_for_door(&p.anchors(), door, now(), &set), Err(ChainError::Revoked(RevokedWhat::Key(h.key))));
+        assert_eq!(
+            resident.verify_for_door(&p.anchors(), door, now(), &set),
+            Err(ChainError::Revoked(RevokedWhat::Key(h.key)))
+        );
         if door == p.lobby.door_id {
             assert!(h.guest_chain.verify_for_door(&p.anchors(), door, now(), &NoRevocations).is_ok(), "valid before");
-            assert_eq!(h.guest_chain.verify_for_door(&p.anchors(), door, now(), &set), Err(ChainError::Revoked(RevokedWhat::Key(h.key))));
+            assert_eq!(
+                h.guest_chain.verify_for_door(&p.anchors(), door, now(), &set),
+                Err(ChainError::Revoked(RevokedWhat::Key(h.key)))
+            );
         }
     }
 
@@ -206,7 +240,8 @@ async fn revoke_all_keys_revokes_each_key_at_each_offline_door_and_the_guests_fa
     assert!(sync.doors.is_empty(), "no door left to open");
 
     // Granted again later: a new key id, which the doors' revocation set does not cover.
-    let again: KeyChangeResponse = mc.ok(Method::POST, &format!("{path}/keys"), &p.pm, Some(grant(&[p.lobby.door_id], None, None))).await;
+    let again: KeyChangeResponse =
+        mc.ok(Method::POST, &format!("{path}/keys"), &p.pm, Some(grant(&[p.lobby.door_id], None, None))).await;
     assert_ne!(again.key.key_id, h.key);
     assert_eq!(again.key.validity.expiry, NO_EXPIRY);
     let sync = mc.phone_client().sync(&h.phone.token, Some(&sync.cursor)).await.unwrap();
@@ -234,9 +269,15 @@ async fn delete_person_revokes_the_person_hides_them_and_keeps_their_activity() 
 
     for (door, set) in doors_after_sync(&mc, &h).await {
         let resident = KeyChain::resident(h.phone.cert(h.key));
-        assert_eq!(resident.verify_for_door(&p.anchors(), door, now(), &set), Err(ChainError::Revoked(RevokedWhat::Person(h.person))));
+        assert_eq!(
+            resident.verify_for_door(&p.anchors(), door, now(), &set),
+            Err(ChainError::Revoked(RevokedWhat::Person(h.person)))
+        );
         if door == p.lobby.door_id {
-            assert_eq!(h.guest_chain.verify_for_door(&p.anchors(), door, now(), &set), Err(ChainError::Revoked(RevokedWhat::Person(h.person))));
+            assert_eq!(
+                h.guest_chain.verify_for_door(&p.anchors(), door, now(), &set),
+                Err(ChainError::Revoked(RevokedWhat::Person(h.person)))
+            );
         }
     }
 
@@ -249,7 +290,9 @@ async fn delete_person_revokes_the_person_hides_them_and_keeps_their_activity() 
     assert_eq!(activity[0].person_name.as_deref(), Some("Ann"));
 
     // No way back but a new invite.
-    let (status, _) = mc.refused(Method::POST, &format!("{path}/keys"), Some(&p.pm), Some(json!({ "doors": [p.lobby.door_id.0] }))).await;
+    let (status, _) = mc
+        .refused(Method::POST, &format!("{path}/keys"), Some(&p.pm), Some(json!({ "doors": [p.lobby.door_id.0] })))
+        .await;
     assert_eq!(status, 410);
     let (status, _) = mc.refused(Method::POST, &format!("{path}/revoke-all"), Some(&p.pm), None).await;
     assert_eq!(status, 410);
@@ -271,7 +314,10 @@ async fn deleting_one_guest_key_revokes_only_that_key() {
     assert_eq!(key, guest);
     assert_eq!(until, h.guest_chain.guest_link().unwrap().body.validity.expiry);
     let (door, set) = doors_after_sync(&mc, &h).await.remove(0);
-    assert_eq!(h.guest_chain.verify_for_door(&h.p.anchors(), door, now(), &set), Err(ChainError::Revoked(RevokedWhat::Key(guest))));
+    assert_eq!(
+        h.guest_chain.verify_for_door(&h.p.anchors(), door, now(), &set),
+        Err(ChainError::Revoked(RevokedWhat::Key(guest)))
+    );
     assert!(KeyChain::resident(h.phone.cert(h.key)).verify_for_door(&h.p.anchors(), door, now(), &set).is_ok());
     let (status, _) = mc.refused(Method::DELETE, &format!("/v1/keys/{}", guest.0), Some(&h.p.pm), None).await;
     assert_eq!(status, 409, "already revoked");
@@ -283,7 +329,9 @@ async fn a_later_expiry_reissues_the_key_and_an_earlier_one_replaces_and_revokes
     let h = household(&mc).await;
     let p = &h.p;
     let later = h.expiry.saturating_add_secs(30 * DAY);
-    let longer: KeyChangeResponse = mc.ok(Method::PATCH, &format!("/v1/keys/{}", h.key.0), &p.pm, Some(ChangeExpiryRequest { expiry: later })).await;
+    let longer: KeyChangeResponse = mc
+        .ok(Method::PATCH, &format!("/v1/keys/{}", h.key.0), &p.pm, Some(ChangeExpiryRequest { expiry: later }))
+        .await;
     assert_eq!(longer.key.key_id, h.key);
     assert!(longer.updates.is_empty(), "a longer window needs no door update");
     let sync = mc.phone_client().sync(&h.phone.token, Some(&h.phone.accepted.sync.cursor)).await.unwrap();
@@ -292,7 +340,9 @@ async fn a_later_expiry_reissues_the_key_and_an_earlier_one_replaces_and_revokes
     assert!(cert.verify_signature(&p.authority).is_ok());
 
     let earlier = now().saturating_add_secs(10 * DAY);
-    let shorter: KeyChangeResponse = mc.ok(Method::PATCH, &format!("/v1/keys/{}", h.key.0), &p.pm, Some(ChangeExpiryRequest { expiry: earlier })).await;
+    let shorter: KeyChangeResponse = mc
+        .ok(Method::PATCH, &format!("/v1/keys/{}", h.key.0), &p.pm, Some(ChangeExpiryRequest { expiry: earlier }))
+        .await;
     let new_id = shorter.key.key_id;
     assert_ne!(new_id, h.key, "an earlier expiry needs a new key id");
     assert_eq!(shorter.key.validity.expiry, earlier);
@@ -316,10 +366,13 @@ async fn a_later_expiry_reissues_the_key_and_an_earlier_one_replaces_and_revokes
         assert!(KeyChain::resident(new_cert.clone()).verify_for_door(&p.anchors(), door, now(), &set).is_ok());
     }
     // Expiry before the start is impossible.
-    let (status, err) = mc.refused(Method::PATCH, &format!("/v1/keys/{}", new_id.0), Some(&p.pm), Some(json!({ "expiry": 5 }))).await;
+    let (status, err) =
+        mc.refused(Method::PATCH, &format!("/v1/keys/{}", new_id.0), Some(&p.pm), Some(json!({ "expiry": 5 }))).await;
     assert_eq!(status, 400, "{err:?}");
     // A replaced key can no longer be edited.
-    let (status, _) = mc.refused(Method::PATCH, &format!("/v1/keys/{}", h.key.0), Some(&p.pm), Some(json!({ "expiry": later.0 }))).await;
+    let (status, _) = mc
+        .refused(Method::PATCH, &format!("/v1/keys/{}", h.key.0), Some(&p.pm), Some(json!({ "expiry": later.0 })))
+        .await;
     assert_eq!(status, 409);
 }
 
@@ -328,7 +381,15 @@ async fn daily_doorcodes_get_a_slot_per_door_and_follow_edits_and_revocation() {
     let mc = Mc::start().await;
     let p = property(&mc, "Elm Court").await;
     let expiry = now().saturating_add_secs(20 * DAY);
-    let (answer, token) = invite(&mc, &p.pm, "Cleo", AccessKind::DailyDoorcode, vec![grant(&[p.lobby.door_id, p.garage.door_id], None, Some(expiry))], false).await;
+    let (answer, token) = invite(
+        &mc,
+        &p.pm,
+        "Cleo",
+        AccessKind::DailyDoorcode,
+        vec![grant(&[p.lobby.door_id, p.garage.door_id], None, Some(expiry))],
+        false,
+    )
+    .await;
     let person = answer.person.person_id;
     assert_eq!(answer.updates.len(), 2);
     let mut slots = Vec::new();
@@ -357,14 +418,27 @@ async fn daily_doorcodes_get_a_slot_per_door_and_follow_edits_and_revocation() {
     // A new expiry removes and re-adds the slot with the new window.
     let key_id = answer.person.keys[0].key_id;
     let shorter = now().saturating_add_secs(5 * DAY);
-    let changed: KeyChangeResponse = mc.ok(Method::PATCH, &format!("/v1/keys/{}", key_id.0), &p.pm, Some(ChangeExpiryRequest { expiry: shorter })).await;
+    let changed: KeyChangeResponse = mc
+        .ok(Method::PATCH, &format!("/v1/keys/{}", key_id.0), &p.pm, Some(ChangeExpiryRequest { expiry: shorter }))
+        .await;
     for u in &changed.updates {
         let slot = slots.iter().find(|(d, _)| *d == u.door_id).unwrap().1;
         assert_eq!(u.seq, 2);
-        assert_eq!(u.ops, vec![DoorOp::RemoveDoorcode { slot }, DoorOp::AddDoorcode { slot, person, validity: Validity::new(changed.key.validity.start, shorter).unwrap() }]);
+        assert_eq!(
+            u.ops,
+            vec![
+                DoorOp::RemoveDoorcode { slot },
+                DoorOp::AddDoorcode {
+                    slot,
+                    person,
+                    validity: Validity::new(changed.key.validity.start, shorter).unwrap()
+                }
+            ]
+        );
     }
     // Revoke All Keys removes the slots; the codes are gone.
-    let revoked: RevocationResponse = mc.ok(Method::POST, &format!("/v1/people/{}/revoke-all", person.0), &p.pm, None::<()>).await;
+    let revoked: RevocationResponse =
+        mc.ok(Method::POST, &format!("/v1/people/{}/revoke-all", person.0), &p.pm, None::<()>).await;
     for u in &revoked.updates {
         let slot = slots.iter().find(|(d, _)| *d == u.door_id).unwrap().1;
         assert_eq!(u.ops, vec![DoorOp::RemoveDoorcode { slot }]);
@@ -376,22 +450,45 @@ async fn daily_doorcodes_get_a_slot_per_door_and_follow_edits_and_revocation() {
 async fn keycards_are_added_and_removed_by_door_updates() {
     let mc = Mc::start().await;
     let p = property(&mc, "Elm Court").await;
-    let (answer, _) = invite(&mc, &p.pm, "Dan", AccessKind::AppKey, vec![grant(&[p.lobby.door_id], None, None)], false).await;
+    let (answer, _) =
+        invite(&mc, &p.pm, "Dan", AccessKind::AppKey, vec![grant(&[p.lobby.door_id], None, None)], false).await;
     let path = format!("/v1/people/{}/keycards", answer.person.person_id.0);
     let added: KeycardChangeResponse = mc
-        .ok(Method::POST, &path, &p.pm, Some(AddKeycardRequest { card: "04a1b2c3d4e5f6".into(), doors: vec![p.lobby.door_id, p.online.door_id], start: None, expiry: None }))
+        .ok(
+            Method::POST,
+            &path,
+            &p.pm,
+            Some(AddKeycardRequest {
+                card: "04a1b2c3d4e5f6".into(),
+                doors: vec![p.lobby.door_id, p.online.door_id],
+                start: None,
+                expiry: None,
+            }),
+        )
         .await;
     assert_eq!(added.updates.len(), 1, "offline lobby only");
     let DoorOp::AddKeycard { card, person, .. } = &added.updates[0].ops[0] else { panic!() };
     assert_eq!(card.as_slice(), hex::decode("04a1b2c3d4e5f6").unwrap().as_slice());
     assert_eq!(*person, answer.person.person_id);
-    let (status, _) = mc.refused(Method::POST, &path, Some(&p.pm), Some(json!({ "card": "04a1b2c3d4e5f6", "doors": [p.lobby.door_id.0] }))).await;
+    let (status, _) = mc
+        .refused(
+            Method::POST,
+            &path,
+            Some(&p.pm),
+            Some(json!({ "card": "04a1b2c3d4e5f6", "doors": [p.lobby.door_id.0] })),
+        )
+        .await;
     assert_eq!(status, 409, "a card in use cannot be added twice");
-    let (status, _) = mc.refused(Method::POST, &path, Some(&p.pm), Some(json!({ "card": "04a1", "doors": [p.lobby.door_id.0] }))).await;
+    let (status, _) = mc
+        .refused(Method::POST, &path, Some(&p.pm), Some(json!({ "card": "04a1", "doors": [p.lobby.door_id.0] })))
+        .await;
     assert_eq!(status, 400, "too short a card id");
 
-    let removed: KeycardChangeResponse = mc.ok(Method::DELETE, &format!("{path}/04a1b2c3d4e5f6"), &p.pm, None::<()>).await;
-    assert!(matches!(&removed.updates[0].ops[0], DoorOp::RemoveKeycard { card } if card.as_slice() == hex::decode("04a1b2c3d4e5f6").unwrap().as_slice()));
+    let removed: KeycardChangeResponse =
+        mc.ok(Method::DELETE, &format!("{path}/04a1b2c3d4e5f6"), &p.pm, None::<()>).await;
+    assert!(
+        matches!(&removed.updates[0].ops[0], DoorOp::RemoveKeycard { card } if card.as_slice() == hex::decode("04a1b2c3d4e5f6").unwrap().as_slice())
+    );
     assert_eq!(removed.updates[0].seq, 2);
     let info: PersonInfo = mc.get(&format!("/v1/people/{}", answer.person.person_id.0), &p.pm).await;
     assert!(info.keycards[0].removed_at.is_some());
@@ -401,21 +498,27 @@ async fn keycards_are_added_and_removed_by_door_updates() {
 async fn keys_never_certified_need_no_door_update_to_shorten_or_revoke() {
     let mc = Mc::start().await;
     let p = property(&mc, "Elm Court").await;
-    let (answer, token) = invite(&mc, &p.pm, "Eve", AccessKind::AppKey, vec![grant(&[p.lobby.door_id], None, None)], false).await;
+    let (answer, token) =
+        invite(&mc, &p.pm, "Eve", AccessKind::AppKey, vec![grant(&[p.lobby.door_id], None, None)], false).await;
     let key = answer.person.keys[0].key_id;
     let shorter = now().saturating_add_secs(DAY);
-    let changed: KeyChangeResponse = mc.ok(Method::PATCH, &format!("/v1/keys/{}", key.0), &p.pm, Some(ChangeExpiryRequest { expiry: shorter })).await;
+    let changed: KeyChangeResponse = mc
+        .ok(Method::PATCH, &format!("/v1/keys/{}", key.0), &p.pm, Some(ChangeExpiryRequest { expiry: shorter }))
+        .await;
     assert_eq!(changed.key.key_id, key, "not accepted yet: the window just changes");
     assert!(changed.updates.is_empty());
     // Accepting now certifies the shortened window.
     let phone = accept(&mc, &token).await;
     assert_eq!(phone.cert(key).body.validity.expiry, shorter);
     // Once certified, revoking needs a door update.
-    let revoked: RevocationResponse = mc.ok(Method::POST, &format!("/v1/people/{}/revoke-all", answer.person.person_id.0), &p.pm, None::<()>).await;
+    let revoked: RevocationResponse =
+        mc.ok(Method::POST, &format!("/v1/people/{}/revoke-all", answer.person.person_id.0), &p.pm, None::<()>).await;
     assert_eq!(revoked.updates.len(), 1);
 
-    let (other, _) = invite(&mc, &p.pm, "Fay", AccessKind::AppKey, vec![grant(&[p.lobby.door_id], None, None)], false).await;
-    let revoked: RevocationResponse = mc.ok(Method::POST, &format!("/v1/people/{}/revoke-all", other.person.person_id.0), &p.pm, None::<()>).await;
+    let (other, _) =
+        invite(&mc, &p.pm, "Fay", AccessKind::AppKey, vec![grant(&[p.lobby.door_id], None, None)], false).await;
+    let revoked: RevocationResponse =
+        mc.ok(Method::POST, &format!("/v1/people/{}/revoke-all", other.person.person_id.0), &p.pm, None::<()>).await;
     assert_eq!(revoked.revoked_keys.len(), 1);
     assert!(revoked.updates.is_empty(), "no certificate was ever issued");
 }
@@ -426,14 +529,24 @@ async fn concurrent_manager_actions_get_distinct_gap_free_seqs_that_never_change
     let p = property(&mc, "Elm Court").await;
     let mut keys = Vec::new();
     for i in 0..12 {
-        let (answer, token) = invite(&mc, &p.pm, &format!("P{i}"), AccessKind::AppKey, vec![grant(&[p.lobby.door_id], None, None)], false).await;
+        let (answer, token) = invite(
+            &mc,
+            &p.pm,
+            &format!("P{i}"),
+            AccessKind::AppKey,
+            vec![grant(&[p.lobby.door_id], None, None)],
+            false,
+        )
+        .await;
         accept(&mc, &token).await;
         keys.push(answer.person.keys[0].key_id);
     }
     let mut handles = Vec::new();
     for key in &keys {
         let (http, url, token) = (mc.http.clone(), format!("{}/v1/keys/{}", mc.base, key.0), p.pm.clone());
-        handles.push(tokio::spawn(async move { http.delete(url).bearer_auth(token).send().await.unwrap().status().as_u16() }));
+        handles.push(tokio::spawn(async move {
+            http.delete(url).bearer_auth(token).send().await.unwrap().status().as_u16()
+        }));
     }
     for h in handles {
         assert_eq!(h.await.unwrap(), 200);
@@ -451,11 +564,21 @@ async fn concurrent_manager_actions_get_distinct_gap_free_seqs_that_never_change
     keys.sort();
     assert_eq!(revoked, keys);
     // Later actions append; what a seq holds stays as it was.
-    let (_, token) = invite(&mc, &p.pm, "Late", AccessKind::AppKey, vec![grant(&[p.lobby.door_id], None, None)], false).await;
+    let (_, token) =
+        invite(&mc, &p.pm, "Late", AccessKind::AppKey, vec![grant(&[p.lobby.door_id], None, None)], false).await;
     let late = accept(&mc, &token).await;
-    let _: RevocationResponse =
-        mc.ok(Method::POST, &format!("/v1/people/{}/revoke-all", late.accepted.credentials.person_id.0), &p.pm, None::<()>).await;
+    let _: RevocationResponse = mc
+        .ok(
+            Method::POST,
+            &format!("/v1/people/{}/revoke-all", late.accepted.credentials.person_id.0),
+            &p.pm,
+            None::<()>,
+        )
+        .await;
     let after = tasks(&mc, &p.pm, p.lobby.door_id).await;
     assert_eq!(after.len(), 13);
-    assert_eq!(after[..12].iter().map(|t| t.ops.clone()).collect::<Vec<_>>(), log.iter().map(|t| t.ops.clone()).collect::<Vec<_>>());
+    assert_eq!(
+        after[..12].iter().map(|t| t.ops.clone()).collect::<Vec<_>>(),
+        log.iter().map(|t| t.ops.clone()).collect::<Vec<_>>()
+    );
 }

@@ -4,9 +4,9 @@
 mod common;
 
 use common::*;
+use keyway_api::client::SyncError;
 use keyway_api::*;
 use keyway_protocol::credential::*;
-use keyway_api::client::SyncError;
 use reqwest::Method;
 
 fn status_of(e: &SyncError) -> u16 {
@@ -20,7 +20,8 @@ fn status_of(e: &SyncError) -> u16 {
 async fn accepting_an_invite_refuses_weak_keys_is_one_use_and_safe_to_retry() {
     let mc = Mc::start().await;
     let p = property(&mc, "Elm Court").await;
-    let (_, token) = invite(&mc, &p.pm, "Ann", AccessKind::AppKey, vec![grant(&[p.lobby.door_id], None, None)], false).await;
+    let (_, token) =
+        invite(&mc, &p.pm, "Ann", AccessKind::AppKey, vec![grant(&[p.lobby.door_id], None, None)], false).await;
     let client = mc.phone_client();
 
     // The identity point and a small-order point are refused.
@@ -43,7 +44,10 @@ async fn accepting_an_invite_refuses_weak_keys_is_one_use_and_safe_to_retry() {
     KeyChain::resident(cert).verify_structure(&p.anchors()).unwrap();
     assert_eq!(sync.doors.len(), 1);
     assert_eq!(sync.doors[0].door_id, p.lobby.door_id);
-    assert_eq!(sync.doors[0].certificate.verify(&p.anchors()).unwrap(), KeyPair::from_secret(&p.lobby.door_secret_key.0.0).public());
+    assert_eq!(
+        sync.doors[0].certificate.verify(&p.anchors()).unwrap(),
+        KeyPair::from_secret(&p.lobby.door_secret_key.0.0).public()
+    );
 
     // Another device cannot use the invite; the same device retrying gets fresh credentials.
     assert_eq!(status_of(&client.accept_invite(&token, &KeyPair::generate().public()).await.unwrap_err()), 409);
@@ -59,7 +63,8 @@ async fn accepting_an_invite_refuses_weak_keys_is_one_use_and_safe_to_retry() {
 async fn sync_is_incremental_with_a_cursor_and_full_without_a_known_one() {
     let mc = Mc::start().await;
     let p = property(&mc, "Elm Court").await;
-    let (answer, token) = invite(&mc, &p.pm, "Ann", AccessKind::AppKey, vec![grant(&[p.lobby.door_id], None, None)], false).await;
+    let (answer, token) =
+        invite(&mc, &p.pm, "Ann", AccessKind::AppKey, vec![grant(&[p.lobby.door_id], None, None)], false).await;
     let phone = accept(&mc, &token).await;
     let client = mc.phone_client();
     let c0 = phone.accepted.sync.cursor.clone();
@@ -73,8 +78,14 @@ async fn sync_is_incremental_with_a_cursor_and_full_without_a_known_one() {
     let again = client.sync(&phone.token, Some(&c0)).await.unwrap();
     assert_eq!((again.cursor.clone(), again.keys.len(), again.doors.len()), (quiet.cursor.clone(), 0, 1));
 
-    let added: KeyChangeResponse =
-        mc.ok(Method::POST, &format!("/v1/people/{}/keys", answer.person.person_id.0), &p.pm, Some(grant(&[p.garage.door_id], None, None))).await;
+    let added: KeyChangeResponse = mc
+        .ok(
+            Method::POST,
+            &format!("/v1/people/{}/keys", answer.person.person_id.0),
+            &p.pm,
+            Some(grant(&[p.garage.door_id], None, None)),
+        )
+        .await;
     let inc = client.sync(&phone.token, Some(&c0)).await.unwrap();
     assert!(!inc.full);
     assert_eq!(inc.keys.iter().map(|k| k.key_id).collect::<Vec<_>>(), vec![added.key.key_id], "only the change");
@@ -92,7 +103,8 @@ async fn sync_is_incremental_with_a_cursor_and_full_without_a_known_one() {
     // Another database's cursors are unknown too.
     let other = Mc::start().await;
     let op = property(&other, "Elm Court").await;
-    let (_, t) = invite(&other, &op.pm, "Ann", AccessKind::AppKey, vec![grant(&[op.lobby.door_id], None, None)], false).await;
+    let (_, t) =
+        invite(&other, &op.pm, "Ann", AccessKind::AppKey, vec![grant(&[op.lobby.door_id], None, None)], false).await;
     let foreign = accept(&other, &t).await;
     assert!(client.sync(&phone.token, Some(&foreign.accepted.sync.cursor)).await.unwrap().full);
 }
@@ -101,18 +113,25 @@ async fn sync_is_incremental_with_a_cursor_and_full_without_a_known_one() {
 async fn a_signed_receipt_moves_door_update_tasks_from_pending_to_delivered_once() {
     let mc = Mc::start().await;
     let p = property(&mc, "Elm Court").await;
-    let (ann, ann_token) = invite(&mc, &p.pm, "Ann", AccessKind::AppKey, vec![grant(&[p.lobby.door_id], None, None)], false).await;
-    let (cleo, cleo_token) = invite(&mc, &p.pm, "Cleo", AccessKind::AppKey, vec![grant(&[p.lobby.door_id], None, None)], false).await;
+    let (ann, ann_token) =
+        invite(&mc, &p.pm, "Ann", AccessKind::AppKey, vec![grant(&[p.lobby.door_id], None, None)], false).await;
+    let (cleo, cleo_token) =
+        invite(&mc, &p.pm, "Cleo", AccessKind::AppKey, vec![grant(&[p.lobby.door_id], None, None)], false).await;
     accept(&mc, &ann_token).await;
     accept(&mc, &cleo_token).await;
-    let (_, bob_token) = invite(&mc, &p.pm, "Bob", AccessKind::AppKey, vec![grant(&[p.lobby.door_id], None, None)], false).await;
+    let (_, bob_token) =
+        invite(&mc, &p.pm, "Bob", AccessKind::AppKey, vec![grant(&[p.lobby.door_id], None, None)], false).await;
     let bob = accept(&mc, &bob_token).await;
     let client = mc.phone_client();
     for person in [ann.person.person_id, cleo.person.person_id] {
-        let _: RevocationResponse = mc.ok(Method::POST, &format!("/v1/people/{}/revoke-all", person.0), &p.pm, None::<()>).await;
+        let _: RevocationResponse =
+            mc.ok(Method::POST, &format!("/v1/people/{}/revoke-all", person.0), &p.pm, None::<()>).await;
     }
     let t = tasks(&mc, &p.pm, p.lobby.door_id).await;
-    assert_eq!(t.iter().map(|t| (t.seq, t.state)).collect::<Vec<_>>(), vec![(1, TaskState::Pending), (2, TaskState::Pending)]);
+    assert_eq!(
+        t.iter().map(|t| (t.seq, t.state)).collect::<Vec<_>>(),
+        vec![(1, TaskState::Pending), (2, TaskState::Pending)]
+    );
 
     // Bob's phone carries both, freshly signed, for the lobby only.
     let sync = client.sync(&bob.token, None).await.unwrap();
@@ -155,7 +174,14 @@ async fn a_signed_receipt_moves_door_update_tasks_from_pending_to_delivered_once
     assert_eq!(mc.get::<Vec<ActivityEntry>>("/v1/activity", &p.pm).await.len(), 1);
 
     // The rest arrives with a later session; overlapping activity is merged once.
-    let second = receipt(&p.lobby, 2, vec![unlock(1, KeyId(99), bob.accepted.credentials.person_id, false), unlock(2, KeyId(99), bob.accepted.credentials.person_id, false)]);
+    let second = receipt(
+        &p.lobby,
+        2,
+        vec![
+            unlock(1, KeyId(99), bob.accepted.credentials.person_id, false),
+            unlock(2, KeyId(99), bob.accepted.credentials.person_id, false),
+        ],
+    );
     let up = client.upload_receipts(&bob.token, &[second]).await.unwrap();
     assert_eq!(up.results[0].newly_delivered, vec![2]);
     assert_eq!(up.results[0].new_activity, 1);
@@ -173,9 +199,11 @@ async fn a_signed_receipt_moves_door_update_tasks_from_pending_to_delivered_once
 async fn receipts_that_do_not_verify_are_refused_and_nothing_is_recorded() {
     let mc = Mc::start().await;
     let p = property(&mc, "Elm Court").await;
-    let (ann, token) = invite(&mc, &p.pm, "Ann", AccessKind::AppKey, vec![grant(&[p.lobby.door_id], None, None)], false).await;
+    let (ann, token) =
+        invite(&mc, &p.pm, "Ann", AccessKind::AppKey, vec![grant(&[p.lobby.door_id], None, None)], false).await;
     let phone = accept(&mc, &token).await;
-    let _: RevocationResponse = mc.ok(Method::DELETE, &format!("/v1/keys/{}", ann.person.keys[0].key_id.0), &p.pm, None::<()>).await;
+    let _: RevocationResponse =
+        mc.ok(Method::DELETE, &format!("/v1/keys/{}", ann.person.keys[0].key_id.0), &p.pm, None::<()>).await;
     let client = mc.phone_client();
     let person = ann.person.person_id;
 
@@ -194,7 +222,11 @@ async fn receipts_that_do_not_verify_are_refused_and_nothing_is_recorded() {
         let e = client.upload_receipts(&phone.token, &[good.clone(), bad]).await.unwrap_err();
         assert_eq!(status_of(&e), 400, "{e:?}");
     }
-    assert_eq!(tasks(&mc, &p.pm, p.lobby.door_id).await[0].state, TaskState::Pending, "the good receipt in a refused upload was not applied");
+    assert_eq!(
+        tasks(&mc, &p.pm, p.lobby.door_id).await[0].state,
+        TaskState::Pending,
+        "the good receipt in a refused upload was not applied"
+    );
     assert!(mc.get::<Vec<ActivityEntry>>("/v1/activity", &p.pm).await.is_empty());
     assert_eq!(status_of(&client.upload_receipts("dev_wrong", std::slice::from_ref(&good)).await.unwrap_err()), 401);
 
@@ -206,17 +238,41 @@ async fn receipts_that_do_not_verify_are_refused_and_nothing_is_recorded() {
 async fn activity_is_listed_per_door_and_per_person() {
     let mc = Mc::start().await;
     let p = property(&mc, "Elm Court").await;
-    let (ann, token) = invite(&mc, &p.pm, "Ann", AccessKind::AppKey, vec![grant(&[p.lobby.door_id, p.garage.door_id], None, None)], false).await;
-    let (bob, _) = invite(&mc, &p.pm, "Bob", AccessKind::DailyDoorcode, vec![grant(&[p.lobby.door_id], None, None)], false).await;
+    let (ann, token) = invite(
+        &mc,
+        &p.pm,
+        "Ann",
+        AccessKind::AppKey,
+        vec![grant(&[p.lobby.door_id, p.garage.door_id], None, None)],
+        false,
+    )
+    .await;
+    let (bob, _) =
+        invite(&mc, &p.pm, "Bob", AccessKind::DailyDoorcode, vec![grant(&[p.lobby.door_id], None, None)], false).await;
     let phone = accept(&mc, &token).await;
     let (a, b) = (ann.person.person_id, bob.person.person_id);
     let key = ann.person.keys[0].key_id;
-    let lobby = receipt(&p.lobby, 0, vec![
-        unlock(1, key, a, false),
-        ActivityRecord { seq: 2, time: now(), event: ActivityEvent::DoorcodeEntry { slot: 1, person: b } },
-        ActivityRecord { seq: 3, time: now(), event: ActivityEvent::AppDenied { key: Some(key), person: Some(a), reason: DenialReason::Expired } },
-        ActivityRecord { seq: 4, time: now(), event: ActivityEvent::KeycardDenied { card: CardId::new(vec![1, 2, 3, 4]).unwrap(), reason: DenialReason::UnknownCredential } },
-    ]);
+    let lobby = receipt(
+        &p.lobby,
+        0,
+        vec![
+            unlock(1, key, a, false),
+            ActivityRecord { seq: 2, time: now(), event: ActivityEvent::DoorcodeEntry { slot: 1, person: b } },
+            ActivityRecord {
+                seq: 3,
+                time: now(),
+                event: ActivityEvent::AppDenied { key: Some(key), person: Some(a), reason: DenialReason::Expired },
+            },
+            ActivityRecord {
+                seq: 4,
+                time: now(),
+                event: ActivityEvent::KeycardDenied {
+                    card: CardId::new(vec![1, 2, 3, 4]).unwrap(),
+                    reason: DenialReason::UnknownCredential,
+                },
+            },
+        ],
+    );
     let garage = receipt(&p.garage, 0, vec![unlock(1, key, a, false)]);
     mc.phone_client().upload_receipts(&phone.token, &[lobby, garage]).await.unwrap();
 
@@ -238,8 +294,17 @@ async fn activity_is_listed_per_door_and_per_person() {
 async fn guest_keys_are_registered_only_when_their_chain_holds() {
     let mc = Mc::start().await;
     let p = property(&mc, "Elm Court").await;
-    let (ann, token) = invite(&mc, &p.pm, "Ann", AccessKind::AppKey, vec![grant(&[p.lobby.door_id, p.garage.door_id], None, Some(now().saturating_add_secs(30 * DAY)))], true).await;
-    let (_, bob_token) = invite(&mc, &p.pm, "Bob", AccessKind::AppKey, vec![grant(&[p.lobby.door_id], None, None)], false).await;
+    let (ann, token) = invite(
+        &mc,
+        &p.pm,
+        "Ann",
+        AccessKind::AppKey,
+        vec![grant(&[p.lobby.door_id, p.garage.door_id], None, Some(now().saturating_add_secs(30 * DAY)))],
+        true,
+    )
+    .await;
+    let (_, bob_token) =
+        invite(&mc, &p.pm, "Bob", AccessKind::AppKey, vec![grant(&[p.lobby.door_id], None, None)], false).await;
     let ann_phone = accept(&mc, &token).await;
     let bob_phone = accept(&mc, &bob_token).await;
     let client = mc.phone_client();
@@ -261,7 +326,8 @@ async fn guest_keys_are_registered_only_when_their_chain_holds() {
     let too_long = Validity::new(now(), now().saturating_add_secs(60 * DAY)).unwrap();
     let (wide, _) = share(&ann_phone, &cert, &[p.lobby.door_id], too_long);
     assert_eq!(status_of(&client.register_guest_key(&ann_phone.token, &wide, None).await.unwrap_err()), 400);
-    let imposter = Phone { key: KeyPair::generate(), token: ann_phone.token.clone(), accepted: ann_phone.accepted.clone() };
+    let imposter =
+        Phone { key: KeyPair::generate(), token: ann_phone.token.clone(), accepted: ann_phone.accepted.clone() };
     let (forged, _) = share(&imposter, &cert, &[p.lobby.door_id], week);
     assert_eq!(status_of(&client.register_guest_key(&ann_phone.token, &forged, None).await.unwrap_err()), 400);
     let (ok_chain, _) = share(&ann_phone, &cert, &[p.lobby.door_id], week);

@@ -44,7 +44,8 @@ fn lock_sim() -> Result<Command, DoorError> {
 impl DoorProcess {
     /// Writes the provisioning JSON next to the state file and starts `lock-sim serve`.
     pub fn start(dir: &Path, provisioned: &ProvisionedDoor) -> Result<DoorProcess, DoorError> {
-        let slug: String = provisioned.name.to_lowercase().chars().map(|c| if c.is_ascii_alphanumeric() { c } else { '-' }).collect();
+        let slug: String =
+            provisioned.name.to_lowercase().chars().map(|c| if c.is_ascii_alphanumeric() { c } else { '-' }).collect();
         let json_path = dir.join(format!("{slug}.json"));
         let state = dir.join(format!("{slug}.state"));
         let json = serde_json::to_string_pretty(provisioned).map_err(|e| DoorError(e.to_string()))?;
@@ -119,7 +120,10 @@ impl DoorProcess {
 
     /// The door's own account of its sessions so far (it prints one line per session).
     pub fn sessions(&self) -> Vec<lock_sim::SessionLine> {
-        self.log.lock().map(|l| l.iter().filter_map(|line| serde_json::from_str(line).ok()).collect()).unwrap_or_default()
+        self.log
+            .lock()
+            .map(|l| l.iter().filter_map(|line| serde_json::from_str(line).ok()).collect())
+            .unwrap_or_default()
     }
 }
 

@@ -6,7 +6,10 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 #[derive(Parser, Debug)]
-#[command(name = "keyway-walkthrough", about = "Runs the property manager's article end to end: Mission Control, door simulators and wallets on loopback")]
+#[command(
+    name = "keyway-walkthrough",
+    about = "Runs the property manager's article end to end: Mission Control, door simulators and wallets on loopback"
+)]
 struct Args {
     /// Print a machine-readable report instead of the narrative.
     #[arg(long)]
@@ -31,7 +34,8 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let report = runtime.block_on(keyway_walkthrough::run(keyway_walkthrough::Options { narrate: !args.json, workdir: args.workdir }));
+    let report = runtime
+        .block_on(keyway_walkthrough::run(keyway_walkthrough::Options { narrate: !args.json, workdir: args.workdir }));
     if args.json {
         match serde_json::to_string_pretty(&report) {
             Ok(text) => println!("{text}"),

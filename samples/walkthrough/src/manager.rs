@@ -27,7 +27,11 @@ pub struct ManagerClient {
 
 impl ManagerClient {
     pub fn new(base_url: &str, token: &str) -> Self {
-        ManagerClient { http: reqwest::Client::new(), base: base_url.trim_end_matches('/').to_string(), token: token.to_string() }
+        ManagerClient {
+            http: reqwest::Client::new(),
+            base: base_url.trim_end_matches('/').to_string(),
+            token: token.to_string(),
+        }
     }
 
     /// The same console signed in as another manager.
@@ -35,7 +39,12 @@ impl ManagerClient {
         ManagerClient { token: token.to_string(), ..self.clone() }
     }
 
-    async fn call<T: DeserializeOwned>(&self, method: Method, path: &str, body: Option<&(impl Serialize + Sync)>) -> Result<T, ManagerError> {
+    async fn call<T: DeserializeOwned>(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<&(impl Serialize + Sync)>,
+    ) -> Result<T, ManagerError> {
         let mut req = self.http.request(method, format!("{}{path}", self.base));
         if !self.token.is_empty() {
             req = req.bearer_auth(&self.token);
@@ -61,7 +70,10 @@ impl ManagerClient {
     }
 
     /// Creates a property and its first (Portfolio) manager; works without a token.
-    pub async fn create_property(base_url: &str, req: &CreatePropertyRequest) -> Result<CreatePropertyResponse, ManagerError> {
+    pub async fn create_property(
+        base_url: &str,
+        req: &CreatePropertyRequest,
+    ) -> Result<CreatePropertyResponse, ManagerError> {
         ManagerClient::new(base_url, "").call(Method::POST, "/v1/properties", Some(req)).await
     }
 
@@ -97,7 +109,11 @@ impl ManagerClient {
         self.get(&format!("/v1/people/{}", person.0)).await
     }
 
-    pub async fn change_expiry(&self, key: KeyId, expiry: keyway_protocol::UnixTime) -> Result<KeyChangeResponse, ManagerError> {
+    pub async fn change_expiry(
+        &self,
+        key: KeyId,
+        expiry: keyway_protocol::UnixTime,
+    ) -> Result<KeyChangeResponse, ManagerError> {
         self.call(Method::PATCH, &format!("/v1/keys/{}", key.0), Some(&ChangeExpiryRequest { expiry })).await
     }
 

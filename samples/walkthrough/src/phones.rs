@@ -1,10 +1,10 @@
 //! Resident and guest phones: a [`Wallet`] on its own SQLite file and file-backed secure
 //! storage, unlocking doors over the socket link.
 
-use keyway_protocol::credential::KeyPair;
-use keyway_wallet::store::secure::{FileSecureStorage, SecureStorage};
 use keyway_link::socket::{SocketLink, SocketStats};
+use keyway_protocol::credential::KeyPair;
 use keyway_wallet::key_state::KeyState;
+use keyway_wallet::store::secure::{FileSecureStorage, SecureStorage};
 use keyway_wallet::{UnlockReport, Wallet, WalletError};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -47,13 +47,19 @@ impl Phone {
 
     /// Connects to the door only if the wallet holds an active key for it (as an app would not
     /// start a BLE connection without one).
-    pub fn unlock(&mut self, door: keyway_protocol::credential::DoorId, addr: SocketAddr, mtu: usize) -> Result<Unlock, WalletError> {
+    pub fn unlock(
+        &mut self,
+        door: keyway_protocol::credential::DoorId,
+        addr: SocketAddr,
+        mtu: usize,
+    ) -> Result<Unlock, WalletError> {
         let now = self.wallet.now()?;
         let usable = self.wallet.keys_at(now)?.iter().any(|k| k.state == KeyState::Active && k.doors.contains(door));
         if !usable {
             return Err(WalletError::NoKeyForDoor(door));
         }
-        let mut link = SocketLink::connect(addr, mtu, Duration::from_secs(5)).map_err(keyway_link::UnlockError::from)?;
+        let mut link =
+            SocketLink::connect(addr, mtu, Duration::from_secs(5)).map_err(keyway_link::UnlockError::from)?;
         let report = self.wallet.unlock(door, &mut link)?;
         Ok(Unlock { report, mtu: keyway_link::Link::mtu(&link), link: link.stats() })
     }

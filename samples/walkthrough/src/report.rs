@@ -68,11 +68,26 @@ impl Report {
         out.push_str("\nUnlocks over the socket link (bytes are frame bytes, ATT overhead excluded):\n\n");
         out.push_str(&format!(
             "  {:<4} {:<6} {:<9} {:<7} {:<24} {:>4} {:>9} {:>11} {:>11} {:>11} {:>5}\n",
-            "step", "who", "door", "key", "decision", "mtu", "updates", "phone→door", "door→phone", "frames p/d", "rtts"
+            "step",
+            "who",
+            "door",
+            "key",
+            "decision",
+            "mtu",
+            "updates",
+            "phone→door",
+            "door→phone",
+            "frames p/d",
+            "rtts"
         ));
         for u in &self.unlocks {
-            let decision = if u.granted { "granted".to_string() } else { format!("refused {}", u.denial.as_deref().unwrap_or("?")) };
-            let updates = if u.seq_after > u.seq_before { format!("{}→{}", u.seq_before, u.seq_after) } else { "-".into() };
+            let decision = if u.granted {
+                "granted".to_string()
+            } else {
+                format!("refused {}", u.denial.as_deref().unwrap_or("?"))
+            };
+            let updates =
+                if u.seq_after > u.seq_before { format!("{}→{}", u.seq_before, u.seq_after) } else { "-".into() };
             out.push_str(&format!(
                 "  {:<4} {:<6} {:<9} {:<7} {:<24} {:>4} {:>9} {:>9} B {:>9} B {:>11} {:>5}\n",
                 u.step,
@@ -100,7 +115,10 @@ impl Report {
                 u.ops
             ));
         }
-        out.push_str(&format!("\n{}\n", if self.passed { "The walkthrough passed." } else { "The walkthrough FAILED." }));
+        out.push_str(&format!(
+            "\n{}\n",
+            if self.passed { "The walkthrough passed." } else { "The walkthrough FAILED." }
+        ));
         out
     }
 }

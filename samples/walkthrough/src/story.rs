@@ -4,12 +4,12 @@ use crate::doors::DoorProcess;
 use crate::manager::{ManagerClient, ManagerError};
 use crate::phones::{Phone, Unlock};
 use crate::report::{Report, StepReport, UnlockRow, UpdateRow};
-use keyway_protocol::UnixTime;
 use keyway_api::*;
-use keyway_protocol::credential::*;
-use keyway_protocol::unlock::{PhoneSession, UnlockOutcome, UnlockParams};
 use keyway_link::run_unlock;
 use keyway_link::socket::SocketLink;
+use keyway_protocol::UnixTime;
+use keyway_protocol::credential::*;
+use keyway_protocol::unlock::{PhoneSession, UnlockOutcome, UnlockParams};
 use keyway_wallet::WalletError;
 use keyway_wallet::key_state::KeyState;
 use std::path::PathBuf;
@@ -92,7 +92,12 @@ pub async fn run(opts: Options) -> Report {
         (None, Some(t)) => t.path().to_path_buf(),
         (None, None) => {
             let mut r = Report::default();
-            r.steps.push(StepReport { number: 0, title: "set up".into(), failure: Some("cannot create a temporary directory".into()), ..Default::default() });
+            r.steps.push(StepReport {
+                number: 0,
+                title: "set up".into(),
+                failure: Some("cannot create a temporary directory".into()),
+                ..Default::default()
+            });
             return r;
         }
     };
@@ -113,7 +118,12 @@ pub async fn run(opts: Options) -> Report {
     let server = match server {
         Ok(s) => s,
         Err(e) => {
-            report.steps.push(StepReport { number: 0, title: "start Mission Control".into(), failure: Some(e.to_string()), ..Default::default() });
+            report.steps.push(StepReport {
+                number: 0,
+                title: "start Mission Control".into(),
+                failure: Some(e.to_string()),
+                ..Default::default()
+            });
             return report;
         }
     };
@@ -164,7 +174,12 @@ pub async fn run(opts: Options) -> Report {
         }
     }
     if ok && let Err(f) = w.collect_updates().await {
-        w.report.steps.push(StepReport { number: 9, title: "collect the door-update tasks".into(), failure: Some(f.0), ..Default::default() });
+        w.report.steps.push(StepReport {
+            number: 9,
+            title: "collect the door-update tasks".into(),
+            failure: Some(f.0),
+            ..Default::default()
+        });
         ok = false;
     }
     w.report.passed = ok && w.report.steps.len() == titles.len();
@@ -177,7 +192,9 @@ pub async fn run(opts: Options) -> Report {
 
 fn event_text(event: &ActivityEvent) -> String {
     match event {
-        ActivityEvent::AppUnlock { key, guest, .. } => format!("app unlock ({}key {key})", if *guest { "guest " } else { "" }),
+        ActivityEvent::AppUnlock { key, guest, .. } => {
+            format!("app unlock ({}key {key})", if *guest { "guest " } else { "" })
+        }
         ActivityEvent::AppDenied { reason, .. } => format!("app refused: {reason:?}"),
         ActivityEvent::DoorcodeEntry { slot, .. } => format!("doorcode (slot {slot})"),
         ActivityEvent::DoorcodeDenied { reason } => format!("doorcode refused: {reason:?}"),
@@ -265,8 +282,16 @@ impl World {
         .ok_or_else(|| Failure(format!("{who} has no phone yet")))?;
         let u = phone.unlock(id, addr, mtu).map_err(|e| Failure(format!("{who} at the {door}: {e}")))?;
         let r = &u.report;
-        let decision = if r.granted { "door opened".to_string() } else { format!("door refused: {:?}", r.denial.unwrap_or(DenialReason::Malformed)) };
-        let updates = if r.seq_after > r.seq_before { format!(", carried door updates {} → {}", r.seq_before, r.seq_after) } else { String::new() };
+        let decision = if r.granted {
+            "door opened".to_string()
+        } else {
+            format!("door refused: {:?}", r.denial.unwrap_or(DenialReason::Malformed))
+        };
+        let updates = if r.seq_after > r.seq_before {
+            format!(", carried door updates {} → {}", r.seq_before, r.seq_after)
+        } else {
+            String::new()
+        };
         self.say(format!(
             "   {who} unlocks the {door} with {}key {}: {decision}{updates} ({} B to the door, {} B back, {} round trip{} at MTU {})",
             if r.is_guest { "guest " } else { "" },
@@ -277,7 +302,19 @@ impl World {
             if u.link.round_trips == 1 { "" } else { "s" },
             u.mtu
         ));
-        self.push_row(who, door, r.key_id, r.is_guest, r.granted, r.denial, u.mtu, r.updates_carried, r.seq_before, r.seq_after, u.link);
+        self.push_row(
+            who,
+            door,
+            r.key_id,
+            r.is_guest,
+            r.granted,
+            r.denial,
+            u.mtu,
+            r.updates_carried,
+            r.seq_before,
+            r.seq_after,
+            u.link,
+        );
         Ok(u)
     }
 
@@ -328,7 +365,13 @@ impl World {
 
     /// A tampered app: runs the phone side of an unlock directly with `chain` and `device`,
     /// bypassing every check the wallet makes, so that only the door decides.
-    fn raw_unlock(&mut self, who: &str, door: &str, chain: KeyChain, device: KeyPair) -> Result<UnlockOutcome, Failure> {
+    fn raw_unlock(
+        &mut self,
+        who: &str,
+        door: &str,
+        chain: KeyChain,
+        device: KeyPair,
+    ) -> Result<UnlockOutcome, Failure> {
         let d = self.door(door)?;
         let mut nonce = [0u8; 16];
         rand_core::RngCore::fill_bytes(&mut rand_core::OsRng, &mut nonce);
@@ -345,7 +388,19 @@ impl World {
         let mut link = SocketLink::connect(d.addr, 247, Duration::from_secs(5))?;
         let outcome = run_unlock(&mut link, session, Duration::from_secs(10))?;
         let stats = link.stats();
-        self.push_row(who, door, chain.leaf_key_id(), chain.guest_link().is_some(), outcome.granted, outcome.denial, 247, outcome.batch_carried, outcome.updates.seq_before, outcome.updates.seq_after, stats);
+        self.push_row(
+            who,
+            door,
+            chain.leaf_key_id(),
+            chain.guest_link().is_some(),
+            outcome.granted,
+            outcome.denial,
+            247,
+            outcome.batch_carried,
+            outcome.updates.seq_before,
+            outcome.updates.seq_after,
+            stats,
+        );
         Ok(outcome)
     }
 
@@ -387,7 +442,10 @@ impl World {
         .await?;
         self.pm = ManagerClient::new(&self.base, &created.manager.token);
         self.anchors = TrustAnchors::new([created.authority_key.0]);
-        self.say(format!("Pat creates the property Elm Court (UTC+1) and is its Portfolio Manager (authority key {}…).", created.authority_key.0.0[..6].iter().map(|b| format!("{b:02x}")).collect::<String>()));
+        self.say(format!(
+            "Pat creates the property Elm Court (UTC+1) and is its Portfolio Manager (authority key {}…).",
+            created.authority_key.0.0[..6].iter().map(|b| format!("{b:02x}")).collect::<String>()
+        ));
         let lobby = self.pm.create_door("Lobby", true).await?;
         let garage = self.pm.create_door("Garage", false).await?;
         let bikes = self.pm.create_door("Bike Room", false).await?;
@@ -412,8 +470,22 @@ impl World {
         check!(listed.len() == 3, "expected 3 doors, Mission Control lists {}", listed.len());
         self.doors = Some(Doors { lobby, garage, bikes });
 
-        let sam = self.pm.create_manager(&CreateManagerRequest { name: "Sam".into(), portfolio_manager: false, key_management: true }).await?;
-        let kim = self.pm.create_manager(&CreateManagerRequest { name: "Kim".into(), portfolio_manager: false, key_management: false }).await?;
+        let sam = self
+            .pm
+            .create_manager(&CreateManagerRequest {
+                name: "Sam".into(),
+                portfolio_manager: false,
+                key_management: true,
+            })
+            .await?;
+        let kim = self
+            .pm
+            .create_manager(&CreateManagerRequest {
+                name: "Kim".into(),
+                portfolio_manager: false,
+                key_management: false,
+            })
+            .await?;
         self.sam = self.pm.as_manager(&sam.token);
         let kim = self.pm.as_manager(&kim.token);
         check!(self.sam.me().await?.key_management, "Sam should have Key Management");
@@ -430,7 +502,11 @@ impl World {
             .await;
         match attempt {
             Err(ManagerError::Refused { status: 403, error }) => {
-                check!(error.message.contains("ask a Portfolio Manager"), "unexpected refusal message: {}", error.message);
+                check!(
+                    error.message.contains("ask a Portfolio Manager"),
+                    "unexpected refusal message: {}",
+                    error.message
+                );
                 self.say(format!("   Kim tries to invite someone and is refused (403): \"{}\"", error.message));
             }
             Err(e) => return Err(Failure(format!("Kim's invite failed the wrong way: {e}"))),
@@ -456,18 +532,33 @@ impl World {
                 name: "Ann".into(),
                 contact: "ann@example.com".into(),
                 access: AccessKind::AppKey,
-                keys: vec![KeyGrant { doors: vec![lobby, garage, bikes], start: Some(start), expiry: Some(ann_expiry) }],
+                keys: vec![KeyGrant {
+                    doors: vec![lobby, garage, bikes],
+                    start: Some(start),
+                    expiry: Some(ann_expiry),
+                }],
                 resident: true,
                 may_share: true,
             })
             .await?;
-        check!(invited.person.status == PersonStatus::Upcoming, "Ann should be upcoming, is {:?}", invited.person.status);
+        check!(
+            invited.person.status == PersonStatus::Upcoming,
+            "Ann should be upcoming, is {:?}",
+            invited.person.status
+        );
         check!(invited.updates.is_empty(), "an app key should need no door update");
-        let ann_key = invited.person.keys.first().map(|k| k.key_id).ok_or_else(|| Failure("Ann's invite has no key".into()))?;
+        let ann_key =
+            invited.person.keys.first().map(|k| k.key_id).ok_or_else(|| Failure("Ann's invite has no key".into()))?;
         self.say(format!("Sam invites Ann (resident, may share) to all three doors, starting {start} (in {START_DELAY_SECS} s), until {ann_expiry}."));
         let outbox = self.sam.outbox().await?;
-        let welcome = outbox.iter().find(|m| m.message_id == invited.welcome_message_id).ok_or_else(|| Failure("no welcome message in the outbox".into()))?;
-        check!(welcome.created_at.0 + 60 > now.0 && welcome.created_at <= keyway_api::clock::now(), "the welcome was not sent today");
+        let welcome = outbox
+            .iter()
+            .find(|m| m.message_id == invited.welcome_message_id)
+            .ok_or_else(|| Failure("no welcome message in the outbox".into()))?;
+        check!(
+            welcome.created_at.0 + 60 > now.0 && welcome.created_at <= keyway_api::clock::now(),
+            "the welcome was not sent today"
+        );
         self.say(format!("   The welcome goes out today to {}: \"{}\"", welcome.to, welcome.subject));
         let token = welcome.token.clone();
 
@@ -475,11 +566,16 @@ impl World {
         let accepted = ann.wallet.accept_invite(&self.base, &token).await?;
         check!(accepted.keys_received == 1, "Ann's phone received {} keys", accepted.keys_received);
         let view = ann.wallet.keys_at(keyway_api::clock::now())?;
-        check!(matches!(view.first().map(|k| k.state), Some(KeyState::Upcoming { .. })), "Ann's key should show as upcoming: {view:?}");
+        check!(
+            matches!(view.first().map(|k| k.state), Some(KeyState::Upcoming { .. })),
+            "Ann's key should show as upcoming: {view:?}"
+        );
         self.say(format!("   Ann's phone accepts the invite: key {ann_key} shows as upcoming."));
         self.ann = Some(ann);
         match self.unlock("Ann", "Garage", 247) {
-            Err(Failure(m)) if m.contains("no active key") => self.say("   Ann tries the Garage now: her phone has no active key for it yet."),
+            Err(Failure(m)) if m.contains("no active key") => {
+                self.say("   Ann tries the Garage now: her phone has no active key for it yet.")
+            }
             Err(f) => return Err(f),
             Ok(_) => return Err(Failure("Ann unlocked before her start".into())),
         }
@@ -490,12 +586,22 @@ impl World {
                 name: "Bob".into(),
                 contact: "bob@example.com".into(),
                 access: AccessKind::AppKey,
-                keys: vec![KeyGrant { doors: vec![lobby, garage, bikes], start: None, expiry: Some(now.saturating_add_secs(60 * DAY)) }],
+                keys: vec![KeyGrant {
+                    doors: vec![lobby, garage, bikes],
+                    start: None,
+                    expiry: Some(now.saturating_add_secs(60 * DAY)),
+                }],
                 resident: true,
                 may_share: false,
             })
             .await?;
-        let bob_token = self.sam.outbox().await?.into_iter().find(|m| m.message_id == bob_invite.welcome_message_id).map(|m| m.token);
+        let bob_token = self
+            .sam
+            .outbox()
+            .await?
+            .into_iter()
+            .find(|m| m.message_id == bob_invite.welcome_message_id)
+            .map(|m| m.token);
         let mut bob = Phone::open("Bob", &self.dir.join("phones/bob"))?;
         bob.wallet.accept_invite(&self.base, &bob_token.ok_or_else(|| Failure("no welcome for Bob".into()))?).await?;
         self.say("   Meanwhile Sam invites Bob, another resident, active now; his phone accepts.");
@@ -558,7 +664,12 @@ impl World {
             .ok_or_else(|| Failure("no welcome for Cleo".into()))?;
         let client = keyway_api::client::SyncClient::new(keyway_api::client::ClientConfig::new(self.base.clone()))?;
         let codes = client.doorcodes(&token).await?;
-        let today = codes.codes.iter().find(|c| c.door_id == garage).map(|c| c.code.clone()).ok_or_else(|| Failure("no code for the Garage".into()))?;
+        let today = codes
+            .codes
+            .iter()
+            .find(|c| c.door_id == garage)
+            .map(|c| c.code.clone())
+            .ok_or_else(|| Failure("no code for the Garage".into()))?;
         self.say(format!("   Cleo's welcome link shows today's Garage code: {today}"));
 
         let door = &self.doors()?.garage;
@@ -568,22 +679,37 @@ impl World {
 
         self.sync("Ann").await?;
         let u = self.unlock("Ann", "Garage", 247)?;
-        check!(u.report.granted && u.report.updates_carried && u.report.seq_after == 1, "Ann's unlock should carry update 1: {:?}", u.report);
+        check!(
+            u.report.granted && u.report.updates_carried && u.report.seq_after == 1,
+            "Ann's unlock should carry update 1: {:?}",
+            u.report
+        );
         let door = &self.doors()?.garage;
         let st = door.status()?;
         check!(st.doorcode_slots.contains(&slot), "the Garage does not hold slot {slot}: {st:?}");
         let now_entry = door.keypad(&today)?;
-        check!(now_entry.granted && now_entry.slot == Some(slot), "today's code was refused after the update: {now_entry:?}");
+        check!(
+            now_entry.granted && now_entry.slot == Some(slot),
+            "today's code was refused after the update: {now_entry:?}"
+        );
         let secret = DoorcodeSecret::new(door.provisioned.doorcode_secret.0.0);
-        let tomorrow = secret.code_at(slot, keyway_api::clock::now().saturating_add_secs(DAY), door.provisioned.utc_offset_minutes).to_string();
+        let tomorrow = secret
+            .code_at(slot, keyway_api::clock::now().saturating_add_secs(DAY), door.provisioned.utc_offset_minutes)
+            .to_string();
         check!(tomorrow != today, "tomorrow's code equals today's");
         let t = door.keypad(&tomorrow)?;
         self.say(format!("   Cleo types {today} at the Garage keypad: accepted (slot {slot}) — unlocked."));
         check!(!t.granted, "tomorrow's code {tomorrow} opened the Garage today");
-        self.say(format!("   Tomorrow's code {tomorrow} typed today: refused ({}).", t.denial.as_deref().unwrap_or("?")));
+        self.say(format!(
+            "   Tomorrow's code {tomorrow} typed today: refused ({}).",
+            t.denial.as_deref().unwrap_or("?")
+        ));
         self.upload("Ann").await?;
         let tasks = self.sam.door_updates(garage).await?;
-        check!(tasks.iter().any(|t| t.seq == 1 && t.state == TaskState::Delivered), "the doorcode task is not delivered: {tasks:?}");
+        check!(
+            tasks.iter().any(|t| t.seq == 1 && t.state == TaskState::Delivered),
+            "the doorcode task is not delivered: {tasks:?}"
+        );
         self.say("   The Garage's door-update task for Cleo's slot shows delivered.");
         let p = self.people.as_mut().ok_or_else(|| Failure("no people".into()))?;
         p.cleo = invited.person.person_id;
@@ -605,21 +731,28 @@ impl World {
         let request_text = request.to_text();
         self.say(format!("Gus, Ann's guest, shows his share request ({} characters).", request_text.len()));
         let now = keyway_api::clock::now();
-        let window = Validity::new(now, now.saturating_add_secs(2 * DAY)).ok_or_else(|| Failure("bad window".into()))?;
+        let window =
+            Validity::new(now, now.saturating_add_secs(2 * DAY)).ok_or_else(|| Failure("bad window".into()))?;
         let doors = DoorSet::new(vec![garage]).ok_or_else(|| Failure("bad doors".into()))?;
         let ann = self.ann.as_ref().ok_or_else(|| Failure("no phone for Ann".into()))?;
         let offer = ann.wallet.share_offline(ann_key, &request_text, doors.clone(), window)?;
-        self.say(format!("   Ann's phone signs a guest key for the Garage for two days, offline ({} characters).", offer.len()));
+        self.say(format!(
+            "   Ann's phone signs a guest key for the Garage for two days, offline ({} characters).",
+            offer.len()
+        ));
         let view = gus.wallet.accept_guest_key(&offer)?;
         check!(view.is_guest && view.state == KeyState::Active, "Gus's key should be an active guest key: {view:?}");
         self.gus = Some(gus);
         let u = self.unlock("Gus", "Garage", 247)?;
         check!(u.report.granted && u.report.is_guest, "the Garage refused Gus's guest key: {:?}", u.report);
 
-        let too_long = Validity::new(now, ann_expiry.saturating_add_secs(60 * DAY)).ok_or_else(|| Failure("bad window".into()))?;
+        let too_long =
+            Validity::new(now, ann_expiry.saturating_add_secs(60 * DAY)).ok_or_else(|| Failure("bad window".into()))?;
         let ann = self.ann.as_ref().ok_or_else(|| Failure("no phone for Ann".into()))?;
         match ann.wallet.share_offline(ann_key, &request_text, doors.clone(), too_long) {
-            Err(WalletError::Share(e)) => self.say(format!("   Asked for a guest key beyond her own expiry, Ann's app refuses: {e}.")),
+            Err(WalletError::Share(e)) => {
+                self.say(format!("   Asked for a guest key beyond her own expiry, Ann's app refuses: {e}."))
+            }
             other => return Err(Failure(format!("Ann's wallet should refuse a wider guest key: {other:?}"))),
         }
         let ann = self.ann.as_ref().ok_or_else(|| Failure("no phone for Ann".into()))?;
@@ -633,9 +766,16 @@ impl World {
             .map(|k| k.chain.root().clone())
             .ok_or_else(|| Failure("Ann's key is missing".into()))?;
         let intruder = KeyPair::generate();
-        let wide = GuestKey::sign(GuestKeyBody::new(KeyId::random_guest(), ann_key, intruder.public(), doors, too_long), &device);
+        let wide = GuestKey::sign(
+            GuestKeyBody::new(KeyId::random_guest(), ann_key, intruder.public(), doors, too_long),
+            &device,
+        );
         let outcome = self.raw_unlock("Mal", "Garage", KeyChain::guest(root, wide), intruder)?;
-        check!(!outcome.granted && outcome.denial == Some(DenialReason::GuestScopeWider), "the Garage should refuse the wider guest key: {:?}", outcome.denial);
+        check!(
+            !outcome.granted && outcome.denial == Some(DenialReason::GuestScopeWider),
+            "the Garage should refuse the wider guest key: {:?}",
+            outcome.denial
+        );
         self.say("   A tampered app signs that wider key with Ann's device key anyway, for Mal's phone; the Garage refuses it: GuestScopeWider.");
         self.upload("Ann").await?;
         let person = self.sam.person(ann_person).await?;
@@ -657,12 +797,19 @@ impl World {
         let old = info.keys.first().ok_or_else(|| Failure("Bob has no key".into()))?.clone();
         let earlier = keyway_api::clock::now().saturating_add_secs(20 * DAY);
         let changed = self.sam.change_expiry(old.key_id, earlier).await?;
-        check!(changed.key.key_id != old.key_id && changed.key.validity.expiry == earlier, "an earlier expiry should issue a new key: {:?}", changed.key);
+        check!(
+            changed.key.key_id != old.key_id && changed.key.validity.expiry == earlier,
+            "an earlier expiry should issue a new key: {:?}",
+            changed.key
+        );
         let mut hit: Vec<DoorId> = changed.updates.iter().map(|u| u.door_id).collect();
         hit.sort();
         check!(hit == vec![garage, bikes], "the edit should queue updates for the two offline doors, queued {hit:?}");
         check!(
-            changed.updates.iter().all(|u| u.ops == vec![DoorOp::RevokeKey { key: old.key_id, until: old.validity.expiry }]),
+            changed
+                .updates
+                .iter()
+                .all(|u| u.ops == vec![DoorOp::RevokeKey { key: old.key_id, until: old.validity.expiry }]),
             "unexpected updates {:?}",
             changed.updates
         );
@@ -671,20 +818,35 @@ impl World {
             old.validity.expiry, changed.key.key_id, old.key_id
         ));
         let bob_phone = self.bob.as_ref().ok_or_else(|| Failure("no phone for Bob".into()))?;
-        let old_chain = bob_phone.wallet.store().keys()?.into_iter().find(|k| k.chain.leaf_key_id() == old.key_id).map(|k| k.chain);
+        let old_chain =
+            bob_phone.wallet.store().keys()?.into_iter().find(|k| k.chain.leaf_key_id() == old.key_id).map(|k| k.chain);
         let s = self.sync("Bob").await?;
-        check!(s.keys_received >= 1 && s.keys_revoked >= 1, "Bob's sync should bring the new key and revoke the old: {s:?}");
+        check!(
+            s.keys_received >= 1 && s.keys_revoked >= 1,
+            "Bob's sync should bring the new key and revoke the old: {s:?}"
+        );
         let before = self.doors()?.bikes.status()?;
         let u = self.unlock("Bob", "Bike Room", 247)?;
-        check!(u.report.granted && u.report.key_id == changed.key.key_id, "Bob should open with his new key: {:?}", u.report);
+        check!(
+            u.report.granted && u.report.key_id == changed.key.key_id,
+            "Bob should open with his new key: {:?}",
+            u.report
+        );
         check!(u.report.seq_after == before.update_seq + 1, "the edit did not reach the Bike Room: {:?}", u.report);
         let after = self.doors()?.bikes.status()?;
         check!(after.revocations == before.revocations + 1, "the Bike Room holds no new revocation: {after:?}");
-        self.say(format!("   The Bike Room now holds {} revocation(s), update seq {}.", after.revocations, after.update_seq));
+        self.say(format!(
+            "   The Bike Room now holds {} revocation(s), update seq {}.",
+            after.revocations, after.update_seq
+        ));
         let old_chain = old_chain.ok_or_else(|| Failure("Bob's phone never held the old key".into()))?;
         let device = self.bob.as_ref().ok_or_else(|| Failure("no phone".into()))?.device_key()?;
         let outcome = self.raw_unlock("Bob", "Bike Room", old_chain.clone(), device)?;
-        check!(!outcome.granted && outcome.denial == Some(DenialReason::RevokedKey), "the old certificate should be refused: {:?}", outcome.denial);
+        check!(
+            !outcome.granted && outcome.denial == Some(DenialReason::RevokedKey),
+            "the old certificate should be refused: {:?}",
+            outcome.denial
+        );
         self.say("   Presented anyway, Bob's old certificate (with the old expiration) is refused by the Bike Room: RevokedKey.");
         self.people.as_mut().ok_or_else(|| Failure("no people".into()))?.bob_old_key = Some(old_chain);
         Ok(())
@@ -699,23 +861,50 @@ impl World {
             (p.ann, p.ann_key)
         };
         let revoked = self.sam.revoke_all(ann).await?;
-        check!(revoked.revoked_keys == vec![ann_key], "Revoke All Keys should end Ann's key: {:?}", revoked.revoked_keys);
-        let garage_update = revoked.updates.iter().find(|u| u.door_id == garage).ok_or_else(|| Failure("no update for the Garage".into()))?.seq;
+        check!(
+            revoked.revoked_keys == vec![ann_key],
+            "Revoke All Keys should end Ann's key: {:?}",
+            revoked.revoked_keys
+        );
+        let garage_update = revoked
+            .updates
+            .iter()
+            .find(|u| u.door_id == garage)
+            .ok_or_else(|| Failure("no update for the Garage".into()))?
+            .seq;
         self.say(format!(
             "Sam uses Revoke All Keys for Ann: {} door update(s) queued (Garage seq {garage_update}); Ann's phone is offline and still shows her key.",
             revoked.updates.len()
         ));
         self.sync("Bob").await?;
         let u = self.unlock("Bob", "Garage", 247)?;
-        check!(u.report.granted && u.report.seq_after == garage_update, "Bob's unlock should bring the Garage to seq {garage_update}: {:?}", u.report);
+        check!(
+            u.report.granted && u.report.seq_after == garage_update,
+            "Bob's unlock should bring the Garage to seq {garage_update}: {:?}",
+            u.report
+        );
         let u = self.unlock("Ann", "Garage", 247)?;
-        check!(!u.report.granted && u.report.denial == Some(DenialReason::RevokedKey), "the Garage should refuse Ann: {:?}", u.report);
+        check!(
+            !u.report.granted && u.report.denial == Some(DenialReason::RevokedKey),
+            "the Garage should refuse Ann: {:?}",
+            u.report
+        );
         let u = self.unlock("Gus", "Garage", 247)?;
-        check!(!u.report.granted && u.report.denial == Some(DenialReason::RevokedKey), "the Garage should refuse Gus: {:?}", u.report);
+        check!(
+            !u.report.granted && u.report.denial == Some(DenialReason::RevokedKey),
+            "the Garage should refuse Gus: {:?}",
+            u.report
+        );
         self.upload("Bob").await?;
         let tasks = self.sam.door_updates(garage).await?;
-        let task = tasks.iter().find(|t| t.seq == garage_update).ok_or_else(|| Failure("no task for the revocation".into()))?;
-        check!(task.state == TaskState::Delivered && task.delivered_at.is_some() && task.receipt_door_time.is_some(), "the task should be delivered: {task:?}");
+        let task = tasks
+            .iter()
+            .find(|t| t.seq == garage_update)
+            .ok_or_else(|| Failure("no task for the revocation".into()))?;
+        check!(
+            task.state == TaskState::Delivered && task.delivered_at.is_some() && task.receipt_door_time.is_some(),
+            "the task should be delivered: {task:?}"
+        );
         self.say(format!(
             "   The task \"{}\" at the Garage shows delivered at {} (door clock in the receipt: {}).",
             ops_text(&task.ops),
@@ -725,7 +914,10 @@ impl World {
         let listed = self.sam.people(false).await?;
         check!(listed.iter().all(|p| p.person_id != ann), "Ann should no longer be listed as current");
         let all = self.sam.people(true).await?;
-        check!(all.iter().any(|p| p.person_id == ann && p.status == PersonStatus::Expired), "Ann should be listed with expired users");
+        check!(
+            all.iter().any(|p| p.person_id == ann && p.status == PersonStatus::Expired),
+            "Ann should be listed with expired users"
+        );
         self.say("   Ann is listed only with \"show expired users\"; she can be granted again later.");
         Ok(())
     }
@@ -738,11 +930,21 @@ impl World {
             (p.cleo, p.cleo_token.clone())
         };
         let client = keyway_api::client::SyncClient::new(keyway_api::client::ClientConfig::new(self.base.clone()))?;
-        let code = client.doorcodes(&token).await?.codes.first().map(|c| c.code.clone()).ok_or_else(|| Failure("Cleo has no code".into()))?;
+        let code = client
+            .doorcodes(&token)
+            .await?
+            .codes
+            .first()
+            .map(|c| c.code.clone())
+            .ok_or_else(|| Failure("Cleo has no code".into()))?;
         let history_before = self.sam.activity_of(cleo).await?;
         check!(!history_before.is_empty(), "Cleo's keypad entry should have reached Mission Control through a phone");
         let deleted = self.sam.delete_person(cleo).await?;
-        self.say(format!("Sam deletes Cleo: {} door update(s) queued ({}).", deleted.updates.len(), deleted.updates.iter().map(|u| ops_text(&u.ops)).collect::<Vec<_>>().join("; ")));
+        self.say(format!(
+            "Sam deletes Cleo: {} door update(s) queued ({}).",
+            deleted.updates.len(),
+            deleted.updates.iter().map(|u| ops_text(&u.ops)).collect::<Vec<_>>().join("; ")
+        ));
         let all = self.sam.people(true).await?;
         check!(all.iter().all(|p| p.person_id != cleo), "Cleo is still in the people list");
         let history = self.sam.activity_of(cleo).await?;
@@ -756,7 +958,10 @@ impl World {
         check!(u.report.granted && u.report.updates_carried, "Bob should carry the deletion: {:?}", u.report);
         let e = self.doors()?.garage.keypad(&code)?;
         check!(!e.granted, "Cleo's code still opens the Garage");
-        self.say(format!("   Cleo's code {code} at the Garage keypad: refused ({}).", e.denial.as_deref().unwrap_or("?")));
+        self.say(format!(
+            "   Cleo's code {code} at the Garage keypad: refused ({}).",
+            e.denial.as_deref().unwrap_or("?")
+        ));
         Ok(())
     }
 
@@ -777,14 +982,33 @@ impl World {
             let entries = self.sam.activity_at(id).await?;
             let mut seqs: Vec<u64> = entries.iter().map(|e| e.seq).collect();
             seqs.sort();
-            check!(seqs == (1..=st.activity_head).collect::<Vec<_>>(), "{name}: Mission Control holds activity {seqs:?}, the door logged 1..={}", st.activity_head);
-            let info = self.sam.doors().await?.into_iter().find(|d| d.door_id == id).ok_or_else(|| Failure("door missing".into()))?;
-            check!(info.activity_head == st.activity_head && info.delivered_seq == st.update_seq, "{name}: Mission Control's view {info:?} differs from the door's {st:?}");
+            check!(
+                seqs == (1..=st.activity_head).collect::<Vec<_>>(),
+                "{name}: Mission Control holds activity {seqs:?}, the door logged 1..={}",
+                st.activity_head
+            );
+            let info = self
+                .sam
+                .doors()
+                .await?
+                .into_iter()
+                .find(|d| d.door_id == id)
+                .ok_or_else(|| Failure("door missing".into()))?;
+            check!(
+                info.activity_head == st.activity_head && info.delivered_seq == st.update_seq,
+                "{name}: Mission Control's view {info:?} differs from the door's {st:?}"
+            );
             self.say(format!("{name}: all {} records the offline door logged reached Mission Control through phones; every update up to seq {} delivered.", st.activity_head, st.update_seq));
             let mut sorted = entries.clone();
             sorted.sort_by_key(|e| e.seq);
             for e in &sorted {
-                self.say(format!("   #{:<3} {}  {:<6} {}", e.seq, e.time, e.person_name.as_deref().unwrap_or("-"), event_text(&e.event)));
+                self.say(format!(
+                    "   #{:<3} {}  {:<6} {}",
+                    e.seq,
+                    e.time,
+                    e.person_name.as_deref().unwrap_or("-"),
+                    event_text(&e.event)
+                ));
             }
         }
         // The door processes' own accounts agree with what the phones saw.
@@ -805,8 +1029,14 @@ impl World {
         let entries = self.sam.activity_at(garage).await?;
         let has = |f: &dyn Fn(&ActivityEvent) -> bool| entries.iter().any(|e| f(&e.event));
         check!(has(&|e| matches!(e, ActivityEvent::AppUnlock { guest: true, .. })), "the guest's unlock is missing");
-        check!(has(&|e| matches!(e, ActivityEvent::AppDenied { reason: DenialReason::GuestScopeWider, .. })), "the wider guest key's refusal is missing");
-        check!(has(&|e| matches!(e, ActivityEvent::AppDenied { reason: DenialReason::RevokedKey, .. })), "the revoked keys' refusals are missing");
+        check!(
+            has(&|e| matches!(e, ActivityEvent::AppDenied { reason: DenialReason::GuestScopeWider, .. })),
+            "the wider guest key's refusal is missing"
+        );
+        check!(
+            has(&|e| matches!(e, ActivityEvent::AppDenied { reason: DenialReason::RevokedKey, .. })),
+            "the revoked keys' refusals are missing"
+        );
         check!(has(&|e| matches!(e, ActivityEvent::DoorcodeEntry { .. })), "the doorcode entry is missing");
         Ok(())
     }

@@ -8,7 +8,8 @@ use std::process::Command;
 fn the_walkthrough_runs_the_whole_story_green() {
     let out = Command::new(env!("CARGO_BIN_EXE_keyway-walkthrough")).arg("--json").output().unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
-    let report: Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("not a JSON report ({e}); stderr: {stderr}"));
+    let report: Value =
+        serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("not a JSON report ({e}); stderr: {stderr}"));
     let failures: Vec<&Value> = report["steps"].as_array().unwrap().iter().filter(|s| s["passed"] != true).collect();
     assert!(failures.is_empty(), "failed steps: {failures:#?}\nstderr: {stderr}");
     assert!(out.status.success(), "{stderr}");
@@ -22,7 +23,8 @@ fn the_walkthrough_runs_the_whole_story_green() {
         assert!(u["bytes_phone_to_door"].as_u64().unwrap() > 200, "a request carries a key chain and a proof: {u}");
         assert!(u["bytes_door_to_phone"].as_u64().unwrap() > 150, "a challenge and a signed result: {u}");
     }
-    let refused: Vec<&str> = unlocks.iter().filter(|u| u["granted"] == false).filter_map(|u| u["denial"].as_str()).collect();
+    let refused: Vec<&str> =
+        unlocks.iter().filter(|u| u["granted"] == false).filter_map(|u| u["denial"].as_str()).collect();
     for reason in ["GuestScopeWider", "RevokedKey"] {
         assert!(refused.contains(&reason), "no unlock was refused with {reason}: {refused:?}");
     }
@@ -36,7 +38,14 @@ fn the_narrative_ends_with_the_summary_table() {
     let out = Command::new(env!("CARGO_BIN_EXE_keyway-walkthrough")).output().unwrap();
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "{text}\n{}", String::from_utf8_lossy(&out.stderr));
-    for needle in ["== 1. A property", "refused (403)", "== 8. Activity", "Steps passed: 8/8", "round trip", "The walkthrough passed."] {
+    for needle in [
+        "== 1. A property",
+        "refused (403)",
+        "== 8. Activity",
+        "Steps passed: 8/8",
+        "round trip",
+        "The walkthrough passed.",
+    ] {
         assert!(text.contains(needle), "missing {needle:?} in:\n{text}");
     }
 }

@@ -60,7 +60,11 @@ impl SyncClient {
 
     /// Accepts an invite for this device. Retrying after a lost answer is safe: the same
     /// device key gets fresh credentials (the previous device token stops working).
-    pub async fn accept_invite(&self, invite_token: &str, device_key: &PublicKey) -> Result<AcceptInviteResponse, SyncError> {
+    pub async fn accept_invite(
+        &self,
+        invite_token: &str,
+        device_key: &PublicKey,
+    ) -> Result<AcceptInviteResponse, SyncError> {
         let body = AcceptInviteRequest { invite_token: invite_token.to_string(), device_key: B64(*device_key) };
         self.call(Method::POST, "/v1/phone/accept", None, Some(&body)).await
     }
@@ -72,7 +76,11 @@ impl SyncClient {
     }
 
     /// Uploads door receipts (with the activity they carry). Uploading one twice is harmless.
-    pub async fn upload_receipts(&self, device_token: &str, receipts: &[Receipt]) -> Result<UploadReceiptsResponse, SyncError> {
+    pub async fn upload_receipts(
+        &self,
+        device_token: &str,
+        receipts: &[Receipt],
+    ) -> Result<UploadReceiptsResponse, SyncError> {
         let body = UploadReceiptsRequest { receipts: receipts.iter().cloned().map(B64).collect() };
         self.call(Method::POST, "/v1/phone/receipts", Some(device_token), Some(&body)).await
     }

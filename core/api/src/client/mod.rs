@@ -6,12 +6,12 @@
 //!
 //! [`ApiError`]: crate::ApiError
 
-mod http;
 mod error;
+mod http;
 mod retry;
 
-pub use http::{ClientConfig, SyncClient};
 pub use error::SyncError;
+pub use http::{ClientConfig, SyncClient};
 pub use retry::RetryPolicy;
 
 #[cfg(test)]

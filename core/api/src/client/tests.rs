@@ -3,8 +3,8 @@
 
 use super::*;
 use crate::{AccessKind, ApiError, ErrorCode, SyncResponse};
-use keyway_protocol::credential::PersonId;
 use keyway_protocol::UnixTime;
+use keyway_protocol::credential::PersonId;
 use std::sync::Arc;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
@@ -46,7 +46,11 @@ async fn scripted_server(script: Vec<Reply>) -> (String, Arc<Mutex<Vec<String>>>
                     if let Some(end) = text.find("\r\n\r\n") {
                         let len = text[..end]
                             .lines()
-                            .find_map(|l| l.to_ascii_lowercase().strip_prefix("content-length:").map(|v| v.trim().parse::<usize>().unwrap_or(0)))
+                            .find_map(|l| {
+                                l.to_ascii_lowercase()
+                                    .strip_prefix("content-length:")
+                                    .map(|v| v.trim().parse::<usize>().unwrap_or(0))
+                            })
                             .unwrap_or(0);
                         if buf.len() >= end + 4 + len {
                             log.lock().unwrap().push(text);
@@ -96,7 +100,11 @@ fn client(base: &str, attempts: u32, timeout: Duration) -> SyncClient {
     SyncClient::new(ClientConfig {
         base_url: base.to_string(),
         timeout,
-        retry: RetryPolicy { max_attempts: attempts, initial_backoff: Duration::from_millis(40), max_backoff: Duration::from_millis(200) },
+        retry: RetryPolicy {
+            max_attempts: attempts,
+            initial_backoff: Duration::from_millis(40),
+            max_backoff: Duration::from_millis(200),
+        },
     })
     .unwrap()
 }
@@ -122,7 +130,11 @@ async fn two_503_then_ok_is_retried_with_backoff() {
 
 #[tokio::test]
 async fn a_4xx_is_final_and_carries_the_servers_error() {
-    let (base, seen) = scripted_server(vec![Reply::Status(401, error_body(ErrorCode::Unauthorized, "unknown device token")), Reply::Status(200, sync_body())]).await;
+    let (base, seen) = scripted_server(vec![
+        Reply::Status(401, error_body(ErrorCode::Unauthorized, "unknown device token")),
+        Reply::Status(200, sync_body()),
+    ])
+    .await;
     let err = client(&base, 5, Duration::from_secs(5)).sync("bad", None).await.unwrap_err();
     assert!(err.is_unauthorized(), "{err:?}");
     match err {
@@ -142,7 +154,8 @@ async fn persistent_5xx_gives_up_after_max_attempts() {
 
 #[tokio::test]
 async fn a_hanging_server_times_out_per_attempt_then_recovers() {
-    let (base, seen) = scripted_server(vec![Reply::Hang(Duration::from_secs(10)), Reply::Status(200, sync_body())]).await;
+    let (base, seen) =
+        scripted_server(vec![Reply::Hang(Duration::from_secs(10)), Reply::Status(200, sync_body())]).await;
     let answer = client(&base, 3, Duration::from_secs(1)).sync("t", None).await.unwrap();
     assert_eq!(answer.cursor, "c1");
     assert_eq!(seen.lock().unwrap().len(), 2);

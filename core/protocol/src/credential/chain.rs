@@ -10,7 +10,7 @@ use crate::prelude::*;
 
 use super::error::{ChainError, RevokedWhat};
 use super::ids::{AuthorityKeyId, DoorId, DoorSet, KeyId, PersonId};
-use super::key_cert::{GuestKey, KeyCertificate, KeyFlags, KeyCertBody, GuestKeyBody, Validity};
+use super::key_cert::{GuestKey, GuestKeyBody, KeyCertBody, KeyCertificate, KeyFlags, Validity};
 use super::keys::PublicKey;
 use super::label;
 use super::signed::SignedBody;
@@ -157,7 +157,10 @@ impl KeyChain {
         let authority = anchors.get(root.issuer).ok_or(ChainError::UnknownIssuer { what: KeyCertBody::WHAT })?;
         self.root.verify_signature(&authority)?;
         if root.key_id.is_guest_id() {
-            return Err(ChainError::Malformed { what: KeyCertBody::WHAT, detail: "authority key with a guest id".into() });
+            return Err(ChainError::Malformed {
+                what: KeyCertBody::WHAT,
+                detail: "authority key with a guest id".into(),
+            });
         }
         // The holder signs the unlock proof (and any guest key); a weak key there is refused now
         // rather than left for a later check to catch.
@@ -189,7 +192,10 @@ impl KeyChain {
                 }
                 guest.verify_signature(&root.holder)?;
                 if !g.key_id.is_guest_id() {
-                    return Err(ChainError::Malformed { what: GuestKeyBody::WHAT, detail: "guest key without a guest id".into() });
+                    return Err(ChainError::Malformed {
+                        what: GuestKeyBody::WHAT,
+                        detail: "guest key without a guest id".into(),
+                    });
                 }
                 if !g.holder.is_acceptable() {
                     return Err(ChainError::WeakKey { what: GuestKeyBody::WHAT });

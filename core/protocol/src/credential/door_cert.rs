@@ -4,12 +4,12 @@
 #[allow(unused_imports)]
 use crate::prelude::*;
 
+use super::chain::TrustAnchors;
 use super::error::ChainError;
 use super::ids::{AuthorityKeyId, DoorId};
 use super::keys::PublicKey;
 use super::label;
 use super::signed::{Signed, SignedBody};
-use super::chain::TrustAnchors;
 use serde::{Deserialize, Serialize};
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

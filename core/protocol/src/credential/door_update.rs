@@ -10,12 +10,12 @@
 #[allow(unused_imports)]
 use crate::prelude::*;
 
+use super::chain::TrustAnchors;
 use super::error::ChainError;
 use super::ids::{AuthorityKeyId, CardId, DoorId, KeyId, PersonId};
 use super::key_cert::Validity;
 use super::label;
 use super::signed::{Signed, SignedBody};
-use super::chain::TrustAnchors;
 use crate::UnixTime;
 use crate::codec::BoundedVec;
 use serde::{Deserialize, Serialize};
@@ -24,19 +24,43 @@ use serde::{Deserialize, Serialize};
 pub enum DoorOp {
     /// Refuse this key (and every guest key under it) until `until`, the key's own expiry,
     /// after which the entry may be pruned.
-    RevokeKey { key: KeyId, until: UnixTime },
+    RevokeKey {
+        key: KeyId,
+        until: UnixTime,
+    },
     /// Refuse every key of this person (and their guests) until `until`.
-    RevokePerson { person: PersonId, until: UnixTime },
-    AddDoorcode { slot: u32, person: PersonId, validity: Validity },
-    RemoveDoorcode { slot: u32 },
-    AddKeycard { card: CardId, person: PersonId, validity: Validity },
-    RemoveKeycard { card: CardId },
+    RevokePerson {
+        person: PersonId,
+        until: UnixTime,
+    },
+    AddDoorcode {
+        slot: u32,
+        person: PersonId,
+        validity: Validity,
+    },
+    RemoveDoorcode {
+        slot: u32,
+    },
+    AddKeycard {
+        card: CardId,
+        person: PersonId,
+        validity: Validity,
+    },
+    RemoveKeycard {
+        card: CardId,
+    },
     /// Move the door's clock forward (never backwards).
-    SetClock { now: UnixTime },
+    SetClock {
+        now: UnixTime,
+    },
     /// Drop revocation entries whose `until` lies before `before`.
-    PruneRevocations { before: UnixTime },
+    PruneRevocations {
+        before: UnixTime,
+    },
     /// Minutes east of UTC used to decide which calendar day a doorcode belongs to.
-    SetUtcOffset { minutes: i16 },
+    SetUtcOffset {
+        minutes: i16,
+    },
 }
 
 /// Most operations in one update (one manager action, e.g. Revoke All Keys of one person).
@@ -80,8 +104,21 @@ impl UpdateBatchBody {
     /// `None` past [`MAX_UPDATES_PER_BATCH`] updates, or when the signed batch would exceed
     /// the [`SignedBody::MAX_LEN`] a door decodes (the backend then splits the tail across
     /// batches; [`Self::fits_updates`] tells how many of a tail fit).
-    pub fn new(door_id: DoorId, first_seq: u64, issued_at: UnixTime, issuer: AuthorityKeyId, updates: Vec<DoorUpdate>) -> Option<Self> {
-        let body = UpdateBatchBody { version: Self::VERSION, door_id, first_seq, issued_at, issuer, updates: BoundedVec::new(updates)? };
+    pub fn new(
+        door_id: DoorId,
+        first_seq: u64,
+        issued_at: UnixTime,
+        issuer: AuthorityKeyId,
+        updates: Vec<DoorUpdate>,
+    ) -> Option<Self> {
+        let body = UpdateBatchBody {
+            version: Self::VERSION,
+            door_id,
+            first_seq,
+            issued_at,
+            issuer,
+            updates: BoundedVec::new(updates)?,
+        };
         (body.signed_len() <= Self::MAX_LEN).then_some(body)
     }
 
@@ -91,8 +128,21 @@ impl UpdateBatchBody {
     }
 
     /// How many of `updates`, taken from the front, fit in one batch with this header.
-    pub fn fits_updates(door_id: DoorId, first_seq: u64, issued_at: UnixTime, issuer: AuthorityKeyId, updates: &[DoorUpdate]) -> usize {
-        let header = UpdateBatchBody { version: Self::VERSION, door_id, first_seq, issued_at, issuer, updates: BoundedVec::empty() };
+    pub fn fits_updates(
+        door_id: DoorId,
+        first_seq: u64,
+        issued_at: UnixTime,
+        issuer: AuthorityKeyId,
+        updates: &[DoorUpdate],
+    ) -> usize {
+        let header = UpdateBatchBody {
+            version: Self::VERSION,
+            door_id,
+            first_seq,
+            issued_at,
+            issuer,
+            updates: BoundedVec::empty(),
+        };
         // The header as encoded with an empty list, less its one-byte length prefix.
         let mut len = header.signed_len() - 1;
         let mut count = 0;
@@ -125,10 +175,14 @@ impl UpdateBatch {
         if self.body.version != UpdateBatchBody::VERSION {
             return Err(ChainError::UnsupportedVersion { what: UpdateBatchBody::WHAT, found: self.body.version });
         }
-        let authority = anchors.get(self.body.issuer).ok_or(ChainError::UnknownIssuer { what: UpdateBatchBody::WHAT })?;
+        let authority =
+            anchors.get(self.body.issuer).ok_or(ChainError::UnknownIssuer { what: UpdateBatchBody::WHAT })?;
         self.verify_signature(&authority)?;
         if self.body.door_id != door {
-            return Err(ChainError::Malformed { what: UpdateBatchBody::WHAT, detail: format!("batch is for {}, not {door}", self.body.door_id) });
+            return Err(ChainError::Malformed {
+                what: UpdateBatchBody::WHAT,
+                detail: format!("batch is for {}, not {door}", self.body.door_id),
+            });
         }
         if self.body.first_seq == 0 {
             return Err(ChainError::Malformed { what: UpdateBatchBody::WHAT, detail: "seqs start at 1".into() });

@@ -23,9 +23,9 @@ use crate::prelude::*;
 
 use super::label;
 use crate::UnixTime;
+use core::fmt;
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
-use core::fmt;
 use zeroize::{Zeroize, ZeroizeOnDrop};
 
 pub const DIGITS: u32 = 8;

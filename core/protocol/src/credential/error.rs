@@ -56,15 +56,11 @@ pub enum ChainError {
 impl From<DecodeError> for ChainError {
     fn from(e: DecodeError) -> Self {
         match e {
-            DecodeError::UnsupportedVersion { what, found, .. } => {
-                ChainError::UnsupportedVersion { what, found }
-            }
+            DecodeError::UnsupportedVersion { what, found, .. } => ChainError::UnsupportedVersion { what, found },
             DecodeError::TooLong { what, .. }
             | DecodeError::Empty { what }
             | DecodeError::Malformed { what, .. }
-            | DecodeError::NonCanonical { what } => {
-                ChainError::Malformed { what, detail: e.to_string() }
-            }
+            | DecodeError::NonCanonical { what } => ChainError::Malformed { what, detail: e.to_string() },
         }
     }
 }

@@ -4,9 +4,9 @@
 use crate::prelude::*;
 
 use crate::codec::{BoundedBytes, BoundedVec};
+use core::fmt;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
-use core::fmt;
 
 /// A key's id. The backend assigns ids below 2^63; guest keys minted on a phone carry the top
 /// bit ([`KeyId::GUEST_BIT`]), so a guest key can never collide with an authority-issued key.
@@ -32,11 +32,7 @@ impl KeyId {
 
 impl fmt::Display for KeyId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if self.is_guest_id() {
-            write!(f, "g{:x}", self.0 & !Self::GUEST_BIT)
-        } else {
-            write!(f, "k{}", self.0)
-        }
+        if self.is_guest_id() { write!(f, "g{:x}", self.0 & !Self::GUEST_BIT) } else { write!(f, "k{}", self.0) }
     }
 }
 

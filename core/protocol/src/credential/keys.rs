@@ -4,9 +4,9 @@
 use crate::prelude::*;
 
 use crate::codec::Bytes64;
+use core::fmt;
 use ed25519_dalek::{Signature, Signer, SigningKey, VerifyingKey};
 use serde::{Deserialize, Serialize};
-use core::fmt;
 use zeroize::Zeroizing;
 
 /// A public key as carried on the wire: 32 bytes. Whether it is a usable key (a canonical

@@ -5,8 +5,8 @@ use crate::prelude::*;
 
 use crate::UnixTime;
 use crate::credential::{ActivityEvent, ActivityRecord};
-use serde::{Deserialize, Serialize};
 use alloc::collections::VecDeque;
+use serde::{Deserialize, Serialize};
 
 /// Records a door keeps. Older records are overwritten; since every record has a seq, the
 /// backend sees from the first seq it receives whether any were lost before upload.

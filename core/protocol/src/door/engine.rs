@@ -9,12 +9,12 @@ use super::limits::DoorLimits;
 use super::revocations::RevocationSet;
 use super::state::{DOOR_STATE_VERSION, DoorState, DoorStateError, Secret32};
 use crate::UnixTime;
+use crate::codec::BoundedVec;
 use crate::credential::receipt::MAX_ACTIVITY_PER_RECEIPT;
 use crate::credential::{
     ActivityEvent, ActivityRecord, DenialReason, DoorId, Doorcode, DoorcodeSecret, KeyPair, PublicKey, Receipt,
     ReceiptBody, RevocationCheck, Signed, SignedBody, TrustAnchors,
 };
-use crate::codec::BoundedVec;
 use crate::unlock::message::{Access, ChallengeBody, DoorChallenge, UnlockRequest};
 
 /// What a door is provisioned with at install.
@@ -179,10 +179,11 @@ impl DoorEngine {
         };
         let key = Some(chain.leaf_key_id());
         let person = Some(chain.root().body.person_id);
-        let verified = match chain.verify_for_door(&self.state.anchors, self.state.door_id, clock, &self.state.revocations) {
-            Ok(v) => v,
-            Err(e) => return denied(DenialReason::from(&e), key, person),
-        };
+        let verified =
+            match chain.verify_for_door(&self.state.anchors, self.state.door_id, clock, &self.state.revocations) {
+                Ok(v) => v,
+                Err(e) => return denied(DenialReason::from(&e), key, person),
+            };
         if !request.verify_proof(self.state.door_id, &verified.holder) {
             return denied(DenialReason::BadProof, key, person);
         }
@@ -262,7 +263,12 @@ impl DoorEngine {
         Entry { access: Access::Granted, record }
     }
 
-    fn credential_denial(&self, person: crate::credential::PersonId, validity: &crate::credential::Validity, clock: UnixTime) -> Option<DenialReason> {
+    fn credential_denial(
+        &self,
+        person: crate::credential::PersonId,
+        validity: &crate::credential::Validity,
+        clock: UnixTime,
+    ) -> Option<DenialReason> {
         if self.state.revocations.person_revoked(person) {
             Some(DenialReason::RevokedPerson)
         } else if clock < validity.start {

@@ -9,8 +9,8 @@
 use crate::prelude::*;
 
 use crate::UnixTime;
-use serde::{Deserialize, Serialize};
 use alloc::collections::VecDeque;
+use serde::{Deserialize, Serialize};
 
 pub const MAX_WRONG_ATTEMPTS: usize = 5;
 pub const WINDOW_SECS: u64 = 60;

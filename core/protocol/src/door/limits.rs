@@ -19,7 +19,8 @@ pub struct DoorLimits {
 
 impl DoorLimits {
     /// A door with room to spare (a controller with megabytes of RAM, the door simulator).
-    pub const STANDARD: DoorLimits = DoorLimits { revocations: 16_384, activity: 1_024, doorcode_slots: 1_024, keycards: 4_096 };
+    pub const STANDARD: DoorLimits =
+        DoorLimits { revocations: 16_384, activity: 1_024, doorcode_slots: 1_024, keycards: 4_096 };
 
     /// A lock on a small microcontroller: the whole door state, full to every limit, fits in
     /// 64 KiB of heap (test `door_limits`, which counts every allocation).

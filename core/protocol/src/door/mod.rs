@@ -27,15 +27,15 @@ pub mod error;
 pub mod keypad;
 pub mod limits;
 pub mod revocations;
-pub mod state;
 pub mod session;
+pub mod state;
 pub mod updates;
 
 pub use activity::ActivityLog;
 pub use engine::{DoorEngine, DoorProvisioning, Entry};
 pub use error::DoorSessionError;
-pub use session::{DoorSession, DoorStep, UnsentResult};
 pub use keypad::{MAX_WRONG_ATTEMPTS, WINDOW_SECS};
 pub use limits::DoorLimits;
 pub use revocations::RevocationSet;
+pub use session::{DoorSession, DoorStep, UnsentResult};
 pub use state::{DoorState, DoorStateError, DoorcodeSlot, Keycard};

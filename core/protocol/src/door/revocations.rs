@@ -5,8 +5,8 @@ use crate::prelude::*;
 
 use crate::UnixTime;
 use crate::credential::{KeyId, PersonId, RevocationCheck};
-use serde::{Deserialize, Serialize};
 use alloc::collections::BTreeMap;
+use serde::{Deserialize, Serialize};
 
 /// Most entries (keys plus persons) a door holds. Entries leave the set once their `until`
 /// has passed (the revoked key would have expired anyway), so only revocations of keys that are

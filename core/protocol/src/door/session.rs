@@ -25,9 +25,9 @@
 //! the finishing step handed out: the save-before-receipt rule is a type, not a convention.
 
 use super::engine::{DoorEngine, Entry};
+use super::error::DoorSessionError;
 use crate::UnixTime;
 use crate::prelude::*;
-use super::error::DoorSessionError;
 use crate::unlock::frame::{self, MessageKind, Reassembler};
 use crate::unlock::message::{
     Access, DoorChallenge, DoorResult, MAX_BATCH_BYTES, PROTOCOL_VERSION, UnlockRequest, UpdateRejection, batch_digest,
@@ -40,7 +40,10 @@ const MAX_FRAME: usize = frame::MAX_MTU - frame::ATT_OVERHEAD;
 enum Phase {
     AwaitingRequest,
     /// Decided; waiting for the announced batch.
-    AwaitingBatch { access: Access, request: Box<UnlockRequest> },
+    AwaitingBatch {
+        access: Access,
+        request: Box<UnlockRequest>,
+    },
     /// The result was handed out as an [`UnsentResult`]; waiting for the caller's save.
     Saving,
     /// The result is queued.
@@ -139,7 +142,12 @@ impl DoorSession {
 
     /// Feeds one frame from the phone at the door's time `now`. Any framing or decoding error
     /// fails the session (the caller drops the connection; a decision already made stands).
-    pub fn handle_frame(&mut self, door: &mut DoorEngine, frame: &[u8], now: UnixTime) -> Result<DoorStep, DoorSessionError> {
+    pub fn handle_frame(
+        &mut self,
+        door: &mut DoorEngine,
+        frame: &[u8],
+        now: UnixTime,
+    ) -> Result<DoorStep, DoorSessionError> {
         if !matches!(self.phase, Phase::AwaitingRequest | Phase::AwaitingBatch { .. }) {
             return Err(DoorSessionError::UnexpectedFrame);
         }
@@ -210,7 +218,10 @@ impl DoorSession {
         &mut self,
         door: &mut DoorEngine,
         access: Access,
-        request: &UnlockRequest, batch: Option<&[u8]>, now: UnixTime) -> UnsentResult {
+        request: &UnlockRequest,
+        batch: Option<&[u8]>,
+        now: UnixTime,
+    ) -> UnsentResult {
         let updates = match (batch, request.batch_digest) {
             (Some(bytes), Some(digest)) if batch_digest(bytes) != digest => {
                 door.observe_time(now);

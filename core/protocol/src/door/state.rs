@@ -5,15 +5,15 @@
 use crate::prelude::*;
 
 use super::activity::ActivityLog;
-use super::limits::DoorLimits;
 use super::keypad::AttemptLimiter;
+use super::limits::DoorLimits;
 use super::revocations::RevocationSet;
 use crate::UnixTime;
 use crate::codec::{self, DecodeError};
 use crate::credential::{CardId, DoorId, PersonId, TrustAnchors, Validity};
-use serde::{Deserialize, Serialize};
 use alloc::collections::BTreeMap;
 use core::fmt;
+use serde::{Deserialize, Serialize};
 use zeroize::{Zeroize, ZeroizeOnDrop};
 
 pub const DOOR_STATE_VERSION: u8 = 1;

@@ -14,7 +14,7 @@
 use crate::prelude::*;
 
 use super::engine::DoorEngine;
-use super::state::{Keycard, DoorcodeSlot};
+use super::state::{DoorcodeSlot, Keycard};
 use crate::UnixTime;
 use crate::codec::DecodeError;
 use crate::credential::{ActivityEvent, ChainError, DoorOp, DoorUpdate, SignedBody, UpdateBatch, UpdateBatchBody};

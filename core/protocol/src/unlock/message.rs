@@ -9,8 +9,7 @@ use crate::UnixTime;
 use crate::codec::{self, BoundedBytes, Bytes64, DecodeError};
 use crate::credential::door_update::UpdateBatchBody;
 use crate::credential::{
-    DenialReason, DoorId, KeyChain, KeyPair, PublicKey, Receipt, ReceiptBody, Signed, SignedBody,
-    keys, label,
+    DenialReason, DoorId, KeyChain, KeyPair, PublicKey, Receipt, ReceiptBody, Signed, SignedBody, keys, label,
 };
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -210,11 +209,19 @@ pub enum UpdateRejection {
     UnknownIssuer,
     BadSignature,
     /// The batch names another door.
-    WrongDoor { batch_door: DoorId },
+    WrongDoor {
+        batch_door: DoorId,
+    },
     /// The batch starts above the door's seq + 1: updates are missing in between.
-    Gap { door_seq: u64, first_seq: u64 },
+    Gap {
+        door_seq: u64,
+        first_seq: u64,
+    },
     /// A `SetClock` would move the door's clock backwards.
-    ClockBackwards { door_time: UnixTime, requested: UnixTime },
+    ClockBackwards {
+        door_time: UnixTime,
+        requested: UnixTime,
+    },
     /// An operation's content is unusable (card id length, UTC offset out of range).
     InvalidOperation,
     /// The door's revocation, doorcode or keycard table is full.

@@ -15,7 +15,10 @@ use super::frame::{self, MessageKind, Reassembler};
 use super::message::{Access, ChallengeBody, DoorChallenge, DoorResult, UnlockRequest, UpdateReport};
 use super::outbox::Outbox;
 use crate::UnixTime;
-use crate::credential::{ActivityEvent, ActivityRecord, KeyId, SignedBody, DenialReason, DoorCertificate, DoorId, KeyChain, KeyPair, PublicKey, Receipt, TrustAnchors, UpdateBatch};
+use crate::credential::{
+    ActivityEvent, ActivityRecord, DenialReason, DoorCertificate, DoorId, KeyChain, KeyId, KeyPair, PublicKey, Receipt,
+    SignedBody, TrustAnchors, UpdateBatch,
+};
 
 /// What the phone brings to one unlock. Randomness and time come from the caller.
 #[derive(Clone, Debug)]
@@ -114,7 +117,11 @@ impl PhoneSession {
             now: p.now,
             phase: Phase::AwaitingChallenge,
             carried: None,
-            inbox: Reassembler::new(MessageKind::Challenge, ChallengeBody::MAX_LEN, frame::MAX_MTU - frame::ATT_OVERHEAD),
+            inbox: Reassembler::new(
+                MessageKind::Challenge,
+                ChallengeBody::MAX_LEN,
+                frame::MAX_MTU - frame::ATT_OVERHEAD,
+            ),
             outbox: Outbox::default(),
         })
     }
@@ -202,7 +209,8 @@ impl PhoneSession {
         let Phase::AwaitingResult { challenge, batch_carried } = &self.phase else {
             return Err(ProtocolError::UnexpectedMessage);
         };
-        let (challenge_seq, challenge_head, batch_carried) = (challenge.update_seq, challenge.activity_head, *batch_carried);
+        let (challenge_seq, challenge_head, batch_carried) =
+            (challenge.update_seq, challenge.activity_head, *batch_carried);
         let result = DoorResult::from_bytes(message).map_err(|e| self.fail(e.into()))?;
         if let Err(e) = result.receipt.verify_signature(&self.door_key) {
             return Err(self.fail(ProtocolError::ReceiptSignature(e)));
@@ -215,10 +223,13 @@ impl PhoneSession {
             return Err(self.fail(ProtocolError::ReceiptNotBound));
         }
         if body.applied_seq < challenge_seq {
-            return Err(self.fail(ProtocolError::ReceiptSeqBackwards { challenge: challenge_seq, receipt: body.applied_seq }));
+            return Err(
+                self.fail(ProtocolError::ReceiptSeqBackwards { challenge: challenge_seq, receipt: body.applied_seq })
+            );
         }
         if result.updates.seq_after != body.applied_seq {
-            return Err(self.fail(ProtocolError::ReportMismatch { report: result.updates.seq_after, receipt: body.applied_seq }));
+            return Err(self
+                .fail(ProtocolError::ReportMismatch { report: result.updates.seq_after, receipt: body.applied_seq }));
         }
         let decision_in_receipt = match session_record(&body.activity, challenge_head) {
             None => false,

@@ -11,7 +11,9 @@ pub mod secure;
 
 use keyway_protocol::UnixTime;
 use keyway_protocol::codec::DecodeError;
-use keyway_protocol::credential::{DoorCertificate, DoorId, GuestKey, KeyChain, KeyId, Receipt, TrustAnchors, UpdateBatch};
+use keyway_protocol::credential::{
+    DoorCertificate, DoorId, GuestKey, KeyChain, KeyId, Receipt, TrustAnchors, UpdateBatch,
+};
 use rusqlite::{Connection, OptionalExtension, params};
 use std::path::Path;
 
@@ -143,7 +145,9 @@ impl Store {
     pub fn meta_string(&self, name: &str) -> Result<Option<String>> {
         match self.meta(name)? {
             None => Ok(None),
-            Some(v) => String::from_utf8(v).map(Some).map_err(|_| StoreError::CorruptValue(format!("{name} is not UTF-8"))),
+            Some(v) => {
+                String::from_utf8(v).map(Some).map_err(|_| StoreError::CorruptValue(format!("{name} is not UTF-8")))
+            }
         }
     }
 
@@ -214,9 +218,11 @@ impl Store {
     }
 
     fn keys_where<P: rusqlite::Params>(&self, filter: &str, params: P) -> Result<Vec<StoredKey>> {
-        let sql = format!("SELECT chain, revoked, received_at FROM keys WHERE {filter} ORDER BY is_guest, start, key_id");
+        let sql =
+            format!("SELECT chain, revoked, received_at FROM keys WHERE {filter} ORDER BY is_guest, start, key_id");
         let mut stmt = self.conn.prepare(&sql)?;
-        let rows = stmt.query_map(params, |r| Ok((r.get::<_, Vec<u8>>(0)?, r.get::<_, bool>(1)?, r.get::<_, i64>(2)?)))?;
+        let rows =
+            stmt.query_map(params, |r| Ok((r.get::<_, Vec<u8>>(0)?, r.get::<_, bool>(1)?, r.get::<_, i64>(2)?)))?;
         rows.map(|row| {
             let (chain, revoked, received_at) = row?;
             Ok(StoredKey { chain: KeyChain::from_bytes(&chain)?, revoked, received_at: from_ts(received_at) })
@@ -242,7 +248,8 @@ impl Store {
             .query_row("SELECT backend_activity FROM door_state WHERE door_id = ?1", [door.0], |r| r.get(0))
             .optional()?;
         let held: Option<i64> =
-            self.conn.query_row("SELECT MAX(activity_last) FROM receipts WHERE door_id = ?1", [door.0], |r| r.get(0))?;
+            self.conn
+                .query_row("SELECT MAX(activity_last) FROM receipts WHERE door_id = ?1", [door.0], |r| r.get(0))?;
         Ok(backend.unwrap_or(0).max(held.unwrap_or(0)).max(0) as u64)
     }
 
@@ -258,8 +265,10 @@ impl Store {
 
     /// The highest update seq a door's receipt has shown applied.
     pub fn door_applied_seq(&self, door: DoorId) -> Result<u64> {
-        let v: Option<i64> =
-            self.conn.query_row("SELECT applied_seq FROM door_state WHERE door_id = ?1", [door.0], |r| r.get(0)).optional()?;
+        let v: Option<i64> = self
+            .conn
+            .query_row("SELECT applied_seq FROM door_state WHERE door_id = ?1", [door.0], |r| r.get(0))
+            .optional()?;
         Ok(v.unwrap_or(0).max(0) as u64)
     }
 
@@ -297,10 +306,17 @@ impl Store {
     }
 
     fn receipts_where(&self, filter: &str) -> Result<Vec<StoredReceipt>> {
-        let sql = format!("SELECT id, door_id, receipt, created_at, uploaded_at FROM receipts WHERE {filter} ORDER BY id");
+        let sql =
+            format!("SELECT id, door_id, receipt, created_at, uploaded_at FROM receipts WHERE {filter} ORDER BY id");
         let mut stmt = self.conn.prepare(&sql)?;
         let rows = stmt.query_map([], |r| {
-            Ok((r.get::<_, i64>(0)?, r.get::<_, u32>(1)?, r.get::<_, Vec<u8>>(2)?, r.get::<_, i64>(3)?, r.get::<_, Option<i64>>(4)?))
+            Ok((
+                r.get::<_, i64>(0)?,
+                r.get::<_, u32>(1)?,
+                r.get::<_, Vec<u8>>(2)?,
+                r.get::<_, i64>(3)?,
+                r.get::<_, Option<i64>>(4)?,
+            ))
         })?;
         rows.map(|row| {
             let (id, door, receipt, created, uploaded) = row?;
@@ -319,7 +335,10 @@ impl Store {
     pub fn mark_uploaded(&mut self, ids: &[i64], now: UnixTime) -> Result<()> {
         let tx = self.conn.transaction()?;
         for id in ids {
-            tx.execute("UPDATE receipts SET uploaded_at = ?2 WHERE id = ?1 AND uploaded_at IS NULL", params![id, ts(now)])?;
+            tx.execute(
+                "UPDATE receipts SET uploaded_at = ?2 WHERE id = ?1 AND uploaded_at IS NULL",
+                params![id, ts(now)],
+            )?;
         }
         tx.commit()?;
         Ok(())
@@ -341,7 +360,9 @@ impl Store {
     }
 
     pub fn issued_guest_keys(&self) -> Result<Vec<IssuedGuestKey>> {
-        let mut stmt = self.conn.prepare("SELECT guest_key, registered, issued_at FROM issued_guest_keys ORDER BY issued_at, key_id")?;
+        let mut stmt = self
+            .conn
+            .prepare("SELECT guest_key, registered, issued_at FROM issued_guest_keys ORDER BY issued_at, key_id")?;
         let rows = stmt.query_map([], |r| Ok((r.get::<_, Vec<u8>>(0)?, r.get::<_, bool>(1)?, r.get::<_, i64>(2)?)))?;
         rows.map(|row| {
             let (g, registered, issued) = row?;

@@ -97,19 +97,19 @@ mod tests {
                 [],
             )
             .unwrap();
-            conn.execute(
-                "INSERT INTO pending_updates VALUES (7, x'bb', 4, 6)",
-                [],
-            )
-            .unwrap();
+            conn.execute("INSERT INTO pending_updates VALUES (7, x'bb', 4, 6)", []).unwrap();
             migrations().to_latest(&mut conn).unwrap();
-            let cursor: Vec<u8> = conn.query_row("SELECT value FROM meta WHERE name='cursor'", [], |r| r.get(0)).unwrap();
+            let cursor: Vec<u8> =
+                conn.query_row("SELECT value FROM meta WHERE name='cursor'", [], |r| r.get(0)).unwrap();
             assert_eq!(cursor, vec![1, 2]);
             let (seq, uploaded): (i64, Option<i64>) = conn
-                .query_row("SELECT applied_seq, uploaded_at FROM receipts WHERE door_id=7", [], |r| Ok((r.get(0)?, r.get(1)?)))
+                .query_row("SELECT applied_seq, uploaded_at FROM receipts WHERE door_id=7", [], |r| {
+                    Ok((r.get(0)?, r.get(1)?))
+                })
                 .unwrap();
             assert_eq!((seq, uploaded), (3, None), "an upgraded receipt is still waiting for upload");
-            let last: i64 = conn.query_row("SELECT last_seq FROM pending_updates WHERE door_id=7", [], |r| r.get(0)).unwrap();
+            let last: i64 =
+                conn.query_row("SELECT last_seq FROM pending_updates WHERE door_id=7", [], |r| r.get(0)).unwrap();
             assert_eq!(last, 6);
             let version: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0)).unwrap();
             assert_eq!(version as usize, LATEST_VERSION);

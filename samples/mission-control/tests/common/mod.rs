@@ -2,10 +2,10 @@
 //! JSON HTTP helper, a provisioned property, phones, and a door that signs receipts.
 #![allow(dead_code)]
 
-use keyway_protocol::UnixTime;
-use keyway_api::*;
-use keyway_protocol::credential::*;
 use keyway_api::client::{ClientConfig, RetryPolicy, SyncClient};
+use keyway_api::*;
+use keyway_protocol::UnixTime;
+use keyway_protocol::credential::*;
 use mission_control::Server;
 use reqwest::Method;
 use serde::Serialize;
@@ -47,7 +47,8 @@ impl Mc {
         let resp = req.send().await.unwrap();
         let status = resp.status().as_u16();
         let text = resp.text().await.unwrap();
-        let value: Value = serde_json::from_str(&text).unwrap_or_else(|_| panic!("answer {status} is not JSON: {text:?}"));
+        let value: Value =
+            serde_json::from_str(&text).unwrap_or_else(|_| panic!("answer {status} is not JSON: {text:?}"));
         (status, value)
     }
 
@@ -56,8 +57,15 @@ impl Mc {
     }
 
     /// A request that must succeed, decoded as `T`.
-    pub async fn ok<T: DeserializeOwned>(&self, method: Method, path: &str, token: &str, body: Option<impl Serialize>) -> T {
-        let (status, value) = self.call(method.clone(), path, Some(token), body.map(|b| serde_json::to_value(b).unwrap())).await;
+    pub async fn ok<T: DeserializeOwned>(
+        &self,
+        method: Method,
+        path: &str,
+        token: &str,
+        body: Option<impl Serialize>,
+    ) -> T {
+        let (status, value) =
+            self.call(method.clone(), path, Some(token), body.map(|b| serde_json::to_value(b).unwrap())).await;
         assert!((200..300).contains(&status), "{method} {path}: {status} {value}");
         serde_json::from_value(value).unwrap()
     }
@@ -67,7 +75,13 @@ impl Mc {
     }
 
     /// A refused request: the status and the error body.
-    pub async fn refused(&self, method: Method, path: &str, token: Option<&str>, body: Option<Value>) -> (u16, ApiError) {
+    pub async fn refused(
+        &self,
+        method: Method,
+        path: &str,
+        token: Option<&str>,
+        body: Option<Value>,
+    ) -> (u16, ApiError) {
         let (status, value) = self.call(method.clone(), path, token, body).await;
         assert!((400..500).contains(&status), "{method} {path}: expected a 4xx, got {status} {value}");
         (status, serde_json::from_value(value).unwrap())
@@ -77,7 +91,11 @@ impl Mc {
         SyncClient::new(ClientConfig {
             base_url: self.base.clone(),
             timeout: Duration::from_secs(10),
-            retry: RetryPolicy { max_attempts: 2, initial_backoff: Duration::from_millis(20), max_backoff: Duration::from_millis(50) },
+            retry: RetryPolicy {
+                max_attempts: 2,
+                initial_backoff: Duration::from_millis(20),
+                max_backoff: Duration::from_millis(50),
+            },
         })
         .unwrap()
     }
@@ -101,7 +119,12 @@ impl Property {
 
 pub async fn property(mc: &Mc, name: &str) -> Property {
     let created: CreatePropertyResponse = mc
-        .ok(Method::POST, "/v1/properties", "", Some(CreatePropertyRequest { name: name.into(), utc_offset_minutes: 60, manager_name: "Pat".into() }))
+        .ok(
+            Method::POST,
+            "/v1/properties",
+            "",
+            Some(CreatePropertyRequest { name: name.into(), utc_offset_minutes: 60, manager_name: "Pat".into() }),
+        )
         .await;
     let pm = created.manager.token.clone();
     let door = |name: &str, online: bool| CreateDoorRequest { name: name.into(), online };
@@ -116,11 +139,26 @@ pub fn grant(doors: &[DoorId], start: Option<UnixTime>, expiry: Option<UnixTime>
 }
 
 /// Invites an app-key person; returns the answer and the token from the outbox.
-pub async fn invite(mc: &Mc, token: &str, name: &str, access: AccessKind, keys: Vec<KeyGrant>, may_share: bool) -> (InviteResponse, String) {
-    let req = InviteRequest { name: name.into(), contact: format!("{name}@example.com"), access, keys, resident: true, may_share };
+pub async fn invite(
+    mc: &Mc,
+    token: &str,
+    name: &str,
+    access: AccessKind,
+    keys: Vec<KeyGrant>,
+    may_share: bool,
+) -> (InviteResponse, String) {
+    let req = InviteRequest {
+        name: name.into(),
+        contact: format!("{name}@example.com"),
+        access,
+        keys,
+        resident: true,
+        may_share,
+    };
     let answer: InviteResponse = mc.ok(Method::POST, "/v1/invites", token, Some(req)).await;
     let outbox: Vec<OutboxMessage> = mc.get("/v1/outbox", token).await;
-    let message = outbox.iter().find(|m| m.message_id == answer.welcome_message_id).expect("welcome message in the outbox");
+    let message =
+        outbox.iter().find(|m| m.message_id == answer.welcome_message_id).expect("welcome message in the outbox");
     assert_eq!(message.person_id, answer.person.person_id);
     assert!(message.body.contains(&message.token));
     (answer, message.token.clone())
@@ -148,7 +186,13 @@ pub async fn accept(mc: &Mc, invite_token: &str) -> Phone {
 /// A guest key shared from `parent` by the phone holding it.
 pub fn share(phone: &Phone, parent: &KeyCertificate, doors: &[DoorId], validity: Validity) -> (KeyChain, KeyPair) {
     let guest = KeyPair::generate();
-    let body = GuestKeyBody::new(KeyId::random_guest(), parent.body.key_id, guest.public(), DoorSet::new(doors.to_vec()).unwrap(), validity);
+    let body = GuestKeyBody::new(
+        KeyId::random_guest(),
+        parent.body.key_id,
+        guest.public(),
+        DoorSet::new(doors.to_vec()).unwrap(),
+        validity,
+    );
     (KeyChain::guest(parent.clone(), GuestKey::sign(body, &phone.key)), guest)
 }
 
@@ -184,7 +228,13 @@ impl RevocationCheck for DoorRevocations {
 
 /// What an offline door does with a batch: checks it is authority-signed for itself and
 /// applies the updates after its own seq. Returns the new seq.
-pub fn door_applies(anchors: &TrustAnchors, door: DoorId, batch: &UpdateBatch, own_seq: u64, set: &mut DoorRevocations) -> u64 {
+pub fn door_applies(
+    anchors: &TrustAnchors,
+    door: DoorId,
+    batch: &UpdateBatch,
+    own_seq: u64,
+    set: &mut DoorRevocations,
+) -> u64 {
     batch.verify_for(anchors, door).expect("batch verifies at the door");
     let mut seq = own_seq;
     for (n, update) in batch.body.numbered() {
