@@ -4,6 +4,8 @@
 //! types. The app supplies its secure storage ([`SecureStore`]), its BLE connection to a door
 //! ([`BleLink`]) and optionally a logger ([`LogSink`]).
 
+#![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used))]
+
 uniffi::setup_scaffolding!("keyway");
 
 pub mod ble_link;

@@ -11,8 +11,8 @@ use keyway_protocol::credential::{
     AuthorityKeyId, DoorCertBody, DoorCertificate, DoorId, DoorcodeSecret, KeyCertBody, KeyChain, KeyFlags, KeyId,
     KeyPair, PersonId, PublicKey, Signed, TrustAnchors, Validity,
 };
+use keyway_protocol::door::DoorSession;
 use keyway_protocol::door::{DoorEngine, DoorProvisioning};
-use keyway_protocol::unlock::DoorSession;
 use keyway_protocol::unlock::frame::{MAX_MTU, MIN_MTU};
 use keyway_wallet::share::{GuestKeyOffer, issue_guest_key};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -204,7 +204,7 @@ impl SimulatedDoor {
         let mtu = *lock(&self.mtu)?;
         let mut engine = lock(&self.engine)?;
         let mut slot = lock(&self.session)?;
-        let session = slot.as_mut().ok_or_else(|| KeywayError::LinkDisconnected)?;
+        let session = slot.as_mut().ok_or(KeywayError::LinkDisconnected)?;
         let fail =
             |e: &dyn std::fmt::Display| KeywayError::Link { reason: format!("door dropped the connection: {e}") };
         // The door decides on the request alone; any batch of door updates follows it, and

@@ -10,7 +10,6 @@ use crate::records::{
     self, Denial, DoorInfo, KeyInfo, PendingUpdates, ReceiptInfo, ShareRequestInfo, SyncSummary, UploadSummary,
 };
 use crate::secure_store::{ForeignSecureStorage, SecureStore};
-use keyway_protocol::UnixTime;
 use keyway_protocol::credential::{DoorId, KeyId};
 use keyway_wallet::Wallet as CoreWallet;
 use keyway_wallet::share::ShareRequest;

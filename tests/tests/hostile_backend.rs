@@ -6,7 +6,6 @@ use keyway_api::client::{ClientConfig, RetryPolicy};
 use keyway_api::*;
 use keyway_e2e::proxy::{Proxy, Tamper, flip_b64};
 use keyway_e2e::*;
-use keyway_protocol::UnixTime;
 use keyway_wallet::verify_sync::BadSync;
 use keyway_wallet::{Wallet, WalletError};
 use reqwest::Method;

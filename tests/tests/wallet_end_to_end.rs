@@ -3,7 +3,6 @@
 
 use keyway_api::*;
 use keyway_e2e::*;
-use keyway_protocol::UnixTime;
 use keyway_protocol::credential::{DenialReason, DoorSet, Validity};
 use keyway_wallet::WalletError;
 use keyway_wallet::key_state::KeyState;

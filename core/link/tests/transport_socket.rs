@@ -3,7 +3,6 @@
 
 use keyway_link::socket::{DoorListener, SocketLink};
 use keyway_link::{DoorHooks, DoorServer, ServeError, UnlockError, run_unlock};
-use keyway_protocol::UnixTime;
 use keyway_protocol::credential::*;
 use keyway_protocol::door::{DoorEngine, DoorProvisioning, Entry};
 use keyway_protocol::unlock::{PhoneSession, UnlockParams};

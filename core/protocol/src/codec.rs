@@ -8,7 +8,6 @@
 //!   re-encoded and must equal the input byte for byte (this rejects overlong varints, trailing
 //!   bytes and any other alternative spelling), so digests and signatures over bytes are unique.
 
-#[allow(unused_imports)]
 use crate::prelude::*;
 
 use core::fmt;
@@ -19,16 +18,48 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 /// Why bytes could not be decoded.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum DecodeError {
+    /// The input is longer than the caller's bound; refused before any decoding.
     #[error("{what}: {len} bytes exceeds the limit of {max}")]
-    TooLong { what: &'static str, len: usize, max: usize },
+    TooLong {
+        /// Name of the value being decoded.
+        what: &'static str,
+        /// Input length, in bytes.
+        len: usize,
+        /// The caller's bound, in bytes.
+        max: usize,
+    },
+    /// The input has no bytes at all.
     #[error("{what}: empty input")]
-    Empty { what: &'static str },
+    Empty {
+        /// Name of the value being decoded.
+        what: &'static str,
+    },
+    /// The first byte names a format version this build does not read; nothing else was parsed.
     #[error("{what}: unsupported version {found} (this build reads version {supported})")]
-    UnsupportedVersion { what: &'static str, found: u8, supported: u8 },
+    UnsupportedVersion {
+        /// Name of the value being decoded.
+        what: &'static str,
+        /// The version byte found in the input.
+        found: u8,
+        /// The one version this build reads.
+        supported: u8,
+    },
+    /// postcard could not parse the input (bad varint, sequence over its bound, truncated) or
+    /// bytes were left over after the value.
     #[error("{what}: malformed ({detail})")]
-    Malformed { what: &'static str, detail: String },
+    Malformed {
+        /// Name of the value being decoded.
+        what: &'static str,
+        /// What is wrong (postcard's error, the number of trailing bytes, ...).
+        detail: String,
+    },
+    /// The input decodes, but re-encoding the value does not give the same bytes (e.g. an
+    /// overlong varint).
     #[error("{what}: not in canonical form")]
-    NonCanonical { what: &'static str },
+    NonCanonical {
+        /// Name of the value being decoded.
+        what: &'static str,
+    },
 }
 
 /// Encodes a value. Encoding Keyway's own types cannot fail (no maps, no unsized sequences), so
@@ -83,6 +114,7 @@ pub fn decode_versioned<T: DeserializeOwned + Serialize>(
 pub struct BoundedVec<T, const N: usize>(Vec<T>);
 
 impl<T, const N: usize> BoundedVec<T, N> {
+    /// Most elements this vector may hold, encoded or decoded.
     pub const MAX: usize = N;
 
     /// `None` if `items` holds more than `N` elements.
@@ -90,26 +122,32 @@ impl<T, const N: usize> BoundedVec<T, N> {
         (items.len() <= N).then_some(BoundedVec(items))
     }
 
+    /// A vector with no elements (encoded as a single 0 length byte).
     pub fn empty() -> Self {
         BoundedVec(Vec::new())
     }
 
+    /// The elements as a slice.
     pub fn as_slice(&self) -> &[T] {
         &self.0
     }
 
+    /// Unwraps into the plain `Vec`, dropping the bound.
     pub fn into_vec(self) -> Vec<T> {
         self.0
     }
 
+    /// Number of elements, at most `N`.
     pub fn len(&self) -> usize {
         self.0.len()
     }
 
+    /// True when there are no elements.
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()
     }
 
+    /// Iterates over the elements in order.
     pub fn iter(&self) -> core::slice::Iter<'_, T> {
         self.0.iter()
     }

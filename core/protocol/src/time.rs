@@ -4,9 +4,6 @@
 //! time-zone interpretation). There is no clock here: every session and the door engine take
 //! the time from their caller (`keyway_api::clock` reads the wall clock on the std side).
 
-#[allow(unused_imports)]
-use crate::prelude::*;
-
 use core::fmt;
 use serde::{Deserialize, Serialize};
 

@@ -65,11 +65,19 @@ fn fill(p: &Property, door: &mut DoorEngine, limits: &DoorLimits) {
         (0..limits.revocations as u64).map(|k| DoorOp::RevokeKey { key: KeyId(1_000_000 + k), until: LATER }).collect();
     apply(door, revocations);
     let slots = (0..limits.doorcode_slots as u32)
-        .map(|s| DoorOp::AddDoorcode { slot: s + 1, person: PersonId(5_000 + u64::from(s)), validity: window(NOW, LATER) })
+        .map(|s| DoorOp::AddDoorcode {
+            slot: s + 1,
+            person: PersonId(5_000 + u64::from(s)),
+            validity: window(NOW, LATER),
+        })
         .collect();
     apply(door, slots);
     let cards = (0..limits.keycards as u32)
-        .map(|c| DoorOp::AddKeycard { card: card(c), person: PersonId(9_000 + u64::from(c)), validity: window(NOW, LATER) })
+        .map(|c| DoorOp::AddKeycard {
+            card: card(c),
+            person: PersonId(9_000 + u64::from(c)),
+            validity: window(NOW, LATER),
+        })
         .collect();
     apply(door, cards);
     for c in 0..limits.activity as u32 * 2 {
@@ -111,12 +119,13 @@ fn a_door_refuses_updates_beyond_its_limits_and_keeps_its_ring_at_capacity() {
     let p = Property::new();
     let mut door = p.door(DOOR_A).with_limits(limits).unwrap();
     let revoke = |k: u64| DoorOp::RevokeKey { key: KeyId(k), until: LATER };
-    let report = door.apply_batch(&p.batch(DOOR_A, 1, vec![vec![revoke(1), revoke(2), revoke(3)], vec![revoke(4)]]), NOW);
+    let report =
+        door.apply_batch(&p.batch(DOOR_A, 1, vec![vec![revoke(1), revoke(2), revoke(3)], vec![revoke(4)]]), NOW);
     assert_eq!(report.seq_after, 2);
-    assert_eq!(report.rejected_updates.iter().map(|r| (r.seq, r.reason.clone())).collect::<Vec<_>>(), [(
-        2,
-        UpdateRejection::StoreFull
-    )]);
+    assert_eq!(
+        report.rejected_updates.iter().map(|r| (r.seq, r.reason.clone())).collect::<Vec<_>>(),
+        [(2, UpdateRejection::StoreFull)]
+    );
     assert_eq!(door.revocations().len(), 3);
     for _ in 0..10 {
         let _ = door.enter_doorcode("00000000", NOW.saturating_add_secs(3_600));

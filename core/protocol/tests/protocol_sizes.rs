@@ -2,7 +2,6 @@
 //! design's targets: a resident request within 320 bytes, a guest request within 480.
 
 use keyway_protocol::credential::{DoorUpdate, UpdateBatch};
-use keyway_protocol::door::DoorSession;
 use keyway_protocol::unlock::UnlockRequest;
 use keyway_protocol::unlock::frame::{self, MessageKind};
 use keyway_test_kit::door::*;

@@ -47,6 +47,12 @@ pub struct Property {
     pub anchors: TrustAnchors,
 }
 
+impl Default for Property {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
 impl Property {
     pub fn new() -> Self {
         let authority = key(1);

@@ -119,7 +119,7 @@ impl Fixture {
         };
         let revoked = resident(REVOKED_KEY, 30, false);
         let until = NOW.saturating_add_secs(30 * DAY);
-        let updates = vec![
+        let updates = [
             vec![DoorOp::RevokeKey { key: KeyId(REVOKED_KEY), until }],
             vec![DoorOp::AddDoorcode { slot: 3, person: PersonId(5), validity: current }],
             vec![DoorOp::SetClock { now: NOW.saturating_sub_secs(600) }],
@@ -582,7 +582,10 @@ pub fn phone_session(data: &[u8]) {
 // Seeds
 
 /// Every fuzz target with its check.
-pub const TARGETS: &[(&str, fn(&[u8]))] = &[
+/// An oracle: checks one fuzz input, panicking on a violated property.
+pub type Oracle = fn(&[u8]);
+
+pub const TARGETS: &[(&str, Oracle)] = &[
     ("frames", frames),
     ("challenge", challenge),
     ("request", request),

@@ -5,7 +5,6 @@ use crate::display::{event_text, keys_table, state_text, time_text};
 use indicatif::{ProgressBar, ProgressStyle};
 use keyway_link::Link;
 use keyway_link::socket::SocketLink;
-use keyway_protocol::UnixTime;
 use keyway_protocol::credential::{DoorSet, Validity};
 use keyway_wallet::Wallet;
 use keyway_wallet::store::secure::FileSecureStorage;

@@ -5,7 +5,6 @@
 
 use keyway_api::*;
 use keyway_link::socket::DoorListener;
-use keyway_protocol::UnixTime;
 use keyway_wallet::store::Store;
 use lock_sim::{DoorFile, serve_door};
 use std::collections::HashSet;

@@ -2,8 +2,8 @@
 //! in a file, served over the socket stand-in for the door's GATT service
 //! ([`keyway_link::socket`]), with keypad and card input from the command line.
 //!
-//! - [`provision`]: the door's install data from the JSON Mission Control returns when a door
-//!   is created, checked before anything is written.
+//! - Installation: the door's install data is the JSON Mission Control returns when a door is
+//!   created, checked before anything is written ([`keyway_test_kit::install`]).
 //! - [`door_file`]: the state file. Every session and every keypad or card entry is one
 //!   transaction on it: take the lock, load, act, write atomically (temporary file, fsync,
 //!   rename), release. So a `serve` process and `keypad`/`card` commands share one door safely.
@@ -18,5 +18,4 @@ pub mod serve;
 
 pub use door_file::{DoorFile, DoorFileError};
 pub use entry::EntryReport;
-pub use keyway_test_kit::install::{ProvisionError, provisioning_from_json};
 pub use serve::{SessionLine, serve_door};

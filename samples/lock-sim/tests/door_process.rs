@@ -5,7 +5,6 @@
 use keyway_api::{B64, ProvisionedDoor, Secret32};
 use keyway_link::run_unlock;
 use keyway_link::socket::SocketLink;
-use keyway_protocol::UnixTime;
 use keyway_protocol::credential::*;
 use keyway_protocol::unlock::{PhoneSession, UnlockParams};
 use lock_sim::EntryReport;

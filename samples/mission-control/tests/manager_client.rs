@@ -2,7 +2,6 @@
 
 use keyway_api::client::{ClientConfig, SyncClient};
 use keyway_api::*;
-use keyway_protocol::UnixTime;
 use keyway_protocol::credential::KeyPair;
 use mission_control::{ManagerClient, Server};
 

@@ -5,7 +5,6 @@
 //! only so that a re-shared guest key is reported as [`ChainError::ReSharingByGuest`] rather
 //! than as garbage.
 
-#[allow(unused_imports)]
 use crate::prelude::*;
 
 use super::error::{ChainError, RevokedWhat};
@@ -24,6 +23,7 @@ use sha2::{Digest, Sha256};
 pub struct TrustAnchors(Vec<(AuthorityKeyId, PublicKey)>);
 
 impl TrustAnchors {
+    /// Anchors for the given authority public keys (duplicates are kept once).
     pub fn new(keys: impl IntoIterator<Item = PublicKey>) -> Self {
         let mut anchors = TrustAnchors::default();
         for k in keys {
@@ -40,14 +40,17 @@ impl TrustAnchors {
         }
     }
 
+    /// Stops trusting the authority key with this id (no-op if it is not there).
     pub fn remove(&mut self, id: AuthorityKeyId) {
         self.0.retain(|(k, _)| *k != id);
     }
 
+    /// The trusted authority key with this id, if any.
     pub fn get(&self, id: AuthorityKeyId) -> Option<PublicKey> {
         self.0.iter().find(|(k, _)| *k == id).map(|(_, v)| *v)
     }
 
+    /// Every trusted authority key, in the order they were added.
     pub fn keys(&self) -> impl Iterator<Item = &PublicKey> {
         self.0.iter().map(|(_, k)| k)
     }
@@ -55,7 +58,9 @@ impl TrustAnchors {
 
 /// What a verifier knows has been revoked before expiry.
 pub trait RevocationCheck {
+    /// True if `key` (a root key or a guest key) is revoked.
     fn key_revoked(&self, key: KeyId) -> bool;
+    /// True if `person` is revoked, and with them every key issued to them.
     fn person_revoked(&self, person: PersonId) -> bool;
 }
 
@@ -76,6 +81,8 @@ impl RevocationCheck for NoRevocations {
 const MAX_GUEST_LINKS: usize = 3;
 const CHAIN_VERSION: u8 = 1;
 
+/// What a phone presents at a door: an authority-issued [`KeyCertificate`], optionally followed
+/// by a [`GuestKey`] signed by its holder. Encoded with its own version byte.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct KeyChain {
     version: u8,
@@ -90,22 +97,31 @@ pub struct VerifiedChain {
     pub key_id: KeyId,
     /// The authority-issued key at the root.
     pub root_key_id: KeyId,
+    /// The person the root key was issued to (a guest acts under its host's person id).
     pub person_id: PersonId,
     /// The device key that must sign the unlock proof.
     pub holder: PublicKey,
+    /// The doors the presented key opens.
     pub doors: DoorSet,
+    /// When the presented key opens them.
     pub validity: Validity,
+    /// The root's flags for a resident chain; all false for a guest chain.
     pub flags: KeyFlags,
+    /// True if a guest key was presented.
     pub is_guest: bool,
 }
 
 impl KeyChain {
+    /// Upper bound on an encoded chain (version, root and the most guest links the decoder
+    /// admits); longer input is refused unread.
     pub const MAX_LEN: usize = 2 + KeyCertBody::MAX_LEN + MAX_GUEST_LINKS * GuestKeyBody::MAX_LEN;
 
+    /// A chain of an authority-issued key alone.
     pub fn resident(root: KeyCertificate) -> Self {
         KeyChain { version: CHAIN_VERSION, root, guests: BoundedVec::empty() }
     }
 
+    /// A chain of `root` and the guest key its holder signed under it.
     pub fn guest(root: KeyCertificate, guest: GuestKey) -> Self {
         KeyChain { version: CHAIN_VERSION, root, guests: BoundedVec::new(vec![guest]).unwrap_or_default() }
     }
@@ -116,10 +132,12 @@ impl KeyChain {
         Some(KeyChain { version: CHAIN_VERSION, root, guests: BoundedVec::new(guests)? })
     }
 
+    /// The authority-issued key certificate at the root.
     pub fn root(&self) -> &KeyCertificate {
         &self.root
     }
 
+    /// The first guest key, if any (a chain that verifies has at most one).
     pub fn guest_link(&self) -> Option<&GuestKey> {
         self.guests.first()
     }
@@ -129,15 +147,19 @@ impl KeyChain {
         self.guests.last().map(|g| g.body.key_id).unwrap_or(self.root.body.key_id)
     }
 
+    /// The canonical postcard encoding, as carried in an unlock request.
     pub fn to_bytes(&self) -> Vec<u8> {
         codec::encode(self)
     }
 
+    /// Bounded ([`KeyChain::MAX_LEN`]), canonical decoding; an unknown chain version is
+    /// reported as such. No signature or rule is checked (see [`KeyChain::verify_for_door`]).
     pub fn from_bytes(bytes: &[u8]) -> Result<Self, DecodeError> {
         codec::decode_versioned("key chain", bytes, Self::MAX_LEN, CHAIN_VERSION)
     }
 
-    /// SHA-256 over the chain's canonical bytes; the unlock proof commits to it.
+    /// SHA-256 over [`label::CHAIN_DIGEST`] ‖ the chain's canonical bytes; the unlock proof
+    /// commits to it.
     pub fn digest(&self) -> [u8; 32] {
         let mut h = Sha256::new();
         h.update(label::CHAIN_DIGEST);
@@ -218,7 +240,9 @@ impl KeyChain {
         }
     }
 
-    /// The full rule set a door applies before it opens.
+    /// The full rule set a door applies before it opens: [`KeyChain::verify_structure`], then
+    /// revocation of the root key, the person and the guest key, the door set and the window
+    /// at `now`.
     pub fn verify_for_door(
         &self,
         anchors: &TrustAnchors,

@@ -7,7 +7,6 @@
 //! updates, and a door applies exactly those after its own seq. Because the content of each seq
 //! is fixed, two phones carrying overlapping batches can never disagree.
 
-#[allow(unused_imports)]
 use crate::prelude::*;
 
 use super::chain::TrustAnchors;
@@ -20,45 +19,66 @@ use crate::UnixTime;
 use crate::codec::BoundedVec;
 use serde::{Deserialize, Serialize};
 
+/// One change to a door's state; a [`DoorUpdate`] applies its operations all or none.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum DoorOp {
     /// Refuse this key (and every guest key under it) until `until`, the key's own expiry,
     /// after which the entry may be pruned.
     RevokeKey {
+        /// The revoked key (an authority-issued or a guest key id).
         key: KeyId,
+        /// When the entry lapses: the revoked key's expiry.
         until: UnixTime,
     },
     /// Refuse every key of this person (and their guests) until `until`.
     RevokePerson {
+        /// The revoked person.
         person: PersonId,
+        /// When the entry lapses: the latest expiry among the person's keys.
         until: UnixTime,
     },
+    /// Give `person` a daily doorcode in `slot` (replacing whatever held the slot). The code
+    /// itself never travels: the door derives it from its secret.
     AddDoorcode {
+        /// Slot number the code is derived from (see [`super::doorcode`]).
         slot: u32,
+        /// Who the slot belongs to (logged on entry; a revoked person's code is refused).
         person: PersonId,
+        /// When the code opens; an empty window rejects the update.
         validity: Validity,
     },
+    /// Remove a doorcode slot (no-op if the slot is empty).
     RemoveDoorcode {
+        /// The slot to remove.
         slot: u32,
     },
+    /// Admit a keycard for `person` (replacing an existing entry for the same card).
     AddKeycard {
+        /// The card's id as the reader sees it; fewer than 4 bytes rejects the update.
         card: CardId,
+        /// Who the card belongs to (logged on entry; a revoked person's card is refused).
         person: PersonId,
+        /// When the card opens; an empty window rejects the update.
         validity: Validity,
     },
+    /// Stop admitting a keycard (no-op if unknown).
     RemoveKeycard {
+        /// The card to remove.
         card: CardId,
     },
     /// Move the door's clock forward (never backwards).
     SetClock {
+        /// The new time; earlier than the door's clock rejects the whole update.
         now: UnixTime,
     },
     /// Drop revocation entries whose `until` lies before `before`.
     PruneRevocations {
+        /// Entries with `until < before` are dropped.
         before: UnixTime,
     },
     /// Minutes east of UTC used to decide which calendar day a doorcode belongs to.
     SetUtcOffset {
+        /// Offset in minutes, negative west of UTC; the door refuses more than ±14 hours.
         minutes: i16,
     },
 }
@@ -71,23 +91,31 @@ pub const MAX_UPDATES_PER_BATCH: usize = 4096;
 /// One manager action's effect on one door.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DoorUpdate {
+    /// The operations, applied in order, all or none.
     pub ops: BoundedVec<DoorOp, MAX_OPS_PER_UPDATE>,
 }
 
 impl DoorUpdate {
+    /// `None` past [`MAX_OPS_PER_UPDATE`] operations.
     pub fn new(ops: Vec<DoorOp>) -> Option<Self> {
         Some(DoorUpdate { ops: BoundedVec::new(ops)? })
     }
 }
 
+/// What the authority signs in an [`UpdateBatch`]: consecutive updates of one door's log.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct UpdateBatchBody {
+    /// Body format version ([`SignedBody::VERSION`], currently 1).
     pub version: u8,
+    /// The only door that may apply this batch.
     pub door_id: DoorId,
     /// Seq of `updates[0]`; `updates[i]` has seq `first_seq + i`. Seqs start at 1.
     pub first_seq: u64,
+    /// When the backend signed this batch.
     pub issued_at: UnixTime,
+    /// The authority key that signs this batch.
     pub issuer: AuthorityKeyId,
+    /// The updates, in seq order (at most [`MAX_UPDATES_PER_BATCH`]).
     pub updates: BoundedVec<DoorUpdate, MAX_UPDATES_PER_BATCH>,
 }
 
@@ -98,6 +126,7 @@ impl SignedBody for UpdateBatchBody {
     const MAX_LEN: usize = 128 * 1024;
 }
 
+/// An authority-signed batch of door updates, carried to the door by any phone.
 pub type UpdateBatch = Signed<UpdateBatchBody>;
 
 impl UpdateBatchBody {
@@ -170,7 +199,8 @@ impl UpdateBatchBody {
 }
 
 impl UpdateBatch {
-    /// Checks the authority signature and that the batch is for `door`.
+    /// Checks the version, that the issuer is among `anchors`, the authority signature, that
+    /// the batch is for `door`, and that its seqs start at 1 or later and stay in range.
     pub fn verify_for(&self, anchors: &TrustAnchors, door: DoorId) -> Result<(), ChainError> {
         if self.body.version != UpdateBatchBody::VERSION {
             return Err(ChainError::UnsupportedVersion { what: UpdateBatchBody::WHAT, found: self.body.version });

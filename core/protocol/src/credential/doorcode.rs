@@ -18,9 +18,6 @@
 //! a full day of continuous guessing (7,200 attempts) succeeds with probability below 0.4%,
 //! and every attempt is in the activity log.
 
-#[allow(unused_imports)]
-use crate::prelude::*;
-
 use super::label;
 use crate::UnixTime;
 use core::fmt;
@@ -28,18 +25,22 @@ use hmac::{Hmac, Mac};
 use sha2::Sha256;
 use zeroize::{Zeroize, ZeroizeOnDrop};
 
+/// Number of decimal digits in a doorcode.
 pub const DIGITS: u32 = 8;
 const MODULUS: u64 = 10u64.pow(DIGITS);
 
-/// The per-door secret codes are derived from.
+/// The per-door secret codes are derived from: 32 bytes, provisioned at install and known only
+/// to the door and the backend. Zeroized on drop and never printed.
 #[derive(Clone, Zeroize, ZeroizeOnDrop)]
 pub struct DoorcodeSecret([u8; 32]);
 
 impl DoorcodeSecret {
+    /// Wraps 32 secret bytes.
     pub fn new(bytes: [u8; 32]) -> Self {
         DoorcodeSecret(bytes)
     }
 
+    /// A fresh secret from the operating system's RNG.
     #[cfg(feature = "std")]
     pub fn generate() -> Self {
         let mut b = [0u8; 32];
@@ -47,6 +48,7 @@ impl DoorcodeSecret {
         DoorcodeSecret(b)
     }
 
+    /// The raw secret, for provisioning and secure storage only.
     pub fn as_bytes(&self) -> &[u8; 32] {
         &self.0
     }
@@ -75,7 +77,8 @@ impl fmt::Debug for DoorcodeSecret {
     }
 }
 
-/// The local calendar day number of instant `t`.
+/// The local calendar day number (days since 1970-01-01, negative before) of instant `t` at
+/// `utc_offset_minutes` east of UTC.
 pub fn local_day(t: UnixTime, utc_offset_minutes: i16) -> i64 {
     let local = t.0 as i128 + utc_offset_minutes as i128 * 60;
     local.div_euclid(86_400) as i64
@@ -86,7 +89,7 @@ pub fn local_day(t: UnixTime, utc_offset_minutes: i16) -> i64 {
 pub struct Doorcode(u32);
 
 impl Doorcode {
-    /// Parses exactly 8 ASCII digits.
+    /// Parses exactly 8 ASCII digits (surrounding whitespace ignored); `None` otherwise.
     pub fn parse(s: &str) -> Option<Self> {
         let s = s.trim();
         if s.len() != DIGITS as usize || !s.bytes().all(|b| b.is_ascii_digit()) {
@@ -95,6 +98,7 @@ impl Doorcode {
         s.parse().ok().map(Doorcode)
     }
 
+    /// The code as a number below 10^8.
     pub fn value(self) -> u32 {
         self.0
     }

@@ -1,6 +1,5 @@
 //! Identifiers and the door set a key grants.
 
-#[allow(unused_imports)]
 use crate::prelude::*;
 
 use crate::codec::{BoundedBytes, BoundedVec};
@@ -15,13 +14,16 @@ use sha2::{Digest, Sha256};
 pub struct KeyId(pub u64);
 
 impl KeyId {
+    /// The top bit: set on every guest-key id, never on an id the backend assigns.
     pub const GUEST_BIT: u64 = 1 << 63;
 
+    /// True if the id carries [`KeyId::GUEST_BIT`], i.e. names a guest key minted on a phone.
     pub fn is_guest_id(self) -> bool {
         self.0 & Self::GUEST_BIT != 0
     }
 
-    /// A fresh random guest-key id.
+    /// A fresh random guest-key id from the operating system's RNG, with
+    /// [`KeyId::GUEST_BIT`] set.
     #[cfg(feature = "std")]
     pub fn random_guest() -> Self {
         let mut b = [0u8; 8];
@@ -36,10 +38,14 @@ impl fmt::Display for KeyId {
     }
 }
 
+/// A person's id, assigned by the backend and carried in every key certificate issued to them.
+/// "Delete Person" revokes it; a new invite gives the person a new id.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(transparent)]
 pub struct PersonId(pub u64);
 
+/// A door's id, assigned by the backend: named by its door certificate, by the door sets of
+/// keys and by the update batches meant for it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(transparent)]
 pub struct DoorId(pub u32);
@@ -56,6 +62,7 @@ impl fmt::Display for DoorId {
 pub struct AuthorityKeyId(pub [u8; 8]);
 
 impl AuthorityKeyId {
+    /// The id of the authority key `public_key` (its SHA-256, truncated to 8 bytes).
     pub fn of(public_key: &[u8; 32]) -> Self {
         let digest = Sha256::digest(public_key);
         let mut id = [0u8; 8];
@@ -83,14 +90,18 @@ impl DoorSet {
         (!doors.is_empty() && doors.len() <= MAX_DOORS_PER_KEY).then_some(DoorSet(doors))
     }
 
+    /// True if the set names `door`.
     pub fn contains(&self, door: DoorId) -> bool {
         self.0.binary_search(&door).is_ok()
     }
 
+    /// True if every door of this set is also in `other` (a guest key's doors must be a
+    /// subset of its parent's).
     pub fn is_subset_of(&self, other: &DoorSet) -> bool {
         self.0.iter().all(|d| other.contains(*d))
     }
 
+    /// The doors, strictly ascending.
     pub fn doors(&self) -> &[DoorId] {
         &self.0
     }

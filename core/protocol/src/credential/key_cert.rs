@@ -1,8 +1,5 @@
 //! Key certificates (authority → holder) and guest keys (holder → guest).
 
-#[allow(unused_imports)]
-use crate::prelude::*;
-
 use super::ids::{AuthorityKeyId, DoorSet, KeyId, PersonId};
 use super::keys::PublicKey;
 use super::label;
@@ -13,7 +10,10 @@ use serde::{Deserialize, Serialize};
 /// A validity window: valid for `start <= t < expiry`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct Validity {
+    /// First instant (inclusive) at which the key opens.
     pub start: UnixTime,
+    /// First instant at which the key no longer opens (exclusive end); a revocation of the key
+    /// lasts until this instant.
     pub expiry: UnixTime,
 }
 
@@ -23,10 +23,12 @@ impl Validity {
         (start < expiry).then_some(Validity { start, expiry })
     }
 
+    /// True if `start <= t < expiry`.
     pub fn contains(&self, t: UnixTime) -> bool {
         self.start <= t && t < self.expiry
     }
 
+    /// True if this window lies inside `outer` (a guest key's window inside its parent's).
     pub fn is_within(&self, outer: &Validity) -> bool {
         outer.start <= self.start && self.expiry <= outer.expiry
     }
@@ -37,7 +39,9 @@ impl Validity {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
 #[serde(try_from = "u8", into = "u8")]
 pub struct KeyFlags {
+    /// Wire value 1: the holder is a resident of the property. Informational; no chain rule reads it.
     pub resident: bool,
+    /// Wire value 2: the holder may sign guest keys under this key.
     pub may_share: bool,
 }
 
@@ -62,15 +66,24 @@ impl From<KeyFlags> for u8 {
     }
 }
 
+/// What the authority signs in a [`KeyCertificate`].
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct KeyCertBody {
+    /// Body format version ([`SignedBody::VERSION`], currently 1).
     pub version: u8,
+    /// The key's id, assigned by the backend (below 2^63: never a guest id).
     pub key_id: KeyId,
+    /// The person the key is issued to; revoking the person revokes this key.
     pub person_id: PersonId,
+    /// The holder's device public key: signs unlock proofs and any guest keys under this key.
     pub holder: PublicKey,
+    /// The doors this key opens.
     pub doors: DoorSet,
+    /// When this key opens them.
     pub validity: Validity,
+    /// Resident and may-share flags.
     pub flags: KeyFlags,
+    /// The authority key that signs this certificate.
     pub issuer: AuthorityKeyId,
 }
 
@@ -84,13 +97,20 @@ impl SignedBody for KeyCertBody {
 /// An authority-issued key: a person's device may open `doors` during `validity`.
 pub type KeyCertificate = Signed<KeyCertBody>;
 
+/// What a key holder's device signs in a [`GuestKey`].
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct GuestKeyBody {
+    /// Body format version ([`SignedBody::VERSION`], currently 1).
     pub version: u8,
+    /// The guest key's id, minted on the sharing phone with [`KeyId::GUEST_BIT`] set.
     pub key_id: KeyId,
+    /// The authority-issued key this guest key is shared from; its holder signs this body.
     pub parent: KeyId,
+    /// The guest's device public key: signs the guest's unlock proofs.
     pub holder: PublicKey,
+    /// The doors the guest may open; must be a subset of the parent's.
     pub doors: DoorSet,
+    /// When the guest may open them; must lie inside the parent's window.
     pub validity: Validity,
 }
 
@@ -105,6 +125,7 @@ impl SignedBody for GuestKeyBody {
 pub type GuestKey = Signed<GuestKeyBody>;
 
 impl KeyCertBody {
+    /// A body of the current version; the authority signs it with [`Signed::sign`].
     pub fn new(
         key_id: KeyId,
         person_id: PersonId,
@@ -119,6 +140,8 @@ impl KeyCertBody {
 }
 
 impl GuestKeyBody {
+    /// A body of the current version; the parent's holder signs it with [`Signed::sign`].
+    /// Scope and id rules are checked when the chain is verified, not here.
     pub fn new(key_id: KeyId, parent: KeyId, holder: PublicKey, doors: DoorSet, validity: Validity) -> Self {
         GuestKeyBody { version: Self::VERSION, key_id, parent, holder, doors, validity }
     }

@@ -1,6 +1,5 @@
 //! Ed25519 keys for the three roles and the single strict verification function.
 
-#[allow(unused_imports)]
 use crate::prelude::*;
 
 use crate::codec::Bytes64;
@@ -28,10 +27,13 @@ impl PublicKey {
         self.verifying_key().is_some()
     }
 
+    /// The 32 bytes as 64 lowercase hex digits.
     pub fn to_hex(&self) -> String {
         self.0.iter().map(|b| format!("{b:02x}")).collect()
     }
 
+    /// Parses exactly 64 hex digits (surrounding whitespace ignored); `None` otherwise. Does
+    /// not check that the key is usable (see [`PublicKey::is_acceptable`]).
     pub fn from_hex(s: &str) -> Option<Self> {
         let bytes = hex_decode::<32>(s)?;
         Some(PublicKey(bytes))
@@ -62,11 +64,14 @@ pub(crate) fn hex_decode<const N: usize>(s: &str) -> Option<[u8; N]> {
 pub struct KeyPair(SigningKey);
 
 impl KeyPair {
+    /// A fresh key pair from the operating system's RNG.
     #[cfg(feature = "std")]
     pub fn generate() -> Self {
         KeyPair(SigningKey::generate(&mut rand_core::OsRng))
     }
 
+    /// The key pair of a 32-byte Ed25519 secret seed (as returned by [`KeyPair::secret`]).
+    /// Without `std`, this is how an embedder supplies keys from its own randomness.
     pub fn from_secret(secret: &[u8; 32]) -> Self {
         KeyPair(SigningKey::from_bytes(secret))
     }
@@ -76,11 +81,12 @@ impl KeyPair {
         Zeroizing::new(self.0.to_bytes())
     }
 
+    /// The public half, as it appears in certificates.
     pub fn public(&self) -> PublicKey {
         PublicKey(self.0.verifying_key().to_bytes())
     }
 
-    /// Signs `label ‖ message`.
+    /// Signs `label ‖ message`; `label` is one of [`super::label`]'s domain-separation labels.
     pub fn sign(&self, label: &[u8], message: &[u8]) -> Bytes64 {
         let mut input = Vec::with_capacity(label.len() + message.len());
         input.extend_from_slice(label);

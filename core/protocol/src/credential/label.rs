@@ -3,22 +3,29 @@
 //! one kind of message can never verify as another (type confusion is impossible by
 //! construction; `tests::labels_are_prefix_free` keeps it that way).
 
-#[allow(unused_imports)]
-use crate::prelude::*;
-
+/// Door certificates ([`super::DoorCertBody`]), signed by the authority.
 pub const DOOR_CERT: &[u8] = b"keyway/door-cert/v1\0";
+/// Key certificates ([`super::KeyCertBody`]), signed by the authority.
 pub const KEY_CERT: &[u8] = b"keyway/key-cert/v1\0";
+/// Guest keys ([`super::GuestKeyBody`]), signed by the parent key holder's device key.
 pub const GUEST_KEY: &[u8] = b"keyway/guest-key/v1\0";
+/// Door-update batches ([`super::UpdateBatchBody`]), signed by the authority.
 pub const UPDATE_BATCH: &[u8] = b"keyway/update-batch/v1\0";
+/// The door's challenge that opens an unlock session, signed by the door key.
 pub const CHALLENGE: &[u8] = b"keyway/door-challenge/v1\0";
+/// The unlock proof in a phone's request, signed by the presented key's device key.
 pub const UNLOCK_PROOF: &[u8] = b"keyway/unlock-proof/v1\0";
+/// Door receipts ([`super::ReceiptBody`]), signed by the door key.
 pub const RECEIPT: &[u8] = b"keyway/door-receipt/v1\0";
+/// A guest's share request (the wallet's `ShareRequest`), signed by the guest's device key
+/// as proof that it holds that key.
 pub const SHARE_REQUEST: &[u8] = b"keyway/share-request/v1\0";
 /// Not a signature label: the input prefix of the chain digest an unlock proof commits to.
 pub const CHAIN_DIGEST: &[u8] = b"keyway/chain-digest/v1\0";
 /// Not a signature label: the HMAC input prefix of daily doorcodes.
 pub const DOORCODE: &[u8] = b"keyway/doorcode/v1\0";
 
+/// Every label above, signature and non-signature alike; the prefix-free test runs over it.
 pub const ALL: &[&[u8]] = &[
     DOOR_CERT,
     KEY_CERT,

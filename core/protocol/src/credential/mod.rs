@@ -9,9 +9,6 @@
 //! - [`door_update`]: authority-signed batches of door updates.
 //! - [`doorcode`]: daily doorcodes derived from a per-door secret and a person's slot.
 
-#[allow(unused_imports)]
-use crate::prelude::*;
-
 pub mod chain;
 pub mod door_cert;
 pub mod door_update;

@@ -2,9 +2,6 @@
 //! The phone carries a receipt to the backend, which checks it against the door certificate,
 //! marks door-update tasks delivered up to `applied_seq` and merges the activity.
 
-#[allow(unused_imports)]
-use crate::prelude::*;
-
 use super::error::ChainError;
 use super::ids::{CardId, DoorId, KeyId, PersonId};
 use super::label;
@@ -17,24 +14,40 @@ use serde::{Deserialize, Serialize};
 /// backend's activity history and the app.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum DenialReason {
+    /// A signature in the chain (or the update batch) does not verify; also a guest key that
+    /// names another parent ([`ChainError::ParentMismatch`]).
     BadSignature,
+    /// Signed by an authority key this door does not trust.
     UnknownIssuer,
+    /// The key does not name this door (or an update batch is for another door).
     WrongDoor,
+    /// The key, doorcode or keycard is not valid yet by the door's clock.
     NotYetValid,
+    /// The key, doorcode or keycard has expired by the door's clock.
     Expired,
+    /// The presented key or its root key is revoked.
     RevokedKey,
+    /// The person holding the key, doorcode or keycard is revoked.
     RevokedPerson,
+    /// A guest key was shared from a key without the may-share flag.
     SharingNotAllowed,
+    /// A guest key's doors or window reach beyond its parent's.
     GuestScopeWider,
+    /// A guest key was shared again.
     ReSharingByGuest,
     /// The unlock proof did not verify (wrong device, wrong door, wrong nonce, wrong chain).
     BadProof,
     /// The request answered a challenge this door did not issue in this session.
     StaleChallenge,
+    /// The chain, code or card could not be read or broke a structural rule (a typed code that
+    /// is not 8 digits, a card id outside 4..=16 bytes); also every other refused update.
     Malformed,
+    /// A chain, certificate or update batch of a format version this door does not read.
     UnsupportedVersion,
+    /// A weak or small-order public key in the chain.
     WeakKey,
-    /// Too many failed attempts recently (keypad or app).
+    /// Too many wrong keypad or keycard entries within the last minute; the attempt was not
+    /// checked.
     RateLimited,
     /// Unknown keycard or doorcode.
     UnknownCredential,
@@ -62,40 +75,96 @@ impl From<&ChainError> for DenialReason {
     }
 }
 
+/// What happened at a door, as recorded in its activity log.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum ActivityEvent {
-    AppUnlock { key: KeyId, person: PersonId, guest: bool },
-    AppDenied { key: Option<KeyId>, person: Option<PersonId>, reason: DenialReason },
-    DoorcodeEntry { slot: u32, person: PersonId },
-    DoorcodeDenied { reason: DenialReason },
-    KeycardEntry { card: CardId, person: PersonId },
-    KeycardDenied { card: CardId, reason: DenialReason },
-    UpdateRejected { seq: u64, reason: DenialReason },
+    /// The door opened for a phone.
+    AppUnlock {
+        /// The key presented (the guest key for a guest).
+        key: KeyId,
+        /// The person of the root key.
+        person: PersonId,
+        /// True if a guest key was presented.
+        guest: bool,
+    },
+    /// The door refused a phone.
+    AppDenied {
+        /// The key presented; `None` if the chain could not be read or the challenge was stale.
+        key: Option<KeyId>,
+        /// The person of the root key; `None` in the same cases as `key`.
+        person: Option<PersonId>,
+        /// Why the door refused.
+        reason: DenialReason,
+    },
+    /// The door opened for a doorcode typed on the keypad.
+    DoorcodeEntry {
+        /// The slot whose code matched.
+        slot: u32,
+        /// The person the slot belongs to.
+        person: PersonId,
+    },
+    /// The door refused a typed code.
+    DoorcodeDenied {
+        /// Why the door refused.
+        reason: DenialReason,
+    },
+    /// The door opened for a keycard.
+    KeycardEntry {
+        /// The card's id.
+        card: CardId,
+        /// The person the card belongs to.
+        person: PersonId,
+    },
+    /// The door refused a keycard.
+    KeycardDenied {
+        /// The card's id as read (truncated to 16 bytes).
+        card: CardId,
+        /// Why the door refused.
+        reason: DenialReason,
+    },
+    /// The door refused a door update (its seq is used up) or a whole batch.
+    UpdateRejected {
+        /// The refused update's seq; for a whole batch its `first_seq`, or 0 if the batch was
+        /// refused before it could be read.
+        seq: u64,
+        /// Why the door refused.
+        reason: DenialReason,
+    },
 }
 
 /// One entry of a door's activity log. `seq` is the door's own activity sequence (from 1,
 /// no gaps), so the backend can tell when records are missing.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ActivityRecord {
+    /// The door's activity seq of this record (from 1, no gaps).
     pub seq: u64,
+    /// The door's clock when the event happened.
     pub time: UnixTime,
+    /// What happened.
     pub event: ActivityEvent,
 }
 
-/// Most activity records one receipt carries; older ones follow in later unlocks.
+/// Most activity records one receipt carries; the oldest go first and newer ones follow in
+/// later unlocks.
 pub const MAX_ACTIVITY_PER_RECEIPT: usize = 64;
 
+/// What the door signs in a [`Receipt`] at the end of an unlock session.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ReceiptBody {
+    /// Body format version ([`SignedBody::VERSION`], currently 1).
     pub version: u8,
+    /// The door that signed this receipt.
     pub door_id: DoorId,
     /// Binds the receipt to one session: the phone's nonce from its request.
     pub phone_nonce: [u8; 16],
+    /// The door's clock when it signed this receipt.
     pub door_time: UnixTime,
     /// The door's update seq after this session.
     pub applied_seq: u64,
     /// The door's newest activity seq (records above the last one carried are still on the door).
     pub activity_head: u64,
+    /// Activity records after the phone's `activity_after`, oldest first, at most
+    /// [`MAX_ACTIVITY_PER_RECEIPT`].
     pub activity: BoundedVec<ActivityRecord, MAX_ACTIVITY_PER_RECEIPT>,
 }
 
@@ -106,4 +175,5 @@ impl SignedBody for ReceiptBody {
     const MAX_LEN: usize = 8 * 1024;
 }
 
+/// A door-signed receipt: verify it against the door key from the door's certificate.
 pub type Receipt = Signed<ReceiptBody>;

@@ -1,6 +1,5 @@
 //! The signed envelope shared by every authority-, device- or door-signed message.
 
-#[allow(unused_imports)]
 use crate::prelude::*;
 
 use super::error::ChainError;
@@ -24,17 +23,22 @@ pub trait SignedBody: Serialize + DeserializeOwned + Clone {
 /// `body` plus an Ed25519 signature over `T::LABEL ‖ encode(body)`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Signed<T> {
+    /// The signed content; its first field is its format version.
     pub body: T,
+    /// Ed25519 signature over `T::LABEL ‖ encode(body)` by the body's signer (authority,
+    /// device or door key, depending on `T`).
     pub signature: Bytes64,
 }
 
 impl<T: SignedBody> Signed<T> {
+    /// Signs `body` with `key` under `T::LABEL`. The body's version is not checked here.
     pub fn sign(body: T, key: &KeyPair) -> Self {
         let signature = key.sign(T::LABEL, &codec::encode(&body));
         Signed { body, signature }
     }
 
-    /// Strict verification against `signer`.
+    /// Strict verification against `signer`: [`ChainError::WeakKey`] if `signer` is not a
+    /// usable key, [`ChainError::BadSignature`] if the signature does not verify.
     pub fn verify_signature(&self, signer: &PublicKey) -> Result<(), ChainError> {
         if !signer.is_acceptable() {
             return Err(ChainError::WeakKey { what: T::WHAT });
@@ -46,11 +50,13 @@ impl<T: SignedBody> Signed<T> {
         }
     }
 
+    /// The canonical postcard encoding of body and signature.
     pub fn to_bytes(&self) -> Vec<u8> {
         codec::encode(self)
     }
 
-    /// Bounded, canonical decoding; an unknown body version is reported as such.
+    /// Bounded (`T::MAX_LEN`), canonical decoding; an unknown body version is reported as such.
+    /// The signature is not checked.
     pub fn from_bytes(bytes: &[u8]) -> Result<Self, DecodeError> {
         codec::decode_versioned(T::WHAT, bytes, T::MAX_LEN, T::VERSION)
     }

@@ -1,6 +1,5 @@
 //! The door engine: access decisions for app, doorcode and keycard entry, and receipts.
 
-#[allow(unused_imports)]
 use crate::prelude::*;
 
 use super::activity::ActivityLog;
@@ -19,12 +18,18 @@ use crate::unlock::message::{Access, ChallengeBody, DoorChallenge, UnlockRequest
 
 /// What a door is provisioned with at install.
 pub struct DoorProvisioning {
+    /// The door's id, as the backend names it in key certificates and update batches.
     pub door_id: DoorId,
+    /// The door's signing key (challenges and receipts); its public half is in the door's
+    /// certificate.
     pub door_key: KeyPair,
+    /// The authority keys the door trusts for key certificates and update batches.
     pub anchors: TrustAnchors,
+    /// The secret daily doorcodes are derived from; it never travels in a door update.
     pub doorcode_secret: DoorcodeSecret,
+    /// Minutes east of UTC of the property, deciding the local day of a doorcode.
     pub utc_offset_minutes: i16,
-    /// The door's clock at install.
+    /// The door's clock at install; it only moves forward from here.
     pub clock: UnixTime,
 }
 
@@ -51,6 +56,8 @@ pub struct DoorEngine {
 }
 
 impl DoorEngine {
+    /// A newly installed door: update seq 0, no revocations, doorcodes, keycards or activity,
+    /// running with [`DoorLimits::STANDARD`] (change with [`DoorEngine::with_limits`]).
     pub fn new(p: DoorProvisioning) -> Self {
         let state = DoorState {
             version: DOOR_STATE_VERSION,
@@ -97,30 +104,37 @@ impl DoorEngine {
         &self.state
     }
 
+    /// The door's id: a key opens this door only if its certificate's door set names it.
     pub fn door_id(&self) -> DoorId {
         self.state.door_id
     }
 
+    /// The public half of the door key, which verifies this door's challenges and receipts.
     pub fn door_public_key(&self) -> PublicKey {
         self.key.public()
     }
 
+    /// Seq of the last door update consumed (applied or rejected); 0 before the first.
     pub fn update_seq(&self) -> u64 {
         self.state.update_seq
     }
 
+    /// The door's monotonic clock: the latest time it has seen (never moves backwards).
     pub fn clock(&self) -> UnixTime {
         self.state.clock
     }
 
+    /// Minutes east of UTC used to decide the local day of a doorcode.
     pub fn utc_offset_minutes(&self) -> i16 {
         self.state.utc_offset_minutes
     }
 
+    /// The door's activity log (the newest records, by their own seq).
     pub fn activity(&self) -> &ActivityLog {
         &self.state.activity
     }
 
+    /// The keys and persons this door currently refuses before their expiry.
     pub fn revocations(&self) -> &RevocationSet {
         &self.state.revocations
     }
@@ -141,7 +155,8 @@ impl DoorEngine {
         self.state.activity.push(time, event, self.limits.activity)
     }
 
-    /// Signs a fresh challenge for one unlock session.
+    /// Signs a fresh challenge for one unlock session, carrying `nonce`, the door's update seq,
+    /// clock (after observing `now`) and activity head.
     pub fn challenge(&mut self, now: UnixTime, nonce: [u8; 16]) -> DoorChallenge {
         let clock = self.observe_time(now);
         let body = ChallengeBody {
@@ -240,7 +255,8 @@ impl DoorEngine {
         Entry { access: Access::Granted, record }
     }
 
-    /// A card held to the reader (its UID or application id bytes).
+    /// A card held to the reader (its UID or application id bytes, 4 to 16). Unreadable and
+    /// unknown cards count towards the rate limit shared with the keypad; every attempt is logged.
     pub fn present_keycard(&mut self, card: &[u8], now: UnixTime) -> Entry {
         let clock = self.observe_time(now);
         let card_id = BoundedVec::new(card.iter().take(16).copied().collect()).unwrap_or_default();

@@ -1,18 +1,21 @@
 //! Why a door session ended without a result.
 
-#[allow(unused_imports)]
-use crate::prelude::*;
-
 use crate::codec::DecodeError;
 use crate::unlock::frame::FrameError;
 
 /// Why the door side of a session ended without a result.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum DoorSessionError {
+    /// A frame from the phone broke the framing rules (truncated or oversized frame, wrong
+    /// message kind, declared length over the kind's bound, or frames out of sequence).
     #[error("framing: {0}")]
     Frame(#[from] FrameError),
+    /// The reassembled unlock request is not a valid canonical request (or has an unknown
+    /// version); a carried batch that fails to decode is reported in the result instead.
     #[error("decoding the request: {0}")]
     Decode(#[from] DecodeError),
+    /// A frame arrived when the session expects none: after the request (and its batch, if
+    /// any) was complete, or after the session failed.
     #[error("frame after the request was complete")]
     UnexpectedFrame,
     /// API misuse: a result handed to a session that did not make it, or handed twice.

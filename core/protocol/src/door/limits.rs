@@ -7,7 +7,9 @@
 /// and a saved state that exceeds them is refused rather than truncated.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct DoorLimits {
-    /// Revoked keys and persons kept until their `until` passes.
+    /// Revoked keys plus persons. Entries leave the set once their `until` has passed (the
+    /// revoked key would have expired anyway), so only revocations of keys that are still
+    /// within their validity occupy room.
     pub revocations: usize,
     /// Records in the activity ring.
     pub activity: usize,

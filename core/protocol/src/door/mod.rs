@@ -18,9 +18,6 @@
 //! [`DoorLimits::activity`] records, and the revocation set and the doorcode and keycard
 //! tables have the capacities of the embedder's [`DoorLimits`], and the keypad limiter remembers at most five failures.
 
-#[allow(unused_imports)]
-use crate::prelude::*;
-
 pub mod activity;
 pub mod engine;
 pub mod error;

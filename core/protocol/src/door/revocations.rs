@@ -1,16 +1,9 @@
 //! The door's revocation set: keys and persons refused before their expiry.
 
-#[allow(unused_imports)]
-use crate::prelude::*;
-
 use crate::UnixTime;
 use crate::credential::{KeyId, PersonId, RevocationCheck};
 use alloc::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
-
-/// Most entries (keys plus persons) a door holds. Entries leave the set once their `until`
-/// has passed (the revoked key would have expired anyway), so only revocations of keys that are
-/// still within their validity occupy room.
 
 /// Each entry maps to its `until`: the revoked key's (or the person's latest key's) expiry,
 /// after which the entry is pruned.
@@ -21,18 +14,26 @@ pub struct RevocationSet {
 }
 
 impl RevocationSet {
+    /// Number of entries, keys plus persons (bounded by [`DoorLimits::revocations`]).
+    ///
+    /// [`DoorLimits::revocations`]: super::DoorLimits::revocations
     pub fn len(&self) -> usize {
         self.keys.len() + self.persons.len()
     }
 
+    /// True when neither a key nor a person is revoked.
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
 
+    /// The time until which `key` stays revoked (then the entry is pruned), or `None` if the key
+    /// is not revoked.
     pub fn key_until(&self, key: KeyId) -> Option<UnixTime> {
         self.keys.get(&key).copied()
     }
 
+    /// The time until which `person` stays revoked (then the entry is pruned), or `None` if the
+    /// person is not revoked.
     pub fn person_until(&self, person: PersonId) -> Option<UnixTime> {
         self.persons.get(&person).copied()
     }

@@ -78,7 +78,7 @@ pub enum DoorStep {
 pub struct UnsentResult {
     /// The challenge nonce of the session that made it: it cannot be released by another.
     door_nonce: [u8; 16],
-    result: DoorResult,
+    result: Box<DoorResult>,
 }
 
 impl UnsentResult {
@@ -186,7 +186,7 @@ impl DoorSession {
         }
         self.outbox.queue(MessageKind::Result, result.result.to_bytes());
         self.phase = Phase::Done;
-        Ok(result.result)
+        Ok(*result.result)
     }
 
     // ---- output -----------------------------------------------------------------------------
@@ -234,7 +234,7 @@ impl DoorSession {
         self.phase = Phase::Saving;
         UnsentResult {
             door_nonce: self.challenge.body.nonce,
-            result: DoorResult { version: PROTOCOL_VERSION, access, updates, receipt },
+            result: Box::new(DoorResult { version: PROTOCOL_VERSION, access, updates, receipt }),
         }
     }
 }

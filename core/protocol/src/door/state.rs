@@ -1,7 +1,6 @@
 //! Everything a door remembers, as one serde value so a lock (or the lock simulator) can persist
 //! it and restart without forgetting its update seq, revocations or activity.
 
-#[allow(unused_imports)]
 use crate::prelude::*;
 
 use super::activity::ActivityLog;
@@ -16,6 +15,8 @@ use core::fmt;
 use serde::{Deserialize, Serialize};
 use zeroize::{Zeroize, ZeroizeOnDrop};
 
+/// Format version of the persisted [`DoorState`]: its first byte; a saved state with another
+/// version is refused as `UnsupportedVersion` before anything else is parsed.
 pub const DOOR_STATE_VERSION: u8 = 1;
 /// Upper bound on persisted state (full revocation set, tables and activity log fit well below).
 pub const MAX_STATE_LEN: usize = 4 * 1024 * 1024;
@@ -30,59 +31,90 @@ impl fmt::Debug for Secret32 {
     }
 }
 
+/// One daily-doorcode slot, stored under its slot number in [`DoorState::doorcodes`]; the code
+/// itself is never stored, it is derived from the door's secret, the slot and the local day.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DoorcodeSlot {
+    /// The person the slot's codes admit (logged with each entry, refused once revoked).
     pub person: PersonId,
+    /// When the slot's codes open the door (`start <= clock < expiry`, door clock).
     pub validity: Validity,
 }
 
+/// An enrolled keycard, added and removed only by authority-signed door updates.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Keycard {
+    /// The card's id as the reader sees it (4 to 16 bytes); unique within the door.
     pub card: CardId,
+    /// The person the card admits (logged with each entry, refused once revoked).
     pub person: PersonId,
+    /// When the card opens the door (`start <= clock < expiry`, door clock).
     pub validity: Validity,
 }
 
+/// Everything a door keeps between sessions; the lock persists it (see [`DoorState::to_bytes`])
+/// after every session, entry or update, and restores it with [`DoorState::from_bytes`].
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DoorState {
+    /// Format version of this state, always [`DOOR_STATE_VERSION`].
     pub version: u8,
+    /// The door's id, as named in key certificates' door sets and in update batches.
     pub door_id: DoorId,
+    /// The authority keys whose key certificates and update batches this door accepts.
     pub anchors: TrustAnchors,
     pub(crate) door_key: Secret32,
     pub(crate) doorcode_secret: Secret32,
+    /// Minutes east of UTC of the door's property, which decides the local day of a doorcode
+    /// (set at install, changed by `SetUtcOffset` updates, at most ±14 h).
     pub utc_offset_minutes: i16,
-    /// Seq of the last door update consumed.
+    /// Seq of the last door update consumed (applied or rejected); 0 before the first. Only the
+    /// update with seq `update_seq + 1` can be applied next.
     pub update_seq: u64,
-    /// Monotonic: the largest of every time passed in and every `SetClock`.
+    /// The door's clock, monotonic: the largest of the install time, every time passed in and
+    /// every `SetClock`; it never moves backwards.
     pub clock: UnixTime,
+    /// Keys and persons revoked before their expiry, each kept until its `until` passes.
     pub revocations: RevocationSet,
+    /// Doorcode slots by slot number (at most [`DoorLimits::doorcode_slots`]).
     pub doorcodes: BTreeMap<u32, DoorcodeSlot>,
-    /// Sorted by card id, unique.
+    /// Enrolled keycards, sorted by card id, unique (at most [`DoorLimits::keycards`]).
     pub keycards: Vec<Keycard>,
+    /// The ring of the door's newest activity records, with its own gap-free seq.
     pub activity: ActivityLog,
+    /// Recent wrong entries, shared by the keypad and the card reader (rate limit).
     pub keypad: AttemptLimiter,
 }
 
+/// Why a door state was refused: on decoding, or against the limits of the door running it.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum DoorStateError {
+    /// The bytes are not a state this version can read: unknown format version, longer than
+    /// [`MAX_STATE_LEN`], malformed, or not the canonical encoding.
     #[error(transparent)]
     Decode(#[from] DecodeError),
+    /// The state decoded but breaks an invariant the engine relies on, or holds more than the
+    /// door's [`DoorLimits`] allow; names the part that failed (e.g. `"keycards"`).
     #[error("door state is inconsistent: {0}")]
     Inconsistent(&'static str),
 }
 
 impl DoorState {
+    /// The canonical encoding to persist. It includes the door key seed and the doorcode
+    /// secret, so it must be stored where only the lock can read it.
     pub fn to_bytes(&self) -> Vec<u8> {
         codec::encode(self)
     }
 
+    /// Decodes a persisted state and checks its structural invariants (not the capacities, which
+    /// [`DoorEngine::from_state`](super::DoorEngine::from_state) checks against the door's limits).
     pub fn from_bytes(bytes: &[u8]) -> Result<Self, DoorStateError> {
         let state: DoorState = codec::decode_versioned("door state", bytes, MAX_STATE_LEN, DOOR_STATE_VERSION)?;
         state.check(&DoorLimits::UNBOUNDED)?;
         Ok(state)
     }
 
-    /// The invariants the engine relies on (checked again when state comes from storage).
+    /// Checks the invariants the engine relies on (version, consistent activity log and keypad
+    /// limiter, sorted unique keycards) and that no table holds more than `limits` allow.
     pub fn check(&self, limits: &DoorLimits) -> Result<(), DoorStateError> {
         if self.version != DOOR_STATE_VERSION {
             return Err(DoorStateError::Inconsistent("unknown version"));

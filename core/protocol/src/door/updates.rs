@@ -10,9 +10,6 @@
 //! seq is consumed, because the content of a seq never changes and so retrying it could never
 //! succeed; later updates still apply.
 
-#[allow(unused_imports)]
-use crate::prelude::*;
-
 use super::engine::DoorEngine;
 use super::state::{DoorcodeSlot, Keycard};
 use crate::UnixTime;

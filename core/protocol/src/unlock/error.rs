@@ -1,7 +1,5 @@
-//! Errors of the two session state machines.
-
-#[allow(unused_imports)]
-use crate::prelude::*;
+//! Errors of the phone's session state machine (the door's are
+//! [`crate::door::DoorSessionError`]).
 
 use super::frame::FrameError;
 use crate::codec::DecodeError;
@@ -11,30 +9,68 @@ use crate::credential::{ChainError, DoorId};
 /// as [`super::UnlockOutcome`]).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ProtocolError {
+    /// The door's frames broke the framing rules (see [`FrameError`]).
     #[error("framing: {0}")]
     Frame(#[from] FrameError),
+    /// The door's challenge or result does not decode (bounded, canonical, known version).
     #[error("decoding: {0}")]
     Decode(#[from] DecodeError),
+    /// The door certificate in [`super::UnlockParams`] does not verify against the trust
+    /// anchors; nothing was sent.
     #[error("the door certificate does not verify: {0}")]
     DoorCertificate(ChainError),
+    /// The challenge's signature does not verify with the certified door key: not the door
+    /// the phone believes it is talking to.
     #[error("the door's challenge is not signed by the certified door key: {0}")]
     ChallengeSignature(ChainError),
+    /// The challenge is validly signed but names another door id than the certificate.
     #[error("expected {expected}, but the door says it is {got}")]
-    WrongDoor { expected: DoorId, got: DoorId },
+    WrongDoor {
+        /// The door id in the door certificate.
+        expected: DoorId,
+        /// The door id in the challenge.
+        got: DoorId,
+    },
+    /// The result's receipt does not verify with the certified door key.
     #[error("the receipt is not signed by the door key: {0}")]
     ReceiptSignature(ChainError),
+    /// The receipt carries another phone nonce: it belongs to another session (a replay).
     #[error("the receipt is not bound to this session's phone nonce")]
     ReceiptNotBound,
+    /// The receipt is signed by the door key but names another door id.
     #[error("the receipt names {got}, not {expected}")]
-    ReceiptWrongDoor { expected: DoorId, got: DoorId },
+    ReceiptWrongDoor {
+        /// The door id in the door certificate.
+        expected: DoorId,
+        /// The door id in the receipt.
+        got: DoorId,
+    },
+    /// The receipt's `applied_seq` is lower than the update seq the challenge stated: a door's
+    /// seq never goes back.
     #[error("the receipt's update seq {receipt} is below the challenge's {challenge}")]
-    ReceiptSeqBackwards { challenge: u64, receipt: u64 },
+    ReceiptSeqBackwards {
+        /// The update seq stated in the challenge.
+        challenge: u64,
+        /// The receipt's `applied_seq`.
+        receipt: u64,
+    },
+    /// The unsigned update report's `seq_after` differs from the receipt's `applied_seq`.
     #[error("the door's update report (seq {report}) contradicts its signed receipt (seq {receipt})")]
-    ReportMismatch { report: u64, receipt: u64 },
+    ReportMismatch {
+        /// The report's `seq_after`.
+        report: u64,
+        /// The receipt's `applied_seq`.
+        receipt: u64,
+    },
+    /// The unsigned `access` field disagrees with this session's record in the signed receipt.
     #[error("the door's decision over the link contradicts the decision recorded in its signed receipt")]
     DecisionContradictsReceipt,
+    /// The request could not be built: the key chain's bytes exceed
+    /// [`super::message::MAX_CHAIN_BYTES`].
     #[error("the unlock request could not be built (key chain or batch too large)")]
     RequestTooLarge,
+    /// A message arrived (or a step was called) when the session was not waiting for it, e.g.
+    /// after it finished or failed.
     #[error("unexpected message in this state of the session")]
     UnexpectedMessage,
 }

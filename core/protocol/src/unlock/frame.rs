@@ -19,13 +19,16 @@
 //! and a frame past the end are each detected and named. Senders may cut messages anywhere;
 //! [`split`] fills frames to the MTU.
 
-#[allow(unused_imports)]
 use crate::prelude::*;
 
 use core::fmt;
 
+/// Bytes of header at the start of every frame: kind and FIRST flag, message id, u24 length or
+/// offset.
 pub const HEADER_LEN: usize = 5;
+/// Smallest ATT MTU accepted (BLE's default), giving 20-byte frames with 15 bytes of data.
 pub const MIN_MTU: usize = 23;
+/// Largest ATT MTU accepted (BLE's maximum), giving 514-byte frames.
 pub const MAX_MTU: usize = 517;
 /// ATT's write/notify overhead: opcode and attribute handle.
 pub const ATT_OVERHEAD: usize = 3;
@@ -34,11 +37,14 @@ pub const MAX_MESSAGE_LEN: usize = 160 * 1024;
 const FIRST: u8 = 0x80;
 const U24_MAX: usize = 0xFF_FFFF;
 
-/// The three message kinds of an unlock.
+/// The four message kinds of an unlock, as carried in bits 0-6 of a frame's first byte.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum MessageKind {
+    /// Door → phone: the signed [`super::DoorChallenge`] sent when the phone connects.
     Challenge = 1,
+    /// Phone → door: the [`super::UnlockRequest`] answering the challenge.
     Request = 2,
+    /// Door → phone: the [`super::DoorResult`] with the decision and the signed receipt.
     Result = 3,
     /// The update batch the phone sends right after its request.
     Batch = 4,
@@ -56,37 +62,95 @@ impl MessageKind {
     }
 }
 
+/// Why a frame could not be produced or accepted. On the receiving side every variant means the
+/// peer broke the framing rules: the partial message is dropped and the session should be
+/// abandoned.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum FrameError {
+    /// The ATT MTU given (bytes) is outside [`MIN_MTU`]`..=`[`MAX_MTU`].
     #[error("MTU {0} is outside 23..=517")]
     BadMtu(usize),
+    /// The frame has no room for the 5-byte header and at least one byte of data.
     #[error("frame of {len} bytes is shorter than the {HEADER_LEN}-byte header plus data")]
-    Truncated { len: usize },
+    Truncated {
+        /// Length of the frame received, in bytes.
+        len: usize,
+    },
+    /// The frame is longer than the receiver's frame limit (MTU − 3).
     #[error("frame of {len} bytes exceeds the {max}-byte limit for this MTU")]
-    FrameTooLarge { len: usize, max: usize },
+    FrameTooLarge {
+        /// Length of the frame received, in bytes.
+        len: usize,
+        /// The receiver's largest frame, in bytes.
+        max: usize,
+    },
+    /// Bits 0-6 of the first header byte name no [`MessageKind`].
     #[error("unknown message kind {0}")]
     UnknownKind(u8),
+    /// A valid kind, but not the one the receiver expects in its current step.
     #[error("expected a {expected:?} message, got {got:?}")]
-    UnexpectedKind { expected: MessageKind, got: MessageKind },
+    UnexpectedKind {
+        /// The kind the receiver is reassembling.
+        expected: MessageKind,
+        /// The kind the frame's header names.
+        got: MessageKind,
+    },
+    /// The FIRST frame declares a total length above the bound for this kind; refused before
+    /// anything is buffered.
     #[error("message of {len} bytes exceeds the limit of {max}")]
-    MessageTooLarge { len: usize, max: usize },
+    MessageTooLarge {
+        /// Total message length the FIRST frame declares, in bytes.
+        len: usize,
+        /// The receiver's bound for this kind, in bytes.
+        max: usize,
+    },
+    /// A continuation frame (FIRST flag clear) arrived with no message started.
     #[error("continuation frame with no message in progress")]
     NoMessageInProgress,
+    /// A FIRST frame arrived while another message was still incomplete.
     #[error("a new message started before message {in_progress} was complete")]
-    Interleaved { in_progress: u8 },
+    Interleaved {
+        /// Message id of the incomplete message.
+        in_progress: u8,
+    },
+    /// A continuation frame carries another message id than the message in progress.
     #[error("frame of message {got} while message {expected} is in progress")]
-    WrongMessageId { expected: u8, got: u8 },
+    WrongMessageId {
+        /// Message id of the message in progress.
+        expected: u8,
+        /// Message id in the frame's header.
+        got: u8,
+    },
+    /// The frame's offset is behind the bytes already received (a repeated frame).
     #[error("duplicate frame: offset {offset}, but {received} bytes already received")]
-    Duplicate { offset: usize, received: usize },
+    Duplicate {
+        /// Byte offset the frame's header declares.
+        offset: usize,
+        /// Bytes of the message received so far.
+        received: usize,
+    },
+    /// The frame's offset is ahead of the bytes received: a frame was lost or reordered.
     #[error("missing or out-of-order frame: offset {offset}, but only {received} bytes received")]
-    Missing { offset: usize, received: usize },
+    Missing {
+        /// Byte offset the frame's header declares.
+        offset: usize,
+        /// Bytes of the message received so far.
+        received: usize,
+    },
+    /// The frame's data would extend beyond the total length the FIRST frame declared.
     #[error("frame runs past the end of the {total}-byte message")]
-    PastEnd { total: usize },
+    PastEnd {
+        /// Total message length declared by the FIRST frame, in bytes.
+        total: usize,
+    },
+    /// Sending side: the message (length in bytes) is empty, longer than the u24 length field
+    /// allows, or the requested cut points are not strictly ascending inside it.
     #[error("message too large to frame ({0} bytes)")]
     Unframeable(usize),
 }
 
-/// Largest frame for an ATT MTU.
+/// Largest frame, in bytes, for an ATT MTU: `mtu - 3`; [`FrameError::BadMtu`] outside
+/// [`MIN_MTU`]`..=`[`MAX_MTU`].
 pub fn max_frame_len(mtu: usize) -> Result<usize, FrameError> {
     if !(MIN_MTU..=MAX_MTU).contains(&mtu) {
         return Err(FrameError::BadMtu(mtu));
@@ -100,7 +164,8 @@ fn header(first: bool, kind: MessageKind, id: u8, field: usize) -> [u8; HEADER_L
 }
 
 /// Cuts `message` into frames at `cuts` (data offsets, strictly ascending, inside the message).
-/// Used by [`split`] and by tests that need every possible split point.
+/// Frame sizes are not checked against any MTU. Used by [`split`] and by tests that need every
+/// possible split point; [`FrameError::Unframeable`] for an empty or over-long message or bad cuts.
 pub fn split_at(kind: MessageKind, id: u8, message: &[u8], cuts: &[usize]) -> Result<Vec<Vec<u8>>, FrameError> {
     if message.is_empty() || message.len() > U24_MAX {
         return Err(FrameError::Unframeable(message.len()));
@@ -122,14 +187,15 @@ pub fn split_at(kind: MessageKind, id: u8, message: &[u8], cuts: &[usize]) -> Re
     Ok(frames)
 }
 
-/// Cuts `message` into full frames for `mtu`.
+/// Cuts `message` into frames of `mtu - 3` bytes (the last may be shorter), all of kind `kind`
+/// and message id `id`. Fails for an MTU outside 23..=517 or an empty message.
 pub fn split(kind: MessageKind, id: u8, message: &[u8], mtu: usize) -> Result<Vec<Vec<u8>>, FrameError> {
     let data = max_frame_len(mtu)? - HEADER_LEN;
     let cuts: Vec<usize> = (1..message.len().div_ceil(data)).map(|i| i * data).collect();
     split_at(kind, id, message, &cuts)
 }
 
-/// Number of frames a message of `len` bytes needs at `mtu`.
+/// Number of frames a message of `len` bytes needs at `mtu` (as [`split`] cuts it).
 pub fn frame_count(len: usize, mtu: usize) -> Result<usize, FrameError> {
     Ok(len.div_ceil(max_frame_len(mtu)? - HEADER_LEN))
 }
@@ -168,7 +234,8 @@ impl Reassembler {
         Reassembler { kind, max_len: max_len.min(MAX_MESSAGE_LEN), max_frame, current: None }
     }
 
-    /// Bytes currently buffered.
+    /// Bytes of memory reserved for the message in progress (its buffer's capacity, which may
+    /// exceed the bytes received so far); 0 when no message is in progress.
     pub fn buffered(&self) -> usize {
         self.current.as_ref().map_or(0, |c| c.data.capacity())
     }

@@ -2,7 +2,6 @@
 //! Each is postcard-encoded through [`crate::codec`] (canonical, bounded) and begins with a
 //! version byte, so an unknown version is reported by name.
 
-#[allow(unused_imports)]
 use crate::prelude::*;
 
 use crate::UnixTime;
@@ -14,12 +13,15 @@ use crate::credential::{
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-/// Format version of the three unlock messages.
+/// Format version of the three unlock messages: the first byte of each; any other value is
+/// refused as [`DecodeError::UnsupportedVersion`].
 pub const PROTOCOL_VERSION: u8 = 1;
 
-/// Longest key chain bytes a request may carry.
+/// Longest key chain, in bytes, a request may carry: a root certificate and up to three guest
+/// links ([`KeyChain::MAX_LEN`]).
 pub const MAX_CHAIN_BYTES: usize = KeyChain::MAX_LEN;
-/// Longest update batch message a phone may send after its request.
+/// Longest update batch message, in bytes, a phone may send after its request (128 KiB); the
+/// door's reassembler refuses a longer one before buffering.
 pub const MAX_BATCH_BYTES: usize = UpdateBatchBody::MAX_LEN;
 
 // ---------------------------------------------------------------------------------------------
@@ -29,15 +31,18 @@ pub const MAX_BATCH_BYTES: usize = UpdateBatchBody::MAX_LEN;
 /// [`label::CHALLENGE`].
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ChallengeBody {
+    /// Format version, [`PROTOCOL_VERSION`].
     pub version: u8,
+    /// The door's id; the phone checks it against the door certificate it holds.
     pub door_id: DoorId,
     /// Fresh per session; the phone's proof must cover it.
     pub nonce: [u8; 16],
     /// The door's update seq: the phone carries updates only if it has some above it.
     pub update_seq: u64,
-    /// The door's clock.
+    /// The door's monotonic clock when it issued the challenge.
     pub door_time: UnixTime,
-    /// The door's newest activity seq.
+    /// The door's newest activity seq; this session's own record is the first app record after
+    /// it, which the phone looks for in the receipt.
     pub activity_head: u64,
 }
 
@@ -48,6 +53,8 @@ impl SignedBody for ChallengeBody {
     const MAX_LEN: usize = 1 + 5 + 16 + 10 + 10 + 10 + 64;
 }
 
+/// The first message of an unlock, door → phone: [`ChallengeBody`] signed with the door key
+/// (at most 116 bytes).
 pub type DoorChallenge = Signed<ChallengeBody>;
 
 // ---------------------------------------------------------------------------------------------
@@ -62,6 +69,7 @@ pub type DoorChallenge = Signed<ChallengeBody>;
 /// to arrive, to match or to verify never turns a valid unlock into a denial.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct UnlockRequest {
+    /// Format version, [`PROTOCOL_VERSION`].
     pub version: u8,
     /// Echo of the challenge nonce this request answers (a mismatch is
     /// [`DenialReason::StaleChallenge`]: a recorded request replayed into a new session).
@@ -76,12 +84,16 @@ pub struct UnlockRequest {
     pub chain: BoundedBytes<MAX_CHAIN_BYTES>,
     /// SHA-256 of the [`crate::credential::UpdateBatch`] bytes that follows this request, if one does.
     pub batch_digest: Option<[u8; 32]>,
-    /// Device-key signature under [`label::UNLOCK_PROOF`] over [`proof_message`].
+    /// Device-key signature under [`label::UNLOCK_PROOF`] over [`proof_message`] (Ed25519,
+    /// 64 bytes); the door checks it against the chain's holder key.
     pub proof: Bytes64,
 }
 
 impl UnlockRequest {
+    /// Name of this message in decoding errors.
     pub const WHAT: &'static str = "unlock request";
+    /// Largest encoded request, in bytes (1,346): every field at its widest, the chain at
+    /// [`MAX_CHAIN_BYTES`]. The door's bound when reassembling a request.
     pub const MAX_LEN: usize = 1 + 16 + 16 + 10 + 3 + MAX_CHAIN_BYTES + 33 + 64;
 
     /// Builds and signs a request with the holder's device key; `batch` is the encoded batch
@@ -131,17 +143,20 @@ impl UnlockRequest {
         KeyChain::from_bytes(&self.chain)
     }
 
+    /// The canonical postcard encoding sent as a [`super::frame::MessageKind::Request`] message.
     pub fn to_bytes(&self) -> Vec<u8> {
         codec::encode(self)
     }
 
+    /// Bounded ([`Self::MAX_LEN`]), canonical decoding; an unknown version is reported as such.
+    /// The chain inside is not decoded (see [`Self::key_chain`]).
     pub fn from_bytes(bytes: &[u8]) -> Result<Self, DecodeError> {
         codec::decode_versioned(Self::WHAT, bytes, Self::MAX_LEN, PROTOCOL_VERSION)
     }
 }
 
-/// `door id (u32 BE) ‖ door nonce ‖ phone nonce ‖ chain digest ‖ batch digest ‖ activity_after
-/// (u64 BE)`: 108 bytes, fixed layout.
+/// The bytes an unlock proof signs: `door id (u32 BE) ‖ door nonce ‖ phone nonce ‖ chain digest
+/// ‖ batch digest ‖ activity_after (u64 BE)`: 108 bytes, fixed layout.
 pub fn proof_message(
     door_id: DoorId,
     door_nonce: &[u8; 16],
@@ -180,15 +195,19 @@ pub fn batch_digest(batch_bytes: &[u8]) -> [u8; 32] {
 /// The door's access decision.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Access {
+    /// The chain and proof were accepted; the lock actuates.
     Granted,
+    /// The door refused, for the reason it also logs in its activity.
     Denied(DenialReason),
 }
 
 impl Access {
+    /// True for [`Access::Granted`].
     pub fn is_granted(self) -> bool {
         matches!(self, Access::Granted)
     }
 
+    /// The reason of a denial; `None` when access was granted.
     pub fn denial(self) -> Option<DenialReason> {
         match self {
             Access::Granted => None,
@@ -200,29 +219,37 @@ impl Access {
 /// Why a door refused a batch or one update in it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum UpdateRejection {
-    /// The batch bytes do not decode.
+    /// The batch bytes do not decode (bounded, canonical), or its seqs do not start at 1.
     Malformed,
     /// The batch that arrived is not the one the request's proof names.
     DigestMismatch,
+    /// The batch's format version is not one this door reads.
     UnsupportedVersion,
     /// Signed by an authority key this door does not trust.
     UnknownIssuer,
+    /// The authority signature does not verify (or the authority key is weak).
     BadSignature,
     /// The batch names another door.
     WrongDoor {
+        /// The door the batch is signed for.
         batch_door: DoorId,
     },
     /// The batch starts above the door's seq + 1: updates are missing in between.
     Gap {
+        /// The door's update seq.
         door_seq: u64,
+        /// The seq of the batch's first update.
         first_seq: u64,
     },
     /// A `SetClock` would move the door's clock backwards.
     ClockBackwards {
+        /// The door's clock when the update was checked.
         door_time: UnixTime,
+        /// The time the `SetClock` asked for.
         requested: UnixTime,
     },
-    /// An operation's content is unusable (card id length, UTC offset out of range).
+    /// An operation's content is unusable (keycard id under 4 bytes, a validity window that
+    /// does not start before it ends, UTC offset beyond ±14 h).
     InvalidOperation,
     /// The door's revocation, doorcode or keycard table is full.
     StoreFull,
@@ -250,7 +277,9 @@ impl UpdateRejection {
 /// retrying could never succeed) and later updates still apply.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RejectedUpdate {
+    /// The refused update's seq.
     pub seq: u64,
+    /// Why the door refused it.
     pub reason: UpdateRejection,
 }
 
@@ -260,12 +289,15 @@ pub const MAX_REJECTED_PER_SESSION: usize = 64;
 /// What happened to the carried updates.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct UpdateReport {
-    /// The door's update seq before and after this session; updates `seq_before+1 ..=
-    /// seq_after` were consumed (applied, except those listed in `rejected_updates`).
+    /// The door's update seq before this session; updates `seq_before+1 ..= seq_after` were
+    /// consumed (applied, except those listed in `rejected_updates`).
     pub seq_before: u64,
+    /// The door's update seq after this session; must equal the receipt's `applied_seq`.
     pub seq_after: u64,
     /// Set when the batch as a whole was refused (nothing consumed).
     pub batch_rejected: Option<UpdateRejection>,
+    /// The consumed updates that failed their own checks, in seq order (at most
+    /// [`MAX_REJECTED_PER_SESSION`]).
     pub rejected_updates: codec::BoundedVec<RejectedUpdate, MAX_REJECTED_PER_SESSION>,
 }
 
@@ -282,21 +314,33 @@ impl UpdateReport {
 /// link, the receipt is what the backend trusts.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DoorResult {
+    /// Format version, [`PROTOCOL_VERSION`].
     pub version: u8,
+    /// The door's decision (unsigned; the phone cross-checks it against the receipt's record).
     pub access: Access,
+    /// What happened to the carried batch (unsigned; checked against the receipt's
+    /// `applied_seq`).
     pub updates: UpdateReport,
+    /// Signed with the door key and bound to the request's phone nonce; the phone uploads it to
+    /// the backend.
     pub receipt: Receipt,
 }
 
 impl DoorResult {
+    /// Name of this message in decoding errors.
     pub const WHAT: &'static str = "door result";
-    /// Version, access, the report's fixed part, the rejected updates, the receipt.
+    /// Largest encoded result, in bytes (10,291): version, access, the report's fixed part, the
+    /// rejected updates, the receipt. The phone's bound when reassembling a result.
     pub const MAX_LEN: usize = 1 + 2 + 48 + MAX_REJECTED_PER_SESSION * 32 + ReceiptBody::MAX_LEN;
 
+    /// The canonical postcard encoding sent as a [`super::frame::MessageKind::Result`] message.
     pub fn to_bytes(&self) -> Vec<u8> {
         codec::encode(self)
     }
 
+    /// Bounded ([`Self::MAX_LEN`]), canonical decoding; an unknown version of the result or of
+    /// the receipt inside is reported as [`DecodeError::UnsupportedVersion`]. The receipt's
+    /// signature is not checked here.
     pub fn from_bytes(bytes: &[u8]) -> Result<Self, DecodeError> {
         let result: DoorResult = codec::decode_versioned(Self::WHAT, bytes, Self::MAX_LEN, PROTOCOL_VERSION)?;
         if result.receipt.body.version != ReceiptBody::VERSION {

@@ -4,7 +4,7 @@
 //! hand back frames to send and events (the door's access decision, the phone's
 //! [`UnlockOutcome`]); there are no sockets, sleeps, threads or clocks inside. The same code
 //! runs over BLE GATT, the simulated link in tests and benchmarks, and a socket to the lock
-//! simulator ([`crate::transport`]).
+//! simulator (`keyway-link`).
 //!
 //! # The exchange
 //!
@@ -79,7 +79,7 @@
 //! | Receipt = Signed<ReceiptBody> (credential layer)        measured: 111 bytes with 1 record
 //! ```
 //!
-//! # Security properties (each has a test in `core/tests/protocol_*.rs`)
+//! # Security properties (each has a test in `core/protocol/tests/protocol_*.rs`)
 //! - A recorded request cannot be replayed: it echoes and signs the door's fresh nonce (another
 //!   session: `StaleChallenge`; another door, even one that happens to issue the same nonce:
 //!   `BadProof`, since the door id is signed).
@@ -91,9 +91,6 @@
 //!   activity head); a contradiction is an error, and [`UnlockOutcome::decision_in_receipt`]
 //!   says whether the check could be made (it cannot when over 64 older records were pending).
 //!   The `updates` report is checked against the receipt's `applied_seq`.
-
-#[allow(unused_imports)]
-use crate::prelude::*;
 
 pub mod error;
 pub mod frame;

@@ -1,6 +1,5 @@
 //! Outgoing messages of one session, cut into frames when the caller asks for them.
 
-#[allow(unused_imports)]
 use crate::prelude::*;
 
 use super::frame::{self, MessageKind};

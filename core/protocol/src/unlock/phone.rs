@@ -7,7 +7,6 @@
 //!     while let Some(f) = s.poll_transmit(mtu) { send(f) }
 //! ```
 
-#[allow(unused_imports)]
 use crate::prelude::*;
 
 use super::error::ProtocolError;
@@ -23,11 +22,13 @@ use crate::credential::{
 /// What the phone brings to one unlock. Randomness and time come from the caller.
 #[derive(Clone, Debug)]
 pub struct UnlockParams {
+    /// The key chain presented to the door (a resident key, or a guest key and its root).
     pub chain: KeyChain,
     /// The device key the chain's leaf certifies.
     pub device_key: KeyPair,
     /// The certificate of the door the phone believes it is talking to.
     pub door_cert: DoorCertificate,
+    /// The authority keys the door certificate must verify against.
     pub anchors: TrustAnchors,
     /// The backend's latest signed batch of this door's pending updates, if any. It is carried
     /// only when it holds updates above the door's seq.
@@ -36,17 +37,21 @@ pub struct UnlockParams {
     pub activity_after: u64,
     /// Fresh random bytes for this session.
     pub nonce: [u8; 16],
-    /// The phone's clock.
+    /// The phone's clock; only used to compute [`UnlockOutcome::door_clock_skew_secs`].
     pub now: UnixTime,
 }
 
 /// What an unlock achieved, as the phone can prove it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct UnlockOutcome {
+    /// Whether the door granted access (the lock actuated).
     pub granted: bool,
+    /// The door's reason when it denied access; `None` when granted.
     pub denial: Option<DenialReason>,
     /// Verified with the door key and bound to this session's phone nonce; queue it for upload.
     pub receipt: Receipt,
+    /// The door's report on the carried batch; its `seq_after` matches the receipt's
+    /// `applied_seq`.
     pub updates: UpdateReport,
     /// Whether the request carried the batch (false when the door already had every update).
     pub batch_carried: bool,
@@ -85,6 +90,9 @@ enum Phase {
     Failed,
 }
 
+/// The phone side of one unlock: verifies the door's challenge, sends the request (and the
+/// batch, when the door lacks updates), then verifies the door's result and receipt. Feed it
+/// frames with [`PhoneSession::handle_frame`], take frames with [`PhoneSession::poll_transmit`].
 #[derive(Debug)]
 pub struct PhoneSession {
     chain: KeyChain,
@@ -126,20 +134,25 @@ impl PhoneSession {
         })
     }
 
+    /// The door this session talks to, from the verified door certificate.
     pub fn door_id(&self) -> DoorId {
         self.door_id
     }
 
-    /// Next frame to send to the door.
+    /// Next frame to send to the door, cut for `mtu` (clamped to 23..=517); `None` when
+    /// nothing is queued.
     pub fn poll_transmit(&mut self, mtu: usize) -> Option<Vec<u8>> {
         self.outbox.poll(mtu)
     }
 
+    /// True once a result has been verified and the outcome returned (false after a failure).
     pub fn is_done(&self) -> bool {
         matches!(self.phase, Phase::Done)
     }
 
-    /// Feeds one frame from the door; returns the outcome once the result is in.
+    /// Feeds one frame from the door; returns the outcome once the result is in. A complete
+    /// challenge queues the request (and batch) for [`PhoneSession::poll_transmit`]. A framing,
+    /// decoding or verification error fails the session.
     pub fn handle_frame(&mut self, frame: &[u8]) -> Result<Option<UnlockOutcome>, ProtocolError> {
         let pushed = self.inbox.push(frame);
         let message = match pushed {
@@ -168,7 +181,8 @@ impl PhoneSession {
     }
 
     /// Verifies the challenge (door key, door id) and returns the request message; the batch,
-    /// if carried, follows as [`PhoneSession::carried_batch`].
+    /// if carried, follows as [`PhoneSession::carried_batch`]. The message-level step behind
+    /// [`PhoneSession::handle_frame`]; called directly, it queues nothing.
     pub fn handle_challenge(&mut self, message: &[u8]) -> Result<Vec<u8>, ProtocolError> {
         if !matches!(self.phase, Phase::AwaitingChallenge) {
             return Err(ProtocolError::UnexpectedMessage);
@@ -203,8 +217,9 @@ impl PhoneSession {
         Ok(request.to_bytes())
     }
 
-    /// Verifies the result's receipt (door key, door id, this session's nonce) and yields the
-    /// outcome.
+    /// Verifies the result's receipt (door key, door id, this session's nonce, seqs, the
+    /// recorded decision) and yields the outcome. The message-level step behind
+    /// [`PhoneSession::handle_frame`].
     pub fn handle_result(&mut self, message: &[u8]) -> Result<UnlockOutcome, ProtocolError> {
         let Phase::AwaitingResult { challenge, batch_carried } = &self.phase else {
             return Err(ProtocolError::UnexpectedMessage);
