@@ -1,6 +1,9 @@
 //! A door applying a carried batch of 1,000 revocations (decode, authority signature, 1,000
 //! updates in order).
 
+// criterion_group! defines an undocumented public fn.
+#![allow(missing_docs)]
+
 use criterion::{BatchSize, Criterion, black_box, criterion_group, criterion_main};
 use keyway_test_kit::fixture::*;
 use std::time::Duration;

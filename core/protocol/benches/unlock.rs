@@ -1,6 +1,9 @@
 //! The unlock's cryptographic cost on each side: building a request (phone), deciding it
 //! (door), and the door's decision with Ed25519 batch verification against one strict verify.
 
+// criterion_group! defines an undocumented public fn.
+#![allow(missing_docs)]
+
 use criterion::{BatchSize, Criterion, black_box, criterion_group, criterion_main};
 use ed25519_dalek::{Signature, VerifyingKey};
 use keyway_protocol::codec;

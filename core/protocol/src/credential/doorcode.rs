@@ -124,6 +124,7 @@ impl fmt::Debug for Doorcode {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::prelude::*;
 
     #[test]
     fn codes_change_daily_and_per_slot() {
