@@ -7,6 +7,7 @@
 //! A [`Wallet`] owns the device key (behind [`SecureStorage`]), the SQLite store, and knows how
 //! to talk to the backend and to doors. It works offline with what it last synced.
 
+pub mod error;
 pub mod key_state;
 pub mod online;
 pub mod share;
@@ -14,45 +15,20 @@ pub mod store;
 pub mod unlock;
 pub mod verify_sync;
 
+pub use error::{Category, WalletError};
 pub use online::{SyncSummary, UploadSummary};
 pub use unlock::UnlockReport;
 
 use crate::store::secure::{SecureStorage, SecureStorageError};
-use crate::store::{PendingBatch, Store, StoreError, StoredReceipt};
+use crate::store::{PendingBatch, Store, StoredReceipt};
 use key_state::{KeyView, effective_now, view_of};
 use keyway_protocol::UnixTime;
 use keyway_protocol::credential::{DoorCertificate, DoorId, DoorSet, KeyChain, KeyPair, PublicKey, Validity};
-use share::{GuestKeyOffer, ShareError, ShareRequest};
+use share::{GuestKeyOffer, ShareRequest};
 use std::path::Path;
 use std::sync::Arc;
 
 const DEVICE_KEY: &str = "device-key";
-
-#[derive(Debug, thiserror::Error)]
-pub enum WalletError {
-    #[error(transparent)]
-    Store(#[from] StoreError),
-    #[error(transparent)]
-    SecureStorage(#[from] SecureStorageError),
-    #[error(transparent)]
-    Share(#[from] ShareError),
-    #[error("no active key opens {0}")]
-    NoKeyForDoor(DoorId),
-    #[error("{0} is not a door this wallet knows (sync first)")]
-    UnknownDoor(DoorId),
-    #[error("no key with id {0}")]
-    UnknownKey(String),
-    #[error("this wallet has not accepted an invite yet")]
-    NotEnrolled,
-    #[error(transparent)]
-    Backend(#[from] keyway_api::client::SyncError),
-    #[error("the backend's answer was refused: {0}")]
-    BadSync(verify_sync::BadSync),
-    #[error(transparent)]
-    Protocol(#[from] keyway_protocol::unlock::ProtocolError),
-    #[error("unlock failed: {0}")]
-    Unlock(#[from] keyway_link::UnlockError),
-}
 
 pub type Result<T> = std::result::Result<T, WalletError>;
 
@@ -165,7 +141,7 @@ impl Wallet {
             .into_iter()
             .find(|k| k.chain.leaf_key_id() == parent && !k.revoked)
             .map(|k| k.chain)
-            .ok_or_else(|| WalletError::UnknownKey(parent.to_string()))?;
+            .ok_or(WalletError::UnknownKey(parent))?;
         let guest = share::issue_guest_key(&parent_chain, &self.device, guest_device, doors.clone(), validity)?;
         self.store.add_issued_guest_key(&guest, keyway_api::clock::now())?;
         let certs: Vec<DoorCertificate> =

@@ -5,6 +5,7 @@ use crate::unlock::frame::FrameError;
 
 /// Why the door side of a session ended without a result.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum DoorSessionError {
     /// A frame from the phone broke the framing rules (truncated or oversized frame, wrong
     /// message kind, declared length over the kind's bound, or frames out of sequence).

@@ -8,6 +8,7 @@ use crate::credential::{ChainError, DoorId};
 /// Why the phone side of an unlock failed (the door's own decision is not an error: it arrives
 /// as [`super::UnlockOutcome`]).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum ProtocolError {
     /// The door's frames broke the framing rules (see [`FrameError`]).
     #[error("framing: {0}")]
@@ -73,4 +74,41 @@ pub enum ProtocolError {
     /// after it finished or failed.
     #[error("unexpected message in this state of the session")]
     UnexpectedMessage,
+}
+
+/// What a failed exchange means for the caller, rustls-style: decided here, where the causes
+/// are known, so no layer above needs to know the variants.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ErrorCategory {
+    /// The peer could not prove it is the certified door (certificate, challenge or receipt
+    /// signature, another door id, a receipt that contradicts the exchange): nothing it said
+    /// may be recorded; do not retry with it.
+    DoorNotTrusted,
+    /// The exchange broke down (garbled, truncated or unexpected messages): retrying may help.
+    ExchangeFailed,
+    /// The caller asked for something the protocol cannot do (a request or batch beyond the
+    /// wire bounds): a bug on the calling side.
+    ApiMisuse,
+}
+
+impl ProtocolError {
+    /// The category of this error.
+    pub fn category(&self) -> ErrorCategory {
+        match self {
+            ProtocolError::DoorCertificate(_)
+            | ProtocolError::ChallengeSignature(_)
+            | ProtocolError::WrongDoor { .. }
+            | ProtocolError::ReceiptSignature(_)
+            | ProtocolError::ReceiptNotBound
+            | ProtocolError::ReceiptWrongDoor { .. }
+            | ProtocolError::ReceiptSeqBackwards { .. }
+            | ProtocolError::ReportMismatch { .. }
+            | ProtocolError::DecisionContradictsReceipt => ErrorCategory::DoorNotTrusted,
+            ProtocolError::Frame(_) | ProtocolError::Decode(_) | ProtocolError::UnexpectedMessage => {
+                ErrorCategory::ExchangeFailed
+            }
+            ProtocolError::RequestTooLarge => ErrorCategory::ApiMisuse,
+        }
+    }
 }

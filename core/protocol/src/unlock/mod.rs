@@ -98,7 +98,7 @@ pub mod message;
 pub(crate) mod outbox;
 pub mod phone;
 
-pub use error::ProtocolError;
+pub use error::{ErrorCategory, ProtocolError};
 pub use frame::{FrameError, MAX_MESSAGE_LEN, MessageKind, Reassembler};
 pub use message::{
     Access, ChallengeBody, DoorChallenge, DoorResult, RejectedUpdate, UnlockRequest, UpdateRejection, UpdateReport,

@@ -1,0 +1,178 @@
+//! The wallet's errors, and what each means for the app: the category is decided here, where
+//! the causes are known, so the bindings translate categories and nothing else.
+
+use crate::share::ShareError;
+use crate::store::StoreError;
+use crate::store::secure::SecureStorageError;
+use crate::verify_sync::BadSync;
+use keyway_api::client::SyncError;
+use keyway_link::{LinkError, UnlockError};
+use keyway_protocol::credential::{DoorId, KeyId};
+use keyway_protocol::unlock::ErrorCategory;
+
+/// Why a wallet call failed. Each cause has one route: an unlock's protocol failure arrives
+/// as [`WalletError::Unlock`], whether the door certificate was refused before the first
+/// frame or the receipt after the last.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum WalletError {
+    /// The wallet's SQLite store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The app's secure storage failed or holds a damaged device key.
+    #[error(transparent)]
+    SecureStorage(#[from] SecureStorageError),
+    /// A share payload or a sharing request was refused.
+    #[error(transparent)]
+    Share(#[from] ShareError),
+    /// No active, unrevoked key of this wallet opens the door.
+    #[error("no active key opens {0}")]
+    NoKeyForDoor(DoorId),
+    /// The door is not one this wallet has a certificate for.
+    #[error("{0} is not a door this wallet knows (sync first)")]
+    UnknownDoor(DoorId),
+    /// No (unrevoked) key with this id is held by this wallet.
+    #[error("no key with id {0}")]
+    UnknownKey(KeyId),
+    /// The wallet has no backend credentials yet.
+    #[error("this wallet has not accepted an invite yet")]
+    NotEnrolled,
+    /// The backend could not be reached, kept failing, or refused the request.
+    #[error(transparent)]
+    Backend(#[from] SyncError),
+    /// The backend's answer failed verification; nothing was stored.
+    #[error("the backend's answer was refused: {0}")]
+    BadSync(BadSync),
+    /// The unlock failed (link, protocol or timeout).
+    #[error("unlock failed: {0}")]
+    Unlock(#[from] UnlockError),
+}
+
+/// What a [`WalletError`] means for the app, and so what it should do.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Category {
+    /// The wallet's database could not be read or written.
+    Storage,
+    /// The app's secure storage failed.
+    SecureStorage,
+    /// A setting the app passed cannot work (e.g. the backend URL).
+    InvalidInput,
+    /// A scanned or pasted payload is not valid or its signatures do not verify.
+    InvalidPayload,
+    /// The action is not allowed for this key.
+    NotPermitted,
+    /// No active key opens this door.
+    NoKeyForDoor(DoorId),
+    /// The door is unknown to this wallet: sync first.
+    UnknownDoor(DoorId),
+    /// No key with this id.
+    UnknownKey(KeyId),
+    /// No invite accepted yet.
+    NotEnrolled,
+    /// The backend could not be reached after retries.
+    Network,
+    /// The backend kept failing (5xx) after retries.
+    Server,
+    /// The backend no longer accepts this device's credentials.
+    Unauthorized,
+    /// The backend refused the request with this HTTP status; retrying cannot help.
+    Rejected {
+        /// The HTTP status of the refusal.
+        status: u16,
+    },
+    /// The backend's answer failed verification or could not be read.
+    BackendNotTrusted,
+    /// The door did not answer in time.
+    LinkTimeout,
+    /// The connection to the door dropped.
+    LinkDisconnected,
+    /// Another link failure.
+    Link,
+    /// The door could not prove it is the certified door.
+    DoorNotTrusted,
+    /// The exchange with the door broke down: retry.
+    DoorExchange,
+    /// A bug in Keyway itself.
+    Internal,
+}
+
+impl From<&LinkError> for Category {
+    fn from(e: &LinkError) -> Self {
+        match e {
+            LinkError::Timeout => Category::LinkTimeout,
+            LinkError::Disconnected => Category::LinkDisconnected,
+            LinkError::FrameTooLarge { .. } | LinkError::BadMtu(_) | LinkError::Io(_) => Category::Link,
+        }
+    }
+}
+
+impl From<&UnlockError> for Category {
+    fn from(e: &UnlockError) -> Self {
+        match e {
+            UnlockError::Link(e) => e.into(),
+            UnlockError::Timeout(_) => Category::LinkTimeout,
+            UnlockError::Protocol(p) => match p.category() {
+                ErrorCategory::DoorNotTrusted => Category::DoorNotTrusted,
+                ErrorCategory::ExchangeFailed => Category::DoorExchange,
+                _ => Category::Internal,
+            },
+        }
+    }
+}
+
+impl From<&SyncError> for Category {
+    fn from(e: &SyncError) -> Self {
+        match e {
+            SyncError::Config(_) => Category::InvalidInput,
+            SyncError::Network { .. } => Category::Network,
+            SyncError::Server { .. } => Category::Server,
+            e if e.is_unauthorized() => Category::Unauthorized,
+            SyncError::Rejected { status, .. } => Category::Rejected { status: *status },
+            SyncError::Decode(_) => Category::BackendNotTrusted,
+        }
+    }
+}
+
+impl From<&ShareError> for Category {
+    fn from(e: &ShareError) -> Self {
+        match e {
+            ShareError::NotAPayload(_)
+            | ShareError::BadText
+            | ShareError::Decode(_)
+            | ShareError::Chain(_)
+            | ShareError::BadRequestSignature => Category::InvalidPayload,
+            ShareError::SharingNotAllowed
+            | ShareError::NotAnAuthorityKey
+            | ShareError::ScopeTooWide(_)
+            | ShareError::NotForThisDevice
+            | ShareError::NotOurKey => Category::NotPermitted,
+        }
+    }
+}
+
+impl WalletError {
+    /// What this error means for the app.
+    pub fn category(&self) -> Category {
+        match self {
+            WalletError::Store(_) => Category::Storage,
+            WalletError::SecureStorage(_) => Category::SecureStorage,
+            WalletError::Share(e) => e.into(),
+            WalletError::NoKeyForDoor(d) => Category::NoKeyForDoor(*d),
+            WalletError::UnknownDoor(d) => Category::UnknownDoor(*d),
+            WalletError::UnknownKey(k) => Category::UnknownKey(*k),
+            WalletError::NotEnrolled => Category::NotEnrolled,
+            WalletError::Backend(e) => e.into(),
+            WalletError::BadSync(_) => Category::BackendNotTrusted,
+            WalletError::Unlock(e) => e.into(),
+        }
+    }
+}
+
+impl From<keyway_protocol::unlock::ProtocolError> for WalletError {
+    /// A protocol failure before the first frame (the door certificate) takes the same route
+    /// as one during the exchange.
+    fn from(e: keyway_protocol::unlock::ProtocolError) -> Self {
+        WalletError::Unlock(UnlockError::Protocol(e))
+    }
+}
