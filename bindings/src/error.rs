@@ -148,7 +148,9 @@ mod tests {
     fn link_errors_keep_their_meaning() {
         assert!(matches!(KeywayError::from(LinkError::Timeout), KeywayError::LinkTimeout));
         assert!(matches!(KeywayError::from(LinkError::Disconnected), KeywayError::LinkDisconnected));
-        assert!(matches!(KeywayError::from(LinkError::Io("x".into())), KeywayError::Link { reason } if reason.contains("x")));
+        assert!(
+            matches!(KeywayError::from(LinkError::Io("x".into())), KeywayError::Link { reason } if reason.contains("x"))
+        );
     }
 
     #[test]

@@ -4,17 +4,15 @@
 
 pub mod proxy;
 
+use keyway_api::client::ManagerClient;
 use keyway_api::*;
 use keyway_protocol::UnixTime;
-use keyway_protocol::credential::{DoorId, DoorcodeSecret, KeyPair, TrustAnchors};
-use keyway_protocol::door::{DoorEngine, DoorProvisioning};
+use keyway_protocol::credential::DoorId;
+use keyway_protocol::door::DoorEngine;
 use keyway_test_kit::sim::{SimConfig, SimDoorLink};
 use keyway_wallet::store::secure::{FileSecureStorage, SecureStorage};
 use keyway_wallet::{UnlockReport, Wallet};
 use mission_control::Server;
-use reqwest::Method;
-use serde::Serialize;
-use serde::de::DeserializeOwned;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 
@@ -23,14 +21,13 @@ pub const DAY: u64 = 86_400;
 pub struct Backend {
     pub server: Option<Server>,
     pub base: String,
-    http: reqwest::Client,
 }
 
 impl Backend {
     pub async fn start(dir: &Path) -> Backend {
         let server = Server::start(dir.join("mission-control.db"), "127.0.0.1:0".parse().unwrap()).await.unwrap();
         let base = server.base_url();
-        Backend { server: Some(server), base, http: reqwest::Client::new() }
+        Backend { server: Some(server), base }
     }
 
     pub async fn stop(&mut self) {
@@ -39,75 +36,37 @@ impl Backend {
         }
     }
 
-    /// A manager request that must succeed.
-    pub async fn ok<T: DeserializeOwned>(
-        &self,
-        method: Method,
-        path: &str,
-        token: &str,
-        body: Option<impl Serialize>,
-    ) -> T {
-        let (status, text) = self.send(method.clone(), path, token, body).await;
-        assert!((200..300).contains(&status), "{method} {path}: {status} {text}");
-        serde_json::from_str(&text).unwrap_or_else(|e| panic!("{method} {path}: {e}: {text}"))
-    }
-
-    /// A manager request and its raw answer.
-    pub async fn send(&self, method: Method, path: &str, token: &str, body: Option<impl Serialize>) -> (u16, String) {
-        let mut req = self.http.request(method, format!("{}{}", self.base, path));
-        if !token.is_empty() {
-            req = req.bearer_auth(token);
-        }
-        if let Some(b) = body {
-            req = req.json(&b);
-        }
-        let resp = req.send().await.unwrap();
-        (resp.status().as_u16(), resp.text().await.unwrap())
-    }
-
-    pub async fn get<T: DeserializeOwned>(&self, path: &str, token: &str) -> T {
-        self.ok(Method::GET, path, token, None::<()>).await
+    /// Creates a property; returns its Portfolio Manager's console.
+    pub async fn create_property(&self, name: &str) -> ManagerClient {
+        let req = CreatePropertyRequest { name: name.into(), utc_offset_minutes: 60, manager_name: "Pat".into() };
+        ManagerClient::create_property(&self.base, &req).await.unwrap().1
     }
 
     /// Invites a person; returns the invite answer and the token from the welcome message.
-    pub async fn invite(&self, manager: &str, req: InviteRequest) -> (InviteResponse, String) {
-        let answer: InviteResponse = self.ok(Method::POST, "/v1/invites", manager, Some(req)).await;
-        let outbox: Vec<OutboxMessage> = self.get("/v1/outbox", manager).await;
-        let message = outbox.iter().find(|m| m.message_id == answer.welcome_message_id).expect("welcome in the outbox");
-        (answer, message.token.clone())
+    pub async fn invite(&self, manager: &ManagerClient, req: InviteRequest) -> (InviteResponse, String) {
+        let answer = manager.invite(&req).await.unwrap();
+        let token = manager.welcome_token(answer.person.person_id).await.unwrap().expect("welcome in the outbox");
+        (answer, token)
     }
 
-    pub async fn tasks(&self, manager: &str, door: DoorId) -> Vec<DoorUpdateTask> {
-        self.get(&format!("/v1/door-updates?door_id={}", door.0), manager).await
+    pub async fn tasks(&self, manager: &ManagerClient, door: DoorId) -> Vec<DoorUpdateTask> {
+        manager.door_updates(Some(door), None).await.unwrap()
     }
 }
 
 /// A property with two offline doors and an internet-connected lobby.
 pub struct Property {
-    pub manager: String,
+    pub manager: ManagerClient,
     pub lobby: ProvisionedDoor,
     pub front: Door,
     pub garage: Door,
 }
 
 pub async fn property(backend: &Backend) -> Property {
-    let created: CreatePropertyResponse = backend
-        .ok(
-            Method::POST,
-            "/v1/properties",
-            "",
-            Some(CreatePropertyRequest {
-                name: "Elm Court".into(),
-                utc_offset_minutes: 60,
-                manager_name: "Pat".into(),
-            }),
-        )
-        .await;
-    let manager = created.manager.token.clone();
-    let door = |name: &str, online| CreateDoorRequest { name: name.into(), online };
-    let lobby: ProvisionedDoor = backend.ok(Method::POST, "/v1/doors", &manager, Some(door("Lobby", true))).await;
-    let front: ProvisionedDoor = backend.ok(Method::POST, "/v1/doors", &manager, Some(door("Front door", false))).await;
-    let garage: ProvisionedDoor = backend.ok(Method::POST, "/v1/doors", &manager, Some(door("Garage", false))).await;
+    let manager = backend.create_property("Elm Court").await;
+    let lobby = manager.create_door("Lobby", true).await.unwrap();
+    let front = manager.create_door("Front door", false).await.unwrap();
+    let garage = manager.create_door("Garage", false).await.unwrap();
     Property { manager, lobby, front: Door::install(&front), garage: Door::install(&garage) }
 }
 
@@ -119,14 +78,8 @@ pub struct Door {
 
 impl Door {
     pub fn install(p: &ProvisionedDoor) -> Door {
-        let engine = DoorEngine::new(DoorProvisioning {
-            door_id: p.door_id,
-            door_key: KeyPair::from_secret(&p.door_secret_key.0.0),
-            anchors: TrustAnchors::new(p.trust_anchors.iter().map(|k| k.0)),
-            doorcode_secret: DoorcodeSecret::new(p.doorcode_secret.0.0),
-            utc_offset_minutes: p.utc_offset_minutes,
-            clock: keyway_api::clock::now(),
-        });
+        // The verified installation path the door simulator uses.
+        let engine = keyway_test_kit::install::install(p, keyway_api::clock::now()).expect("a genuine provisioning");
         Door { id: p.door_id, engine: Arc::new(Mutex::new(engine)) }
     }
 

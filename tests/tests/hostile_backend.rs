@@ -8,7 +8,6 @@ use keyway_e2e::proxy::{Proxy, Tamper, flip_b64};
 use keyway_e2e::*;
 use keyway_wallet::verify_sync::BadSync;
 use keyway_wallet::{Wallet, WalletError};
-use reqwest::Method;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -46,8 +45,7 @@ async fn setup() -> Setup {
         .unwrap();
     let person = invite.person.person_id.0;
     let grant = KeyGrant { doors: vec![p.garage.id], start: None, expiry: Some(expiry) };
-    let _: serde_json::Value =
-        backend.ok(Method::POST, &format!("/v1/people/{person}/keys"), &p.manager, Some(grant)).await;
+    p.manager.add_key(invite.person.person_id, &grant).await.unwrap();
     Setup { _dir: dir, backend, p, proxy, wallet, person }
 }
 
@@ -90,10 +88,7 @@ async fn forged_door_update_batch_is_refused() {
     let expiry = keyway_api::clock::now().saturating_add_secs(DAY);
     let (other, _) =
         s.backend.invite(&s.p.manager, app_invite("Otto", &[s.p.front.id], None, Some(expiry), false)).await;
-    let _: serde_json::Value = s
-        .backend
-        .ok(Method::DELETE, &format!("/v1/people/{}", other.person.person_id.0), &s.p.manager, None::<()>)
-        .await;
+    s.p.manager.delete_person(other.person.person_id).await.unwrap();
     let cursor = s.wallet.store().cursor().unwrap();
     s.proxy.set(with_json(|v| {
         for door in v["doors"].as_array_mut().unwrap() {
@@ -112,28 +107,12 @@ async fn forged_door_update_batch_is_refused() {
 async fn another_propertys_answer_is_refused() {
     let mut s = setup().await;
     // A second property on the same backend, with its own authority and its own resident.
-    let created: CreatePropertyResponse = s
-        .backend
-        .ok(
-            Method::POST,
-            "/v1/properties",
-            "",
-            Some(CreatePropertyRequest { name: "Oak Row".into(), utc_offset_minutes: 0, manager_name: "Sam".into() }),
-        )
-        .await;
-    let door: ProvisionedDoor = s
-        .backend
-        .ok(
-            Method::POST,
-            "/v1/doors",
-            &created.manager.token,
-            Some(CreateDoorRequest { name: "Gate".into(), online: false }),
-        )
-        .await;
+    let oak_row = s.backend.create_property("Oak Row").await;
+    let door = oak_row.create_door("Gate", false).await.unwrap();
     let (_, token) = s
         .backend
         .invite(
-            &created.manager.token,
+            &oak_row,
             app_invite("Ola", &[door.door_id], None, Some(keyway_api::clock::now().saturating_add_secs(DAY)), false),
         )
         .await;

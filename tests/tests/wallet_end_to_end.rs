@@ -6,7 +6,6 @@ use keyway_e2e::*;
 use keyway_protocol::credential::{DenialReason, DoorSet, Validity};
 use keyway_wallet::WalletError;
 use keyway_wallet::key_state::KeyState;
-use reqwest::Method;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn invite_accept_sync_unlock_and_deliver_another_persons_revocation() {
@@ -35,9 +34,7 @@ async fn invite_accept_sync_unlock_and_deliver_another_persons_revocation() {
     let mut bob = phone(dir.path(), "bob");
     bob.accept_invite(&backend.base, &bob_token).await.unwrap();
     assert!(unlock(&mut bob, &p.front).granted);
-    let _: serde_json::Value = backend
-        .ok(Method::POST, &format!("/v1/people/{}/revoke-all", bob_invite.person.person_id.0), &p.manager, None::<()>)
-        .await;
+    p.manager.revoke_all_keys(bob_invite.person.person_id).await.unwrap();
     let pending: Vec<_> =
         backend.tasks(&p.manager, p.front.id).await.into_iter().filter(|t| t.state == TaskState::Pending).collect();
     assert_eq!(pending.len(), 1, "one pending door update for the front door");
@@ -74,7 +71,7 @@ async fn invite_accept_sync_unlock_and_deliver_another_persons_revocation() {
     assert!(matches!(bob.unlock(p.front.id, &mut p.front.connect()), Err(WalletError::NoKeyForDoor(_))));
 
     // The activity the door logged reached the backend through Alice's phone.
-    let activity: Vec<ActivityEntry> = backend.get(&format!("/v1/activity?door_id={}", p.front.id.0), &p.manager).await;
+    let activity: Vec<ActivityEntry> = p.manager.activity(Some(p.front.id), None).await.unwrap();
     assert!(activity.iter().any(|a| a.person_name.as_deref() == Some("Alice")), "{activity:?}");
     assert!(activity.iter().any(|a| a.person_name.as_deref() == Some("Bob")));
 }
@@ -109,9 +106,7 @@ async fn revoked_resident_and_their_guest_are_refused_after_another_resident_car
     assert!(alice.store().issued_guest_keys().unwrap().iter().all(|k| k.registered));
 
     // Revoke All Keys for Alice. Carol's unlock carries the update to the front door.
-    let _: serde_json::Value = backend
-        .ok(Method::POST, &format!("/v1/people/{}/revoke-all", alice_invite.person.person_id.0), &p.manager, None::<()>)
-        .await;
+    p.manager.revoke_all_keys(alice_invite.person.person_id).await.unwrap();
     carol.sync().await.unwrap();
     let c = unlock(&mut carol, &p.front);
     assert!(c.granted && c.updates_carried);
@@ -128,7 +123,7 @@ async fn revoked_resident_and_their_guest_are_refused_after_another_resident_car
 
     let tasks = backend.tasks(&p.manager, p.front.id).await;
     assert!(tasks.iter().all(|t| t.state == TaskState::Delivered), "{tasks:?}");
-    let people: Vec<PersonInfo> = backend.get("/v1/people?show_expired=true", &p.manager).await;
+    let people: Vec<PersonInfo> = p.manager.people(true).await.unwrap();
     assert!(people.iter().any(|x| x.name == "Alice"), "Alice stays listed with show expired users");
 }
 

@@ -2,6 +2,7 @@
 //! accept, keys, unlock (carrying a door update), pending, activity, upload, guest sharing;
 //! and bad input as one line with exit code 1.
 
+use keyway_api::client::ManagerClient;
 use keyway_api::*;
 use keyway_link::socket::DoorListener;
 use lock_sim::{DoorFile, serve_door};
@@ -28,36 +29,16 @@ fn one_line_error(out: &Output) -> String {
     err
 }
 
-async fn post<T: serde::de::DeserializeOwned>(
-    http: &reqwest::Client,
-    url: String,
-    token: &str,
-    body: &impl serde::Serialize,
-) -> T {
-    let resp = http.post(url).bearer_auth(token).json(body).send().await.unwrap();
-    assert!(resp.status().is_success(), "{}", resp.status());
-    resp.json().await.unwrap()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_resident_accepts_unlocks_a_simulated_door_and_shares_a_guest_key() {
     let dir = tempfile::tempdir().unwrap();
     let server =
         mission_control::Server::start(dir.path().join("mc.db"), "127.0.0.1:0".parse().unwrap()).await.unwrap();
     let base = server.base_url();
-    let http = reqwest::Client::new();
-    let created: CreatePropertyResponse = http
-        .post(format!("{base}/v1/properties"))
-        .json(&CreatePropertyRequest { name: "Elm Court".into(), utc_offset_minutes: 0, manager_name: "Pat".into() })
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let pm = created.manager.token;
-    let door: ProvisionedDoor =
-        post(&http, format!("{base}/v1/doors"), &pm, &CreateDoorRequest { name: "Garage".into(), online: false }).await;
+    let property =
+        CreatePropertyRequest { name: "Elm Court".into(), utc_offset_minutes: 0, manager_name: "Pat".into() };
+    let (_, pm) = ManagerClient::create_property(&base, &property).await.unwrap();
+    let door = pm.create_door("Garage", false).await.unwrap();
     let grant = KeyGrant {
         doors: vec![door.door_id],
         start: None,
@@ -74,13 +55,10 @@ async fn a_resident_accepts_unlocks_a_simulated_door_and_shares_a_guest_key() {
             may_share: app,
         }
     };
-    let ann: InviteResponse = post(&http, format!("{base}/v1/invites"), &pm, &invite("Ann", AccessKind::AppKey)).await;
+    let ann = pm.invite(&invite("Ann", AccessKind::AppKey)).await.unwrap();
     // A doorcode person queues a door update for the Garage, which Ann's phone will carry.
-    let _: InviteResponse =
-        post(&http, format!("{base}/v1/invites"), &pm, &invite("Cleo", AccessKind::DailyDoorcode)).await;
-    let outbox: Vec<OutboxMessage> =
-        http.get(format!("{base}/v1/outbox")).bearer_auth(&pm).send().await.unwrap().json().await.unwrap();
-    let token = outbox.iter().find(|m| m.message_id == ann.welcome_message_id).unwrap().token.clone();
+    pm.invite(&invite("Cleo", AccessKind::DailyDoorcode)).await.unwrap();
+    let token = pm.welcome_token(ann.person.person_id).await.unwrap().unwrap();
 
     // The door simulator, in-process on a thread, on its own state file.
     let state = DoorFile::new(dir.path().join("garage.state"));

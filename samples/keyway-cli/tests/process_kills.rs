@@ -3,6 +3,7 @@
 //! must pick up where the last left off; at the end nothing the manager did or the door logged
 //! is lost or counted twice, and the wallet's SQLite file is intact.
 
+use keyway_api::client::ManagerClient;
 use keyway_api::*;
 use keyway_link::socket::DoorListener;
 use keyway_wallet::store::Store;
@@ -55,38 +56,16 @@ fn run_ok(wallet: &Path, args: &[&str]) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
-async fn post<T: serde::de::DeserializeOwned>(
-    http: &reqwest::Client,
-    url: String,
-    token: &str,
-    body: &impl serde::Serialize,
-) -> T {
-    let resp = http.post(url).bearer_auth(token).json(body).send().await.unwrap();
-    assert!(resp.status().is_success(), "{}", resp.status());
-    resp.json().await.unwrap()
-}
-
-async fn get<T: serde::de::DeserializeOwned>(http: &reqwest::Client, url: String, token: &str) -> T {
-    http.get(url).bearer_auth(token).send().await.unwrap().json().await.unwrap()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigkill_during_sync_unlock_and_upload_loses_and_duplicates_nothing() {
     let dir = tempfile::tempdir().unwrap();
     let server =
         mission_control::Server::start(dir.path().join("mc.db"), "127.0.0.1:0".parse().unwrap()).await.unwrap();
     let base = server.base_url();
-    let http = reqwest::Client::new();
-    let created: CreatePropertyResponse = post(
-        &http,
-        format!("{base}/v1/properties"),
-        "",
-        &CreatePropertyRequest { name: "Elm Court".into(), utc_offset_minutes: 0, manager_name: "Pat".into() },
-    )
-    .await;
-    let pm = created.manager.token;
-    let door: ProvisionedDoor =
-        post(&http, format!("{base}/v1/doors"), &pm, &CreateDoorRequest { name: "Garage".into(), online: false }).await;
+    let property =
+        CreatePropertyRequest { name: "Elm Court".into(), utc_offset_minutes: 0, manager_name: "Pat".into() };
+    let (_, pm) = ManagerClient::create_property(&base, &property).await.unwrap();
+    let door = pm.create_door("Garage", false).await.unwrap();
     let expiry = keyway_api::clock::now().saturating_add_secs(86_400 * 30);
     let grant = KeyGrant { doors: vec![door.door_id], start: None, expiry: Some(expiry) };
     let invite = |name: &str| InviteRequest {
@@ -97,10 +76,9 @@ async fn sigkill_during_sync_unlock_and_upload_loses_and_duplicates_nothing() {
         resident: true,
         may_share: false,
     };
-    let ann: InviteResponse = post(&http, format!("{base}/v1/invites"), &pm, &invite("Ann")).await;
-    let cleo: InviteResponse = post(&http, format!("{base}/v1/invites"), &pm, &invite("Cleo")).await;
-    let outbox: Vec<OutboxMessage> = get(&http, format!("{base}/v1/outbox"), &pm).await;
-    let token = outbox.iter().find(|m| m.message_id == ann.welcome_message_id).unwrap().token.clone();
+    let ann = pm.invite(&invite("Ann")).await.unwrap();
+    let cleo = pm.invite(&invite("Cleo")).await.unwrap();
+    let token = pm.welcome_token(ann.person.person_id).await.unwrap().unwrap();
 
     let state = DoorFile::new(dir.path().join("garage.state"));
     state.provision(keyway_test_kit::install::provisioning_from(&door, keyway_api::clock::now()).unwrap()).unwrap();
@@ -116,13 +94,8 @@ async fn sigkill_during_sync_unlock_and_upload_loses_and_duplicates_nothing() {
     for round in 0..ROUNDS {
         // The manager does something an offline door must learn: a new keycard for Cleo.
         let card = format!("04{round:02x}a1b2c3");
-        let _: serde_json::Value = post(
-            &http,
-            format!("{base}/v1/people/{}/keycards", cleo.person.person_id.0),
-            &pm,
-            &AddKeycardRequest { card, doors: vec![door.door_id], start: None, expiry: Some(expiry) },
-        )
-        .await;
+        let keycard = AddKeycardRequest { card, doors: vec![door.door_id], start: None, expiry: Some(expiry) };
+        pm.add_keycard(cleo.person.person_id, &keycard).await.unwrap();
         let (w, b, t, a, d) = (wallet.clone(), base.clone(), token.clone(), addr.clone(), door_arg.clone());
         let delays = [rng.below(30), rng.below(30), rng.below(30)];
         kills += tokio::task::spawn_blocking(move || {
@@ -155,17 +128,16 @@ async fn sigkill_during_sync_unlock_and_upload_loses_and_duplicates_nothing() {
 
     // Every update the manager queued reached the door exactly once, in order.
     let engine = state.load().unwrap();
-    let doors: Vec<DoorInfo> = get(&http, format!("{base}/v1/doors"), &pm).await;
+    let doors = pm.doors().await.unwrap();
     let info = doors.iter().find(|d| d.door_id == door.door_id).unwrap();
     assert_eq!(info.log_head, ROUNDS as u64);
     assert_eq!(engine.update_seq(), info.log_head, "no update lost");
     assert_eq!(info.delivered_seq, info.log_head, "every task delivered");
-    let tasks: Vec<DoorUpdateTask> =
-        get(&http, format!("{base}/v1/door-updates?door_id={}", door.door_id.0), &pm).await;
+    let tasks = pm.door_updates(Some(door.door_id), None).await.unwrap();
     assert!(tasks.iter().all(|t| t.state == TaskState::Delivered), "{tasks:?}");
 
     // Every activity record the door logged reached the backend once, with no gap.
-    let activity: Vec<ActivityEntry> = get(&http, format!("{base}/v1/activity?door_id={}", door.door_id.0), &pm).await;
+    let activity = pm.activity(Some(door.door_id), None).await.unwrap();
     let seqs: HashSet<u64> = activity.iter().map(|a| a.seq).collect();
     assert_eq!(seqs.len(), activity.len(), "no activity record counted twice");
     let head = engine.activity().head();

@@ -17,7 +17,6 @@ mod extract;
 mod guests;
 mod history;
 mod keys;
-pub mod manager_client;
 mod people;
 mod phone;
 mod property;
@@ -29,7 +28,6 @@ mod validate;
 
 pub use auth::ASK_A_PORTFOLIO_MANAGER;
 pub use db::OpenError;
-pub use manager_client::{ManagerClient, ManagerError};
 
 use std::future::Future;
 use std::net::SocketAddr;

@@ -1,9 +1,10 @@
 //! `ManagerClient` against a real server: every method reaches its endpoint and decodes.
 
+use keyway_api::client::ManagerClient;
 use keyway_api::client::{ClientConfig, SyncClient};
 use keyway_api::*;
 use keyway_protocol::credential::KeyPair;
-use mission_control::{ManagerClient, Server};
+use mission_control::Server;
 
 #[tokio::test]
 async fn every_manager_call_round_trips() {

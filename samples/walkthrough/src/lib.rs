@@ -8,13 +8,12 @@
 //!   unlock protocol over the socket stand-in for its GATT service.
 //! - Each resident and guest is a [`keyway_wallet::Wallet`] on its own SQLite file
 //!   ([`phones`]).
-//! - The manager's console is [`manager::ManagerClient`].
+//! - The manager's console is [`keyway_api::client::ManagerClient`].
 //!
 //! The story is in [`story`]; every step checks what the system did and stops the walkthrough
 //! with a failure (and a non-zero exit) if it misbehaved.
 
 pub mod doors;
-pub mod manager;
 pub mod phones;
 pub mod report;
 pub mod story;

@@ -1,9 +1,9 @@
 //! The story, step by step.
 
 use crate::doors::DoorProcess;
-use crate::manager::{ManagerClient, ManagerError};
 use crate::phones::{Phone, Unlock};
 use crate::report::{Report, StepReport, UnlockRow, UpdateRow};
+use keyway_api::client::{ManagerClient, SyncError};
 use keyway_api::*;
 use keyway_link::run_unlock;
 use keyway_link::socket::SocketLink;
@@ -128,10 +128,23 @@ pub async fn run(opts: Options) -> Report {
         }
     };
     report.backend = server.base_url();
+    // Signed out until step 1 creates the property and its managers.
+    let console = match ManagerClient::new(&server.base_url(), "") {
+        Ok(c) => c,
+        Err(e) => {
+            report.steps.push(StepReport {
+                number: 0,
+                title: "connect to Mission Control".into(),
+                failure: Some(e.to_string()),
+                ..Default::default()
+            });
+            return report;
+        }
+    };
     let mut w = World {
         base: server.base_url(),
-        pm: ManagerClient::new(&server.base_url(), ""),
-        sam: ManagerClient::new(&server.base_url(), ""),
+        pm: console.clone(),
+        sam: console,
         anchors: TrustAnchors::new([]),
         opts,
         report,
@@ -435,12 +448,12 @@ impl World {
     // ---- 1 ---------------------------------------------------------------------------------
 
     async fn step1(&mut self) -> Step {
-        let created = ManagerClient::create_property(
+        let (created, pm) = ManagerClient::create_property(
             &self.base,
             &CreatePropertyRequest { name: "Elm Court".into(), utc_offset_minutes: 60, manager_name: "Pat".into() },
         )
         .await?;
-        self.pm = ManagerClient::new(&self.base, &created.manager.token);
+        self.pm = pm;
         self.anchors = TrustAnchors::new([created.authority_key.0]);
         self.say(format!(
             "Pat creates the property Elm Court (UTC+1) and is its Portfolio Manager (authority key {}…).",
@@ -486,8 +499,8 @@ impl World {
                 key_management: false,
             })
             .await?;
-        self.sam = self.pm.as_manager(&sam.token);
-        let kim = self.pm.as_manager(&kim.token);
+        self.sam = self.pm.with_token(&sam.token);
+        let kim = self.pm.with_token(&kim.token);
         check!(self.sam.me().await?.key_management, "Sam should have Key Management");
         self.say("   Pat adds two managers: Sam with Key Management, Kim without.");
         let attempt = kim
@@ -501,7 +514,7 @@ impl World {
             })
             .await;
         match attempt {
-            Err(ManagerError::Refused { status: 403, error }) => {
+            Err(SyncError::Rejected { status: 403, error }) => {
                 check!(
                     error.message.contains("ask a Portfolio Manager"),
                     "unexpected refusal message: {}",
@@ -705,7 +718,7 @@ impl World {
             t.denial.as_deref().unwrap_or("?")
         ));
         self.upload("Ann").await?;
-        let tasks = self.sam.door_updates(garage).await?;
+        let tasks = self.sam.door_updates(Some(garage), None).await?;
         check!(
             tasks.iter().any(|t| t.seq == 1 && t.state == TaskState::Delivered),
             "the doorcode task is not delivered: {tasks:?}"
@@ -860,7 +873,7 @@ impl World {
             let p = self.people()?;
             (p.ann, p.ann_key)
         };
-        let revoked = self.sam.revoke_all(ann).await?;
+        let revoked = self.sam.revoke_all_keys(ann).await?;
         check!(
             revoked.revoked_keys == vec![ann_key],
             "Revoke All Keys should end Ann's key: {:?}",
@@ -896,7 +909,7 @@ impl World {
             u.report
         );
         self.upload("Bob").await?;
-        let tasks = self.sam.door_updates(garage).await?;
+        let tasks = self.sam.door_updates(Some(garage), None).await?;
         let task = tasks
             .iter()
             .find(|t| t.seq == garage_update)
@@ -937,7 +950,7 @@ impl World {
             .first()
             .map(|c| c.code.clone())
             .ok_or_else(|| Failure("Cleo has no code".into()))?;
-        let history_before = self.sam.activity_of(cleo).await?;
+        let history_before = self.sam.activity(None, Some(cleo)).await?;
         check!(!history_before.is_empty(), "Cleo's keypad entry should have reached Mission Control through a phone");
         let deleted = self.sam.delete_person(cleo).await?;
         self.say(format!(
@@ -947,7 +960,7 @@ impl World {
         ));
         let all = self.sam.people(true).await?;
         check!(all.iter().all(|p| p.person_id != cleo), "Cleo is still in the people list");
-        let history = self.sam.activity_of(cleo).await?;
+        let history = self.sam.activity(None, Some(cleo)).await?;
         check!(history.len() == history_before.len(), "Cleo's activity changed with her deletion");
         self.say(format!("   She is gone from the people list (even with expired users shown); her {} activity record(s) remain, e.g. \"{}\" at the {}.",
             history.len(),
@@ -979,7 +992,7 @@ impl World {
                 let d = self.door(name)?;
                 (d.id(), d.status()?)
             };
-            let entries = self.sam.activity_at(id).await?;
+            let entries = self.sam.activity(Some(id), None).await?;
             let mut seqs: Vec<u64> = entries.iter().map(|e| e.seq).collect();
             seqs.sort();
             check!(
@@ -1026,7 +1039,7 @@ impl World {
         }
         self.say("The door processes' own session logs match every decision the phones reported.");
         let garage = self.doors()?.garage.id();
-        let entries = self.sam.activity_at(garage).await?;
+        let entries = self.sam.activity(Some(garage), None).await?;
         let has = |f: &dyn Fn(&ActivityEvent) -> bool| entries.iter().any(|e| f(&e.event));
         check!(has(&|e| matches!(e, ActivityEvent::AppUnlock { guest: true, .. })), "the guest's unlock is missing");
         check!(
@@ -1045,7 +1058,7 @@ impl World {
     async fn collect_updates(&mut self) -> Step {
         for name in ["Garage", "Bike Room"] {
             let id = self.door(name)?.id();
-            for t in self.sam.door_updates(id).await? {
+            for t in self.sam.door_updates(Some(id), None).await? {
                 self.report.updates.push(UpdateRow {
                     door: name.into(),
                     seq: t.seq,

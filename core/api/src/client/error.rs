@@ -22,6 +22,14 @@ pub enum SyncError {
 }
 
 impl SyncError {
+    /// The HTTP status of an answer that refused or failed the request.
+    pub fn status(&self) -> Option<u16> {
+        match self {
+            SyncError::Rejected { status, .. } | SyncError::Server { status, .. } => Some(*status),
+            _ => None,
+        }
+    }
+
     /// True for refusals that mean the device's credentials are no longer good (401).
     pub fn is_unauthorized(&self) -> bool {
         matches!(self, SyncError::Rejected { status: 401, .. })

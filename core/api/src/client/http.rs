@@ -29,16 +29,16 @@ impl ClientConfig {
     }
 }
 
-/// Cheap to clone: clones share one connection pool.
+/// The transport both faces of the client share: one connection pool, the base URL, one
+/// request loop with one error vocabulary ([`SyncError`]). Cheap to clone.
 #[derive(Clone, Debug)]
-pub struct SyncClient {
-    http: reqwest::Client,
+pub(crate) struct Http {
+    client: reqwest::Client,
     base_url: String,
-    retry: RetryPolicy,
 }
 
-impl SyncClient {
-    pub fn new(config: ClientConfig) -> Result<Self, SyncError> {
+impl Http {
+    pub(crate) fn new(config: &ClientConfig) -> Result<Self, SyncError> {
         let base_url = config.base_url.trim().trim_end_matches('/').to_string();
         if !(base_url.starts_with("https://") || base_url.starts_with("http://")) {
             return Err(SyncError::Config(format!("base URL {base_url:?} must start with https:// or http://")));
@@ -46,16 +46,75 @@ impl SyncClient {
         if config.retry.max_attempts == 0 {
             return Err(SyncError::Config("max_attempts must be at least 1".into()));
         }
-        let http = reqwest::Client::builder()
+        let client = reqwest::Client::builder()
             .timeout(config.timeout)
             .connect_timeout(config.timeout)
             .build()
             .map_err(|e| SyncError::Config(e.to_string()))?;
-        Ok(SyncClient { http, base_url, retry: config.retry })
+        Ok(Http { client, base_url })
     }
 
-    pub fn base_url(&self) -> &str {
+    pub(crate) fn base_url(&self) -> &str {
         &self.base_url
+    }
+
+    /// One request, retried on network errors and 5xx answers as `retry` allows (callers of
+    /// requests that are not idempotent pass [`RetryPolicy::none`]).
+    pub(crate) async fn call<Req: Serialize + ?Sized, Resp: DeserializeOwned>(
+        &self,
+        method: Method,
+        path: &str,
+        bearer: Option<&str>,
+        body: Option<&Req>,
+        retry: &RetryPolicy,
+    ) -> Result<Resp, SyncError> {
+        let url = format!("{}{}", self.base_url, path);
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let mut request = self.client.request(method.clone(), &url);
+            if let Some(token) = bearer {
+                request = request.bearer_auth(token);
+            }
+            if let Some(body) = body {
+                request = request.json(body);
+            }
+            let failure = match request.send().await {
+                Ok(response) => match classify(response).await {
+                    Outcome::Done(result) => return result,
+                    Outcome::Retry(failure) => failure,
+                },
+                Err(e) => Failure::Network(e.to_string()),
+            };
+            if attempt >= retry.max_attempts {
+                return Err(match failure {
+                    Failure::Network(detail) => SyncError::Network { attempts: attempt, detail },
+                    Failure::Server(status, message) => SyncError::Server { status, attempts: attempt, message },
+                });
+            }
+            tokio::time::sleep(retry.backoff(attempt)).await;
+        }
+    }
+}
+
+/// The phone's face of the client. Every phone request is idempotent, so each is retried.
+/// Cheap to clone: clones share one connection pool.
+#[derive(Clone, Debug)]
+pub struct SyncClient {
+    http: Http,
+    retry: RetryPolicy,
+}
+
+impl SyncClient {
+    /// A client for `config.base_url`; refuses a URL that is not http(s) and a retry policy
+    /// with no attempts.
+    pub fn new(config: ClientConfig) -> Result<Self, SyncError> {
+        Ok(SyncClient { http: Http::new(&config)?, retry: config.retry })
+    }
+
+    /// The backend's base URL, without a trailing slash.
+    pub fn base_url(&self) -> &str {
+        self.http.base_url()
     }
 
     /// Accepts an invite for this device. Retrying after a lost answer is safe: the same
@@ -109,32 +168,7 @@ impl SyncClient {
         bearer: Option<&str>,
         body: Option<&Req>,
     ) -> Result<Resp, SyncError> {
-        let url = format!("{}{}", self.base_url, path);
-        let mut attempt = 0;
-        loop {
-            attempt += 1;
-            let mut request = self.http.request(method.clone(), &url);
-            if let Some(token) = bearer {
-                request = request.bearer_auth(token);
-            }
-            if let Some(body) = body {
-                request = request.json(body);
-            }
-            let failure = match request.send().await {
-                Ok(response) => match classify(response).await {
-                    Outcome::Done(result) => return result,
-                    Outcome::Retry(failure) => failure,
-                },
-                Err(e) => Failure::Network(e.to_string()),
-            };
-            if attempt >= self.retry.max_attempts {
-                return Err(match failure {
-                    Failure::Network(detail) => SyncError::Network { attempts: attempt, detail },
-                    Failure::Server(status, message) => SyncError::Server { status, attempts: attempt, message },
-                });
-            }
-            tokio::time::sleep(self.retry.backoff(attempt)).await;
-        }
+        self.http.call(method, path, bearer, body, &self.retry).await
     }
 }
 

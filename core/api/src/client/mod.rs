@@ -1,6 +1,7 @@
-//! The phone's HTTP client for Mission Control (feature `client`).
+//! The HTTP client for Mission Control (feature `client`): one transport with a phone face
+//! ([`SyncClient`]) and, with feature `manager`, a manager face (`ManagerClient`).
 //!
-//! Every call is a request the server treats as idempotent, so the client retries it on
+//! Every phone call is a request the server treats as idempotent, so the client retries it on
 //! network errors and 5xx answers with exponential backoff ([`RetryPolicy`]); a 4xx answer is
 //! final and comes back as [`SyncError::Rejected`] with the server's [`ApiError`].
 //!
@@ -8,10 +9,14 @@
 
 mod error;
 mod http;
+#[cfg(feature = "manager")]
+mod manager;
 mod retry;
 
 pub use error::SyncError;
 pub use http::{ClientConfig, SyncClient};
+#[cfg(feature = "manager")]
+pub use manager::ManagerClient;
 pub use retry::RetryPolicy;
 
 #[cfg(test)]

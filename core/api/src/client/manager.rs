@@ -1,50 +1,38 @@
-//! A typed client for the manager's endpoints, for the walkthrough, samples and tests that
-//! drive Mission Control the way the manager's console would. No retries: a manager action
-//! such as an invite is not idempotent, so a failure is reported and the caller decides.
+//! The manager's face of the client (feature `manager`): typed calls for the manager's
+//! endpoints, for consoles, integrations, the walkthrough and tests that drive Mission Control
+//! the way the manager's console would. Same transport and errors as the phone's face
+//! ([`SyncClient`](super::SyncClient)), but no retries: a manager action such as an invite is
+//! not idempotent, so a failure is reported and the caller decides.
 
-use keyway_api::*;
+use super::error::SyncError;
+use super::http::Http;
+use super::{ClientConfig, RetryPolicy};
+use crate::*;
 use keyway_protocol::UnixTime;
 use keyway_protocol::credential::{DoorId, KeyId, PersonId};
 use reqwest::Method;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-#[derive(Debug, Clone, thiserror::Error)]
-pub enum ManagerError {
-    #[error("network error: {0}")]
-    Network(String),
-    #[error("refused ({status}): {error}")]
-    Refused { status: u16, error: ApiError },
-    #[error("unreadable answer: {0}")]
-    Decode(String),
-}
-
-impl ManagerError {
-    pub fn status(&self) -> Option<u16> {
-        match self {
-            ManagerError::Refused { status, .. } => Some(*status),
-            _ => None,
-        }
-    }
-}
-
+/// A manager's session with Mission Control. Cheap to clone: clones share one connection pool.
 #[derive(Clone, Debug)]
 pub struct ManagerClient {
-    http: reqwest::Client,
-    base_url: String,
+    http: Http,
     token: String,
 }
 
-type Result<T> = std::result::Result<T, ManagerError>;
+type Result<T> = std::result::Result<T, SyncError>;
 
 impl ManagerClient {
-    /// `base_url` such as `http://127.0.0.1:8787`; `token` a manager's bearer token.
-    pub fn new(base_url: impl Into<String>, token: impl Into<String>) -> Self {
-        ManagerClient {
-            http: reqwest::Client::new(),
-            base_url: base_url.into().trim_end_matches('/').to_string(),
-            token: token.into(),
-        }
+    /// `base_url` such as `http://127.0.0.1:8787`; `token` a manager's bearer token (empty for
+    /// the one anonymous call, creating a property).
+    pub fn new(base_url: &str, token: impl Into<String>) -> Result<Self> {
+        Ok(ManagerClient { http: Http::new(&ClientConfig::new(base_url))?, token: token.into() })
+    }
+
+    /// The backend's base URL, without a trailing slash.
+    pub fn base_url(&self) -> &str {
+        self.http.base_url()
     }
 
     /// Creates a property; the answer holds the first (Portfolio) manager's credentials.
@@ -52,7 +40,7 @@ impl ManagerClient {
         base_url: &str,
         req: &CreatePropertyRequest,
     ) -> Result<(CreatePropertyResponse, ManagerClient)> {
-        let anonymous = ManagerClient::new(base_url, "");
+        let anonymous = ManagerClient::new(base_url, "")?;
         let created: CreatePropertyResponse = anonymous.call(Method::POST, "/v1/properties", Some(req)).await?;
         let client = anonymous.with_token(&created.manager.token);
         Ok((created, client))
@@ -60,7 +48,7 @@ impl ManagerClient {
 
     /// The same server as another manager.
     pub fn with_token(&self, token: &str) -> ManagerClient {
-        ManagerClient { http: self.http.clone(), base_url: self.base_url.clone(), token: token.to_string() }
+        ManagerClient { http: self.http.clone(), token: token.to_string() }
     }
 
     pub async fn create_door(&self, name: &str, online: bool) -> Result<ProvisionedDoor> {
@@ -174,22 +162,7 @@ impl ManagerClient {
         path: &str,
         body: Option<&B>,
     ) -> Result<T> {
-        let mut request = self.http.request(method, format!("{}{}", self.base_url, path));
-        if !self.token.is_empty() {
-            request = request.bearer_auth(&self.token);
-        }
-        if let Some(body) = body {
-            request = request.json(body);
-        }
-        let response = request.send().await.map_err(|e| ManagerError::Network(e.to_string()))?;
-        let status = response.status();
-        let bytes = response.bytes().await.map_err(|e| ManagerError::Network(e.to_string()))?;
-        if status.is_success() {
-            serde_json::from_slice(&bytes).map_err(|e| ManagerError::Decode(e.to_string()))
-        } else {
-            let error = serde_json::from_slice::<ApiError>(&bytes)
-                .unwrap_or_else(|_| ApiError::new(ErrorCode::Internal, String::from_utf8_lossy(&bytes).into_owned()));
-            Err(ManagerError::Refused { status: status.as_u16(), error })
-        }
+        let bearer = (!self.token.is_empty()).then_some(self.token.as_str());
+        self.http.call(method, path, bearer, body, &RetryPolicy::none()).await
     }
 }
