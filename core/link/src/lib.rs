@@ -38,6 +38,7 @@ pub trait Link: Send {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum LinkError {
     #[error("timed out waiting for the peer")]
     Timeout,

@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 pub const DEFAULT_SESSION_TIMEOUT: Duration = Duration::from_secs(10);
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum UnlockError {
     #[error("link: {0}")]
     Link(#[from] LinkError),
@@ -21,6 +22,7 @@ pub enum UnlockError {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum ServeError {
     #[error("link: {0}")]
     Link(#[from] LinkError),

@@ -102,7 +102,7 @@ impl From<&LinkError> for Category {
         match e {
             LinkError::Timeout => Category::LinkTimeout,
             LinkError::Disconnected => Category::LinkDisconnected,
-            LinkError::FrameTooLarge { .. } | LinkError::BadMtu(_) | LinkError::Io(_) => Category::Link,
+            _ => Category::Link,
         }
     }
 }
@@ -117,6 +117,7 @@ impl From<&UnlockError> for Category {
                 ErrorCategory::ExchangeFailed => Category::DoorExchange,
                 _ => Category::Internal,
             },
+            _ => Category::Internal,
         }
     }
 }
@@ -130,6 +131,7 @@ impl From<&SyncError> for Category {
             e if e.is_unauthorized() => Category::Unauthorized,
             SyncError::Rejected { status, .. } => Category::Rejected { status: *status },
             SyncError::Decode(_) => Category::BackendNotTrusted,
+            _ => Category::Internal,
         }
     }
 }

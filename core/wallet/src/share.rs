@@ -23,6 +23,7 @@ const REQUEST_PREFIX: &str = "KWSR1.";
 const OFFER_PREFIX: &str = "KWGK1.";
 
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum ShareError {
     #[error("not a Keyway share payload (expected it to start with {0})")]
     NotAPayload(&'static str),

@@ -3,6 +3,7 @@
 use crate::ApiError;
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum SyncError {
     /// The base URL or another setting cannot work.
     #[error("invalid client configuration: {0}")]

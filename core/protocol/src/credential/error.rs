@@ -29,6 +29,7 @@ impl core::fmt::Display for RevokedWhat {
 /// Why a certificate, chain, door certificate or update batch was refused; one variant per
 /// rule, so the door's log, the backend and the app can say exactly which rule failed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum ChainError {
     /// A signature did not verify (strictly) against the key that should have made it.
     #[error("signature on the {what} does not verify")]

@@ -87,6 +87,7 @@ pub struct DoorState {
 
 /// Why a door state was refused: on decoding, or against the limits of the door running it.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum DoorStateError {
     /// The bytes are not a state this version can read: unknown format version, longer than
     /// [`MAX_STATE_LEN`], malformed, or not the canonical encoding.

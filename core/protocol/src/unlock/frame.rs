@@ -66,6 +66,7 @@ impl MessageKind {
 /// peer broke the framing rules: the partial message is dropped and the session should be
 /// abandoned.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum FrameError {
     /// The ATT MTU given (bytes) is outside [`MIN_MTU`]`..=`[`MAX_MTU`].
     #[error("MTU {0} is outside 23..=517")]

@@ -18,6 +18,7 @@ use rusqlite::{Connection, OptionalExtension, params};
 use std::path::Path;
 
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum StoreError {
     #[error("database: {0}")]
     Sqlite(#[from] rusqlite::Error),
