@@ -2,7 +2,8 @@
 
 use crate::error::KeywayError;
 use keyway_protocol::UnixTime;
-use keyway_protocol::credential::{ActivityEvent, ActivityRecord, DenialReason, DoorId, DoorSet, Validity};
+use keyway_wallet::unlock::UnlockReport;
+use keyway_protocol::credential::{ActivityEvent, ActivityRecord, DenialReason, DoorId, DoorSet, KeyId, Validity};
 use keyway_wallet::key_state::{KeyState as CoreKeyState, KeyView};
 use keyway_wallet::store::{PendingBatch, StoredReceipt};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -115,8 +116,16 @@ impl From<&PendingBatch> for PendingUpdates {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, uniffi::Enum)]
-pub enum Denial {
+// The core's own types cross the FFI as they are: uniffi's remote declarations below are
+// checked by the compiler against the real definitions (a variant or field added in the core
+// and not here fails the build), and no conversion code sits in between.
+
+uniffi::custom_type!(DoorId, u32, { remote, lower: |d| d.0, try_lift: |v| Ok(DoorId(v)) });
+uniffi::custom_type!(KeyId, u64, { remote, lower: |k| k.0, try_lift: |v| Ok(KeyId(v)) });
+
+/// Why a door refused (`keyway_protocol::credential::DenialReason`).
+#[uniffi::remote(Enum)]
+pub enum DenialReason {
     BadSignature,
     UnknownIssuer,
     WrongDoor,
@@ -136,41 +145,31 @@ pub enum Denial {
     UnknownCredential,
 }
 
-impl From<DenialReason> for Denial {
-    fn from(r: DenialReason) -> Self {
-        use DenialReason as R;
-        match r {
-            R::BadSignature => Denial::BadSignature,
-            R::UnknownIssuer => Denial::UnknownIssuer,
-            R::WrongDoor => Denial::WrongDoor,
-            R::NotYetValid => Denial::NotYetValid,
-            R::Expired => Denial::Expired,
-            R::RevokedKey => Denial::RevokedKey,
-            R::RevokedPerson => Denial::RevokedPerson,
-            R::SharingNotAllowed => Denial::SharingNotAllowed,
-            R::GuestScopeWider => Denial::GuestScopeWider,
-            R::ReSharingByGuest => Denial::ReSharingByGuest,
-            R::BadProof => Denial::BadProof,
-            R::StaleChallenge => Denial::StaleChallenge,
-            R::Malformed => Denial::Malformed,
-            R::UnsupportedVersion => Denial::UnsupportedVersion,
-            R::WeakKey => Denial::WeakKey,
-            R::RateLimited => Denial::RateLimited,
-            R::UnknownCredential => Denial::UnknownCredential,
-        }
-    }
+/// What an unlock did, from the door's verified receipt (`keyway_wallet::unlock::UnlockReport`).
+#[uniffi::remote(Record)]
+pub struct UnlockReport {
+    pub door_id: DoorId,
+    pub door_name: String,
+    pub key_id: KeyId,
+    pub is_guest: bool,
+    pub granted: bool,
+    pub denial: Option<DenialReason>,
+    pub seq_before: u64,
+    pub seq_after: u64,
+    pub updates_carried: bool,
+    pub activity_records: u32,
 }
 
 /// Something a door logged.
 #[derive(Debug, Clone, PartialEq, Eq, uniffi::Enum)]
 pub enum Activity {
     AppUnlock { key_id: u64, person_id: u64, guest: bool },
-    AppDenied { key_id: Option<u64>, person_id: Option<u64>, reason: Denial },
+    AppDenied { key_id: Option<u64>, person_id: Option<u64>, reason: DenialReason },
     DoorcodeEntry { slot: u32, person_id: u64 },
-    DoorcodeDenied { reason: Denial },
+    DoorcodeDenied { reason: DenialReason },
     KeycardEntry { card: Vec<u8>, person_id: u64 },
-    KeycardDenied { card: Vec<u8>, reason: Denial },
-    UpdateRejected { seq: u64, reason: Denial },
+    KeycardDenied { card: Vec<u8>, reason: DenialReason },
+    UpdateRejected { seq: u64, reason: DenialReason },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
@@ -191,17 +190,17 @@ impl From<&ActivityRecord> for ActivityEntry {
             E::AppDenied { key, person, reason } => Activity::AppDenied {
                 key_id: key.map(|k| k.0),
                 person_id: person.map(|p| p.0),
-                reason: (*reason).into(),
+                reason: *reason,
             },
             E::DoorcodeEntry { slot, person } => Activity::DoorcodeEntry { slot: *slot, person_id: person.0 },
-            E::DoorcodeDenied { reason } => Activity::DoorcodeDenied { reason: (*reason).into() },
+            E::DoorcodeDenied { reason } => Activity::DoorcodeDenied { reason: *reason },
             E::KeycardEntry { card, person } => {
                 Activity::KeycardEntry { card: card.as_slice().to_vec(), person_id: person.0 }
             }
             E::KeycardDenied { card, reason } => {
-                Activity::KeycardDenied { card: card.as_slice().to_vec(), reason: (*reason).into() }
+                Activity::KeycardDenied { card: card.as_slice().to_vec(), reason: *reason }
             }
-            E::UpdateRejected { seq, reason } => Activity::UpdateRejected { seq: *seq, reason: (*reason).into() },
+            E::UpdateRejected { seq, reason } => Activity::UpdateRejected { seq: *seq, reason: *reason },
         };
         ActivityEntry { seq: r.seq, time: to_system_time(r.time), event }
     }

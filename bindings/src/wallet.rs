@@ -7,7 +7,7 @@
 use crate::ble_link::{BleLink, ForeignLink};
 use crate::error::{KeywayError, Result};
 use crate::records::{
-    self, Denial, DoorInfo, KeyInfo, PendingUpdates, ReceiptInfo, ShareRequestInfo, SyncSummary, UploadSummary,
+    self, DoorInfo, KeyInfo, PendingUpdates, ReceiptInfo, ShareRequestInfo, SyncSummary, UploadSummary,
 };
 use crate::secure_store::{ForeignSecureStorage, SecureStore};
 use keyway_protocol::credential::{DoorId, KeyId};
@@ -136,42 +136,6 @@ impl Wallet {
     }
 }
 
-/// What an unlock did, from the door's verified receipt.
-#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
-pub struct UnlockResult {
-    pub door_id: u32,
-    pub door_name: String,
-    /// The key the wallet presented.
-    pub key_id: u64,
-    pub is_guest: bool,
-    pub granted: bool,
-    /// Why the door refused, when it did.
-    pub denial: Option<Denial>,
-    /// The door's update seq before and after the session (updates this phone delivered).
-    pub seq_before: u64,
-    pub seq_after: u64,
-    pub updates_carried: bool,
-    /// Activity records the receipt brought back (queued for upload).
-    pub activity_records: u32,
-}
-
-impl From<UnlockReport> for UnlockResult {
-    fn from(r: UnlockReport) -> Self {
-        UnlockResult {
-            door_id: r.door.0,
-            door_name: r.door_name,
-            key_id: r.key_id.0,
-            is_guest: r.is_guest,
-            granted: r.granted,
-            denial: r.denial.map(Denial::from),
-            seq_before: r.seq_before,
-            seq_after: r.seq_after,
-            updates_carried: r.updates_carried,
-            activity_records: u32::try_from(r.activity_records).unwrap_or(u32::MAX),
-        }
-    }
-}
-
 /// Calls that wait on a door or the network. They run on Keyway's tokio runtime (the BLE
 /// exchange on its blocking pool), so an app awaits them without blocking its UI thread.
 #[uniffi::export(async_runtime = "tokio")]
@@ -206,7 +170,7 @@ impl Wallet {
     /// Unlocks `door_id` through the app's `link` (connected to the door and subscribed to
     /// its responses). A refusal by the door is a result (`granted == false`, `denial`), not
     /// an error; the door's receipt is stored either way.
-    pub async fn unlock(&self, door_id: u32, link: Arc<dyn BleLink>) -> Result<UnlockResult> {
+    pub async fn unlock(&self, door_id: u32, link: Arc<dyn BleLink>) -> Result<UnlockReport> {
         let inner = self.inner.clone();
         let report = tokio::task::spawn_blocking(move || {
             let mut wallet = inner.blocking_lock();
@@ -217,7 +181,7 @@ impl Wallet {
         .map_err(|e| KeywayError::Internal { reason: format!("unlock task failed: {e}") })?;
         let report = logged(report)?;
         tracing::info!(door = door_id, granted = report.granted, seq = report.seq_after, "unlock finished");
-        Ok(report.into())
+        Ok(report)
     }
 }
 

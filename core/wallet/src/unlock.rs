@@ -11,14 +11,21 @@ use std::time::Duration;
 /// How long an unlock may take from the subscription to the door's result.
 pub const UNLOCK_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// What an unlock did, for the app to show.
+/// What an unlock did, from the door's verified receipt: the one shape from the wallet to the
+/// app (the bindings expose this type itself, not a copy).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct UnlockReport {
-    pub door: DoorId,
+    /// The door that was unlocked (or refused).
+    pub door_id: DoorId,
+    /// The door's name as the property calls it.
     pub door_name: String,
+    /// The key the wallet presented.
     pub key_id: KeyId,
+    /// Whether that key is a guest key.
     pub is_guest: bool,
+    /// Whether the door opened.
     pub granted: bool,
+    /// Why the door refused, when it did.
     pub denial: Option<DenialReason>,
     /// The door's update seq before and after this session.
     pub seq_before: u64,
@@ -26,7 +33,7 @@ pub struct UnlockReport {
     /// Whether pending updates were handed over.
     pub updates_carried: bool,
     /// Activity records the door sent back (queued for upload with the receipt).
-    pub activity_records: usize,
+    pub activity_records: u32,
 }
 
 impl Wallet {
@@ -56,7 +63,7 @@ impl Wallet {
         let outcome = run_unlock(link, session, UNLOCK_TIMEOUT)?;
         self.store.record_receipt(&outcome.receipt, keyway_api::clock::now())?;
         Ok(UnlockReport {
-            door,
+            door_id: door,
             door_name,
             key_id: chain.leaf_key_id(),
             is_guest: chain.guest_link().is_some(),
@@ -65,7 +72,7 @@ impl Wallet {
             seq_before: outcome.updates.seq_before,
             seq_after: outcome.updates.seq_after,
             updates_carried: outcome.batch_carried,
-            activity_records: outcome.receipt.body.activity.len(),
+            activity_records: u32::try_from(outcome.receipt.body.activity.len()).unwrap_or(u32::MAX),
         })
     }
 }

@@ -98,7 +98,7 @@ pub fn run(cli: Cli) -> Result<(), String> {
             } else {
                 format!("refused: {:?}", r.denial.unwrap_or(keyway_protocol::credential::DenialReason::Malformed))
             };
-            println!("{} ({}): {decision}", r.door_name, r.door);
+            println!("{} ({}): {decision}", r.door_name, r.door_id);
             println!("  key {}{}", r.key_id, if r.is_guest { " (guest)" } else { "" });
             if r.updates_carried {
                 println!("  carried door updates: seq {} → {}", r.seq_before, r.seq_after);
