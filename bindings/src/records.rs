@@ -2,10 +2,10 @@
 
 use crate::error::KeywayError;
 use keyway_protocol::UnixTime;
-use keyway_wallet::unlock::UnlockReport;
 use keyway_protocol::credential::{ActivityEvent, ActivityRecord, DenialReason, DoorId, DoorSet, KeyId, Validity};
 use keyway_wallet::key_state::{KeyState as CoreKeyState, KeyView};
 use keyway_wallet::store::{PendingBatch, StoredReceipt};
+use keyway_wallet::unlock::UnlockReport;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 /// Latest instant exchanged with apps (year 9999): every platform's date type holds it.
@@ -187,11 +187,9 @@ impl From<&ActivityRecord> for ActivityEntry {
             E::AppUnlock { key, person, guest } => {
                 Activity::AppUnlock { key_id: key.0, person_id: person.0, guest: *guest }
             }
-            E::AppDenied { key, person, reason } => Activity::AppDenied {
-                key_id: key.map(|k| k.0),
-                person_id: person.map(|p| p.0),
-                reason: *reason,
-            },
+            E::AppDenied { key, person, reason } => {
+                Activity::AppDenied { key_id: key.map(|k| k.0), person_id: person.map(|p| p.0), reason: *reason }
+            }
             E::DoorcodeEntry { slot, person } => Activity::DoorcodeEntry { slot: *slot, person_id: person.0 },
             E::DoorcodeDenied { reason } => Activity::DoorcodeDenied { reason: *reason },
             E::KeycardEntry { card, person } => {
