@@ -10,13 +10,17 @@
 //!   ([`phones`]).
 //! - The manager's console is [`keyway_api::client::ManagerClient`].
 //!
-//! The story is in [`story`]; every step checks what the system did and stops the walkthrough
-//! with a failure (and a non-zero exit) if it misbehaved.
+//! The story is in [`story`], which sets the stage and tells it: one file per step of the
+//! article under `src/steps/`, sharing the `World` (the consoles, the phones and the report
+//! being written) and its helpers from `src/world.rs`. Every step checks what the system did
+//! and stops the walkthrough with a failure (and a non-zero exit) if it misbehaved.
 
 pub mod doors;
 pub mod phones;
 pub mod report;
+mod steps;
 pub mod story;
+mod world;
 
 pub use report::Report;
 pub use story::{Options, run};
