@@ -6,6 +6,7 @@ mod common;
 use common::*;
 use keyway_api::*;
 use keyway_protocol::credential::*;
+use keyway_protocol::door::RevocationSet;
 use reqwest::Method;
 use serde_json::json;
 
@@ -159,21 +160,24 @@ async fn household(mc: &Mc) -> Household {
     Household { p, person: answer.person.person_id, key, phone, guest_chain, expiry, carrier }
 }
 
-/// The revocation state each offline door reaches by applying the batch a phone carries.
-async fn doors_after_sync(mc: &Mc, h: &Household) -> Vec<(DoorId, DoorRevocations)> {
+/// The revocation state each offline door reaches by applying the batch a phone carries: the
+/// real door engine, installed from the backend's provisioning answer.
+async fn doors_after_sync(mc: &Mc, h: &Household) -> Vec<(DoorId, RevocationSet)> {
     let sync = mc.phone_client().sync(&h.carrier.token, None).await.unwrap();
     let mut out = Vec::new();
     for door in [&h.p.lobby, &h.p.garage] {
         let tasks = tasks(mc, &h.p.pm, door.door_id).await;
-        let mut set = DoorRevocations::default();
+        let mut engine = keyway_test_kit::install::install(door, now()).expect("a genuine provisioning");
         let entry = sync.doors.iter().find(|d| d.door_id == door.door_id).expect("the carrier opens every door");
         if let Some(batch) = &entry.pending_updates {
-            let seq = door_applies(&h.p.anchors(), door.door_id, batch, 0, &mut set);
-            assert_eq!(seq, tasks.len() as u64, "the batch carries every pending update");
+            let report = engine.apply_batch(batch, now());
+            assert_eq!(report.batch_rejected, None, "the batch verifies at the door");
+            assert!(report.rejected_updates.is_empty(), "{:?}", report.rejected_updates);
+            assert_eq!(report.seq_after, tasks.len() as u64, "the batch carries every pending update");
         } else {
             assert!(tasks.is_empty());
         }
-        out.push((door.door_id, set));
+        out.push((door.door_id, engine.revocations().clone()));
     }
     out
 }

@@ -11,7 +11,6 @@ use reqwest::Method;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
-use std::collections::HashSet;
 use std::time::Duration;
 
 pub struct Mc {
@@ -194,56 +193,6 @@ pub fn share(phone: &Phone, parent: &KeyCertificate, doors: &[DoorId], validity:
         validity,
     );
     (KeyChain::guest(parent.clone(), GuestKey::sign(body, &phone.key)), guest)
-}
-
-/// The revocation set a door holds after applying `ops`.
-#[derive(Default)]
-pub struct DoorRevocations {
-    keys: HashSet<KeyId>,
-    people: HashSet<PersonId>,
-}
-
-impl DoorRevocations {
-    pub fn apply(&mut self, op: &DoorOp) {
-        match op {
-            DoorOp::RevokeKey { key, .. } => {
-                self.keys.insert(*key);
-            }
-            DoorOp::RevokePerson { person, .. } => {
-                self.people.insert(*person);
-            }
-            _ => {}
-        }
-    }
-}
-
-impl RevocationCheck for DoorRevocations {
-    fn key_revoked(&self, key: KeyId) -> bool {
-        self.keys.contains(&key)
-    }
-    fn person_revoked(&self, person: PersonId) -> bool {
-        self.people.contains(&person)
-    }
-}
-
-/// What an offline door does with a batch: checks it is authority-signed for itself and
-/// applies the updates after its own seq. Returns the new seq.
-pub fn door_applies(
-    anchors: &TrustAnchors,
-    door: DoorId,
-    batch: &UpdateBatch,
-    own_seq: u64,
-    set: &mut DoorRevocations,
-) -> u64 {
-    batch.verify_for(anchors, door).expect("batch verifies at the door");
-    let mut seq = own_seq;
-    for (n, update) in batch.body.numbered() {
-        if n == seq + 1 {
-            update.ops.iter().for_each(|op| set.apply(op));
-            seq = n;
-        }
-    }
-    seq
 }
 
 /// A receipt signed by the door's provisioned key.
