@@ -147,3 +147,50 @@ fn a_saved_state_larger_than_the_firmware_limits_is_refused_not_truncated() {
     let restored = DoorEngine::from_state(state, DoorLimits::SMALL_MCU).unwrap();
     assert_eq!(restored.revocations().len(), 10);
 }
+
+/// The capacity check counts what an update really stores. Each case here was refused as
+/// `StoreFull` by a count that added every op: a door near its limit then burnt the update's
+/// seq on a refusal although it had room.
+#[test]
+fn a_door_near_its_limits_takes_updates_that_store_nothing_new() {
+    let limits = DoorLimits { revocations: 2, activity: 16, doorcode_slots: 1, keycards: 1 };
+    let p = Property::new();
+    let mut door = p.door(DOOR_A).with_limits(limits).unwrap();
+    let revoke = |k: u64, until: UnixTime| DoorOp::RevokeKey { key: KeyId(k), until };
+    let slot = |s: u32| DoorOp::AddDoorcode { slot: s, person: PersonId(s.into()), validity: window(NOW, LATER) };
+    let add_card =
+        |c: u32| DoorOp::AddKeycard { card: card(c), person: PersonId(c.into()), validity: window(NOW, LATER) };
+    let setup = vec![vec![revoke(1, LATER)], vec![slot(1)], vec![add_card(1)]];
+    assert!(door.apply_batch(&p.batch(DOOR_A, 1, setup), NOW).rejected_updates.is_empty());
+    let updates = vec![
+        // One new revocation named twice: one entry.
+        vec![revoke(2, LATER), revoke(2, LATER.saturating_add_secs(DAY))],
+        // A revocation whose key expired already stores nothing, even with the table full.
+        vec![revoke(3, NOW.saturating_sub_secs(DAY))],
+        // Replacing the only slot and the only card in one update.
+        vec![DoorOp::RemoveDoorcode { slot: 1 }, slot(2)],
+        vec![DoorOp::RemoveKeycard { card: card(1) }, add_card(2)],
+    ];
+    let report = door.apply_batch(&p.batch(DOOR_A, 4, updates), NOW);
+    assert_eq!(report.batch_rejected, None);
+    assert!(report.rejected_updates.is_empty(), "{:?}", report.rejected_updates);
+    assert_eq!(door.update_seq(), 7);
+    assert_eq!(door.revocations().len(), 2);
+    assert!(door.state().doorcodes.contains_key(&2) && door.state().keycards[0].card == card(2));
+    // And a real overflow is still refused, changing nothing.
+    let report = door.apply_batch(&p.batch(DOOR_A, 8, vec![vec![revoke(4, LATER)], vec![slot(3)]]), NOW);
+    let reasons: Vec<_> = report.rejected_updates.iter().map(|r| (r.seq, r.reason.clone())).collect();
+    assert_eq!(reasons, [(8, UpdateRejection::StoreFull), (9, UpdateRejection::StoreFull)]);
+    assert_eq!(door.revocations().len(), 2);
+}
+
+#[test]
+fn a_door_configured_to_keep_no_activity_keeps_none_and_reloads() {
+    let limits = DoorLimits { activity: 0, ..DoorLimits::SMALL_MCU };
+    let p = Property::new();
+    let mut door = p.door(DOOR_A).with_limits(limits).unwrap();
+    let _ = door.enter_doorcode("00000000", NOW);
+    assert_eq!(door.activity().len(), 0);
+    assert_eq!(door.activity().head(), 1, "the seq still counts, so a backend sees the gap");
+    assert!(DoorEngine::from_state(door.state().clone(), limits).is_ok());
+}

@@ -14,8 +14,11 @@ use super::engine::DoorEngine;
 use super::state::{DoorcodeSlot, Keycard};
 use crate::UnixTime;
 use crate::codec::DecodeError;
-use crate::credential::{ActivityEvent, ChainError, DoorOp, DoorUpdate, SignedBody, UpdateBatch, UpdateBatchBody};
+use crate::credential::{
+    ActivityEvent, CardId, ChainError, DoorOp, DoorUpdate, SignedBody, UpdateBatch, UpdateBatchBody,
+};
 use crate::unlock::message::{MAX_REJECTED_PER_SESSION, RejectedUpdate, UpdateRejection, UpdateReport};
+use alloc::collections::{BTreeMap, BTreeSet};
 
 /// Largest UTC offset a door accepts (UTC+14 / UTC-14), in minutes.
 pub const MAX_UTC_OFFSET_MINUTES: i16 = 14 * 60;
@@ -100,10 +103,20 @@ impl DoorEngine {
     }
 
     /// Validates every operation, then applies them all (or none).
+    ///
+    /// The capacity check counts what the update really adds once applied in order: a
+    /// revocation already held, repeated within the update, or whose `until` is behind the
+    /// door's clock (at that point of the update) stores nothing, and a slot or card removed and
+    /// added in the same update takes no extra room. An update is refused as `StoreFull` only
+    /// when the tables would really exceed the door's [`DoorLimits`](super::DoorLimits).
     fn apply_update(&mut self, update: &DoorUpdate) -> Result<(), UpdateRejection> {
         let s = &self.state;
         let mut clock = s.clock;
-        let (mut new_revocations, mut new_slots, mut new_cards) = (0usize, 0usize, 0usize);
+        let mut revoked_keys = BTreeSet::new();
+        let mut revoked_persons = BTreeSet::new();
+        // Membership after the ops so far, for every slot and card the update touches.
+        let mut slots: BTreeMap<u32, bool> = BTreeMap::new();
+        let mut cards: BTreeMap<&CardId, bool> = BTreeMap::new();
         for op in update.ops.iter() {
             match op {
                 DoorOp::SetClock { now } => {
@@ -112,34 +125,56 @@ impl DoorEngine {
                     }
                     clock = *now;
                 }
-                DoorOp::RevokeKey { key, .. } => new_revocations += usize::from(s.revocations.would_add_key(*key)),
-                DoorOp::RevokePerson { person, .. } => {
-                    new_revocations += usize::from(s.revocations.would_add_person(*person))
+                DoorOp::RevokeKey { key, until } => {
+                    if *until >= clock && s.revocations.would_add_key(*key) {
+                        revoked_keys.insert(*key);
+                    }
+                }
+                DoorOp::RevokePerson { person, until } => {
+                    if *until >= clock && s.revocations.would_add_person(*person) {
+                        revoked_persons.insert(*person);
+                    }
                 }
                 DoorOp::AddDoorcode { slot, validity, .. } => {
                     if validity.start >= validity.expiry {
                         return Err(UpdateRejection::InvalidOperation);
                     }
-                    new_slots += usize::from(!s.doorcodes.contains_key(slot));
+                    slots.insert(*slot, true);
+                }
+                DoorOp::RemoveDoorcode { slot } => {
+                    slots.insert(*slot, false);
                 }
                 DoorOp::AddKeycard { card, validity, .. } => {
                     if card.len() < 4 || validity.start >= validity.expiry {
                         return Err(UpdateRejection::InvalidOperation);
                     }
-                    new_cards += usize::from(s.keycards.binary_search_by(|k| k.card.cmp(card)).is_err());
+                    cards.insert(card, true);
+                }
+                DoorOp::RemoveKeycard { card } => {
+                    cards.insert(card, false);
                 }
                 DoorOp::SetUtcOffset { minutes } => {
                     if minutes.unsigned_abs() > MAX_UTC_OFFSET_MINUTES.unsigned_abs() {
                         return Err(UpdateRejection::InvalidOperation);
                     }
                 }
-                DoorOp::RemoveDoorcode { .. } | DoorOp::RemoveKeycard { .. } | DoorOp::PruneRevocations { .. } => {}
+                DoorOp::PruneRevocations { .. } => {}
             }
         }
+        let net = |after: &mut dyn Iterator<Item = (bool, bool)>| -> isize {
+            after.map(|(before, after)| isize::from(after) - isize::from(before)).sum()
+        };
+        let slots_after = s.doorcodes.len() as isize
+            + net(&mut slots.iter().map(|(slot, after)| (s.doorcodes.contains_key(slot), *after)));
+        let cards_after = s.keycards.len() as isize
+            + net(&mut cards
+                .iter()
+                .map(|(card, after)| (s.keycards.binary_search_by(|k| k.card.cmp(card)).is_ok(), *after)));
+        let revocations_after = s.revocations.len() + revoked_keys.len() + revoked_persons.len();
         let limits = &self.limits;
-        if s.revocations.len() + new_revocations > limits.revocations
-            || s.doorcodes.len() + new_slots > limits.doorcode_slots
-            || s.keycards.len() + new_cards > limits.keycards
+        if revocations_after > limits.revocations
+            || slots_after > limits.doorcode_slots as isize
+            || cards_after > limits.keycards as isize
         {
             return Err(UpdateRejection::StoreFull);
         }
