@@ -16,6 +16,7 @@ use serde::{Deserialize, Serialize};
 
 /// `POST /v1/properties` (no token: creating a property is how a portfolio starts).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct CreatePropertyRequest {
     pub name: String,
     /// Minutes east of UTC; decides which calendar day a daily doorcode belongs to.
@@ -35,6 +36,7 @@ pub struct CreatePropertyResponse {
 
 /// `POST /v1/doors` (Portfolio Manager).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct CreateDoorRequest {
     pub name: String,
     /// Internet-connected doors are managed directly and get no door-update tasks.
@@ -76,6 +78,7 @@ pub struct DoorInfo {
 
 /// `POST /v1/managers` (Portfolio Manager).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct CreateManagerRequest {
     pub name: String,
     #[serde(default)]
@@ -93,6 +96,7 @@ pub struct ManagerCredentials {
 
 /// `PUT /v1/managers/{id}/key-management` (Portfolio Manager).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct SetKeyManagementRequest {
     pub enabled: bool,
 }
@@ -110,6 +114,7 @@ pub struct ManagerInfo {
 
 /// One key to grant: the doors and the window.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct KeyGrant {
     pub doors: Vec<DoorId>,
     /// Defaults to now; may lie in the future (the welcome goes out today, access starts later).
@@ -122,6 +127,7 @@ pub struct KeyGrant {
 
 /// `POST /v1/invites` (Key Management).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct InviteRequest {
     pub name: String,
     /// Where the welcome message goes (email address or phone number).
@@ -205,6 +211,7 @@ pub struct PersonInfo {
 
 /// `GET /v1/people?show_expired=true` lists people with no active or upcoming key too.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct PeopleQuery {
     #[serde(default)]
     pub show_expired: bool,
@@ -222,6 +229,7 @@ pub type AddKeyRequest = KeyGrant;
 /// keys shared from the old key fall with it and must be shared again. Before the invite is
 /// accepted no certificate exists, and the window simply changes.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct ChangeExpiryRequest {
     pub expiry: UnixTime,
 }
@@ -244,6 +252,7 @@ pub struct RevocationResponse {
 
 /// `POST /v1/people/{person_id}/keycards` (Key Management).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct AddKeycardRequest {
     /// 4 to 16 bytes as hex.
     pub card: String,
@@ -294,6 +303,7 @@ pub struct DoorUpdateTask {
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct DoorUpdateQuery {
     #[serde(default)]
     pub door_id: Option<DoorId>,
@@ -303,6 +313,7 @@ pub struct DoorUpdateQuery {
 
 /// `GET /v1/activity?door_id=&person_id=`.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct ActivityQuery {
     #[serde(default)]
     pub door_id: Option<DoorId>,

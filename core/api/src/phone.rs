@@ -16,6 +16,7 @@ use serde::{Deserialize, Serialize};
 /// (a retry after a lost answer) issues a fresh device token and voids the previous one; a
 /// different device key is refused with 409.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct AcceptInviteRequest {
     pub invite_token: String,
     /// The phone's device public key; weak or small-order keys are refused.
@@ -40,6 +41,7 @@ pub struct DeviceCredentials {
 
 /// `POST /v1/phone/sync`.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct SyncRequest {
     /// The cursor of the last sync applied; `None`, an unknown or a rolled-back cursor gives a
     /// full sync.
@@ -115,6 +117,7 @@ pub struct DoorEntry {
 /// `POST /v1/phone/receipts`. All receipts are checked before any is applied: one bad
 /// signature refuses the whole upload (400) and nothing is recorded.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct UploadReceiptsRequest {
     pub receipts: Vec<B64<Receipt>>,
 }
@@ -142,6 +145,7 @@ pub struct ReceiptResult {
 /// `POST /v1/phone/guest-keys`: a resident registers a guest key they shared, so the manager
 /// sees it under them and can revoke it. Registering the same guest key again is a no-op.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct RegisterGuestKeyRequest {
     /// The guest's full chain: the resident's key certificate and the guest key.
     pub chain: B64<KeyChain>,

@@ -175,3 +175,36 @@ async fn unknown_ids_and_other_propertys_ids_are_not_found_and_write_nothing() {
     assert_eq!(info.keys[0].status, KeyStatus::Active);
     assert!(mc.get::<Vec<DoorUpdateTask>>("/v1/door-updates", &p.pm).await.is_empty());
 }
+
+/// A misspelt field is refused, never ignored: `expires` for `expiry` used to be dropped
+/// silently and the key then ran until 9999-12-31. Every request type denies unknown fields
+/// (queries included), and nothing is written.
+#[tokio::test]
+async fn a_misspelt_field_is_refused_rather_than_widening_access() {
+    let mc = Mc::start().await;
+    let p = property(&mc, "Elm Court").await;
+    let pm = Some(p.pm.as_str());
+    let door = p.lobby.door_id.0;
+    let misspelt = format!(
+        r#"{{"name":"Ann","contact":"ann@example.com","access":"app_key","resident":true,
+            "keys":[{{"doors":[{door}],"expires":1800000000}}]}}"#
+    );
+    let e = expect(&mc, Method::POST, "/v1/invites", pm, Some(&misspelt), 400).await;
+    assert_eq!(e.code, ErrorCode::BadRequest);
+    assert!(e.message.contains("expires"), "the error names the field: {}", e.message);
+    let top_level = format!(
+        r#"{{"name":"Ann","contact":"ann@example.com","access":"app_key","keys":[{{"doors":[{door}]}}],"may_shar":true}}"#
+    );
+    expect(&mc, Method::POST, "/v1/invites", pm, Some(&top_level), 400).await;
+    nothing_written(&mc, &p, 0, 0).await;
+    expect(&mc, Method::GET, "/v1/people?show_expird=true", pm, None, 400).await;
+    expect(
+        &mc,
+        Method::POST,
+        "/v1/phone/accept",
+        None,
+        Some(r#"{"invite_token":"x","device_key":"AAAA","extra":1}"#),
+        400,
+    )
+    .await;
+}
