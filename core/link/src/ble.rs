@@ -3,7 +3,7 @@
 //! The link owns a small tokio runtime: btleplug is async, the unlock exchange is not. Its
 //! notification stream is pumped into a [`NotificationQueue`]; writes go to the door's
 //! request characteristic. Everything that does not touch the radio (the GATT profile, frame
-//! sizing, the queue and its timeouts) lives in [`gatt`] and [`notify_queue`] and is tested
+//! sizing, the queue and its timeouts) lives in [`crate::gatt`] and [`crate::notify_queue`] and is tested
 //! there; this file needs a Bluetooth adapter and a door to exercise.
 
 use super::gatt;
