@@ -28,7 +28,7 @@ pub fn invite(
 ) -> AppResult<(InviteResponse, String)> {
     manager.require_key_management()?;
     let name = validate::text("name", &req.name, 200)?;
-    let contact = validate::text("contact", &req.contact, 200)?;
+    let contact = validate::contact(&req.contact)?;
     if req.keys.is_empty() {
         return Err(AppError::bad_request("an invite needs at least one key"));
     }

@@ -7,7 +7,10 @@ use keyway_protocol::credential::ids::MAX_DOORS_PER_KEY;
 use keyway_protocol::credential::{DoorId, DoorSet, Validity};
 use rusqlite::{Transaction, params};
 
-/// Non-empty after trimming and at most `max` characters.
+/// Non-empty after trimming, at most `max` characters, and free of control characters (NUL,
+/// CR/LF, ESC, DEL, C1) and of invisible formatting characters (zero-width, bidi embeddings and
+/// overrides, BOM): what a manager sees in the console, a resident in a welcome message or an
+/// auditor in an export is what was stored.
 pub fn text(field: &str, value: &str, max: usize) -> AppResult<String> {
     let v = value.trim();
     if v.is_empty() {
@@ -16,7 +19,35 @@ pub fn text(field: &str, value: &str, max: usize) -> AppResult<String> {
     if v.chars().count() > max {
         return Err(AppError::bad_request(format!("{field} is longer than {max} characters")));
     }
+    if let Some(c) = v.chars().find(|c| hidden(*c)) {
+        return Err(AppError::bad_request(format!("{field} contains the invisible character U+{:04X}", u32::from(c))));
+    }
     Ok(v.to_string())
+}
+
+fn hidden(c: char) -> bool {
+    c.is_control()
+        || matches!(c, '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2060}'..='\u{2064}' | '\u{2066}'..='\u{2069}' | '\u{FEFF}')
+}
+
+/// Where a welcome message goes: an email address (one `@`, something on both sides, no
+/// spaces) or a phone number (an optional `+`, 7 to 15 digits, spaces, dashes, dots and
+/// brackets between them).
+pub fn contact(value: &str) -> AppResult<String> {
+    let v = text("contact", value, 200)?;
+    let email = match v.split('@').collect::<Vec<_>>()[..] {
+        [local, domain] => !local.is_empty() && !domain.is_empty() && !v.contains(char::is_whitespace),
+        _ => false,
+    };
+    let number = v.strip_prefix('+').unwrap_or(&v);
+    let digits = number.chars().filter(char::is_ascii_digit).count();
+    let phone = number.chars().all(|c| c.is_ascii_digit() || matches!(c, ' ' | '-' | '.' | '(' | ')'))
+        && (7..=15).contains(&digits);
+    if email || phone {
+        Ok(v)
+    } else {
+        Err(AppError::bad_request("contact must be an email address or a phone number"))
+    }
 }
 
 /// A new grant's window: start defaults to now, expiry to [`NO_EXPIRY`]; the expiry must lie

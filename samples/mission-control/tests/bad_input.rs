@@ -208,3 +208,36 @@ async fn a_misspelt_field_is_refused_rather_than_widening_access() {
     )
     .await;
 }
+
+/// Control characters and invisible formatting characters are refused in every name and
+/// contact (they used to be stored as sent: NUL, CR/LF, ESC, DEL, a right-to-left override),
+/// and a contact must be an email address or a phone number.
+#[tokio::test]
+async fn names_and_contacts_with_control_characters_are_refused() {
+    let mc = Mc::start().await;
+    let p = property(&mc, "Elm Court").await;
+    let pm = Some(p.pm.as_str());
+    let door = p.lobby.door_id.0;
+    let invite = |name: &str, contact: &str| {
+        json!({"name": name, "contact": contact, "access": "app_key", "keys": [{"doors": [door]}]}).to_string()
+    };
+    for bad in ["Ann\u{0}", "Ann\r\nBcc: x", "Ann\u{1b}[2J", "Ann\u{7f}", "nnA\u{202e}", "A\u{200b}nn", "An\u{85}n"] {
+        let e = expect(&mc, Method::POST, "/v1/invites", pm, Some(&invite(bad, "ann@example.com")), 400).await;
+        assert!(e.message.contains("invisible character"), "{bad:?}: {}", e.message);
+        expect(&mc, Method::POST, "/v1/invites", pm, Some(&invite("Ann", &format!("ann{bad}@example.com"))), 400).await;
+        expect(&mc, Method::POST, "/v1/doors", pm, Some(&json!({"name": bad, "online": false}).to_string()), 400).await;
+        let property = json!({"name": bad, "utc_offset_minutes": 0, "manager_name": "Pat"}).to_string();
+        expect(&mc, Method::POST, "/v1/properties", None, Some(&property), 400).await;
+        let manager = json!({"name": bad, "portfolio_manager": false, "key_management": false}).to_string();
+        expect(&mc, Method::POST, "/v1/managers", pm, Some(&manager), 400).await;
+    }
+    for not_a_contact in ["Ann", "ann@", "@example.com", "a@b@c", "ann @example.com", "+1 555", "555-CALL-NOW"] {
+        expect(&mc, Method::POST, "/v1/invites", pm, Some(&invite("Ann", not_a_contact)), 400).await;
+    }
+    nothing_written(&mc, &p, 0, 0).await;
+    // What a manager really types goes through.
+    for contact in ["ann@example.com", "+1 555 0100", "(030) 1234-5678"] {
+        let (status, value) = mc.raw(Method::POST, "/v1/invites", pm, Some(invite("Ann Øster-Ñúñez", contact))).await;
+        assert_eq!(status, 200, "{contact}: {value}");
+    }
+}
