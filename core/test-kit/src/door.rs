@@ -56,24 +56,6 @@ pub fn feed_message(
     Ok(fed)
 }
 
-/// A whole session from the door's side: a challenge with `nonce` at `now`, then the request
-/// and (if it announced one) the batch. Returns the session (for its outgoing frames) and what
-/// the messages did.
-pub fn serve_messages(
-    door: &mut DoorEngine,
-    nonce: [u8; 16],
-    now: UnixTime,
-    request: &[u8],
-    batch: Option<&[u8]>,
-) -> Result<(DoorSession, Fed), DoorSessionError> {
-    let mut session = DoorSession::new(door, now, nonce);
-    let mut fed = feed_message(&mut session, door, MessageKind::Request, request, now)?;
-    if let Some(batch) = batch {
-        fed.absorb(feed_message(&mut session, door, MessageKind::Batch, batch, now)?);
-    }
-    Ok((session, fed))
-}
-
 /// A door session driven by whole messages, for tests that build a request from the session's
 /// challenge and look at the decision and the result separately.
 #[derive(Debug)]

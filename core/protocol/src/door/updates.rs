@@ -161,15 +161,19 @@ impl DoorEngine {
                 DoorOp::PruneRevocations { .. } => {}
             }
         }
-        let net = |after: &mut dyn Iterator<Item = (bool, bool)>| -> isize {
-            after.map(|(before, after)| isize::from(after) - isize::from(before)).sum()
-        };
+        // Each touched entry adds one if it ends up present and was not, frees one the other way.
         let slots_after = s.doorcodes.len() as isize
-            + net(&mut slots.iter().map(|(slot, after)| (s.doorcodes.contains_key(slot), *after)));
-        let cards_after = s.keycards.len() as isize
-            + net(&mut cards
+            + slots
                 .iter()
-                .map(|(card, after)| (s.keycards.binary_search_by(|k| k.card.cmp(card)).is_ok(), *after)));
+                .map(|(slot, after)| isize::from(*after) - isize::from(s.doorcodes.contains_key(slot)))
+                .sum::<isize>();
+        let cards_after = s.keycards.len() as isize
+            + cards
+                .iter()
+                .map(|(card, after)| {
+                    isize::from(*after) - isize::from(s.keycards.binary_search_by(|k| k.card.cmp(card)).is_ok())
+                })
+                .sum::<isize>();
         let revocations_after = s.revocations.len() + revoked_keys.len() + revoked_persons.len();
         let limits = &self.limits;
         if revocations_after > limits.revocations
