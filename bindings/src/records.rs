@@ -215,6 +215,10 @@ pub struct ReceiptInfo {
     pub created_at: SystemTime,
     /// Whether the backend has acknowledged it.
     pub uploaded: bool,
+    /// Why the backend refused it, if it did (it is not sent again).
+    pub refused: Option<String>,
+    /// Whether it came from a door known only from a guest-key offer (never uploaded).
+    pub from_guest_offer: bool,
 }
 
 impl From<&StoredReceipt> for ReceiptInfo {
@@ -227,6 +231,8 @@ impl From<&StoredReceipt> for ReceiptInfo {
             activity: b.activity.iter().map(ActivityEntry::from).collect(),
             created_at: to_system_time(r.created_at),
             uploaded: r.uploaded_at.is_some(),
+            refused: r.set_aside.clone(),
+            from_guest_offer: r.scope == keyway_wallet::store::ReceiptScope::Offer,
         }
     }
 }
@@ -262,6 +268,8 @@ impl From<keyway_wallet::online::SyncSummary> for SyncSummary {
 #[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
 pub struct UploadSummary {
     pub receipts_uploaded: u32,
+    /// Receipts the backend refused: kept on the phone with the reason, never sent again.
+    pub receipts_refused: u32,
     /// Door activity records the backend had not seen before.
     pub new_activity: u32,
     /// Door updates the backend now knows were delivered.
@@ -272,6 +280,7 @@ impl From<keyway_wallet::online::UploadSummary> for UploadSummary {
     fn from(s: keyway_wallet::online::UploadSummary) -> Self {
         UploadSummary {
             receipts_uploaded: count(s.receipts_uploaded),
+            receipts_refused: count(s.receipts_refused),
             new_activity: s.new_activity,
             updates_confirmed: count(s.updates_confirmed),
         }

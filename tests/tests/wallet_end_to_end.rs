@@ -172,3 +172,77 @@ async fn unlocks_offline_with_the_backend_stopped_and_keeps_the_receipt_queued()
     assert!(unlock(&mut eve, &p.garage).granted);
     assert_eq!(eve.store().receipts_to_upload().unwrap().len(), 2);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_guest_key_from_another_property_neither_blocks_enrolment_nor_mixes_with_the_wallets_own_doors() {
+    let dir = tempfile::tempdir().unwrap();
+    let backend = Backend::start(dir.path()).await;
+    let home = property(&backend).await;
+    let elsewhere = property(&backend).await;
+    let now = keyway_api::clock::now();
+    let expiry = Some(now.saturating_add_secs(30 * DAY));
+
+    // Vic, a resident elsewhere, shares that building's front door with Gia before Gia has any
+    // key of her own.
+    let (_, t) = backend.invite(&elsewhere.manager, app_invite("Vic", &[elsewhere.front.id], None, expiry, true)).await;
+    let mut vic = phone(dir.path(), "vic");
+    vic.accept_invite(&backend.base, &t).await.unwrap();
+    let mut gia = phone(dir.path(), "gia");
+    let request = gia.share_request("Gia").to_text();
+    let parent = vic.keys_at(now).unwrap()[0].key_id;
+    let window = Validity::new(now, now.saturating_add_secs(7 * DAY)).unwrap();
+    let offer = vic.share_offline(parent, &request, DoorSet::new(vec![elsewhere.front.id]).unwrap(), window).unwrap();
+    gia.accept_guest_key(&offer).unwrap();
+    assert!(gia.store().anchors().unwrap().keys().next().is_none(), "an offer adds nothing to the trusted set");
+
+    // Gia then enrols at her own building: the offer's authority is not in the way.
+    let (_, t) = backend.invite(&home.manager, app_invite("Gia", &[home.front.id], None, expiry, false)).await;
+    let summary = gia.accept_invite(&backend.base, &t).await.unwrap();
+    assert_eq!(summary.keys_received, 1);
+    assert_eq!(gia.keys_at(keyway_api::clock::now()).unwrap().len(), 2);
+
+    // Both keys work, each at its own building's door.
+    let own = unlock(&mut gia, &home.front);
+    assert!(own.granted && !own.is_guest, "{own:?}");
+    let guest = unlock(&mut gia, &elsewhere.front);
+    assert!(guest.granted && guest.is_guest, "{guest:?}");
+    // Only her own building's receipt goes to her backend.
+    let up = gia.upload().await.unwrap();
+    assert_eq!(up.receipts_uploaded, 1);
+    assert!(gia.store().receipts_to_upload().unwrap().is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_receipt_the_backend_refuses_is_set_aside_and_the_others_go_through() {
+    let dir = tempfile::tempdir().unwrap();
+    let backend = Backend::start(dir.path()).await;
+    let p = property(&backend).await;
+    let expiry = Some(keyway_api::clock::now().saturating_add_secs(30 * DAY));
+    let (_, t) = backend.invite(&p.manager, app_invite("Ivy", &[p.front.id], None, expiry, false)).await;
+    let mut ivy = phone(dir.path(), "ivy");
+    ivy.accept_invite(&backend.base, &t).await.unwrap();
+
+    // A receipt from the front door as it was before being re-keyed (or from an impostor):
+    // signed by a key the backend no longer certifies for it. Then a genuine unlock.
+    let genuine = unlock(&mut ivy, &p.front);
+    let held = ivy.store().receipts_to_upload().unwrap()[0].receipt.clone();
+    let stale = keyway_protocol::credential::Receipt::sign(
+        held.body.clone(),
+        &keyway_protocol::credential::KeyPair::generate(),
+    );
+    ivy.store_mut().record_receipt(&stale, keyway_api::clock::now()).unwrap();
+    assert!(genuine.granted);
+    assert_eq!(ivy.store().receipts_to_upload().unwrap().len(), 2);
+
+    let up = ivy.upload().await.unwrap();
+    assert_eq!((up.receipts_uploaded, up.receipts_refused), (1, 1), "{up:?}");
+    assert!(up.new_activity >= 1, "the genuine receipt's activity arrived");
+    let aside = ivy.store().set_aside_receipts().unwrap();
+    assert_eq!(aside.len(), 1);
+    assert_eq!(aside[0].receipt, stale);
+    assert!(aside[0].set_aside.as_deref().unwrap_or("").contains("signed"), "{:?}", aside[0].set_aside);
+    // It is kept for inspection but never sent again.
+    assert!(ivy.store().receipts_to_upload().unwrap().is_empty());
+    let again = ivy.upload().await.unwrap();
+    assert_eq!((again.receipts_uploaded, again.receipts_refused), (0, 0));
+}

@@ -13,8 +13,9 @@ use serde::{Deserialize, Serialize};
 /// `POST /v1/phone/accept`.
 ///
 /// The invite token is good for one device. Repeating the request with the same device key
-/// (a retry after a lost answer) issues a fresh device token and voids the previous one; a
-/// different device key is refused with 409.
+/// soon after (a retry after a lost answer, within ten minutes) issues a fresh device token
+/// and voids the previous one; later the token is spent (410); a different device key is
+/// refused with 409.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct AcceptInviteRequest {
@@ -125,13 +126,30 @@ pub struct UploadReceiptsRequest {
 /// Most receipts one upload may carry.
 pub const MAX_RECEIPTS_PER_UPLOAD: usize = 256;
 
+/// One result per uploaded receipt, in the order sent: each receipt has its own verdict, so one
+/// the backend cannot verify (a re-keyed door, an impostor) never holds back the others.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct UploadReceiptsResponse {
     pub results: Vec<ReceiptResult>,
 }
 
+/// The backend's verdict on one receipt.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "verdict", rename_all = "snake_case")]
+pub enum ReceiptVerdict {
+    /// Verified against the door's certificate and applied (or seen before).
+    Accepted,
+    /// Not applied, and uploading it again cannot change that: the phone sets it aside.
+    Refused {
+        /// Why, for the app's diagnostics and the manager (e.g. "not signed by the door's key").
+        reason: String,
+    },
+}
+
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ReceiptResult {
+    #[serde(flatten)]
+    pub verdict: ReceiptVerdict,
     pub door_id: DoorId,
     pub applied_seq: u64,
     /// This exact receipt had been uploaded before (nothing changed).
@@ -175,7 +193,7 @@ pub struct DoorcodeEntry {
     pub door_id: DoorId,
     pub door_name: String,
     pub key_id: KeyId,
-    /// 8 digits, leading zeros kept.
+    /// 10 digits, leading zeros kept.
     pub code: String,
     pub validity: Validity,
 }

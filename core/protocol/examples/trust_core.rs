@@ -205,7 +205,7 @@ fn run(x: &mut Expectations) -> Option<()> {
     println!("    today's code:    {today}");
     println!("    tomorrow's code: {tomorrow}");
     x.check("today's and tomorrow's codes differ", !today.matches(tomorrow));
-    x.check("the code is 8 digits", today.to_string().len() == 8 && tomorrow.to_string().len() == 8);
+    x.check("the code is 10 digits", today.to_string().len() == 10 && tomorrow.to_string().len() == 10);
     x.check(
         "the code typed at the keypad parses back",
         keyway_protocol::credential::Doorcode::parse(&today.to_string()) == Some(today),

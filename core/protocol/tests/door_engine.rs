@@ -2,10 +2,11 @@
 //! persistence, and bounded memory under a flood of bad sessions.
 
 use keyway_protocol::codec::BoundedVec;
+use keyway_protocol::credential::doorcode::DIGITS;
 use keyway_protocol::credential::{
     ActivityEvent, DenialReason, DoorOp, DoorcodeSecret, KeyId, PersonId, RevocationCheck,
 };
-use keyway_protocol::door::{DoorEngine, DoorLimits, DoorState, MAX_WRONG_ATTEMPTS};
+use keyway_protocol::door::{DoorEngine, DoorLimits, DoorState, FREE_ATTEMPTS, MAX_CHECKED_PER_DAY, MAX_LOCKOUT_SECS};
 const ACTIVITY_CAPACITY: usize = DoorLimits::STANDARD.activity;
 use keyway_protocol::door::DoorSession;
 use keyway_protocol::unlock::frame::{MessageKind, split};
@@ -65,26 +66,31 @@ fn doorcode_slot_validity_and_person_revocation_apply() {
     assert_eq!(door.enter_doorcode(&code(1, NOW), NOW).access, Access::Denied(DenialReason::UnknownCredential));
 }
 
+/// A well-formed code that is not `good`.
+fn wrong_code(good: &str) -> &'static str {
+    if good == "0000000000" { "0000000001" } else { "0000000000" }
+}
+
 #[test]
-fn the_keypad_is_rate_limited_after_five_wrong_codes_a_minute() {
+fn the_keypad_locks_after_five_wrong_codes() {
     let p = Property::new();
     let mut door = with_slot(&p, 1, 10, current());
     let good = code(1, NOW);
-    let wrong = if good == "00000000" { "00000001" } else { "00000000" };
-    for i in 0..MAX_WRONG_ATTEMPTS as u64 {
+    let wrong = wrong_code(&good);
+    for i in 0..FREE_ATTEMPTS as u64 {
         assert_eq!(
             door.enter_doorcode(wrong, NOW.saturating_add_secs(i)).access,
             Access::Denied(DenialReason::UnknownCredential)
         );
     }
-    // Even the right code is refused, unchecked, while limited.
+    // Even the right code is refused, unchecked, while locked.
     let limited = door.enter_doorcode(&good, NOW.saturating_add_secs(10));
     assert_eq!(limited.access, Access::Denied(DenialReason::RateLimited));
     assert_eq!(limited.record.event, ActivityEvent::DoorcodeDenied { reason: DenialReason::RateLimited });
-    // A minute after the first failure the window has room again.
-    assert_eq!(door.enter_doorcode(&good, NOW.saturating_add_secs(61)).access, Access::Granted);
+    // A minute after the fifth wrong code the keypad takes codes again.
+    assert_eq!(door.enter_doorcode(&good, NOW.saturating_add_secs(64)).access, Access::Granted);
     // The limiter survives a restart.
-    for _ in 0..MAX_WRONG_ATTEMPTS {
+    for _ in 0..FREE_ATTEMPTS {
         door.enter_doorcode(wrong, NOW.saturating_add_secs(100));
     }
     let mut restored =
@@ -93,6 +99,103 @@ fn the_keypad_is_rate_limited_after_five_wrong_codes_a_minute() {
         restored.enter_doorcode(&good, NOW.saturating_add_secs(101)).access,
         Access::Denied(DenialReason::RateLimited)
     );
+}
+
+/// An attacker at the keypad who types a wrong code whenever the keypad takes one, for a year,
+/// either without pause or pausing a quiet day whenever the lockouts have grown: the attempts
+/// the door checks stay within the documented bound, and with 1,024 slots a year of guessing
+/// succeeds with probability below 1 %. (With the former 5-a-minute window the first day alone
+/// checked 7,200.)
+#[test]
+fn a_year_of_guessing_at_the_keypad_stays_within_the_documented_bound() {
+    let p = Property::new();
+    for pause_when_slow in [false, true] {
+        let mut door = with_slot(&p, 1, 10, window(NOW, NOW.saturating_add_secs(400 * DAY)));
+        let wrong = wrong_code(&code(1, NOW));
+        let end = NOW.saturating_add_secs(365 * DAY);
+        let (mut t, mut checked, mut longest_lockout) = (NOW, 0u64, 0u64);
+        while t < end {
+            let entry = door.enter_doorcode(wrong, t);
+            assert_ne!(entry.access, Access::Granted);
+            if entry.access == Access::Denied(DenialReason::RateLimited) {
+                let until = door.state().keypad.locked_until();
+                longest_lockout = longest_lockout.max(until.0 - t.0);
+                t = until;
+                continue;
+            }
+            checked += 1;
+            let days = (t.0 - NOW.0) / DAY + 1;
+            assert!(checked <= MAX_CHECKED_PER_DAY * days, "{checked} attempts checked in {days} days");
+            let until = door.state().keypad.locked_until();
+            t = if pause_when_slow && until.0.saturating_sub(t.0) >= MAX_LOCKOUT_SECS {
+                t.saturating_add_secs(DAY)
+            } else {
+                t.saturating_add_secs(1).max(until)
+            };
+        }
+        let odds = checked as f64 * 1_024.0 / 10f64.powi(DIGITS as i32);
+        eprintln!(
+            "pause {pause_when_slow}: {checked} attempts checked in a year, {:.3} % at 1,024 slots",
+            odds * 100.0
+        );
+        assert!(checked <= MAX_CHECKED_PER_DAY * 365);
+        assert!(odds < 0.01, "{odds}");
+        assert!(longest_lockout <= MAX_LOCKOUT_SECS, "a lockout of {longest_lockout} s");
+    }
+}
+
+#[test]
+fn wrong_cards_do_not_lock_the_keypad_nor_wrong_codes_the_card_reader() {
+    let p = Property::new();
+    let mut door = with_slot(&p, 1, 10, current());
+    let card = BoundedVec::new(vec![9, 9, 9, 9]).unwrap();
+    door.apply_batch(
+        &p.batch(
+            DOOR_A,
+            2,
+            vec![vec![DoorOp::AddKeycard { card: card.clone(), person: PersonId(10), validity: current() }]],
+        ),
+        NOW,
+    );
+    for _ in 0..3 * FREE_ATTEMPTS {
+        door.present_keycard(&[1, 2, 3, 4], NOW);
+    }
+    assert_eq!(door.present_keycard(&card, NOW).access, Access::Denied(DenialReason::RateLimited));
+    assert_eq!(door.enter_doorcode(&code(1, NOW), NOW).access, Access::Granted, "the keypad is not locked by cards");
+    for _ in 0..3 * FREE_ATTEMPTS {
+        door.enter_doorcode(wrong_code(&code(1, NOW)), NOW.saturating_add_secs(7_200));
+    }
+    let later = NOW.saturating_add_secs(7_201);
+    assert_eq!(door.enter_doorcode(&code(1, later), later).access, Access::Denied(DenialReason::RateLimited));
+    assert_eq!(door.present_keycard(&card, later).access, Access::Granted, "the reader is not locked by codes");
+}
+
+#[test]
+fn a_code_of_a_slot_not_valid_now_counts_as_a_wrong_guess() {
+    let p = Property::new();
+    let over = window(NOW.saturating_sub_secs(9 * DAY), NOW.saturating_sub_secs(DAY));
+    let mut door = with_slot(&p, 1, 10, over);
+    let expired = code(1, NOW);
+    for _ in 0..FREE_ATTEMPTS {
+        assert_eq!(door.enter_doorcode(&expired, NOW).access, Access::Denied(DenialReason::Expired));
+    }
+    assert_eq!(door.enter_doorcode(&expired, NOW).access, Access::Denied(DenialReason::RateLimited));
+}
+
+#[test]
+fn two_slots_sharing_a_days_code_admit_the_one_valid_now() {
+    // With this door's secret, slots 72,442 and 82,520 have the same code on NOW's local day.
+    let (low, high) = (72_442, 82_520);
+    assert_eq!(code(low, NOW), code(high, NOW), "the fixture's collision");
+    let p = Property::new();
+    let over = window(NOW.saturating_sub_secs(9 * DAY), NOW.saturating_sub_secs(DAY));
+    let mut door = p.door(DOOR_A);
+    let add = |slot, person, validity| DoorOp::AddDoorcode { slot, person: PersonId(person), validity };
+    let r = door.apply_batch(&p.batch(DOOR_A, 1, vec![vec![add(low, 1, over), add(high, 2, current())]]), NOW);
+    assert_eq!(r.seq_after, 1);
+    let entry = door.enter_doorcode(&code(high, NOW), NOW);
+    assert_eq!(entry.access, Access::Granted, "the expired slot must not shadow the valid one");
+    assert_eq!(entry.record.event, ActivityEvent::DoorcodeEntry { slot: high, person: PersonId(2) });
 }
 
 #[test]

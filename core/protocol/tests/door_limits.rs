@@ -128,7 +128,7 @@ fn a_door_refuses_updates_beyond_its_limits_and_keeps_its_ring_at_capacity() {
     );
     assert_eq!(door.revocations().len(), 3);
     for _ in 0..10 {
-        let _ = door.enter_doorcode("00000000", NOW.saturating_add_secs(3_600));
+        let _ = door.enter_doorcode("0000000000", NOW.saturating_add_secs(3_600));
     }
     assert_eq!(door.activity().len(), 4, "the ring drops its oldest records");
     assert!(door.state().check(&limits).is_ok());
@@ -189,7 +189,7 @@ fn a_door_configured_to_keep_no_activity_keeps_none_and_reloads() {
     let limits = DoorLimits { activity: 0, ..DoorLimits::SMALL_MCU };
     let p = Property::new();
     let mut door = p.door(DOOR_A).with_limits(limits).unwrap();
-    let _ = door.enter_doorcode("00000000", NOW);
+    let _ = door.enter_doorcode("0000000000", NOW);
     assert_eq!(door.activity().len(), 0);
     assert_eq!(door.activity().head(), 1, "the seq still counts, so a backend sees the gap");
     assert!(DoorEngine::from_state(door.state().clone(), limits).is_ok());

@@ -1,5 +1,5 @@
 //! Daily doorcodes beyond the unit tests: the documented derivation, day changes at local
-//! midnight for real property offsets, and how codes spread over the 8-digit space.
+//! midnight for real property offsets, and how codes spread over the 10-digit space.
 
 use chrono::{TimeZone, Utc};
 use hmac::{Hmac, Mac};
@@ -18,15 +18,15 @@ fn utc(y: i32, mo: u32, d: u32, h: u32, mi: u32, s: u32) -> UnixTime {
 }
 
 /// The derivation exactly as documented in `credential::doorcode`, computed independently.
-fn documented_code(secret: &[u8; 32], slot: u32, day: i64) -> u32 {
+fn documented_code(secret: &[u8; 32], slot: u32, day: i64) -> u64 {
     let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(secret).expect("any key length");
-    mac.update(b"keyway/doorcode/v1\0");
+    mac.update(b"keyway/doorcode/v2\0");
     mac.update(&slot.to_be_bytes());
     mac.update(&day.to_be_bytes());
     let out = mac.finalize().into_bytes();
     let mut first = [0u8; 8];
     first.copy_from_slice(&out[..8]);
-    (u64::from_be_bytes(first) % 100_000_000) as u32
+    u64::from_be_bytes(first) % 10_000_000_000
 }
 
 #[test]
@@ -41,7 +41,7 @@ fn codes_follow_the_documented_derivation() {
             );
         }
     }
-    assert_eq!(DIGITS, 8);
+    assert_eq!(DIGITS, 10);
 }
 
 #[test]
@@ -96,7 +96,7 @@ fn extreme_instants_do_not_panic() {
     for t in [UnixTime::EPOCH, UnixTime(1), UnixTime::MAX] {
         for offset in [i16::MIN, -720, 0, 840, i16::MAX] {
             let code = s.code_at(0, t, offset);
-            assert_eq!(code.to_string().len(), 8);
+            assert_eq!(code.to_string().len(), 10);
         }
     }
     assert_eq!(local_day(UnixTime::EPOCH, -1), -1);
@@ -121,12 +121,12 @@ fn codes_spread_over_the_eight_digit_space() {
     let codes: Vec<Doorcode> = (0..10_000).map(|slot| s.code_for_day(slot, day)).collect();
     let mut leading = [0u32; 10];
     let mut trailing = [0u32; 10];
-    let mut per_position = [[0u32; 10]; 8];
+    let mut per_position = [[0u32; 10]; 10];
     for code in &codes {
         let text = code.to_string();
-        assert_eq!(text.len(), 8, "{text}");
+        assert_eq!(text.len(), 10, "{text}");
         assert_eq!(Doorcode::parse(&text), Some(*code));
-        leading[(code.value() / 10_000_000) as usize] += 1;
+        leading[(code.value() / 1_000_000_000) as usize] += 1;
         trailing[(code.value() % 10) as usize] += 1;
         for (i, b) in text.bytes().enumerate() {
             per_position[i][(b - b'0') as usize] += 1;
@@ -137,21 +137,21 @@ fn codes_spread_over_the_eight_digit_space() {
     for (i, counts) in per_position.iter().enumerate() {
         assert!(chi_square(counts) < 27.88, "digit {i}: {counts:?}");
     }
-    // Codes with leading zeros exist and are shown as 8 digits.
+    // Codes with leading zeros exist and are shown as 10 digits.
     assert!(leading[0] > 800, "{leading:?}");
-    // Birthday bound: 10,000 codes in 10^8 values collide about 0.5 times on average.
-    let distinct: HashSet<u32> = codes.iter().map(|c| c.value()).collect();
-    assert!(codes.len() - distinct.len() <= 3, "{} collisions", codes.len() - distinct.len());
+    // Birthday bound: 10,000 codes in 10^10 values collide about 0.005 times on average.
+    let distinct: HashSet<u64> = codes.iter().map(|c| c.value()).collect();
+    assert!(codes.len() - distinct.len() <= 1, "{} collisions", codes.len() - distinct.len());
     // Min and max lie near the ends of the space.
     let (min, max) = (distinct.iter().min().copied().unwrap_or(0), distinct.iter().max().copied().unwrap_or(0));
-    assert!(min < 100_000 && max > 99_900_000, "min {min}, max {max}");
+    assert!(min < 10_000_000 && max > 9_990_000_000, "min {min}, max {max}");
 }
 
 #[test]
 fn one_slot_over_a_year_never_repeats_much() {
     // The same slot over 365 days: a person's code really changes daily.
     let s = secret();
-    let days: HashSet<u32> = (20_788..20_788 + 365).map(|d| s.code_for_day(3, d).value()).collect();
+    let days: HashSet<u64> = (20_788..20_788 + 365).map(|d| s.code_for_day(3, d).value()).collect();
     assert!(days.len() >= 364, "{} distinct codes in 365 days", days.len());
 }
 

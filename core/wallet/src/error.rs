@@ -148,7 +148,8 @@ impl From<&ShareError> for Category {
             | ShareError::NotAnAuthorityKey
             | ShareError::ScopeTooWide(_)
             | ShareError::NotForThisDevice
-            | ShareError::NotOurKey => Category::NotPermitted,
+            | ShareError::NotOurKey
+            | ShareError::KeyIdTaken(_) => Category::NotPermitted,
         }
     }
 }

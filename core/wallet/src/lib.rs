@@ -20,7 +20,7 @@ pub use online::{SyncSummary, UploadSummary};
 pub use unlock::UnlockReport;
 
 use crate::store::secure::{SecureStorage, SecureStorageError};
-use crate::store::{PendingBatch, Store, StoredReceipt};
+use crate::store::{OfferImport, PendingBatch, Store, StoredReceipt};
 use key_state::{KeyView, effective_now, view_of};
 use keyway_protocol::UnixTime;
 use keyway_protocol::credential::{DoorCertificate, DoorId, DoorSet, KeyChain, KeyPair, PublicKey, Validity};
@@ -91,9 +91,22 @@ impl Wallet {
         Ok(self.store.keys()?.iter().map(|k| view_of(&k.chain, k.revoked, now)).collect())
     }
 
-    /// Doors this wallet knows, with their names.
+    /// Doors this wallet knows, with their names: the property's, then those known only from
+    /// guest-key offers (named by their id).
     pub fn doors(&self) -> Result<Vec<(DoorId, String)>> {
-        Ok(self.store.door_certs()?.into_iter().map(|(name, c)| (c.body.door_id, name)).collect())
+        let mut doors: Vec<(DoorId, String)> =
+            self.store.door_certs()?.into_iter().map(|(name, c)| (c.body.door_id, name)).collect();
+        for (offer, _) in self.store.offers()? {
+            for cert in offer.door_certs.iter() {
+                let id = cert.body.door_id;
+                if offer.chain.guest_link().is_some_and(|g| g.body.doors.contains(id))
+                    && !doors.iter().any(|(d, _)| *d == id)
+                {
+                    doors.push((id, id.to_string()));
+                }
+            }
+        }
+        Ok(doors)
     }
 
     pub fn pending_updates(&self) -> Result<Vec<PendingBatch>> {
@@ -153,20 +166,12 @@ impl Wallet {
     /// The guest's side, step 2: imports a guest key offer meant for this device.
     pub fn accept_guest_key(&mut self, offer_text: &str) -> Result<KeyView> {
         let offer = GuestKeyOffer::from_text(offer_text)?;
-        let anchors = offer.verify_for(&self.device.public())?;
-        let mut known = self.store.anchors()?;
-        for k in anchors.keys() {
-            known.add(*k);
-        }
+        offer.verify_for(&self.device.public())?;
         let now = keyway_api::clock::now();
-        let changes = crate::store::SyncChanges {
-            anchors: Some(known),
-            door_certs: offer.door_certs.iter().map(|c| (c.body.door_id.to_string(), c.clone())).collect(),
-            keys: vec![offer.chain.clone()],
-            server_time: UnixTime::EPOCH,
-            ..Default::default()
-        };
-        self.store.apply_sync(&changes, now)?;
+        match self.store.put_offered_key(&offer, now)? {
+            OfferImport::Stored | OfferImport::AlreadyHeld => {}
+            OfferImport::IdTaken(id) => return Err(share::ShareError::KeyIdTaken(id).into()),
+        }
         Ok(view_of(&offer.chain, false, effective_now(now, self.store.last_server_time()?)))
     }
 }

@@ -3,6 +3,7 @@
 
 use super::verify_sync::{BadSync, verify_sync};
 use super::{Result, Wallet, WalletError};
+use keyway_api::ReceiptVerdict;
 use keyway_api::client::{ClientConfig, SyncClient};
 use keyway_protocol::UnixTime;
 use keyway_protocol::credential::{KeyChain, KeyId};
@@ -26,6 +27,8 @@ pub struct SyncSummary {
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct UploadSummary {
     pub receipts_uploaded: usize,
+    /// Receipts the backend refused (kept on the device with its reason, never sent again).
+    pub receipts_refused: usize,
     pub new_activity: u32,
     pub updates_confirmed: usize,
 }
@@ -97,8 +100,9 @@ impl Wallet {
     }
 
     /// Uploads every receipt the backend has not acknowledged yet, then registers guest keys
-    /// shared while offline. Receipts are marked uploaded only after the backend answered; a
-    /// repeated upload is harmless on both sides.
+    /// shared while offline. Each receipt gets its own verdict: accepted ones are marked
+    /// uploaded, refused ones are set aside with the reason (kept, never retried); nothing is
+    /// marked before the backend answered, and a repeated upload is harmless on both sides.
     pub async fn upload(&mut self) -> Result<UploadSummary> {
         let client = self.client()?;
         let token = self.device_token()?;
@@ -107,13 +111,25 @@ impl Wallet {
         for chunk in pending.chunks(keyway_api::MAX_RECEIPTS_PER_UPLOAD.min(64)) {
             let receipts: Vec<_> = chunk.iter().map(|r| r.receipt.clone()).collect();
             let resp = client.upload_receipts(&token, &receipts).await?;
-            let ids: Vec<i64> = chunk.iter().map(|r| r.id).collect();
-            self.store.mark_uploaded(&ids, keyway_api::clock::now())?;
-            summary.receipts_uploaded += chunk.len();
-            for r in &resp.results {
-                summary.new_activity += r.new_activity;
-                summary.updates_confirmed += r.newly_delivered.len();
+            if resp.results.len() != chunk.len() {
+                return Err(BadSync::UploadAnswer { sent: chunk.len(), answered: resp.results.len() }.into());
             }
+            let mut accepted = Vec::new();
+            let mut refused = Vec::new();
+            for (stored, result) in chunk.iter().zip(&resp.results) {
+                match &result.verdict {
+                    ReceiptVerdict::Accepted => {
+                        accepted.push(stored.id);
+                        summary.new_activity += result.new_activity;
+                        summary.updates_confirmed += result.newly_delivered.len();
+                    }
+                    ReceiptVerdict::Refused { reason } => refused.push((stored.id, reason.clone())),
+                }
+            }
+            self.store.mark_uploaded(&accepted, keyway_api::clock::now())?;
+            self.store.set_aside(&refused)?;
+            summary.receipts_uploaded += accepted.len();
+            summary.receipts_refused += refused.len();
         }
         for issued in self.store.issued_guest_keys()? {
             if issued.registered {

@@ -6,15 +6,16 @@
 //!    returns a [`GuestKeyOffer`] as `KWGK1.<base64url>`: the guest chain plus the authority key
 //!    and door certificates the guest needs to recognise the doors.
 //! 3. The guest imports the offer; it checks that the key is for its own device and that every
-//!    signature verifies. (An offline guest learns the authority key from the resident it
-//!    trusts; a guest that later syncs with the backend gets it from there.)
+//!    signature verifies. The offer's authority keys and door certificates are kept with the
+//!    offered key and vouch for nothing else: anyone can write an offer, so an offer never
+//!    changes which doors the wallet trusts for its own property's keys (see `store::offers`).
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use keyway_protocol::UnixTime;
 use keyway_protocol::codec::{self, BoundedBytes, BoundedVec, DecodeError};
 use keyway_protocol::credential::{
-    ChainError, DoorCertificate, DoorSet, GuestKey, GuestKeyBody, KeyChain, KeyId, KeyPair, PublicKey, Signed,
+    ChainError, DoorCertificate, DoorId, DoorSet, GuestKey, GuestKeyBody, KeyChain, KeyId, KeyPair, PublicKey, Signed,
     SignedBody, TrustAnchors, Validity, label,
 };
 use serde::{Deserialize, Serialize};
@@ -45,6 +46,8 @@ pub enum ShareError {
     NotForThisDevice,
     #[error("the key being shared does not belong to this device")]
     NotOurKey,
+    #[error("this wallet already holds another key with id {0}")]
+    KeyIdTaken(KeyId),
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -192,23 +195,41 @@ impl GuestKeyOffer {
     }
 
     pub fn to_text(&self) -> String {
-        to_text(OFFER_PREFIX, &codec::encode(self))
+        to_text(OFFER_PREFIX, &self.to_bytes())
     }
 
     pub fn from_text(text: &str) -> Result<Self, ShareError> {
-        let bytes = from_text(OFFER_PREFIX, text, Self::MAX_LEN)?;
-        Ok(codec::decode_versioned("guest key offer", &bytes, Self::MAX_LEN, Self::VERSION)?)
+        Ok(Self::from_bytes(&from_text(OFFER_PREFIX, text, Self::MAX_LEN)?)?)
+    }
+
+    /// The offer's canonical encoding (what the text form carries, and what the store keeps).
+    pub fn to_bytes(&self) -> Vec<u8> {
+        codec::encode(self)
+    }
+
+    pub fn from_bytes(bytes: &[u8]) -> Result<Self, DecodeError> {
+        codec::decode_versioned("guest key offer", bytes, Self::MAX_LEN, Self::VERSION)
+    }
+
+    /// The offer's certificate for `door`, if it brings one.
+    pub fn door_cert(&self, door: DoorId) -> Option<&DoorCertificate> {
+        self.door_certs.iter().find(|c| c.body.door_id == door)
+    }
+
+    /// The authority keys the offer brings: they vouch for its chain and door certificates only.
+    pub fn anchors(&self) -> TrustAnchors {
+        TrustAnchors::new(self.authority_keys.iter().copied())
     }
 
     /// Checks the offer for `device`: the chain verifies (signatures and scope) under the
     /// offered authority keys, its guest link names this device, and every door certificate
-    /// verifies. Returns the anchors to trust.
+    /// verifies. Returns the offer's anchors, which vouch for this offer and nothing else.
     pub fn verify_for(&self, device: &PublicKey) -> Result<TrustAnchors, ShareError> {
         let guest = self.chain.guest_link().ok_or(ShareError::NotAPayload(OFFER_PREFIX))?;
         if guest.body.holder != *device {
             return Err(ShareError::NotForThisDevice);
         }
-        let anchors = TrustAnchors::new(self.authority_keys.iter().copied());
+        let anchors = self.anchors();
         self.chain.verify_structure(&anchors)?;
         for cert in self.door_certs.iter() {
             cert.verify(&anchors)?;

@@ -4,7 +4,8 @@
 use super::key_state::pick_key;
 use super::{Result, Wallet, WalletError};
 use keyway_link::{Link, run_unlock};
-use keyway_protocol::credential::{DenialReason, DoorId, KeyId};
+use keyway_protocol::UnixTime;
+use keyway_protocol::credential::{DenialReason, DoorCertificate, DoorId, KeyChain, KeyId, TrustAnchors};
 use keyway_protocol::unlock::{PhoneSession, UnlockParams};
 use std::time::Duration;
 
@@ -36,43 +37,108 @@ pub struct UnlockReport {
     pub activity_records: u32,
 }
 
+/// Whose trust an unlock runs under.
+enum Scope {
+    /// The property's anchors and door certificate: pending updates go along and the receipt
+    /// is uploaded.
+    Property,
+    /// A guest-key offer's own anchors and door certificate: nothing of the property's goes
+    /// along (no pending updates, no activity asked for) and the receipt stays on the device.
+    Offer,
+}
+
+/// The key to present and what to check the door against.
+struct DoorContext {
+    scope: Scope,
+    chain: KeyChain,
+    door_name: String,
+    door_cert: DoorCertificate,
+    anchors: TrustAnchors,
+}
+
 impl Wallet {
     /// Unlocks `door` over `link` (already connected to it) with the best key this wallet
     /// holds, offline if need be. Delivered updates are dropped only when the door's signed
     /// receipt shows them applied; a failed session changes nothing here.
     pub fn unlock(&mut self, door: DoorId, link: &mut dyn Link) -> Result<UnlockReport> {
         let now = self.now()?;
-        let (door_name, door_cert) = self.store.door_cert(door)?.ok_or(WalletError::UnknownDoor(door))?;
-        let keys = self.store.usable_keys(now)?;
-        let chain = pick_key(keys.iter().map(|k| (&k.chain, k.revoked)), door, now)
-            .ok_or(WalletError::NoKeyForDoor(door))?
-            .clone();
-        let batch = self.store.pending(door)?.map(|p| p.batch);
+        let ctx = self.door_context(door, now)?;
+        let (batch, activity_after) = match ctx.scope {
+            Scope::Property => (self.store.pending(door)?.map(|p| p.batch), self.store.activity_after(door)?),
+            Scope::Offer => (None, u64::MAX),
+        };
         let mut nonce = [0u8; 16];
         rand_core::RngCore::fill_bytes(&mut rand_core::OsRng, &mut nonce);
         let session = PhoneSession::new(UnlockParams {
-            chain: chain.clone(),
+            chain: ctx.chain.clone(),
             device_key: self.device.clone(),
-            door_cert,
-            anchors: self.store.anchors()?,
+            door_cert: ctx.door_cert,
+            anchors: ctx.anchors,
             batch,
-            activity_after: self.store.activity_after(door)?,
+            activity_after,
             nonce,
             now,
         })?;
         let outcome = run_unlock(link, session, UNLOCK_TIMEOUT)?;
-        self.store.record_receipt(&outcome.receipt, keyway_api::clock::now())?;
+        match ctx.scope {
+            Scope::Property => self.store.record_receipt(&outcome.receipt, keyway_api::clock::now())?,
+            Scope::Offer => self.store.record_offer_receipt(&outcome.receipt, keyway_api::clock::now())?,
+        }
         Ok(UnlockReport {
             door_id: door,
-            door_name,
-            key_id: chain.leaf_key_id(),
-            is_guest: chain.guest_link().is_some(),
+            door_name: ctx.door_name,
+            key_id: ctx.chain.leaf_key_id(),
+            is_guest: ctx.chain.guest_link().is_some(),
             granted: outcome.granted,
             denial: outcome.denial,
             seq_before: outcome.updates.seq_before,
             seq_after: outcome.updates.seq_after,
             updates_carried: outcome.batch_carried,
             activity_records: u32::try_from(outcome.receipt.body.activity.len()).unwrap_or(u32::MAX),
+        })
+    }
+
+    /// Chooses the key and the trust for `door`. The property's door certificate comes first,
+    /// with the property's keys and any offered key that verifies under the property's own
+    /// anchors; only when none of those opens the door is an offered key tried, against its own
+    /// offer's certificate for that door id.
+    fn door_context(&self, door: DoorId, now: UnixTime) -> Result<DoorContext> {
+        let keys = self.store.usable_keys(now)?;
+        let property_cert = self.store.door_cert(door)?;
+        if let Some((door_name, door_cert)) = &property_cert {
+            let anchors = self.store.anchors()?;
+            let ours = keys.iter().filter(|k| !k.offered || k.chain.verify_structure(&anchors).is_ok());
+            if let Some(chain) = pick_key(ours.map(|k| (&k.chain, k.revoked)), door, now) {
+                return Ok(DoorContext {
+                    scope: Scope::Property,
+                    chain: chain.clone(),
+                    door_name: door_name.clone(),
+                    door_cert: door_cert.clone(),
+                    anchors,
+                });
+            }
+        }
+        let offers = self.store.offers()?;
+        let usable: Vec<_> = offers
+            .iter()
+            .filter_map(|(offer, _)| {
+                let held = keys.iter().find(|k| k.offered && k.chain == offer.chain)?;
+                Some((offer, offer.door_cert(door)?, held.revoked))
+            })
+            .collect();
+        if property_cert.is_none() && usable.is_empty() {
+            return Err(WalletError::UnknownDoor(door));
+        }
+        let chain = pick_key(usable.iter().map(|(o, _, revoked)| (&o.chain, *revoked)), door, now)
+            .ok_or(WalletError::NoKeyForDoor(door))?;
+        let (offer, cert, _) =
+            usable.iter().find(|(o, _, _)| o.chain == *chain).ok_or(WalletError::NoKeyForDoor(door))?;
+        Ok(DoorContext {
+            scope: Scope::Offer,
+            chain: chain.clone(),
+            door_name: door.to_string(),
+            door_cert: (*cert).clone(),
+            anchors: offer.anchors(),
         })
     }
 }

@@ -21,6 +21,8 @@ pub enum BadSync {
     Signature { what: &'static str, subject: String, error: ChainError },
     #[error("key {0} is certified for another device")]
     NotOurKey(KeyId),
+    #[error("the backend answered {answered} verdicts for {sent} uploaded receipts")]
+    UploadAnswer { sent: usize, answered: usize },
 }
 
 /// Checks `resp` for the device `device` against the anchors already trusted (`trusted`, empty

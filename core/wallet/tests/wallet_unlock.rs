@@ -170,3 +170,118 @@ fn a_lost_connection_keeps_the_pending_updates() {
     assert_eq!(wallet.pending_updates().unwrap().len(), 1);
     assert!(wallet.receipts().unwrap().is_empty());
 }
+
+// ---- guest-key offers from strangers ------------------------------------------------------
+
+/// An attacker's offer for `victim`: the attacker's own authority vouches for door
+/// certificates with ids 1..=32 (the one for `attacker`'s door id is that door's real key) and
+/// a guest key `guest_id` for `attacker`'s door, under a key the attacker certified for itself.
+fn hostile_offer(attacker: &Site, victim: PublicKey, guest_id: KeyId) -> String {
+    let attacker_device = KeyPair::generate();
+    let root = attacker.resident_key(900, attacker_device.public());
+    let door = attacker.cert.body.door_id;
+    let certs: Vec<DoorCertificate> = (1..=32)
+        .map(|d| match DoorId(d) {
+            id if id == door => attacker.cert.clone(),
+            id => Signed::sign(
+                DoorCertBody::new(id, KeyPair::generate().public(), attacker.issuer()),
+                &attacker.authority,
+            ),
+        })
+        .collect();
+    let validity = root.root().body.validity;
+    let body = GuestKeyBody::new(guest_id, KeyId(900), victim, DoorSet::new(vec![door]).unwrap(), validity);
+    let chain = KeyChain::guest(root.root().clone(), Signed::sign(body, &attacker_device));
+    let anchors = TrustAnchors::new([attacker.authority.public()]);
+    keyway_wallet::share::GuestKeyOffer::new(chain, &anchors, certs).to_text()
+}
+
+#[test]
+fn a_hostile_guest_offer_changes_no_trust_for_the_propertys_own_doors() {
+    let site = site(4);
+    let impostor = self::site(4);
+    let mut wallet = wallet_for(&site, Some(site.batch(1, 2)));
+    let offer = hostile_offer(&impostor, wallet.device_public_key(), KeyId(KeyId::GUEST_BIT | 77));
+    wallet.accept_guest_key(&offer).unwrap();
+
+    // The property's trust is as it was: one authority key, the real door's certificate.
+    let anchors: Vec<PublicKey> = wallet.store().anchors().unwrap().keys().copied().collect();
+    assert_eq!(anchors, vec![site.authority.public()], "the offer's authority key must not be trusted");
+    assert_eq!(wallet.store().door_cert(DoorId(4)).unwrap().unwrap().1, site.cert);
+    assert_eq!(wallet.store().door_certs().unwrap().len(), 1, "the offer's 32 certificates stay with the offer");
+
+    // The impostor cannot pass as the door for the resident's own key, and learns nothing.
+    let err = wallet.unlock(DoorId(4), &mut impostor.link(247)).unwrap_err();
+    assert_eq!(err.category(), keyway_wallet::Category::DoorNotTrusted, "{err}");
+    assert_eq!(wallet.pending_updates().unwrap().len(), 1, "the revocations stay with the phone");
+    assert!(wallet.receipts().unwrap().is_empty());
+    // The real door still opens, and takes its updates.
+    let report = wallet.unlock(DoorId(4), &mut site.link(247)).unwrap();
+    assert!(report.granted && !report.is_guest && report.updates_carried, "{report:?}");
+    assert_eq!(report.key_id, KeyId(1));
+    assert_eq!(site.door.lock().unwrap().update_seq(), 2);
+}
+
+#[test]
+fn an_offered_key_runs_on_its_offers_trust_alone_and_carries_nothing_of_the_propertys() {
+    let site = site(4);
+    let impostor = self::site(4);
+    // The impostor's door has moved far ahead in its own log, so its receipts claim seq 5.
+    let mut own = wallet_for(&impostor, Some(impostor.batch(1, 5)));
+    assert!(own.unlock(DoorId(4), &mut impostor.link(247)).unwrap().granted);
+
+    let mut wallet = wallet_for(&site, Some(site.batch(1, 2)));
+    let guest_id = KeyId(KeyId::GUEST_BIT | 78);
+    wallet.accept_guest_key(&hostile_offer(&impostor, wallet.device_public_key(), guest_id)).unwrap();
+    // The resident's own key is revoked: only the offered key names door 4 now.
+    let changes =
+        SyncChanges { revoked_keys: vec![KeyId(1)], server_time: keyway_api::clock::now(), ..Default::default() };
+    wallet.store_mut().apply_sync(&changes, keyway_api::clock::now()).unwrap();
+
+    let report = wallet.unlock(DoorId(4), &mut impostor.link(247)).unwrap();
+    assert!(report.granted && report.is_guest && report.key_id == guest_id, "{report:?}");
+    assert!(!report.updates_carried, "the property's updates never go to a door only an offer vouches for");
+    assert_eq!(report.activity_records, 0, "nor is its activity asked for");
+    assert_eq!(wallet.pending_updates().unwrap().len(), 1, "a foreign receipt drops nothing");
+    assert_eq!(wallet.store().door_applied_seq(DoorId(4)).unwrap(), 0);
+    assert!(wallet.store().receipts_to_upload().unwrap().is_empty(), "a foreign receipt is never uploaded");
+    assert_eq!(wallet.receipts().unwrap().len(), 1, "but it is kept on the device");
+    // At the property's real door the offered key checks the door against its offer, and stops.
+    let err = wallet.unlock(DoorId(4), &mut site.link(247)).unwrap_err();
+    assert_eq!(err.category(), keyway_wallet::Category::DoorNotTrusted, "{err}");
+}
+
+#[test]
+fn an_offer_cannot_take_the_id_of_a_key_the_wallet_holds() {
+    let site = site(4);
+    let mut wallet = wallet_for(&site, None);
+    // A real guest key from another resident of the property.
+    let friend = KeyPair::generate();
+    let friend_key = site.resident_key(2, friend.public());
+    let real = keyway_wallet::share::issue_guest_key(
+        &friend_key,
+        &friend,
+        wallet.device_public_key(),
+        DoorSet::new(vec![DoorId(4)]).unwrap(),
+        friend_key.root().body.validity,
+    )
+    .unwrap();
+    let real_chain = KeyChain::guest(friend_key.root().clone(), real.clone());
+    let anchors = TrustAnchors::new([site.authority.public()]);
+    let real_offer = keyway_wallet::share::GuestKeyOffer::new(real_chain.clone(), &anchors, vec![site.cert.clone()]);
+    wallet.accept_guest_key(&real_offer.to_text()).unwrap();
+    // Accepting the same offer again is harmless.
+    wallet.accept_guest_key(&real_offer.to_text()).unwrap();
+
+    // A stranger's offer reusing that id is refused, and the real key is kept.
+    let impostor = self::site(4);
+    let err =
+        wallet.accept_guest_key(&hostile_offer(&impostor, wallet.device_public_key(), real.body.key_id)).unwrap_err();
+    assert!(
+        matches!(err, WalletError::Share(keyway_wallet::share::ShareError::KeyIdTaken(id)) if id == real.body.key_id),
+        "{err}"
+    );
+    let held: Vec<KeyChain> = wallet.store().keys().unwrap().into_iter().map(|k| k.chain).collect();
+    assert_eq!(held.len(), 2);
+    assert!(held.contains(&real_chain));
+}

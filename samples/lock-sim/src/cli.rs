@@ -3,7 +3,7 @@
 //! ```text
 //! lock-sim provision --state door.state --provision door.json
 //! lock-sim serve     --state door.state [--provision door.json] [--listen 127.0.0.1:0] [--mtu 247] [--print-addr] [--json]
-//! lock-sim keypad    --state door.state --code 12345678 [--json]
+//! lock-sim keypad    --state door.state --code 1234567890 [--json]
 //! lock-sim card      --state door.state --card 04a1b2c3 [--json]
 //! lock-sim status    --state door.state [--json]
 //! ```

@@ -129,7 +129,7 @@ fn a_provisioned_door_process_serves_an_unlock_and_remembers_it_across_restarts(
     assert_eq!(status(&state).activity_head, 2);
 
     // The keypad: an unknown code is a decision (exit 0), logged like any entry.
-    let out = lock_sim(&["keypad", "--code", "12345678", "--json"], &state);
+    let out = lock_sim(&["keypad", "--code", "1234567890", "--json"], &state);
     assert!(out.status.success());
     let entry: EntryReport = serde_json::from_slice(&out.stdout).unwrap();
     assert!(!entry.granted);

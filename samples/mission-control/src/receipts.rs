@@ -1,14 +1,18 @@
-//! Door receipts uploaded by phones: verified against the door certificate, then door-update
-//! tasks are marked delivered and the activity merged (de-duplicated by door and activity seq).
+//! Door receipts uploaded by phones: each verified against the door certificate on its own
+//! (a refused one gets its reason and holds back nothing else), then door-update tasks are
+//! marked delivered and the activity merged (de-duplicated by door and activity seq). A record
+//! naming a person who is not of the door's property keeps no link to anyone.
 
 use crate::auth::Device;
 use crate::error::{AppError, AppResult};
 use crate::property::Authority;
 use crate::provisioning;
-use keyway_api::{MAX_RECEIPTS_PER_UPLOAD, ReceiptResult, UploadReceiptsRequest, UploadReceiptsResponse};
+use keyway_api::{
+    MAX_RECEIPTS_PER_UPLOAD, ReceiptResult, ReceiptVerdict, UploadReceiptsRequest, UploadReceiptsResponse,
+};
 use keyway_protocol::UnixTime;
-use keyway_protocol::credential::{ActivityEvent, PersonId, Receipt};
-use rusqlite::{Transaction, params};
+use keyway_protocol::credential::{ActivityEvent, PersonId, Receipt, TrustAnchors};
+use rusqlite::{OptionalExtension, Transaction, params};
 use sha2::{Digest, Sha256};
 
 pub fn upload(
@@ -21,38 +25,58 @@ pub fn upload(
         return Err(AppError::bad_request(format!("at most {MAX_RECEIPTS_PER_UPLOAD} receipts per upload")));
     }
     let anchors = Authority::load(tx, device.property_id)?.anchors();
-    // Every receipt is checked before any is applied.
-    for (i, receipt) in req.receipts.iter().enumerate() {
-        let body = &receipt.body;
-        let door = provisioning::door(tx, device.property_id, body.door_id)?.ok_or_else(|| {
-            AppError::bad_request(format!("receipt {i}: {} is not a door of this property", body.door_id))
-        })?;
-        let door_key = door
-            .certificate
-            .verify(&anchors)
-            .map_err(|e| AppError::internal(format!("stored door certificate: {e}")))?;
-        receipt.verify_signature(&door_key).map_err(|e| AppError::bad_request(format!("receipt {i}: {e}")))?;
-        // SQLite integers are signed 64-bit: larger values cannot come from a working door.
-        let too_large = |v: u64| v > i64::MAX as u64;
-        if too_large(body.applied_seq)
-            || too_large(body.activity_head)
-            || too_large(body.door_time.0)
-            || body.activity.iter().any(|a| too_large(a.time.0))
-        {
-            return Err(AppError::bad_request(format!("receipt {i}: a seq or time is out of range")));
-        }
-        if let Some(bad) = body.activity.iter().find(|a| a.seq == 0 || a.seq > body.activity_head) {
-            return Err(AppError::bad_request(format!(
-                "receipt {i}: activity seq {} outside 1..={}",
-                bad.seq, body.activity_head
-            )));
-        }
-    }
-    let mut results = Vec::new();
+    let mut results = Vec::with_capacity(req.receipts.len());
     for receipt in &req.receipts {
-        results.push(apply(tx, device, receipt, now)?);
+        let result = match check(tx, device, &anchors, receipt)? {
+            Ok(()) => apply(tx, device, receipt, now)?,
+            Err(reason) => refused(receipt, reason),
+        };
+        results.push(result);
     }
     Ok(UploadReceiptsResponse { results })
+}
+
+/// Whether `receipt` may be applied: `Err(reason)` when it can never be (uploading it again
+/// gives the same answer), `AppResult::Err` only for the backend's own failures.
+fn check(
+    tx: &Transaction,
+    device: &Device,
+    anchors: &TrustAnchors,
+    receipt: &Receipt,
+) -> AppResult<Result<(), String>> {
+    let body = &receipt.body;
+    let Some(door) = provisioning::door(tx, device.property_id, body.door_id)? else {
+        return Ok(Err(format!("{} is not a door of this property", body.door_id)));
+    };
+    let door_key =
+        door.certificate.verify(anchors).map_err(|e| AppError::internal(format!("stored door certificate: {e}")))?;
+    if let Err(e) = receipt.verify_signature(&door_key) {
+        return Ok(Err(format!("not signed by the door's certified key: {e}")));
+    }
+    // SQLite integers are signed 64-bit: larger values cannot come from a working door.
+    let too_large = |v: u64| v > i64::MAX as u64;
+    if too_large(body.applied_seq)
+        || too_large(body.activity_head)
+        || too_large(body.door_time.0)
+        || body.activity.iter().any(|a| too_large(a.time.0))
+    {
+        return Ok(Err("a seq or time is out of range".into()));
+    }
+    if let Some(bad) = body.activity.iter().find(|a| a.seq == 0 || a.seq > body.activity_head) {
+        return Ok(Err(format!("activity seq {} outside 1..={}", bad.seq, body.activity_head)));
+    }
+    Ok(Ok(()))
+}
+
+fn refused(receipt: &Receipt, reason: String) -> ReceiptResult {
+    ReceiptResult {
+        verdict: ReceiptVerdict::Refused { reason },
+        door_id: receipt.body.door_id,
+        applied_seq: receipt.body.applied_seq,
+        duplicate: false,
+        new_activity: 0,
+        newly_delivered: Vec::new(),
+    }
 }
 
 fn person_of(event: &ActivityEvent) -> Option<PersonId> {
@@ -92,19 +116,34 @@ fn apply(tx: &Transaction, device: &Device, receipt: &Receipt, now: UnixTime) ->
     let mut new_activity = 0u32;
     for record in body.activity.iter() {
         let event = serde_json::to_string(&record.event).map_err(|_| AppError::internal("cannot store activity"))?;
+        let person = match person_of(&record.event) {
+            Some(p) => person_in_property(tx, device.property_id, p)?,
+            None => None,
+        };
         new_activity += tx.execute(
             "INSERT OR IGNORE INTO activity (door_id, seq, time, event, person_id, received_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-            params![door.0, record.seq as i64, record.time.0 as i64, event, person_of(&record.event).map(|p| p.0 as i64), now.0],
+            params![door.0, record.seq as i64, record.time.0 as i64, event, person, now.0],
         )? as u32;
     }
     advance_activity_head(tx, door.0)?;
     Ok(ReceiptResult {
+        verdict: ReceiptVerdict::Accepted,
         door_id: door,
         applied_seq: body.applied_seq,
         duplicate: inserted == 0,
         new_activity,
         newly_delivered,
     })
+}
+
+/// The row id of `person` if they are a person of `property`: a door-signed record can name
+/// any number, and a number another property uses must not link this property's activity to
+/// that property's people.
+fn person_in_property(tx: &Transaction, property: i64, person: PersonId) -> AppResult<Option<i64>> {
+    let Ok(id) = i64::try_from(person.0) else { return Ok(None) };
+    Ok(tx
+        .query_row("SELECT id FROM people WHERE id = ?1 AND property_id = ?2", params![id, property], |r| r.get(0))
+        .optional()?)
 }
 
 /// Moves the door's known activity head over every record now held with no gap below it.

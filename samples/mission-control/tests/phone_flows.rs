@@ -196,7 +196,7 @@ async fn a_signed_receipt_moves_door_update_tasks_from_pending_to_delivered_once
 }
 
 #[tokio::test]
-async fn receipts_that_do_not_verify_are_refused_and_nothing_is_recorded() {
+async fn each_receipt_gets_its_own_verdict_and_a_refused_one_holds_back_nothing() {
     let mc = Mc::start().await;
     let p = property(&mc, "Elm Court").await;
     let (ann, token) =
@@ -208,7 +208,7 @@ async fn receipts_that_do_not_verify_are_refused_and_nothing_is_recorded() {
     let person = ann.person.person_id;
 
     let good = receipt(&p.lobby, 1, vec![unlock(1, KeyId(1), person, false)]);
-    // Signed by the garage's key but naming the lobby.
+    // Signed by the garage's key but naming the lobby (an impostor, or a re-keyed door).
     let mut forged = receipt(&p.garage, 1, vec![unlock(2, KeyId(1), person, false)]);
     forged.body.door_id = p.lobby.door_id;
     let forged = Receipt::sign(forged.body, &KeyPair::from_secret(&p.garage.door_secret_key.0.0));
@@ -218,20 +218,45 @@ async fn receipts_that_do_not_verify_are_refused_and_nothing_is_recorded() {
     let other = property(&mc, "Oak Row").await;
     let foreign = receipt(&other.lobby, 1, vec![]);
 
-    for bad in [forged, tampered, foreign] {
-        let e = client.upload_receipts(&phone.token, &[good.clone(), bad]).await.unwrap_err();
-        assert_eq!(status_of(&e), 400, "{e:?}");
+    let sent = [forged, good.clone(), tampered, foreign];
+    let answer = client.upload_receipts(&phone.token, &sent).await.unwrap();
+    let verdicts: Vec<&ReceiptVerdict> = answer.results.iter().map(|r| &r.verdict).collect();
+    assert_eq!(verdicts.len(), 4, "one verdict per receipt, in order");
+    assert_eq!(verdicts[1], &ReceiptVerdict::Accepted);
+    for (i, v) in verdicts.iter().enumerate().filter(|(i, _)| *i != 1) {
+        assert!(matches!(v, ReceiptVerdict::Refused { reason } if !reason.is_empty()), "receipt {i}: {v:?}");
     }
-    assert_eq!(
-        tasks(&mc, &p.pm, p.lobby.door_id).await[0].state,
-        TaskState::Pending,
-        "the good receipt in a refused upload was not applied"
-    );
-    assert!(mc.get::<Vec<ActivityEntry>>("/v1/activity", &p.pm).await.is_empty());
+    assert_eq!(answer.results[1].newly_delivered, vec![1]);
+    assert_eq!(tasks(&mc, &p.pm, p.lobby.door_id).await[0].state, TaskState::Delivered, "the good receipt applied");
+    let activity = mc.get::<Vec<ActivityEntry>>("/v1/activity", &p.pm).await;
+    assert_eq!(activity.len(), 1, "only the verified receipt's record: {activity:?}");
+    assert_eq!(activity[0].seq, 1);
     assert_eq!(status_of(&client.upload_receipts("dev_wrong", std::slice::from_ref(&good)).await.unwrap_err()), 401);
 
-    client.upload_receipts(&phone.token, &[good]).await.unwrap();
-    assert_eq!(tasks(&mc, &p.pm, p.lobby.door_id).await[0].state, TaskState::Delivered);
+    // Sent again, the refused ones are refused again and the good one is a duplicate.
+    let again = client.upload_receipts(&phone.token, &sent).await.unwrap();
+    assert!(again.results[1].duplicate);
+    assert!(matches!(again.results[0].verdict, ReceiptVerdict::Refused { .. }));
+}
+
+#[tokio::test]
+async fn a_record_naming_another_propertys_person_links_to_no_one() {
+    let mc = Mc::start().await;
+    let p = property(&mc, "Elm Court").await;
+    let other = property(&mc, "Oak Row").await;
+    let (_, token) =
+        invite(&mc, &p.pm, "Ann", AccessKind::AppKey, vec![grant(&[p.lobby.door_id], None, None)], false).await;
+    let (stranger, _) =
+        invite(&mc, &other.pm, "Zed", AccessKind::AppKey, vec![grant(&[other.lobby.door_id], None, None)], false).await;
+    let phone = accept(&mc, &token).await;
+    // Elm Court's own door signs a record naming Oak Row's person (anyone holding a door's key,
+    // such as whoever provisioned it, can make it say so).
+    let r = receipt(&p.lobby, 0, vec![unlock(1, KeyId(5), stranger.person.person_id, false)]);
+    mc.phone_client().upload_receipts(&phone.token, &[r]).await.unwrap();
+    let activity = mc.get::<Vec<ActivityEntry>>("/v1/activity", &p.pm).await;
+    assert_eq!(activity.len(), 1);
+    assert_eq!(activity[0].person_name, None, "{activity:?}");
+    assert_eq!(activity[0].person_id, None, "a foreign person id is dropped at ingestion");
 }
 
 #[tokio::test]

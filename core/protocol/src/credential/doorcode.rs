@@ -4,19 +4,20 @@
 //! slot on a calendar day (in the property's UTC offset) is
 //!
 //! ```text
-//! HMAC-SHA256(door_secret, "keyway/doorcode/v1\0" ‖ slot (u32 BE) ‖ day (i64 BE, days since 1970-01-01))
+//! HMAC-SHA256(door_secret, "keyway/doorcode/v2\0" ‖ slot (u32 BE) ‖ day (i64 BE, days since 1970-01-01))
 //! ```
 //!
-//! read as a big-endian u64 from its first 8 bytes, reduced modulo 10^8: an
-//! **8-digit** code (modulo bias below 2^-36). The door secret is provisioned at install and
-//! known only to the door and the backend; it never travels in a door update, so the phones
-//! that carry slot additions learn nothing about anyone's code.
+//! read as a big-endian u64 from its first 8 bytes, reduced modulo 10^10: a **10-digit** code
+//! (modulo bias below 2^-30). The door secret is provisioned at install and known only to the
+//! door and the backend; it never travels in a door update, so the phones that carry slot
+//! additions learn nothing about anyone's code.
 //!
-//! Guessing bound: with `s` active slots a random guess matches with probability `s / 10^8`.
-//! The door engine allows at most a small number of wrong keypad attempts per minute (see the
-//! door module), which bounds an attacker at the keypad: with 50 slots and 5 attempts a minute,
-//! a full day of continuous guessing (7,200 attempts) succeeds with probability below 0.4%,
-//! and every attempt is in the activity log.
+//! Guessing bound (target: below 1 % a year per door with 1,024 active slots): with `s` active
+//! slots a random guess matches with probability `s / 10^10`. The keypad's own limiter (see
+//! `door::keypad`) checks at most 155 attempts in any 24 hours, 56,575 a year, so a year of
+//! optimal guessing succeeds with probability at most 56,575 × 1,024 / 10^10 < 0.58 % (50
+//! slots: < 0.03 %); every attempt is in the activity log. With the 8-digit codes and the
+//! 5-a-minute window of earlier versions the same year gave 2.6 million attempts.
 
 use super::label;
 use crate::UnixTime;
@@ -26,7 +27,7 @@ use sha2::Sha256;
 use zeroize::{Zeroize, ZeroizeOnDrop};
 
 /// Number of decimal digits in a doorcode.
-pub const DIGITS: u32 = 8;
+pub const DIGITS: u32 = 10;
 const MODULUS: u64 = 10u64.pow(DIGITS);
 
 /// The per-door secret codes are derived from: 32 bytes, provisioned at install and known only
@@ -62,7 +63,7 @@ impl DoorcodeSecret {
         let out = mac.finalize().into_bytes();
         let mut first = [0u8; 8];
         first.copy_from_slice(&out[..8]);
-        Doorcode((u64::from_be_bytes(first) % MODULUS) as u32)
+        Doorcode(u64::from_be_bytes(first) % MODULUS)
     }
 
     /// The code of `slot` at instant `t` for a property `utc_offset_minutes` east of UTC.
@@ -84,12 +85,12 @@ pub fn local_day(t: UnixTime, utc_offset_minutes: i16) -> i64 {
     local.div_euclid(86_400) as i64
 }
 
-/// An 8-digit code; shown and typed with leading zeros.
+/// A 10-digit code; shown and typed with leading zeros.
 #[derive(Clone, Copy, PartialEq, Eq, Hash)]
-pub struct Doorcode(u32);
+pub struct Doorcode(u64);
 
 impl Doorcode {
-    /// Parses exactly 8 ASCII digits (surrounding whitespace ignored); `None` otherwise.
+    /// Parses exactly 10 ASCII digits (surrounding whitespace ignored); `None` otherwise.
     pub fn parse(s: &str) -> Option<Self> {
         let s = s.trim();
         if s.len() != DIGITS as usize || !s.bytes().all(|b| b.is_ascii_digit()) {
@@ -98,8 +99,8 @@ impl Doorcode {
         s.parse().ok().map(Doorcode)
     }
 
-    /// The code as a number below 10^8.
-    pub fn value(self) -> u32 {
+    /// The code as a number below 10^10.
+    pub fn value(self) -> u64 {
         self.0
     }
 
@@ -111,7 +112,7 @@ impl Doorcode {
 
 impl fmt::Display for Doorcode {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{:08}", self.0)
+        write!(f, "{:010}", self.0)
     }
 }
 
@@ -136,7 +137,7 @@ mod tests {
         assert_ne!(a, secret.code_for_day(2, day));
         assert_ne!(a, DoorcodeSecret::new([8; 32]).code_for_day(1, day));
         assert_eq!(Doorcode::parse(&a.to_string()), Some(a));
-        assert_eq!(a.to_string().len(), 8);
+        assert_eq!(a.to_string().len(), 10);
     }
 
     #[test]
@@ -151,9 +152,11 @@ mod tests {
 
     #[test]
     fn parse_rejects_wrong_shapes() {
-        for bad in ["", "1234567", "123456789", "1234567a", "-1234567", "１２３４５６７８"] {
+        for bad in ["", "123456789", "12345678901", "123456789a", "-123456789", "12345678", "１２３４５６７８９０"]
+        {
             assert_eq!(Doorcode::parse(bad), None, "{bad:?}");
         }
-        assert_eq!(Doorcode::parse("00000042").map(Doorcode::value), Some(42));
+        assert_eq!(Doorcode::parse("0000000042").map(Doorcode::value), Some(42));
+        assert_eq!(Doorcode::parse(" 9999999999\n").map(Doorcode::value), Some(9_999_999_999));
     }
 }

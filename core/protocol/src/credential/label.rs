@@ -23,7 +23,7 @@ pub const SHARE_REQUEST: &[u8] = b"keyway/share-request/v1\0";
 /// Not a signature label: the input prefix of the chain digest an unlock proof commits to.
 pub const CHAIN_DIGEST: &[u8] = b"keyway/chain-digest/v1\0";
 /// Not a signature label: the HMAC input prefix of daily doorcodes.
-pub const DOORCODE: &[u8] = b"keyway/doorcode/v1\0";
+pub const DOORCODE: &[u8] = b"keyway/doorcode/v2\0";
 
 /// Every label above, signature and non-signature alike; the prefix-free test runs over it.
 pub const ALL: &[&[u8]] = &[

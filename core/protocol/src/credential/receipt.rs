@@ -40,7 +40,7 @@ pub enum DenialReason {
     /// The request answered a challenge this door did not issue in this session.
     StaleChallenge,
     /// The chain, code or card could not be read or broke a structural rule (a typed code that
-    /// is not 8 digits, a card id outside 4..=16 bytes); also every other refused update.
+    /// is not 10 digits, a card id outside 4..=16 bytes); also every other refused update.
     Malformed,
     /// A chain, certificate or update batch of a format version this door does not read.
     UnsupportedVersion,

@@ -73,6 +73,7 @@ impl DoorEngine {
             keycards: Vec::new(),
             activity: ActivityLog::default(),
             keypad: AttemptLimiter::default(),
+            card_reader: AttemptLimiter::default(),
         };
         DoorEngine { state, key: p.door_key, limits: DoorLimits::STANDARD }
     }
@@ -224,8 +225,9 @@ impl DoorEngine {
         Signed::sign(body, &self.key)
     }
 
-    /// A code typed on the keypad. Wrong codes count towards the rate limit
-    /// (see [`super::keypad`]); every attempt is logged.
+    /// A code typed on the keypad. Wrong codes, and codes of slots that are not valid now,
+    /// count towards the keypad's guessing limit (see [`super::keypad`]); every attempt is
+    /// logged.
     pub fn enter_doorcode(&mut self, code: &str, now: UnixTime) -> Entry {
         let clock = self.observe_time(now);
         if self.state.keypad.is_limited(clock) {
@@ -235,44 +237,63 @@ impl DoorEngine {
             self.state.keypad.record_failure(clock);
             return self.entry_denied_code(DenialReason::Malformed);
         };
-        let secret = DoorcodeSecret::new(self.state.doorcode_secret.0);
-        // Compare against every slot (no early exit) so timing does not reveal which slot matched.
-        let mut matched = None;
-        for (slot, entry) in &self.state.doorcodes {
-            let hit = secret.code_at(*slot, clock, self.state.utc_offset_minutes).matches(typed);
-            if hit && matched.is_none() {
-                matched = Some((*slot, entry.clone()));
+        match self.match_doorcode(typed, clock) {
+            Ok((slot, person)) => {
+                let record = self.log(ActivityEvent::DoorcodeEntry { slot, person });
+                Entry { access: Access::Granted, record }
+            }
+            Err(reason) => {
+                self.state.keypad.record_failure(clock);
+                self.entry_denied_code(reason)
             }
         }
-        let Some((slot, entry)) = matched else {
-            self.state.keypad.record_failure(clock);
-            return self.entry_denied_code(DenialReason::UnknownCredential);
-        };
-        if let Some(reason) = self.credential_denial(entry.person, &entry.validity, clock) {
-            return self.entry_denied_code(reason);
+    }
+
+    /// The slot `typed` opens at `clock`. Every slot is compared (no early exit, so timing
+    /// does not reveal which one matched). Two slots can share a code on a day; the choice is
+    /// unambiguous: the lowest-numbered slot that admits now, else the reason the
+    /// lowest-numbered matching slot refuses.
+    fn match_doorcode(
+        &self,
+        typed: Doorcode,
+        clock: UnixTime,
+    ) -> Result<(u32, crate::credential::PersonId), DenialReason> {
+        let secret = DoorcodeSecret::new(self.state.doorcode_secret.0);
+        let mut admitted = None;
+        let mut refused = None;
+        for (slot, entry) in &self.state.doorcodes {
+            if !secret.code_at(*slot, clock, self.state.utc_offset_minutes).matches(typed) {
+                continue;
+            }
+            match self.credential_denial(entry.person, &entry.validity, clock) {
+                None if admitted.is_none() => admitted = Some((*slot, entry.person)),
+                Some(reason) if refused.is_none() => refused = Some(reason),
+                _ => {}
+            }
         }
-        let record = self.log(ActivityEvent::DoorcodeEntry { slot, person: entry.person });
-        Entry { access: Access::Granted, record }
+        admitted.ok_or(refused.unwrap_or(DenialReason::UnknownCredential))
     }
 
     /// A card held to the reader (its UID or application id bytes, 4 to 16). Unreadable and
-    /// unknown cards count towards the rate limit shared with the keypad; every attempt is logged.
+    /// unknown cards, and cards not valid now, count towards the reader's own guessing limit;
+    /// every attempt is logged.
     pub fn present_keycard(&mut self, card: &[u8], now: UnixTime) -> Entry {
         let clock = self.observe_time(now);
         let card_id = BoundedVec::new(card.iter().take(16).copied().collect()).unwrap_or_default();
-        if self.state.keypad.is_limited(clock) {
+        if self.state.card_reader.is_limited(clock) {
             return self.entry_denied_card(card_id, DenialReason::RateLimited);
         }
         if card.len() > 16 || card.len() < 4 {
-            self.state.keypad.record_failure(clock);
+            self.state.card_reader.record_failure(clock);
             return self.entry_denied_card(card_id, DenialReason::Malformed);
         }
         let found = self.state.keycards.binary_search_by(|k| k.card.as_slice().cmp(card)).ok();
         let Some(keycard) = found.and_then(|i| self.state.keycards.get(i)).cloned() else {
-            self.state.keypad.record_failure(clock);
+            self.state.card_reader.record_failure(clock);
             return self.entry_denied_card(card_id, DenialReason::UnknownCredential);
         };
         if let Some(reason) = self.credential_denial(keycard.person, &keycard.validity, clock) {
+            self.state.card_reader.record_failure(clock);
             return self.entry_denied_card(card_id, reason);
         }
         let record = self.log(ActivityEvent::KeycardEntry { card: card_id, person: keycard.person });

@@ -31,7 +31,9 @@ pub mod updates;
 pub use activity::ActivityLog;
 pub use engine::{DoorEngine, DoorProvisioning, Entry};
 pub use error::DoorSessionError;
-pub use keypad::{MAX_WRONG_ATTEMPTS, WINDOW_SECS};
+pub use keypad::{
+    AttemptLimiter, FIRST_LOCKOUT_SECS, FREE_ATTEMPTS, MAX_CHECKED_PER_DAY, MAX_LOCKOUT_SECS, QUIET_RESET_SECS,
+};
 pub use limits::DoorLimits;
 pub use revocations::RevocationSet;
 pub use session::{DoorSession, DoorStep, UnsentResult};

@@ -15,9 +15,10 @@ use core::fmt;
 use serde::{Deserialize, Serialize};
 use zeroize::{Zeroize, ZeroizeOnDrop};
 
-/// Format version of the persisted [`DoorState`]: its first byte; a saved state with another
-/// version is refused as `UnsupportedVersion` before anything else is parsed.
-pub const DOOR_STATE_VERSION: u8 = 1;
+/// Format version of the persisted [`DoorState`]: its first byte. Version 1 states (one
+/// limiter shared by keypad and card reader) are upgraded on load; any other version is
+/// refused as `UnsupportedVersion` before anything else is parsed.
+pub const DOOR_STATE_VERSION: u8 = 2;
 /// Upper bound on persisted state (full revocation set, tables and activity log fit well below).
 pub const MAX_STATE_LEN: usize = 4 * 1024 * 1024;
 
@@ -81,8 +82,52 @@ pub struct DoorState {
     pub keycards: Vec<Keycard>,
     /// The ring of the door's newest activity records, with its own gap-free seq.
     pub activity: ActivityLog,
-    /// Recent wrong entries, shared by the keypad and the card reader (rate limit).
+    /// Wrong codes typed on the keypad (its own guessing limit).
     pub keypad: AttemptLimiter,
+    /// Unknown or unreadable cards at the reader (its own guessing limit).
+    pub card_reader: AttemptLimiter,
+}
+
+/// The saved state's layout in version 1: as [`DoorState`], with one limiter (the times of
+/// the recent wrong entries) shared by the keypad and the card reader.
+#[derive(Serialize, Deserialize)]
+struct DoorStateV1 {
+    version: u8,
+    door_id: DoorId,
+    anchors: TrustAnchors,
+    door_key: Secret32,
+    doorcode_secret: Secret32,
+    utc_offset_minutes: i16,
+    update_seq: u64,
+    clock: UnixTime,
+    revocations: RevocationSet,
+    doorcodes: BTreeMap<u32, DoorcodeSlot>,
+    keycards: Vec<Keycard>,
+    activity: ActivityLog,
+    keypad_failures: alloc::collections::VecDeque<UnixTime>,
+}
+
+impl DoorStateV1 {
+    fn upgrade(mut self) -> DoorState {
+        let limiter = AttemptLimiter::from_v1(self.keypad_failures.make_contiguous());
+        DoorState {
+            version: DOOR_STATE_VERSION,
+            door_id: self.door_id,
+            anchors: self.anchors,
+            door_key: self.door_key,
+            doorcode_secret: self.doorcode_secret,
+            utc_offset_minutes: self.utc_offset_minutes,
+            update_seq: self.update_seq,
+            clock: self.clock,
+            revocations: self.revocations,
+            doorcodes: self.doorcodes,
+            keycards: self.keycards,
+            activity: self.activity,
+            // The shared limiter's count carries over to both sources: neither gets fresh tries.
+            keypad: limiter.clone(),
+            card_reader: limiter,
+        }
+    }
 }
 
 /// Why a door state was refused: on decoding, or against the limits of the door running it.
@@ -109,7 +154,16 @@ impl DoorState {
     /// Decodes a persisted state and checks its structural invariants (not the capacities, which
     /// [`DoorEngine::from_state`](super::DoorEngine::from_state) checks against the door's limits).
     pub fn from_bytes(bytes: &[u8]) -> Result<Self, DoorStateError> {
-        let state: DoorState = codec::decode_versioned("door state", bytes, MAX_STATE_LEN, DOOR_STATE_VERSION)?;
+        let state: DoorState = match bytes.first() {
+            Some(1) => {
+                let v1: DoorStateV1 = codec::decode_versioned("door state", bytes, MAX_STATE_LEN, 1)?;
+                if v1.version != 1 {
+                    return Err(DoorStateError::Inconsistent("unknown version"));
+                }
+                v1.upgrade()
+            }
+            _ => codec::decode_versioned("door state", bytes, MAX_STATE_LEN, DOOR_STATE_VERSION)?,
+        };
         state.check(&DoorLimits::UNBOUNDED)?;
         Ok(state)
     }
@@ -123,7 +177,7 @@ impl DoorState {
         if !self.activity.is_consistent(limits.activity) {
             return Err(DoorStateError::Inconsistent("activity log"));
         }
-        if !self.keypad.is_consistent() {
+        if !self.keypad.is_consistent() || !self.card_reader.is_consistent() {
             return Err(DoorStateError::Inconsistent("keypad limiter"));
         }
         if self.keycards.windows(2).any(|w| w[0].card >= w[1].card) || self.keycards.len() > limits.keycards {
@@ -136,5 +190,57 @@ impl DoorState {
             return Err(DoorStateError::Inconsistent("revocations"));
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::credential::{DoorcodeSecret, KeyPair};
+    use crate::door::{DoorEngine, DoorProvisioning};
+
+    /// A door saved by version 1 (five wrong entries just now, so locked) loads as version 2
+    /// with everything else intact and both sources still locked: an upgrade hands out no
+    /// fresh guesses.
+    #[test]
+    fn a_version_1_state_is_upgraded_with_its_data() {
+        let now = UnixTime(1_796_000_000);
+        let door = DoorEngine::new(DoorProvisioning {
+            door_id: DoorId(7),
+            door_key: KeyPair::from_secret(&[3; 32]),
+            anchors: TrustAnchors::new([KeyPair::from_secret(&[4; 32]).public()]),
+            doorcode_secret: DoorcodeSecret::new([5; 32]),
+            utc_offset_minutes: 60,
+            clock: now,
+        });
+        let s = door.state().clone();
+        let v1 = DoorStateV1 {
+            version: 1,
+            door_id: s.door_id,
+            anchors: s.anchors.clone(),
+            door_key: s.door_key.clone(),
+            doorcode_secret: s.doorcode_secret.clone(),
+            utc_offset_minutes: s.utc_offset_minutes,
+            update_seq: 12,
+            clock: now,
+            revocations: s.revocations.clone(),
+            doorcodes: s.doorcodes.clone(),
+            keycards: s.keycards.clone(),
+            activity: s.activity.clone(),
+            keypad_failures: (0..5).map(|i| now.saturating_sub_secs(10 - i)).collect(),
+        };
+        let up = DoorState::from_bytes(&codec::encode(&v1)).unwrap();
+        assert_eq!(up.version, DOOR_STATE_VERSION);
+        assert_eq!((up.door_id, up.update_seq, up.utc_offset_minutes), (DoorId(7), 12, 60));
+        assert_eq!(up.door_key, s.door_key);
+        assert_eq!(up.doorcode_secret, s.doorcode_secret);
+        assert!(up.keypad.is_limited(now) && up.card_reader.is_limited(now));
+        assert_eq!(up.keypad.failures(), 5);
+        // Saved again, it is a version 2 state that reads back equal.
+        assert_eq!(DoorState::from_bytes(&up.to_bytes()).unwrap(), up);
+        // An unknown version is refused.
+        let mut bad = up.to_bytes();
+        bad[0] = 3;
+        assert!(DoorState::from_bytes(&bad).is_err());
     }
 }

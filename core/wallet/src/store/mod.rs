@@ -6,8 +6,11 @@
 //! a sync is applied whole or not at all; an unlock's receipt, the door's applied seq and the
 //! dropping of delivered updates commit together.
 
+mod offers;
 pub mod schema;
 pub mod secure;
+
+pub use offers::OfferImport;
 
 use keyway_protocol::UnixTime;
 use keyway_protocol::codec::DecodeError;
@@ -38,6 +41,8 @@ pub struct StoredKey {
     pub chain: KeyChain,
     pub revoked: bool,
     pub received_at: UnixTime,
+    /// Whether the key came in a guest-key offer (its trust is the offer's, not the property's).
+    pub offered: bool,
 }
 
 /// A batch of door updates this device carries for a door.
@@ -55,6 +60,36 @@ pub struct StoredReceipt {
     pub receipt: Receipt,
     pub created_at: UnixTime,
     pub uploaded_at: Option<UnixTime>,
+    /// Whose door it came from: the property's (uploaded) or one known only from a guest offer.
+    pub scope: ReceiptScope,
+    /// Why the backend refused it, if it did: kept for inspection, never retried.
+    pub set_aside: Option<String>,
+}
+
+/// Whose door a receipt came from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ReceiptScope {
+    /// A door of the property this wallet syncs with: the receipt is uploaded.
+    Property,
+    /// A door known only from a guest-key offer: the receipt stays on the device.
+    Offer,
+}
+
+impl ReceiptScope {
+    fn as_sql(self) -> &'static str {
+        match self {
+            ReceiptScope::Property => "property",
+            ReceiptScope::Offer => "offer",
+        }
+    }
+
+    fn from_sql(v: &str) -> Result<Self> {
+        match v {
+            "property" => Ok(ReceiptScope::Property),
+            "offer" => Ok(ReceiptScope::Offer),
+            other => Err(StoreError::CorruptValue(format!("receipt scope {other:?}"))),
+        }
+    }
 }
 
 /// A guest key this device issued.
@@ -219,14 +254,17 @@ impl Store {
     }
 
     fn keys_where<P: rusqlite::Params>(&self, filter: &str, params: P) -> Result<Vec<StoredKey>> {
-        let sql =
-            format!("SELECT chain, revoked, received_at FROM keys WHERE {filter} ORDER BY is_guest, start, key_id");
+        let sql = format!(
+            "SELECT chain, revoked, received_at, EXISTS (SELECT 1 FROM offers o WHERE o.key_id = keys.key_id)
+             FROM keys WHERE {filter} ORDER BY is_guest, start, key_id"
+        );
         let mut stmt = self.conn.prepare(&sql)?;
-        let rows =
-            stmt.query_map(params, |r| Ok((r.get::<_, Vec<u8>>(0)?, r.get::<_, bool>(1)?, r.get::<_, i64>(2)?)))?;
+        let rows = stmt.query_map(params, |r| {
+            Ok((r.get::<_, Vec<u8>>(0)?, r.get::<_, bool>(1)?, r.get::<_, i64>(2)?, r.get::<_, bool>(3)?))
+        })?;
         rows.map(|row| {
-            let (chain, revoked, received_at) = row?;
-            Ok(StoredKey { chain: KeyChain::from_bytes(&chain)?, revoked, received_at: from_ts(received_at) })
+            let (chain, revoked, received_at, offered) = row?;
+            Ok(StoredKey { chain: KeyChain::from_bytes(&chain)?, revoked, received_at: from_ts(received_at), offered })
         })
         .collect()
     }
@@ -248,9 +286,11 @@ impl Store {
             .conn
             .query_row("SELECT backend_activity FROM door_state WHERE door_id = ?1", [door.0], |r| r.get(0))
             .optional()?;
-        let held: Option<i64> =
-            self.conn
-                .query_row("SELECT MAX(activity_last) FROM receipts WHERE door_id = ?1", [door.0], |r| r.get(0))?;
+        let held: Option<i64> = self.conn.query_row(
+            "SELECT MAX(activity_last) FROM receipts WHERE door_id = ?1 AND scope = 'property'",
+            [door.0],
+            |r| r.get(0),
+        )?;
         Ok(backend.unwrap_or(0).max(held.unwrap_or(0)).max(0) as u64)
     }
 
@@ -296,9 +336,14 @@ impl Store {
         Ok(())
     }
 
-    /// Receipts not yet acknowledged by the backend, oldest first.
+    /// The property's receipts not yet acknowledged (nor refused) by the backend, oldest first.
     pub fn receipts_to_upload(&self) -> Result<Vec<StoredReceipt>> {
-        self.receipts_where("uploaded_at IS NULL")
+        self.receipts_where("uploaded_at IS NULL AND set_aside IS NULL AND scope = 'property'")
+    }
+
+    /// Receipts the backend refused, with its reason.
+    pub fn set_aside_receipts(&self) -> Result<Vec<StoredReceipt>> {
+        self.receipts_where("set_aside IS NOT NULL")
     }
 
     /// Every receipt kept on this device (outbox and archive), oldest first.
@@ -307,29 +352,44 @@ impl Store {
     }
 
     fn receipts_where(&self, filter: &str) -> Result<Vec<StoredReceipt>> {
-        let sql =
-            format!("SELECT id, door_id, receipt, created_at, uploaded_at FROM receipts WHERE {filter} ORDER BY id");
+        let sql = format!(
+            "SELECT id, door_id, receipt, created_at, uploaded_at, scope, set_aside FROM receipts WHERE {filter} ORDER BY id"
+        );
         let mut stmt = self.conn.prepare(&sql)?;
         let rows = stmt.query_map([], |r| {
             Ok((
-                r.get::<_, i64>(0)?,
-                r.get::<_, u32>(1)?,
-                r.get::<_, Vec<u8>>(2)?,
-                r.get::<_, i64>(3)?,
-                r.get::<_, Option<i64>>(4)?,
+                (r.get::<_, i64>(0)?, r.get::<_, u32>(1)?, r.get::<_, Vec<u8>>(2)?),
+                (r.get::<_, i64>(3)?, r.get::<_, Option<i64>>(4)?),
+                (r.get::<_, String>(5)?, r.get::<_, Option<String>>(6)?),
             ))
         })?;
         rows.map(|row| {
-            let (id, door, receipt, created, uploaded) = row?;
+            let ((id, door, receipt), (created, uploaded), (scope, set_aside)) = row?;
             Ok(StoredReceipt {
                 id,
                 door_id: DoorId(door),
                 receipt: Receipt::from_bytes(&receipt)?,
                 created_at: from_ts(created),
                 uploaded_at: uploaded.map(from_ts),
+                scope: ReceiptScope::from_sql(&scope)?,
+                set_aside,
             })
         })
         .collect()
+    }
+
+    /// Sets receipts aside with the backend's reason for refusing each: they stay for
+    /// inspection and are never uploaded again.
+    pub fn set_aside(&mut self, refused: &[(i64, String)]) -> Result<()> {
+        let tx = self.conn.transaction()?;
+        for (id, reason) in refused {
+            tx.execute(
+                "UPDATE receipts SET set_aside = ?2 WHERE id = ?1 AND uploaded_at IS NULL",
+                params![id, reason],
+            )?;
+        }
+        tx.commit()?;
+        Ok(())
     }
 
     /// Marks receipts acknowledged by the backend. Idempotent.
@@ -392,6 +452,8 @@ impl Store {
             )?;
         }
         for chain in &changes.keys {
+            // The property's own key wins over an offered one that claimed its id.
+            tx.execute("DELETE FROM offers WHERE key_id = ?1", [chain.leaf_key_id().0 as i64])?;
             put_key(&tx, chain, now)?;
         }
         for key in &changes.revoked_keys {

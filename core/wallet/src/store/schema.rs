@@ -66,7 +66,21 @@ ALTER TABLE receipts ADD COLUMN activity_last INTEGER NOT NULL DEFAULT 0;
 CREATE INDEX receipts_pending ON receipts (uploaded_at) WHERE uploaded_at IS NULL;
 ";
 
-const MIGRATIONS_SLICE: &[M<'static>] = &[M::up(V1), M::up(V2)];
+/// v3: trust that arrived with a guest-key offer, kept with the offered key alone (never merged
+/// into the property's anchors or door certificates); receipts by scope (a door known only from
+/// an offer is not the property's, so its receipts are never uploaded) and receipts the backend
+/// refused, set aside with its reason instead of being retried forever.
+const V3: &str = "
+CREATE TABLE offers (
+    key_id      INTEGER PRIMARY KEY,
+    offer       BLOB NOT NULL,
+    accepted_at INTEGER NOT NULL
+) STRICT;
+ALTER TABLE receipts ADD COLUMN scope TEXT NOT NULL DEFAULT 'property' CHECK (scope IN ('property', 'offer'));
+ALTER TABLE receipts ADD COLUMN set_aside TEXT;
+";
+
+const MIGRATIONS_SLICE: &[M<'static>] = &[M::up(V1), M::up(V2), M::up(V3)];
 
 pub fn migrations() -> Migrations<'static> {
     Migrations::from_slice(MIGRATIONS_SLICE)
@@ -111,6 +125,10 @@ mod tests {
             let last: i64 =
                 conn.query_row("SELECT last_seq FROM pending_updates WHERE door_id=7", [], |r| r.get(0)).unwrap();
             assert_eq!(last, 6);
+            let (scope, set_aside): (String, Option<String>) = conn
+                .query_row("SELECT scope, set_aside FROM receipts WHERE door_id=7", [], |r| Ok((r.get(0)?, r.get(1)?)))
+                .unwrap();
+            assert_eq!((scope.as_str(), set_aside), ("property", None), "an upgraded receipt is the property's");
             let version: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0)).unwrap();
             assert_eq!(version as usize, LATEST_VERSION);
         }
