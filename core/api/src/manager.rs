@@ -241,6 +241,17 @@ pub struct KeyChangeResponse {
     pub updates: Vec<QueuedUpdate>,
 }
 
+/// `DELETE /v1/keys/{key_id}?parent_key_id=`. A guest key id is chosen by the phone that
+/// shared it and is unique only under its parent key: when several keys of the property hold a
+/// guest key of that id, `parent_key_id` names the one meant (without it the request is refused
+/// with 409).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DeleteKeyQuery {
+    #[serde(default)]
+    pub parent_key_id: Option<KeyId>,
+}
+
 /// Revoke All Keys, Delete Person, delete a key.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RevocationResponse {
@@ -335,7 +346,7 @@ pub struct ActivityEntry {
     pub received_at: UnixTime,
 }
 
-/// `GET /v1/outbox`: the welcome messages that would be emailed or texted.
+/// `GET /v1/outbox` (Key Management): the welcome messages that would be emailed or texted.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct OutboxMessage {
     pub message_id: u64,
@@ -344,7 +355,8 @@ pub struct OutboxMessage {
     pub subject: String,
     pub body: String,
     /// App keys: the one-use invite token for `POST /v1/phone/accept`. Doorcodes: the token
-    /// for `GET /v1/doorcodes`.
+    /// for `GET /v1/doorcodes`. Empty (and gone from `body`) once the invite was accepted, the
+    /// doorcode first looked up, or the person deleted. Only Key Management reads the outbox.
     pub token: String,
     pub access: AccessKind,
     pub created_at: UnixTime,

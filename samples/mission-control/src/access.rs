@@ -4,14 +4,15 @@
 
 use crate::auth::{self, Manager};
 use crate::error::{AppError, AppResult};
-use crate::keys::{self, KeyRow};
+use crate::history::{self, Forget};
+use crate::keys::{self, GuestRow, KeyRow};
 use crate::people::{self, PersonRow};
 use crate::property::{Authority, bump_change_seq};
 use crate::updates::UpdatePlan;
 use crate::validate;
 use keyway_api::{
-    AccessKind, AddKeycardRequest, ChangeExpiryRequest, InviteRequest, InviteResponse, KeyChangeResponse, KeyGrant,
-    KeycardChangeResponse, NO_EXPIRY, QueuedUpdate, RevocationResponse,
+    AccessKind, AddKeycardRequest, ChangeExpiryRequest, DeleteKeyQuery, InviteRequest, InviteResponse,
+    KeyChangeResponse, KeyGrant, KeycardChangeResponse, NO_EXPIRY, QueuedUpdate, RevocationResponse,
 };
 use keyway_protocol::UnixTime;
 use keyway_protocol::credential::{CardId, DoorOp, KeyFlags, KeyId, Validity};
@@ -231,26 +232,18 @@ pub fn change_expiry(
 }
 
 /// Deletes one key: an authority-issued key (its guests fall with it) or a registered guest key.
-pub fn delete_key(tx: &Transaction, manager: &Manager, key_id: u64, now: UnixTime) -> AppResult<RevocationResponse> {
+pub fn delete_key(
+    tx: &Transaction,
+    manager: &Manager,
+    key_id: u64,
+    query: &DeleteKeyQuery,
+    now: UnixTime,
+) -> AppResult<RevocationResponse> {
     manager.require_key_management()?;
     let id = KeyId(key_id);
     let mut plan = UpdatePlan::default();
     let person_id = if id.is_guest_id() {
-        let guest = keys::guest_in_property(tx, manager.property_id, id)?
-            .ok_or_else(|| AppError::not_found(format!("unknown key {id}")))?;
-        people::live_in_property(tx, manager.property_id, guest.person_id as u64)?;
-        if guest.revoked_at.is_some() {
-            return Err(AppError::conflict(format!("key {id} was already revoked")));
-        }
-        let seq = bump_change_seq(tx, manager.property_id)?;
-        if now < guest.validity.expiry {
-            plan.add_to_all(&guest.doors, DoorOp::RevokeKey { key: id, until: guest.validity.expiry });
-        }
-        tx.execute(
-            "UPDATE guest_keys SET revoked_at = ?1, changed_seq = ?2 WHERE id = ?3",
-            params![now.0, seq, id.0 as i64],
-        )?;
-        guest.person_id
+        delete_guest_key(tx, manager, id, query.parent_key_id, &mut plan, now)?
     } else {
         let (person, mut key) = live_key(tx, manager, key_id)?;
         let seq = bump_change_seq(tx, manager.property_id)?;
@@ -263,6 +256,48 @@ pub fn delete_key(tx: &Transaction, manager: &Manager, key_id: u64, now: UnixTim
         revoked_keys: vec![id],
         updates,
     })
+}
+
+/// Revokes one registration of a guest key; returns the id of the person who shared it.
+fn delete_guest_key(
+    tx: &Transaction,
+    manager: &Manager,
+    id: KeyId,
+    parent: Option<KeyId>,
+    plan: &mut UpdatePlan,
+    now: UnixTime,
+) -> AppResult<i64> {
+    let guest = guest_meant(tx, manager.property_id, id, parent)?;
+    people::live_in_property(tx, manager.property_id, guest.person_id as u64)?;
+    if guest.revoked_at.is_some() {
+        return Err(AppError::conflict(format!("key {id} was already revoked")));
+    }
+    let seq = bump_change_seq(tx, manager.property_id)?;
+    if now < guest.validity.expiry {
+        plan.add_to_all(&guest.doors, DoorOp::RevokeKey { key: id, until: guest.validity.expiry });
+    }
+    keys::revoke_guest(tx, &guest, seq, now)?;
+    Ok(guest.person_id)
+}
+
+/// The registration of guest key `id` the manager means: the one under `parent` if named,
+/// else the only one in the property (the id is the sharing phone's choice, unique only under
+/// its parent key).
+fn guest_meant(tx: &Transaction, property_id: i64, id: KeyId, parent: Option<KeyId>) -> AppResult<GuestRow> {
+    let unknown = || AppError::not_found(format!("unknown key {id}"));
+    if let Some(parent) = parent {
+        let parent = i64::try_from(parent.0).map_err(|_| unknown())?;
+        return keys::guest_under_parent(tx, property_id, parent, id)?.ok_or_else(unknown);
+    }
+    let mut found = keys::guests_in_property(tx, property_id, id)?;
+    if found.len() > 1 {
+        let parents: Vec<String> = found.iter().map(|g| g.parent.0.to_string()).collect();
+        return Err(AppError::conflict(format!(
+            "guest key {id} is registered under several keys ({}): name one with ?parent_key_id=",
+            parents.join(", ")
+        )));
+    }
+    found.pop().ok_or_else(unknown)
 }
 
 /// Revoke All Keys: every current key of the person ends (guests with it) and every keycard is
@@ -335,6 +370,7 @@ pub fn delete_person(
     }
     remove_keycards(tx, &person, &mut plan, now)?;
     tx.execute("UPDATE people SET deleted_at = ?1, changed_seq = ?2 WHERE id = ?3", params![now.0, seq, person.id])?;
+    history::forget_token(tx, person.id, Forget::Withdrawn)?;
     let updates = plan.commit(tx, now)?;
     Ok(RevocationResponse { person_id: person.person_id(), revoked_keys: revoked, updates })
 }

@@ -8,9 +8,11 @@ use std::path::Path;
 use std::sync::{Arc, Mutex};
 
 const SCHEMA_V1: &str = include_str!("schema_v1.sql");
+/// Guest keys registered per parent key: their ids are only unique under it.
+const SCHEMA_V2: &str = include_str!("schema_v2.sql");
 
 fn migrations() -> Migrations<'static> {
-    Migrations::new(vec![M::up(SCHEMA_V1)])
+    Migrations::new(vec![M::up(SCHEMA_V1), M::up(SCHEMA_V2)])
 }
 
 #[derive(Debug, thiserror::Error)]

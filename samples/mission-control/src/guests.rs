@@ -42,7 +42,9 @@ pub fn register(
         )));
     }
     let bytes = chain.to_bytes();
-    if let Some(existing) = keys::guest_by_id(tx, verified.key_id)? {
+    // The id is the sharing phone's choice: it is looked up under this parent key only, so a
+    // registration of the same id by anyone else neither blocks nor answers this one.
+    if let Some(existing) = keys::guest_under_parent(tx, device.property_id, parent.id, verified.key_id)? {
         if existing.chain == bytes {
             return Ok(RegisterGuestKeyResponse { guest: existing.entry(now), already_registered: true });
         }
@@ -53,10 +55,11 @@ pub fn register(
     }
     let seq = bump_change_seq(tx, device.property_id)?;
     tx.execute(
-        "INSERT INTO guest_keys (id, parent_key_id, person_id, chain, doors, start, expiry, label, changed_seq, created_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+        "INSERT INTO guest_keys (id, property_id, parent_key_id, person_id, chain, doors, start, expiry, label, changed_seq, created_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
         params![
             verified.key_id.0 as i64,
+            device.property_id,
             parent.id,
             person.id,
             bytes,
@@ -68,6 +71,7 @@ pub fn register(
             now.0
         ],
     )?;
-    let row = keys::guest_by_id(tx, verified.key_id)?.ok_or_else(|| AppError::internal("guest key vanished"))?;
+    let row = keys::guest_under_parent(tx, device.property_id, parent.id, verified.key_id)?
+        .ok_or_else(|| AppError::internal("guest key vanished"))?;
     Ok(RegisterGuestKeyResponse { guest: row.entry(now), already_registered: false })
 }

@@ -1,5 +1,6 @@
 //! What the manager reads: activity history and the outbox of welcome messages.
 
+use crate::auth::Manager;
 use crate::error::{AppError, AppResult};
 use crate::people;
 use keyway_api::{ActivityEntry, ActivityQuery, OutboxMessage};
@@ -7,10 +8,14 @@ use keyway_protocol::UnixTime;
 use keyway_protocol::credential::{ActivityEvent, DoorId, PersonId};
 use rusqlite::{Transaction, params};
 
+/// The activity of the property's doors. A record names a person only if that person belongs
+/// to the door's property: a door signs whatever ids it was told, and another property's
+/// people are none of this manager's business.
 pub fn activity(tx: &Transaction, property_id: i64, q: &ActivityQuery) -> AppResult<Vec<ActivityEntry>> {
     let mut stmt = tx.prepare(
         "SELECT a.door_id, d.name, a.seq, a.time, a.person_id, p.name, a.event, a.received_at
-         FROM activity a JOIN doors d ON d.id = a.door_id LEFT JOIN people p ON p.id = a.person_id
+         FROM activity a JOIN doors d ON d.id = a.door_id
+         LEFT JOIN people p ON p.id = a.person_id AND p.property_id = d.property_id
          WHERE d.property_id = ?1 AND (?2 IS NULL OR a.door_id = ?2) AND (?3 IS NULL OR a.person_id = ?3)
          ORDER BY a.time, a.door_id, a.seq",
     )?;
@@ -47,7 +52,12 @@ pub fn activity(tx: &Transaction, property_id: i64, q: &ActivityQuery) -> AppRes
         .collect()
 }
 
-pub fn outbox(tx: &Transaction, property_id: i64) -> AppResult<Vec<OutboxMessage>> {
+/// The welcome messages: they carry live tokens, so only a manager with Key Management (who
+/// could invite anyone anyway) reads them. A token is kept only until it is used or withdrawn,
+/// see [`forget_token`].
+pub fn outbox(tx: &Transaction, manager: &Manager) -> AppResult<Vec<OutboxMessage>> {
+    manager.require_key_management()?;
+    let property_id = manager.property_id;
     let mut stmt = tx.prepare(
         "SELECT id, person_id, recipient, subject, body, token, access, created_at FROM outbox WHERE property_id = ?1 ORDER BY id",
     )?;
@@ -79,4 +89,27 @@ pub fn outbox(tx: &Transaction, property_id: i64) -> AppResult<Vec<OutboxMessage
             })
         })
         .collect()
+}
+
+/// Why a welcome message's token is no longer shown.
+#[derive(Clone, Copy, Debug)]
+pub enum Forget {
+    /// The invite was accepted, or the doorcode holder looked up their codes.
+    Used,
+    /// The person was deleted.
+    Withdrawn,
+}
+
+/// Erases the token from the person's welcome messages (the field and the body): once used or
+/// withdrawn it is nobody's business, and the database keeps no live token in clear.
+pub fn forget_token(tx: &Transaction, person_id: i64, why: Forget) -> AppResult<()> {
+    let note = match why {
+        Forget::Used => "[this code was used and is no longer shown]",
+        Forget::Withdrawn => "[this code was withdrawn]",
+    };
+    tx.execute(
+        "UPDATE outbox SET body = replace(body, token, ?2), token = '' WHERE person_id = ?1 AND token != ''",
+        params![person_id, note],
+    )?;
+    Ok(())
 }

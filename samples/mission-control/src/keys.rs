@@ -234,8 +234,12 @@ pub fn mark_revoked(
 
 // ---- guest keys ---------------------------------------------------------------------------
 
+/// A registered guest key. Its id was chosen by the phone that shared it and is unique only
+/// under its parent key, so every lookup names the property and the parent key too.
 #[derive(Clone, Debug)]
 pub struct GuestRow {
+    /// This registration.
+    pub row_id: i64,
     pub id: KeyId,
     pub parent: KeyId,
     pub person_id: i64,
@@ -247,17 +251,31 @@ pub struct GuestRow {
     pub created_at: u64,
 }
 
-const GUEST_COLUMNS: &str = "id, parent_key_id, person_id, chain, doors, start, expiry, label, revoked_at, created_at";
+const GUEST_COLUMNS: &str =
+    "row_id, id, parent_key_id, person_id, chain, doors, start, expiry, label, revoked_at, created_at";
 
-type RawGuest = (i64, i64, i64, Vec<u8>, String, u64, u64, Option<String>, Option<u64>, u64);
+type RawGuest = (i64, i64, i64, i64, Vec<u8>, String, u64, u64, Option<String>, Option<u64>, u64);
 
 fn guest_row(r: &Row) -> rusqlite::Result<RawGuest> {
-    Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?, r.get(6)?, r.get(7)?, r.get(8)?, r.get(9)?))
+    Ok((
+        r.get(0)?,
+        r.get(1)?,
+        r.get(2)?,
+        r.get(3)?,
+        r.get(4)?,
+        r.get(5)?,
+        r.get(6)?,
+        r.get(7)?,
+        r.get(8)?,
+        r.get(9)?,
+        r.get(10)?,
+    ))
 }
 
 fn guest_from_raw(raw: RawGuest) -> AppResult<GuestRow> {
-    let (id, parent, person_id, chain, doors, start, expiry, label, revoked_at, created_at) = raw;
+    let (row_id, id, parent, person_id, chain, doors, start, expiry, label, revoked_at, created_at) = raw;
     Ok(GuestRow {
+        row_id,
         id: KeyId(id as u64),
         parent: KeyId(parent as u64),
         person_id,
@@ -298,36 +316,45 @@ impl GuestRow {
     }
 }
 
-pub fn guests_of_person(tx: &Transaction, person_id: i64) -> AppResult<Vec<GuestRow>> {
-    let mut stmt =
-        tx.prepare(&format!("SELECT {GUEST_COLUMNS} FROM guest_keys WHERE person_id = ?1 ORDER BY created_at, id"))?;
-    let raws = stmt.query_map(params![person_id], guest_row)?.collect::<Result<Vec<_>, _>>()?;
+fn guests_where(tx: &Transaction, filter: &str, params: impl rusqlite::Params) -> AppResult<Vec<GuestRow>> {
+    let mut stmt = tx.prepare(&format!("SELECT {GUEST_COLUMNS} FROM guest_keys WHERE {filter}"))?;
+    let raws = stmt.query_map(params, guest_row)?.collect::<Result<Vec<_>, _>>()?;
     raws.into_iter().map(guest_from_raw).collect()
+}
+
+pub fn guests_of_person(tx: &Transaction, person_id: i64) -> AppResult<Vec<GuestRow>> {
+    guests_where(tx, "person_id = ?1 ORDER BY created_at, row_id", params![person_id])
 }
 
 pub fn guests_changed_since(tx: &Transaction, person_id: i64, since: i64) -> AppResult<Vec<GuestRow>> {
-    let mut stmt = tx.prepare(&format!(
-        "SELECT {GUEST_COLUMNS} FROM guest_keys WHERE person_id = ?1 AND changed_seq > ?2 ORDER BY id"
-    ))?;
-    let raws = stmt.query_map(params![person_id, since], guest_row)?.collect::<Result<Vec<_>, _>>()?;
-    raws.into_iter().map(guest_from_raw).collect()
+    guests_where(tx, "person_id = ?1 AND changed_seq > ?2 ORDER BY row_id", params![person_id, since])
 }
 
-pub fn guest_in_property(tx: &Transaction, property_id: i64, id: KeyId) -> AppResult<Option<GuestRow>> {
-    let cols = GUEST_COLUMNS.split(", ").map(|c| format!("g.{c}")).collect::<Vec<_>>().join(", ");
-    let raw = tx
-        .query_row(
-            &format!("SELECT {cols} FROM guest_keys g JOIN people p ON p.id = g.person_id WHERE g.id = ?1 AND p.property_id = ?2"),
-            params![id.0 as i64, property_id],
-            guest_row,
-        )
-        .optional()?;
-    raw.map(guest_from_raw).transpose()
+/// Every registration of the guest key id in this property (one per parent key holding it).
+pub fn guests_in_property(tx: &Transaction, property_id: i64, id: KeyId) -> AppResult<Vec<GuestRow>> {
+    guests_where(tx, "property_id = ?1 AND id = ?2 ORDER BY row_id", params![property_id, id.0 as i64])
 }
 
-pub fn guest_by_id(tx: &Transaction, id: KeyId) -> AppResult<Option<GuestRow>> {
-    let raw = tx
-        .query_row(&format!("SELECT {GUEST_COLUMNS} FROM guest_keys WHERE id = ?1"), params![id.0 as i64], guest_row)
-        .optional()?;
-    raw.map(guest_from_raw).transpose()
+/// The guest key `id` registered under the parent key `parent_key_id` of this property.
+pub fn guest_under_parent(
+    tx: &Transaction,
+    property_id: i64,
+    parent_key_id: i64,
+    id: KeyId,
+) -> AppResult<Option<GuestRow>> {
+    let mut rows = guests_where(
+        tx,
+        "property_id = ?1 AND parent_key_id = ?2 AND id = ?3",
+        params![property_id, parent_key_id, id.0 as i64],
+    )?;
+    Ok(rows.pop())
+}
+
+/// Marks this one registration revoked.
+pub fn revoke_guest(tx: &Transaction, guest: &GuestRow, seq: i64, now: UnixTime) -> AppResult<()> {
+    tx.execute(
+        "UPDATE guest_keys SET revoked_at = ?1, changed_seq = ?2 WHERE row_id = ?3",
+        params![now.0, seq, guest.row_id],
+    )?;
+    Ok(())
 }

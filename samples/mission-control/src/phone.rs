@@ -2,6 +2,7 @@
 
 use crate::auth::{self, Device};
 use crate::error::{AppError, AppResult};
+use crate::history::{self, Forget};
 use crate::keys;
 use crate::people::{self, PersonRow};
 use crate::property::{Authority, bump_change_seq, change_seq};
@@ -17,6 +18,11 @@ use keyway_protocol::credential::{DoorId, PublicKey};
 use rusqlite::{OptionalExtension, Transaction, params};
 use std::collections::BTreeSet;
 
+/// How long after its first acceptance an invite may be accepted again by the same device (a
+/// retry after a lost answer). After that the invite token is spent: it proves nothing about
+/// the device, so whoever finds it later must not be able to take the device's place.
+pub const ACCEPT_RETRY_SECS: u64 = 10 * 60;
+
 pub fn accept(tx: &Transaction, req: AcceptInviteRequest, now: UnixTime) -> AppResult<AcceptInviteResponse> {
     let device_key: PublicKey = req.device_key.0;
     let person = people::by_token_hash(tx, &auth::token_hash(req.invite_token.trim()))?
@@ -31,34 +37,7 @@ pub fn accept(tx: &Transaction, req: AcceptInviteRequest, now: UnixTime) -> AppR
         return Err(AppError::bad_request("the device key is not a usable Ed25519 key (weak or small-order)"));
     }
     let token = auth::new_token("dev");
-    let existing: Option<(i64, Vec<u8>)> = tx
-        .query_row("SELECT id, public_key FROM devices WHERE person_id = ?1", params![person.id], |r| {
-            Ok((r.get(0)?, r.get(1)?))
-        })
-        .optional()?;
-    let device_id = match existing {
-        // A retry by the same device: fresh credentials, the lost ones stop working.
-        Some((id, key)) if key == device_key.0 => {
-            tx.execute("UPDATE devices SET token_hash = ?1 WHERE id = ?2", params![auth::token_hash(&token), id])?;
-            id
-        }
-        Some(_) => return Err(AppError::conflict("this invite was already accepted on another device")),
-        None => {
-            tx.execute(
-                "INSERT INTO devices (person_id, public_key, token_hash, created_at) VALUES (?1, ?2, ?3, ?4)",
-                params![person.id, device_key.0.to_vec(), auth::token_hash(&token), now.0],
-            )?;
-            let id = tx.last_insert_rowid();
-            let seq = bump_change_seq(tx, person.property_id)?;
-            let authority = Authority::load(tx, person.property_id)?;
-            for mut key in keys::keys_of_person(tx, person.id)? {
-                if key.is_live() {
-                    keys::certify(tx, &authority, &mut key, device_key, seq)?;
-                }
-            }
-            id
-        }
-    };
+    let device_id = enroll(tx, &person, device_key, &auth::token_hash(&token), now)?;
     let sync = build_sync(tx, &person, None, now)?;
     Ok(AcceptInviteResponse {
         credentials: DeviceCredentials {
@@ -69,6 +48,57 @@ pub fn accept(tx: &Transaction, req: AcceptInviteRequest, now: UnixTime) -> AppR
         },
         sync,
     })
+}
+
+/// The person's device with a fresh token: a new device certifies the person's keys; the same
+/// device again (a retry after a lost answer, within [`ACCEPT_RETRY_SECS`]) gets the fresh
+/// token and the lost one stops working.
+fn enroll(
+    tx: &Transaction,
+    person: &PersonRow,
+    device_key: PublicKey,
+    token_hash: &[u8],
+    now: UnixTime,
+) -> AppResult<i64> {
+    let existing: Option<(i64, Vec<u8>, u64)> = tx
+        .query_row("SELECT id, public_key, created_at FROM devices WHERE person_id = ?1", params![person.id], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+        })
+        .optional()?;
+    match existing {
+        Some((id, key, accepted_at)) if key == device_key.0 => {
+            if now.0 >= accepted_at.saturating_add(ACCEPT_RETRY_SECS) {
+                return Err(AppError::gone("this invite was already used: ask the property manager for a new invite"));
+            }
+            tx.execute("UPDATE devices SET token_hash = ?1 WHERE id = ?2", params![token_hash, id])?;
+            Ok(id)
+        }
+        Some(_) => Err(AppError::conflict("this invite was already accepted on another device")),
+        None => new_device(tx, person, device_key, token_hash, now),
+    }
+}
+
+fn new_device(
+    tx: &Transaction,
+    person: &PersonRow,
+    device_key: PublicKey,
+    token_hash: &[u8],
+    now: UnixTime,
+) -> AppResult<i64> {
+    tx.execute(
+        "INSERT INTO devices (person_id, public_key, token_hash, created_at) VALUES (?1, ?2, ?3, ?4)",
+        params![person.id, device_key.0.to_vec(), token_hash, now.0],
+    )?;
+    let id = tx.last_insert_rowid();
+    let seq = bump_change_seq(tx, person.property_id)?;
+    let authority = Authority::load(tx, person.property_id)?;
+    for mut key in keys::keys_of_person(tx, person.id)? {
+        if key.is_live() {
+            keys::certify(tx, &authority, &mut key, device_key, seq)?;
+        }
+    }
+    history::forget_token(tx, person.id, Forget::Used)?;
+    Ok(id)
 }
 
 pub fn sync(tx: &Transaction, device: &Device, req: SyncRequest, now: UnixTime) -> AppResult<SyncResponse> {
@@ -165,6 +195,7 @@ pub fn doorcodes(tx: &Transaction, bearer: &auth::Bearer, now: UnixTime) -> AppR
     if person.deleted_at.is_some() {
         return Err(AppError::gone("this doorcode was withdrawn"));
     }
+    history::forget_token(tx, person.id, Forget::Used)?;
     let authority = Authority::load(tx, person.property_id)?;
     let mut codes = Vec::new();
     for key in keys::keys_of_person(tx, person.id)? {

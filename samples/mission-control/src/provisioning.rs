@@ -114,6 +114,44 @@ pub fn set_key_management(
     Ok(ManagerInfo { key_management: req.enabled, ..target })
 }
 
+/// Removes a manager of the property (Portfolio Manager only); their token is refused from the
+/// next request on. The property always keeps a Portfolio Manager and a manager with Key
+/// Management, so nobody can lock everyone out.
+pub fn remove_manager(tx: &Transaction, manager: &Manager, id: u64) -> AppResult<ManagerInfo> {
+    manager.require_portfolio_manager()?;
+    let target = manager_info(tx, manager.property_id, id)?;
+    if target.portfolio_manager && !someone_else(tx, manager.property_id, &target, "portfolio_manager")? {
+        return Err(AppError::conflict(format!(
+            "manager {} is the last Portfolio Manager of this property: create another one first",
+            target.manager_id
+        )));
+    }
+    if target.key_management && !someone_else(tx, manager.property_id, &target, "key_management")? {
+        return Err(AppError::conflict(format!(
+            "manager {} is the last manager with Key Management: grant it to another manager first",
+            target.manager_id
+        )));
+    }
+    tx.execute("DELETE FROM managers WHERE id = ?1", params![target.manager_id])?;
+    Ok(target)
+}
+
+/// Whether another manager of the property holds `permission` (a column of `managers`).
+fn someone_else(tx: &Transaction, property_id: i64, target: &ManagerInfo, permission: &str) -> AppResult<bool> {
+    Ok(tx.query_row(
+        &format!("SELECT EXISTS (SELECT 1 FROM managers WHERE property_id = ?1 AND id != ?2 AND {permission})"),
+        params![property_id, target.manager_id],
+        |r| r.get(0),
+    )?)
+}
+
+/// A fresh token for the calling manager; the one used for this request stops working.
+pub fn rotate_token(tx: &Transaction, manager: &Manager) -> AppResult<ManagerCredentials> {
+    let token = auth::new_token("mgr");
+    tx.execute("UPDATE managers SET token_hash = ?1 WHERE id = ?2", params![auth::token_hash(&token), manager.id])?;
+    Ok(ManagerCredentials { manager_id: manager.id as u64, token })
+}
+
 /// Generates the door's key and doorcode secret, certifies the door key, and returns the
 /// secrets this once.
 pub fn create_door(

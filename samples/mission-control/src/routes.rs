@@ -26,6 +26,8 @@ pub fn router(app: App) -> Router {
         .route("/v1/doors", post(create_door).get(list_doors))
         .route("/v1/managers", post(create_manager).get(list_managers))
         .route("/v1/managers/me", get(me))
+        .route("/v1/managers/me/rotate-token", post(rotate_token))
+        .route("/v1/managers/{id}", axum::routing::delete(remove_manager))
         .route("/v1/managers/{id}/key-management", put(set_key_management))
         .route("/v1/invites", post(invite))
         .route("/v1/outbox", get(outbox))
@@ -115,6 +117,18 @@ async fn me(State(app): State<App>, bearer: Bearer) -> AppResult<Json<ManagerInf
     as_manager(&app, bearer, |tx, m, _| provisioning::me(tx, m)).await
 }
 
+async fn rotate_token(State(app): State<App>, bearer: Bearer) -> AppResult<Json<ManagerCredentials>> {
+    as_manager(&app, bearer, |tx, m, _| provisioning::rotate_token(tx, m)).await
+}
+
+async fn remove_manager(
+    State(app): State<App>,
+    bearer: Bearer,
+    ApiPath(id): ApiPath<u64>,
+) -> AppResult<Json<ManagerInfo>> {
+    as_manager(&app, bearer, move |tx, m, _| provisioning::remove_manager(tx, m, id)).await
+}
+
 async fn set_key_management(
     State(app): State<App>,
     bearer: Bearer,
@@ -135,7 +149,7 @@ async fn invite(
 }
 
 async fn outbox(State(app): State<App>, bearer: Bearer) -> AppResult<Json<Vec<OutboxMessage>>> {
-    as_manager(&app, bearer, |tx, m, _| history::outbox(tx, m.property_id)).await
+    as_manager(&app, bearer, |tx, m, _| history::outbox(tx, m)).await
 }
 
 async fn list_people(
@@ -212,8 +226,9 @@ async fn delete_key(
     State(app): State<App>,
     bearer: Bearer,
     ApiPath(key_id): ApiPath<u64>,
+    ApiQuery(q): ApiQuery<DeleteKeyQuery>,
 ) -> AppResult<Json<RevocationResponse>> {
-    as_manager(&app, bearer, move |tx, m, now| access::delete_key(tx, m, key_id, now)).await
+    as_manager(&app, bearer, move |tx, m, now| access::delete_key(tx, m, key_id, &q, now)).await
 }
 
 async fn door_updates(

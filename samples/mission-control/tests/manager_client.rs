@@ -67,3 +67,33 @@ async fn every_manager_call_round_trips() {
     assert_eq!(sam.person(person).await.unwrap_err().status(), Some(404));
     server.shutdown().await.unwrap();
 }
+
+#[tokio::test]
+async fn managers_are_removed_and_tokens_rotated_through_the_client() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path().join("mc.db"), "127.0.0.1:0".parse().unwrap()).await.unwrap();
+    let base = server.base_url();
+    let (_, pm) = ManagerClient::create_property(
+        &base,
+        &CreatePropertyRequest { name: "Elm".into(), utc_offset_minutes: 0, manager_name: "Pat".into() },
+    )
+    .await
+    .unwrap();
+    let staff = pm
+        .create_manager(&CreateManagerRequest { name: "Sam".into(), portfolio_manager: false, key_management: true })
+        .await
+        .unwrap();
+    let sam = pm.with_token(&staff.token);
+    let fresh = sam.rotate_token().await.unwrap();
+    assert_eq!(fresh.manager_id, staff.manager_id);
+    assert_eq!(sam.me().await.unwrap_err().status(), Some(401), "the old token is refused");
+    let sam = sam.with_token(&fresh.token);
+    assert_eq!(sam.me().await.unwrap().manager_id, staff.manager_id);
+    let me = pm.me().await.unwrap();
+    assert_eq!(sam.remove_manager(me.manager_id).await.unwrap_err().status(), Some(403));
+    assert_eq!(pm.remove_manager(me.manager_id).await.unwrap_err().status(), Some(409), "the last Portfolio Manager");
+    assert_eq!(pm.remove_manager(staff.manager_id).await.unwrap().manager_id, staff.manager_id);
+    assert_eq!(sam.me().await.unwrap_err().status(), Some(401));
+    assert_eq!(pm.managers().await.unwrap().len(), 1);
+    server.shutdown().await.unwrap();
+}

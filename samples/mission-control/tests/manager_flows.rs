@@ -412,7 +412,7 @@ async fn daily_doorcodes_get_a_slot_per_door_and_follow_edits_and_revocation() {
         let slot = slots.iter().find(|(d, _)| *d == c.door_id).unwrap().1;
         let expected = DoorcodeSecret::new(door.doorcode_secret.0.0).code_at(slot, codes.server_time, 60);
         assert_eq!(c.code, expected.to_string());
-        assert_eq!(c.code.len(), 8);
+        assert_eq!(c.code.len(), keyway_protocol::credential::doorcode::DIGITS as usize);
     }
     // A doorcode invite cannot be accepted as an app key.
     let key = KeyPair::generate();

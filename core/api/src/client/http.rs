@@ -117,7 +117,7 @@ impl SyncClient {
         self.http.base_url()
     }
 
-    /// Accepts an invite for this device. Retrying after a lost answer is safe: the same
+    /// Accepts an invite for this device. Retrying soon after a lost answer is safe: the same
     /// device key gets fresh credentials (the previous device token stops working).
     pub async fn accept_invite(
         &self,

@@ -71,6 +71,18 @@ impl ManagerClient {
         self.get("/v1/managers/me").await
     }
 
+    /// Removes a manager (Portfolio Manager only); their token is refused at once. The last
+    /// Portfolio Manager and the last manager with Key Management cannot be removed (409).
+    pub async fn remove_manager(&self, manager_id: u64) -> Result<ManagerInfo> {
+        self.call::<(), _>(Method::DELETE, &format!("/v1/managers/{manager_id}"), None).await
+    }
+
+    /// A fresh token for this manager; this client's token stops working (continue with
+    /// [`with_token`](Self::with_token) and the new one).
+    pub async fn rotate_token(&self) -> Result<ManagerCredentials> {
+        self.call::<(), _>(Method::POST, "/v1/managers/me/rotate-token", None).await
+    }
+
     pub async fn set_key_management(&self, manager_id: u64, enabled: bool) -> Result<ManagerInfo> {
         self.call(
             Method::PUT,
@@ -88,9 +100,18 @@ impl ManagerClient {
         self.get("/v1/outbox").await
     }
 
-    /// The token of the newest welcome message to `person` (what the email would carry).
+    /// The token of the newest welcome message to `person` (what the email would carry), while
+    /// it is still shown: `None` once it was used or withdrawn.
     pub async fn welcome_token(&self, person: PersonId) -> Result<Option<String>> {
-        Ok(self.outbox().await?.into_iter().rev().find(|m| m.person_id == person).map(|m| m.token))
+        let newest = self.outbox().await?.into_iter().rev().find(|m| m.person_id == person);
+        Ok(newest.map(|m| m.token).filter(|t| !t.is_empty()))
+    }
+
+    /// Deletes a guest key id registered under `parent` (needed when several keys of the
+    /// property hold a guest key of that id).
+    pub async fn delete_guest_key(&self, parent: KeyId, guest: KeyId) -> Result<RevocationResponse> {
+        let path = format!("/v1/keys/{}?parent_key_id={}", guest.0, parent.0);
+        self.call::<(), _>(Method::DELETE, &path, None).await
     }
 
     pub async fn people(&self, show_expired: bool) -> Result<Vec<PersonInfo>> {
