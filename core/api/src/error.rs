@@ -24,6 +24,8 @@ pub enum ErrorCode {
     PayloadTooLarge,
     /// 500: a fault of the server itself; retrying may help.
     Internal,
+    /// 503: the server is busy (a bounded table is full); retry shortly.
+    Unavailable,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

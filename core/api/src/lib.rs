@@ -12,16 +12,19 @@
 //! - [`client`] (feature `client`): the HTTP client with retries.
 //! - [`clock`]: the wall clock and chrono conversions, kept out of the sans-IO protocol crate.
 //! - [`phone`]: invite acceptance, sync, receipt upload, guest-key registration, doorcodes.
+//! - [`door`]: the door feed of internet-connected doors.
 
 #[cfg(feature = "client")]
 pub mod client;
 pub mod clock;
+pub mod door;
 pub mod error;
 #[cfg(feature = "manager")]
 pub mod manager;
 pub mod phone;
 pub mod wire;
 
+pub use door::*;
 pub use error::{ApiError, ErrorCode};
 #[cfg(feature = "manager")]
 pub use manager::*;

@@ -72,6 +72,20 @@ pub struct DoorInfo {
     pub delivered_seq: u64,
     /// Highest activity seq held with no gap below it.
     pub activity_head: u64,
+    /// Highest update seq the door itself has shown (a verified receipt or its signed feed
+    /// hello); above `log_head` when the log was restored from an older backup.
+    #[serde(default)]
+    pub reported_seq: u64,
+    /// When the door was found ahead of its log (see `reported_seq`); what it should hold was
+    /// queued again.
+    #[serde(default)]
+    pub diverged_at: Option<UnixTime>,
+    /// The door feed's last contact (internet-connected doors).
+    #[serde(default)]
+    pub feed_seen_at: Option<UnixTime>,
+    /// The door's clock minus Mission Control's, as the door last stated it (seconds).
+    #[serde(default)]
+    pub clock_offset_secs: Option<i64>,
 }
 
 // ---- managers and permissions -------------------------------------------------------------
@@ -296,6 +310,9 @@ pub enum TaskState {
     /// No verified receipt shows the door applied it yet.
     Pending,
     Delivered,
+    /// The door refused it (its seq is used up): see the task's `rejection`. The door needs
+    /// attention (e.g. its revocation table is full).
+    Rejected,
 }
 
 /// `GET /v1/door-updates?door_id=&state=`: one per update in an offline door's log.
@@ -311,6 +328,10 @@ pub struct DoorUpdateTask {
     pub delivered_at: Option<UnixTime>,
     /// The door's own clock in that receipt.
     pub receipt_door_time: Option<UnixTime>,
+    /// Why the door refused it, as its signed activity record says (e.g. "revocation table
+    /// full"), when the state is `Rejected`.
+    #[serde(default)]
+    pub rejection: Option<String>,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]

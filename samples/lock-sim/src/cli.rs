@@ -3,17 +3,22 @@
 //! ```text
 //! lock-sim provision --state door.state --provision door.json
 //! lock-sim serve     --state door.state [--provision door.json] [--listen 127.0.0.1:0] [--mtu 247] [--print-addr] [--json]
+//!                    [--backend http://127.0.0.1:8787]
+//! lock-sim feed      --state door.state --backend http://127.0.0.1:8787 [--json]
 //! lock-sim keypad    --state door.state --code 1234567890 [--json]
 //! lock-sim card      --state door.state --card 04a1b2c3 [--json]
 //! lock-sim status    --state door.state [--json]
 //! ```
 //!
 //! `serve` prints a ready line once it listens (with `--print-addr`, the first line of its
-//! output is exactly the address, for a parent process), then one line per session. Errors are
+//! output is exactly the address, for a parent process), then one line per session. With
+//! `--backend` the door is internet-connected: it also follows its door feed from Mission
+//! Control (one line per feed event); `feed` runs the feed alone. Errors are
 //! one line on stderr and exit code 1; a refused entry is a decision, not an error (exit 0).
 
 use crate::door_file::DoorFile;
 use crate::entry::EntryReport;
+use crate::feed::{Feed, FeedLine};
 use crate::serve::serve_door;
 use clap::{Args, Parser, Subcommand};
 use keyway_link::socket::DoorListener;
@@ -68,6 +73,19 @@ pub enum Command {
         #[arg(long)]
         print_addr: bool,
         /// One JSON object per session instead of text.
+        #[arg(long)]
+        json: bool,
+        /// Mission Control's base URL: the door is internet-connected and follows its feed.
+        #[arg(long)]
+        backend: Option<String>,
+    },
+    /// Follows the door feed from Mission Control (an internet-connected door), until stopped.
+    Feed {
+        #[command(flatten)]
+        state: StateArg,
+        #[arg(long)]
+        backend: String,
+        /// One JSON object per feed event instead of text.
         #[arg(long)]
         json: bool,
     },
@@ -153,7 +171,7 @@ pub fn run(cli: Cli) -> Result<(), String> {
             println!("provisioned {} (door key {})", door.door_id(), hex::encode(door.door_public_key().0));
             Ok(())
         }
-        Command::Serve { state, provision, listen, mtu, print_addr, json } => {
+        Command::Serve { state, provision, listen, mtu, print_addr, json, backend } => {
             let file = DoorFile::new(state.state);
             match (&provision, file.exists()) {
                 (None, false) => {
@@ -184,6 +202,14 @@ pub fn run(cli: Cli) -> Result<(), String> {
                 println!("lock-sim: {door_id} listening on {addr} (MTU {mtu})");
             }
             let _ = std::io::stdout().flush();
+            if let Some(backend) = backend {
+                let feed = Feed::new(&backend, file.clone()).map_err(|e| e.to_string())?;
+                std::thread::spawn(move || {
+                    if let Err(e) = follow(&feed, json) {
+                        eprintln!("lock-sim: door feed stopped: {e}");
+                    }
+                });
+            }
             // A door keeps serving when whoever reads its log goes away: write errors are ignored.
             serve_door(&listener, &file, |line| {
                 let text = if json { serde_json::to_string(line).unwrap_or_default() } else { line.text() };
@@ -192,6 +218,12 @@ pub fn run(cli: Cli) -> Result<(), String> {
                 let _ = out.flush();
             })
             .map_err(|e| e.to_string())
+        }
+        Command::Feed { state, backend, json } => {
+            let file = DoorFile::new(state.state);
+            file.load().map_err(|e| e.to_string())?;
+            let feed = Feed::new(&backend, file).map_err(|e| e.to_string())?;
+            follow(&feed, json)
         }
         Command::Keypad { state, code, json } => {
             let file = DoorFile::new(state.state);
@@ -252,4 +284,17 @@ pub fn run(cli: Cli) -> Result<(), String> {
             }
         }
     }
+}
+
+/// Runs the door feed on a runtime of its own, printing one line per event.
+fn follow(feed: &Feed, json: bool) -> Result<(), String> {
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(|e| e.to_string())?;
+    runtime
+        .block_on(feed.run(|line: &FeedLine| {
+            let text = if json { serde_json::to_string(line).unwrap_or_default() } else { line.text() };
+            let mut out = std::io::stdout().lock();
+            let _ = writeln!(out, "{text}");
+            let _ = out.flush();
+        }))
+        .map_err(|e| e.to_string())
 }

@@ -8,14 +8,17 @@
 //!   transaction on it: take the lock, load, act, write atomically (temporary file, fsync,
 //!   rename), release. So a `serve` process and `keypad`/`card` commands share one door safely.
 //! - [`serve`]: the accept loop that runs one unlock session per connection.
+//! - [`feed`]: an internet-connected door's feed from Mission Control (`--backend URL`).
 //! - [`cli`]: the `lock-sim` command (also reachable from other binaries, e.g. the walkthrough
 //!   re-executes itself as a door process through [`cli::run`]).
 
 pub mod cli;
 pub mod door_file;
 pub mod entry;
+pub mod feed;
 pub mod serve;
 
 pub use door_file::{DoorFile, DoorFileError};
 pub use entry::EntryReport;
+pub use feed::{Feed, FeedLine};
 pub use serve::{SessionLine, serve_door};

@@ -10,9 +10,11 @@ use std::sync::{Arc, Mutex};
 const SCHEMA_V1: &str = include_str!("schema_v1.sql");
 /// Guest keys registered per parent key: their ids are only unique under it.
 const SCHEMA_V2: &str = include_str!("schema_v2.sql");
+/// The door feed, numbering above the door's own seq, rejected updates.
+const SCHEMA_V3: &str = include_str!("schema_v3.sql");
 
 fn migrations() -> Migrations<'static> {
-    Migrations::new(vec![M::up(SCHEMA_V1), M::up(SCHEMA_V2)])
+    Migrations::new(vec![M::up(SCHEMA_V1), M::up(SCHEMA_V2), M::up(SCHEMA_V3)])
 }
 
 #[derive(Debug, thiserror::Error)]

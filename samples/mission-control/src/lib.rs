@@ -1,9 +1,9 @@
 //! Mission Control: Keyway's reference backend.
 //!
 //! It keeps each property's authority key, provisions doors, lets managers invite people and
-//! edit, revoke and delete their access, keeps every offline door's update log and the
-//! door-update tasks, serves phones (invite acceptance, sync, receipt upload, guest-key
-//! registration) and merges door activity from receipts. Storage is SQLite; every request
+//! edit, revoke and delete their access, keeps every door's update log and the door-update
+//! tasks, serves phones (invite acceptance, sync, receipt upload, guest-key registration) and
+//! internet-connected doors (the door feed), and merges door activity from receipts. Storage is SQLite; every request
 //! runs in one transaction. The wire types are `keyway_api`.
 //!
 //! Run it with `cargo run -p mission-control -- --db mission-control.db --listen 127.0.0.1:8787`,
@@ -14,6 +14,7 @@ mod auth;
 mod db;
 mod error;
 mod extract;
+mod feed;
 mod guests;
 mod history;
 mod keys;
@@ -22,6 +23,7 @@ mod phone;
 mod property;
 mod provisioning;
 mod receipts;
+mod resync;
 mod routes;
 mod updates;
 mod validate;
@@ -51,7 +53,7 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), ServeError> {
     let db = db::Db::open(db_path)?;
-    let app = routes::router(routes::App { db });
+    let app = routes::router(routes::App { db, feed: Default::default() });
     axum::serve(listener, app).with_graceful_shutdown(shutdown).await?;
     Ok(())
 }
@@ -75,7 +77,7 @@ impl Server {
         let addr = listener.local_addr()?;
         // Open once here so that a bad database is reported to the caller, not the task.
         let db = db::Db::open(db_path.as_ref())?;
-        let app = routes::router(routes::App { db });
+        let app = routes::router(routes::App { db, feed: Default::default() });
         let (stop, stopped) = oneshot::channel::<()>();
         let task = tokio::spawn(async move {
             axum::serve(listener, app)

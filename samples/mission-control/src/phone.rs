@@ -175,7 +175,9 @@ fn door_entry(
 ) -> AppResult<DoorEntry> {
     let door =
         provisioning::door(tx, property_id, id)?.ok_or_else(|| AppError::internal("a key names a missing door"))?;
-    let pending = if door.online { None } else { updates::pending_batch(tx, authority, id, door.delivered_seq, now)? };
+    // Phones carry every door's log, internet-connected doors' too: a door whose connection is
+    // down converges through them (one log, one seq).
+    let pending = updates::pending_batch(tx, authority, id, door.reported_seq.max(door.delivered_seq), now)?;
     Ok(DoorEntry {
         door_id: id,
         name: door.name,

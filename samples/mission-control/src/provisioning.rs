@@ -187,7 +187,9 @@ pub fn create_door(
 
 pub fn list_doors(tx: &Transaction, property_id: i64) -> AppResult<Vec<DoorInfo>> {
     let mut stmt = tx.prepare(
-        "SELECT id, name, online, log_head, delivered_seq, activity_head FROM doors WHERE property_id = ?1 ORDER BY id",
+        "SELECT id, name, online, log_head, delivered_seq, activity_head, reported_seq, diverged_at, feed_seen_at,
+                door_time - door_time_seen_at
+         FROM doors WHERE property_id = ?1 ORDER BY id",
     )?;
     let rows = stmt
         .query_map(params![property_id], |r| {
@@ -198,6 +200,10 @@ pub fn list_doors(tx: &Transaction, property_id: i64) -> AppResult<Vec<DoorInfo>
                 log_head: r.get(3)?,
                 delivered_seq: r.get(4)?,
                 activity_head: r.get(5)?,
+                reported_seq: r.get(6)?,
+                diverged_at: r.get::<_, Option<u64>>(7)?.map(UnixTime),
+                feed_seen_at: r.get::<_, Option<u64>>(8)?.map(UnixTime),
+                clock_offset_secs: r.get(9)?,
             })
         })?
         .collect::<Result<Vec<_>, _>>()?;
@@ -211,13 +217,16 @@ pub struct DoorRow {
     pub certificate: DoorCertificate,
     pub doorcode_secret: DoorcodeSecret,
     pub delivered_seq: u64,
+    /// The highest seq the door itself has shown: where its next batch starts.
+    pub reported_seq: u64,
     pub activity_head: u64,
 }
 
 pub fn door(tx: &Transaction, property_id: i64, id: DoorId) -> AppResult<Option<DoorRow>> {
     let row = tx
         .query_row(
-            "SELECT name, online, certificate, doorcode_secret, delivered_seq, activity_head FROM doors WHERE id = ?1 AND property_id = ?2",
+            "SELECT name, online, certificate, doorcode_secret, delivered_seq, activity_head, reported_seq
+             FROM doors WHERE id = ?1 AND property_id = ?2",
             params![id.0, property_id],
             |r| {
                 Ok((
@@ -227,11 +236,12 @@ pub fn door(tx: &Transaction, property_id: i64, id: DoorId) -> AppResult<Option<
                     r.get::<_, Vec<u8>>(3)?,
                     r.get::<_, u64>(4)?,
                     r.get::<_, u64>(5)?,
+                    r.get::<_, u64>(6)?,
                 ))
             },
         )
         .optional()?;
-    let Some((name, online, cert, secret, delivered_seq, activity_head)) = row else { return Ok(None) };
+    let Some((name, online, cert, secret, delivered_seq, activity_head, reported_seq)) = row else { return Ok(None) };
     let certificate =
         DoorCertificate::from_bytes(&cert).map_err(|_| AppError::internal("stored door certificate is damaged"))?;
     let secret =
@@ -242,6 +252,7 @@ pub fn door(tx: &Transaction, property_id: i64, id: DoorId) -> AppResult<Option<
         certificate,
         doorcode_secret: DoorcodeSecret::new(secret),
         delivered_seq,
+        reported_seq,
         activity_head,
     }))
 }

@@ -11,24 +11,44 @@ use keyway_api::{
     MAX_RECEIPTS_PER_UPLOAD, ReceiptResult, ReceiptVerdict, UploadReceiptsRequest, UploadReceiptsResponse,
 };
 use keyway_protocol::UnixTime;
-use keyway_protocol::credential::{ActivityEvent, PersonId, Receipt, TrustAnchors};
+use keyway_protocol::credential::{ActivityEvent, DenialReason, DoorId, PersonId, Receipt, TrustAnchors};
 use rusqlite::{OptionalExtension, Transaction, params};
 use sha2::{Digest, Sha256};
 
+/// Who uploads: a phone carrying receipts from any door of its property, or an
+/// internet-connected door posting its own over the feed.
+#[derive(Clone, Copy, Debug)]
+pub enum Uploader {
+    Device { property_id: i64, device_id: i64 },
+    Door { property_id: i64, door: DoorId },
+}
+
+impl Uploader {
+    pub fn of_device(device: &Device) -> Self {
+        Uploader::Device { property_id: device.property_id, device_id: device.id }
+    }
+
+    fn property_id(self) -> i64 {
+        match self {
+            Uploader::Device { property_id, .. } | Uploader::Door { property_id, .. } => property_id,
+        }
+    }
+}
+
 pub fn upload(
     tx: &Transaction,
-    device: &Device,
+    from: Uploader,
     req: UploadReceiptsRequest,
     now: UnixTime,
 ) -> AppResult<UploadReceiptsResponse> {
     if req.receipts.len() > MAX_RECEIPTS_PER_UPLOAD {
         return Err(AppError::bad_request(format!("at most {MAX_RECEIPTS_PER_UPLOAD} receipts per upload")));
     }
-    let anchors = Authority::load(tx, device.property_id)?.anchors();
+    let anchors = Authority::load(tx, from.property_id())?.anchors();
     let mut results = Vec::with_capacity(req.receipts.len());
     for receipt in &req.receipts {
-        let result = match check(tx, device, &anchors, receipt)? {
-            Ok(()) => apply(tx, device, receipt, now)?,
+        let result = match check(tx, from, &anchors, receipt)? {
+            Ok(()) => apply(tx, from, receipt, now)?,
             Err(reason) => refused(receipt, reason),
         };
         results.push(result);
@@ -38,14 +58,14 @@ pub fn upload(
 
 /// Whether `receipt` may be applied: `Err(reason)` when it can never be (uploading it again
 /// gives the same answer), `AppResult::Err` only for the backend's own failures.
-fn check(
-    tx: &Transaction,
-    device: &Device,
-    anchors: &TrustAnchors,
-    receipt: &Receipt,
-) -> AppResult<Result<(), String>> {
+fn check(tx: &Transaction, from: Uploader, anchors: &TrustAnchors, receipt: &Receipt) -> AppResult<Result<(), String>> {
     let body = &receipt.body;
-    let Some(door) = provisioning::door(tx, device.property_id, body.door_id)? else {
+    if let Uploader::Door { door, .. } = from
+        && door != body.door_id
+    {
+        return Ok(Err(format!("{door} may post only its own receipts, not those of {}", body.door_id)));
+    }
+    let Some(door) = provisioning::door(tx, from.property_id(), body.door_id)? else {
         return Ok(Err(format!("{} is not a door of this property", body.door_id)));
     };
     let door_key =
@@ -91,19 +111,25 @@ fn person_of(event: &ActivityEvent) -> Option<PersonId> {
     }
 }
 
-fn apply(tx: &Transaction, device: &Device, receipt: &Receipt, now: UnixTime) -> AppResult<ReceiptResult> {
+fn apply(tx: &Transaction, from: Uploader, receipt: &Receipt, now: UnixTime) -> AppResult<ReceiptResult> {
     let body = &receipt.body;
     let door = body.door_id;
     let digest = Sha256::digest(receipt.to_bytes()).to_vec();
+    let (device_id, via_feed) = match from {
+        Uploader::Device { device_id, .. } => (Some(device_id), false),
+        Uploader::Door { .. } => (None, true),
+    };
     let inserted = tx.execute(
-        "INSERT OR IGNORE INTO receipts (digest, door_id, applied_seq, door_time, device_id, received_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-        params![digest, door.0, body.applied_seq as i64, body.door_time.0 as i64, device.id, now.0],
+        "INSERT OR IGNORE INTO receipts (digest, door_id, applied_seq, door_time, device_id, via_feed, received_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+        params![digest, door.0, body.applied_seq as i64, body.door_time.0 as i64, device_id, via_feed, now.0],
     )?;
+    door_reported(tx, door, body.applied_seq, body.door_time, now)?;
     // A door never applies beyond its log; a larger applied_seq (a backend restored from an
     // old backup) marks only what exists.
     let mut stmt = tx.prepare(
         "UPDATE door_updates SET delivered_at = ?1, receipt_door_time = ?2
-         WHERE door_id = ?3 AND seq <= ?4 AND delivered_at IS NULL RETURNING seq",
+         WHERE door_id = ?3 AND seq <= ?4 AND delivered_at IS NULL AND rejected IS NULL RETURNING seq",
     )?;
     let mut newly_delivered = stmt
         .query_map(params![now.0, body.door_time.0 as i64, door.0, body.applied_seq as i64], |r| r.get::<_, u64>(0))?
@@ -117,9 +143,12 @@ fn apply(tx: &Transaction, device: &Device, receipt: &Receipt, now: UnixTime) ->
     for record in body.activity.iter() {
         let event = serde_json::to_string(&record.event).map_err(|_| AppError::internal("cannot store activity"))?;
         let person = match person_of(&record.event) {
-            Some(p) => person_in_property(tx, device.property_id, p)?,
+            Some(p) => person_in_property(tx, from.property_id(), p)?,
             None => None,
         };
+        if let ActivityEvent::UpdateRejected { seq, reason } = &record.event {
+            mark_rejected(tx, door, *seq, *reason)?;
+        }
         new_activity += tx.execute(
             "INSERT OR IGNORE INTO activity (door_id, seq, time, event, person_id, received_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
             params![door.0, record.seq as i64, record.time.0 as i64, event, person, now.0],
@@ -144,6 +173,42 @@ fn person_in_property(tx: &Transaction, property: i64, person: PersonId) -> AppR
     Ok(tx
         .query_row("SELECT id FROM people WHERE id = ?1 AND property_id = ?2", params![id, property], |r| r.get(0))
         .optional()?)
+}
+
+/// Records what the door itself states (in a verified receipt, or its signed feed hello): its
+/// update seq, even beyond the log (new updates are numbered above it), and its clock.
+pub fn door_reported(tx: &Transaction, door: DoorId, seq: u64, door_time: UnixTime, now: UnixTime) -> AppResult<()> {
+    tx.execute(
+        "UPDATE doors SET reported_seq = MAX(reported_seq, ?1),
+             door_time = CASE WHEN door_time_seen_at IS NULL OR ?3 >= door_time_seen_at THEN ?2 ELSE door_time END,
+             door_time_seen_at = MAX(COALESCE(door_time_seen_at, 0), ?3)
+         WHERE id = ?4",
+        params![seq.min(i64::MAX as u64) as i64, door_time.0.min(i64::MAX as u64) as i64, now.0 as i64, door.0],
+    )?;
+    crate::resync::door_ahead(tx, door, seq, now)
+}
+
+/// A door-signed record says the door refused update `seq` and used up its seq (the reasons an
+/// update is refused on its own; a batch refused whole consumed nothing and stays pending): its
+/// task is rejected, with the reason in words.
+fn mark_rejected(tx: &Transaction, door: DoorId, seq: u64, reason: DenialReason) -> AppResult<()> {
+    let Some(text) = rejection_text(reason) else { return Ok(()) };
+    let Ok(seq) = i64::try_from(seq) else { return Ok(()) };
+    tx.execute(
+        "UPDATE door_updates SET rejected = ?1 WHERE door_id = ?2 AND seq = ?3 AND rejected IS NULL",
+        params![text, door.0, seq],
+    )?;
+    Ok(())
+}
+
+/// What the manager reads for an update the door refused on its own.
+fn rejection_text(reason: DenialReason) -> Option<&'static str> {
+    match reason {
+        DenialReason::StoreFull => Some("rejected: the door's revocation, doorcode or keycard table is full"),
+        DenialReason::InvalidOperation => Some("rejected: the door could not use an operation in it"),
+        DenialReason::ClockBackwards => Some("rejected: it would have moved the door's clock backwards"),
+        _ => None,
+    }
 }
 
 /// Moves the door's known activity head over every record now held with no gap below it.

@@ -5,6 +5,8 @@ use crate::auth::{self, Bearer, Manager};
 use crate::db::Db;
 use crate::error::{AppError, AppResult};
 use crate::extract::{ApiJson, ApiPath, ApiQuery};
+use crate::feed::{self, FeedHub};
+use crate::receipts::Uploader;
 use crate::{access, guests, history, people, phone, provisioning, receipts, updates};
 use axum::extract::State;
 use axum::routing::{get, patch, post, put};
@@ -17,6 +19,7 @@ use serde::Serialize;
 #[derive(Clone)]
 pub struct App {
     pub db: Db,
+    pub feed: std::sync::Arc<FeedHub>,
 }
 
 pub fn router(app: App) -> Router {
@@ -45,6 +48,10 @@ pub fn router(app: App) -> Router {
         .route("/v1/phone/receipts", post(upload_receipts))
         .route("/v1/phone/guest-keys", post(register_guest_key))
         .route("/v1/doorcodes", get(doorcodes))
+        .route("/v1/door-feed/challenge", post(feed_challenge))
+        .route("/v1/door-feed/session", post(feed_session))
+        .route("/v1/door-feed/updates", get(feed_updates))
+        .route("/v1/door-feed/receipts", post(feed_receipts))
         .fallback(|| async { AppError::not_found("no such endpoint") })
         .method_not_allowed_fallback(|| async { AppError::method_not_allowed() })
         .with_state(app)
@@ -56,13 +63,19 @@ where
     T: Serialize + Send + 'static,
     F: FnOnce(&Transaction, &Manager, UnixTime) -> AppResult<T> + Send + 'static,
 {
-    app.db
+    let answer = app
+        .db
         .run(move |tx| {
             let manager = auth::manager(tx, &bearer)?;
             f(tx, &manager, keyway_api::clock::now())
         })
         .await
-        .map(Json)
+        .map(Json);
+    // A manager's change may have added to some door's log: waiting door feeds look again.
+    if answer.is_ok() {
+        app.feed.notify();
+    }
+    answer
 }
 
 /// Runs `f` for the device holding `bearer`, in one transaction.
@@ -269,7 +282,7 @@ async fn upload_receipts(
     bearer: Bearer,
     ApiJson(req): ApiJson<UploadReceiptsRequest>,
 ) -> AppResult<Json<UploadReceiptsResponse>> {
-    as_device(&app, bearer, move |tx, d, now| receipts::upload(tx, d, req, now)).await
+    as_device(&app, bearer, move |tx, d, now| receipts::upload(tx, Uploader::of_device(d), req, now)).await
 }
 
 async fn register_guest_key(
@@ -282,4 +295,55 @@ async fn register_guest_key(
 
 async fn doorcodes(State(app): State<App>, bearer: Bearer) -> AppResult<Json<DoorcodesResponse>> {
     app.db.run(move |tx| phone::doorcodes(tx, &bearer, keyway_api::clock::now())).await.map(Json)
+}
+
+// ---- the door feed --------------------------------------------------------------------------
+
+async fn feed_challenge(
+    State(app): State<App>,
+    ApiJson(req): ApiJson<FeedChallengeRequest>,
+) -> AppResult<Json<FeedChallengeResponse>> {
+    app.feed.challenge(req.door_id, keyway_api::clock::now()).map(Json)
+}
+
+async fn feed_session(
+    State(app): State<App>,
+    ApiJson(req): ApiJson<FeedSessionRequest>,
+) -> AppResult<Json<FeedSessionResponse>> {
+    let hub = app.feed.clone();
+    app.db.run(move |tx| hub.authenticate(tx, &req.hello, keyway_api::clock::now())).await.map(Json)
+}
+
+/// Answers at once if the door's log holds an update after `after`, else when a manager's
+/// change adds one, else empty after `wait_secs`.
+async fn feed_updates(
+    State(app): State<App>,
+    bearer: Bearer,
+    ApiQuery(q): ApiQuery<FeedUpdatesQuery>,
+) -> AppResult<Json<FeedUpdatesResponse>> {
+    let session = app.feed.session(&bearer, keyway_api::clock::now())?;
+    let wait = std::time::Duration::from_secs(u64::from(q.wait_secs.min(MAX_FEED_WAIT_SECS)));
+    let deadline = tokio::time::Instant::now() + wait;
+    let mut changes = app.feed.subscribe();
+    loop {
+        changes.borrow_and_update();
+        let answer = app.db.run(move |tx| feed::poll(tx, &session, q.after, keyway_api::clock::now())).await?;
+        if answer.batch.is_some() || tokio::time::Instant::now() >= deadline {
+            return Ok(Json(answer));
+        }
+        match tokio::time::timeout_at(deadline, changes.changed()).await {
+            Ok(Ok(())) => continue,
+            _ => return Ok(Json(answer)),
+        }
+    }
+}
+
+async fn feed_receipts(
+    State(app): State<App>,
+    bearer: Bearer,
+    ApiJson(req): ApiJson<UploadReceiptsRequest>,
+) -> AppResult<Json<UploadReceiptsResponse>> {
+    let session = app.feed.session(&bearer, keyway_api::clock::now())?;
+    let from = Uploader::Door { property_id: session.property_id, door: session.door };
+    app.db.run(move |tx| receipts::upload(tx, from, req, keyway_api::clock::now())).await.map(Json)
 }

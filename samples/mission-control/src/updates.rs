@@ -1,9 +1,14 @@
-//! Offline doors' update logs and the door-update tasks the manager sees.
+//! Every door's update log and the door-update tasks the manager sees.
 //!
 //! A manager action collects the operations each door needs in an [`UpdatePlan`]; committing
-//! it appends one update per offline door (more only past [`MAX_OPS_PER_UPDATE`]) with the
-//! door's next seq. Internet-connected doors are managed directly and get no log entries.
-//! An update is *pending* until a verified receipt shows `applied_seq >= seq`.
+//! it appends one update per door (more only past [`MAX_OPS_PER_UPDATE`]) with the door's next
+//! seq. Offline and internet-connected doors share the one log: the feed pushes it to a
+//! connected door, phones carry the same batches to every door, so the two paths never
+//! disagree. The next seq is above both the log's head and the highest seq the door itself
+//! has shown; a door found ahead of its log (a database restored from an older backup) is
+//! handled by [`crate::resync`].
+//! An update is *pending* until a verified receipt shows `applied_seq >= seq`, *rejected* if
+//! the door's signed activity says it refused it.
 
 use crate::error::{AppError, AppResult};
 use crate::property::Authority;
@@ -29,18 +34,17 @@ impl UpdatePlan {
         }
     }
 
-    /// Appends the planned operations to the logs of the offline doors among them.
-    pub fn commit(self, tx: &Transaction, now: UnixTime) -> AppResult<Vec<QueuedUpdate>> {
+    /// Appends the planned operations to the logs of the doors among them.
+    pub fn commit(mut self, tx: &Transaction, now: UnixTime) -> AppResult<Vec<QueuedUpdate>> {
         let mut queued = Vec::new();
-        for (door, ops) in self.0 {
-            let (online, head): (bool, u64) =
-                tx.query_row("SELECT online, log_head FROM doors WHERE id = ?1", params![door.0], |r| {
+        let doors: Vec<DoorId> = self.0.keys().copied().collect();
+        for door in doors {
+            let (head, reported): (u64, u64) =
+                tx.query_row("SELECT log_head, reported_seq FROM doors WHERE id = ?1", params![door.0], |r| {
                     Ok((r.get(0)?, r.get(1)?))
                 })?;
-            if online {
-                continue;
-            }
-            let mut seq = head;
+            let ops = self.0.remove(&door).unwrap_or_default();
+            let mut seq = head.max(reported);
             for chunk in ops.chunks(MAX_OPS_PER_UPDATE) {
                 seq += 1;
                 let update = DoorUpdate::new(chunk.to_vec()).ok_or_else(|| AppError::internal("update too large"))?;
@@ -56,50 +60,54 @@ impl UpdatePlan {
     }
 }
 
-fn decode_update(bytes: &[u8]) -> AppResult<DoorUpdate> {
+pub fn decode_update(bytes: &[u8]) -> AppResult<DoorUpdate> {
     codec::decode("door update", bytes, UpdateBatchBody::MAX_LEN)
         .map_err(|_| AppError::internal("stored door update is damaged"))
 }
 
-/// A freshly signed batch of every update of `door` after `delivered_seq`, as long as it fits
-/// one batch (the rest follows once the door has applied these); `None` when nothing is pending.
+/// A freshly signed batch of the updates of `door` after `door_seq` (the highest seq the door
+/// is known to have consumed), as long as they fit one batch and follow each other (the rest
+/// follows once the door has applied these); `None` when nothing is pending.
 pub fn pending_batch(
     tx: &Transaction,
     authority: &Authority,
     door: DoorId,
-    delivered_seq: u64,
+    door_seq: u64,
     now: UnixTime,
 ) -> AppResult<Option<UpdateBatch>> {
     let mut stmt =
-        tx.prepare("SELECT update_bytes FROM door_updates WHERE door_id = ?1 AND seq > ?2 ORDER BY seq LIMIT ?3")?;
+        tx.prepare("SELECT seq, update_bytes FROM door_updates WHERE door_id = ?1 AND seq > ?2 ORDER BY seq LIMIT ?3")?;
     let rows = stmt
-        .query_map(params![door.0, delivered_seq, MAX_UPDATES_PER_BATCH as i64], |r| r.get::<_, Vec<u8>>(0))?
+        .query_map(params![door.0, door_seq, MAX_UPDATES_PER_BATCH as i64], |r| {
+            Ok((r.get::<_, u64>(0)?, r.get::<_, Vec<u8>>(1)?))
+        })?
         .collect::<Result<Vec<_>, _>>()?;
-    if rows.is_empty() {
-        return Ok(None);
-    }
     // Room for the header fields and the signature.
     let budget = UpdateBatchBody::MAX_LEN - 256;
     let mut used = 0;
     let mut updates = Vec::new();
-    for bytes in rows {
-        if used + bytes.len() > budget {
+    for (seq, bytes) in rows {
+        // Only a run that starts right after the door's seq can apply.
+        if seq != door_seq + 1 + updates.len() as u64 || used + bytes.len() > budget {
             break;
         }
         used += bytes.len();
         updates.push(decode_update(&bytes)?);
     }
-    let body = UpdateBatchBody::new(door, delivered_seq + 1, now, authority.key_id(), updates)
+    if updates.is_empty() {
+        return Ok(None);
+    }
+    let body = UpdateBatchBody::new(door, door_seq + 1, now, authority.key_id(), updates)
         .ok_or_else(|| AppError::internal("batch too large"))?;
     Ok(Some(UpdateBatch::sign(body, &authority.key)))
 }
 
-/// Door-update tasks of the property's offline doors, oldest first.
+/// Door-update tasks of the property's doors, oldest first.
 pub fn tasks(tx: &Transaction, property_id: i64, query: &DoorUpdateQuery) -> AppResult<Vec<DoorUpdateTask>> {
     let mut stmt = tx.prepare(
-        "SELECT u.door_id, d.name, u.seq, u.update_bytes, u.created_at, u.delivered_at, u.receipt_door_time
+        "SELECT u.door_id, d.name, u.seq, u.update_bytes, u.created_at, u.delivered_at, u.receipt_door_time, u.rejected
          FROM door_updates u JOIN doors d ON d.id = u.door_id
-         WHERE d.property_id = ?1 AND d.online = 0 AND (?2 IS NULL OR u.door_id = ?2)
+         WHERE d.property_id = ?1 AND (?2 IS NULL OR u.door_id = ?2)
          ORDER BY u.door_id, u.seq",
     )?;
     let rows = stmt
@@ -112,12 +120,17 @@ pub fn tasks(tx: &Transaction, property_id: i64, query: &DoorUpdateQuery) -> App
                 r.get::<_, u64>(4)?,
                 r.get::<_, Option<u64>>(5)?,
                 r.get::<_, Option<u64>>(6)?,
+                r.get::<_, Option<String>>(7)?,
             ))
         })?
         .collect::<Result<Vec<_>, _>>()?;
     let mut out = Vec::new();
-    for (door, name, seq, bytes, created, delivered, door_time) in rows {
-        let state = if delivered.is_some() { TaskState::Delivered } else { TaskState::Pending };
+    for (door, name, seq, bytes, created, delivered, door_time, rejected) in rows {
+        let state = match (&rejected, delivered) {
+            (Some(_), _) => TaskState::Rejected,
+            (None, Some(_)) => TaskState::Delivered,
+            (None, None) => TaskState::Pending,
+        };
         if query.state.is_some_and(|s| s != state) {
             continue;
         }
@@ -130,6 +143,7 @@ pub fn tasks(tx: &Transaction, property_id: i64, query: &DoorUpdateQuery) -> App
             state,
             delivered_at: delivered.map(UnixTime),
             receipt_door_time: door_time.map(UnixTime),
+            rejection: rejected,
         });
     }
     Ok(out)

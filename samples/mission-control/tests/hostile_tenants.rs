@@ -296,7 +296,7 @@ async fn a_database_at_schema_v1_upgrades_with_its_guest_keys() {
     assert_eq!(person(&mc, "mgr_v1", yara).await.keys[0].guests.len(), 1);
     assert_eq!(person(&mc, "mgr_v1", xavier).await.keys[0].guests[0].label.as_deref(), Some("Plumber"));
     let version: i64 = db(&mc).query_row("PRAGMA user_version", [], |r| r.get(0)).unwrap();
-    assert_eq!(version, 2);
+    assert_eq!(version, 3);
 }
 
 // ---- 3. the outbox does not hand out live tokens ------------------------------------------

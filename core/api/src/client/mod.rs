@@ -1,5 +1,6 @@
 //! The HTTP client for Mission Control (feature `client`): one transport with a phone face
-//! ([`SyncClient`]) and, with feature `manager`, a manager face (`ManagerClient`).
+//! ([`SyncClient`]), a door face for internet-connected doors ([`DoorFeedClient`]) and, with
+//! feature `manager`, a manager face (`ManagerClient`).
 //!
 //! Every phone call is a request the server treats as idempotent, so the client retries it on
 //! network errors and 5xx answers with exponential backoff ([`RetryPolicy`]); a 4xx answer is
@@ -7,12 +8,14 @@
 //!
 //! [`ApiError`]: crate::ApiError
 
+mod door;
 mod error;
 mod http;
 #[cfg(feature = "manager")]
 mod manager;
 mod retry;
 
+pub use door::DoorFeedClient;
 pub use error::SyncError;
 pub use http::{ClientConfig, SyncClient};
 #[cfg(feature = "manager")]

@@ -20,6 +20,8 @@ pub const RECEIPT: &[u8] = b"keyway/door-receipt/v1\0";
 /// A guest's share request (the wallet's `ShareRequest`), signed by the guest's device key
 /// as proof that it holds that key.
 pub const SHARE_REQUEST: &[u8] = b"keyway/share-request/v1\0";
+/// An internet-connected door's answer to the backend's feed challenge, signed by the door key.
+pub const FEED_HELLO: &[u8] = b"keyway/door-feed-hello/v1\0";
 /// Not a signature label: the input prefix of the chain digest an unlock proof commits to.
 pub const CHAIN_DIGEST: &[u8] = b"keyway/chain-digest/v1\0";
 /// Not a signature label: the HMAC input prefix of daily doorcodes.
@@ -35,6 +37,7 @@ pub const ALL: &[&[u8]] = &[
     UNLOCK_PROOF,
     RECEIPT,
     SHARE_REQUEST,
+    FEED_HELLO,
     CHAIN_DIGEST,
     DOORCODE,
 ];

@@ -8,12 +8,14 @@
 //!   the chain rules a door applies.
 //! - [`door_update`]: authority-signed batches of door updates.
 //! - [`doorcode`]: daily doorcodes derived from a per-door secret and a person's slot.
+//! - [`feed`]: an internet-connected door's proof of its door key to the backend's feed.
 
 pub mod chain;
 pub mod door_cert;
 pub mod door_update;
 pub mod doorcode;
 pub mod error;
+pub mod feed;
 pub mod ids;
 pub mod key_cert;
 pub mod keys;
@@ -26,6 +28,7 @@ pub use door_cert::{DoorCertBody, DoorCertificate};
 pub use door_update::{DoorOp, DoorUpdate, UpdateBatch, UpdateBatchBody};
 pub use doorcode::{Doorcode, DoorcodeSecret};
 pub use error::{ChainError, RevokedWhat};
+pub use feed::{FeedHello, FeedHelloBody};
 pub use ids::{AuthorityKeyId, CardId, DoorId, DoorSet, KeyId, PersonId};
 pub use key_cert::{GuestKey, GuestKeyBody, KeyCertBody, KeyCertificate, KeyFlags, Validity};
 pub use keys::{KeyPair, PublicKey, verify};

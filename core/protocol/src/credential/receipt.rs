@@ -51,6 +51,16 @@ pub enum DenialReason {
     RateLimited,
     /// Unknown keycard or doorcode.
     UnknownCredential,
+    /// A door update could not be applied: the door's revocation, doorcode or keycard table
+    /// is full.
+    StoreFull,
+    /// A door update's operation was unusable (a keycard id under 4 bytes, an empty validity
+    /// window, a UTC offset beyond ±14 h).
+    InvalidOperation,
+    /// A door update would have moved the door's clock backwards.
+    ClockBackwards,
+    /// A batch started above the door's seq + 1: updates are missing in between.
+    SeqGap,
 }
 
 impl From<&ChainError> for DenialReason {

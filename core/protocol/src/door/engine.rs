@@ -225,6 +225,20 @@ impl DoorEngine {
         Signed::sign(body, &self.key)
     }
 
+    /// Signs the backend's feed challenge `server_nonce` with the door key (see
+    /// [`crate::credential::feed`]): the door's proof of identity for its feed session.
+    pub fn feed_hello(&mut self, server_nonce: [u8; 32], now: UnixTime) -> crate::credential::FeedHello {
+        let door_time = self.observe_time(now);
+        let body = crate::credential::FeedHelloBody {
+            version: <crate::credential::FeedHelloBody as crate::credential::SignedBody>::VERSION,
+            door_id: self.state.door_id,
+            server_nonce,
+            update_seq: self.state.update_seq,
+            door_time,
+        };
+        Signed::sign(body, &self.key)
+    }
+
     /// A code typed on the keypad. Wrong codes, and codes of slots that are not valid now,
     /// count towards the keypad's guessing limit (see [`super::keypad`]); every attempt is
     /// logged.

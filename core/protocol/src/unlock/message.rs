@@ -263,12 +263,11 @@ impl UpdateRejection {
             UpdateRejection::BadSignature => DenialReason::BadSignature,
             UpdateRejection::WrongDoor { .. } => DenialReason::WrongDoor,
             UpdateRejection::UnsupportedVersion => DenialReason::UnsupportedVersion,
-            UpdateRejection::Malformed
-            | UpdateRejection::DigestMismatch
-            | UpdateRejection::Gap { .. }
-            | UpdateRejection::ClockBackwards { .. }
-            | UpdateRejection::InvalidOperation
-            | UpdateRejection::StoreFull => DenialReason::Malformed,
+            UpdateRejection::Gap { .. } => DenialReason::SeqGap,
+            UpdateRejection::ClockBackwards { .. } => DenialReason::ClockBackwards,
+            UpdateRejection::InvalidOperation => DenialReason::InvalidOperation,
+            UpdateRejection::StoreFull => DenialReason::StoreFull,
+            UpdateRejection::Malformed | UpdateRejection::DigestMismatch => DenialReason::Malformed,
         }
     }
 }
