@@ -9,8 +9,10 @@ use keyway_protocol::door::{DoorEngine, Entry};
 use keyway_protocol::unlock::Access;
 use serde::{Deserialize, Serialize};
 
-/// What one session did, as `lock-sim serve` prints it (one line per session).
+/// What one session did, as `lock-sim serve` prints it (one line per session; never confused
+/// with the door feed's lines when read back).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct SessionLine {
     pub door_id: DoorId,
     /// `None` when the session ended before the door decided.

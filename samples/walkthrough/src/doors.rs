@@ -42,19 +42,24 @@ fn lock_sim() -> Result<Command, DoorError> {
 }
 
 impl DoorProcess {
-    /// Writes the provisioning JSON next to the state file and starts `lock-sim serve`.
-    pub fn start(dir: &Path, provisioned: &ProvisionedDoor) -> Result<DoorProcess, DoorError> {
+    /// Writes the provisioning JSON next to the state file and starts `lock-sim serve`; an
+    /// internet-connected door also follows its door feed from the Mission Control at `backend`.
+    pub fn start(dir: &Path, provisioned: &ProvisionedDoor, backend: &str) -> Result<DoorProcess, DoorError> {
         let slug: String =
             provisioned.name.to_lowercase().chars().map(|c| if c.is_ascii_alphanumeric() { c } else { '-' }).collect();
         let json_path = dir.join(format!("{slug}.json"));
         let state = dir.join(format!("{slug}.state"));
         let json = serde_json::to_string_pretty(provisioned).map_err(|e| DoorError(e.to_string()))?;
         std::fs::write(&json_path, json).map_err(|e| DoorError(format!("{}: {e}", json_path.display())))?;
-        let mut child = lock_sim()?
-            .args(["serve", "--listen", "127.0.0.1:0", "--print-addr", "--json", "--state"])
+        let mut cmd = lock_sim()?;
+        cmd.args(["serve", "--listen", "127.0.0.1:0", "--print-addr", "--json", "--state"])
             .arg(&state)
             .arg("--provision")
-            .arg(&json_path)
+            .arg(&json_path);
+        if provisioned.online {
+            cmd.args(["--backend", backend]);
+        }
+        let mut child = cmd
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
@@ -116,6 +121,29 @@ impl DoorProcess {
     /// What the door itself knows, from its state file.
     pub fn status(&self) -> Result<DoorStatus, DoorError> {
         self.run_json(&["status"])
+    }
+
+    /// What the door's feed did so far (an internet-connected door prints one line per event).
+    pub fn feed_lines(&self) -> Vec<lock_sim::FeedLine> {
+        self.log
+            .lock()
+            .map(|l| l.iter().filter_map(|line| serde_json::from_str(line).ok()).collect())
+            .unwrap_or_default()
+    }
+
+    /// Waits (up to 10 s) until the door's own state satisfies `done`.
+    pub fn wait_for(&self, mut done: impl FnMut(&DoorStatus) -> bool) -> Result<DoorStatus, DoorError> {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        loop {
+            let status = self.status()?;
+            if done(&status) {
+                return Ok(status);
+            }
+            if std::time::Instant::now() > deadline {
+                return Err(DoorError(format!("{} did not get there in 10 s: {status:?}", self.name)));
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
     }
 
     /// The door's own account of its sessions so far (it prints one line per session).

@@ -22,7 +22,7 @@ pub(crate) async fn tell(w: &mut World) -> Option<()> {
     let doors = w.step(1, "A property, its doors and its managers", async |w| w.property().await).await?;
     let residents =
         w.step(2, "Invite a resident with a future start", async |w| w.invite_residents(&doors).await).await?;
-    let cleo = w.step(3, "A daily doorcode reaches an offline door", async |w| w.daily_doorcode(&doors).await).await?;
+    let cleo = w.step(3, "A daily doorcode reaches every door", async |w| w.daily_doorcode(&doors).await).await?;
     w.step(4, "The resident shares a guest key", async |w| w.share_guest_key(&doors, &residents).await).await?;
     w.step(5, "Edit: an earlier expiration reaches the offline door", async |w| {
         w.earlier_expiry(&doors, &residents).await

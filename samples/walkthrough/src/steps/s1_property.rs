@@ -28,9 +28,9 @@ impl World {
         let bikes = pm.create_door(DoorName::BikeRoom.name(), false).await?;
         let doors_dir = self.dir.join("doors");
         let doors = Doors {
-            lobby: DoorProcess::start(&doors_dir, &lobby)?,
-            garage: DoorProcess::start(&doors_dir, &garage)?,
-            bikes: DoorProcess::start(&doors_dir, &bikes)?,
+            lobby: DoorProcess::start(&doors_dir, &lobby, &self.base)?,
+            garage: DoorProcess::start(&doors_dir, &garage, &self.base)?,
+            bikes: DoorProcess::start(&doors_dir, &bikes, &self.base)?,
         };
         for d in DoorName::ALL.map(|name| doors.get(name)) {
             let st = d.status()?;
@@ -40,7 +40,7 @@ impl World {
                 "   {} ({}) — {} — provisioned from {}.json, door simulator process listening on {}",
                 d.name,
                 d.id(),
-                if online { "internet-connected" } else { "offline" },
+                if online { "internet-connected, on its door feed from Mission Control" } else { "offline" },
                 d.name.to_lowercase().replace(' ', "-"),
                 d.addr
             ));

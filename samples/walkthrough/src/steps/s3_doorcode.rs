@@ -1,5 +1,6 @@
-//! Step 3: a daily doorcode reaches an offline door. Sam invites Cleo, a cleaner, with a daily
-//! doorcode for the Garage; the Garage learns her slot from the next phone that opens it.
+//! Step 3: a daily doorcode reaches every door. Sam invites Cleo, a cleaner, with a daily
+//! doorcode for the Garage and the Lobby; the internet-connected Lobby learns her slot through
+//! its door feed at once, the offline Garage from the next phone that opens it.
 
 use crate::world::{DAY, DoorName, Doors, Failure, Resident, World, check};
 use keyway_api::client::{ClientConfig, SyncClient};
@@ -10,11 +11,12 @@ use keyway_protocol::credential::{DoorOp, DoorcodeSecret, PersonId};
 pub(crate) struct Cleo {
     pub(crate) person: PersonId,
     pub(crate) token: String,
+    pub(crate) lobby_code: String,
 }
 
 impl World {
     pub(super) async fn daily_doorcode(&mut self, doors: &Doors) -> Result<Cleo, Failure> {
-        let garage = doors.garage.id();
+        let (garage, lobby) = (doors.garage.id(), doors.lobby.id());
         let expiry = keyway_api::clock::now().saturating_add_secs(10 * DAY);
         let invited = self
             .sam
@@ -22,19 +24,17 @@ impl World {
                 name: "Cleo".into(),
                 contact: "+1 555 0100".into(),
                 access: AccessKind::DailyDoorcode,
-                keys: vec![KeyGrant { doors: vec![garage], start: None, expiry: Some(expiry) }],
+                keys: vec![KeyGrant { doors: vec![garage, lobby], start: None, expiry: Some(expiry) }],
                 resident: false,
                 may_share: false,
             })
             .await?;
-        let slot = match invited.updates.as_slice() {
-            [u] if u.door_id == garage => match u.ops.as_slice() {
-                [DoorOp::AddDoorcode { slot, person, .. }] if *person == invited.person.person_id => *slot,
-                other => return Err(Failure(format!("unexpected doorcode update {other:?}"))),
-            },
-            other => return Err(Failure(format!("expected one update for the Garage, got {other:?}"))),
+        let slot_at = |door| match invited.updates.iter().find(|u| u.door_id == door).map(|u| u.ops.as_slice()) {
+            Some([DoorOp::AddDoorcode { slot, person, .. }]) if *person == invited.person.person_id => Ok(*slot),
+            other => Err(Failure(format!("expected one AddDoorcode for {door}, got {other:?}"))),
         };
-        self.say(format!("Sam invites Cleo (cleaner) with a daily doorcode for the Garage until {expiry}; Mission Control queues AddDoorcode(slot {slot}) for the offline Garage."));
+        let (slot, lobby_slot) = (slot_at(garage)?, slot_at(lobby)?);
+        self.say(format!("Sam invites Cleo (cleaner) with a daily doorcode for the Garage and the Lobby until {expiry}; Mission Control queues AddDoorcode(slot {slot}) for the offline Garage and AddDoorcode(slot {lobby_slot}) for the Lobby."));
         let token = self
             .sam
             .outbox()
@@ -52,6 +52,18 @@ impl World {
             .map(|c| c.code.clone())
             .ok_or_else(|| Failure("no code for the Garage".into()))?;
         self.say(format!("   Cleo's welcome link shows today's Garage code: {today}"));
+        let lobby_code = codes
+            .codes
+            .iter()
+            .find(|c| c.door_id == lobby)
+            .map(|c| c.code.clone())
+            .ok_or_else(|| Failure("no code for the Lobby".into()))?;
+        doors.lobby.wait_for(|st| st.doorcode_slots.contains(&lobby_slot))?;
+        let at_lobby = doors.lobby.keypad(&lobby_code)?;
+        check!(at_lobby.granted, "the Lobby refused Cleo's code after its feed brought the slot: {at_lobby:?}");
+        self.say(format!(
+            "   The Lobby got the slot through its door feed, no phone involved: Cleo's Lobby code {lobby_code} is accepted."
+        ));
 
         let door = &doors.garage;
         let before = door.keypad(&today)?;
@@ -91,6 +103,6 @@ impl World {
             "the doorcode task is not delivered: {tasks:?}"
         );
         self.say("   The Garage's door-update task for Cleo's slot shows delivered.");
-        Ok(Cleo { person: invited.person.person_id, token })
+        Ok(Cleo { person: invited.person.person_id, token, lobby_code })
     }
 }

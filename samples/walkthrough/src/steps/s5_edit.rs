@@ -8,7 +8,7 @@ use keyway_protocol::credential::{DenialReason, DoorId, DoorOp};
 
 impl World {
     pub(super) async fn earlier_expiry(&mut self, doors: &Doors, residents: &Residents) -> Result<(), Failure> {
-        let (garage, bikes) = (doors.garage.id(), doors.bikes.id());
+        let (lobby, garage, bikes) = (doors.lobby.id(), doors.garage.id(), doors.bikes.id());
         let info = self.sam.person(residents.bob).await?;
         let old = info.keys.first().ok_or_else(|| Failure("Bob has no key".into()))?.clone();
         let earlier = keyway_api::clock::now().saturating_add_secs(20 * DAY);
@@ -20,7 +20,10 @@ impl World {
         );
         let mut hit: Vec<DoorId> = changed.updates.iter().map(|u| u.door_id).collect();
         hit.sort();
-        check!(hit == vec![garage, bikes], "the edit should queue updates for the two offline doors, queued {hit:?}");
+        check!(
+            hit == vec![lobby, garage, bikes],
+            "the edit should queue updates for Bob's three doors, queued {hit:?}"
+        );
         check!(
             changed
                 .updates
@@ -30,7 +33,7 @@ impl World {
             changed.updates
         );
         self.say(format!(
-            "Sam moves Bob's expiration from {} to {earlier}. A phone's certificate cannot be shortened, so Mission Control issues key {} and queues RevokeKey({}) for the Garage and the Bike Room.",
+            "Sam moves Bob's expiration from {} to {earlier}. A phone's certificate cannot be shortened, so Mission Control issues key {} and queues RevokeKey({}) for the Lobby (which its door feed brings at once), the Garage and the Bike Room.",
             old.validity.expiry, changed.key.key_id, old.key_id
         ));
         let old_chain = self

@@ -1,5 +1,6 @@
 //! Step 7: delete a person. Sam deletes Cleo: she leaves the people list, her activity
-//! remains, and once a phone carries the deletion to the Garage her code no longer opens it.
+//! remains, the Lobby refuses her code as soon as its feed brings the deletion, and once a phone
+//! carries the deletion to the Garage her code no longer opens it either.
 
 use super::s3_doorcode::Cleo;
 use crate::world::{DoorName, Doors, Failure, Resident, World, check, event_text, ops_text};
@@ -31,6 +32,16 @@ impl World {
             history.len(),
             history.first().map(|h| event_text(&h.event)).unwrap_or_default(),
             history.first().map(|h| h.door_name.clone()).unwrap_or_default()));
+        let lobby_seq = deleted.updates.iter().filter(|u| u.door_id == doors.lobby.id()).map(|u| u.seq).max();
+        let lobby_seq = lobby_seq.ok_or_else(|| Failure("no update for the Lobby".into()))?;
+        doors.lobby.wait_for(|st| st.update_seq >= lobby_seq)?;
+        let at_lobby = doors.lobby.keypad(&cleo.lobby_code)?;
+        check!(!at_lobby.granted, "Cleo's code still opens the Lobby after its feed brought the deletion");
+        self.say(format!(
+            "   The Lobby's feed brought the deletion at once: Cleo's Lobby code {} is refused ({}), no phone involved.",
+            cleo.lobby_code,
+            at_lobby.denial.as_deref().unwrap_or("?")
+        ));
         self.sync(Resident::Bob).await?;
         let u = self.unlock(doors, Resident::Bob, DoorName::Garage, 247)?;
         check!(u.report.granted && u.report.updates_carried, "Bob should carry the deletion: {:?}", u.report);
