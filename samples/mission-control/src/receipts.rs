@@ -125,6 +125,12 @@ fn apply(tx: &Transaction, from: Uploader, receipt: &Receipt, now: UnixTime) -> 
         params![digest, door.0, body.applied_seq as i64, body.door_time.0 as i64, device_id, via_feed, now.0],
     )?;
     door_reported(tx, door, body.applied_seq, body.door_time, now)?;
+    // Updates the door refused on their own are marked first: they are not delivered.
+    for record in body.activity.iter() {
+        if let ActivityEvent::UpdateRejected { seq, reason } = &record.event {
+            mark_rejected(tx, door, *seq, *reason)?;
+        }
+    }
     // A door never applies beyond its log; a larger applied_seq (a backend restored from an
     // old backup) marks only what exists.
     let mut stmt = tx.prepare(
@@ -146,9 +152,6 @@ fn apply(tx: &Transaction, from: Uploader, receipt: &Receipt, now: UnixTime) -> 
             Some(p) => person_in_property(tx, from.property_id(), p)?,
             None => None,
         };
-        if let ActivityEvent::UpdateRejected { seq, reason } = &record.event {
-            mark_rejected(tx, door, *seq, *reason)?;
-        }
         new_activity += tx.execute(
             "INSERT OR IGNORE INTO activity (door_id, seq, time, event, person_id, received_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
             params![door.0, record.seq as i64, record.time.0 as i64, event, person, now.0],

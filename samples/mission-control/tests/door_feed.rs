@@ -188,3 +188,37 @@ async fn a_restored_database_numbers_above_the_door_and_reports_truthfully() {
     let task = tasks(&mc, &p.pm, lobby).await.into_iter().find(|t| t.seq == bob_seq).unwrap();
     assert_eq!(task.state, TaskState::Delivered);
 }
+
+/// A door whose revocation table is full refuses the update and says so in its signed log: the
+/// task reads rejected with the reason, not delivered.
+#[tokio::test]
+async fn an_update_the_door_refused_is_a_rejected_task_with_its_reason() {
+    let mc = Mc::start().await;
+    let p = property(&mc, "Elm Court").await;
+    let lobby = p.lobby.door_id;
+    let mut people = Vec::new();
+    for name in ["Ann", "Bob"] {
+        let (answer, t) = invite(&mc, &p.pm, name, AccessKind::AppKey, vec![grant(&[lobby], None, None)], false).await;
+        accept(&mc, &t).await;
+        people.push(answer.person.person_id);
+    }
+    for person in &people {
+        let _: RevocationResponse =
+            mc.ok(Method::POST, &format!("/v1/people/{}/revoke-all", person.0), &p.pm, None::<()>).await;
+    }
+    let limits = keyway_protocol::door::DoorLimits { revocations: 1, ..keyway_protocol::door::DoorLimits::STANDARD };
+    let mut door = install(&p.lobby).with_limits(limits).unwrap();
+    let (_, t) = invite(&mc, &p.pm, "Cy", AccessKind::AppKey, vec![grant(&[lobby], None, None)], false).await;
+    let cy = accept(&mc, &t).await;
+    let sync = mc.phone_client().sync(&cy.token, None).await.unwrap();
+    let batch = sync.doors.iter().find(|d| d.door_id == lobby).unwrap().pending_updates.clone().unwrap().0;
+    let report = door.apply_batch(&batch, now());
+    assert_eq!(report.seq_after, 2);
+    assert_eq!(report.rejected_updates.iter().map(|r| r.seq).collect::<Vec<_>>(), vec![2]);
+    let up = mc.phone_client().upload_receipts(&cy.token, &[door.receipt([4; 16], 0)]).await.unwrap();
+    assert_eq!(up.results[0].newly_delivered, vec![1], "the refused update is not delivered");
+    let tasks = tasks(&mc, &p.pm, lobby).await;
+    assert_eq!(tasks[0].state, TaskState::Delivered);
+    assert_eq!(tasks[1].state, TaskState::Rejected, "{tasks:?}");
+    assert!(tasks[1].rejection.as_deref().unwrap_or("").contains("table is full"), "{:?}", tasks[1].rejection);
+}
