@@ -1,8 +1,10 @@
 //! Keyway's unlock measured against TLS 1.3 and Noise over the same simulated BLE link, and
-//! the cost of carrying door updates (`cargo run --release -p bench-report`; see BENCHMARKS.md).
+//! the cost of carrying door updates (`cargo run --release -p bench-report`; see BENCHMARKS.md),
+//! and the door feed under load (`-- --feed`).
 
 pub mod app;
 pub mod driver;
+pub mod feed;
 pub mod keyway;
 pub mod noise;
 pub mod property;

@@ -98,3 +98,12 @@ fn the_report_renders_every_row_and_serializes() {
     let json = serde_json::to_value(&r).unwrap();
     assert_eq!(json["rows"].as_array().unwrap().len(), r.rows.len());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_feed_measurement_runs_every_action_through_to_the_receipt() {
+    let r = bench_report::feed::measure(3, 3).await.unwrap();
+    assert_eq!((r.actions, r.doors_connected), (3, 3));
+    assert!(r.applied_ms.p50 <= r.receipt_ms.p50, "{r:?}");
+    assert!(r.applied_ms.max.is_finite() && r.receipt_ms.max.is_finite());
+    assert!(bench_report::feed::render(&[r]).contains("| 3 | 3 |"));
+}
