@@ -4,7 +4,8 @@
 //!
 //! 1. `POST /v1/door-feed/challenge` [`FeedChallengeRequest`] → [`FeedChallengeResponse`]
 //! 2. `POST /v1/door-feed/session` [`FeedSessionRequest`] (the door-signed hello) →
-//!    [`FeedSessionResponse`] (a session token, bearer for the calls below)
+//!    [`FeedSessionResponse`] (a session token, bearer for the calls below, and the time signed
+//!    for the hello's door nonce)
 //! 3. `GET /v1/door-feed/updates?after=SEQ&wait_secs=S` → [`FeedUpdatesResponse`], answered
 //!    as soon as the log holds an update after `SEQ`, or empty after `S` seconds (at most
 //!    [`MAX_FEED_WAIT_SECS`])
@@ -14,7 +15,7 @@
 use crate::{B64, WireBytes};
 use keyway_protocol::UnixTime;
 use keyway_protocol::codec::DecodeError;
-use keyway_protocol::credential::{DoorId, FeedHello, UpdateBatch};
+use keyway_protocol::credential::{DoorId, FeedHello, TimeStatement, UpdateBatch};
 use serde::{Deserialize, Serialize};
 
 /// Longest a feed poll is held open by the server.
@@ -63,6 +64,9 @@ pub struct FeedSessionRequest {
 pub struct FeedSessionResponse {
     pub session_token: String,
     pub expires_at: UnixTime,
+    /// The backend's time, signed by the property's authority and bound to the hello's
+    /// `door_nonce`: the door sets its clock to it, backwards too.
+    pub time: B64<TimeStatement>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

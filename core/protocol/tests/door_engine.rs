@@ -368,3 +368,50 @@ fn a_flood_of_bad_sessions_leaves_memory_bounded_and_the_door_working() {
     assert!(o.granted);
     assert_eq!(o.receipt.body.activity_head, 3001);
 }
+
+fn time_statement(
+    p: &Property,
+    door: keyway_protocol::credential::DoorId,
+    nonce: [u8; 16],
+    time: keyway_protocol::UnixTime,
+) -> keyway_protocol::credential::TimeStatement {
+    use keyway_protocol::credential::{SignedBody, TimeStatement, TimeStatementBody};
+    let body = TimeStatementBody {
+        version: TimeStatementBody::VERSION,
+        door_id: door,
+        door_nonce: nonce,
+        time,
+        issuer: p.issuer(),
+    };
+    TimeStatement::sign(body, &p.authority)
+}
+
+/// A door whose clock jumped a year ahead refuses every current key; only an authority-signed
+/// time bound to the nonce it just chose brings the clock back. A replayed statement (another
+/// nonce), one for another door, or one signed by a stranger changes nothing.
+#[test]
+fn only_a_signed_time_bound_to_the_doors_own_nonce_moves_its_clock_back() {
+    let p = Property::new();
+    let mut door = p.door(DOOR_A);
+    let ahead = NOW.saturating_add_secs(365 * DAY);
+    door.observe_time(ahead);
+    assert_eq!(door.clock(), ahead);
+    let nonce = [7u8; 16];
+    let hello = door.feed_hello([1; 32], nonce, NOW);
+    assert_eq!(hello.body.door_time, ahead, "the hello tells the backend the door's clock");
+
+    let replayed = time_statement(&p, DOOR_A, [8; 16], NOW);
+    assert!(door.set_clock(&replayed, &nonce).is_err());
+    let other_door = time_statement(&p, DOOR_B, nonce, NOW);
+    assert!(door.set_clock(&other_door, &nonce).is_err());
+    let stranger = Property { authority: key(99), anchors: p.anchors.clone() };
+    let forged = time_statement(&stranger, DOOR_A, nonce, NOW);
+    assert!(door.set_clock(&forged, &nonce).is_err());
+    assert_eq!(door.clock(), ahead, "nothing moved the clock");
+    // Ordinary time passing never moves it back either.
+    assert_eq!(door.observe_time(NOW), ahead);
+
+    let genuine = time_statement(&p, DOOR_A, nonce, NOW);
+    assert_eq!(door.set_clock(&genuine, &nonce), Ok(ahead));
+    assert_eq!(door.clock(), NOW);
+}

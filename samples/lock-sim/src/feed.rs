@@ -4,15 +4,20 @@
 //! manager acts, and posts its own receipts. A lost connection is retried with backoff and
 //! resumes from the door's seq (read from its state file each time, so a restart mid-batch
 //! applies nothing twice). A batch that does not verify for this door (another property's
-//! authority, a damaged one) is refused with a line saying why and changes nothing.
+//! authority, a damaged one) is refused with a line saying why and changes nothing. Each
+//! session sets the door's clock to Mission Control's time, signed for a nonce the door chose
+//! (the only statement that may move a door's clock back).
 
 use crate::door_file::{DoorFile, DoorFileError};
 use keyway_api::client::{ClientConfig, DoorFeedClient, SyncError};
+use keyway_protocol::UnixTime;
 use keyway_protocol::credential::{DoorId, Receipt, UpdateBatch};
 use serde::{Deserialize, Serialize};
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
+/// A clock change larger than this is reported.
+const CLOCK_REPORT_SECS: u64 = 2;
 /// First and longest pause before reconnecting.
 const BACKOFF_START: Duration = Duration::from_millis(200);
 const BACKOFF_MAX: Duration = Duration::from_secs(30);
@@ -29,6 +34,8 @@ pub enum FeedLine {
     Refused { door_id: DoorId, reason: String },
     /// The door's receipt reached Mission Control.
     Reported { door_id: DoorId, applied_seq: u64, newly_delivered: Vec<u64> },
+    /// The door's clock was set to Mission Control's signed time.
+    Clock { door_id: DoorId, before: UnixTime, after: UnixTime },
     /// The connection failed; the feed tries again after `retry_in_ms`.
     Disconnected { door_id: DoorId, error: String, retry_in_ms: u64 },
 }
@@ -50,6 +57,9 @@ impl FeedLine {
             }
             FeedLine::Reported { door_id, applied_seq, newly_delivered } => {
                 format!("{door_id}: door feed: receipt at seq {applied_seq} reported, delivered {newly_delivered:?}")
+            }
+            FeedLine::Clock { door_id, before, after } => {
+                format!("{door_id}: door feed: clock set from {before} to {after} by Mission Control's signed time")
             }
             FeedLine::Disconnected { door_id, error, retry_in_ms } => {
                 format!("{door_id}: door feed: {error}; retrying in {retry_in_ms} ms")
@@ -88,7 +98,7 @@ impl Feed {
         let door_id = self.door.load()?.door_id();
         let mut backoff = BACKOFF_START;
         loop {
-            match self.session().await {
+            match self.session_reporting(&mut report).await {
                 Ok((token, seq)) => {
                     backoff = BACKOFF_START;
                     report(&FeedLine::Connected { door_id, update_seq: seq });
@@ -111,13 +121,29 @@ impl Feed {
         *backoff = (*backoff * 2).min(BACKOFF_MAX);
     }
 
-    /// A fresh feed session: the backend's challenge signed with the door key. Returns the
-    /// session token and the door's seq it announced.
+    /// A fresh feed session: the backend's challenge signed with the door key, and the door's
+    /// clock set to the backend's time statement bound to the door's own fresh nonce. Returns
+    /// the session token and the door's seq it announced.
     pub async fn session(&self) -> Result<(String, u64), FeedError> {
+        self.session_reporting(&mut |_| {}).await
+    }
+
+    async fn session_reporting(&self, report: &mut impl FnMut(&FeedLine)) -> Result<(String, u64), FeedError> {
         let door_id = self.door.load()?.door_id();
         let challenge = self.client.challenge(door_id).await?;
-        let hello = self.door.with_door(|d| d.feed_hello(challenge.nonce.0.0, keyway_api::clock::now()))?;
+        let mut door_nonce = [0u8; 16];
+        rand_core::RngCore::fill_bytes(&mut rand_core::OsRng, &mut door_nonce);
+        let hello = self.door.with_door(|d| d.feed_hello(challenge.nonce.0.0, door_nonce, keyway_api::clock::now()))?;
         let session = self.client.session(&hello).await?;
+        let set =
+            self.door.with_door(|d| d.set_clock(&session.time.0, &door_nonce).map(|before| (before, d.clock())))?;
+        match set {
+            Ok((before, after)) if before.0.abs_diff(after.0) > CLOCK_REPORT_SECS => {
+                report(&FeedLine::Clock { door_id, before, after })
+            }
+            Ok(_) => {}
+            Err(e) => report(&FeedLine::Refused { door_id, reason: format!("time statement: {e}") }),
+        }
         Ok((session.session_token, hello.body.update_seq))
     }
 

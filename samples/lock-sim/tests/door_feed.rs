@@ -132,3 +132,17 @@ async fn a_door_restarting_between_applying_and_reporting_applies_nothing_twice(
     assert_eq!((door.update_seq(), door.activity().head()), (1, activity_before));
     assert_eq!(w.manager.door_updates(Some(w.door.door_id), None).await.unwrap()[0].state, TaskState::Delivered);
 }
+
+#[tokio::test]
+async fn a_door_whose_clock_ran_ahead_is_set_back_by_its_feed_and_the_drift_is_shown() {
+    let w = world().await;
+    let now = keyway_api::clock::now();
+    w.file.with_door(|d| d.observe_time(now.saturating_add_secs(86_400))).unwrap();
+    let feed = Feed::new(&w.base, w.file.clone()).unwrap();
+    feed.session().await.unwrap();
+    let clock = w.file.load().unwrap().clock();
+    assert!(clock.0.abs_diff(keyway_api::clock::now().0) <= 5, "the clock is back: {clock} vs {now}");
+    let doors = w.manager.doors().await.unwrap();
+    let drift = doors.iter().find(|d| d.door_id == w.door.door_id).and_then(|d| d.clock_offset_secs);
+    assert!(drift.is_some_and(|s| (86_390..=86_410).contains(&s)), "the drift it had is shown: {drift:?}");
+}

@@ -5,7 +5,10 @@
 //! and the doors authenticate again. Both tables are bounded; a challenge is single-use and
 //! lives [`FEED_CHALLENGE_SECS`]; a session lives [`SESSION_SECS`]. Session tokens are kept
 //! only as their SHA-256. Every manager request wakes the waiting polls ([`FeedHub::notify`]),
-//! which look at their door's log again.
+//! which look at their door's log again. Each session answer carries the backend's time signed
+//! for the door's nonce, so the door's clock follows Mission Control's (backwards too); a door
+//! whose clock ran ahead gets what it should hold queued again, since it may have pruned live
+//! revocations early.
 
 use crate::auth::{Bearer, random_hex, token_hash};
 use crate::error::{AppError, AppResult};
@@ -13,7 +16,7 @@ use crate::property::Authority;
 use crate::{provisioning, receipts, updates};
 use keyway_api::{B64, FEED_CHALLENGE_SECS, FeedChallengeResponse, FeedSessionResponse, FeedUpdatesResponse, Nonce32};
 use keyway_protocol::UnixTime;
-use keyway_protocol::credential::{DoorId, FeedHello, FeedHelloBody, SignedBody};
+use keyway_protocol::credential::{DoorId, FeedHello, FeedHelloBody, SignedBody, TimeStatement, TimeStatementBody};
 use rusqlite::{OptionalExtension, Transaction, params};
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -25,6 +28,8 @@ pub const SESSION_SECS: u64 = 24 * 3_600;
 const MAX_CHALLENGES: usize = 4_096;
 /// Open sessions kept at most.
 const MAX_SESSIONS: usize = 65_536;
+/// A door clock this far ahead of Mission Control's may have pruned live revocations early.
+const CLOCK_AHEAD_SECS: u64 = 300;
 
 /// An authenticated door.
 #[derive(Clone, Copy, Debug)]
@@ -79,7 +84,8 @@ impl FeedHub {
         }
     }
 
-    fn open_session(&self, property_id: i64, door: DoorId, now: UnixTime) -> AppResult<FeedSessionResponse> {
+    /// A new session token for `door` and when it expires.
+    fn open_session(&self, property_id: i64, door: DoorId, now: UnixTime) -> AppResult<(String, UnixTime)> {
         let token = format!("feed_{}", random_hex(32));
         let expires_at = now.saturating_add_secs(SESSION_SECS);
         let mut sessions = self.sessions.lock().unwrap_or_else(|p| p.into_inner());
@@ -88,7 +94,7 @@ impl FeedHub {
             return Err(AppError::unavailable("too many door feed sessions: retry shortly"));
         }
         sessions.insert(token_hash(&token), DoorSession { property_id, door, expires: expires_at });
-        Ok(FeedSessionResponse { session_token: token, expires_at })
+        Ok((token, expires_at))
     }
 
     /// The door holding `bearer`.
@@ -121,7 +127,21 @@ impl FeedHub {
         hello.verify_signature(&door_key).map_err(|_| refused())?;
         receipts::door_reported(tx, body.door_id, body.update_seq, body.door_time, now)?;
         tx.execute("UPDATE doors SET feed_seen_at = ?1 WHERE id = ?2", params![now.0, body.door_id.0])?;
-        self.open_session(property_id, body.door_id, now)
+        if body.door_time > now.saturating_add_secs(CLOCK_AHEAD_SECS) {
+            // The door's clock ran ahead and may have pruned revocations that are still live:
+            // its clock is set back below, and what it should hold is queued again.
+            crate::resync::clock_was_ahead(tx, property_id, body.door_id, now)?;
+        }
+        let authority = Authority::load(tx, property_id)?;
+        let time = TimeStatementBody {
+            version: TimeStatementBody::VERSION,
+            door_id: body.door_id,
+            door_nonce: body.door_nonce,
+            time: now,
+            issuer: authority.key_id(),
+        };
+        let (session_token, expires_at) = self.open_session(property_id, body.door_id, now)?;
+        Ok(FeedSessionResponse { session_token, expires_at, time: B64(TimeStatement::sign(time, &authority.key)) })
     }
 }
 

@@ -50,6 +50,17 @@ pub fn door_ahead(tx: &Transaction, door: DoorId, door_seq: u64, now: UnixTime) 
     Ok(())
 }
 
+/// A door reported a clock ahead of Mission Control's: it may have pruned revocations whose
+/// `until` it believed past. Queues what it should hold again (idempotent at the door).
+pub fn clock_was_ahead(tx: &Transaction, property: i64, door: DoorId, now: UnixTime) -> AppResult<()> {
+    let mut plan = UpdatePlan::default();
+    for op in live_state(tx, property, door, now)? {
+        plan.add(door, op);
+    }
+    plan.commit(tx, now)?;
+    Ok(())
+}
+
 /// The operations that bring `door` to what Mission Control knows it should hold at `now`:
 /// revocations of keys, guest keys and deleted people that could still open it, every live
 /// doorcode slot and keycard, and removals of slots and cards that have ended.

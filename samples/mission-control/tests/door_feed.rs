@@ -32,7 +32,7 @@ fn install(door: &ProvisionedDoor) -> DoorEngine {
 /// Opens a feed session for `engine`.
 async fn session(feed: &DoorFeedClient, engine: &mut DoorEngine) -> String {
     let challenge = feed.challenge(engine.door_id()).await.unwrap();
-    let hello = engine.feed_hello(challenge.nonce.0.0, now());
+    let hello = engine.feed_hello(challenge.nonce.0.0, [5; 16], now());
     feed.session(&hello).await.unwrap().session_token
 }
 
@@ -95,19 +95,19 @@ async fn the_feed_trusts_only_the_certified_door_key_and_fresh_single_use_challe
 
     // A hello signed by another key, for the door's id.
     let challenge = feed.challenge(door.door_id()).await.unwrap();
-    let body = door.feed_hello(challenge.nonce.0.0, now()).body;
+    let body = door.feed_hello(challenge.nonce.0.0, [5; 16], now()).body;
     let forged = FeedHello::sign(body.clone(), &KeyPair::generate());
     assert_eq!(status(&feed.session(&forged).await.unwrap_err()), 401);
     // The challenge was spent by that attempt: the genuine hello for it is refused too.
     let genuine = FeedHello::sign(body, &KeyPair::from_secret(&p.online.door_secret_key.0.0));
     assert_eq!(status(&feed.session(&genuine).await.unwrap_err()), 401);
     // A nonce the server never issued, and a challenge issued for another door.
-    assert_eq!(status(&feed.session(&door.feed_hello([9; 32], now())).await.unwrap_err()), 401);
+    assert_eq!(status(&feed.session(&door.feed_hello([9; 32], [5; 16], now())).await.unwrap_err()), 401);
     let other = feed.challenge(p.lobby.door_id).await.unwrap();
-    assert_eq!(status(&feed.session(&door.feed_hello(other.nonce.0.0, now())).await.unwrap_err()), 401);
+    assert_eq!(status(&feed.session(&door.feed_hello(other.nonce.0.0, [5; 16], now())).await.unwrap_err()), 401);
     // Replaying a hello that worked.
     let challenge = feed.challenge(door.door_id()).await.unwrap();
-    let hello = door.feed_hello(challenge.nonce.0.0, now());
+    let hello = door.feed_hello(challenge.nonce.0.0, [5; 16], now());
     let token = feed.session(&hello).await.unwrap().session_token;
     assert_eq!(status(&feed.session(&hello).await.unwrap_err()), 401);
 

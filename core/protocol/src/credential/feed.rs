@@ -18,6 +18,9 @@ pub struct FeedHelloBody {
     pub door_id: DoorId,
     /// The backend's challenge, fresh and single-use.
     pub server_nonce: [u8; 32],
+    /// The door's own fresh nonce: the backend's time statement for this session is bound to
+    /// it, so no recorded statement can be replayed to the door.
+    pub door_nonce: [u8; 16],
     /// The door's update seq when it signed (where the feed resumes).
     pub update_seq: u64,
     /// The door's clock when it signed.

@@ -22,6 +22,8 @@ pub const RECEIPT: &[u8] = b"keyway/door-receipt/v1\0";
 pub const SHARE_REQUEST: &[u8] = b"keyway/share-request/v1\0";
 /// An internet-connected door's answer to the backend's feed challenge, signed by the door key.
 pub const FEED_HELLO: &[u8] = b"keyway/door-feed-hello/v1\0";
+/// The authority's statement of the time, bound to a door's nonce (may move its clock back).
+pub const TIME_STATEMENT: &[u8] = b"keyway/time-statement/v1\0";
 /// Not a signature label: the input prefix of the chain digest an unlock proof commits to.
 pub const CHAIN_DIGEST: &[u8] = b"keyway/chain-digest/v1\0";
 /// Not a signature label: the HMAC input prefix of daily doorcodes.
@@ -38,6 +40,7 @@ pub const ALL: &[&[u8]] = &[
     RECEIPT,
     SHARE_REQUEST,
     FEED_HELLO,
+    TIME_STATEMENT,
     CHAIN_DIGEST,
     DOORCODE,
 ];

@@ -9,6 +9,7 @@
 //! - [`door_update`]: authority-signed batches of door updates.
 //! - [`doorcode`]: daily doorcodes derived from a per-door secret and a person's slot.
 //! - [`feed`]: an internet-connected door's proof of its door key to the backend's feed.
+//! - [`time`]: authority-signed time bound to a door's nonce (the only way a clock moves back).
 
 pub mod chain;
 pub mod door_cert;
@@ -22,6 +23,7 @@ pub mod keys;
 pub mod label;
 pub mod receipt;
 pub mod signed;
+pub mod time;
 
 pub use chain::{KeyChain, NoRevocations, RevocationCheck, TrustAnchors, VerifiedChain};
 pub use door_cert::{DoorCertBody, DoorCertificate};
@@ -34,3 +36,4 @@ pub use key_cert::{GuestKey, GuestKeyBody, KeyCertBody, KeyCertificate, KeyFlags
 pub use keys::{KeyPair, PublicKey, verify};
 pub use receipt::{ActivityEvent, ActivityRecord, DenialReason, Receipt, ReceiptBody};
 pub use signed::{Signed, SignedBody};
+pub use time::{TimeStatement, TimeStatementBody};

@@ -227,16 +227,53 @@ impl DoorEngine {
 
     /// Signs the backend's feed challenge `server_nonce` with the door key (see
     /// [`crate::credential::feed`]): the door's proof of identity for its feed session.
-    pub fn feed_hello(&mut self, server_nonce: [u8; 32], now: UnixTime) -> crate::credential::FeedHello {
+    /// `door_nonce` is fresh randomness of the caller's; keep it to check the session's time
+    /// statement with [`DoorEngine::set_clock`].
+    pub fn feed_hello(
+        &mut self,
+        server_nonce: [u8; 32],
+        door_nonce: [u8; 16],
+        now: UnixTime,
+    ) -> crate::credential::FeedHello {
         let door_time = self.observe_time(now);
         let body = crate::credential::FeedHelloBody {
             version: <crate::credential::FeedHelloBody as crate::credential::SignedBody>::VERSION,
             door_id: self.state.door_id,
             server_nonce,
+            door_nonce,
             update_seq: self.state.update_seq,
             door_time,
         };
         Signed::sign(body, &self.key)
+    }
+
+    /// Sets the door's clock to an authority-signed `statement` bound to `door_nonce`, the
+    /// nonce this door chose for the exchange (forwards or backwards). Returns the clock before.
+    /// A statement for another door or nonce, of an unknown issuer or with a bad signature
+    /// changes nothing.
+    pub fn set_clock(
+        &mut self,
+        statement: &crate::credential::TimeStatement,
+        door_nonce: &[u8; 16],
+    ) -> Result<UnixTime, crate::credential::ChainError> {
+        use crate::credential::ChainError;
+        let body = &statement.body;
+        let malformed = |detail: &str| ChainError::Malformed { what: "time statement", detail: detail.into() };
+        if body.version != <crate::credential::TimeStatementBody as crate::credential::SignedBody>::VERSION {
+            return Err(ChainError::UnsupportedVersion { what: "time statement", found: body.version });
+        }
+        if body.door_id != self.state.door_id {
+            return Err(malformed("it is for another door"));
+        }
+        if body.door_nonce != *door_nonce {
+            return Err(malformed("it is not bound to this door's nonce (replayed?)"));
+        }
+        let authority =
+            self.state.anchors.get(body.issuer).ok_or(ChainError::UnknownIssuer { what: "time statement" })?;
+        statement.verify_signature(&authority)?;
+        let before = self.state.clock;
+        self.state.clock = body.time;
+        Ok(before)
     }
 
     /// A code typed on the keypad. Wrong codes, and codes of slots that are not valid now,
