@@ -148,12 +148,12 @@ fn a_year_of_guessing_at_the_keypad_stays_within_the_documented_bound() {
 fn wrong_cards_do_not_lock_the_keypad_nor_wrong_codes_the_card_reader() {
     let p = Property::new();
     let mut door = with_slot(&p, 1, 10, current());
-    let card = BoundedVec::new(vec![9, 9, 9, 9]).unwrap();
+    let card = [9u8, 9, 9, 9];
     door.apply_batch(
         &p.batch(
             DOOR_A,
             2,
-            vec![vec![DoorOp::AddKeycard { card: card.clone(), person: PersonId(10), validity: current() }]],
+            vec![vec![DoorOp::AddKeycard { card: card_tag(&card), person: PersonId(10), validity: current() }]],
         ),
         NOW,
     );
@@ -202,37 +202,66 @@ fn two_slots_sharing_a_days_code_admit_the_one_valid_now() {
 fn keycards_are_added_checked_and_removed_by_updates() {
     let p = Property::new();
     let mut door = p.door(DOOR_A);
-    let card = BoundedVec::new(vec![0xDE, 0xAD, 0xBE, 0xEF, 1, 2, 3]).unwrap();
+    let uid = [0xDE, 0xAD, 0xBE, 0xEF, 1, 2, 3];
+    let tag = card_tag(&uid);
     door.apply_batch(
         &p.batch(
             DOOR_A,
             1,
-            vec![vec![DoorOp::AddKeycard { card: card.clone(), person: PersonId(5), validity: current() }]],
+            vec![vec![DoorOp::AddKeycard { card: tag.clone(), person: PersonId(5), validity: current() }]],
         ),
         NOW,
     );
-    let entry = door.present_keycard(&card, NOW);
+    let entry = door.present_keycard(&uid, NOW);
     assert_eq!(entry.access, Access::Granted);
-    assert_eq!(entry.record.event, ActivityEvent::KeycardEntry { card: card.clone(), person: PersonId(5) });
+    assert_eq!(entry.record.event, ActivityEvent::KeycardEntry { card: tag.clone(), person: PersonId(5) });
     assert_eq!(door.present_keycard(&[1, 2, 3, 4], NOW).access, Access::Denied(DenialReason::UnknownCredential));
     assert_eq!(door.present_keycard(&[1; 17], NOW).access, Access::Denied(DenialReason::Malformed));
-    // Too-short card ids are refused as an update operation, atomically.
+    // Too-short card tags are refused as an update operation, atomically.
     let bad = BoundedVec::new(vec![1, 2]).unwrap();
     let r = door.apply_batch(
         &p.batch(
             DOOR_A,
             2,
             vec![vec![
-                DoorOp::RemoveKeycard { card: card.clone() },
+                DoorOp::RemoveKeycard { card: tag.clone() },
                 DoorOp::AddKeycard { card: bad, person: PersonId(5), validity: current() },
             ]],
         ),
         NOW,
     );
     assert_eq!(r.rejected_updates[0].reason, UpdateRejection::InvalidOperation);
-    assert_eq!(door.present_keycard(&card, NOW).access, Access::Granted, "the rejected update removed nothing");
-    door.apply_batch(&p.batch(DOOR_A, 3, vec![vec![DoorOp::RemoveKeycard { card: card.clone() }]]), NOW);
-    assert_eq!(door.present_keycard(&card, NOW).access, Access::Denied(DenialReason::UnknownCredential));
+    assert_eq!(door.present_keycard(&uid, NOW).access, Access::Granted, "the rejected update removed nothing");
+    door.apply_batch(&p.batch(DOOR_A, 3, vec![vec![DoorOp::RemoveKeycard { card: tag.clone() }]]), NOW);
+    assert_eq!(door.present_keycard(&uid, NOW).access, Access::Denied(DenialReason::UnknownCredential));
+}
+
+/// What phones carry (the update) and what receipts carry (the log) is the card's tag: written
+/// to a blank card, it opens nothing. (When updates and logs carried the UID itself, a resident
+/// who had carried an AddKeycard update, or read a receipt, could clone the card.)
+#[test]
+fn a_card_tag_read_from_an_update_or_the_log_is_not_a_card() {
+    let p = Property::new();
+    let mut door = p.door(DOOR_A);
+    let uid = [0x04, 0xA1, 0xB2, 0xC3, 0x5D, 0x80];
+    let batch = p.batch(
+        DOOR_A,
+        1,
+        vec![vec![DoorOp::AddKeycard { card: card_tag(&uid), person: PersonId(5), validity: current() }]],
+    );
+    assert!(!batch.to_bytes().windows(uid.len()).any(|w| w == uid), "the carried update holds no UID");
+    door.apply_batch(&batch, NOW);
+    let entry = door.present_keycard(&uid, NOW);
+    assert!(entry.access.is_granted());
+    let ActivityEvent::KeycardEntry { card: logged, .. } = entry.record.event else { panic!("not a card entry") };
+    assert!(!logged.as_slice().windows(uid.len()).any(|w| w == uid), "the log holds no UID");
+    let cloned = door.present_keycard(logged.as_slice(), NOW);
+    assert_eq!(cloned.access, Access::Denied(DenialReason::UnknownCredential), "a blank card with the tag is refused");
+    let from_update = card_tag(&uid);
+    assert_eq!(
+        door.present_keycard(from_update.as_slice(), NOW).access,
+        Access::Denied(DenialReason::UnknownCredential)
+    );
 }
 
 #[test]

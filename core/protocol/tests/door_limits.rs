@@ -74,7 +74,7 @@ fn fill(p: &Property, door: &mut DoorEngine, limits: &DoorLimits) {
     apply(door, slots);
     let cards = (0..limits.keycards as u32)
         .map(|c| DoorOp::AddKeycard {
-            card: card(c),
+            card: card_tag(card(c).as_slice()),
             person: PersonId(9_000 + u64::from(c)),
             validity: window(NOW, LATER),
         })

@@ -33,6 +33,12 @@ pub fn window(start: UnixTime, expiry: UnixTime) -> Validity {
 }
 
 /// A key valid from a day ago for thirty days.
+/// The keyed tag by which the fixture's doors (all provisioned with [`DOORCODE_SECRET`]) know
+/// the card `uid`: what an `AddKeycard` update names.
+pub fn card_tag(uid: &[u8]) -> keyway_protocol::credential::CardId {
+    DoorcodeSecret::new(DOORCODE_SECRET).card_tag(uid)
+}
+
 pub fn current() -> Validity {
     window(NOW.saturating_sub_secs(DAY), NOW.saturating_add_secs(30 * DAY))
 }

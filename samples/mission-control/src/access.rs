@@ -3,6 +3,7 @@
 //! turns into door updates for the offline doors concerned.
 
 use crate::auth::{self, Manager};
+use crate::cards;
 use crate::error::{AppError, AppResult};
 use crate::history::{self, Forget};
 use crate::keys::{self, GuestRow, KeyRow};
@@ -15,7 +16,7 @@ use keyway_api::{
     KeyChangeResponse, KeyGrant, KeycardChangeResponse, NO_EXPIRY, QueuedUpdate, RevocationResponse,
 };
 use keyway_protocol::UnixTime;
-use keyway_protocol::credential::{CardId, DoorOp, KeyFlags, KeyId, Validity};
+use keyway_protocol::credential::{DoorOp, KeyFlags, KeyId, Validity};
 use rusqlite::{Transaction, params};
 
 /// Most keys one invite may grant.
@@ -323,16 +324,13 @@ pub fn revoke_all(tx: &Transaction, manager: &Manager, person_id: u64, now: Unix
 fn remove_keycards(tx: &Transaction, person: &PersonRow, plan: &mut UpdatePlan, now: UnixTime) -> AppResult<()> {
     for card in people::keycards_of_person(tx, person.id)? {
         if card.removed_at.is_none() {
-            let id = card_id(&card.card)?;
-            plan.add_to_all(&card.doors, DoorOp::RemoveKeycard { card: id });
+            cards::plan_at_each(tx, person.property_id, &card.doors, &card.card, plan, |card| DoorOp::RemoveKeycard {
+                card,
+            })?;
             tx.execute("UPDATE keycards SET removed_at = ?1 WHERE id = ?2", params![now.0, card.id])?;
         }
     }
     Ok(())
-}
-
-fn card_id(bytes: &[u8]) -> AppResult<CardId> {
-    CardId::new(bytes.to_vec()).ok_or_else(|| AppError::internal("stored card id is damaged"))
 }
 
 /// Delete Person: `RevokePerson` (until the latest expiry among their keys) at every offline
@@ -408,7 +406,12 @@ pub fn add_keycard(
         params![manager.property_id, person.id, card, validate::doors_to_json(&doors), validity.start.0, validity.expiry.0, now.0],
     )?;
     let mut plan = UpdatePlan::default();
-    plan.add_to_all(&doors, DoorOp::AddKeycard { card: card_id(&card)?, person: person.person_id(), validity });
+    let holder = person.person_id();
+    cards::plan_at_each(tx, manager.property_id, &doors, &card, &mut plan, |card| DoorOp::AddKeycard {
+        card,
+        person: holder,
+        validity,
+    })?;
     let updates = plan.commit(tx, now)?;
     let row = people::keycards_of_person(tx, person.id)?.into_iter().find(|c| c.card == card && c.removed_at.is_none());
     let keycard = row.ok_or_else(|| AppError::internal("keycard vanished"))?.info();
@@ -430,7 +433,7 @@ pub fn remove_keycard(
         .find(|c| c.card == card && c.removed_at.is_none())
         .ok_or_else(|| AppError::not_found("this person holds no such card"))?;
     let mut plan = UpdatePlan::default();
-    plan.add_to_all(&row.doors, DoorOp::RemoveKeycard { card: card_id(&card)? });
+    cards::plan_at_each(tx, manager.property_id, &row.doors, &card, &mut plan, |card| DoorOp::RemoveKeycard { card })?;
     tx.execute("UPDATE keycards SET removed_at = ?1 WHERE id = ?2", params![now.0, row.id])?;
     let updates: Vec<QueuedUpdate> = plan.commit(tx, now)?;
     let mut info = row.info();

@@ -12,7 +12,7 @@ use crate::error::{AppError, AppResult};
 use crate::updates::UpdatePlan;
 use crate::validate::doors_from_json;
 use keyway_protocol::UnixTime;
-use keyway_protocol::credential::{CardId, DoorId, DoorOp, KeyId, PersonId, Validity};
+use keyway_protocol::credential::{DoorId, DoorOp, KeyId, PersonId, Validity};
 use rusqlite::{Transaction, params};
 
 /// What a skipped update's task says.
@@ -156,6 +156,9 @@ fn slots(tx: &Transaction, door: DoorId, now: UnixTime, ops: &mut Vec<DoorOp>) -
 }
 
 fn cards(tx: &Transaction, property: i64, door: DoorId, now: UnixTime, ops: &mut Vec<DoorOp>) -> AppResult<()> {
+    let secret = crate::provisioning::door(tx, property, door)?
+        .ok_or_else(|| AppError::internal("the door is gone"))?
+        .doorcode_secret;
     let mut stmt = tx.prepare(
         "SELECT c.card, c.person_id, c.doors, c.start, c.expiry, c.removed_at IS NOT NULL FROM keycards c
          WHERE c.property_id = ?1 ORDER BY c.id",
@@ -177,7 +180,7 @@ fn cards(tx: &Transaction, property: i64, door: DoorId, now: UnixTime, ops: &mut
         if !opens(&doors, door)? {
             continue;
         }
-        let id = CardId::new(card.clone()).ok_or_else(|| AppError::internal("stored card id is damaged"))?;
+        let id = secret.card_tag(&card);
         if removed || expiry <= now.0 as i64 {
             if !live.contains(&card) {
                 ops.push(DoorOp::RemoveKeycard { card: id });

@@ -473,10 +473,41 @@ async fn keycards_are_added_and_removed_by_door_updates() {
             }),
         )
         .await;
-    assert_eq!(added.updates.len(), 1, "offline lobby only");
-    let DoorOp::AddKeycard { card, person, .. } = &added.updates[0].ops[0] else { panic!() };
-    assert_eq!(card.as_slice(), hex::decode("04a1b2c3d4e5f6").unwrap().as_slice());
+    assert_eq!(added.updates.len(), 2, "the lobby and the internet-connected door");
+    let uid = hex::decode("04a1b2c3d4e5f6").unwrap();
+    let lobby_update = added.updates.iter().find(|u| u.door_id == p.lobby.door_id).unwrap();
+    let DoorOp::AddKeycard { card, person, .. } = &lobby_update.ops[0] else { panic!() };
+    // The update names the card's keyed tag at that door, never its UID: a phone that carries
+    // it, or reads it, learns nothing it could write to a blank card.
+    let lobby_secret = DoorcodeSecret::new(p.lobby.doorcode_secret.0.0);
+    assert_eq!(*card, lobby_secret.card_tag(&uid));
+    assert!(!card.as_slice().windows(uid.len()).any(|w| w == uid.as_slice()));
     assert_eq!(*person, answer.person.person_id);
+    let online_update = added.updates.iter().find(|u| u.door_id == p.online.door_id).unwrap();
+    let DoorOp::AddKeycard { card: other, .. } = &online_update.ops[0] else { panic!() };
+    assert_ne!(other, card, "each door has its own tag for the card");
+    // At the door: the card opens, the tag written to a card does not.
+    let mut door = keyway_test_kit::install::install(&p.lobby, now()).unwrap();
+    let batch = mc
+        .phone_client()
+        .sync(
+            &accept(
+                &mc,
+                &invite(&mc, &p.pm, "Cy", AccessKind::AppKey, vec![grant(&[p.lobby.door_id], None, None)], false)
+                    .await
+                    .1,
+            )
+            .await
+            .token,
+            None,
+        )
+        .await
+        .unwrap();
+    let batch = batch.doors.iter().find(|d| d.door_id == p.lobby.door_id).unwrap().pending_updates.clone().unwrap().0;
+    assert!(!batch.to_bytes().windows(uid.len()).any(|w| w == uid.as_slice()), "the carried batch holds no UID");
+    door.apply_batch(&batch, now());
+    assert!(door.present_keycard(&uid, now()).access.is_granted());
+    assert!(!door.present_keycard(card.as_slice(), now()).access.is_granted());
     let (status, _) = mc
         .refused(
             Method::POST,
@@ -493,10 +524,9 @@ async fn keycards_are_added_and_removed_by_door_updates() {
 
     let removed: KeycardChangeResponse =
         mc.ok(Method::DELETE, &format!("{path}/04a1b2c3d4e5f6"), &p.pm, None::<()>).await;
-    assert!(
-        matches!(&removed.updates[0].ops[0], DoorOp::RemoveKeycard { card } if card.as_slice() == hex::decode("04a1b2c3d4e5f6").unwrap().as_slice())
-    );
-    assert_eq!(removed.updates[0].seq, 2);
+    let removal = removed.updates.iter().find(|u| u.door_id == p.lobby.door_id).unwrap();
+    assert!(matches!(&removal.ops[0], DoorOp::RemoveKeycard { card } if *card == lobby_secret.card_tag(&uid)));
+    assert_eq!(removal.seq, 2);
     let info: PersonInfo = mc.get(&format!("/v1/people/{}", answer.person.person_id.0), &p.pm).await;
     assert!(info.keycards[0].removed_at.is_some());
 }

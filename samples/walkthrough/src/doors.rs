@@ -118,6 +118,11 @@ impl DoorProcess {
         self.run_json(&["keypad", "--code", code])
     }
 
+    /// Holds the card with id `uid_hex` to this door's reader.
+    pub fn card(&self, uid_hex: &str) -> Result<EntryReport, DoorError> {
+        self.run_json(&["card", "--card", uid_hex])
+    }
+
     /// What the door itself knows, from its state file.
     pub fn status(&self) -> Result<DoorStatus, DoorError> {
         self.run_json(&["status"])

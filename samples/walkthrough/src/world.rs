@@ -438,6 +438,11 @@ fn denial_name(r: Option<DenialReason>) -> Option<String> {
 }
 
 /// A door update's operations as the narrative and the summary print them.
+/// The first bytes of a card's keyed tag, for display.
+fn tag_prefix(tag: &[u8]) -> String {
+    tag.iter().take(4).map(|b| format!("{b:02x}")).collect()
+}
+
 pub(crate) fn ops_text(ops: &[DoorOp]) -> String {
     ops.iter()
         .map(|op| match op {
@@ -445,6 +450,8 @@ pub(crate) fn ops_text(ops: &[DoorOp]) -> String {
             DoorOp::RevokePerson { person, .. } => format!("RevokePerson({})", person.0),
             DoorOp::AddDoorcode { slot, .. } => format!("AddDoorcode(slot {slot})"),
             DoorOp::RemoveDoorcode { slot } => format!("RemoveDoorcode(slot {slot})"),
+            DoorOp::AddKeycard { card, .. } => format!("AddKeycard(tag {}…)", tag_prefix(card.as_slice())),
+            DoorOp::RemoveKeycard { card } => format!("RemoveKeycard(tag {}…)", tag_prefix(card.as_slice())),
             other => format!("{other:?}"),
         })
         .collect::<Vec<_>>()

@@ -54,7 +54,9 @@ pub enum DoorOp {
     },
     /// Admit a keycard for `person` (replacing an existing entry for the same card).
     AddKeycard {
-        /// The card's id as the reader sees it; fewer than 4 bytes rejects the update.
+        /// The card's keyed tag at this door ([`super::DoorcodeSecret::card_tag`]), never the
+        /// card's UID: whoever carries or reads the update learns nothing that opens a door.
+        /// Fewer than 4 bytes rejects the update.
         card: CardId,
         /// Who the card belongs to (logged on entry; a revoked person's card is refused).
         person: PersonId,
@@ -63,7 +65,7 @@ pub enum DoorOp {
     },
     /// Stop admitting a keycard (no-op if unknown).
     RemoveKeycard {
-        /// The card to remove.
+        /// The keyed tag of the card to remove.
         card: CardId,
     },
     /// Move the door's clock forward (never backwards).

@@ -1,4 +1,4 @@
-//! Daily doorcodes.
+//! Daily doorcodes, and the keyed tags by which a door knows its keycards.
 //!
 //! A person invited with a daily doorcode holds a *slot* at each of their doors. The code for a
 //! slot on a calendar day (in the property's UTC offset) is
@@ -72,6 +72,23 @@ impl DoorcodeSecret {
     }
 }
 
+impl DoorcodeSecret {
+    /// The keyed tag by which this door knows the card `uid` (its UID or application id bytes):
+    /// the first [`CARD_TAG_LEN`] bytes of `HMAC-SHA256(door secret, "keyway/card-tag/v1\0" ‖ uid)`.
+    /// Door updates and activity records carry only tags: a tag read from a phone's batch or a
+    /// receipt is no card, and a tag is useless at any other door (each door has its own secret).
+    pub fn card_tag(&self, uid: &[u8]) -> super::CardId {
+        let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(&self.0).expect("HMAC takes keys of any length");
+        mac.update(label::CARD_TAG);
+        mac.update(uid);
+        let out = mac.finalize().into_bytes();
+        super::CardId::new(out[..CARD_TAG_LEN].to_vec()).unwrap_or_default()
+    }
+}
+
+/// Length of a card's keyed tag (see [`DoorcodeSecret::card_tag`]).
+pub const CARD_TAG_LEN: usize = 16;
+
 impl fmt::Debug for DoorcodeSecret {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("DoorcodeSecret(…)")
@@ -138,6 +155,17 @@ mod tests {
         assert_ne!(a, DoorcodeSecret::new([8; 32]).code_for_day(1, day));
         assert_eq!(Doorcode::parse(&a.to_string()), Some(a));
         assert_eq!(a.to_string().len(), 10);
+    }
+
+    #[test]
+    fn card_tags_are_keyed_per_door_and_differ_from_the_uid() {
+        let uid = [0x04, 0xA1, 0xB2, 0xC3];
+        let tag = DoorcodeSecret::new([7; 32]).card_tag(&uid);
+        assert_eq!(tag.len(), CARD_TAG_LEN);
+        assert_eq!(tag, DoorcodeSecret::new([7; 32]).card_tag(&uid));
+        assert_ne!(tag, DoorcodeSecret::new([8; 32]).card_tag(&uid), "another door, another tag");
+        assert_ne!(tag, DoorcodeSecret::new([7; 32]).card_tag(&[0x04, 0xA1, 0xB2, 0xC4]));
+        assert!(!tag.as_slice().windows(uid.len()).any(|w| w == uid));
     }
 
     #[test]

@@ -28,6 +28,8 @@ pub const TIME_STATEMENT: &[u8] = b"keyway/time-statement/v1\0";
 pub const CHAIN_DIGEST: &[u8] = b"keyway/chain-digest/v1\0";
 /// Not a signature label: the HMAC input prefix of daily doorcodes.
 pub const DOORCODE: &[u8] = b"keyway/doorcode/v2\0";
+/// Not a signature label: the HMAC input prefix of a keycard's keyed tag.
+pub const CARD_TAG: &[u8] = b"keyway/card-tag/v1\0";
 
 /// Every label above, signature and non-signature alike; the prefix-free test runs over it.
 pub const ALL: &[&[u8]] = &[
@@ -43,6 +45,7 @@ pub const ALL: &[&[u8]] = &[
     TIME_STATEMENT,
     CHAIN_DIGEST,
     DOORCODE,
+    CARD_TAG,
 ];
 
 #[cfg(test)]

@@ -120,14 +120,14 @@ pub enum ActivityEvent {
     },
     /// The door opened for a keycard.
     KeycardEntry {
-        /// The card's id.
+        /// The card's keyed tag at this door (never its UID).
         card: CardId,
         /// The person the card belongs to.
         person: PersonId,
     },
     /// The door refused a keycard.
     KeycardDenied {
-        /// The card's id as read (truncated to 16 bytes).
+        /// The keyed tag of the card as read (empty when it could not be read): never its UID.
         card: CardId,
         /// Why the door refused.
         reason: DenialReason,

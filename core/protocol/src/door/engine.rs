@@ -325,29 +325,35 @@ impl DoorEngine {
         admitted.ok_or(refused.unwrap_or(DenialReason::UnknownCredential))
     }
 
-    /// A card held to the reader (its UID or application id bytes, 4 to 16). Unreadable and
-    /// unknown cards, and cards not valid now, count towards the reader's own guessing limit;
-    /// every attempt is logged.
+    /// A card held to the reader (its UID or application id bytes, 4 to 16). The door knows
+    /// cards only by their keyed tag ([`DoorcodeSecret::card_tag`]); the tag, never the UID, is
+    /// what updates name and the activity log records. Unreadable and unknown cards, and cards
+    /// not valid now, count towards the reader's own guessing limit; every attempt is logged.
     pub fn present_keycard(&mut self, card: &[u8], now: UnixTime) -> Entry {
         let clock = self.observe_time(now);
-        let card_id = BoundedVec::new(card.iter().take(16).copied().collect()).unwrap_or_default();
+        let readable = (4..=16).contains(&card.len());
+        let tag = if readable {
+            DoorcodeSecret::new(self.state.doorcode_secret.0).card_tag(card)
+        } else {
+            crate::credential::CardId::default()
+        };
         if self.state.card_reader.is_limited(clock) {
-            return self.entry_denied_card(card_id, DenialReason::RateLimited);
+            return self.entry_denied_card(tag, DenialReason::RateLimited);
         }
-        if card.len() > 16 || card.len() < 4 {
+        if !readable {
             self.state.card_reader.record_failure(clock);
-            return self.entry_denied_card(card_id, DenialReason::Malformed);
+            return self.entry_denied_card(tag, DenialReason::Malformed);
         }
-        let found = self.state.keycards.binary_search_by(|k| k.card.as_slice().cmp(card)).ok();
+        let found = self.state.keycards.binary_search_by(|k| k.card.as_slice().cmp(tag.as_slice())).ok();
         let Some(keycard) = found.and_then(|i| self.state.keycards.get(i)).cloned() else {
             self.state.card_reader.record_failure(clock);
-            return self.entry_denied_card(card_id, DenialReason::UnknownCredential);
+            return self.entry_denied_card(tag, DenialReason::UnknownCredential);
         };
         if let Some(reason) = self.credential_denial(keycard.person, &keycard.validity, clock) {
             self.state.card_reader.record_failure(clock);
-            return self.entry_denied_card(card_id, reason);
+            return self.entry_denied_card(tag, reason);
         }
-        let record = self.log(ActivityEvent::KeycardEntry { card: card_id, person: keycard.person });
+        let record = self.log(ActivityEvent::KeycardEntry { card: tag, person: keycard.person });
         Entry { access: Access::Granted, record }
     }
 

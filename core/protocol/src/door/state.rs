@@ -45,7 +45,8 @@ pub struct DoorcodeSlot {
 /// An enrolled keycard, added and removed only by authority-signed door updates.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Keycard {
-    /// The card's id as the reader sees it (4 to 16 bytes); unique within the door.
+    /// The card's keyed tag at this door ([`crate::credential::DoorcodeSecret::card_tag`] of
+    /// the id the reader sees); unique within the door.
     pub card: CardId,
     /// The person the card admits (logged with each entry, refused once revoked).
     pub person: PersonId,

@@ -4,7 +4,12 @@
 
 use super::s3_doorcode::Cleo;
 use crate::world::{DoorName, Doors, Failure, Resident, World, check, event_text, ops_text};
+use keyway_api::AddKeycardRequest;
 use keyway_api::client::{ClientConfig, SyncClient};
+use keyway_protocol::credential::DoorOp;
+
+/// The UID of Cleo's keycard, as the reader sees it.
+const CLEO_CARD: &str = "04a1b2c3d4e5f6";
 
 impl World {
     pub(super) async fn delete_person(&mut self, doors: &Doors, cleo: &Cleo) -> Result<(), Failure> {
@@ -16,6 +21,7 @@ impl World {
             .first()
             .map(|c| c.code.clone())
             .ok_or_else(|| Failure("Cleo has no code".into()))?;
+        self.keycard_for_cleo(doors, cleo).await?;
         let history_before = self.sam.activity(None, Some(cleo.person)).await?;
         check!(!history_before.is_empty(), "Cleo's keypad entry should have reached Mission Control through a phone");
         let deleted = self.sam.delete_person(cleo.person).await?;
@@ -47,10 +53,52 @@ impl World {
         check!(u.report.granted && u.report.updates_carried, "Bob should carry the deletion: {:?}", u.report);
         let e = doors.garage.keypad(&code)?;
         check!(!e.granted, "Cleo's code still opens the Garage");
+        let card = doors.garage.card(CLEO_CARD)?;
+        check!(!card.granted, "Cleo's keycard still opens the Garage after Delete Person");
+        self.say(format!(
+            "   Cleo's keycard at the Garage reader: refused ({}) — Delete Person removed it too.",
+            card.denial.as_deref().unwrap_or("?")
+        ));
         self.say(format!(
             "   Cleo's code {code} at the Garage keypad: refused ({}).",
             e.denial.as_deref().unwrap_or("?")
         ));
+        Ok(())
+    }
+}
+
+impl World {
+    /// Sam issues Cleo a keycard for the Garage; Bob's unlock carries it (as the card's keyed
+    /// tag at the Garage, never its UID) and the card opens the Garage.
+    async fn keycard_for_cleo(&mut self, doors: &Doors, cleo: &Cleo) -> Result<(), Failure> {
+        let garage = doors.garage.id();
+        let added = self
+            .sam
+            .add_keycard(
+                cleo.person,
+                &AddKeycardRequest { card: CLEO_CARD.into(), doors: vec![garage], start: None, expiry: None },
+            )
+            .await?;
+        let uid = hex::decode(CLEO_CARD).map_err(|e| Failure(e.to_string()))?;
+        let tag = match added.updates.iter().find(|u| u.door_id == garage).map(|u| u.ops.as_slice()) {
+            Some([DoorOp::AddKeycard { card, .. }]) => card.clone(),
+            other => return Err(Failure(format!("expected one AddKeycard for the Garage, got {other:?}"))),
+        };
+        check!(tag.as_slice() != uid.as_slice(), "the door update names the card's UID");
+        self.say(format!(
+            "Sam issues Cleo a keycard (UID {CLEO_CARD}) for the Garage; the door update names its keyed tag {}…, not the UID.",
+            hex::encode(&tag.as_slice()[..4])
+        ));
+        let before = doors.garage.card(CLEO_CARD)?;
+        check!(!before.granted, "the Garage admitted the card before learning it");
+        self.sync(Resident::Bob).await?;
+        let u = self.unlock(doors, Resident::Bob, DoorName::Garage, 247)?;
+        check!(u.report.granted && u.report.updates_carried, "Bob should carry the keycard: {:?}", u.report);
+        let e = doors.garage.card(CLEO_CARD)?;
+        check!(e.granted, "Cleo's keycard was refused after Bob carried it: {e:?}");
+        let copy = doors.garage.card(&hex::encode(tag.as_slice()))?;
+        check!(!copy.granted, "a card written with the tag from the update opened the Garage");
+        self.say("   Cleo's card opens the Garage after Bob's unlock carried the update; a blank card written with the tag from that update is refused.");
         Ok(())
     }
 }
