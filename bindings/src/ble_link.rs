@@ -2,10 +2,11 @@
 //! [`Link`]. The app connects, subscribes to the door's response characteristic (see
 //! [`gatt_profile`]), and then moves frames; Keyway does the rest.
 
-use crate::error::KeywayError;
+use crate::callback_error::CallbackError;
 use keyway_link::gatt;
 use keyway_link::{Link, LinkError};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 /// One connected door, implemented by the app.
@@ -14,14 +15,17 @@ pub trait BleLink: Send + Sync {
     /// The negotiated ATT MTU (23..=517; values outside are held to that range).
     fn mtu(&self) -> u32;
     /// Writes one frame (at most `mtu - 3` bytes) to the door's request characteristic.
-    fn send_frame(&self, frame: Vec<u8>) -> Result<(), KeywayError>;
+    fn send_frame(&self, frame: Vec<u8>) -> Result<(), CallbackError>;
     /// The next notification from the door's response characteristic, waiting at most
-    /// `timeout_ms`. Raise `KeywayError.LinkTimeout` when none came in time and
-    /// `KeywayError.LinkDisconnected` when the connection dropped.
-    fn receive_frame(&self, timeout_ms: u32) -> Result<Vec<u8>, KeywayError>;
+    /// `timeout_ms`. Raise `CallbackError.LinkTimeout` (Kotlin: `CallbackException.LinkTimeout`)
+    /// when none came in time and `LinkDisconnected` when the connection dropped.
+    fn receive_frame(&self, timeout_ms: u32) -> Result<Vec<u8>, CallbackError>;
     /// The exchange is over: the app disconnects from the door (or keeps the connection for
-    /// another exchange, at its choice). Named `disconnect` because generated Kotlin objects
-    /// already have `close`.
+    /// another exchange, at its choice). Called once per unlock, also when the app cancels
+    /// the unlock (the awaiting coroutine, task or asyncio future is cancelled): then it may
+    /// come from another thread while `receive_frame` is waiting, which should then return
+    /// `LinkDisconnected` promptly (Keyway ignores whatever it returns after a cancel). Named
+    /// `disconnect` because generated Kotlin objects already have `close`.
     fn disconnect(&self);
 }
 
@@ -50,49 +54,76 @@ pub fn frame_capacity(mtu: u32) -> u32 {
     u32::try_from(gatt::frame_capacity(usize::try_from(mtu).unwrap_or(usize::MAX))).unwrap_or(u32::MAX)
 }
 
-/// Adapts an app's [`BleLink`] to the core's [`Link`], enforcing frame sizes both ways.
-pub struct ForeignLink {
+/// An app's link as one unlock sees it: cancelled or not, disconnected or not. Shared by the
+/// exchange (on a blocking thread) and the awaiting future, which cancels it when dropped.
+pub struct LinkHandle {
     inner: Arc<dyn BleLink>,
-    closed: bool,
+    cancelled: AtomicBool,
+    closed: AtomicBool,
+}
+
+impl LinkHandle {
+    /// Ends the exchange: nothing more is written or read, and the app's link is disconnected
+    /// now (once in all).
+    pub fn cancel(&self) {
+        self.cancelled.store(true, Ordering::SeqCst);
+        self.close();
+    }
+
+    pub fn is_cancelled(&self) -> bool {
+        self.cancelled.load(Ordering::SeqCst)
+    }
+
+    fn close(&self) {
+        if !self.closed.swap(true, Ordering::SeqCst) {
+            self.inner.disconnect();
+        }
+    }
+}
+
+/// Adapts an app's [`BleLink`] to the core's [`Link`], enforcing frame sizes both ways. After
+/// a cancel every call fails as a dropped connection.
+pub struct ForeignLink {
+    handle: Arc<LinkHandle>,
 }
 
 impl ForeignLink {
     pub fn new(inner: Arc<dyn BleLink>) -> Self {
-        ForeignLink { inner, closed: false }
+        let handle = LinkHandle { inner, cancelled: AtomicBool::new(false), closed: AtomicBool::new(false) };
+        ForeignLink { handle: Arc::new(handle) }
     }
-}
 
-fn link_error(e: KeywayError) -> LinkError {
-    match e {
-        KeywayError::LinkTimeout => LinkError::Timeout,
-        KeywayError::LinkDisconnected => LinkError::Disconnected,
-        KeywayError::Link { reason } => LinkError::Io(reason),
-        other => LinkError::Io(other.to_string()),
+    /// What the awaiting side keeps to cancel this exchange.
+    pub fn handle(&self) -> Arc<LinkHandle> {
+        self.handle.clone()
+    }
+
+    fn live(&self) -> Result<&dyn BleLink, LinkError> {
+        if self.handle.is_cancelled() { Err(LinkError::Disconnected) } else { Ok(self.handle.inner.as_ref()) }
     }
 }
 
 impl Link for ForeignLink {
     fn mtu(&self) -> usize {
-        gatt::effective_mtu(usize::try_from(self.inner.mtu()).unwrap_or(usize::MAX))
+        gatt::effective_mtu(usize::try_from(self.handle.inner.mtu()).unwrap_or(usize::MAX))
     }
 
     fn send(&mut self, frame: &[u8]) -> Result<(), LinkError> {
         gatt::check_frame(frame, self.mtu())?;
-        self.inner.send_frame(frame.to_vec()).map_err(link_error)
+        self.live()?.send_frame(frame.to_vec()).map_err(LinkError::from)
     }
 
     fn recv(&mut self, timeout: Duration) -> Result<Vec<u8>, LinkError> {
         let ms = u32::try_from(timeout.as_millis()).unwrap_or(u32::MAX);
-        let frame = self.inner.receive_frame(ms).map_err(link_error)?;
+        let frame = self.live()?.receive_frame(ms).map_err(LinkError::from)?;
+        // A frame that arrives after a cancel belongs to an exchange that is over.
+        self.live()?;
         gatt::check_frame(&frame, self.mtu()).map_err(|e| LinkError::Io(format!("door sent a bad frame: {e}")))?;
         Ok(frame)
     }
 
     fn close(&mut self) {
-        if !self.closed {
-            self.closed = true;
-            self.inner.disconnect();
-        }
+        self.handle.close();
     }
 }
 
@@ -111,7 +142,7 @@ mod tests {
     struct Loop {
         mtu: u32,
         sent: Mutex<Vec<Vec<u8>>>,
-        inbox: Mutex<Vec<Result<Vec<u8>, KeywayError>>>,
+        inbox: Mutex<Vec<Result<Vec<u8>, CallbackError>>>,
         closes: Mutex<u32>,
     }
 
@@ -119,12 +150,12 @@ mod tests {
         fn mtu(&self) -> u32 {
             self.mtu
         }
-        fn send_frame(&self, frame: Vec<u8>) -> Result<(), KeywayError> {
+        fn send_frame(&self, frame: Vec<u8>) -> Result<(), CallbackError> {
             self.sent.lock().unwrap().push(frame);
             Ok(())
         }
-        fn receive_frame(&self, _timeout_ms: u32) -> Result<Vec<u8>, KeywayError> {
-            self.inbox.lock().unwrap().pop().unwrap_or(Err(KeywayError::LinkTimeout))
+        fn receive_frame(&self, _timeout_ms: u32) -> Result<Vec<u8>, CallbackError> {
+            self.inbox.lock().unwrap().pop().unwrap_or(Err(CallbackError::LinkTimeout))
         }
         fn disconnect(&self) {
             *self.closes.lock().unwrap() += 1;
@@ -140,7 +171,7 @@ mod tests {
         assert_eq!(link.send(&[1; 21]), Err(LinkError::FrameTooLarge { len: 21, max: 20 }));
         assert_eq!(app.sent.lock().unwrap().len(), 1);
 
-        app.inbox.lock().unwrap().extend([Err(KeywayError::LinkDisconnected), Ok(vec![9; 21]), Ok(vec![9; 20])]);
+        app.inbox.lock().unwrap().extend([Err(CallbackError::LinkDisconnected), Ok(vec![9; 21]), Ok(vec![9; 20])]);
         assert_eq!(link.recv(Duration::from_secs(1)).unwrap(), vec![9; 20]);
         assert!(matches!(link.recv(Duration::from_secs(1)), Err(LinkError::Io(m)) if m.contains("bad frame")));
         assert_eq!(link.recv(Duration::from_secs(1)), Err(LinkError::Disconnected));
@@ -149,6 +180,22 @@ mod tests {
         link.close();
         drop(link);
         assert_eq!(*app.closes.lock().unwrap(), 1);
+    }
+
+    #[test]
+    fn a_cancelled_link_is_disconnected_once_and_moves_no_more_frames() {
+        let app = Arc::new(Loop { mtu: 247, ..Default::default() });
+        app.inbox.lock().unwrap().push(Ok(vec![1; 4]));
+        let mut link = ForeignLink::new(app.clone());
+        link.handle().cancel();
+        assert_eq!(*app.closes.lock().unwrap(), 1, "cancel disconnects at once");
+        assert_eq!(link.send(&[1; 4]), Err(LinkError::Disconnected));
+        assert_eq!(link.recv(Duration::from_secs(1)), Err(LinkError::Disconnected));
+        assert!(app.sent.lock().unwrap().is_empty());
+        assert_eq!(app.inbox.lock().unwrap().len(), 1, "nothing read after the cancel");
+        link.close();
+        drop(link);
+        assert_eq!(*app.closes.lock().unwrap(), 1, "disconnected once in all");
     }
 
     #[test]

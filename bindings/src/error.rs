@@ -1,5 +1,9 @@
 //! The one error type apps see (`KeywayError` in Python and Swift, `KeywayException` in
-//! Kotlin). Each variant says what went wrong and so what the app should do.
+//! Kotlin). Each variant says what went wrong and so what the app should do; every one
+//! carries its human message (the `#[error]` text below, e.g. "no active key opens door 7"),
+//! which is the exception's `message` in Kotlin and `str()` in Python (uniffi's flat errors).
+//! In Swift each case holds it as `message`; the hand-written `KeywayError+LocalizedError.swift`
+//! makes it the `localizedDescription`. Ids and HTTP statuses are in the message text.
 
 use keyway_link::{LinkError, UnlockError};
 use keyway_wallet::share::ShareError;
@@ -7,13 +11,15 @@ use keyway_wallet::store::secure::SecureStorageError;
 use keyway_wallet::{Category, WalletError};
 
 #[derive(Debug, thiserror::Error, uniffi::Error)]
+#[uniffi(flat_error)]
 pub enum KeywayError {
     /// The wallet's database could not be read or written (disk full, file damaged): show
     /// the message and offer to retry; reinstalling loses keys until the next sync.
     #[error("wallet storage: {reason}")]
     Storage { reason: String },
     /// The app's secure storage (Keychain, Keystore) failed or holds a damaged device key.
-    #[error("secure storage: {reason}")]
+    // The wallet's message already names the secure storage.
+    #[error("{reason}")]
     SecureStorage { reason: String },
     /// An argument the app passed is not valid (empty door list, end before start).
     #[error("invalid input: {reason}")]
@@ -57,11 +63,15 @@ pub enum KeywayError {
     /// another property's authority) or could not be read: nothing was stored.
     #[error("backend answer refused: {reason}")]
     BackendNotTrusted { reason: String },
-    /// The app's BLE link reports that the door did not answer in time (the app raises
-    /// this from `BleLink.receive_frame`); move closer and retry.
+    /// Another unlock of this wallet is still at a door: one unlock at a time. Wait for it,
+    /// or cancel it.
+    #[error("another unlock is in progress: wait for it to finish or cancel it")]
+    UnlockInProgress,
+    /// The door did not answer in time (the app's link raised `CallbackError.LinkTimeout`, or
+    /// the unlock's timeout ran out); move closer and retry.
     #[error("the door did not answer in time")]
     LinkTimeout,
-    /// The BLE connection to the door dropped (also raised by the app's `BleLink`).
+    /// The BLE connection to the door dropped.
     #[error("the connection to the door was lost")]
     LinkDisconnected,
     /// Any other BLE link failure.
@@ -75,20 +85,9 @@ pub enum KeywayError {
     /// The exchange with the door broke down (garbled or unexpected messages): retry.
     #[error("door exchange failed: {reason}")]
     DoorExchange { reason: String },
-    /// An app-supplied callback failed in a way it did not declare (a bug in the app's
-    /// implementation). Inside a secure store or link call it reaches the app as
-    /// `SecureStorage` or `Link` with this message.
-    #[error("app callback failed: {reason}")]
-    Callback { reason: String },
     /// A bug in Keyway itself; please report it with the message.
     #[error("internal error: {reason}")]
     Internal { reason: String },
-}
-
-impl From<uniffi::UnexpectedUniFFICallbackError> for KeywayError {
-    fn from(e: uniffi::UnexpectedUniFFICallbackError) -> Self {
-        KeywayError::Callback { reason: e.reason }
-    }
 }
 
 /// The category is decided in the wallet; this is only its translation for apps.
@@ -110,6 +109,7 @@ impl From<WalletError> for KeywayError {
             Category::Unauthorized => KeywayError::Unauthorized { reason },
             Category::Rejected { status } => KeywayError::Rejected { status, reason },
             Category::BackendNotTrusted => KeywayError::BackendNotTrusted { reason },
+            Category::Busy => KeywayError::UnlockInProgress,
             Category::LinkTimeout => KeywayError::LinkTimeout,
             Category::LinkDisconnected => KeywayError::LinkDisconnected,
             Category::Link => KeywayError::Link { reason },
@@ -157,7 +157,5 @@ mod tests {
     fn share_errors_split_into_bad_payload_and_not_permitted() {
         assert!(matches!(KeywayError::from(ShareError::BadText), KeywayError::InvalidPayload { .. }));
         assert!(matches!(KeywayError::from(ShareError::NotForThisDevice), KeywayError::NotPermitted { .. }));
-        let unexpected = uniffi::UnexpectedUniFFICallbackError::new("boom");
-        assert!(matches!(KeywayError::from(unexpected), KeywayError::Callback { reason } if reason.contains("boom")));
     }
 }

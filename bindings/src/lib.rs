@@ -9,8 +9,10 @@
 uniffi::setup_scaffolding!("keyway");
 
 pub mod ble_link;
+pub mod callback_error;
 pub mod error;
 pub mod log_sink;
+pub mod options;
 pub mod records;
 pub mod secure_store;
 #[cfg(feature = "simulator")]
@@ -18,8 +20,10 @@ pub mod simulator;
 pub mod wallet;
 
 pub use ble_link::{BleLink, ForeignLink, GattProfile};
+pub use callback_error::CallbackError;
 pub use error::KeywayError;
 pub use log_sink::{LogLevel, LogRecord, LogSink};
+pub use options::{NetworkOptions, UnlockOptions};
 pub use secure_store::SecureStore;
 pub use wallet::Wallet;
 

@@ -143,6 +143,10 @@ pub enum DenialReason {
     WeakKey,
     RateLimited,
     UnknownCredential,
+    StoreFull,
+    InvalidOperation,
+    ClockBackwards,
+    SeqGap,
 }
 
 /// What an unlock did, from the door's verified receipt (`keyway_wallet::unlock::UnlockReport`).

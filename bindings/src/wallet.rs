@@ -1,41 +1,66 @@
-//! The wallet object apps hold: thin wrappers over the core's `Wallet`.
+//! The wallet object apps hold: thin wrappers over the core's `SharedWallet`.
 //!
-//! The core wallet sits behind an async mutex so that network calls (sync, invite) can hold
-//! it across awaits; blocking calls take it from the app's thread. Calls are serialised: one
-//! wallet operation at a time.
+//! The core keeps its lock for short store operations only (see `keyway_wallet::shared`):
+//! blocking reads answer while a sync waits on the network or an unlock on a door; network
+//! calls run one at a time; a second unlock while one is at a door is refused
+//! (`UnlockInProgress`). Cancelling an unlock (dropping its future: a cancelled coroutine,
+//! Task or asyncio future) disconnects the link at once and frees the unlock slot.
 
-use crate::ble_link::{BleLink, ForeignLink};
+use crate::ble_link::{BleLink, ForeignLink, LinkHandle};
 use crate::error::{KeywayError, Result};
+use crate::options::{NetworkOptions, UnlockOptions};
 use crate::records::{
     self, DoorInfo, KeyInfo, PendingUpdates, ReceiptInfo, ShareRequestInfo, SyncSummary, UploadSummary,
 };
 use crate::secure_store::{ForeignSecureStorage, SecureStore};
 use keyway_protocol::credential::{DoorId, KeyId};
-use keyway_wallet::Wallet as CoreWallet;
 use keyway_wallet::share::ShareRequest;
+use keyway_wallet::shared::UnlockSlot;
 use keyway_wallet::unlock::UnlockReport;
+use keyway_wallet::{HttpOptions, SharedWallet, Wallet as CoreWallet};
 use std::path::Path;
 use std::sync::Arc;
 use std::time::SystemTime;
-use tokio::sync::Mutex;
 
 #[derive(uniffi::Object)]
 pub struct Wallet {
-    inner: Arc<Mutex<CoreWallet>>,
+    shared: Arc<SharedWallet>,
 }
 
 impl Wallet {
     fn new(core: CoreWallet) -> Arc<Self> {
-        Arc::new(Wallet { inner: Arc::new(Mutex::new(core)) })
+        Arc::new(Wallet { shared: Arc::new(SharedWallet::new(core)) })
     }
 
-    /// Runs `f` on the core wallet from a blocking (app) thread.
+    /// Runs `f` on the core wallet from a blocking (app) thread, under the core's short lock.
     fn with<R>(&self, f: impl FnOnce(&mut CoreWallet) -> Result<R>) -> Result<R> {
         if tokio::runtime::Handle::try_current().is_ok() {
             return Err(KeywayError::Internal { reason: "blocking wallet call made from an async task".into() });
         }
-        let mut wallet = self.inner.blocking_lock();
-        logged(f(&mut wallet))
+        logged(self.shared.with(f))
+    }
+}
+
+fn http_options(options: Option<NetworkOptions>) -> Result<Option<HttpOptions>> {
+    options.map(NetworkOptions::to_core).transpose()
+}
+
+/// Cancels an unlock whose future is dropped before it finished: disconnects the app's link
+/// and frees the unlock slot at once; the exchange's thread then stops at its next link call.
+struct CancelOnDrop {
+    link: Arc<LinkHandle>,
+    slot: Arc<UnlockSlot>,
+    door: u32,
+    armed: bool,
+}
+
+impl Drop for CancelOnDrop {
+    fn drop(&mut self) {
+        if self.armed {
+            self.link.cancel();
+            self.slot.release();
+            tracing::info!(door = self.door, "unlock cancelled by the app");
+        }
     }
 }
 
@@ -74,7 +99,10 @@ impl Wallet {
         self.with(|w| Ok(hex::encode(w.device_public_key().0)))
     }
 
-    /// Whether this wallet has accepted an invite (and so can sync and upload).
+    /// Whether this wallet has accepted an invite and can reach its backend (and so can sync
+    /// and upload). After a reinstall that kept the secure store but lost the database, the
+    /// wallet is still enrolled and its next `sync` brings the keys back; after one that kept
+    /// the database but lost the secure store, it is not enrolled and holds nothing.
     pub fn is_enrolled(&self) -> Result<bool> {
         self.with(|w| Ok(w.is_enrolled()?))
     }
@@ -128,6 +156,15 @@ impl Wallet {
         Ok(offer)
     }
 
+    /// Sign-out: wipes the wallet's database and its secure store entries (device key, device
+    /// token, backend address) and starts over as a new wallet with a new device key. A sync
+    /// or an unlock under way when it is called keeps nothing of what it brings back.
+    pub fn reset(&self) -> Result<()> {
+        self.with(|w| Ok(w.reset()?))?;
+        tracing::info!("wallet reset");
+        Ok(())
+    }
+
     /// Guest, step 2: imports a guest key offer meant for this device.
     pub fn accept_guest_key(&self, offer: String) -> Result<KeyInfo> {
         let key = self.with(|w| Ok(KeyInfo::from(&w.accept_guest_key(&offer)?)))?;
@@ -142,44 +179,68 @@ impl Wallet {
 impl Wallet {
     /// Accepts the invite in the welcome message: registers this device with the backend at
     /// `backend_url` and stores the keys it grants (verified before anything is stored).
-    pub async fn accept_invite(&self, backend_url: String, invite_token: String) -> Result<SyncSummary> {
-        let mut wallet = self.inner.lock().await;
-        let summary = logged(wallet.accept_invite(&backend_url, &invite_token).await.map_err(KeywayError::from))?;
+    #[uniffi::method(default(options = None))]
+    pub async fn accept_invite(
+        &self,
+        backend_url: String,
+        invite_token: String,
+        options: Option<NetworkOptions>,
+    ) -> Result<SyncSummary> {
+        let options = http_options(options)?;
+        let accepted = self.shared.accept_invite(&backend_url, &invite_token, options.as_ref()).await;
+        let summary = logged(accepted.map_err(KeywayError::from))?;
         tracing::info!(keys = summary.keys_received, doors = summary.doors, "invite accepted");
         Ok(summary.into())
     }
 
     /// Fetches what changed since the last sync (keys, revocations, doors, door updates to
-    /// carry) and stores it, verified. Safe to retry.
-    pub async fn sync(&self) -> Result<SyncSummary> {
-        let mut wallet = self.inner.lock().await;
-        let summary = logged(wallet.sync().await.map_err(KeywayError::from))?;
+    /// carry) and stores it, verified. Safe to retry. Runs without holding the wallet: reads
+    /// and unlocks go on while it waits for the backend.
+    #[uniffi::method(default(options = None))]
+    pub async fn sync(&self, options: Option<NetworkOptions>) -> Result<SyncSummary> {
+        let options = http_options(options)?;
+        let summary = logged(self.shared.sync(options.as_ref()).await.map_err(KeywayError::from))?;
         tracing::info!(keys = summary.keys_received, revoked = summary.keys_revoked, "synced");
         Ok(summary.into())
     }
 
     /// Uploads the door receipts (and their activity) the backend has not acknowledged yet,
     /// and registers guest keys shared offline. Safe to retry.
-    pub async fn upload(&self) -> Result<UploadSummary> {
-        let mut wallet = self.inner.lock().await;
-        let summary = logged(wallet.upload().await.map_err(KeywayError::from))?;
+    #[uniffi::method(default(options = None))]
+    pub async fn upload(&self, options: Option<NetworkOptions>) -> Result<UploadSummary> {
+        let options = http_options(options)?;
+        let summary = logged(self.shared.upload(options.as_ref()).await.map_err(KeywayError::from))?;
         tracing::info!(receipts = summary.receipts_uploaded, "uploaded");
         Ok(summary.into())
     }
 
     /// Unlocks `door_id` through the app's `link` (connected to the door and subscribed to
     /// its responses). A refusal by the door is a result (`granted == false`, `denial`), not
-    /// an error; the door's receipt is stored either way.
-    pub async fn unlock(&self, door_id: u32, link: Arc<dyn BleLink>) -> Result<UnlockReport> {
-        let inner = self.inner.clone();
-        let report = tokio::task::spawn_blocking(move || {
-            let mut wallet = inner.blocking_lock();
-            let mut link = ForeignLink::new(link);
-            wallet.unlock(DoorId(door_id), &mut link).map_err(KeywayError::from)
-        })
-        .await
-        .map_err(|e| KeywayError::Internal { reason: format!("unlock task failed: {e}") })?;
-        let report = logged(report)?;
+    /// an error; the door's receipt is stored either way. One unlock at a time: another one
+    /// while this runs fails at once with `UnlockInProgress`. Cancelling the call ends the
+    /// exchange at once and disconnects `link`; nothing of it is stored.
+    #[uniffi::method(default(options = None))]
+    pub async fn unlock(
+        &self,
+        door_id: u32,
+        link: Arc<dyn BleLink>,
+        options: Option<UnlockOptions>,
+    ) -> Result<UnlockReport> {
+        let options = logged(options.unwrap_or_default().to_core())?;
+        let slot = Arc::new(logged(self.shared.claim_unlock().map_err(KeywayError::from))?);
+        let mut link = ForeignLink::new(link);
+        let mut cancel = CancelOnDrop { link: link.handle(), slot: slot.clone(), door: door_id, armed: true };
+        let shared = self.shared.clone();
+        let task = tokio::task::spawn_blocking(move || {
+            let report = shared.unlock_claimed(&slot, DoorId(door_id), &mut link, options);
+            drop(link);
+            slot.release();
+            report
+        });
+        let joined = task.await;
+        cancel.armed = false;
+        let report = joined.map_err(|e| KeywayError::Internal { reason: format!("unlock task failed: {e}") })?;
+        let report = logged(report.map_err(KeywayError::from))?;
         tracing::info!(door = door_id, granted = report.granted, seq = report.seq_after, "unlock finished");
         Ok(report)
     }

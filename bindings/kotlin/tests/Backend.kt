@@ -6,6 +6,9 @@ import java.net.http.HttpRequest
 import java.net.http.HttpResponse
 import java.time.Duration
 
+/** The operator token the tests start Mission Control with. */
+const val OPERATOR_TOKEN = "op-keyway-binding-tests-0123456789abcdef"
+
 /**
  * The reference backend (Mission Control) as a process on 127.0.0.1 with an ephemeral port,
  * and the few manager calls the tests make. The JSON needed is tiny, so fields are read with
@@ -14,9 +17,11 @@ import java.time.Duration
 class MissionControl(binary: String, db: String) : AutoCloseable {
     private val process: Process = ProcessBuilder(binary, "--db", db, "--listen", "127.0.0.1:0")
         .redirectError(ProcessBuilder.Redirect.DISCARD)
+        .apply { environment()["KEYWAY_MC_OPERATOR_TOKEN"] = OPERATOR_TOKEN }
         .start()
     val baseUrl: String
-    private var token: String? = null
+    // Creating a property needs the operator token; the manager's token replaces it after.
+    private var token: String? = OPERATOR_TOKEN
     private val http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(10)).build()
 
     init {

@@ -1,6 +1,7 @@
 package io.keyway.tests
 
 import io.keyway.core.Activity
+import io.keyway.core.CallbackException
 import io.keyway.core.KeyState
 import io.keyway.core.KeywayException
 import io.keyway.core.LogLevel
@@ -40,9 +41,11 @@ fun main() {
         val locked = expectThrows<KeywayException.SecureStorage>("locked store") {
             Wallet.open(tmp.resolve("locked.db").path, LockedStore())
         }
-        check(locked.reason!!.contains("device is locked")) { "message: ${locked.reason}" }
+        checkEquals("secure storage: device is locked", locked.message, "locked store message")
         val buggy = expectThrows<KeywayException.SecureStorage>("buggy store") { Wallet.openInMemory(BuggyStore()) }
-        check(buggy.reason!!.contains("app callback failed")) { "message: ${buggy.reason}" }
+        check(buggy.message!!.contains("app callback failed") && buggy.message!!.contains("keystore wrapper bug")) {
+            "message: ${buggy.message}"
+        }
     }
 
     suite.test("share request names this device and tampering is caught") {
@@ -117,7 +120,7 @@ fun main() {
                     runBlocking { wallet.unlock(8u, SimulatedDoorLink(garage)) }
                 }
                 val silent = object : SimulatedDoorLink(lobby) {
-                    override fun receiveFrame(timeoutMs: UInt): ByteArray = throw KeywayException.LinkTimeout()
+                    override fun receiveFrame(timeoutMs: UInt): ByteArray = throw CallbackException.LinkTimeout()
                 }
                 expectThrows<KeywayException.LinkTimeout>("silent door") { runBlocking { wallet.unlock(7u, silent) } }
                 checkEquals(3, wallet.receipts().size, "no receipt from a failed unlock")
@@ -165,6 +168,9 @@ fun main() {
             setLogSink(null, LogLevel.ERROR)
         }
     }
+
+    concurrencyTests(suite)
+    errorTests(suite)
 
     val status = suite.run()
     tmp.deleteRecursively()

@@ -1,7 +1,7 @@
 package io.keyway.tests
 
 import io.keyway.core.BleLink
-import io.keyway.core.KeywayException
+import io.keyway.core.CallbackException
 import io.keyway.core.LogRecord
 import io.keyway.core.LogSink
 import io.keyway.core.SecureStore
@@ -26,9 +26,9 @@ class MapStore : SecureStore {
 
 /** A store whose device is locked, failing the way Keyway asks apps to. */
 class LockedStore : SecureStore {
-    override fun get(name: String): ByteArray? = throw KeywayException.SecureStorage("device is locked")
-    override fun put(name: String, secret: ByteArray) = throw KeywayException.SecureStorage("device is locked")
-    override fun delete(name: String) = throw KeywayException.SecureStorage("device is locked")
+    override fun get(name: String): ByteArray? = throw CallbackException.SecureStorage("device is locked")
+    override fun put(name: String, secret: ByteArray) = throw CallbackException.SecureStorage("device is locked")
+    override fun delete(name: String) = throw CallbackException.SecureStorage("device is locked")
 }
 
 /** A store with a bug: throws an exception Keyway does not declare. */
@@ -58,7 +58,7 @@ open class SimulatedDoorLink(private val door: SimulatedDoor, private val mtu: U
 
     override fun receiveFrame(timeoutMs: UInt): ByteArray =
         notifications.poll(timeoutMs.toLong(), java.util.concurrent.TimeUnit.MILLISECONDS)
-            ?: throw KeywayException.LinkTimeout()
+            ?: throw CallbackException.LinkTimeout()
 
     override fun disconnect() {
         closed++
@@ -71,4 +71,62 @@ class RecordingSink : LogSink {
     override fun log(record: LogRecord) {
         records += record
     }
+}
+
+/** A door that accepted the connection and then says nothing, until the app disconnects. */
+class SilentDoorLink : BleLink {
+    val receiving = java.util.concurrent.CountDownLatch(1)
+    private val disconnected = java.util.concurrent.CountDownLatch(1)
+    val closed = java.util.concurrent.atomic.AtomicInteger(0)
+    val timeouts = java.util.concurrent.CopyOnWriteArrayList<UInt>()
+
+    override fun mtu(): UInt = 247u
+
+    override fun sendFrame(frame: ByteArray) {}
+
+    override fun receiveFrame(timeoutMs: UInt): ByteArray {
+        timeouts += timeoutMs
+        receiving.countDown()
+        if (disconnected.await(timeoutMs.toLong(), java.util.concurrent.TimeUnit.MILLISECONDS)) {
+            throw CallbackException.LinkDisconnected()
+        }
+        throw CallbackException.LinkTimeout()
+    }
+
+    override fun disconnect() {
+        closed.incrementAndGet()
+        disconnected.countDown()
+    }
+}
+
+/** A backend that accepts connections and never answers. */
+class BlackHole : AutoCloseable {
+    private val server = java.net.ServerSocket(0, 16, java.net.InetAddress.getLoopbackAddress())
+    private val held = java.util.concurrent.CopyOnWriteArrayList<java.net.Socket>()
+    val accepted = java.util.concurrent.CountDownLatch(1)
+    val url = "http://127.0.0.1:${server.localPort}"
+
+    init {
+        Thread {
+            try {
+                while (true) {
+                    held += server.accept()
+                    accepted.countDown()
+                }
+            } catch (e: java.io.IOException) {
+                // closed
+            }
+        }.apply { isDaemon = true }.start()
+    }
+
+    override fun close() {
+        server.close()
+        held.forEach { it.close() }
+    }
+}
+
+/** A secure store as a reinstall leaves it: enrolled at `backendUrl`, database gone. */
+fun enrolledStore(backendUrl: String): MapStore = MapStore().apply {
+    items["device-token"] = "token-of-a-previous-install".toByteArray()
+    items["backend-url"] = backendUrl.toByteArray()
 }

@@ -9,6 +9,10 @@ import urllib.error
 import urllib.request
 
 
+# The operator token the tests start Mission Control with (creating a property needs it).
+OPERATOR_TOKEN = "op-keyway-binding-tests-0123456789abcdef"
+
+
 class MissionControl:
     def __init__(self, binary, db_path):
         self.proc = subprocess.Popen(
@@ -16,6 +20,7 @@ class MissionControl:
             stdout=subprocess.PIPE,
             stderr=subprocess.DEVNULL,
             text=True,
+            env={**os.environ, "KEYWAY_MC_OPERATOR_TOKEN": OPERATOR_TOKEN},
         )
         line = self.proc.stdout.readline()
         m = re.search(r"listening on (http://127\.0\.0\.1:\d+)", line)
@@ -23,7 +28,7 @@ class MissionControl:
             self.stop()
             raise RuntimeError(f"mission-control did not start: {line!r}")
         self.base_url = m.group(1)
-        self.token = None
+        self.token = OPERATOR_TOKEN
 
     def stop(self):
         if self.proc.poll() is None:

@@ -46,6 +46,12 @@ pub enum WalletError {
     /// The unlock failed (link, protocol or timeout).
     #[error("unlock failed: {0}")]
     Unlock(#[from] UnlockError),
+    /// Another unlock of this wallet is still at a door: one unlock at a time.
+    #[error("another unlock is in progress: wait for it to finish or cancel it")]
+    UnlockInProgress,
+    /// The wallet was reset (signed out) while this call was under way; nothing of it was kept.
+    #[error("the wallet was reset while this call was under way; nothing of it was kept")]
+    Reset,
 }
 
 /// What a [`WalletError`] means for the app, and so what it should do.
@@ -83,6 +89,8 @@ pub enum Category {
     },
     /// The backend's answer failed verification or could not be read.
     BackendNotTrusted,
+    /// Another unlock is in progress.
+    Busy,
     /// The door did not answer in time.
     LinkTimeout,
     /// The connection to the door dropped.
@@ -168,6 +176,8 @@ impl WalletError {
             WalletError::Backend(e) => e.into(),
             WalletError::BadSync(_) => Category::BackendNotTrusted,
             WalletError::Unlock(e) => e.into(),
+            WalletError::UnlockInProgress => Category::Busy,
+            WalletError::Reset => Category::NotEnrolled,
         }
     }
 }

@@ -9,17 +9,20 @@
 
 pub mod error;
 pub mod key_state;
+pub mod lifecycle;
 pub mod online;
 pub mod share;
+pub mod shared;
 pub mod store;
 pub mod unlock;
 pub mod verify_sync;
 
 pub use error::{Category, WalletError};
-pub use online::{SyncSummary, UploadSummary};
-pub use unlock::UnlockReport;
+pub use online::{HttpOptions, SyncSummary, UploadSummary};
+pub use shared::SharedWallet;
+pub use unlock::{UnlockOptions, UnlockReport};
 
-use crate::store::secure::{SecureStorage, SecureStorageError};
+use crate::store::secure::SecureStorage;
 use crate::store::{OfferImport, PendingBatch, Store, StoredReceipt};
 use key_state::{KeyView, effective_now, view_of};
 use keyway_protocol::UnixTime;
@@ -28,8 +31,6 @@ use share::{GuestKeyOffer, ShareRequest};
 use std::path::Path;
 use std::sync::Arc;
 
-const DEVICE_KEY: &str = "device-key";
-
 pub type Result<T> = std::result::Result<T, WalletError>;
 
 pub struct Wallet {
@@ -37,6 +38,8 @@ pub struct Wallet {
     device: KeyPair,
     secure: Arc<dyn SecureStorage>,
     client: Option<keyway_api::client::SyncClient>,
+    /// Bumped by [`Wallet::reset`]: a call begun before a reset stores nothing after it.
+    epoch: u64,
 }
 
 impl Wallet {
@@ -51,21 +54,10 @@ impl Wallet {
     }
 
     fn with_store(store: Store, secure: Arc<dyn SecureStorage>) -> Result<Self> {
-        let device = match secure.get(DEVICE_KEY)? {
-            Some(secret) => {
-                let seed: [u8; 32] = secret
-                    .as_slice()
-                    .try_into()
-                    .map_err(|_| SecureStorageError("stored device key has the wrong length".into()))?;
-                KeyPair::from_secret(&seed)
-            }
-            None => {
-                let key = KeyPair::generate();
-                secure.put(DEVICE_KEY, &key.secret()[..])?;
-                key
-            }
-        };
-        Ok(Wallet { store, device, secure, client: None })
+        let device = lifecycle::device_key(secure.as_ref())?;
+        let mut wallet = Wallet { store, device, secure, client: None, epoch: 0 };
+        wallet.reconcile()?;
+        Ok(wallet)
     }
 
     pub fn device_public_key(&self) -> PublicKey {

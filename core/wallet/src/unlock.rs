@@ -6,7 +6,7 @@ use super::{Result, Wallet, WalletError};
 use keyway_link::{Link, run_unlock};
 use keyway_protocol::UnixTime;
 use keyway_protocol::credential::{DenialReason, DoorCertificate, DoorId, KeyChain, KeyId, TrustAnchors};
-use keyway_protocol::unlock::{PhoneSession, UnlockParams};
+use keyway_protocol::unlock::{PhoneSession, UnlockOutcome, UnlockParams};
 use std::time::Duration;
 
 /// How long an unlock may take from the subscription to the door's result.
@@ -56,11 +56,69 @@ struct DoorContext {
     anchors: TrustAnchors,
 }
 
+/// How an unlock runs. `Default` is what [`Wallet::unlock`] uses.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct UnlockOptions {
+    /// Bound on the whole exchange, from the subscription to the door's result.
+    pub timeout: Duration,
+}
+
+impl Default for UnlockOptions {
+    fn default() -> Self {
+        UnlockOptions { timeout: UNLOCK_TIMEOUT }
+    }
+}
+
+/// An unlock ready to run: the key, the door's trust and the session are chosen, and nothing
+/// of the wallet is needed until its result is recorded ([`Wallet::record_unlock`]). This is
+/// what lets the exchange with the door run without holding the wallet.
+pub struct PreparedUnlock {
+    session: PhoneSession,
+    timeout: Duration,
+    attempt: Attempt,
+}
+
+/// What an unlock presents, kept for its report.
+struct Attempt {
+    door: DoorId,
+    scope: Scope,
+    chain: KeyChain,
+    door_name: String,
+    epoch: u64,
+}
+
+/// The door's verified answer to a [`PreparedUnlock`], not recorded yet.
+pub struct FinishedUnlock {
+    attempt: Attempt,
+    outcome: UnlockOutcome,
+}
+
+impl PreparedUnlock {
+    /// The exchange with the door over `link` (already connected to it), bounded by the
+    /// prepared timeout. Needs no wallet.
+    pub fn exchange(self, link: &mut dyn Link) -> Result<FinishedUnlock> {
+        let outcome = run_unlock(link, self.session, self.timeout)?;
+        Ok(FinishedUnlock { attempt: self.attempt, outcome })
+    }
+}
+
 impl Wallet {
     /// Unlocks `door` over `link` (already connected to it) with the best key this wallet
     /// holds, offline if need be. Delivered updates are dropped only when the door's signed
     /// receipt shows them applied; a failed session changes nothing here.
     pub fn unlock(&mut self, door: DoorId, link: &mut dyn Link) -> Result<UnlockReport> {
+        self.unlock_with(door, link, UnlockOptions::default())
+    }
+
+    /// [`Wallet::unlock`] with explicit options.
+    pub fn unlock_with(&mut self, door: DoorId, link: &mut dyn Link, options: UnlockOptions) -> Result<UnlockReport> {
+        let finished = self.prepare_unlock(door, options)?.exchange(link)?;
+        self.record_unlock(finished)
+    }
+
+    /// Chooses the key and the trust for `door` and builds the session (step 1 of 3: prepare,
+    /// [`PreparedUnlock::exchange`], [`Wallet::record_unlock`]).
+    pub fn prepare_unlock(&self, door: DoorId, options: UnlockOptions) -> Result<PreparedUnlock> {
         let now = self.now()?;
         let ctx = self.door_context(door, now)?;
         let (batch, activity_after) = match ctx.scope {
@@ -79,13 +137,26 @@ impl Wallet {
             nonce,
             now,
         })?;
-        let outcome = run_unlock(link, session, UNLOCK_TIMEOUT)?;
+        Ok(PreparedUnlock {
+            session,
+            timeout: options.timeout,
+            attempt: Attempt { door, scope: ctx.scope, chain: ctx.chain, door_name: ctx.door_name, epoch: self.epoch },
+        })
+    }
+
+    /// Stores the door's receipt (step 3). Refused with [`WalletError::Reset`] when the wallet
+    /// was reset since the unlock was prepared: a signed-out wallet keeps nothing of it.
+    pub fn record_unlock(&mut self, finished: FinishedUnlock) -> Result<UnlockReport> {
+        let FinishedUnlock { attempt: ctx, outcome } = finished;
+        if ctx.epoch != self.epoch {
+            return Err(WalletError::Reset);
+        }
         match ctx.scope {
             Scope::Property => self.store.record_receipt(&outcome.receipt, keyway_api::clock::now())?,
             Scope::Offer => self.store.record_offer_receipt(&outcome.receipt, keyway_api::clock::now())?,
         }
         Ok(UnlockReport {
-            door_id: door,
+            door_id: ctx.door,
             door_name: ctx.door_name,
             key_id: ctx.chain.leaf_key_id(),
             is_guest: ctx.chain.guest_link().is_some(),
@@ -119,6 +190,7 @@ impl Wallet {
             }
         }
         let offers = self.store.offers()?;
+        let offered_door = offers.iter().any(|(offer, _)| offer.door_cert(door).is_some());
         let usable: Vec<_> = offers
             .iter()
             .filter_map(|(offer, _)| {
@@ -126,7 +198,9 @@ impl Wallet {
                 Some((offer, offer.door_cert(door)?, held.revoked))
             })
             .collect();
-        if property_cert.is_none() && usable.is_empty() {
+        // A door is known from any offer that certifies it, usable now or not: an upcoming
+        // guest key's door is "no key opens it yet", not "unknown".
+        if property_cert.is_none() && !offered_door {
             return Err(WalletError::UnknownDoor(door));
         }
         let chain = pick_key(usable.iter().map(|(o, _, revoked)| (&o.chain, *revoked)), door, now)

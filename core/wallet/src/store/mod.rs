@@ -154,6 +154,16 @@ impl Store {
         Ok(Store { conn })
     }
 
+    /// Deletes everything the wallet stored, in one transaction; the schema stays.
+    pub fn wipe(&mut self) -> Result<()> {
+        let tx = self.conn.transaction()?;
+        for table in schema::TABLES {
+            tx.execute(&format!("DELETE FROM {table}"), [])?;
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
     /// SQLite's own consistency check: `"ok"` for a sound database file.
     pub fn integrity_check(&self) -> Result<String> {
         Ok(self.conn.query_row("PRAGMA integrity_check", [], |r| r.get(0))?)

@@ -88,10 +88,37 @@ pub fn migrations() -> Migrations<'static> {
 
 pub const LATEST_VERSION: usize = MIGRATIONS_SLICE.len();
 
+/// Every table of the latest schema ([`super::Store::wipe`] empties them all; a test checks
+/// the list against the database).
+pub const TABLES: &[&str] = &[
+    "meta",
+    "anchors",
+    "door_certs",
+    "keys",
+    "pending_updates",
+    "receipts",
+    "issued_guest_keys",
+    "door_state",
+    "offers",
+];
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use rusqlite::Connection;
+
+    #[test]
+    fn tables_lists_every_table() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        migrations().to_latest(&mut conn).unwrap();
+        let mut stmt =
+            conn.prepare("SELECT name FROM sqlite_schema WHERE type = 'table' AND name NOT LIKE 'sqlite_%'").unwrap();
+        let mut found: Vec<String> = stmt.query_map([], |r| r.get(0)).unwrap().map(|r| r.unwrap()).collect();
+        found.sort();
+        let mut listed: Vec<String> = TABLES.iter().map(|t| t.to_string()).collect();
+        listed.sort();
+        assert_eq!(found, listed);
+    }
 
     #[test]
     fn migrations_are_valid() {

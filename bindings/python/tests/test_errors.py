@@ -1,0 +1,62 @@
+"""Every error reaches the app with its human message as `str()`, and the Swift extension
+that makes it `localizedDescription` names every case of the generated enum."""
+
+import asyncio
+import datetime as dt
+import os
+import re
+
+import pytest
+
+import keyway
+from support import DictStore, SilentDoorLink, SimulatedDoorLink
+
+UTC = dt.timezone.utc
+ROOT = os.path.join(os.path.dirname(__file__), "..", "..")
+
+
+def test_errors_carry_their_human_message():
+    prop = keyway.SimulatedProperty()
+    lobby = prop.add_door(7, "Lobby")
+    garage = prop.add_door(8, "Garage")
+    wallet = keyway.Wallet.open_in_memory(DictStore())
+    start = dt.datetime.now(UTC) + dt.timedelta(hours=2)
+    wallet.accept_guest_key(prop.issue_guest_offer(wallet.device_public_key(), [7], start, start + dt.timedelta(days=1)))
+
+    with pytest.raises(keyway.KeywayError.NoKeyForDoor) as e:
+        asyncio.run(wallet.unlock(7, SimulatedDoorLink(lobby)))
+    assert str(e.value) == "no active key opens door 7"
+    with pytest.raises(keyway.KeywayError.UnknownDoor) as e:
+        asyncio.run(wallet.unlock(8, SimulatedDoorLink(garage)))
+    assert str(e.value) == "door 8 is unknown to this wallet (sync first)"
+    with pytest.raises(keyway.KeywayError.NotEnrolled) as e:
+        asyncio.run(wallet.sync())
+    assert str(e.value) == "this wallet has not accepted an invite yet"
+    with pytest.raises(keyway.KeywayError.InvalidPayload) as e:
+        wallet.accept_guest_key("KWGK1.!!!!")
+    assert str(e.value).startswith("invalid payload: ")
+    with pytest.raises(keyway.KeywayError.UnknownKey) as e:
+        wallet.share_offline(99, wallet.share_request("x"), [7], start, start + dt.timedelta(days=1))
+    assert str(e.value) == "no key with id k99"
+
+
+def test_a_silent_door_times_out_with_a_message():
+    prop = keyway.SimulatedProperty()
+    prop.add_door(7, "Lobby")
+    wallet = keyway.Wallet.open_in_memory(DictStore())
+    now = dt.datetime.now(UTC)
+    wallet.accept_guest_key(prop.issue_guest_offer(wallet.device_public_key(), [7], now - dt.timedelta(minutes=1), now + dt.timedelta(days=1)))
+    with pytest.raises(keyway.KeywayError.LinkTimeout) as e:
+        asyncio.run(wallet.unlock(7, SilentDoorLink(), keyway.UnlockOptions(timeout_ms=100)))
+    assert str(e.value) == "the door did not answer in time"
+
+
+def test_swift_localized_description_covers_every_error_case():
+    generated = open(os.path.join(ROOT, "swift", "generated", "KeywayCore.swift")).read()
+    body = generated[generated.index("enum KeywayError"):]
+    body = body[: body.index("\n}\n")]
+    cases = set(re.findall(r"^\s+case (\w+)\(message: String\)", body, re.M))
+    assert "NoKeyForDoor" in cases
+    extension = open(os.path.join(ROOT, "swift", "KeywayError+LocalizedError.swift")).read()
+    listed = set(re.findall(r"case \.(\w+)\(let message\): return message", extension))
+    assert listed == cases
