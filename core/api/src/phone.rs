@@ -4,9 +4,10 @@
 
 use super::wire::B64;
 use keyway_protocol::UnixTime;
+use keyway_protocol::codec::Bytes64;
 use keyway_protocol::credential::{
-    DoorCertificate, DoorId, KeyCertificate, KeyChain, KeyFlags, KeyId, PersonId, PublicKey, Receipt, UpdateBatch,
-    Validity,
+    DoorCertificate, DoorId, KeyCertificate, KeyChain, KeyFlags, KeyId, KeyPair, PersonId, PublicKey, Receipt,
+    UpdateBatch, Validity, label,
 };
 use serde::{Deserialize, Serialize};
 
@@ -15,13 +16,45 @@ use serde::{Deserialize, Serialize};
 /// The invite token is good for one device. Repeating the request with the same device key
 /// soon after (a retry after a lost answer, within ten minutes) issues a fresh device token
 /// and voids the previous one; later the token is spent (410); a different device key is
-/// refused with 409.
+/// refused with 409. Every request proves possession of the device key: a public key alone
+/// (it is in every certificate a door sees) enrols nothing.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct AcceptInviteRequest {
     pub invite_token: String,
     /// The phone's device public key; weak or small-order keys are refused.
     pub device_key: B64<PublicKey>,
+    /// Ed25519 signature by the device key over [`AcceptInviteRequest::proof_message`].
+    pub proof: B64<Bytes64>,
+}
+
+impl AcceptInviteRequest {
+    /// The request for `invite_token`, signed by `device`.
+    pub fn signed(invite_token: &str, device: &KeyPair) -> Self {
+        let message = Self::proof_message(invite_token, &device.public());
+        let proof = device.sign(label::ACCEPT_PROOF, &message);
+        AcceptInviteRequest {
+            invite_token: invite_token.to_string(),
+            device_key: B64(device.public()),
+            proof: B64(proof),
+        }
+    }
+
+    /// What the proof signs (after the label `keyway/accept-proof/v1`): the invite token as
+    /// sent (trimmed), then the device public key.
+    pub fn proof_message(invite_token: &str, device_key: &PublicKey) -> Vec<u8> {
+        let token = invite_token.trim().as_bytes();
+        let mut m = Vec::with_capacity(token.len() + 32);
+        m.extend_from_slice(token);
+        m.extend_from_slice(&device_key.0);
+        m
+    }
+
+    /// Whether the proof verifies (strictly) for this token and device key.
+    pub fn proof_verifies(&self) -> bool {
+        let message = Self::proof_message(&self.invite_token, &self.device_key.0);
+        keyway_protocol::credential::verify(&self.device_key.0, label::ACCEPT_PROOF, &message, &self.proof.0)
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

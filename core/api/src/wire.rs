@@ -74,6 +74,21 @@ impl WireBytes for Secret32 {
     }
 }
 
+/// An Ed25519 signature: its 64 bytes.
+impl WireBytes for keyway_protocol::codec::Bytes64 {
+    const WHAT: &'static str = "signature";
+    const MAX_LEN: usize = 64;
+    fn to_wire(&self) -> Vec<u8> {
+        self.0.to_vec()
+    }
+    fn from_wire(bytes: &[u8]) -> Result<Self, DecodeError> {
+        <[u8; 64]>::try_from(bytes).map(keyway_protocol::codec::Bytes64).map_err(|_| DecodeError::Malformed {
+            what: Self::WHAT,
+            detail: format!("{} bytes, expected 64", bytes.len()),
+        })
+    }
+}
+
 fn exact_32(what: &'static str, bytes: &[u8]) -> Result<[u8; 32], DecodeError> {
     <[u8; 32]>::try_from(bytes)
         .map_err(|_| DecodeError::Malformed { what, detail: format!("{} bytes, expected 32", bytes.len()) })

@@ -6,7 +6,7 @@ use super::{Result, Wallet, WalletError};
 use keyway_api::client::{ClientConfig, SyncClient};
 use keyway_api::{AcceptInviteResponse, ReceiptVerdict, SyncResponse, UploadReceiptsResponse};
 use keyway_protocol::UnixTime;
-use keyway_protocol::credential::{KeyChain, KeyId, PublicKey};
+use keyway_protocol::credential::{KeyChain, KeyId, KeyPair};
 use std::time::Duration;
 
 pub(crate) const DEVICE_TOKEN: &str = "device-token";
@@ -87,7 +87,8 @@ pub struct FetchedSync {
 /// An invite acceptance about to go to the backend ([`Wallet::begin_accept_invite`]).
 pub struct InviteCall {
     client: SyncClient,
-    device: PublicKey,
+    /// Signs the proof of possession the backend checks.
+    device: KeyPair,
     epoch: u64,
 }
 
@@ -163,7 +164,7 @@ impl Wallet {
             (_, Some(options)) => SyncClient::new(options.config(backend_url))?,
             _ => SyncClient::new(ClientConfig::new(backend_url))?,
         };
-        Ok(InviteCall { client, device: self.device.public(), epoch: self.epoch })
+        Ok(InviteCall { client, device: self.device.clone(), epoch: self.epoch })
     }
 
     /// Verifies the backend's answer to an invite and stores it.

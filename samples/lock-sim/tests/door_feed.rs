@@ -46,7 +46,7 @@ async fn resident(w: &World) -> InviteResponse {
     let token = w.manager.welcome_token(answer.person.person_id).await.unwrap().unwrap();
     SyncClient::new(ClientConfig::new(&w.base))
         .unwrap()
-        .accept_invite(&token, &KeyPair::generate().public())
+        .accept_invite(&token, &KeyPair::generate())
         .await
         .unwrap();
     answer

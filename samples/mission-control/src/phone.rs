@@ -36,6 +36,9 @@ pub fn accept(tx: &Transaction, req: AcceptInviteRequest, now: UnixTime) -> AppR
     if !device_key.is_acceptable() {
         return Err(AppError::bad_request("the device key is not a usable Ed25519 key (weak or small-order)"));
     }
+    if !req.proof_verifies() {
+        return Err(AppError::unauthorized("the proof of the device key does not verify for this invite"));
+    }
     let token = auth::new_token("dev");
     let device_id = enroll(tx, &person, device_key, &auth::token_hash(&token), now)?;
     let sync = build_sync(tx, &person, None, now)?;

@@ -44,7 +44,7 @@ async fn every_manager_call_round_trips() {
     assert_eq!(pm.outbox().await.unwrap().len(), 1);
 
     let phone = SyncClient::new(ClientConfig::new(&base)).unwrap();
-    let accepted = phone.accept_invite(&token, &KeyPair::generate().public()).await.unwrap();
+    let accepted = phone.accept_invite(&token, &KeyPair::generate()).await.unwrap();
     assert_eq!(accepted.credentials.property_id, created.property_id);
     assert!(pm.person(person).await.unwrap().accepted);
 

@@ -28,13 +28,18 @@ async fn accepting_an_invite_refuses_weak_keys_is_one_use_and_safe_to_retry() {
     let mut identity = [0u8; 32];
     identity[0] = 1;
     for weak in [PublicKey(identity), PublicKey([0u8; 32])] {
-        let e = client.accept_invite(&token, &weak).await.unwrap_err();
-        assert_eq!(status_of(&e), 400, "{e:?}");
+        let body = serde_json::json!({
+            "invite_token": token,
+            "device_key": B64(weak),
+            "proof": B64(keyway_protocol::codec::Bytes64([0; 64])),
+        });
+        let (status, answer) = mc.call(Method::POST, "/v1/phone/accept", None, Some(body)).await;
+        assert_eq!(status, 400, "{answer}");
     }
-    assert_eq!(status_of(&client.accept_invite("inv_nope", &KeyPair::generate().public()).await.unwrap_err()), 404);
+    assert_eq!(status_of(&client.accept_invite("inv_nope", &KeyPair::generate()).await.unwrap_err()), 404);
 
     let device = KeyPair::generate();
-    let first = client.accept_invite(&token, &device.public()).await.unwrap();
+    let first = client.accept_invite(&token, &device).await.unwrap();
     let sync = &first.sync;
     assert!(sync.full);
     assert_eq!(sync.trust_anchors.iter().map(|k| k.0).collect::<Vec<_>>(), vec![p.authority]);
@@ -50,8 +55,8 @@ async fn accepting_an_invite_refuses_weak_keys_is_one_use_and_safe_to_retry() {
     );
 
     // Another device cannot use the invite; the same device retrying gets fresh credentials.
-    assert_eq!(status_of(&client.accept_invite(&token, &KeyPair::generate().public()).await.unwrap_err()), 409);
-    let retry = client.accept_invite(&token, &device.public()).await.unwrap();
+    assert_eq!(status_of(&client.accept_invite(&token, &KeyPair::generate()).await.unwrap_err()), 409);
+    let retry = client.accept_invite(&token, &device).await.unwrap();
     assert_eq!(retry.credentials.person_id, first.credentials.person_id);
     assert_eq!(retry.credentials.device_id, first.credentials.device_id);
     assert_ne!(retry.credentials.device_token, first.credentials.device_token);
@@ -368,4 +373,30 @@ async fn guest_keys_are_registered_only_when_their_chain_holds() {
     // The guest shows up in the resident's next sync.
     let sync = client.sync(&ann_phone.token, Some(&ann_phone.accepted.sync.cursor)).await.unwrap();
     assert_eq!(sync.guest_keys.iter().map(|g| g.key_id).collect::<Vec<_>>(), vec![chain.leaf_key_id()]);
+}
+
+/// A device's public key is in every certificate a door sees and every guest chain: on its own
+/// it must enrol nothing. (Before, re-accepting with the resident's public key issued a fresh
+/// device token and voided the resident's own.)
+#[tokio::test]
+async fn accepting_an_invite_needs_proof_of_the_device_key() {
+    let mc = Mc::start().await;
+    let p = property(&mc, "Elm Court").await;
+    let (_, token) =
+        invite(&mc, &p.pm, "Ann", AccessKind::AppKey, vec![grant(&[p.lobby.door_id], None, None)], false).await;
+    let ann = accept(&mc, &token).await;
+    // Someone who learnt Ann's public key (and her invite link) signs with another key.
+    let mut forged = AcceptInviteRequest::signed(&token, &KeyPair::generate());
+    forged.device_key = B64(ann.key.public());
+    let (status, answer) =
+        mc.call(Method::POST, "/v1/phone/accept", None, Some(serde_json::to_value(&forged).unwrap())).await;
+    assert_eq!(status, 401, "{answer}");
+    // A proof for another invite token does not carry over either.
+    let mut moved = AcceptInviteRequest::signed("inv_other", &ann.key);
+    moved.invite_token = token.clone();
+    let (status, _) =
+        mc.call(Method::POST, "/v1/phone/accept", None, Some(serde_json::to_value(&moved).unwrap())).await;
+    assert_eq!(status, 401);
+    // Ann's own device token still works.
+    mc.phone_client().sync(&ann.token, None).await.unwrap();
 }

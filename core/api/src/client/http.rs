@@ -7,7 +7,7 @@ use crate::{
     AcceptInviteRequest, AcceptInviteResponse, ApiError, B64, DoorcodesResponse, ErrorCode, RegisterGuestKeyRequest,
     RegisterGuestKeyResponse, SyncRequest, SyncResponse, UploadReceiptsRequest, UploadReceiptsResponse,
 };
-use keyway_protocol::credential::{KeyChain, PublicKey, Receipt};
+use keyway_protocol::credential::{KeyChain, KeyPair, Receipt};
 use reqwest::{Method, StatusCode};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -117,14 +117,11 @@ impl SyncClient {
         self.http.base_url()
     }
 
-    /// Accepts an invite for this device. Retrying soon after a lost answer is safe: the same
-    /// device key gets fresh credentials (the previous device token stops working).
-    pub async fn accept_invite(
-        &self,
-        invite_token: &str,
-        device_key: &PublicKey,
-    ) -> Result<AcceptInviteResponse, SyncError> {
-        let body = AcceptInviteRequest { invite_token: invite_token.to_string(), device_key: B64(*device_key) };
+    /// Accepts an invite for this device, signing the proof of possession with `device`.
+    /// Retrying soon after a lost answer is safe: the same device key gets fresh credentials
+    /// (the previous device token stops working).
+    pub async fn accept_invite(&self, invite_token: &str, device: &KeyPair) -> Result<AcceptInviteResponse, SyncError> {
+        let body = AcceptInviteRequest::signed(invite_token, device);
         self.call(Method::POST, "/v1/phone/accept", None, Some(&body)).await
     }
 

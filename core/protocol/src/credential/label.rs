@@ -24,6 +24,9 @@ pub const SHARE_REQUEST: &[u8] = b"keyway/share-request/v1\0";
 pub const FEED_HELLO: &[u8] = b"keyway/door-feed-hello/v1\0";
 /// The authority's statement of the time, bound to a door's nonce (may move its clock back).
 pub const TIME_STATEMENT: &[u8] = b"keyway/time-statement/v1\0";
+/// A phone's proof, when it accepts an invite, that it holds the device key it enrols (signed
+/// by that device key over the invite token and the key).
+pub const ACCEPT_PROOF: &[u8] = b"keyway/accept-proof/v1\0";
 /// Not a signature label: the input prefix of the chain digest an unlock proof commits to.
 pub const CHAIN_DIGEST: &[u8] = b"keyway/chain-digest/v1\0";
 /// Not a signature label: the HMAC input prefix of daily doorcodes.
@@ -43,6 +46,7 @@ pub const ALL: &[&[u8]] = &[
     SHARE_REQUEST,
     FEED_HELLO,
     TIME_STATEMENT,
+    ACCEPT_PROOF,
     CHAIN_DIGEST,
     DOORCODE,
     CARD_TAG,

@@ -178,7 +178,7 @@ impl Phone {
 
 pub async fn accept(mc: &Mc, invite_token: &str) -> Phone {
     let key = KeyPair::generate();
-    let accepted = mc.phone_client().accept_invite(invite_token, &key.public()).await.unwrap();
+    let accepted = mc.phone_client().accept_invite(invite_token, &key).await.unwrap();
     Phone { key, token: accepted.credentials.device_token.clone(), accepted }
 }
 
