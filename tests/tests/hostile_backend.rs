@@ -118,8 +118,7 @@ async fn another_propertys_answer_is_refused() {
         .await;
     // Ola's phone accepts her invite; the full answer it gets is what we replay to Rita.
     let client = keyway_api::client::SyncClient::new(ClientConfig::new(s.backend.base.clone())).unwrap();
-    let accepted =
-        client.accept_invite(&token, &keyway_protocol::credential::KeyPair::generate()).await.unwrap();
+    let accepted = client.accept_invite(&token, &keyway_protocol::credential::KeyPair::generate()).await.unwrap();
     assert_eq!(accepted.sync.keys.len(), 1);
     let foreign = serde_json::to_vec(&accepted.sync).unwrap();
 

@@ -133,7 +133,8 @@ pub async fn measure(actions: usize, doors: usize) -> Result<FeedReport, String>
     for t in tasks {
         t.abort();
     }
-    let (applied, reported) = (applied.lock().map_err(|_| "lock")?, reported.lock().map_err(|_| "lock")?);
+    let applied = applied.lock().map_err(|_| "lock")?.clone();
+    let reported = reported.lock().map_err(|_| "lock")?.clone();
     let after = |marks: &HashMap<u64, Instant>, seq: u64, t0: Instant| {
         marks.iter().filter(|(s, _)| **s >= seq).map(|(_, t)| *t).min().map(|t| (t - t0).as_secs_f64() * 1000.0)
     };

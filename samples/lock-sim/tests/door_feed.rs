@@ -44,11 +44,7 @@ async fn resident(w: &World) -> InviteResponse {
     };
     let answer = w.manager.invite(&req).await.unwrap();
     let token = w.manager.welcome_token(answer.person.person_id).await.unwrap().unwrap();
-    SyncClient::new(ClientConfig::new(&w.base))
-        .unwrap()
-        .accept_invite(&token, &KeyPair::generate())
-        .await
-        .unwrap();
+    SyncClient::new(ClientConfig::new(&w.base)).unwrap().accept_invite(&token, &KeyPair::generate()).await.unwrap();
     answer
 }
 
