@@ -14,7 +14,8 @@ use serde::{Deserialize, Serialize};
 
 // ---- provisioning -------------------------------------------------------------------------
 
-/// `POST /v1/properties` (no token: creating a property is how a portfolio starts).
+/// `POST /v1/properties` (the operator token, unless the server leaves creation open: creating a
+/// property is how a portfolio starts).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct CreatePropertyRequest {

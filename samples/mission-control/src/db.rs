@@ -1,8 +1,11 @@
 //! SQLite storage: one connection behind a mutex, schema migrations, and one transaction per
 //! request (committed only if the request succeeds, so a refusal never leaves a partial write).
+//! The connection carries the secret key's seal and unseal functions (see [`crate::sealed`]).
 
 use crate::error::{AppError, AppResult};
-use rusqlite::{Connection, Transaction};
+use crate::sealed::{self, Purpose, Sealer};
+use crate::secret_key::{self, KeyError, SecretKeySource};
+use rusqlite::{Connection, OptionalExtension, Transaction};
 use rusqlite_migration::{M, Migrations};
 use std::path::Path;
 use std::sync::{Arc, Mutex};
@@ -12,9 +15,13 @@ const SCHEMA_V1: &str = include_str!("schema_v1.sql");
 const SCHEMA_V2: &str = include_str!("schema_v2.sql");
 /// The door feed, numbering above the door's own seq, rejected updates.
 const SCHEMA_V3: &str = include_str!("schema_v3.sql");
+/// Secrets sealed under the secret key; operators.
+const SCHEMA_V4: &str = include_str!("schema_v4.sql");
+/// The first schema version whose secrets are sealed.
+const SEALED_SINCE: i64 = 4;
 
 fn migrations() -> Migrations<'static> {
-    Migrations::new(vec![M::up(SCHEMA_V1), M::up(SCHEMA_V2), M::up(SCHEMA_V3)])
+    Migrations::new(vec![M::up(SCHEMA_V1), M::up(SCHEMA_V2), M::up(SCHEMA_V3), M::up(SCHEMA_V4)])
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -23,20 +30,54 @@ pub enum OpenError {
     Sqlite(#[from] rusqlite::Error),
     #[error("cannot migrate the database schema: {0}")]
     Migration(#[from] rusqlite_migration::Error),
+    #[error(transparent)]
+    SecretKey(#[from] KeyError),
+    #[error("the database's secrets are sealed but its key check value is missing or damaged")]
+    KeyCheck,
 }
 
 #[derive(Clone)]
 pub struct Db(Arc<Mutex<Connection>>);
 
 impl Db {
-    pub fn open(path: &Path) -> Result<Self, OpenError> {
+    /// Opens (creating and migrating if needed) the database at `path`, with the secret key from
+    /// `key`. A key that does not open the database's secrets is refused here, before any request.
+    pub fn open(path: &Path, key: &SecretKeySource) -> Result<Self, OpenError> {
         let mut conn = Connection::open(path)?;
         conn.pragma_update(None, "journal_mode", "WAL")?;
         conn.pragma_update(None, "foreign_keys", "ON")?;
+        // Overwrite what is deleted or replaced: a clear secret sealed by the migration leaves
+        // no copy in free space.
+        conn.pragma_update(None, "secure_delete", "ON")?;
         conn.busy_timeout(std::time::Duration::from_secs(5))?;
+        let check = Self::key_check(&conn)?;
+        let version: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+        let key = secret_key::resolve(key, path, check.is_some() || version >= SEALED_SINCE)?;
+        let sealer = Arc::new(Sealer::new(&key));
+        if let Some(check) = &check {
+            sealer.open(Purpose::KeyCheck, 0, check).map_err(|_| KeyError::Wrong)?;
+        }
+        sealed::install(&conn, sealer.clone())?;
         migrations().to_latest(&mut conn)?;
+        let check = Self::key_check(&conn)?.ok_or(OpenError::KeyCheck)?;
+        sealer.open(Purpose::KeyCheck, 0, &check).map_err(|_| OpenError::KeyCheck)?;
         Self::ensure_instance_id(&conn)?;
         Ok(Db(Arc::new(Mutex::new(conn))))
+    }
+
+    /// The sealed key check value, if the database has one.
+    fn key_check(conn: &Connection) -> Result<Option<Vec<u8>>, OpenError> {
+        let has_meta: bool = conn.query_row(
+            "SELECT EXISTS (SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'meta')",
+            [],
+            |r| r.get(0),
+        )?;
+        if !has_meta {
+            return Ok(None);
+        }
+        let value: Option<String> =
+            conn.query_row("SELECT value FROM meta WHERE name = 'secret_key_check'", [], |r| r.get(0)).optional()?;
+        value.map(|v| hex::decode(v).map_err(|_| OpenError::KeyCheck)).transpose()
     }
 
     /// A random id of this database, part of every sync cursor: a cursor from another
@@ -74,9 +115,18 @@ impl Db {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::secret_key::SecretKey;
 
     #[test]
-    fn migrations_are_valid() {
-        assert!(migrations().validate().is_ok());
+    fn migrations_run_on_an_empty_database() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        sealed::install(&conn, Arc::new(Sealer::new(&SecretKey::generate()))).unwrap();
+        migrations().to_latest(&mut conn).unwrap();
+    }
+
+    #[test]
+    fn the_sealing_migration_needs_the_key() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        assert!(migrations().to_latest(&mut conn).is_err());
     }
 }

@@ -38,6 +38,11 @@ impl AppError {
     pub fn payload_too_large(message: impl Into<String>) -> Self {
         Self::new(StatusCode::PAYLOAD_TOO_LARGE, ErrorCode::PayloadTooLarge, message)
     }
+    /// 429: too many requests of this kind from this credential; the message says when to retry.
+    /// (The wire has no code of its own for it yet: `Unavailable`, "retry shortly".)
+    pub fn too_many_requests(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::TOO_MANY_REQUESTS, ErrorCode::Unavailable, message)
+    }
     pub fn unavailable(message: impl Into<String>) -> Self {
         Self::new(StatusCode::SERVICE_UNAVAILABLE, ErrorCode::Unavailable, message)
     }

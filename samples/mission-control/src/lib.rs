@@ -6,11 +6,17 @@
 //! internet-connected doors (the door feed), and merges door activity from receipts. Storage is SQLite; every request
 //! runs in one transaction. The wire types are `keyway_api`.
 //!
+//! Secrets at rest (authority and doorcode secrets) are sealed under a key kept outside the
+//! database ([`SecretKeySource`]); creating a property needs an operator token
+//! ([`PropertyCreation`]).
+//!
 //! Run it with `cargo run -p mission-control -- --db mission-control.db --listen 127.0.0.1:8787`,
-//! or in-process with [`Server::start`].
+//! or in-process with [`Server::start`] (open property creation, loopback only) or
+//! [`Server::start_with`].
 
 mod access;
 mod auth;
+mod cards;
 mod db;
 mod error;
 mod extract;
@@ -18,22 +24,31 @@ mod feed;
 mod guests;
 mod history;
 mod keys;
+mod operator;
+mod options;
 mod people;
 mod phone;
 mod property;
 mod provisioning;
+mod prune;
+mod rate_limit;
 mod receipts;
 mod resync;
 mod routes;
+mod sealed;
+mod secret_key;
 mod updates;
 mod validate;
 
 pub use auth::ASK_A_PORTFOLIO_MANAGER;
 pub use db::OpenError;
+pub use operator::OperatorError;
+pub use options::{OperatorSettings, PropertyCreation, ServerOptions};
+pub use secret_key::{ENV_VAR as SECRET_KEY_ENV_VAR, KeyError, SecretKey, SecretKeySource, key_file_path};
 
-use std::future::Future;
 use std::net::SocketAddr;
 use std::path::Path;
+use std::sync::Arc;
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
@@ -42,42 +57,60 @@ use tokio::task::JoinHandle;
 pub enum ServeError {
     #[error(transparent)]
     Open(#[from] OpenError),
+    #[error(transparent)]
+    Operator(#[from] OperatorError),
+    #[error("open property creation is for loopback only, not {0}: use an operator token")]
+    OpenOffLoopback(SocketAddr),
     #[error("network: {0}")]
     Io(#[from] std::io::Error),
-}
-
-/// Serves on `listener` until `shutdown` completes.
-pub async fn serve(
-    db_path: &Path,
-    listener: TcpListener,
-    shutdown: impl Future<Output = ()> + Send + 'static,
-) -> Result<(), ServeError> {
-    let db = db::Db::open(db_path)?;
-    let app = routes::router(routes::App { db, feed: Default::default() });
-    axum::serve(listener, app).with_graceful_shutdown(shutdown).await?;
-    Ok(())
 }
 
 /// A server running in the background of the current tokio runtime. Dropping it stops it.
 pub struct Server {
     addr: SocketAddr,
+    operator_token: Option<String>,
     stop: Option<oneshot::Sender<()>>,
     task: Option<JoinHandle<Result<(), ServeError>>>,
 }
 
 impl Server {
     /// Opens (or creates and migrates) the database and listens on `listen`; port 0 picks a
-    /// free port, see [`Server::addr`].
+    /// free port, see [`Server::addr`]. This is the in-process server of tests and demos: the
+    /// secret key comes from `KEYWAY_MC_SECRET_KEY` or `<db path>.key`, and anyone who reaches
+    /// it may create properties ([`ServerOptions::open_property_creation`]), so it only listens
+    /// on loopback. Use [`Server::start_with`] and [`ServerOptions::default`] for operator
+    /// tokens, as the binary does.
     pub async fn start(db_path: impl AsRef<Path>, listen: SocketAddr) -> Result<Server, ServeError> {
-        let listener = TcpListener::bind(listen).await?;
-        Self::start_on(db_path, listener).await
+        Self::start_with(db_path, listen, ServerOptions::open_property_creation()).await
     }
 
+    /// [`Server::start`] on a bound listener.
     pub async fn start_on(db_path: impl AsRef<Path>, listener: TcpListener) -> Result<Server, ServeError> {
+        Self::start_on_with(db_path, listener, ServerOptions::open_property_creation()).await
+    }
+
+    pub async fn start_with(
+        db_path: impl AsRef<Path>,
+        listen: SocketAddr,
+        options: ServerOptions,
+    ) -> Result<Server, ServeError> {
+        let listener = TcpListener::bind(listen).await?;
+        Self::start_on_with(db_path, listener, options).await
+    }
+
+    pub async fn start_on_with(
+        db_path: impl AsRef<Path>,
+        listener: TcpListener,
+        options: ServerOptions,
+    ) -> Result<Server, ServeError> {
         let addr = listener.local_addr()?;
-        // Open once here so that a bad database is reported to the caller, not the task.
-        let db = db::Db::open(db_path.as_ref())?;
-        let app = routes::router(routes::App { db, feed: Default::default() });
+        if matches!(options.property_creation, PropertyCreation::Open) && !addr.ip().is_loopback() {
+            return Err(ServeError::OpenOffLoopback(addr));
+        }
+        // Open once here so that a bad database or key is reported to the caller, not the task.
+        let db = db::Db::open(db_path.as_ref(), &options.secret_key)?;
+        let (operators, operator_token) = operator::Operators::start(&db, &options.property_creation).await?;
+        let app = routes::router(routes::App { db, feed: Default::default(), operators: Arc::new(operators) });
         let (stop, stopped) = oneshot::channel::<()>();
         let task = tokio::spawn(async move {
             axum::serve(listener, app)
@@ -87,11 +120,18 @@ impl Server {
                 .await?;
             Ok(())
         });
-        Ok(Server { addr, stop: Some(stop), task: Some(task) })
+        Ok(Server { addr, operator_token, stop: Some(stop), task: Some(task) })
     }
 
     pub fn addr(&self) -> SocketAddr {
         self.addr
+    }
+
+    /// The operator token generated at this start (the first start of a database with operator
+    /// tokens required and none given): the only time it can be read, since only its hash is
+    /// stored.
+    pub fn operator_token(&self) -> Option<&str> {
+        self.operator_token.as_deref()
     }
 
     /// `http://<addr>`.

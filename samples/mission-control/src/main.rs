@@ -1,24 +1,45 @@
-//! `mission-control [--db FILE] [--listen ADDR]`: runs the reference backend until Ctrl-C.
+//! `mission-control [--db FILE] [--listen ADDR] [--operator-token TOKEN] ...`: runs the reference
+//! backend until Ctrl-C. Creating a property needs the operator token; the secret key that seals
+//! the database's secrets comes from `KEYWAY_MC_SECRET_KEY` or `<db>.key`.
 
 use clap::Parser;
+use mission_control::{OperatorSettings, PropertyCreation, Server, ServerOptions};
 use std::net::SocketAddr;
 use std::path::PathBuf;
+
+/// The environment variable that may hold the operator token (safer than the command line,
+/// which other users of the machine can read).
+const OPERATOR_TOKEN_ENV: &str = "KEYWAY_MC_OPERATOR_TOKEN";
 
 #[derive(Parser, Debug)]
 #[command(name = "mission-control", about = "Keyway's reference Mission Control backend")]
 struct Args {
-    /// SQLite database file (created and migrated if needed).
+    /// SQLite database file (created and migrated if needed). Its secrets are sealed under the
+    /// key in KEYWAY_MC_SECRET_KEY (64 hex digits) or else in the key file <db>.key (created on
+    /// first start, mode 0600): back that file up apart from the database.
     #[arg(long, default_value = "mission-control.db")]
     db: PathBuf,
     /// Address to listen on.
     #[arg(long, default_value = "127.0.0.1:8787")]
     listen: SocketAddr,
+    /// The operator token that may create properties (or set KEYWAY_MC_OPERATOR_TOKEN). Without
+    /// either, one is generated on the first start and printed once on stderr.
+    #[arg(long)]
+    operator_token: Option<String>,
+    /// Most properties one operator token may create.
+    #[arg(long, default_value_t = OperatorSettings::DEFAULT_MAX_PROPERTIES)]
+    max_properties_per_operator: u32,
+    /// Property creations a minute per operator token.
+    #[arg(long, default_value_t = OperatorSettings::DEFAULT_CREATIONS_PER_MINUTE,
+          value_parser = clap::value_parser!(u32).range(1..))]
+    property_creations_per_minute: u32,
 }
 
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
     tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()))
+        .with_writer(std::io::stderr)
         .init();
     let args = Args::parse();
     let listener = match tokio::net::TcpListener::bind(args.listen).await {
@@ -28,12 +49,30 @@ async fn main() -> std::process::ExitCode {
             return std::process::ExitCode::FAILURE;
         }
     };
-    let addr = listener.local_addr().map(|a| a.to_string()).unwrap_or_else(|_| args.listen.to_string());
-    println!("mission-control listening on http://{addr} (database {})", args.db.display());
-    let shutdown = async {
-        let _ = tokio::signal::ctrl_c().await;
+    let token = args.operator_token.or_else(|| std::env::var(OPERATOR_TOKEN_ENV).ok()).filter(|t| !t.is_empty());
+    let options = ServerOptions {
+        property_creation: PropertyCreation::Operator(OperatorSettings {
+            token,
+            max_properties: args.max_properties_per_operator,
+            creations_per_minute: args.property_creations_per_minute,
+        }),
+        ..ServerOptions::default()
     };
-    match mission_control::serve(&args.db, listener, shutdown).await {
+    let server = match Server::start_on_with(&args.db, listener, options).await {
+        Ok(server) => server,
+        Err(e) => {
+            eprintln!("mission-control: {e}");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
+    if let Some(token) = server.operator_token() {
+        eprintln!(
+            "mission-control: operator token, shown this once (only its hash is stored; it creates properties): {token}"
+        );
+    }
+    println!("mission-control listening on {} (database {})", server.base_url(), args.db.display());
+    let _ = tokio::signal::ctrl_c().await;
+    match server.shutdown().await {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("mission-control: {e}");

@@ -1,6 +1,7 @@
-//! A property's authority key and its change counter.
+//! A property's authority key (sealed at rest, see [`crate::sealed`]) and its change counter.
 
 use crate::error::{AppError, AppResult};
+use crate::sealed;
 use keyway_protocol::credential::{AuthorityKeyId, KeyPair, PublicKey, TrustAnchors};
 use rusqlite::{Transaction, params};
 
@@ -11,11 +12,13 @@ pub struct Authority {
 
 impl Authority {
     pub fn load(tx: &Transaction, property_id: i64) -> AppResult<Self> {
-        let (secret, offset): (Vec<u8>, i16) = tx.query_row(
-            "SELECT authority_secret, utc_offset_minutes FROM properties WHERE id = ?1",
-            params![property_id],
-            |r| Ok((r.get(0)?, r.get(1)?)),
-        )?;
+        let (secret, offset): (Vec<u8>, i16) = tx
+            .query_row(
+                "SELECT keyway_unseal('authority_secret', id, authority_secret), utc_offset_minutes FROM properties WHERE id = ?1",
+                params![property_id],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .map_err(|e| sealed::refused(e, "stored authority key"))?;
         let secret = <[u8; 32]>::try_from(secret.as_slice())
             .map_err(|_| AppError::internal("stored authority key is damaged"))?;
         Ok(Authority { key: KeyPair::from_secret(&secret), utc_offset_minutes: offset })

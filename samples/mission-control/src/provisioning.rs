@@ -3,6 +3,7 @@
 use crate::auth::{self, Manager};
 use crate::error::{AppError, AppResult};
 use crate::property::Authority;
+use crate::sealed;
 use crate::validate;
 use keyway_api::{
     B64, CreateDoorRequest, CreateManagerRequest, CreatePropertyRequest, CreatePropertyResponse, DoorInfo,
@@ -15,9 +16,11 @@ use rusqlite::{OptionalExtension, Transaction, params};
 /// Doorcodes' calendar day follows the property's offset: at most ±14 hours.
 const MAX_UTC_OFFSET_MINUTES: i16 = 14 * 60;
 
+/// Creates a property for the operator `operator_id` (none when property creation is open).
 pub fn create_property(
     tx: &Transaction,
     req: CreatePropertyRequest,
+    operator_id: Option<i64>,
     now: UnixTime,
 ) -> AppResult<CreatePropertyResponse> {
     let name = validate::text("name", &req.name, 200)?;
@@ -27,10 +30,15 @@ pub fn create_property(
     }
     let authority = KeyPair::generate();
     tx.execute(
-        "INSERT INTO properties (name, authority_secret, utc_offset_minutes, created_at) VALUES (?1, ?2, ?3, ?4)",
-        params![name, authority.secret().to_vec(), req.utc_offset_minutes, now.0],
+        "INSERT INTO properties (name, authority_secret, utc_offset_minutes, operator_id, created_at) VALUES (?1, x'', ?2, ?3, ?4)",
+        params![name, req.utc_offset_minutes, operator_id, now.0],
     )?;
     let property_id = tx.last_insert_rowid();
+    // Sealed with the row's id, which only exists once the row does.
+    tx.execute(
+        "UPDATE properties SET authority_secret = keyway_seal('authority_secret', id, ?1) WHERE id = ?2",
+        params![authority.secret().as_slice(), property_id],
+    )?;
     let manager = insert_manager(tx, property_id, &manager_name, true, true, now)?;
     Ok(CreatePropertyResponse { property_id: property_id as u64, authority_key: B64(authority.public()), manager })
 }
@@ -166,13 +174,16 @@ pub fn create_door(
     let door_key = KeyPair::generate();
     let doorcode = DoorcodeSecret::generate();
     tx.execute(
-        "INSERT INTO doors (property_id, name, online, certificate, doorcode_secret, created_at) VALUES (?1, ?2, ?3, x'', ?4, ?5)",
-        params![manager.property_id, name, req.online, doorcode.as_bytes().to_vec(), now.0],
+        "INSERT INTO doors (property_id, name, online, certificate, doorcode_secret, created_at) VALUES (?1, ?2, ?3, x'', x'', ?4)",
+        params![manager.property_id, name, req.online, now.0],
     )?;
     let door_id = DoorId(u32::try_from(tx.last_insert_rowid()).map_err(|_| AppError::internal("door ids exhausted"))?);
     let certificate =
         DoorCertificate::sign(DoorCertBody::new(door_id, door_key.public(), authority.key_id()), &authority.key);
-    tx.execute("UPDATE doors SET certificate = ?1 WHERE id = ?2", params![certificate.to_bytes(), door_id.0])?;
+    tx.execute(
+        "UPDATE doors SET certificate = ?1, doorcode_secret = keyway_seal('doorcode_secret', id, ?2) WHERE id = ?3",
+        params![certificate.to_bytes(), doorcode.as_bytes().as_slice(), door_id.0],
+    )?;
     Ok(ProvisionedDoor {
         door_id,
         name,
@@ -210,7 +221,7 @@ pub fn list_doors(tx: &Transaction, property_id: i64) -> AppResult<Vec<DoorInfo>
     Ok(rows)
 }
 
-/// A door of the property: its certificate and doorcode secret.
+/// A door of the property: its certificate and doorcode secret (opened from its sealed form).
 pub struct DoorRow {
     pub name: String,
     pub online: bool,
@@ -225,7 +236,8 @@ pub struct DoorRow {
 pub fn door(tx: &Transaction, property_id: i64, id: DoorId) -> AppResult<Option<DoorRow>> {
     let row = tx
         .query_row(
-            "SELECT name, online, certificate, doorcode_secret, delivered_seq, activity_head, reported_seq
+            "SELECT name, online, certificate, keyway_unseal('doorcode_secret', id, doorcode_secret), delivered_seq,
+                    activity_head, reported_seq
              FROM doors WHERE id = ?1 AND property_id = ?2",
             params![id.0, property_id],
             |r| {
@@ -240,7 +252,8 @@ pub fn door(tx: &Transaction, property_id: i64, id: DoorId) -> AppResult<Option<
                 ))
             },
         )
-        .optional()?;
+        .optional()
+        .map_err(|e| sealed::refused(e, "stored doorcode secret"))?;
     let Some((name, online, cert, secret, delivered_seq, activity_head, reported_seq)) = row else { return Ok(None) };
     let certificate =
         DoorCertificate::from_bytes(&cert).map_err(|_| AppError::internal("stored door certificate is damaged"))?;

@@ -20,6 +20,7 @@ use serde::Serialize;
 pub struct App {
     pub db: Db,
     pub feed: std::sync::Arc<FeedHub>,
+    pub operators: std::sync::Arc<crate::operator::Operators>,
 }
 
 pub fn router(app: App) -> Router {
@@ -95,11 +96,20 @@ where
 
 // ---- provisioning and managers ------------------------------------------------------------
 
+/// The operator token is judged before the body: without it a caller learns nothing of its request.
 async fn create_property(
     State(app): State<App>,
-    ApiJson(req): ApiJson<CreatePropertyRequest>,
+    bearer: Result<Bearer, AppError>,
+    req: Result<ApiJson<CreatePropertyRequest>, AppError>,
 ) -> AppResult<Json<CreatePropertyResponse>> {
-    app.db.run(move |tx| provisioning::create_property(tx, req, keyway_api::clock::now())).await.map(Json)
+    let operators = app.operators.clone();
+    app.db
+        .run(move |tx| {
+            let operator = operators.authorize(tx, bearer.as_ref())?;
+            provisioning::create_property(tx, req?.0, operator, keyway_api::clock::now())
+        })
+        .await
+        .map(Json)
 }
 
 async fn create_door(

@@ -28,6 +28,16 @@ impl UpdatePlan {
         self.0.entry(door).or_default().push(op);
     }
 
+    /// Puts `op` before everything planned for `door`.
+    pub fn prepend(&mut self, door: DoorId, op: DoorOp) {
+        self.0.entry(door).or_default().insert(0, op);
+    }
+
+    /// The doors something is planned for.
+    pub fn doors(&self) -> impl Iterator<Item = DoorId> + '_ {
+        self.0.keys().copied()
+    }
+
     pub fn add_to_all(&mut self, doors: &DoorSet, op: DoorOp) {
         for door in doors.doors() {
             self.add(*door, op.clone());
@@ -36,6 +46,7 @@ impl UpdatePlan {
 
     /// Appends the planned operations to the logs of the doors among them.
     pub fn commit(mut self, tx: &Transaction, now: UnixTime) -> AppResult<Vec<QueuedUpdate>> {
+        crate::prune::add_lapsed(&mut self, tx, now)?;
         let mut queued = Vec::new();
         let doors: Vec<DoorId> = self.0.keys().copied().collect();
         for door in doors {

@@ -16,10 +16,14 @@ impl Drop for Running {
     }
 }
 
+/// The operator credential the binary is started with (it creates properties only with it).
+const OPERATOR: &str = "op_binary_test_0123456789";
+
 fn start(db: &std::path::Path) -> Running {
     let mut child = Command::new(env!("CARGO_BIN_EXE_mission-control"))
         .args(["--db", db.to_str().unwrap(), "--listen", "127.0.0.1:0"])
         .env("RUST_LOG", "warn")
+        .env("KEYWAY_MC_OPERATOR_TOKEN", OPERATOR)
         .stdout(Stdio::piped())
         .spawn()
         .unwrap();
@@ -45,6 +49,7 @@ async fn the_binary_serves_and_keeps_its_data_across_a_restart() {
         assert_eq!(health["status"], "ok");
         let created: keyway_api::CreatePropertyResponse = http
             .post(format!("{}/v1/properties", server.base))
+            .bearer_auth(OPERATOR)
             .json(&serde_json::json!({ "name": "Elm Court", "manager_name": "Pat" }))
             .send()
             .await

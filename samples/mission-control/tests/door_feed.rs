@@ -222,3 +222,36 @@ async fn an_update_the_door_refused_is_a_rejected_task_with_its_reason() {
     assert_eq!(tasks[1].state, TaskState::Rejected, "{tasks:?}");
     assert!(tasks[1].rejection.as_deref().unwrap_or("").contains("table is full"), "{:?}", tasks[1].rejection);
 }
+
+/// An expired doorcode slot and keycard leave the door with the next change to its log, once:
+/// a busy door does not fill up with what no longer opens anything.
+#[tokio::test]
+async fn lapsed_slots_and_cards_are_removed_with_the_next_change_to_the_door() {
+    let mc = Mc::start().await;
+    let p = property(&mc, "Elm Court").await;
+    let lobby = p.lobby.door_id;
+    let soon = now().saturating_add_secs(2);
+    let (dee, _) =
+        invite(&mc, &p.pm, "Dee", AccessKind::DailyDoorcode, vec![grant(&[lobby], None, Some(soon))], false).await;
+    let slot = match dee.updates.iter().find(|u| u.door_id == lobby).map(|u| u.ops.as_slice()) {
+        Some([DoorOp::AddDoorcode { slot, .. }]) => *slot,
+        other => panic!("{other:?}"),
+    };
+    let card = AddKeycardRequest { card: "0a0b0c0d".into(), doors: vec![lobby], start: None, expiry: Some(soon) };
+    let _: KeycardChangeResponse =
+        mc.ok(Method::POST, &format!("/v1/people/{}/keycards", dee.person.person_id.0), &p.pm, Some(card)).await;
+    while now() < soon {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    // Any later change to the lobby's log brings the removals first.
+    let (eve, _) = invite(&mc, &p.pm, "Eve", AccessKind::DailyDoorcode, vec![grant(&[lobby], None, None)], false).await;
+    let ops: Vec<DoorOp> = eve.updates.iter().filter(|u| u.door_id == lobby).flat_map(|u| u.ops.clone()).collect();
+    let tag = DoorcodeSecret::new(p.lobby.doorcode_secret.0.0).card_tag(&[0x0a, 0x0b, 0x0c, 0x0d]);
+    assert_eq!(ops[0], DoorOp::RemoveDoorcode { slot });
+    assert_eq!(ops[1], DoorOp::RemoveKeycard { card: tag });
+    assert!(matches!(ops[2], DoorOp::AddDoorcode { .. }), "{ops:?}");
+    // And only once.
+    let (fay, _) = invite(&mc, &p.pm, "Fay", AccessKind::DailyDoorcode, vec![grant(&[lobby], None, None)], false).await;
+    let ops: Vec<DoorOp> = fay.updates.iter().flat_map(|u| u.ops.clone()).collect();
+    assert!(matches!(ops.as_slice(), [DoorOp::AddDoorcode { .. }]), "{ops:?}");
+}

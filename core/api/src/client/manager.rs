@@ -25,7 +25,7 @@ type Result<T> = std::result::Result<T, SyncError>;
 
 impl ManagerClient {
     /// `base_url` such as `http://127.0.0.1:8787`; `token` a manager's bearer token (empty for
-    /// the one anonymous call, creating a property).
+    /// no credential).
     pub fn new(base_url: &str, token: impl Into<String>) -> Result<Self> {
         Ok(ManagerClient { http: Http::new(&ClientConfig::new(base_url))?, token: token.into() })
     }
@@ -35,14 +35,26 @@ impl ManagerClient {
         self.http.base_url()
     }
 
-    /// Creates a property; the answer holds the first (Portfolio) manager's credentials.
+    /// Creates a property without a credential, which only a server with open property creation
+    /// accepts (an in-process test server); the answer holds the first (Portfolio) manager's
+    /// credentials.
     pub async fn create_property(
         base_url: &str,
         req: &CreatePropertyRequest,
     ) -> Result<(CreatePropertyResponse, ManagerClient)> {
-        let anonymous = ManagerClient::new(base_url, "")?;
-        let created: CreatePropertyResponse = anonymous.call(Method::POST, "/v1/properties", Some(req)).await?;
-        let client = anonymous.with_token(&created.manager.token);
+        Self::create_property_as_operator(base_url, "", req).await
+    }
+
+    /// Creates a property with the server's operator token (401 without a known one; 403 once
+    /// the token's quota of properties is reached, 429 above its rate).
+    pub async fn create_property_as_operator(
+        base_url: &str,
+        operator_token: &str,
+        req: &CreatePropertyRequest,
+    ) -> Result<(CreatePropertyResponse, ManagerClient)> {
+        let operator = ManagerClient::new(base_url, operator_token)?;
+        let created: CreatePropertyResponse = operator.call(Method::POST, "/v1/properties", Some(req)).await?;
+        let client = operator.with_token(&created.manager.token);
         Ok((created, client))
     }
 

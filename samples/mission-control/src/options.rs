@@ -1,0 +1,59 @@
+//! How a server starts: where its secret key comes from and who may create properties.
+
+use crate::secret_key::SecretKeySource;
+
+#[derive(Clone, Debug, Default)]
+pub struct ServerOptions {
+    pub secret_key: SecretKeySource,
+    pub property_creation: PropertyCreation,
+}
+
+impl ServerOptions {
+    /// Anyone who reaches the server may create properties, as before operator tokens: for
+    /// in-process servers of tests and demos only (refused on a non-loopback address).
+    pub fn open_property_creation() -> Self {
+        ServerOptions { secret_key: SecretKeySource::default(), property_creation: PropertyCreation::Open }
+    }
+}
+
+/// Who may `POST /v1/properties`.
+#[derive(Clone, Debug)]
+pub enum PropertyCreation {
+    /// Anyone, with no quota (loopback only).
+    Open,
+    /// The holder of an operator token, within its quota and rate.
+    Operator(OperatorSettings),
+}
+
+impl Default for PropertyCreation {
+    fn default() -> Self {
+        PropertyCreation::Operator(OperatorSettings::default())
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct OperatorSettings {
+    /// The operator token to accept (registered by its hash). Without one, a token is generated
+    /// on the first start of a database that has no operator yet, and shown once by
+    /// [`crate::Server::operator_token`].
+    pub token: Option<String>,
+    /// At most this many properties per operator token.
+    pub max_properties: u32,
+    /// Property creations a minute per operator token (bursts up to the same number).
+    pub creations_per_minute: u32,
+}
+
+impl OperatorSettings {
+    pub const DEFAULT_MAX_PROPERTIES: u32 = 100;
+    pub const DEFAULT_CREATIONS_PER_MINUTE: u32 = 10;
+}
+
+impl Default for OperatorSettings {
+    fn default() -> Self {
+        OperatorSettings {
+            token: None,
+            max_properties: Self::DEFAULT_MAX_PROPERTIES,
+            creations_per_minute: Self::DEFAULT_CREATIONS_PER_MINUTE,
+        }
+    }
+}
