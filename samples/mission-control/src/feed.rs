@@ -118,13 +118,9 @@ impl FeedHub {
             .query_row("SELECT property_id FROM doors WHERE id = ?1", params![body.door_id.0], |r| r.get(0))
             .optional()?
             .ok_or_else(refused)?;
-        let anchors = Authority::load(tx, property_id)?.anchors();
+        let authority = Authority::load(tx, property_id)?;
         let door = provisioning::door(tx, property_id, body.door_id)?.ok_or_else(refused)?;
-        let door_key = door
-            .certificate
-            .verify(&anchors)
-            .map_err(|e| AppError::internal(format!("stored door certificate: {e}")))?;
-        hello.verify_signature(&door_key).map_err(|_| refused())?;
+        hello.verify_signature(&door.door_key(&authority.anchors())?).map_err(|_| refused())?;
         receipts::door_reported(tx, body.door_id, body.update_seq, body.door_time, now)?;
         tx.execute("UPDATE doors SET feed_seen_at = ?1 WHERE id = ?2", params![now.0, body.door_id.0])?;
         if body.door_time > now.saturating_add_secs(CLOCK_AHEAD_SECS) {
@@ -132,7 +128,6 @@ impl FeedHub {
             // its clock is set back below, and what it should hold is queued again.
             crate::resync::clock_was_ahead(tx, property_id, body.door_id, now)?;
         }
-        let authority = Authority::load(tx, property_id)?;
         let time = TimeStatementBody {
             version: TimeStatementBody::VERSION,
             door_id: body.door_id,
@@ -145,23 +140,31 @@ impl FeedHub {
     }
 }
 
-/// One look at `session`'s log after `after`: the next batch if there is one.
+/// One look at `session`'s log after `after`: the next batch if there is one. Every waiting
+/// poll runs this on every manager request, so the authority key is unsealed only when an
+/// update after `after` exists.
 pub fn poll(tx: &Transaction, session: &DoorSession, after: u64, now: UnixTime) -> AppResult<FeedUpdatesResponse> {
-    let door = provisioning::door(tx, session.property_id, session.door)?
+    let (log_head, activity_head, receipted_seq): (u64, u64, u64) = tx
+        .query_row(
+            "SELECT log_head, activity_head,
+                    (SELECT COALESCE(MAX(applied_seq), 0) FROM receipts WHERE door_id = ?1)
+             FROM doors WHERE id = ?1 AND property_id = ?2",
+            params![session.door.0, session.property_id],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+        )
+        .optional()?
         .ok_or_else(|| AppError::gone("this door is no longer provisioned"))?;
-    let (log_head, receipted_seq): (u64, u64) = tx.query_row(
-        "SELECT log_head, (SELECT COALESCE(MAX(applied_seq), 0) FROM receipts WHERE door_id = ?1) FROM doors WHERE id = ?1",
-        params![session.door.0],
-        |r| Ok((r.get(0)?, r.get(1)?)),
-    )?;
     tx.execute("UPDATE doors SET feed_seen_at = ?1 WHERE id = ?2", params![now.0, session.door.0])?;
-    let authority = Authority::load(tx, session.property_id)?;
-    let batch = updates::pending_batch(tx, &authority, session.door, after, now)?;
+    let batch = if log_head > after {
+        updates::pending_batch(tx, &Authority::load(tx, session.property_id)?, session.door, after, now)?
+    } else {
+        None
+    };
     Ok(FeedUpdatesResponse {
         batch: batch.map(B64),
         log_head,
         receipted_seq,
-        known_activity_head: door.activity_head,
+        known_activity_head: activity_head,
         server_time: now,
     })
 }

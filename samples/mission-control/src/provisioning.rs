@@ -10,7 +10,9 @@ use keyway_api::{
     ManagerCredentials, ManagerInfo, ProvisionedDoor, Secret32, SetKeyManagementRequest,
 };
 use keyway_protocol::UnixTime;
-use keyway_protocol::credential::{DoorCertBody, DoorCertificate, DoorId, DoorcodeSecret, KeyPair};
+use keyway_protocol::credential::{
+    DoorCertBody, DoorCertificate, DoorId, DoorcodeSecret, KeyPair, PublicKey, TrustAnchors,
+};
 use rusqlite::{OptionalExtension, Transaction, params};
 
 /// Doorcodes' calendar day follows the property's offset: at most ±14 hours.
@@ -231,6 +233,13 @@ pub struct DoorRow {
     /// The highest seq the door itself has shown: where its next batch starts.
     pub reported_seq: u64,
     pub activity_head: u64,
+}
+
+impl DoorRow {
+    /// The door key its stored certificate certifies under `anchors`.
+    pub fn door_key(&self, anchors: &TrustAnchors) -> AppResult<PublicKey> {
+        self.certificate.verify(anchors).map_err(|e| AppError::internal(format!("stored door certificate: {e}")))
+    }
 }
 
 pub fn door(tx: &Transaction, property_id: i64, id: DoorId) -> AppResult<Option<DoorRow>> {

@@ -18,7 +18,8 @@ pub fn add_lapsed(plan: &mut UpdatePlan, tx: &Transaction, now: UnixTime) -> App
     let mut removals: Vec<(DoorId, DoorOp)> = Vec::new();
     for door in &doors {
         let mut stmt = tx.prepare(
-            "DELETE FROM doorcode_slots WHERE door_id = ?1 AND key_id IN (SELECT id FROM keys WHERE expiry <= ?2)
+            "DELETE FROM doorcode_slots WHERE door_id = ?1
+                 AND EXISTS (SELECT 1 FROM keys k WHERE k.id = doorcode_slots.key_id AND k.expiry <= ?2)
              RETURNING slot",
         )?;
         let slots =

@@ -68,9 +68,7 @@ fn check(tx: &Transaction, from: Uploader, anchors: &TrustAnchors, receipt: &Rec
     let Some(door) = provisioning::door(tx, from.property_id(), body.door_id)? else {
         return Ok(Err(format!("{} is not a door of this property", body.door_id)));
     };
-    let door_key =
-        door.certificate.verify(anchors).map_err(|e| AppError::internal(format!("stored door certificate: {e}")))?;
-    if let Err(e) = receipt.verify_signature(&door_key) {
+    if let Err(e) = receipt.verify_signature(&door.door_key(anchors)?) {
         return Ok(Err(format!("not signed by the door's certified key: {e}")));
     }
     // SQLite integers are signed 64-bit: larger values cannot come from a working door.

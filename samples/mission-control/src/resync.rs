@@ -43,17 +43,23 @@ pub fn door_ahead(tx: &Transaction, door: DoorId, door_seq: u64, now: UnixTime) 
         "UPDATE door_updates SET rejected = ?1 WHERE door_id = ?2 AND delivered_at IS NULL AND rejected IS NULL",
         params![SKIPPED, door.0],
     )?;
-    for op in live_state(tx, property, door, now)? {
-        plan.add(door, op);
-    }
-    plan.commit(tx, now)?;
-    Ok(())
+    queue_live_state(tx, plan, property, door, now)
 }
 
 /// A door reported a clock ahead of Mission Control's: it may have pruned revocations whose
 /// `until` it believed past. Queues what it should hold again (idempotent at the door).
 pub fn clock_was_ahead(tx: &Transaction, property: i64, door: DoorId, now: UnixTime) -> AppResult<()> {
-    let mut plan = UpdatePlan::default();
+    queue_live_state(tx, UpdatePlan::default(), property, door, now)
+}
+
+/// Commits `plan` followed by what `door` should hold now.
+fn queue_live_state(
+    tx: &Transaction,
+    mut plan: UpdatePlan,
+    property: i64,
+    door: DoorId,
+    now: UnixTime,
+) -> AppResult<()> {
     for op in live_state(tx, property, door, now)? {
         plan.add(door, op);
     }
