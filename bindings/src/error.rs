@@ -82,6 +82,11 @@ pub enum KeywayError {
     /// report the door to the property manager.
     #[error("door not trusted: {reason}")]
     DoorNotTrusted { reason: String },
+    /// The phone is connected to another door than the one it asked for (the peripheral's
+    /// challenge names door `found`): connect to door `expected` and retry. This is the
+    /// peripheral's own claim, checked before anything else; nothing was sent to it.
+    #[error("this is door {found}, not door {expected}: connect to door {expected}")]
+    WrongDoor { expected: u32, found: u32 },
     /// The exchange with the door broke down (garbled or unexpected messages): retry.
     #[error("door exchange failed: {reason}")]
     DoorExchange { reason: String },
@@ -93,8 +98,14 @@ pub enum KeywayError {
 /// The category is decided in the wallet; this is only its translation for apps.
 impl From<WalletError> for KeywayError {
     fn from(e: WalletError) -> Self {
-        let reason = e.to_string();
-        match e.category() {
+        KeywayError::from_category(e.category(), e.to_string())
+    }
+}
+
+impl KeywayError {
+    /// The case for an error of `category` whose text is `reason`.
+    pub(crate) fn from_category(category: Category, reason: String) -> Self {
+        match category {
             Category::Storage => KeywayError::Storage { reason },
             Category::SecureStorage => KeywayError::SecureStorage { reason },
             Category::InvalidInput => KeywayError::InvalidInput { reason },
@@ -114,6 +125,7 @@ impl From<WalletError> for KeywayError {
             Category::LinkDisconnected => KeywayError::LinkDisconnected,
             Category::Link => KeywayError::Link { reason },
             Category::DoorNotTrusted => KeywayError::DoorNotTrusted { reason },
+            Category::WrongDoor { expected, found } => KeywayError::WrongDoor { expected: expected.0, found: found.0 },
             Category::DoorExchange => KeywayError::DoorExchange { reason },
             _ => KeywayError::Internal { reason },
         }

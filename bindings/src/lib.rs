@@ -10,9 +10,12 @@ uniffi::setup_scaffolding!("keyway");
 
 pub mod ble_link;
 pub mod callback_error;
+pub mod discovery;
 pub mod error;
 pub mod log_sink;
+pub mod observe;
 pub mod options;
+pub mod push_link;
 pub mod records;
 pub mod secure_store;
 #[cfg(feature = "simulator")]
@@ -23,7 +26,9 @@ pub use ble_link::{BleLink, ForeignLink, GattProfile};
 pub use callback_error::CallbackError;
 pub use error::KeywayError;
 pub use log_sink::{LogLevel, LogRecord, LogSink};
+pub use observe::{KeyListener, Subscription, UnlockListener};
 pub use options::{NetworkOptions, UnlockOptions};
+pub use push_link::PushLink;
 pub use secure_store::SecureStore;
 pub use wallet::Wallet;
 

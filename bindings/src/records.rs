@@ -50,6 +50,16 @@ pub enum KeyState {
     },
     /// Ended early by the property manager.
     Revoked,
+    /// Shortened by the property manager: the key `replaced_by` (a new key id, ending
+    /// earlier) took its place. Not "revoked": the person still has access, on the new key.
+    Replaced {
+        replaced_by: u64,
+    },
+    /// Within its window, but the phone has not synced within the property's revalidation
+    /// window (for a guest key: its host's phone): doors refuse it until a sync.
+    NeedsSync {
+        since: SystemTime,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
@@ -63,6 +73,8 @@ pub struct KeyInfo {
     pub doors: Vec<u32>,
     pub start: SystemTime,
     pub expiry: SystemTime,
+    /// Sync before this time to keep opening offline doors ("sync needed by").
+    pub sync_needed_by: SystemTime,
     pub state: KeyState,
 }
 
@@ -77,11 +89,14 @@ impl From<&KeyView> for KeyInfo {
             doors: v.doors.doors().iter().map(|d| d.0).collect(),
             start: to_system_time(v.validity.start),
             expiry: to_system_time(v.validity.expiry),
+            sync_needed_by: to_system_time(v.fresh_until),
             state: match v.state {
                 CoreKeyState::Active => KeyState::Active,
                 CoreKeyState::Upcoming { start } => KeyState::Upcoming { start: to_system_time(start) },
                 CoreKeyState::Expired { at } => KeyState::Expired { at: to_system_time(at) },
                 CoreKeyState::Revoked => KeyState::Revoked,
+                CoreKeyState::Replaced { by } => KeyState::Replaced { replaced_by: by.0 },
+                CoreKeyState::NeedsSync { since } => KeyState::NeedsSync { since: to_system_time(since) },
             },
         }
     }
@@ -147,6 +162,7 @@ pub enum DenialReason {
     InvalidOperation,
     ClockBackwards,
     SeqGap,
+    NotRevalidated,
 }
 
 /// What an unlock did, from the door's verified receipt (`keyway_wallet::unlock::UnlockReport`).
@@ -161,19 +177,52 @@ pub struct UnlockReport {
     pub seq_before: u64,
     pub seq_after: u64,
     pub updates_carried: bool,
+    pub time_carried: bool,
     pub activity_records: u32,
 }
 
 /// Something a door logged.
 #[derive(Debug, Clone, PartialEq, Eq, uniffi::Enum)]
 pub enum Activity {
-    AppUnlock { key_id: u64, person_id: u64, guest: bool },
-    AppDenied { key_id: Option<u64>, person_id: Option<u64>, reason: DenialReason },
-    DoorcodeEntry { slot: u32, person_id: u64 },
-    DoorcodeDenied { reason: DenialReason },
-    KeycardEntry { card: Vec<u8>, person_id: u64 },
-    KeycardDenied { card: Vec<u8>, reason: DenialReason },
-    UpdateRejected { seq: u64, reason: DenialReason },
+    AppUnlock {
+        key_id: u64,
+        person_id: u64,
+        guest: bool,
+    },
+    AppDenied {
+        key_id: Option<u64>,
+        person_id: Option<u64>,
+        reason: DenialReason,
+    },
+    DoorcodeEntry {
+        slot: u32,
+        person_id: u64,
+    },
+    DoorcodeDenied {
+        reason: DenialReason,
+    },
+    KeycardEntry {
+        card: Vec<u8>,
+        person_id: u64,
+    },
+    KeycardDenied {
+        card: Vec<u8>,
+        reason: DenialReason,
+    },
+    UpdateRejected {
+        seq: u64,
+        reason: DenialReason,
+    },
+    /// Signed time moved the door's clock (by 30 s or more).
+    ClockSet {
+        before: SystemTime,
+        after: SystemTime,
+    },
+    /// A secure keycard that answered the door's challenge (`KeycardEntry` is a UID-only card).
+    SecureKeycardEntry {
+        card: Vec<u8>,
+        person_id: u64,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
@@ -203,6 +252,12 @@ impl From<&ActivityRecord> for ActivityEntry {
                 Activity::KeycardDenied { card: card.as_slice().to_vec(), reason: *reason }
             }
             E::UpdateRejected { seq, reason } => Activity::UpdateRejected { seq: *seq, reason: *reason },
+            E::ClockSet { before, after } => {
+                Activity::ClockSet { before: to_system_time(*before), after: to_system_time(*after) }
+            }
+            E::SecureKeycardEntry { card, person } => {
+                Activity::SecureKeycardEntry { card: card.as_slice().to_vec(), person_id: person.0 }
+            }
         };
         ActivityEntry { seq: r.seq, time: to_system_time(r.time), event }
     }

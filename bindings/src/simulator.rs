@@ -58,6 +58,7 @@ impl SimulatedProperty {
             door_key,
             anchors: TrustAnchors::new([self.authority.public()]),
             doorcode_secret: DoorcodeSecret::generate(),
+            card_key: None,
             utc_offset_minutes: 0,
             clock: keyway_api::clock::now(),
         });
@@ -155,6 +156,7 @@ impl SimulatedDoor {
             door_key: KeyPair::from_secret(&p.door_secret_key.0.0),
             anchors: TrustAnchors::new(p.trust_anchors.iter().map(|k| k.0)),
             doorcode_secret: DoorcodeSecret::new(p.doorcode_secret.0.0),
+            card_key: p.card_key.as_ref().map(|k| k.0.clone()),
             utc_offset_minutes: p.utc_offset_minutes,
             clock: keyway_api::clock::now(),
         });
@@ -178,6 +180,18 @@ impl SimulatedDoor {
 
     pub fn door_id(&self) -> u32 {
         self.door_id
+    }
+
+    /// The Keyway service data this door advertises now (door id and update seq), as a
+    /// scanner hands it to the app.
+    pub fn advertisement(&self) -> Result<Vec<u8>> {
+        Ok(keyway_link::gatt::door_advert(&*lock(&self.engine)?).to_bytes().to_vec())
+    }
+
+    /// The door's whole scan response (the AD structure carrying that service data), as
+    /// Android's `ScanRecord.getBytes` gives it.
+    pub fn scan_response(&self) -> Result<Vec<u8>> {
+        Ok(keyway_link::gatt::service_data_ad(&keyway_link::gatt::door_advert(&*lock(&self.engine)?)))
     }
 
     pub fn name(&self) -> String {

@@ -7,8 +7,11 @@
 //! Task or asyncio future) disconnects the link at once and frees the unlock slot.
 
 use crate::ble_link::{BleLink, ForeignLink, LinkHandle};
+use crate::discovery::DoorAdvertisement;
 use crate::error::{KeywayError, Result};
+use crate::observe::{KeyListener, KeyUpdate, Subscription, UnlockEvent, UnlockListener};
 use crate::options::{NetworkOptions, UnlockOptions};
+use crate::push_link::PushLink;
 use crate::records::{
     self, DoorInfo, KeyInfo, PendingUpdates, ReceiptInfo, ShareRequestInfo, SyncSummary, UploadSummary,
 };
@@ -34,10 +37,16 @@ impl Wallet {
 
     /// Runs `f` on the core wallet from a blocking (app) thread, under the core's short lock.
     fn with<R>(&self, f: impl FnOnce(&mut CoreWallet) -> Result<R>) -> Result<R> {
+        self.blocking()?;
+        logged(self.shared.with(f))
+    }
+
+    /// Refuses a blocking call made from inside one of Keyway's async tasks.
+    fn blocking(&self) -> Result<()> {
         if tokio::runtime::Handle::try_current().is_ok() {
             return Err(KeywayError::Internal { reason: "blocking wallet call made from an async task".into() });
         }
-        logged(self.shared.with(f))
+        Ok(())
     }
 }
 
@@ -50,6 +59,7 @@ fn http_options(options: Option<NetworkOptions>) -> Result<Option<HttpOptions>> 
 struct CancelOnDrop {
     link: Arc<LinkHandle>,
     slot: Arc<UnlockSlot>,
+    shared: Arc<SharedWallet>,
     door: u32,
     armed: bool,
 }
@@ -58,7 +68,8 @@ impl Drop for CancelOnDrop {
     fn drop(&mut self) {
         if self.armed {
             self.link.cancel();
-            self.slot.release();
+            self.slot.cancel();
+            self.shared.unlock_cancelled(DoorId(self.door));
             tracing::info!(door = self.door, "unlock cancelled by the app");
         }
     }
@@ -160,16 +171,64 @@ impl Wallet {
     /// token, backend address) and starts over as a new wallet with a new device key. A sync
     /// or an unlock under way when it is called keeps nothing of what it brings back.
     pub fn reset(&self) -> Result<()> {
-        self.with(|w| Ok(w.reset()?))?;
+        self.blocking()?;
+        logged(self.shared.reset().map_err(KeywayError::from))?;
         tracing::info!("wallet reset");
         Ok(())
     }
 
     /// Guest, step 2: imports a guest key offer meant for this device.
     pub fn accept_guest_key(&self, offer: String) -> Result<KeyInfo> {
-        let key = self.with(|w| Ok(KeyInfo::from(&w.accept_guest_key(&offer)?)))?;
+        self.blocking()?;
+        let key = KeyInfo::from(&logged(self.shared.accept_guest_key(&offer).map_err(KeywayError::from))?);
         tracing::info!(key = %key.label, "guest key accepted");
         Ok(key)
+    }
+
+    /// Calls `listener` with the keys at once, then whenever they change (a sync brought a
+    /// key or a revocation, a key was replaced by a shorter one, started, expired or is about
+    /// to, a guest key was accepted, the wallet was reset) and when the wallet needs a sync.
+    /// Cancel (or drop / close) the returned subscription to stop. Time alone changes key
+    /// states: call `refreshKeyStates` when the app comes to the foreground.
+    pub fn subscribe_keys(&self, listener: Arc<dyn KeyListener>) -> Result<Arc<Subscription>> {
+        self.blocking()?;
+        let deliver = move |u: &keyway_wallet::observe::KeyUpdate| listener.on_update(KeyUpdate::from(u));
+        let sub = logged(self.shared.subscribe_keys(Arc::new(deliver)).map_err(KeywayError::from))?;
+        Ok(Subscription::new(sub))
+    }
+
+    /// Re-evaluates key states now; key listeners hear what changed.
+    pub fn refresh_key_states(&self) -> Result<()> {
+        self.blocking()?;
+        logged(self.shared.refresh_keys().map_err(KeywayError::from))
+    }
+
+    /// Calls `listener` with the progress of every unlock from now on (connecting, door
+    /// verified, request sent, granted or denied, updates delivered, receipt stored, or
+    /// failed / cancelled). Cancel (or drop / close) the returned subscription to stop.
+    pub fn subscribe_unlock_events(&self, listener: Arc<dyn UnlockListener>) -> Arc<Subscription> {
+        let deliver = move |e: &keyway_wallet::UnlockEvent| listener.on_event(UnlockEvent::from(e));
+        Subscription::new(self.shared.subscribe_unlock_events(Arc::new(deliver)))
+    }
+
+    /// Reads a scanned door's advertisement: `bytes` is the Keyway service data (or the raw
+    /// advertising data / scan response holding it), `rssi` the reading in dBm that came with
+    /// it (null/nil/None or 127 when there was none). Says which door it is, whether a key of
+    /// this wallet opens it now, whether this phone carries updates for it, and whether it is
+    /// near by the threshold of `setNearRssi`. Raises `InvalidPayload` for bytes that are not
+    /// a Keyway door's advertisement.
+    pub fn parse_advertisement(&self, bytes: Vec<u8>, rssi: Option<i16>) -> Result<DoorAdvertisement> {
+        self.blocking()?;
+        Ok(logged(self.shared.parse_advertisement(&bytes, rssi).map_err(KeywayError::from))?.into())
+    }
+
+    /// The RSSI (dBm) at or above which `parseAdvertisement` says `Near` (default -70).
+    pub fn set_near_rssi(&self, dbm: i16) {
+        self.shared.set_near_rssi(dbm);
+    }
+
+    pub fn near_rssi(&self) -> i16 {
+        self.shared.near_rssi()
     }
 }
 
@@ -229,7 +288,13 @@ impl Wallet {
         let options = logged(options.unwrap_or_default().to_core())?;
         let slot = Arc::new(logged(self.shared.claim_unlock().map_err(KeywayError::from))?);
         let mut link = ForeignLink::new(link);
-        let mut cancel = CancelOnDrop { link: link.handle(), slot: slot.clone(), door: door_id, armed: true };
+        let mut cancel = CancelOnDrop {
+            link: link.handle(),
+            slot: slot.clone(),
+            shared: self.shared.clone(),
+            door: door_id,
+            armed: true,
+        };
         let shared = self.shared.clone();
         let task = tokio::task::spawn_blocking(move || {
             let report = shared.unlock_claimed(&slot, DoorId(door_id), &mut link, options);
@@ -240,6 +305,24 @@ impl Wallet {
         let joined = task.await;
         cancel.armed = false;
         let report = joined.map_err(|e| KeywayError::Internal { reason: format!("unlock task failed: {e}") })?;
+        let report = logged(report.map_err(KeywayError::from))?;
+        tracing::info!(door = door_id, granted = report.granted, seq = report.seq_after, "unlock finished");
+        Ok(report)
+    }
+
+    /// Unlocks `door_id` over a `PushLink` the app drives from its BLE callbacks (see
+    /// `PushLink`): no thread waits on the door. The same results, errors and events as
+    /// `unlock`; cancelling the call ends the exchange at once (`link.nextWrite()` returns
+    /// null/nil/None: disconnect) and stores nothing.
+    #[uniffi::method(default(options = None))]
+    pub async fn unlock_push(
+        &self,
+        door_id: u32,
+        link: Arc<PushLink>,
+        options: Option<UnlockOptions>,
+    ) -> Result<UnlockReport> {
+        let options = logged(options.unwrap_or_default().to_core())?;
+        let report = self.shared.unlock_push(DoorId(door_id), &link.inner, options).await;
         let report = logged(report.map_err(KeywayError::from))?;
         tracing::info!(door = door_id, granted = report.granted, seq = report.seq_after, "unlock finished");
         Ok(report)

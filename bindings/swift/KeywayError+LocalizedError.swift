@@ -28,6 +28,7 @@ extension KeywayError: LocalizedError {
         case .LinkDisconnected(let message): return message
         case .Link(let message): return message
         case .DoorNotTrusted(let message): return message
+        case .WrongDoor(let message): return message
         case .DoorExchange(let message): return message
         case .Internal(let message): return message
         }

@@ -104,6 +104,7 @@ pub fn unlock(wallet: &mut Wallet, door: &Door) -> UnlockReport {
     wallet.unlock(door.id, &mut door.connect()).unwrap()
 }
 
+/// An app-key invite to `doors`; `expiry: None` grants it explicitly without an end (`"never"`).
 pub fn app_invite(
     name: &str,
     doors: &[DoorId],
@@ -115,7 +116,7 @@ pub fn app_invite(
         name: name.into(),
         contact: format!("{}@example.com", name.to_lowercase().replace(' ', ".")),
         access: AccessKind::AppKey,
-        keys: vec![KeyGrant { doors: doors.to_vec(), start, expiry }],
+        keys: vec![KeyGrant { doors: doors.to_vec(), start, expiry: expiry.map_or(keyway_api::Expiry::Never, keyway_api::Expiry::At) }],
         resident: true,
         may_share,
     }

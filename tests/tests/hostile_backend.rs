@@ -44,7 +44,7 @@ async fn setup() -> Setup {
         })
         .unwrap();
     let person = invite.person.person_id.0;
-    let grant = KeyGrant { doors: vec![p.garage.id], start: None, expiry: Some(expiry) };
+    let grant = KeyGrant { doors: vec![p.garage.id], start: None, expiry: expiry.into() };
     p.manager.add_key(invite.person.person_id, &grant).await.unwrap();
     Setup { _dir: dir, backend, p, proxy, wallet, person }
 }

@@ -171,6 +171,7 @@ fun main() {
 
     concurrencyTests(suite)
     errorTests(suite)
+    streamTests(suite, tmp)
 
     val status = suite.run()
     tmp.deleteRecursively()

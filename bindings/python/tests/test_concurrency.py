@@ -152,3 +152,95 @@ def test_network_timeout_and_attempts_are_per_call_options(black_hole):
     assert "after 2 attempts" in str(e.value)
     with pytest.raises(keyway.KeywayError.InvalidInput):
         asyncio.run(wallet.upload(keyway.NetworkOptions(timeout_ms=200, attempts=0)))
+
+
+async def drive_push_link(link, door, mtu=247):
+    """An app's callback-driven BLE stack, with a simulated door as the peripheral: connected
+    (the challenge arrives as notifications), then each frame pulled is written and answered."""
+    link.connected(mtu)
+    for frame in door.connect(mtu):
+        link.notification(frame)
+    while True:
+        frame = await link.next_write()
+        if frame is None:
+            return
+        for answer in door.write(frame):
+            link.notification(answer)
+
+
+def test_an_unlock_over_a_push_link_is_granted_with_its_progress():
+    wallet, lobby = guest_wallet()
+    events = []
+
+    class Listener(keyway.UnlockListener):
+        def on_event(self, event):
+            events.append(type(event).__name__.split(".")[-1])
+
+    subscription = wallet.subscribe_unlock_events(Listener())
+    link = keyway.PushLink()
+
+    async def scenario():
+        report, _ = await asyncio.wait_for(asyncio.gather(wallet.unlock_push(7, link), drive_push_link(link, lobby)), 5)
+        return report
+
+    assert asyncio.run(scenario()).granted
+    assert link.is_finished()
+    assert events == ["CONNECTING", "DOOR_VERIFIED", "REQUEST_SENT", "GRANTED", "RECEIPT_STORED"]
+    assert len(wallet.receipts()) == 1
+    # One link per connection.
+    with pytest.raises(keyway.KeywayError.Link):
+        asyncio.run(wallet.unlock_push(7, link))
+
+
+def test_a_cancelled_push_unlock_ends_the_link_and_frees_the_wallet_at_once():
+    wallet, lobby = guest_wallet()
+    events = []
+
+    class Listener(keyway.UnlockListener):
+        def on_event(self, event):
+            events.append(type(event).__name__.split(".")[-1])
+
+    subscription = wallet.subscribe_unlock_events(Listener())
+    silent = keyway.PushLink()
+    silent.connected(247)
+
+    async def scenario():
+        writer = asyncio.ensure_future(silent.next_write())
+        with pytest.raises(asyncio.TimeoutError):
+            await asyncio.wait_for(wallet.unlock_push(7, silent), timeout=0.3)
+        cancelled_at = time.monotonic()
+        # The app's writer learns at once that the exchange is over: it disconnects.
+        assert await asyncio.wait_for(writer, 0.1) is None
+        assert time.monotonic() - cancelled_at < 0.1
+        assert silent.is_finished()
+        assert timed(wallet.keys) < 0.1
+        fresh = keyway.PushLink()
+        report, _ = await asyncio.wait_for(asyncio.gather(wallet.unlock_push(7, fresh), drive_push_link(fresh, lobby)), 2)
+        return report
+
+    assert asyncio.run(scenario()).granted
+    assert events[:2] == ["CONNECTING", "CANCELLED"]
+    assert len(wallet.receipts()) == 1, "the cancelled exchange stored nothing"
+
+
+def test_a_push_link_that_disconnects_or_stays_silent_fails_as_a_blocking_link_does():
+    wallet, _ = guest_wallet()
+    link = keyway.PushLink()
+    link.connected(247)
+
+    async def drop_soon():
+        await asyncio.sleep(0.05)
+        link.disconnected()
+
+    async def scenario():
+        with pytest.raises(keyway.KeywayError.LinkDisconnected):
+            await asyncio.gather(wallet.unlock_push(7, link), drop_soon())
+
+    asyncio.run(scenario())
+    silent = keyway.PushLink()
+    started = time.monotonic()
+    with pytest.raises(keyway.KeywayError.LinkTimeout):
+        asyncio.run(wallet.unlock_push(7, silent, keyway.UnlockOptions(timeout_ms=200)))
+    assert time.monotonic() - started < 2
+    with pytest.raises(keyway.KeywayError.Link):
+        keyway.PushLink().notification(bytes(600))

@@ -60,3 +60,35 @@ def test_swift_localized_description_covers_every_error_case():
     extension = open(os.path.join(ROOT, "swift", "KeywayError+LocalizedError.swift")).read()
     listed = set(re.findall(r"case \.(\w+)\(let message\): return message", extension))
     assert listed == cases
+
+
+def test_swift_async_stream_extension_calls_what_the_bindings_generate():
+    generated = open(os.path.join(ROOT, "swift", "generated", "KeywayCore.swift")).read()
+    extension = open(os.path.join(ROOT, "swift", "Keyway+AsyncStream.swift")).read()
+    for signature in [
+        "func subscribeKeys(listener: KeyListener)throws  -> Subscription",
+        "func subscribeUnlockEvents(listener: UnlockListener) -> Subscription",
+        "func onUpdate(update: KeyUpdate)",
+        "func onEvent(event: UnlockEvent)",
+        "func cancel()",
+        "public protocol KeyListener: AnyObject, Sendable",
+        "public protocol UnlockListener: AnyObject, Sendable",
+    ]:
+        assert signature in generated, signature
+    for call in [
+        "try subscribeKeys(listener: KeyStreamListener(continuation))",
+        "subscribeUnlockEvents(listener: UnlockStreamListener(continuation))",
+        "func onUpdate(update: KeyUpdate) { continuation.yield(update) }",
+        "func onEvent(event: UnlockEvent) { continuation.yield(event) }",
+        "subscription.cancel()",
+        "extension Wallet {",
+    ]:
+        assert call in extension, call
+    # The reference CoreBluetooth link drives the generated PushLink.
+    reference = open(os.path.join(ROOT, "swift", "CoreBluetoothLink.swift")).read()
+    assert "NOT COMPILED HERE" in reference
+    for call in ["link.connected(mtu:", "link.notification(frame:", "link.nextWrite()", "wallet.unlockPush(doorId:"]:
+        assert call in reference, call
+    for signature in ["func connected(mtu: UInt32)", "func notification(frame: Data)", "func nextWrite()async  -> Data?",
+                      "func unlockPush(doorId: UInt32, link: PushLink, options: UnlockOptions? = nil)async throws  -> UnlockReport"]:
+        assert signature in generated, signature

@@ -22,6 +22,10 @@ pub enum ErrorCode {
     Gone,
     /// 413: the body is larger than the server accepts.
     PayloadTooLarge,
+    /// 429: too many requests of this kind from this credential. The answer's `Retry-After`
+    /// header holds the seconds to wait, and the message says them too; the same request may
+    /// then succeed.
+    TooManyRequests,
     /// 500: a fault of the server itself; retrying may help.
     Internal,
     /// 503: the server is busy (a bounded table is full); retry shortly.

@@ -7,6 +7,8 @@
 //!
 //! - [`wire`]: the base64 wrapper and the byte forms it carries.
 //! - [`error`]: the JSON error body every 4xx/5xx answer carries.
+//! - [`json`]: reading JSON request bodies by field name only (a positional array for a struct
+//!   is refused).
 //! - [`manager`] (feature `manager`): provisioning, people, keys, door-update tasks, activity,
 //!   outbox; a phone build leaves it out.
 //! - [`client`] (feature `client`): the HTTP client with retries.
@@ -19,6 +21,7 @@ pub mod client;
 pub mod clock;
 pub mod door;
 pub mod error;
+pub mod json;
 #[cfg(feature = "manager")]
 pub mod manager;
 pub mod phone;
@@ -29,10 +32,11 @@ pub use error::{ApiError, ErrorCode};
 #[cfg(feature = "manager")]
 pub use manager::*;
 pub use phone::*;
-pub use wire::{B64, Secret32, WireBytes};
+pub use wire::{B64, Expiry, Secret32, WireBytes};
 
 use keyway_protocol::UnixTime;
 
-/// The expiry stored for a key invited without one ("expiration recommended, not required"):
-/// 9999-12-31T23:59:59Z. A revocation of such a key is never pruned.
+/// The expiry stored for a grant made with [`Expiry::Never`] ("expiration recommended, not
+/// required", but always stated): 9999-12-31T23:59:59Z. A revocation of such a key is never
+/// pruned.
 pub const NO_EXPIRY: UnixTime = UnixTime(253_402_300_799);

@@ -5,10 +5,11 @@
 //! manager's own. Ids of another property answer 404 as if they did not exist.
 
 use super::phone::{AccessKind, KeyStatus};
-use super::wire::{B64, Secret32};
+use super::wire::{B64, Expiry, Secret32};
 use keyway_protocol::UnixTime;
 use keyway_protocol::credential::{
-    ActivityEvent, DoorCertificate, DoorId, DoorOp, KeyId, PersonId, PublicKey, Validity,
+    ActivityEvent, CardKey, CardKind, DoorCertificate, DoorId, DoorOp, KeyId, PersonId, PropertyCardKey, PublicKey,
+    Validity,
 };
 use serde::{Deserialize, Serialize};
 
@@ -44,9 +45,10 @@ pub struct CreateDoorRequest {
     pub online: bool,
 }
 
-/// Everything a door is installed with. The two secrets appear in this response only; the
-/// backend keeps the door's public key (in its certificate) and the doorcode secret (to tell
-/// doorcode holders their code) but never the door's signing key.
+/// Everything a door is installed with. The secrets appear in this response only; the backend
+/// keeps the door's public key (in its certificate), the doorcode secret (to tell doorcode
+/// holders their code) and the property's card key (to issue secure keycards), but never the
+/// door's signing key.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ProvisionedDoor {
     pub door_id: DoorId,
@@ -57,6 +59,11 @@ pub struct ProvisionedDoor {
     pub door_secret_key: B64<Secret32>,
     /// The door's doorcode secret (`DoorcodeSecret::new`).
     pub doorcode_secret: B64<Secret32>,
+    /// The property's card key (`PropertyCardKey::new`), from which the door derives each
+    /// secure keycard's own key to check its answer. Absent in answers from before secure
+    /// keycards: such a door reads UID-only cards alone.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub card_key: Option<B64<PropertyCardKey>>,
     pub trust_anchors: Vec<B64<PublicKey>>,
     pub utc_offset_minutes: i16,
 }
@@ -84,9 +91,51 @@ pub struct DoorInfo {
     /// The door feed's last contact (internet-connected doors).
     #[serde(default)]
     pub feed_seen_at: Option<UnixTime>,
-    /// The door's clock minus Mission Control's, as the door last stated it (seconds).
+    /// The door's clock minus Mission Control's, as the door last stated it over its feed
+    /// (seconds; internet-connected doors).
     #[serde(default)]
     pub clock_offset_secs: Option<i64>,
+    /// The last time signed time corrected the door's clock by 30 s or more, from the door's
+    /// own signed activity (carried by phones or the feed).
+    #[serde(default)]
+    pub clock_set: Option<ClockSet>,
+}
+
+/// A correction of a door's clock by signed time, as the door logged it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ClockSet {
+    /// The corrected time (the signed time the door took).
+    pub at: UnixTime,
+    /// How far the clock moved: positive when the door was behind (its measured drift).
+    pub by_secs: i64,
+}
+
+/// `PATCH /v1/property` (Portfolio Manager): changes the settings named; the others stay.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PropertySettingsRequest {
+    /// Minutes east of UTC, at most ±840. A change reaches every door as a `SetUtcOffset`
+    /// update (it decides the local day of doorcodes).
+    #[serde(default)]
+    pub utc_offset_minutes: Option<i16>,
+    /// The revalidation window in days, 1 to 90: a phone that has not synced for this long
+    /// no longer opens offline doors with its keys. Takes effect at each phone's next sync
+    /// (certificates already issued keep the freshness they were issued with).
+    #[serde(default)]
+    pub revalidation_days: Option<u32>,
+}
+
+/// `GET /v1/property` and the answer to [`PropertySettingsRequest`].
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PropertySettings {
+    pub property_id: u64,
+    pub name: String,
+    pub utc_offset_minutes: i16,
+    /// The revalidation window, in days (default 7).
+    pub revalidation_days: u32,
+    /// Doors a `SetUtcOffset` update was queued for by this request (0 when unchanged).
+    #[serde(default)]
+    pub doors_updated: u32,
 }
 
 // ---- managers and permissions -------------------------------------------------------------
@@ -107,6 +156,11 @@ pub struct ManagerCredentials {
     pub manager_id: u64,
     /// Bearer token; shown once.
     pub token: String,
+    /// When the token stops working (401 "manager token expired"): the server's token lifetime
+    /// (90 days unless its operator set another) after it was issued. Rotate before then
+    /// (`POST /v1/managers/me/rotate-token`) for a fresh lifetime, or ask a Portfolio Manager for
+    /// a new one (`POST /v1/managers/{id}/token`).
+    pub expires_at: UnixTime,
 }
 
 /// `PUT /v1/managers/{id}/key-management` (Portfolio Manager).
@@ -123,6 +177,8 @@ pub struct ManagerInfo {
     pub name: String,
     pub portfolio_manager: bool,
     pub key_management: bool,
+    /// When the manager's current token stops working.
+    pub token_expires_at: UnixTime,
 }
 
 // ---- people and keys ----------------------------------------------------------------------
@@ -135,9 +191,9 @@ pub struct KeyGrant {
     /// Defaults to now; may lie in the future (the welcome goes out today, access starts later).
     #[serde(default)]
     pub start: Option<UnixTime>,
-    /// Recommended; without it the key runs until [`super::NO_EXPIRY`].
-    #[serde(default)]
-    pub expiry: Option<UnixTime>,
+    /// Required: a time, or `"never"` for a key without an end ([`Expiry`]). A request without
+    /// it is refused (400 naming the field).
+    pub expiry: Expiry,
 }
 
 /// `POST /v1/invites` (Key Management).
@@ -193,9 +249,103 @@ pub struct GuestKeyInfo {
 pub struct KeycardInfo {
     /// Card id as lowercase hex.
     pub card: String,
+    /// How the doors check the card.
+    pub kind: KeycardKind,
+    /// Set when the card is weaker than a secure card: what the console shows next to it
+    /// (`"uid-only: …"`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub weaker: Option<String>,
     pub doors: Vec<DoorId>,
     pub validity: Validity,
     pub removed_at: Option<UnixTime>,
+}
+
+/// How the doors check a keycard.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum KeycardKind {
+    /// The card answers the door's AES-128 challenge under its own key, derived from the
+    /// property's card key and its UID: a copy of the UID opens nothing. The default.
+    #[default]
+    Secure,
+    /// The door checks the UID alone (legacy cards that hold no key): weaker, since a blank
+    /// card written with a copy of the UID opens too. Only on explicit request.
+    UidOnly,
+}
+
+impl KeycardKind {
+    /// The marking the console shows next to a card of this kind, `None` for a secure card.
+    pub fn weaker(self) -> Option<String> {
+        match self {
+            KeycardKind::Secure => None,
+            KeycardKind::UidOnly => Some(
+                "uid-only: the doors check the card's UID alone, so a copy of the UID opens too; reissue it as a secure card"
+                    .into(),
+            ),
+        }
+    }
+}
+
+impl From<KeycardKind> for CardKind {
+    fn from(kind: KeycardKind) -> Self {
+        match kind {
+            KeycardKind::Secure => CardKind::Secure,
+            KeycardKind::UidOnly => CardKind::UidOnly,
+        }
+    }
+}
+
+impl From<CardKind> for KeycardKind {
+    fn from(kind: CardKind) -> Self {
+        match kind {
+            CardKind::Secure => KeycardKind::Secure,
+            CardKind::UidOnly => KeycardKind::UidOnly,
+        }
+    }
+}
+
+/// A keycard as it is encoded onto the card, and as `lock-sim card --card-file` reads it: JSON
+/// `{"uid": "04a1b2c3d4e5f6", "key": "<32 hex digits>"}`, or the UID alone for a card that holds
+/// no key. Mission Control hands it out once, when it issues a secure card; the key is the
+/// card's own (bound to its UID), never the property's card key.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CardFile {
+    /// The card's UID as hex, as the reader sees it (4 to 16 bytes).
+    pub uid: String,
+    /// The card's AES-128 key as hex (16 bytes); absent for a card without one.
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "card_key_hex")]
+    pub key: Option<CardKey>,
+}
+
+impl std::fmt::Debug for CardFile {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CardFile").field("uid", &self.uid).field("key", &self.key.as_ref().map(|_| "…")).finish()
+    }
+}
+
+/// A card key as 32 hex digits in JSON.
+mod card_key_hex {
+    use keyway_protocol::credential::CardKey;
+    use keyway_protocol::credential::card::CARD_KEY_LEN;
+    use serde::{Deserialize, Deserializer, Serializer};
+    use zeroize::Zeroizing;
+
+    pub(super) fn serialize<S: Serializer>(key: &Option<CardKey>, serializer: S) -> Result<S::Ok, S::Error> {
+        match key {
+            Some(key) => serializer.serialize_str(&Zeroizing::new(hex::encode(key.as_bytes()))),
+            None => serializer.serialize_none(),
+        }
+    }
+
+    pub(super) fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<CardKey>, D::Error> {
+        use serde::de::Error;
+        let Some(text) = Option::<String>::deserialize(deserializer)?.map(Zeroizing::new) else { return Ok(None) };
+        let mut bytes = Zeroizing::new([0u8; CARD_KEY_LEN]);
+        hex::decode_to_slice(text.trim(), bytes.as_mut_slice())
+            .map_err(|_| D::Error::custom(format!("card key: expected {} hex digits", 2 * CARD_KEY_LEN)))?;
+        Ok(Some(CardKey::new(*bytes)))
+    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -246,7 +396,8 @@ pub type AddKeyRequest = KeyGrant;
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ChangeExpiryRequest {
-    pub expiry: UnixTime,
+    /// The new expiry: a time or `"never"` ([`Expiry`]); required.
+    pub expiry: Expiry,
 }
 
 /// The result of an edit: the key as it now stands and the door updates it queued.
@@ -285,14 +436,21 @@ pub struct AddKeycardRequest {
     pub doors: Vec<DoorId>,
     #[serde(default)]
     pub start: Option<UnixTime>,
+    /// Required, as for a key: a time or `"never"` ([`Expiry`]).
+    pub expiry: Expiry,
+    /// `"secure"` (the default) or `"uid_only"` for a legacy card that holds no key.
     #[serde(default)]
-    pub expiry: Option<UnixTime>,
+    pub kind: KeycardKind,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct KeycardChangeResponse {
     pub keycard: KeycardInfo,
     pub updates: Vec<QueuedUpdate>,
+    /// For a secure card just issued: what to encode onto the card (its UID and its own key).
+    /// Shown in this answer only; Mission Control keeps no copy of the card's key.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub card_file: Option<CardFile>,
 }
 
 /// One door update a manager action appended to an offline door's log.

@@ -7,7 +7,7 @@ use keyway_protocol::UnixTime;
 use keyway_protocol::codec::Bytes64;
 use keyway_protocol::credential::{
     DoorCertificate, DoorId, KeyCertificate, KeyChain, KeyFlags, KeyId, KeyPair, PersonId, PublicKey, Receipt,
-    UpdateBatch, Validity, label,
+    TimeStatement, UpdateBatch, Validity, label,
 };
 use serde::{Deserialize, Serialize};
 
@@ -104,6 +104,10 @@ pub struct SyncResponse {
     pub revocations: Vec<Revocation>,
     /// Every door the device can open now or later, always complete.
     pub doors: Vec<DoorEntry>,
+    /// The authority's forward-only signed time at `server_time`: an unlock carries it to a
+    /// door whose clock lags behind it (absent from a backend that does not sign time).
+    #[serde(default)]
+    pub time: Option<B64<TimeStatement>>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

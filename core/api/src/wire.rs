@@ -1,7 +1,9 @@
-//! Binary values inside JSON: base64 (standard alphabet, padded) of their canonical bytes.
+//! Binary values inside JSON: base64 (standard alphabet, padded) of their canonical bytes; and
+//! [`Expiry`], the end of a grant.
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
+use keyway_protocol::UnixTime;
 use keyway_protocol::codec::DecodeError;
 use keyway_protocol::credential::{KeyChain, PublicKey, Signed, SignedBody};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
@@ -71,6 +73,21 @@ impl WireBytes for Secret32 {
     }
     fn from_wire(bytes: &[u8]) -> Result<Self, DecodeError> {
         Ok(Secret32(exact_32(Self::WHAT, bytes)?))
+    }
+}
+
+/// A property's card key (AES-128): its 16 bytes, handed out once with a door's provisioning.
+impl WireBytes for keyway_protocol::credential::PropertyCardKey {
+    const WHAT: &'static str = "card key";
+    const MAX_LEN: usize = 16;
+    fn to_wire(&self) -> Vec<u8> {
+        self.as_bytes().to_vec()
+    }
+    fn from_wire(bytes: &[u8]) -> Result<Self, DecodeError> {
+        <[u8; 16]>::try_from(bytes).map(Self::new).map_err(|_| DecodeError::Malformed {
+            what: Self::WHAT,
+            detail: format!("{} bytes, expected 16", bytes.len()),
+        })
     }
 }
 
@@ -147,10 +164,111 @@ impl<'de, T: WireBytes> Deserialize<'de> for B64<T> {
     }
 }
 
+/// When a grant ends. Every request that grants access states it, and there is no default: a
+/// time as everywhere on the wire (seconds since 1970-01-01T00:00:00Z, a JSON number), or the
+/// JSON string `"never"` for access without an end, which is stored and signed as
+/// [`crate::NO_EXPIRY`] (9999-12-31T23:59:59Z). A misspelt or forgotten expiry is refused
+/// rather than read as "never".
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Expiry {
+    /// Ends at this time.
+    At(UnixTime),
+    /// Never ends (`"never"`).
+    Never,
+}
+
+impl Expiry {
+    /// The JSON string for [`Expiry::Never`].
+    pub const NEVER: &'static str = "never";
+
+    /// The time stored and signed: [`crate::NO_EXPIRY`] for [`Expiry::Never`].
+    pub fn time(self) -> UnixTime {
+        match self {
+            Expiry::At(t) => t,
+            Expiry::Never => crate::NO_EXPIRY,
+        }
+    }
+}
+
+impl From<UnixTime> for Expiry {
+    fn from(t: UnixTime) -> Self {
+        Expiry::At(t)
+    }
+}
+
+impl fmt::Display for Expiry {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Expiry::At(t) => t.fmt(f),
+            Expiry::Never => f.write_str(Self::NEVER),
+        }
+    }
+}
+
+impl Serialize for Expiry {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Expiry::At(t) => t.serialize(serializer),
+            Expiry::Never => serializer.serialize_str(Self::NEVER),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for Expiry {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct ExpiryVisitor;
+        impl serde::de::Visitor<'_> for ExpiryVisitor {
+            type Value = Expiry;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("an expiry: seconds since 1970 or \"never\"")
+            }
+            fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<Expiry, E> {
+                Ok(Expiry::At(UnixTime(v)))
+            }
+            fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<Expiry, E> {
+                u64::try_from(v)
+                    .map(|v| Expiry::At(UnixTime(v)))
+                    .map_err(|_| E::invalid_value(serde::de::Unexpected::Signed(v), &self))
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Expiry, E> {
+                if v == Expiry::NEVER {
+                    Ok(Expiry::Never)
+                } else {
+                    Err(E::invalid_value(serde::de::Unexpected::Str(v), &self))
+                }
+            }
+        }
+        deserializer.deserialize_any(ExpiryVisitor)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use keyway_protocol::credential::KeyPair;
+
+    #[derive(Debug, PartialEq, Serialize, Deserialize)]
+    struct Grant {
+        expiry: Expiry,
+    }
+
+    #[test]
+    fn an_expiry_is_a_time_or_never_and_nothing_else() {
+        let at = Grant { expiry: Expiry::At(UnixTime(1_800_000_000)) };
+        assert_eq!(serde_json::to_string(&at).unwrap(), r#"{"expiry":1800000000}"#);
+        let never = Grant { expiry: Expiry::Never };
+        assert_eq!(serde_json::to_string(&never).unwrap(), r#"{"expiry":"never"}"#);
+        for g in [at, never] {
+            assert_eq!(serde_json::from_str::<Grant>(&serde_json::to_string(&g).unwrap()).unwrap(), g);
+        }
+        assert_eq!(Expiry::Never.time(), crate::NO_EXPIRY);
+        for bad in [r#"{}"#, r#"{"expiry":null}"#, r#"{"expiry":"Never"}"#, r#"{"expiry":"soon"}"#, r#"{"expiry":-1}"#]
+        {
+            let e = serde_json::from_str::<Grant>(bad).unwrap_err().to_string();
+            assert!(e.contains("expiry"), "{bad}: {e}");
+        }
+        assert!(serde_json::from_str::<Grant>(r#"{"expiry":1.5}"#).is_err());
+    }
 
     #[derive(Serialize, Deserialize)]
     struct Holder {

@@ -25,6 +25,9 @@ const SCAN_POLL: Duration = Duration::from_millis(200);
 pub struct BleConnectOptions {
     /// Connect only to a door advertising this local name; `None`: the first Keyway door seen.
     pub name: Option<String>,
+    /// Connect only to a door whose Keyway service data ([`keyway_protocol::advert`]) names
+    /// this door id; a door that advertises none is taken on its name alone.
+    pub door: Option<keyway_protocol::credential::DoorId>,
     pub scan_timeout: Duration,
     pub connect_timeout: Duration,
 }
@@ -33,6 +36,7 @@ impl Default for BleConnectOptions {
     fn default() -> Self {
         BleConnectOptions {
             name: None,
+            door: None,
             scan_timeout: Duration::from_secs(10),
             connect_timeout: Duration::from_secs(10),
         }
@@ -145,7 +149,15 @@ impl BtleplugLink {
                     None => true,
                     Some(want) => props.local_name.as_deref() == Some(want.as_str()),
                 };
-                if offers_service && name_ok {
+                let advertised = props
+                    .service_data
+                    .get(&service)
+                    .and_then(|d| keyway_protocol::advert::DoorAdvert::from_bytes(d).ok());
+                let door_ok = match (options.door, advertised) {
+                    (Some(want), Some(advert)) => advert.door_id == want,
+                    _ => true,
+                };
+                if offers_service && name_ok && door_ok {
                     return Ok(p);
                 }
             }

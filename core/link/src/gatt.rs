@@ -6,6 +6,8 @@
 //! (the phone subscribes before the door sends its challenge).
 
 use super::LinkError;
+use keyway_protocol::advert::DoorAdvert;
+use keyway_protocol::door::DoorEngine;
 
 /// Primary service a Keyway door advertises.
 pub const SERVICE_UUID: u128 = 0x6b77_0001_5c1e_4d3a_9f2b_8a61_e0c4_d7b2;
@@ -16,6 +18,51 @@ pub const RESPONSE_UUID: u128 = 0x6b77_0003_5c1e_4d3a_9f2b_8a61_e0c4_d7b2;
 
 /// ATT MTU range and the per-packet header (opcode and handle), as the framing layer uses them.
 pub use keyway_protocol::unlock::frame::{ATT_OVERHEAD as ATT_HEADER, MAX_MTU, MIN_MTU};
+
+/// AD type "Service Data – 128-bit UUID" (Bluetooth Assigned Numbers): how a door puts its
+/// [`DoorAdvert`] in its advertising data or scan response.
+pub const AD_SERVICE_DATA_128: u8 = 0x21;
+/// Bytes one advertising packet (or scan response) holds.
+pub const AD_MAX: usize = 31;
+
+/// The AD structure a door adds to its scan response: the Keyway service's data, carrying
+/// `advert` (27 of the 31 bytes). UUIDs go over the air least significant byte first.
+pub fn service_data_ad(advert: &DoorAdvert) -> Vec<u8> {
+    let payload = advert.to_bytes();
+    let mut ad = Vec::with_capacity(2 + 16 + payload.len());
+    ad.push(u8::try_from(1 + 16 + payload.len()).unwrap_or(u8::MAX));
+    ad.push(AD_SERVICE_DATA_128);
+    ad.extend_from_slice(&SERVICE_UUID.to_le_bytes());
+    ad.extend_from_slice(&payload);
+    ad
+}
+
+/// The door's advertisement now, as the door side builds it.
+pub fn door_advert(door: &DoorEngine) -> DoorAdvert {
+    DoorAdvert::new(door.door_id(), door.update_seq())
+}
+
+/// The Keyway service data in raw advertising data or a scan response (a sequence of AD
+/// structures: length, type, data), if a well-formed structure carries it.
+pub fn find_service_data(ad: &[u8]) -> Option<&[u8]> {
+    let uuid = SERVICE_UUID.to_le_bytes();
+    let mut rest = ad;
+    while let [len, tail @ ..] = rest {
+        let len = usize::from(*len);
+        if len == 0 {
+            // Padding: the significant part is over.
+            return None;
+        }
+        let structure = tail.get(..len)?;
+        if let [AD_SERVICE_DATA_128, data @ ..] = structure
+            && let Some(payload) = data.strip_prefix(&uuid[..])
+        {
+            return Some(payload);
+        }
+        rest = &tail[len..];
+    }
+    None
+}
 
 /// The canonical text form (`xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx`, lower case) that
 /// platform BLE APIs take.
@@ -67,6 +114,27 @@ mod tests {
         assert_eq!(frame_capacity(23), 20);
         assert_eq!(frame_capacity(247), 244);
         assert_eq!(frame_capacity(600), 514);
+    }
+
+    #[test]
+    fn the_advertisement_fits_a_scan_response_and_is_found_in_one() {
+        let advert = DoorAdvert::new(keyway_protocol::credential::DoorId(7), 3);
+        let ad = service_data_ad(&advert);
+        assert_eq!(ad.len(), 27);
+        assert!(ad.len() <= AD_MAX);
+        // Flags, then a local name, then the service data: found where it is.
+        let mut scan = vec![2, 0x01, 0x06, 4, 0x09, b'D', b'-', b'7'];
+        scan.extend_from_slice(&ad);
+        assert_eq!(find_service_data(&scan), Some(&advert.to_bytes()[..]));
+        assert_eq!(find_service_data(&ad), Some(&advert.to_bytes()[..]));
+        // Another service's data, truncated structures, padding: not found, no panic.
+        let mut other = ad.clone();
+        other[2] ^= 1;
+        assert_eq!(find_service_data(&other), None);
+        assert_eq!(find_service_data(&ad[..10]), None);
+        assert_eq!(find_service_data(&[0, 0, 0]), None);
+        assert_eq!(find_service_data(&[200]), None);
+        assert_eq!(find_service_data(&[]), None);
     }
 
     #[test]

@@ -21,7 +21,8 @@ pub mod run;
 pub mod socket;
 
 pub use run::{
-    DEFAULT_SESSION_TIMEOUT, DoorHooks, DoorServer, ServeError, ServeReport, UnlockError, Volatile, run_unlock,
+    DEFAULT_SESSION_TIMEOUT, DoorHooks, DoorServer, ServeError, ServeReport, UnlockError, UnlockStep, Volatile,
+    run_unlock, run_unlock_observed,
 };
 
 use std::time::Duration;

@@ -49,12 +49,32 @@ fn checked_mtu(link: &dyn Link) -> Result<usize, LinkError> {
     if (MIN_MTU..=MAX_MTU).contains(&mtu) { Ok(mtu) } else { Err(LinkError::BadMtu(mtu)) }
 }
 
+/// How far the phone side of an unlock has come, for progress reports
+/// ([`run_unlock_observed`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum UnlockStep {
+    /// The door's challenge verified: the peer is the certified door.
+    DoorVerified {
+        /// Whether the request carries door updates (the door lacks some of the batch).
+        carrying_updates: bool,
+    },
+    /// The whole request (and batch, if carried) was written to the link.
+    RequestSent,
+}
+
 /// Phone side: waits for the challenge, sends the request, returns the verified outcome.
 /// `timeout` bounds the whole exchange.
-pub fn run_unlock(
+pub fn run_unlock(link: &mut dyn Link, session: PhoneSession, timeout: Duration) -> Result<UnlockOutcome, UnlockError> {
+    run_unlock_observed(link, session, timeout, &mut |_| {})
+}
+
+/// [`run_unlock`], telling `on_step` when the door is verified and when the request is out.
+pub fn run_unlock_observed(
     link: &mut dyn Link,
     mut session: PhoneSession,
     timeout: Duration,
+    on_step: &mut dyn FnMut(UnlockStep),
 ) -> Result<UnlockOutcome, UnlockError> {
     let deadline = Instant::now() + timeout;
     let mtu = checked_mtu(link)?;
@@ -69,8 +89,18 @@ pub fn run_unlock(
             Err(e) => return Err(e.into()),
         };
         let outcome = session.handle_frame(&frame)?;
+        // The session writes nothing before the challenge verified: its first frame out is
+        // the sign that the door is the certified one.
+        let mut sent = false;
         while let Some(out) = session.poll_transmit(mtu) {
+            if !sent {
+                on_step(UnlockStep::DoorVerified { carrying_updates: session.carried_batch().is_some() });
+                sent = true;
+            }
             link.send(&out)?;
+        }
+        if sent {
+            on_step(UnlockStep::RequestSent);
         }
         if let Some(outcome) = outcome {
             return Ok(outcome);

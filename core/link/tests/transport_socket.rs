@@ -48,6 +48,7 @@ fn fixture() -> Fixture {
         door_key,
         anchors: authority.anchors(),
         doorcode_secret: DoorcodeSecret::new([1; 32]),
+        card_key: None,
         utc_offset_minutes: 0,
         clock: now,
     });
@@ -71,6 +72,7 @@ fn session(f: &Fixture) -> PhoneSession {
         anchors: f.authority.anchors(),
         batch: None,
         activity_after: 0,
+        time: None,
         nonce: [9; 16],
         now: keyway_api::clock::now(),
     })

@@ -18,6 +18,7 @@ extern crate alloc;
 #[cfg(feature = "std")]
 extern crate std;
 
+pub mod advert;
 pub mod codec;
 pub mod credential;
 pub mod door;

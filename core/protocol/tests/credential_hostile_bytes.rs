@@ -5,9 +5,9 @@
 
 use keyway_protocol::codec::{self, BoundedVec, Bytes64};
 use keyway_protocol::credential::{
-    ActivityEvent, ActivityRecord, DenialReason, DoorCertBody, DoorCertificate, DoorId, DoorOp, DoorSet, DoorUpdate,
-    GuestKey, GuestKeyBody, KeyCertBody, KeyCertificate, KeyChain, KeyId, KeyPair, PersonId, Receipt, ReceiptBody,
-    SignedBody, TrustAnchors, UpdateBatch, UpdateBatchBody, Validity,
+    ActivityEvent, ActivityRecord, CardKind, DenialReason, DoorCertBody, DoorCertificate, DoorId, DoorOp, DoorSet,
+    DoorUpdate, GuestKey, GuestKeyBody, KeyCertBody, KeyCertificate, KeyChain, KeyId, KeyPair, PersonId, Receipt,
+    ReceiptBody, SignedBody, TrustAnchors, UpdateBatch, UpdateBatchBody, Validity,
 };
 use keyway_test_kit::authority::*;
 use rand::rngs::StdRng;
@@ -61,7 +61,7 @@ fn fixture() -> Fixture {
         DoorOp::RevokePerson { person: PersonId(1_234_567), until: day(2028, 1, 1) },
         DoorOp::AddDoorcode { slot: 12, person: PersonId(77), validity },
         DoorOp::RemoveDoorcode { slot: 3 },
-        DoorOp::AddKeycard { card: card.clone(), person: PersonId(77), validity },
+        DoorOp::AddKeycard { card: card.clone(), person: PersonId(77), validity, kind: CardKind::UidOnly },
         DoorOp::RemoveKeycard { card: card.clone() },
         DoorOp::SetClock { now: day(2026, 12, 2) },
         DoorOp::PruneRevocations { before: day(2026, 11, 1) },
@@ -292,8 +292,8 @@ fn oversized_and_hostile_lengths_are_refused_before_reading() {
     assert!(codec::decode::<DoorSet>("doors", &[33, 1, 2, 3], 200).is_err());
     // Version bytes this build does not read are named as such by every signed decoder.
     let cert = &f.encodings[0].1;
-    let mut v2 = cert.clone();
-    v2[0] = 2;
-    assert!(matches!(KeyCertificate::from_bytes(&v2), Err(codec::DecodeError::UnsupportedVersion { found: 2, .. })));
-    assert_eq!(KeyCertBody::VERSION, 1);
+    let mut v3 = cert.clone();
+    v3[0] = 3;
+    assert!(matches!(KeyCertificate::from_bytes(&v3), Err(codec::DecodeError::UnsupportedVersion { found: 3, .. })));
+    assert_eq!(KeyCertBody::VERSION, 2);
 }

@@ -4,10 +4,10 @@
 use keyway_protocol::UnixTime;
 use keyway_protocol::codec::{self, BoundedVec};
 use keyway_protocol::credential::{
-    ActivityEvent, ActivityRecord, AuthorityKeyId, CardId, ChainError, DenialReason, DoorCertBody, DoorCertificate,
-    DoorId, DoorOp, DoorSet, DoorUpdate, GuestKey, GuestKeyBody, KeyCertBody, KeyCertificate, KeyChain, KeyFlags,
-    KeyId, KeyPair, NoRevocations, PersonId, PublicKey, Receipt, ReceiptBody, SignedBody, UpdateBatch, UpdateBatchBody,
-    Validity,
+    ActivityEvent, ActivityRecord, AuthorityKeyId, CardId, CardKind, ChainError, DenialReason, DoorCertBody,
+    DoorCertificate, DoorId, DoorOp, DoorSet, DoorUpdate, GuestKey, GuestKeyBody, KeyCertBody, KeyCertificate,
+    KeyChain, KeyFlags, KeyId, KeyPair, NoRevocations, PersonId, PublicKey, Receipt, ReceiptBody, SignedBody,
+    UpdateBatch, UpdateBatchBody, Validity,
 };
 use keyway_test_kit::authority::*;
 use proptest::prelude::*;
@@ -80,7 +80,8 @@ fn arb_op() -> impl Strategy<Value = DoorOp> {
         (arb_card(), any::<u64>(), arb_validity()).prop_map(|(card, p, validity)| DoorOp::AddKeycard {
             card,
             person: PersonId(p),
-            validity
+            validity,
+            kind: CardKind::UidOnly
         }),
         arb_card().prop_map(|card| DoorOp::RemoveKeycard { card }),
         arb_time().prop_map(|now| DoorOp::SetClock { now }),

@@ -4,6 +4,7 @@
 //! near 2^32, person ids in the millions, times in 2026-2036.
 
 use keyway_protocol::UnixTime;
+use keyway_protocol::credential::CardKind;
 use keyway_protocol::credential::ids::MAX_DOORS_PER_KEY;
 use keyway_protocol::credential::{
     DoorCertBody, DoorCertificate, DoorId, DoorSet, GuestKey, GuestKeyBody, KeyCertificate, KeyChain, KeyFlags, KeyId,
@@ -110,6 +111,7 @@ fn keycard_updates(n: usize) -> Vec<keyway_protocol::credential::DoorUpdate> {
                 card: card.clone(),
                 person: PersonId(u64::MAX - i as u64),
                 validity,
+                kind: CardKind::UidOnly,
             }])
             .expect("one op")
         })

@@ -4,9 +4,12 @@
 use keyway_protocol::codec::BoundedVec;
 use keyway_protocol::credential::doorcode::DIGITS;
 use keyway_protocol::credential::{
-    ActivityEvent, DenialReason, DoorOp, DoorcodeSecret, KeyId, PersonId, RevocationCheck,
+    ActivityEvent, CardKind, DenialReason, DoorOp, DoorcodeSecret, KeyId, PersonId, PropertyCardKey, RevocationCheck,
 };
-use keyway_protocol::door::{DoorEngine, DoorLimits, DoorState, FREE_ATTEMPTS, MAX_CHECKED_PER_DAY, MAX_LOCKOUT_SECS};
+use keyway_protocol::door::{
+    CARD_ANSWER_SECS, CardStep, ClockChange, DoorEngine, DoorLimits, DoorState, FREE_ATTEMPTS, MAX_CHECKED_PER_DAY,
+    MAX_LOCKOUT_SECS,
+};
 const ACTIVITY_CAPACITY: usize = DoorLimits::STANDARD.activity;
 use keyway_protocol::door::DoorSession;
 use keyway_protocol::unlock::frame::{MessageKind, split};
@@ -153,21 +156,26 @@ fn wrong_cards_do_not_lock_the_keypad_nor_wrong_codes_the_card_reader() {
         &p.batch(
             DOOR_A,
             2,
-            vec![vec![DoorOp::AddKeycard { card: card_tag(&card), person: PersonId(10), validity: current() }]],
+            vec![vec![DoorOp::AddKeycard {
+                card: card_tag(&card),
+                person: PersonId(10),
+                validity: current(),
+                kind: CardKind::UidOnly,
+            }]],
         ),
         NOW,
     );
     for _ in 0..3 * FREE_ATTEMPTS {
-        door.present_keycard(&[1, 2, 3, 4], NOW);
+        hold_card(&mut door, &[1, 2, 3, 4], None, NOW);
     }
-    assert_eq!(door.present_keycard(&card, NOW).access, Access::Denied(DenialReason::RateLimited));
+    assert_eq!(hold_card(&mut door, &card, None, NOW).access, Access::Denied(DenialReason::RateLimited));
     assert_eq!(door.enter_doorcode(&code(1, NOW), NOW).access, Access::Granted, "the keypad is not locked by cards");
     for _ in 0..3 * FREE_ATTEMPTS {
         door.enter_doorcode(wrong_code(&code(1, NOW)), NOW.saturating_add_secs(7_200));
     }
     let later = NOW.saturating_add_secs(7_201);
     assert_eq!(door.enter_doorcode(&code(1, later), later).access, Access::Denied(DenialReason::RateLimited));
-    assert_eq!(door.present_keycard(&card, later).access, Access::Granted, "the reader is not locked by codes");
+    assert_eq!(hold_card(&mut door, &card, None, later).access, Access::Granted, "the reader is not locked by codes");
 }
 
 #[test]
@@ -208,15 +216,20 @@ fn keycards_are_added_checked_and_removed_by_updates() {
         &p.batch(
             DOOR_A,
             1,
-            vec![vec![DoorOp::AddKeycard { card: tag.clone(), person: PersonId(5), validity: current() }]],
+            vec![vec![DoorOp::AddKeycard {
+                card: tag.clone(),
+                person: PersonId(5),
+                validity: current(),
+                kind: CardKind::UidOnly,
+            }]],
         ),
         NOW,
     );
-    let entry = door.present_keycard(&uid, NOW);
+    let entry = hold_card(&mut door, &uid, None, NOW);
     assert_eq!(entry.access, Access::Granted);
     assert_eq!(entry.record.event, ActivityEvent::KeycardEntry { card: tag.clone(), person: PersonId(5) });
-    assert_eq!(door.present_keycard(&[1, 2, 3, 4], NOW).access, Access::Denied(DenialReason::UnknownCredential));
-    assert_eq!(door.present_keycard(&[1; 17], NOW).access, Access::Denied(DenialReason::Malformed));
+    assert_eq!(hold_card(&mut door, &[1, 2, 3, 4], None, NOW).access, Access::Denied(DenialReason::UnknownCredential));
+    assert_eq!(hold_card(&mut door, &[1; 17], None, NOW).access, Access::Denied(DenialReason::Malformed));
     // Too-short card tags are refused as an update operation, atomically.
     let bad = BoundedVec::new(vec![1, 2]).unwrap();
     let r = door.apply_batch(
@@ -225,15 +238,15 @@ fn keycards_are_added_checked_and_removed_by_updates() {
             2,
             vec![vec![
                 DoorOp::RemoveKeycard { card: tag.clone() },
-                DoorOp::AddKeycard { card: bad, person: PersonId(5), validity: current() },
+                DoorOp::AddKeycard { card: bad, person: PersonId(5), validity: current(), kind: CardKind::UidOnly },
             ]],
         ),
         NOW,
     );
     assert_eq!(r.rejected_updates[0].reason, UpdateRejection::InvalidOperation);
-    assert_eq!(door.present_keycard(&uid, NOW).access, Access::Granted, "the rejected update removed nothing");
+    assert_eq!(hold_card(&mut door, &uid, None, NOW).access, Access::Granted, "the rejected update removed nothing");
     door.apply_batch(&p.batch(DOOR_A, 3, vec![vec![DoorOp::RemoveKeycard { card: tag.clone() }]]), NOW);
-    assert_eq!(door.present_keycard(&uid, NOW).access, Access::Denied(DenialReason::UnknownCredential));
+    assert_eq!(hold_card(&mut door, &uid, None, NOW).access, Access::Denied(DenialReason::UnknownCredential));
 }
 
 /// What phones carry (the update) and what receipts carry (the log) is the card's tag: written
@@ -247,21 +260,223 @@ fn a_card_tag_read_from_an_update_or_the_log_is_not_a_card() {
     let batch = p.batch(
         DOOR_A,
         1,
-        vec![vec![DoorOp::AddKeycard { card: card_tag(&uid), person: PersonId(5), validity: current() }]],
+        vec![vec![DoorOp::AddKeycard {
+            card: card_tag(&uid),
+            person: PersonId(5),
+            validity: current(),
+            kind: CardKind::UidOnly,
+        }]],
     );
     assert!(!batch.to_bytes().windows(uid.len()).any(|w| w == uid), "the carried update holds no UID");
     door.apply_batch(&batch, NOW);
-    let entry = door.present_keycard(&uid, NOW);
+    let entry = hold_card(&mut door, &uid, None, NOW);
     assert!(entry.access.is_granted());
     let ActivityEvent::KeycardEntry { card: logged, .. } = entry.record.event else { panic!("not a card entry") };
     assert!(!logged.as_slice().windows(uid.len()).any(|w| w == uid), "the log holds no UID");
-    let cloned = door.present_keycard(logged.as_slice(), NOW);
+    let cloned = hold_card(&mut door, logged.as_slice(), None, NOW);
     assert_eq!(cloned.access, Access::Denied(DenialReason::UnknownCredential), "a blank card with the tag is refused");
     let from_update = card_tag(&uid);
     assert_eq!(
-        door.present_keycard(from_update.as_slice(), NOW).access,
+        hold_card(&mut door, from_update.as_slice(), None, NOW).access,
         Access::Denied(DenialReason::UnknownCredential)
     );
+}
+
+/// A door with the card `uid` enrolled as `kind` for person 5.
+fn with_card(p: &Property, uid: &[u8], kind: CardKind) -> DoorEngine {
+    let mut door = p.door(DOOR_A);
+    let add = DoorOp::AddKeycard { card: card_tag(uid), person: PersonId(5), validity: current(), kind };
+    let r = door.apply_batch(&p.batch(DOOR_A, 1, vec![vec![add]]), NOW);
+    assert!(r.rejected_updates.is_empty() && r.seq_after == 1, "{r:?}");
+    door
+}
+
+const DESFIRE_UID: [u8; 7] = [0x04, 0x5A, 0x21, 0x92, 0xC1, 0x6E, 0x80];
+
+/// A secure card answers the door's fresh challenge under its own key (diversified from the
+/// property card key and its UID); the door checks the answer and logs a secure entry.
+#[test]
+fn a_secure_card_that_answers_the_challenge_opens() {
+    let p = Property::new();
+    let mut door = with_card(&p, &DESFIRE_UID, CardKind::Secure);
+    let CardStep::Challenge(challenge) = door.present_keycard(&DESFIRE_UID, [7; 16], NOW) else {
+        panic!("a secure card is challenged")
+    };
+    assert_eq!(challenge.bytes(), &[7; 16], "the challenge is the caller's randomness");
+    let answer = card_key(&DESFIRE_UID).answer(challenge.bytes(), &DESFIRE_UID);
+    let entry = door.answer_card_challenge(challenge, Some(&answer), NOW);
+    assert_eq!(entry.access, Access::Granted);
+    assert_eq!(
+        entry.record.event,
+        ActivityEvent::SecureKeycardEntry { card: card_tag(&DESFIRE_UID), person: PersonId(5) }
+    );
+    assert_eq!(door.state().card_reader.failures(), 0);
+    // Card after card, each with a challenge of its own.
+    for i in 0..3u64 {
+        assert!(
+            hold_card(&mut door, &DESFIRE_UID, Some(&card_key(&DESFIRE_UID)), NOW.saturating_add_secs(i))
+                .access
+                .is_granted()
+        );
+    }
+}
+
+/// The attack of the issue: a blank card written with a copied UID. Enrolled as secure, the
+/// card must answer the challenge, and a copy of the UID cannot: refused, and so is a card
+/// whose key belongs to another UID or another property. (Before card kinds every card was
+/// admitted by its UID, so this test fails on that code.)
+#[test]
+fn a_copied_uid_does_not_open_a_secure_card() {
+    let p = Property::new();
+    let mut door = with_card(&p, &DESFIRE_UID, CardKind::Secure);
+    let copy = hold_card(&mut door, &DESFIRE_UID, None, NOW);
+    assert_eq!(copy.access, Access::Denied(DenialReason::BadProof));
+    assert_eq!(
+        copy.record.event,
+        ActivityEvent::KeycardDenied { card: card_tag(&DESFIRE_UID), reason: DenialReason::BadProof }
+    );
+    let other_card = card_key(&[0x04, 0x5A, 0x21, 0x92, 0xC1, 0x6E, 0x81]);
+    assert_eq!(
+        hold_card(&mut door, &DESFIRE_UID, Some(&other_card), NOW).access,
+        Access::Denied(DenialReason::BadProof)
+    );
+    let other_property = PropertyCardKey::new([0x3f; 16]).card_key(&DESFIRE_UID).unwrap();
+    assert_eq!(
+        hold_card(&mut door, &DESFIRE_UID, Some(&other_property), NOW).access,
+        Access::Denied(DenialReason::BadProof)
+    );
+    // Answers of the wrong length are wrong answers, not errors.
+    for answer in [&[][..], &[0u8; 15], &[0u8; 17]] {
+        // (Past any lockout the failures so far brought.)
+        let t = door.state().card_reader.locked_until().max(NOW);
+        let CardStep::Challenge(c) = door.present_keycard(&DESFIRE_UID, [1; 16], t) else { panic!() };
+        assert_eq!(door.answer_card_challenge(c, Some(answer), t).access, Access::Denied(DenialReason::BadProof));
+    }
+    let t = door.state().card_reader.locked_until();
+    assert!(hold_card(&mut door, &DESFIRE_UID, Some(&card_key(&DESFIRE_UID)), t).access.is_granted());
+}
+
+/// Wrong and missing answers are guesses: they count towards the card reader's limit (and not
+/// the keypad's), so the reader locks after five, even for the genuine card.
+#[test]
+fn wrong_card_answers_count_towards_the_card_readers_limit() {
+    let p = Property::new();
+    let mut door = with_card(&p, &DESFIRE_UID, CardKind::Secure);
+    for i in 0..FREE_ATTEMPTS {
+        let CardStep::Challenge(c) = door.present_keycard(&DESFIRE_UID, [i as u8; 16], NOW) else { panic!() };
+        let guess = [0xA5u8 ^ i as u8; 16];
+        assert_eq!(door.answer_card_challenge(c, Some(&guess), NOW).access, Access::Denied(DenialReason::BadProof));
+    }
+    assert_eq!(door.state().card_reader.failures(), FREE_ATTEMPTS);
+    let genuine = card_key(&DESFIRE_UID);
+    assert_eq!(
+        hold_card(&mut door, &DESFIRE_UID, Some(&genuine), NOW).access,
+        Access::Denied(DenialReason::RateLimited)
+    );
+    assert_eq!(door.state().keypad.failures(), 0, "the keypad is not locked by cards");
+    let later = door.state().card_reader.locked_until();
+    assert!(hold_card(&mut door, &DESFIRE_UID, Some(&genuine), later).access.is_granted());
+    // A challenged card that never answers counts too, when the next card is presented.
+    let CardStep::Challenge(_unanswered) = door.present_keycard(&DESFIRE_UID, [9; 16], later) else { panic!() };
+    let failures = door.state().card_reader.failures();
+    let next = door.present_keycard(&DESFIRE_UID, [10; 16], later);
+    assert_eq!(door.state().card_reader.failures(), failures + 1);
+    assert!(matches!(next, CardStep::Challenge(_)));
+}
+
+/// An answer is good for its own challenge, on time, at this door: a recorded answer replayed
+/// to a fresh challenge, an answer after [`CARD_ANSWER_SECS`], an answer to an earlier
+/// challenge than the pending one, and a challenge of another door are all refused.
+#[test]
+fn a_card_answer_from_another_challenge_or_time_is_refused() {
+    let p = Property::new();
+    let mut door = with_card(&p, &DESFIRE_UID, CardKind::Secure);
+    let key = card_key(&DESFIRE_UID);
+    // Recorded from a genuine exchange (or by a rogue reader)…
+    let CardStep::Challenge(first) = door.present_keycard(&DESFIRE_UID, [1; 16], NOW) else { panic!() };
+    let recorded = key.answer(first.bytes(), &DESFIRE_UID);
+    assert!(door.answer_card_challenge(first, Some(&recorded), NOW).access.is_granted());
+    // …and replayed to the next, fresh challenge.
+    let CardStep::Challenge(second) = door.present_keycard(&DESFIRE_UID, [2; 16], NOW) else { panic!() };
+    assert_eq!(door.answer_card_challenge(second, Some(&recorded), NOW).access, Access::Denied(DenialReason::BadProof));
+    // The right answer, too late.
+    let CardStep::Challenge(slow) = door.present_keycard(&DESFIRE_UID, [3; 16], NOW) else { panic!() };
+    let answer = key.answer(slow.bytes(), &DESFIRE_UID);
+    let late = NOW.saturating_add_secs(CARD_ANSWER_SECS);
+    assert_eq!(
+        door.answer_card_challenge(slow, Some(&answer), late).access,
+        Access::Denied(DenialReason::StaleChallenge)
+    );
+    // An earlier presentation's challenge, answered correctly, while a newer one is pending.
+    let CardStep::Challenge(old) = door.present_keycard(&DESFIRE_UID, [4; 16], late) else { panic!() };
+    let old_answer = key.answer(old.bytes(), &DESFIRE_UID);
+    let CardStep::Challenge(_newer) = door.present_keycard(&DESFIRE_UID, [5; 16], late) else { panic!() };
+    assert_eq!(
+        door.answer_card_challenge(old, Some(&old_answer), late).access,
+        Access::Denied(DenialReason::StaleChallenge)
+    );
+    // A challenge another door issued: this door has none pending.
+    let mut other = with_card(&p, &DESFIRE_UID, CardKind::Secure);
+    let CardStep::Challenge(foreign) = other.present_keycard(&DESFIRE_UID, [6; 16], late) else { panic!() };
+    let foreign_answer = key.answer(foreign.bytes(), &DESFIRE_UID);
+    assert_eq!(
+        door.answer_card_challenge(foreign, Some(&foreign_answer), late).access,
+        Access::Denied(DenialReason::StaleChallenge)
+    );
+    // Each refusal was a counted guess.
+    assert_eq!(door.state().card_reader.failures(), 5);
+}
+
+/// A UID-only card (a legacy card that holds no key) still opens by its UID, at once, and the
+/// door records the entry as UID-only; its window and holder are checked as for any card.
+#[test]
+fn a_uid_only_card_still_opens_and_is_recorded_as_uid_only() {
+    let p = Property::new();
+    let mut door = with_card(&p, &DESFIRE_UID, CardKind::UidOnly);
+    let CardStep::Decided(entry) = door.present_keycard(&DESFIRE_UID, [0; 16], NOW) else {
+        panic!("a UID-only card is decided without a challenge")
+    };
+    assert_eq!(entry.access, Access::Granted);
+    assert_eq!(entry.record.event, ActivityEvent::KeycardEntry { card: card_tag(&DESFIRE_UID), person: PersonId(5) });
+    assert_eq!(door.state().keycards[0].kind, CardKind::UidOnly);
+    let after_expiry = current().expiry;
+    assert_eq!(hold_card(&mut door, &DESFIRE_UID, None, after_expiry).access, Access::Denied(DenialReason::Expired));
+}
+
+/// A door provisioned without the card key could never check a secure card: enrolling one is
+/// refused (and logged) rather than admitting the card by its UID; a UID-only card, and the
+/// update form written before card kinds, enrol UID-only.
+#[test]
+fn a_door_without_the_card_key_refuses_to_enrol_a_secure_card() {
+    let p = Property::new();
+    let mut door = DoorEngine::new(keyway_protocol::door::DoorProvisioning {
+        door_id: DOOR_A,
+        door_key: Property::door_key(DOOR_A),
+        anchors: p.anchors.clone(),
+        doorcode_secret: DoorcodeSecret::new(DOORCODE_SECRET),
+        card_key: None,
+        utc_offset_minutes: 60,
+        clock: NOW,
+    });
+    assert!(!door.reads_secure_cards() && p.door(DOOR_A).reads_secure_cards());
+    let add =
+        |uid: &[u8], kind| DoorOp::AddKeycard { card: card_tag(uid), person: PersonId(5), validity: current(), kind };
+    let v1 = DoorOp::AddKeycardV1 { card: card_tag(&[9, 9, 9, 9]), person: PersonId(6), validity: current() };
+    let r = door.apply_batch(
+        &p.batch(
+            DOOR_A,
+            1,
+            vec![vec![add(&DESFIRE_UID, CardKind::Secure)], vec![add(&[8, 8, 8, 8], CardKind::UidOnly)], vec![v1]],
+        ),
+        NOW,
+    );
+    assert_eq!(r.seq_after, 3);
+    assert_eq!(r.rejected_updates.len(), 1);
+    assert_eq!((r.rejected_updates[0].seq, &r.rejected_updates[0].reason), (1, &UpdateRejection::InvalidOperation));
+    assert_eq!(hold_card(&mut door, &DESFIRE_UID, None, NOW).access, Access::Denied(DenialReason::UnknownCredential));
+    assert!(hold_card(&mut door, &[8, 8, 8, 8], None, NOW).access.is_granted());
+    assert!(hold_card(&mut door, &[9, 9, 9, 9], None, NOW).access.is_granted());
+    assert!(door.state().keycards.iter().all(|k| k.kind == CardKind::UidOnly));
 }
 
 #[test]
@@ -405,13 +620,7 @@ fn time_statement(
     time: keyway_protocol::UnixTime,
 ) -> keyway_protocol::credential::TimeStatement {
     use keyway_protocol::credential::{SignedBody, TimeStatement, TimeStatementBody};
-    let body = TimeStatementBody {
-        version: TimeStatementBody::VERSION,
-        door_id: door,
-        door_nonce: nonce,
-        time,
-        issuer: p.issuer(),
-    };
+    let body = TimeStatementBody::bound(time, p.issuer(), door, nonce);
     TimeStatement::sign(body, &p.authority)
 }
 
@@ -430,17 +639,17 @@ fn only_a_signed_time_bound_to_the_doors_own_nonce_moves_its_clock_back() {
     assert_eq!(hello.body.door_time, ahead, "the hello tells the backend the door's clock");
 
     let replayed = time_statement(&p, DOOR_A, [8; 16], NOW);
-    assert!(door.set_clock(&replayed, &nonce).is_err());
+    assert!(door.handle_time(&replayed, Some(&nonce), NOW).is_err());
     let other_door = time_statement(&p, DOOR_B, nonce, NOW);
-    assert!(door.set_clock(&other_door, &nonce).is_err());
+    assert!(door.handle_time(&other_door, Some(&nonce), NOW).is_err());
     let stranger = Property { authority: key(99), anchors: p.anchors.clone() };
     let forged = time_statement(&stranger, DOOR_A, nonce, NOW);
-    assert!(door.set_clock(&forged, &nonce).is_err());
+    assert!(door.handle_time(&forged, Some(&nonce), NOW).is_err());
     assert_eq!(door.clock(), ahead, "nothing moved the clock");
     // Ordinary time passing never moves it back either.
     assert_eq!(door.observe_time(NOW), ahead);
 
     let genuine = time_statement(&p, DOOR_A, nonce, NOW);
-    assert_eq!(door.set_clock(&genuine, &nonce), Ok(ahead));
+    assert_eq!(door.handle_time(&genuine, Some(&nonce), NOW), Ok(Some(ClockChange { before: ahead, after: NOW })));
     assert_eq!(door.clock(), NOW);
 }

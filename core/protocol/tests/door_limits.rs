@@ -4,9 +4,10 @@
 //! real footprint, not an estimate.
 
 use keyway_protocol::UnixTime;
-use keyway_protocol::credential::{CardId, DoorOp, KeyId, PersonId};
+use keyway_protocol::credential::{CardId, CardKind, DoorOp, KeyId, PersonId};
 use keyway_protocol::door::{DoorEngine, DoorLimits, DoorState};
 use keyway_protocol::unlock::UpdateRejection;
+use keyway_test_kit::door::hold_card;
 use keyway_test_kit::fixture::*;
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicIsize, Ordering};
@@ -77,11 +78,12 @@ fn fill(p: &Property, door: &mut DoorEngine, limits: &DoorLimits) {
             card: card_tag(card(c).as_slice()),
             person: PersonId(9_000 + u64::from(c)),
             validity: window(NOW, LATER),
+            kind: CardKind::UidOnly,
         })
         .collect();
     apply(door, cards);
     for c in 0..limits.activity as u32 * 2 {
-        assert!(door.present_keycard(card(c % limits.keycards as u32).as_slice(), NOW).access.is_granted());
+        assert!(hold_card(door, card(c % limits.keycards as u32).as_slice(), None, NOW).access.is_granted());
     }
 }
 
@@ -158,8 +160,12 @@ fn a_door_near_its_limits_takes_updates_that_store_nothing_new() {
     let mut door = p.door(DOOR_A).with_limits(limits).unwrap();
     let revoke = |k: u64, until: UnixTime| DoorOp::RevokeKey { key: KeyId(k), until };
     let slot = |s: u32| DoorOp::AddDoorcode { slot: s, person: PersonId(s.into()), validity: window(NOW, LATER) };
-    let add_card =
-        |c: u32| DoorOp::AddKeycard { card: card(c), person: PersonId(c.into()), validity: window(NOW, LATER) };
+    let add_card = |c: u32| DoorOp::AddKeycard {
+        card: card(c),
+        person: PersonId(c.into()),
+        validity: window(NOW, LATER),
+        kind: CardKind::UidOnly,
+    };
     let setup = vec![vec![revoke(1, LATER)], vec![slot(1)], vec![add_card(1)]];
     assert!(door.apply_batch(&p.batch(DOOR_A, 1, setup), NOW).rejected_updates.is_empty());
     let updates = vec![

@@ -2,8 +2,8 @@
 
 use keyway_protocol::codec::Bytes64;
 use keyway_protocol::credential::{
-    DenialReason, DoorOp, GuestKey, KeyCertificate, KeyChain, KeyId, PersonId, Receipt, RevocationCheck, Signed,
-    UpdateBatch, label,
+    CardKind, DenialReason, DoorOp, GuestKey, KeyCertificate, KeyChain, KeyId, PersonId, Receipt, RevocationCheck,
+    Signed, UpdateBatch, label,
 };
 use keyway_protocol::door::DoorEngine;
 use keyway_protocol::door::DoorSession;
@@ -186,11 +186,20 @@ fn a_result_from_an_earlier_session_is_not_accepted() {
 fn an_impostor_door_is_detected_by_the_phone() {
     let p = Property::new();
     let alice = p.resident(1, 1);
-    // A device that is not door A signs a challenge naming door A.
+    // Door B answering a phone that wants door A: another door, said before its signature is
+    // even checked.
     let mut impostor = p.door(DOOR_B);
     let fake = impostor.challenge(NOW, [1; 16]);
     let mut phone = p.phone(&alice, DOOR_A, None);
-    assert!(matches!(phone.handle_challenge(&fake.to_bytes()), Err(ProtocolError::ChallengeSignature(_))));
+    let wrong = phone.handle_challenge(&fake.to_bytes());
+    assert_eq!(wrong, Err(ProtocolError::WrongDoor { expected: DOOR_A, got: DOOR_B }));
+    assert_eq!(wrong.unwrap_err().category(), keyway_protocol::unlock::ErrorCategory::WrongDoor);
+    // A device that is not door A signs a challenge naming door A: an impostor.
+    let mut claims_a = fake.body.clone();
+    claims_a.door_id = DOOR_A;
+    let forged = Signed::sign(claims_a, &Property::door_key(DOOR_B));
+    let mut phone = p.phone(&alice, DOOR_A, None);
+    assert!(matches!(phone.handle_challenge(&forged.to_bytes()), Err(ProtocolError::ChallengeSignature(_))));
     // A door certified for B answering a phone that was told it is B, but claiming A.
     let mut body = fake.body.clone();
     body.door_id = DOOR_A;
@@ -207,7 +216,12 @@ fn replayed_and_rolled_back_updates_change_nothing() {
     let p = Property::new();
     let mut door = p.door(DOOR_A);
     let card = keyway_protocol::codec::BoundedVec::new(vec![7, 7, 7, 7]).unwrap();
-    let add = vec![DoorOp::AddKeycard { card: card.clone(), person: PersonId(3), validity: current() }];
+    let add = vec![DoorOp::AddKeycard {
+        card: card.clone(),
+        person: PersonId(3),
+        validity: current(),
+        kind: CardKind::UidOnly,
+    }];
     let old = p.batch(DOOR_A, 1, vec![add.clone(), vec![revoke_key(40)]]);
     let newer = p.batch(DOOR_A, 1, vec![add, vec![revoke_key(40)], vec![DoorOp::RemoveKeycard { card }]]);
     assert_eq!(door.apply_batch(&newer, NOW).seq_after, 3);

@@ -1,8 +1,9 @@
 //! Full unlocks through the sans-IO sessions over the simulated link: resident, guest, every
 //! denial reason an app unlock can meet, and door updates delivered with a verifiable receipt.
 
-use keyway_protocol::credential::{ActivityEvent, DenialReason, DoorOp, KeyId, PersonId, RevocationCheck};
+use keyway_protocol::credential::{ActivityEvent, CardKind, DenialReason, DoorOp, KeyId, PersonId, RevocationCheck};
 use keyway_protocol::unlock::{UnlockOutcome, UpdateRejection};
+use keyway_test_kit::door::hold_card;
 use keyway_test_kit::fixture::*;
 
 fn outcome(run: keyway_test_kit::sim::SimRun) -> UnlockOutcome {
@@ -154,7 +155,12 @@ fn updates_apply_in_order_and_the_backend_can_verify_the_receipt() {
         DOOR_A,
         1,
         vec![
-            vec![DoorOp::AddKeycard { card: card.clone(), person: PersonId(1), validity: current() }],
+            vec![DoorOp::AddKeycard {
+                card: card.clone(),
+                person: PersonId(1),
+                validity: current(),
+                kind: CardKind::UidOnly,
+            }],
             vec![revoke_key(40)],
             vec![DoorOp::RemoveKeycard { card }],
             vec![DoorOp::SetClock { now: NOW.saturating_add_secs(10) }],
@@ -243,7 +249,7 @@ fn the_receipt_carries_activity_after_the_backends_mark() {
     let mut door = p.door(DOOR_A);
     let alice = p.resident(1, 1);
     for _ in 0..100 {
-        door.present_keycard(&[9, 9, 9, 9], NOW);
+        hold_card(&mut door, &[9, 9, 9, 9], None, NOW);
     }
     let head = door.activity().head();
     assert_eq!(head, 100);

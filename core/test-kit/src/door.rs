@@ -4,7 +4,7 @@
 //! is this one.
 
 use keyway_protocol::UnixTime;
-use keyway_protocol::door::{DoorEngine, DoorSession, DoorSessionError, DoorStep, Entry};
+use keyway_protocol::door::{CardStep, DoorEngine, DoorSession, DoorSessionError, DoorStep, Entry};
 use keyway_protocol::unlock::DoorResult;
 use keyway_protocol::unlock::frame::{self, MessageKind};
 
@@ -99,5 +99,27 @@ impl MessageSession {
     /// The released result, once the exchange is complete.
     pub fn result(&self) -> Option<&DoorResult> {
         self.fed.result.as_ref()
+    }
+}
+
+/// Holds the card `uid` to `door`'s reader and runs the exchange to its decision: a UID-only
+/// card is decided at once; a secure card's challenge is answered under `key` (`None`: the card
+/// gives no answer, as a blank card written with a copied UID). Each presentation gets a
+/// challenge of its own (from the door's activity head and the time).
+pub fn hold_card(
+    door: &mut DoorEngine,
+    uid: &[u8],
+    key: Option<&keyway_protocol::credential::CardKey>,
+    now: UnixTime,
+) -> Entry {
+    let mut challenge = [0u8; 16];
+    challenge[..8].copy_from_slice(&door.activity().head().to_be_bytes());
+    challenge[8..].copy_from_slice(&now.0.to_be_bytes());
+    match door.present_keycard(uid, challenge, now) {
+        CardStep::Decided(entry) => entry,
+        CardStep::Challenge(c) => {
+            let answer = key.map(|k| k.answer(c.bytes(), uid));
+            door.answer_card_challenge(c, answer.as_ref().map(|a| a.as_slice()), now)
+        }
     }
 }

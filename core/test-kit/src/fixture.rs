@@ -19,6 +19,8 @@ pub const DAY: u64 = 86_400;
 pub const DOOR_A: DoorId = DoorId(7);
 pub const DOOR_B: DoorId = DoorId(8);
 pub const DOORCODE_SECRET: [u8; 32] = [0x5c; 32];
+/// The property card key the fixture's doors are provisioned with (secure keycards).
+pub const CARD_KEY: [u8; 16] = [0x3e; 16];
 
 pub fn key(seed: u8) -> KeyPair {
     KeyPair::from_secret(&[seed; 32])
@@ -32,13 +34,19 @@ pub fn window(start: UnixTime, expiry: UnixTime) -> Validity {
     Validity::new(start, expiry).unwrap()
 }
 
-/// A key valid from a day ago for thirty days.
 /// The keyed tag by which the fixture's doors (all provisioned with [`DOORCODE_SECRET`]) know
 /// the card `uid`: what an `AddKeycard` update names.
 pub fn card_tag(uid: &[u8]) -> keyway_protocol::credential::CardId {
     DoorcodeSecret::new(DOORCODE_SECRET).card_tag(uid)
 }
 
+/// The own key of the secure card `uid` for the fixture's doors (diversified from
+/// [`CARD_KEY`]): what the card's file holds.
+pub fn card_key(uid: &[u8]) -> keyway_protocol::credential::CardKey {
+    keyway_protocol::credential::PropertyCardKey::new(CARD_KEY).card_key(uid).expect("a card UID of 4 to 16 bytes")
+}
+
+/// A key valid from a day ago for thirty days.
 pub fn current() -> Validity {
     window(NOW.saturating_sub_secs(DAY), NOW.saturating_add_secs(30 * DAY))
 }
@@ -84,6 +92,7 @@ impl Property {
             door_key: Self::door_key(door),
             anchors: self.anchors.clone(),
             doorcode_secret: DoorcodeSecret::new(DOORCODE_SECRET),
+            card_key: Some(keyway_protocol::credential::PropertyCardKey::new(CARD_KEY)),
             utc_offset_minutes: 60,
             clock: NOW.saturating_sub_secs(3600),
         })
@@ -163,6 +172,7 @@ impl Property {
             anchors: self.anchors.clone(),
             batch,
             activity_after,
+            time: None,
             nonce: [nonce; 16],
             now: NOW,
         }

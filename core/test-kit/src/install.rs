@@ -42,6 +42,7 @@ pub fn provisioning_from(door: &ProvisionedDoor, clock: UnixTime) -> Result<Door
         door_key,
         anchors,
         doorcode_secret: DoorcodeSecret::new(door.doorcode_secret.0.0),
+        card_key: door.card_key.as_ref().map(|k| k.0.clone()),
         utc_offset_minutes: door.utc_offset_minutes,
         clock,
     })

@@ -21,9 +21,9 @@ use keyway_protocol::UnixTime;
 use keyway_protocol::credential::SignedBody;
 use keyway_protocol::credential::door_update::UpdateBatchBody;
 use keyway_protocol::credential::{
-    AuthorityKeyId, DoorCertBody, DoorCertificate, DoorId, DoorOp, DoorSet, DoorUpdate, DoorcodeSecret, GuestKey,
-    GuestKeyBody, KeyCertBody, KeyChain, KeyFlags, KeyId, KeyPair, NoRevocations, PersonId, Receipt, Signed,
-    TrustAnchors, UpdateBatch, Validity,
+    AuthorityKeyId, CardKind, DoorCertBody, DoorCertificate, DoorId, DoorOp, DoorSet, DoorUpdate, DoorcodeSecret,
+    GuestKey, GuestKeyBody, KeyCertBody, KeyChain, KeyFlags, KeyId, KeyPair, NoRevocations, PersonId, PropertyCardKey,
+    Receipt, Signed, TimeStatement, TimeStatementBody, TrustAnchors, UpdateBatch, Validity,
 };
 use keyway_protocol::door::DoorSession;
 use keyway_protocol::door::{DoorEngine, DoorProvisioning, DoorState};
@@ -128,6 +128,7 @@ impl Fixture {
                 card: keyway_protocol::codec::BoundedBytes::new(vec![1, 2, 3, 4, 5, 6, 7]).expect("7-byte card"),
                 person: PersonId(5),
                 validity: current,
+                kind: CardKind::Secure,
             }],
             vec![DoorOp::SetUtcOffset { minutes: 60 }, DoorOp::RemoveDoorcode { slot: 3 }],
         ];
@@ -141,6 +142,7 @@ impl Fixture {
             door_key: door_key.clone(),
             anchors: anchors.clone(),
             doorcode_secret: DoorcodeSecret::new([0x5c; 32]),
+            card_key: Some(PropertyCardKey::new([0x3e; 16])),
             utc_offset_minutes: 0,
             clock: NOW.saturating_sub_secs(3600),
         });
@@ -174,6 +176,7 @@ impl Fixture {
             anchors: self.anchors.clone(),
             batch: batch.cloned(),
             activity_after: 0,
+            time: None,
             nonce: PHONE_NONCE,
             now: NOW,
         }
@@ -630,6 +633,10 @@ fn sync_response(f: &Fixture) -> SyncResponse {
             known_activity_head: 4,
             delivered_seq: 3,
         }],
+        time: Some(B64(TimeStatement::sign(
+            TimeStatementBody::unbound(NOW, AuthorityKeyId::of(&f.authority.public().0)),
+            &f.authority,
+        ))),
     }
 }
 

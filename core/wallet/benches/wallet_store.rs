@@ -72,6 +72,7 @@ fn response(p: &Property, chains: &[KeyChain]) -> SyncResponse {
             known_activity_head: 0,
             delivered_seq: 0,
         }],
+        time: None,
     }
 }
 

@@ -8,7 +8,7 @@ use crate::verify_sync::BadSync;
 use keyway_api::client::SyncError;
 use keyway_link::{LinkError, UnlockError};
 use keyway_protocol::credential::{DoorId, KeyId};
-use keyway_protocol::unlock::ErrorCategory;
+use keyway_protocol::unlock::{ErrorCategory, ProtocolError};
 
 /// Why a wallet call failed. Each cause has one route: an unlock's protocol failure arrives
 /// as [`WalletError::Unlock`], whether the door certificate was refused before the first
@@ -46,6 +46,9 @@ pub enum WalletError {
     /// The unlock failed (link, protocol or timeout).
     #[error("unlock failed: {0}")]
     Unlock(#[from] UnlockError),
+    /// Scanned bytes are not a Keyway door advertisement.
+    #[error("not a Keyway door advertisement: {0}")]
+    BadAdvertisement(String),
     /// Another unlock of this wallet is still at a door: one unlock at a time.
     #[error("another unlock is in progress: wait for it to finish or cancel it")]
     UnlockInProgress,
@@ -99,6 +102,14 @@ pub enum Category {
     Link,
     /// The door could not prove it is the certified door.
     DoorNotTrusted,
+    /// The phone is connected to another door than the one asked for (the door's own claim,
+    /// checked before its signature): connect to the right door.
+    WrongDoor {
+        /// The door the unlock was for.
+        expected: DoorId,
+        /// The door id the connected door's challenge names.
+        found: DoorId,
+    },
     /// The exchange with the door broke down: retry.
     DoorExchange,
     /// A bug in Keyway itself.
@@ -120,6 +131,9 @@ impl From<&UnlockError> for Category {
         match e {
             UnlockError::Link(e) => e.into(),
             UnlockError::Timeout(_) => Category::LinkTimeout,
+            UnlockError::Protocol(ProtocolError::WrongDoor { expected, got }) => {
+                Category::WrongDoor { expected: *expected, found: *got }
+            }
             UnlockError::Protocol(p) => match p.category() {
                 ErrorCategory::DoorNotTrusted => Category::DoorNotTrusted,
                 ErrorCategory::ExchangeFailed => Category::DoorExchange,
@@ -176,6 +190,7 @@ impl WalletError {
             WalletError::Backend(e) => e.into(),
             WalletError::BadSync(_) => Category::BackendNotTrusted,
             WalletError::Unlock(e) => e.into(),
+            WalletError::BadAdvertisement(_) => Category::InvalidPayload,
             WalletError::UnlockInProgress => Category::Busy,
             WalletError::Reset => Category::NotEnrolled,
         }

@@ -16,6 +16,18 @@ pub enum KeyState {
     },
     /// Ended early by the manager (Revoke All Keys, Delete Person, a deleted key).
     Revoked,
+    /// Ended because the manager shortened it: the key `by` (a new key id, with the earlier
+    /// expiry) took its place. The backend says which key replaced it; the old key is revoked
+    /// at the doors as any other.
+    Replaced {
+        by: KeyId,
+    },
+    /// Within its window, but its certificate's freshness ran out at `since`: the phone has
+    /// not synced within the property's revalidation window (a guest key: its host's phone).
+    /// Doors refuse it until a sync (online) revalidates it.
+    NeedsSync {
+        since: UnixTime,
+    },
 }
 
 /// One key for display.
@@ -27,6 +39,9 @@ pub struct KeyView {
     pub may_share: bool,
     pub doors: DoorSet,
     pub validity: Validity,
+    /// The phone must sync before this time to keep opening offline doors ("sync needed by"):
+    /// the freshness of the key's certificate (a guest key's: its host's certificate).
+    pub fresh_until: UnixTime,
     pub state: KeyState,
 }
 
@@ -37,13 +52,15 @@ pub fn effective_now(device_now: UnixTime, last_server_time: Option<UnixTime>) -
     device_now.max(last_server_time.unwrap_or(UnixTime::EPOCH))
 }
 
-pub fn state_of(validity: &Validity, revoked: bool, now: UnixTime) -> KeyState {
+pub fn state_of(validity: &Validity, fresh_until: UnixTime, revoked: bool, now: UnixTime) -> KeyState {
     if revoked {
         KeyState::Revoked
     } else if now < validity.start {
         KeyState::Upcoming { start: validity.start }
     } else if now >= validity.expiry {
         KeyState::Expired { at: validity.expiry }
+    } else if now >= fresh_until {
+        KeyState::NeedsSync { since: fresh_until }
     } else {
         KeyState::Active
     }
@@ -51,6 +68,7 @@ pub fn state_of(validity: &Validity, revoked: bool, now: UnixTime) -> KeyState {
 
 pub fn view_of(chain: &KeyChain, revoked: bool, now: UnixTime) -> KeyView {
     let root = &chain.root().body;
+    let fresh_until = root.fresh_until;
     match chain.guest_link() {
         Some(g) => KeyView {
             key_id: g.body.key_id,
@@ -59,7 +77,8 @@ pub fn view_of(chain: &KeyChain, revoked: bool, now: UnixTime) -> KeyView {
             may_share: false,
             doors: g.body.doors.clone(),
             validity: g.body.validity,
-            state: state_of(&g.body.validity, revoked, now),
+            fresh_until,
+            state: state_of(&g.body.validity, fresh_until, revoked, now),
         },
         None => KeyView {
             key_id: root.key_id,
@@ -68,7 +87,8 @@ pub fn view_of(chain: &KeyChain, revoked: bool, now: UnixTime) -> KeyView {
             may_share: root.flags.may_share,
             doors: root.doors.clone(),
             validity: root.validity,
-            state: state_of(&root.validity, revoked, now),
+            fresh_until,
+            state: state_of(&root.validity, fresh_until, revoked, now),
         },
     }
 }

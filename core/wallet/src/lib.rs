@@ -7,18 +7,26 @@
 //! A [`Wallet`] owns the device key (behind [`SecureStorage`]), the SQLite store, and knows how
 //! to talk to the backend and to doors. It works offline with what it last synced.
 
+pub mod advert;
 pub mod error;
+pub mod events;
 pub mod key_state;
 pub mod lifecycle;
+pub mod observe;
 pub mod online;
+pub mod push;
 pub mod share;
 pub mod shared;
 pub mod store;
 pub mod unlock;
 pub mod verify_sync;
 
+pub use advert::{Advertisement, Proximity};
 pub use error::{Category, WalletError};
+pub use events::UnlockEvent;
+pub use observe::{KeyChange, KeySnapshot};
 pub use online::{HttpOptions, SyncSummary, UploadSummary};
+pub use push::PushLink;
 pub use shared::SharedWallet;
 pub use unlock::{UnlockOptions, UnlockReport};
 
@@ -80,7 +88,17 @@ impl Wallet {
     /// Every key this device holds, with its state at `now`.
     pub fn keys_at(&self, now: UnixTime) -> Result<Vec<KeyView>> {
         let now = effective_now(now, self.store.last_server_time()?);
-        Ok(self.store.keys()?.iter().map(|k| view_of(&k.chain, k.revoked, now)).collect())
+        let mut views = Vec::new();
+        for k in self.store.keys()? {
+            let mut view = view_of(&k.chain, k.revoked, now);
+            if view.state == key_state::KeyState::Revoked
+                && let Some(by) = self.replaced_by(view.key_id)?
+            {
+                view.state = key_state::KeyState::Replaced { by };
+            }
+            views.push(view);
+        }
+        Ok(views)
     }
 
     /// Doors this wallet knows, with their names: the property's, then those known only from

@@ -178,6 +178,7 @@ impl Wallet {
         self.store.set_meta(META_BACKEND, client.base_url().as_bytes())?;
         self.store.set_meta(META_PERSON, &resp.credentials.person_id.0.to_be_bytes())?;
         self.client = Some(client);
+        self.note_replacements(&resp.sync)?;
         self.apply(changes)
     }
 
@@ -199,6 +200,7 @@ impl Wallet {
         self.check_epoch(fetched.epoch)?;
         let changes =
             verify_sync(&fetched.response, &self.device.public(), &self.store.anchors()?, &self.store.keys()?)?;
+        self.note_replacements(&fetched.response)?;
         self.apply(changes)
     }
 

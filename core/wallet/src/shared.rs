@@ -11,18 +11,33 @@
 //!   [`WalletError::UnlockInProgress`] rather than queued (a queued unlock would open a door
 //!   seconds after the tap that asked for it, when the resident may have walked away).
 
+//!
+//! Observers: [`SharedWallet::subscribe_unlock_events`] (each unlock's progress) and
+//! [`SharedWallet::subscribe_keys`] (key changes and sync needs); see [`crate::events`] for
+//! how listeners are called.
+
+use crate::advert::{Advertisement, DEFAULT_NEAR_RSSI};
+use crate::error::Category;
+use crate::events::{Listeners, Progress, Subscription, UnlockEvent};
+use crate::observe::{KeyObserver, KeyUpdate};
 use crate::online::{HttpOptions, SyncSummary, UploadSummary};
+use crate::push::PushLink;
 use crate::unlock::{UnlockOptions, UnlockReport};
 use crate::{Result, Wallet, WalletError};
 use keyway_link::Link;
+use keyway_protocol::UnixTime;
 use keyway_protocol::credential::DoorId;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 
 pub struct SharedWallet {
     wallet: Mutex<Wallet>,
     network: tokio::sync::Mutex<()>,
     unlocking: Arc<AtomicBool>,
+    unlock_events: Arc<Listeners<UnlockEvent>>,
+    key_listeners: Arc<Listeners<KeyUpdate>>,
+    observer: Mutex<KeyObserver>,
+    near_rssi: AtomicI32,
 }
 
 /// The right to run this wallet's one unlock. Released when dropped or by
@@ -31,12 +46,43 @@ pub struct SharedWallet {
 pub struct UnlockSlot {
     busy: Arc<AtomicBool>,
     held: AtomicBool,
+    cancelled: AtomicBool,
 }
 
 impl UnlockSlot {
     pub fn release(&self) {
         if self.held.swap(false, Ordering::SeqCst) {
             self.busy.store(false, Ordering::SeqCst);
+        }
+    }
+
+    /// The app cancelled this unlock: the slot is free at once, and the exchange, when its
+    /// link call returns, reports nothing more.
+    pub fn cancel(&self) {
+        self.cancelled.store(true, Ordering::SeqCst);
+        self.release();
+    }
+
+    pub fn is_cancelled(&self) -> bool {
+        self.cancelled.load(Ordering::SeqCst)
+    }
+}
+
+/// Cancels a push unlock whose future is dropped before it finished.
+struct PushCancel<'a> {
+    shared: &'a SharedWallet,
+    link: &'a PushLink,
+    slot: UnlockSlot,
+    door: DoorId,
+    armed: bool,
+}
+
+impl Drop for PushCancel<'_> {
+    fn drop(&mut self) {
+        self.link.finish();
+        if self.armed {
+            self.slot.cancel();
+            self.shared.unlock_cancelled(self.door);
         }
     }
 }
@@ -53,6 +99,10 @@ impl SharedWallet {
             wallet: Mutex::new(wallet),
             network: tokio::sync::Mutex::new(()),
             unlocking: Arc::new(AtomicBool::new(false)),
+            unlock_events: Arc::default(),
+            key_listeners: Arc::default(),
+            observer: Mutex::default(),
+            near_rssi: AtomicI32::new(i32::from(DEFAULT_NEAR_RSSI)),
         }
     }
 
@@ -73,14 +123,96 @@ impl SharedWallet {
         let _network = self.network.lock().await;
         let call = self.with(|w| w.begin_accept_invite(backend_url, options))?;
         let fetched = call.fetch(invite_token).await?;
-        self.with(|w| w.finish_accept_invite(fetched))
+        let summary = self.with(|w| w.finish_accept_invite(fetched));
+        self.after_sync(&summary);
+        summary
     }
 
     pub async fn sync(&self, options: Option<&HttpOptions>) -> Result<SyncSummary> {
         let _network = self.network.lock().await;
-        let call = self.with(|w| w.begin_sync(options))?;
-        let fetched = call.fetch().await?;
-        self.with(|w| w.finish_sync(fetched))
+        let summary = async {
+            let call = self.with(|w| w.begin_sync(options))?;
+            let fetched = call.fetch().await?;
+            self.with(|w| w.finish_sync(fetched))
+        }
+        .await;
+        self.after_sync(&summary);
+        summary
+    }
+
+    /// Tells key listeners what a sync (or an invite) changed, or that it failed.
+    fn after_sync(&self, summary: &Result<SyncSummary>) {
+        let synced_at = match summary {
+            Ok(s) => {
+                self.observer().sync_finished(None);
+                Some(s.server_time)
+            }
+            Err(e) => {
+                // Remembered even with no listener: one that subscribes later hears the need.
+                self.observer().sync_finished(sync_failure(e));
+                None
+            }
+        };
+        if !self.key_listeners.is_empty() {
+            // A snapshot that cannot be read (storage failing) is reported by the next call.
+            let _ = self.refresh(synced_at);
+        }
+    }
+
+    fn observer(&self) -> std::sync::MutexGuard<'_, KeyObserver> {
+        self.observer.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Compares the keys with what listeners last heard and tells them what changed.
+    fn refresh(&self, synced_at: Option<UnixTime>) -> Result<()> {
+        let snapshot = self.with(|w| w.key_snapshot())?;
+        let update = self.observer().update(snapshot, synced_at);
+        if !update.changes.is_empty() {
+            self.key_listeners.emit(&update);
+        }
+        Ok(())
+    }
+
+    /// Re-evaluates the keys now (time alone starts and ends keys): call it when the app comes
+    /// to the foreground or on a timer. Listeners hear only what changed.
+    pub fn refresh_keys(&self) -> Result<()> {
+        self.refresh(None)
+    }
+
+    /// Calls `listener` with every change to the keys (see [`crate::observe`]): first at once
+    /// with the keys as they stand (and the sync need, if any), then after each change.
+    pub fn subscribe_keys(&self, listener: Arc<dyn Fn(&KeyUpdate) + Send + Sync>) -> Result<Subscription> {
+        self.refresh(None)?;
+        let keys = self.with(|w| w.key_snapshot())?.keys;
+        let first = self.observer().current(keys);
+        crate::events::deliver(&listener, &first);
+        Ok(self.key_listeners.add(listener))
+    }
+
+    /// Calls `listener` with the progress of every unlock from now on.
+    pub fn subscribe_unlock_events(&self, listener: Arc<dyn Fn(&UnlockEvent) + Send + Sync>) -> Subscription {
+        self.unlock_events.add(listener)
+    }
+
+    /// Reports that the app cancelled the unlock of `door`.
+    pub fn unlock_cancelled(&self, door: DoorId) {
+        self.unlock_events.emit(&UnlockEvent::Cancelled { door });
+    }
+
+    /// The RSSI (dBm) at or above which [`SharedWallet::parse_advertisement`] calls a door near.
+    pub fn set_near_rssi(&self, dbm: i16) {
+        self.near_rssi.store(i32::from(dbm), Ordering::Relaxed);
+    }
+
+    pub fn near_rssi(&self) -> i16 {
+        i16::try_from(self.near_rssi.load(Ordering::Relaxed)).unwrap_or(DEFAULT_NEAR_RSSI)
+    }
+
+    /// A scanned door's advertisement against this wallet ([`Wallet::parse_advertisement`]),
+    /// judged by the threshold of [`SharedWallet::set_near_rssi`].
+    pub fn parse_advertisement(&self, bytes: &[u8], rssi: Option<i16>) -> Result<Advertisement> {
+        let near = self.near_rssi();
+        self.with(|w| w.parse_advertisement(bytes, rssi, near))
     }
 
     pub async fn upload(&self, options: Option<&HttpOptions>) -> Result<UploadSummary> {
@@ -99,7 +231,7 @@ impl SharedWallet {
         if self.unlocking.swap(true, Ordering::SeqCst) {
             return Err(WalletError::UnlockInProgress);
         }
-        Ok(UnlockSlot { busy: self.unlocking.clone(), held: AtomicBool::new(true) })
+        Ok(UnlockSlot { busy: self.unlocking.clone(), held: AtomicBool::new(true), cancelled: AtomicBool::new(false) })
     }
 
     /// Unlocks `door` over `link` (blocking: run it off the app's UI thread). The wallet is
@@ -113,19 +245,71 @@ impl SharedWallet {
     /// app cancels).
     pub fn unlock_claimed(
         &self,
-        _slot: &UnlockSlot,
+        slot: &UnlockSlot,
         door: DoorId,
         link: &mut dyn Link,
         options: UnlockOptions,
     ) -> Result<UnlockReport> {
-        let prepared = self.with(|w| w.prepare_unlock(door, options))?;
-        let finished = prepared.exchange(link)?;
-        self.with(|w| w.record_unlock(finished))
+        let progress = Progress { door, listeners: &self.unlock_events };
+        let report = self.with(|w| w.prepare_unlock(door, options)).and_then(|prepared| {
+            progress.emit(UnlockEvent::Connecting { door });
+            let finished = crate::events::exchange(prepared, link, &progress)?;
+            self.with(|w| w.record_unlock(finished))
+        });
+        // A cancelled unlock reports nothing more: the app heard `Cancelled`.
+        if !slot.is_cancelled() {
+            progress.finished(&report);
+        }
+        report
+    }
+
+    /// Unlocks `door` over the app's callback-driven `link` ([`PushLink`]): the exchange waits
+    /// for what the app pushes, on no thread of its own. Dropping the future cancels the unlock:
+    /// `link` is finished at once (its `next_write` returns `None`), the unlock slot is free and
+    /// nothing is stored.
+    pub async fn unlock_push(&self, door: DoorId, link: &PushLink, options: UnlockOptions) -> Result<UnlockReport> {
+        let slot = match self.claim_unlock() {
+            Ok(slot) => slot,
+            Err(e) => {
+                link.finish();
+                return Err(e);
+            }
+        };
+        let mut guard = PushCancel { shared: self, link, slot, door, armed: true };
+        let progress = Progress { door, listeners: &self.unlock_events };
+        let result = async {
+            let prepared = self.with(|w| w.prepare_unlock(door, options))?;
+            progress.emit(UnlockEvent::Connecting { door });
+            let finished = crate::push::exchange(prepared, link, &progress).await?;
+            self.with(|w| w.record_unlock(finished))
+        }
+        .await;
+        guard.armed = false;
+        progress.finished(&result);
+        result
     }
 
     /// Sign-out ([`Wallet::reset`]). Does not wait for a sync in flight: that sync's answer is
-    /// dropped when it arrives.
+    /// dropped when it arrives. Key listeners hear every key removed.
     pub fn reset(&self) -> Result<()> {
-        self.with(|w| w.reset())
+        self.with(|w| w.reset())?;
+        let _ = self.refresh(None);
+        Ok(())
+    }
+
+    /// Imports a guest key offer ([`Wallet::accept_guest_key`]); key listeners hear it.
+    pub fn accept_guest_key(&self, offer_text: &str) -> Result<crate::key_state::KeyView> {
+        let key = self.with(|w| w.accept_guest_key(offer_text))?;
+        let _ = self.refresh(None);
+        Ok(key)
+    }
+}
+
+/// What a failed sync means for key listeners: a reason to sync again (the keys may be out
+/// of date), or nothing they can act on by syncing.
+fn sync_failure(e: &WalletError) -> Option<String> {
+    match e.category() {
+        Category::Network | Category::Server | Category::BackendNotTrusted => Some(e.to_string()),
+        _ => None,
     }
 }

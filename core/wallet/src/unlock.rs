@@ -33,12 +33,14 @@ pub struct UnlockReport {
     pub seq_after: u64,
     /// Whether pending updates were handed over.
     pub updates_carried: bool,
+    /// Whether the wallet's signed time went along (the door's clock was behind it).
+    pub time_carried: bool,
     /// Activity records the door sent back (queued for upload with the receipt).
     pub activity_records: u32,
 }
 
 /// Whose trust an unlock runs under.
-enum Scope {
+pub(crate) enum Scope {
     /// The property's anchors and door certificate: pending updates go along and the receipt
     /// is uploaded.
     Property,
@@ -48,10 +50,10 @@ enum Scope {
 }
 
 /// The key to present and what to check the door against.
-struct DoorContext {
-    scope: Scope,
+pub(crate) struct DoorContext {
+    pub(crate) scope: Scope,
     chain: KeyChain,
-    door_name: String,
+    pub(crate) door_name: String,
     door_cert: DoorCertificate,
     anchors: TrustAnchors,
 }
@@ -73,24 +75,24 @@ impl Default for UnlockOptions {
 /// of the wallet is needed until its result is recorded ([`Wallet::record_unlock`]). This is
 /// what lets the exchange with the door run without holding the wallet.
 pub struct PreparedUnlock {
-    session: PhoneSession,
-    timeout: Duration,
-    attempt: Attempt,
+    pub(crate) session: PhoneSession,
+    pub(crate) timeout: Duration,
+    pub(crate) attempt: Attempt,
 }
 
 /// What an unlock presents, kept for its report.
-struct Attempt {
+pub(crate) struct Attempt {
     door: DoorId,
     scope: Scope,
-    chain: KeyChain,
+    pub(crate) chain: KeyChain,
     door_name: String,
     epoch: u64,
 }
 
 /// The door's verified answer to a [`PreparedUnlock`], not recorded yet.
 pub struct FinishedUnlock {
-    attempt: Attempt,
-    outcome: UnlockOutcome,
+    pub(crate) attempt: Attempt,
+    pub(crate) outcome: UnlockOutcome,
 }
 
 impl PreparedUnlock {
@@ -121,9 +123,15 @@ impl Wallet {
     pub fn prepare_unlock(&self, door: DoorId, options: UnlockOptions) -> Result<PreparedUnlock> {
         let now = self.now()?;
         let ctx = self.door_context(door, now)?;
-        let (batch, activity_after) = match ctx.scope {
-            Scope::Property => (self.store.pending(door)?.map(|p| p.batch), self.store.activity_after(door)?),
-            Scope::Offer => (None, u64::MAX),
+        // An offer's key belongs to another property, whose doors would not take this one's
+        // pending updates or signed time.
+        let (batch, activity_after, time) = match ctx.scope {
+            Scope::Property => (
+                self.store.pending(door)?.map(|p| p.batch),
+                self.store.activity_after(door)?,
+                self.store.time_statement()?,
+            ),
+            Scope::Offer => (None, u64::MAX, None),
         };
         let mut nonce = [0u8; 16];
         rand_core::RngCore::fill_bytes(&mut rand_core::OsRng, &mut nonce);
@@ -134,6 +142,7 @@ impl Wallet {
             anchors: ctx.anchors,
             batch,
             activity_after,
+            time,
             nonce,
             now,
         })?;
@@ -165,6 +174,7 @@ impl Wallet {
             seq_before: outcome.updates.seq_before,
             seq_after: outcome.updates.seq_after,
             updates_carried: outcome.batch_carried,
+            time_carried: outcome.time_carried,
             activity_records: u32::try_from(outcome.receipt.body.activity.len()).unwrap_or(u32::MAX),
         })
     }
@@ -173,7 +183,7 @@ impl Wallet {
     /// with the property's keys and any offered key that verifies under the property's own
     /// anchors; only when none of those opens the door is an offered key tried, against its own
     /// offer's certificate for that door id.
-    fn door_context(&self, door: DoorId, now: UnixTime) -> Result<DoorContext> {
+    pub(crate) fn door_context(&self, door: DoorId, now: UnixTime) -> Result<DoorContext> {
         let keys = self.store.usable_keys(now)?;
         let property_cert = self.store.door_cert(door)?;
         if let Some((door_name, door_cert)) = &property_cert {

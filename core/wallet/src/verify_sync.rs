@@ -83,6 +83,26 @@ pub fn verify_sync(
         changes.activity_heads.push((door.door_id, door.known_activity_head));
     }
 
+    if let Some(time) = &resp.time {
+        let signed_time = || BadSync::Signature {
+            what: "signed time",
+            subject: "the property".into(),
+            error: ChainError::Malformed { what: "time statement", detail: "not the answer's unbound time".into() },
+        };
+        // The statement a phone carries to every door: unbound, of this answer's time, and
+        // signed by one of the anchors, as a door will check.
+        if time.body.binding.is_some() || time.body.time != resp.server_time {
+            return Err(signed_time());
+        }
+        let issuer = anchors.get(time.body.issuer).ok_or_else(signed_time)?;
+        time.verify_signature(&issuer).map_err(|error| BadSync::Signature {
+            what: "signed time",
+            subject: "the property".into(),
+            error,
+        })?;
+        changes.time = Some((**time).clone());
+    }
+
     for entry in &resp.keys {
         let revoked = resp.person_deleted || matches!(entry.status, KeyStatus::Revoked | KeyStatus::Replaced);
         if let Some(cert) = &entry.certificate {

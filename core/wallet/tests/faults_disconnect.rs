@@ -64,6 +64,7 @@ impl Property {
             door_key: self.door_key.clone(),
             anchors: self.anchors(),
             doorcode_secret: DoorcodeSecret::new([7; 32]),
+            card_key: None,
             utc_offset_minutes: 0,
             clock: self.now.saturating_sub_secs(60),
         })))

@@ -28,6 +28,7 @@ fn site(door_id: u32) -> Site {
         door_key,
         anchors: TrustAnchors::new([authority.public()]),
         doorcode_secret: DoorcodeSecret::generate(),
+        card_key: None,
         utc_offset_minutes: 0,
         clock: keyway_api::clock::now(),
     });

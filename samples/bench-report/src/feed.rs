@@ -113,7 +113,7 @@ pub async fn measure(actions: usize, doors: usize) -> Result<FeedReport, String>
             name: format!("Person {i}"),
             contact: format!("p{i}@example.com"),
             access: AccessKind::DailyDoorcode,
-            keys: vec![KeyGrant { doors: vec![door], start: None, expiry: None }],
+            keys: vec![KeyGrant { doors: vec![door], start: None, expiry: keyway_api::Expiry::Never }],
             resident: false,
             may_share: false,
         };

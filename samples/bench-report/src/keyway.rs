@@ -23,6 +23,7 @@ impl KeywayPhone {
             anchors: p.anchors.clone(),
             batch,
             activity_after: 0,
+            time: None,
             nonce: crate::app::PHONE_NONCE,
             now: NOW,
         })

@@ -89,6 +89,7 @@ impl Property {
             door_key: door_key.clone(),
             anchors: anchors.clone(),
             doorcode_secret: DoorcodeSecret::new([0x5c; 32]),
+            card_key: None,
             utc_offset_minutes: 60,
             clock: NOW.saturating_sub_secs(3600),
         });

@@ -44,6 +44,7 @@ fn keyway_through_the_generic_driver_costs_what_sim_pair_reports() {
                 anchors: p.anchors.clone(),
                 batch: (revocations > 0).then(|| p.revocations(revocations)),
                 activity_after: 0,
+                time: None,
                 nonce: bench_report::app::PHONE_NONCE,
                 now: NOW,
             })

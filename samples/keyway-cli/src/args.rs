@@ -31,14 +31,24 @@ pub enum Command {
     Sync,
     /// Lists the keys on this phone.
     Keys,
-    /// Unlocks a door through the lock simulator's socket.
+    /// Unlocks a door: through the lock simulator's socket (--addr) or over Bluetooth LE (--ble).
+    #[command(group = clap::ArgGroup::new("via").required(true).args(["addr", "ble"]))]
     Unlock {
         /// The door: its number or `door-N`.
         #[arg(long, value_parser = parse_door)]
         door: DoorId,
         /// The simulator's address, as `lock-sim serve` prints it.
         #[arg(long)]
-        addr: SocketAddr,
+        addr: Option<SocketAddr>,
+        /// Over Bluetooth LE through the btleplug link (BlueZ, CoreBluetooth, WinRT): scans for
+        /// a Keyway door advertising --door, connects and unlocks. The radio path cannot run on
+        /// this development machine: it has no Bluetooth adapter, so this fails with "no
+        /// Bluetooth adapter" there (or with the D-Bus error when BlueZ is absent).
+        #[arg(long)]
+        ble: bool,
+        /// With --ble: how long to scan for the door, in seconds.
+        #[arg(long, default_value_t = 10, requires = "ble")]
+        scan_secs: u64,
         /// The ATT MTU this phone announces (23..=517).
         #[arg(long, default_value_t = 185, value_parser = clap::value_parser!(u16).range(23..=517))]
         mtu: u16,

@@ -12,6 +12,41 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
+/// Refuses before any connection when no key of this wallet can open `door` now.
+fn check_can_open(wallet: &Wallet, door: keyway_protocol::credential::DoorId) -> Result<(), String> {
+    if !wallet.doors().map_err(|e| e.to_string())?.iter().any(|(d, _)| *d == door) {
+        return Err(keyway_wallet::WalletError::UnknownDoor(door).to_string());
+    }
+    let now = wallet.now().map_err(|e| e.to_string())?;
+    let keys = wallet.keys_at(now).map_err(|e| e.to_string())?;
+    if !keys.iter().any(|k| k.state == keyway_wallet::key_state::KeyState::Active && k.doors.contains(door)) {
+        return Err(keyway_wallet::WalletError::NoKeyForDoor(door).to_string());
+    }
+    Ok(())
+}
+
+/// The unlock over the btleplug link: scan for the door's advertisement, connect, unlock.
+#[cfg(feature = "ble")]
+fn ble_unlock(
+    wallet: &mut Wallet,
+    door: keyway_protocol::credential::DoorId,
+    scan: Duration,
+) -> Result<keyway_wallet::UnlockReport, String> {
+    use keyway_link::ble::{BleConnectOptions, BtleplugLink};
+    let options = BleConnectOptions { door: Some(door), scan_timeout: scan, ..BleConnectOptions::default() };
+    let mut link = BtleplugLink::connect(&options).map_err(|e| format!("cannot reach {door} over Bluetooth: {e}"))?;
+    wallet.unlock(door, &mut link).map_err(|e| e.to_string())
+}
+
+#[cfg(not(feature = "ble"))]
+fn ble_unlock(
+    _: &mut Wallet,
+    _: keyway_protocol::credential::DoorId,
+    _: Duration,
+) -> Result<keyway_wallet::UnlockReport, String> {
+    Err("this keyway was built without Bluetooth (cargo feature `ble`)".into())
+}
+
 fn open(cli: &Cli) -> Result<Wallet, String> {
     std::fs::create_dir_all(&cli.wallet).map_err(|e| format!("{}: {e}", cli.wallet.display()))?;
     let secure = FileSecureStorage::new(cli.wallet.join("secure")).map_err(|e| e.to_string())?;
@@ -76,16 +111,25 @@ pub fn run(cli: Cli) -> Result<(), String> {
                 print!("{}", keys_table(&keys, door_namer(&wallet)));
             }
         }
-        Command::Unlock { door, addr, mtu } => {
-            if !wallet.doors().map_err(|e| e.to_string())?.iter().any(|(d, _)| *d == door) {
-                return Err(keyway_wallet::WalletError::UnknownDoor(door).to_string());
+        Command::Unlock { door, addr: None, ble: true, scan_secs, .. } => {
+            check_can_open(&wallet, door)?;
+            let r = with_spinner(&format!("looking for {door} over Bluetooth…"), || {
+                ble_unlock(&mut wallet, door, Duration::from_secs(scan_secs))
+            })?;
+            let decision = if r.granted {
+                "unlocked".to_string()
+            } else {
+                format!("refused: {:?}", r.denial.unwrap_or(keyway_protocol::credential::DenialReason::Malformed))
+            };
+            println!("{} ({}): {decision}", r.door_name, r.door_id);
+            println!("  key {}{}", r.key_id, if r.is_guest { " (guest)" } else { "" });
+            if r.updates_carried {
+                println!("  carried door updates: seq {} → {}", r.seq_before, r.seq_after);
             }
-            // No connection to the door without a key that can open it now.
-            let now = wallet.now().map_err(|e| e.to_string())?;
-            let keys = wallet.keys_at(now).map_err(|e| e.to_string())?;
-            if !keys.iter().any(|k| k.state == keyway_wallet::key_state::KeyState::Active && k.doors.contains(door)) {
-                return Err(keyway_wallet::WalletError::NoKeyForDoor(door).to_string());
-            }
+        }
+        Command::Unlock { addr: None, .. } => return Err("give --addr HOST:PORT or --ble".into()),
+        Command::Unlock { door, addr: Some(addr), mtu, .. } => {
+            check_can_open(&wallet, door)?;
             let report = with_spinner(&format!("unlocking {door}…"), || {
                 let mut link = SocketLink::connect(addr, mtu as usize, Duration::from_secs(5))
                     .map_err(|e| format!("cannot reach the door at {addr}: {e}"))?;

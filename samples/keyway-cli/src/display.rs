@@ -10,6 +10,8 @@ pub fn state_text(state: KeyState) -> String {
         KeyState::Upcoming { start } => format!("upcoming (from {start})"),
         KeyState::Expired { at } => format!("expired {at}"),
         KeyState::Revoked => "revoked".into(),
+        KeyState::Replaced { by } => format!("replaced by {by}"),
+        KeyState::NeedsSync { since } => format!("needs a sync (not revalidated since {since})"),
     }
 }
 
@@ -48,9 +50,11 @@ pub fn event_text(event: &ActivityEvent) -> String {
         }
         ActivityEvent::DoorcodeEntry { slot, person } => format!("doorcode, slot {slot} (person {})", person.0),
         ActivityEvent::DoorcodeDenied { reason } => format!("doorcode refused: {reason:?}"),
-        ActivityEvent::KeycardEntry { person, .. } => format!("keycard (person {})", person.0),
+        ActivityEvent::KeycardEntry { person, .. } => format!("keycard, UID only (person {})", person.0),
+        ActivityEvent::SecureKeycardEntry { person, .. } => format!("secure keycard (person {})", person.0),
         ActivityEvent::KeycardDenied { reason, .. } => format!("keycard refused: {reason:?}"),
         ActivityEvent::UpdateRejected { seq, reason } => format!("door update {seq} rejected: {reason:?}"),
+        ActivityEvent::ClockSet { before, after } => format!("clock set from {before} to {after} by signed time"),
     }
 }
 

@@ -5,14 +5,16 @@
 //! keyway --wallet DIR accept --backend URL --token T
 //! keyway --wallet DIR sync | upload | keys | pending | activity
 //! keyway --wallet DIR unlock --door N --addr HOST:PORT [--mtu 185]
+//! keyway --wallet DIR unlock --door N --ble [--scan-secs 10]
 //! keyway --wallet DIR share-request --name NAME
 //! keyway --wallet DIR share --key K --request TEXT --doors 1,2 [--from T] --until T
 //! keyway --wallet DIR accept-guest-key TEXT
 //! ```
 //!
 //! The wallet directory holds `wallet.db` (SQLite) and `secure/` (the device key and the device
-//! token, one file each, mode 0600). Network operations show a spinner on a terminal. Bad
-//! input and failures are one line on stderr and exit code 1.
+//! token, one file each, mode 0600). Network operations show a spinner on a terminal. A usage
+//! error prints clap's whole message (with its tip and usage line); failures are one line on
+//! stderr; both exit with code 1.
 
 mod args;
 mod commands;
@@ -31,10 +33,8 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
         Err(e) => {
-            // One line, like every other error: clap's first line without its "error: " tag.
-            let text = e.to_string();
-            let first = text.lines().next().unwrap_or("bad arguments").trim_start_matches("error: ");
-            eprintln!("keyway: {first} (see keyway --help)");
+            // clap's whole message: what is wrong, the tip it may give, and the usage line.
+            eprint!("{e}");
             return ExitCode::FAILURE;
         }
     };

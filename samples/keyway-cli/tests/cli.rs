@@ -42,7 +42,7 @@ async fn a_resident_accepts_unlocks_a_simulated_door_and_shares_a_guest_key() {
     let grant = KeyGrant {
         doors: vec![door.door_id],
         start: None,
-        expiry: Some(keyway_api::clock::now().saturating_add_secs(86_400 * 30)),
+        expiry: keyway_api::clock::now().saturating_add_secs(86_400 * 30).into(),
     };
     let invite = |name: &str, access| {
         let app = access == AccessKind::AppKey;
@@ -122,22 +122,47 @@ async fn a_resident_accepts_unlocks_a_simulated_door_and_shares_a_guest_key() {
     server.shutdown().await.unwrap();
 }
 
+/// A usage error is clap's whole message: what is wrong, its tip or usage line, and where to
+/// read more (the old code printed the first line only).
+fn usage_error(out: &Output) -> String {
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    let err = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(err.starts_with("error: "), "{err:?}");
+    assert!(err.contains("For more information, try '--help'."), "not clap's whole message: {err:?}");
+    assert!(!err.contains("panicked"), "{err}");
+    err
+}
+
 #[test]
 fn bad_input_is_one_clear_line_with_exit_code_1() {
     let dir = tempfile::tempdir().unwrap();
     let w = dir.path().join("w");
-    let err = one_line_error(&keyway(&w, &["unlock", "--door", "front", "--addr", "127.0.0.1:1"]));
-    assert!(err.contains("front"), "{err}");
-    let err = one_line_error(&keyway(&w, &["unlock", "--door", "2", "--addr", "127.0.0.1:1", "--mtu", "600"]));
+    let err = usage_error(&keyway(&w, &["unlock", "--door", "front", "--addr", "127.0.0.1:1"]));
+    assert!(err.contains("front") && err.contains("not a door number"), "{err}");
+    let err = usage_error(&keyway(&w, &["unlock", "--door", "2", "--addr", "127.0.0.1:1", "--mtu", "600"]));
     assert!(err.contains("600"), "{err}");
+    // Neither --addr nor --ble: clap names the choice.
+    let err = usage_error(&keyway(&w, &["unlock", "--door", "2"]));
+    assert!(err.contains("--addr") && err.contains("--ble") && err.contains("Usage: keyway unlock"), "{err}");
+    let err = usage_error(&keyway(&w, &["unlock", "--door", "2", "--addr", "127.0.0.1:1", "--ble"]));
+    assert!(err.contains("cannot be used with"), "{err}");
     let err = one_line_error(&keyway(&w, &["sync"]));
     assert!(err.contains("has not accepted an invite"), "{err}");
     let err = one_line_error(&keyway(&w, &["accept-guest-key", "hello"]));
     assert!(err.contains("KWGK1."), "{err}");
-    let err =
-        one_line_error(&keyway(&w, &["share", "--key", "k1", "--request", "x", "--doors", "1", "--until", "soon"]));
+    let err = usage_error(&keyway(&w, &["share", "--key", "k1", "--request", "x", "--doors", "1", "--until", "soon"]));
     assert!(err.contains("soon"), "{err}");
     let err = one_line_error(&keyway(&w, &["unlock", "--door", "2", "--addr", "127.0.0.1:1"]));
     assert!(err.contains("door-2"), "{err}");
+    // --ble refuses before touching the radio when no key opens the door.
+    let err = one_line_error(&keyway(&w, &["unlock", "--door", "2", "--ble"]));
+    assert!(err.contains("door-2"), "{err}");
     assert!(ok(&w, &["keys"]).contains("no keys"));
+}
+
+#[test]
+fn unlock_help_says_the_radio_path_cannot_run_here() {
+    let dir = tempfile::tempdir().unwrap();
+    let help = ok(dir.path(), &["unlock", "--help"]);
+    assert!(help.contains("--ble") && help.contains("cannot run on this development machine"), "{help}");
 }

@@ -67,7 +67,7 @@ async fn sigkill_during_sync_unlock_and_upload_loses_and_duplicates_nothing() {
     let (_, pm) = ManagerClient::create_property(&base, &property).await.unwrap();
     let door = pm.create_door("Garage", false).await.unwrap();
     let expiry = keyway_api::clock::now().saturating_add_secs(86_400 * 30);
-    let grant = KeyGrant { doors: vec![door.door_id], start: None, expiry: Some(expiry) };
+    let grant = KeyGrant { doors: vec![door.door_id], start: None, expiry: expiry.into() };
     let invite = |name: &str| InviteRequest {
         name: name.into(),
         contact: format!("{name}@example.com"),
@@ -94,7 +94,13 @@ async fn sigkill_during_sync_unlock_and_upload_loses_and_duplicates_nothing() {
     for round in 0..ROUNDS {
         // The manager does something an offline door must learn: a new keycard for Cleo.
         let card = format!("04{round:02x}a1b2c3");
-        let keycard = AddKeycardRequest { card, doors: vec![door.door_id], start: None, expiry: Some(expiry) };
+        let keycard = AddKeycardRequest {
+            card,
+            doors: vec![door.door_id],
+            start: None,
+            expiry: expiry.into(),
+            kind: keyway_api::KeycardKind::Secure,
+        };
         pm.add_keycard(cleo.person.person_id, &keycard).await.unwrap();
         let (w, b, t, a, d) = (wallet.clone(), base.clone(), token.clone(), addr.clone(), door_arg.clone());
         let delays = [rng.below(30), rng.below(30), rng.below(30)];

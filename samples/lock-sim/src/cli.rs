@@ -6,7 +6,7 @@
 //!                    [--backend http://127.0.0.1:8787]
 //! lock-sim feed      --state door.state --backend http://127.0.0.1:8787 [--json]
 //! lock-sim keypad    --state door.state --code 1234567890 [--json]
-//! lock-sim card      --state door.state --card 04a1b2c3 [--json]
+//! lock-sim card      --state door.state (--card 04a1b2c3 | --card-file card.json) [--json]
 //! lock-sim status    --state door.state [--json]
 //! ```
 //!
@@ -17,12 +17,14 @@
 //! one line on stderr and exit code 1; a refused entry is a decision, not an error (exit 0).
 
 use crate::door_file::DoorFile;
-use crate::entry::EntryReport;
+use crate::entry::{EntryReport, hold_card};
 use crate::feed::{Feed, FeedLine};
 use crate::serve::serve_door;
 use clap::{Args, Parser, Subcommand};
+use keyway_api::CardFile;
 use keyway_link::socket::DoorListener;
 use keyway_protocol::UnixTime;
+use keyway_protocol::credential::CardKind;
 use keyway_test_kit::install::provisioning_from_json;
 use serde::Serialize;
 use std::ffi::OsString;
@@ -46,6 +48,17 @@ pub struct StateArg {
     /// The door's state file (written atomically after every session and entry).
     #[arg(long)]
     pub state: PathBuf,
+    /// Simulates a lock whose real-time clock runs this many seconds ahead of the host's
+    /// (negative: behind); signed time from phones and the feed corrects it.
+    #[arg(long, default_value_t = 0, allow_hyphen_values = true)]
+    pub rtc_offset_secs: i64,
+}
+
+impl StateArg {
+    /// The door's state file, with its simulated RTC.
+    pub fn file(&self) -> DoorFile {
+        DoorFile::new(&self.state).with_rtc_offset(self.rtc_offset_secs)
+    }
 }
 
 #[derive(Subcommand, Debug)]
@@ -102,8 +115,13 @@ pub enum Command {
     Card {
         #[command(flatten)]
         state: StateArg,
+        /// The card's UID as hex: a card that holds no key (a secure enrolment refuses it).
+        #[arg(long, required_unless_present = "card_file", conflicts_with = "card_file")]
+        card: Option<String>,
+        /// The card's file, as Mission Control issued it: JSON `{"uid": "<hex>", "key": "<32 hex
+        /// digits>"}` (or the UID alone). The card answers the door's challenge with its key.
         #[arg(long)]
-        card: String,
+        card_file: Option<PathBuf>,
         #[arg(long)]
         json: bool,
     },
@@ -126,6 +144,12 @@ pub struct DoorStatus {
     pub revocations: usize,
     pub doorcode_slots: Vec<u32>,
     pub keycards: usize,
+    /// How many of the keycards are secure (the others are UID-only).
+    #[serde(default)]
+    pub secure_keycards: usize,
+    /// Whether the door holds the property's card key, so that it can check secure cards.
+    #[serde(default)]
+    pub reads_secure_cards: bool,
     pub activity_head: u64,
 }
 
@@ -158,34 +182,35 @@ pub fn main_from(args: impl IntoIterator<Item = OsString>) -> ExitCode {
     }
 }
 
-fn read_provisioning(path: &PathBuf) -> Result<keyway_protocol::door::DoorProvisioning, String> {
+/// The door as provisioned from `path`, installed at the RTC reading `now`.
+fn read_provisioning(path: &PathBuf, now: keyway_protocol::UnixTime) -> Result<keyway_protocol::door::DoorProvisioning, String> {
     let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
-    provisioning_from_json(&text, keyway_api::clock::now()).map_err(|e| format!("{}: {e}", path.display()))
+    provisioning_from_json(&text, now).map_err(|e| format!("{}: {e}", path.display()))
 }
 
 pub fn run(cli: Cli) -> Result<(), String> {
     match cli.command {
         Command::Provision { state, provision } => {
             let door =
-                DoorFile::new(state.state).provision(read_provisioning(&provision)?).map_err(|e| e.to_string())?;
+                state.file().provision(read_provisioning(&provision, state.file().rtc_now())?).map_err(|e| e.to_string())?;
             println!("provisioned {} (door key {})", door.door_id(), hex::encode(door.door_public_key().0));
             Ok(())
         }
         Command::Serve { state, provision, listen, mtu, print_addr, json, backend } => {
-            let file = DoorFile::new(state.state);
+            let file = state.file();
             match (&provision, file.exists()) {
                 (None, false) => {
                     return Err(format!("{}: no door state here; pass --provision", file.path().display()));
                 }
                 (Some(p), false) => {
-                    file.provision(read_provisioning(p)?).map_err(|e| e.to_string())?;
+                    file.provision(read_provisioning(p, file.rtc_now())?).map_err(|e| e.to_string())?;
                 }
                 (_, true) => {}
             }
             let door_id = file.load().map_err(|e| e.to_string())?.door_id();
             if let Some(p) = &provision {
                 // A state file is never silently reused for another door.
-                let wanted = read_provisioning(p)?.door_id;
+                let wanted = read_provisioning(p, file.rtc_now())?.door_id;
                 if wanted != door_id {
                     return Err(format!(
                         "{} holds {door_id}, but {} provisions {wanted}",
@@ -220,16 +245,16 @@ pub fn run(cli: Cli) -> Result<(), String> {
             .map_err(|e| e.to_string())
         }
         Command::Feed { state, backend, json } => {
-            let file = DoorFile::new(state.state);
+            let file = state.file();
             file.load().map_err(|e| e.to_string())?;
             let feed = Feed::new(&backend, file).map_err(|e| e.to_string())?;
             follow(&feed, json)
         }
         Command::Keypad { state, code, json } => {
-            let file = DoorFile::new(state.state);
+            let file = state.file();
             let report = file
                 .with_door(|door| {
-                    EntryReport::new(door.door_id(), "doorcode", &door.enter_doorcode(&code, keyway_api::clock::now()))
+                    EntryReport::new(door.door_id(), "doorcode", &door.enter_doorcode(&code, file.rtc_now()))
                 })
                 .map_err(|e| e.to_string())?;
             if json {
@@ -239,14 +264,15 @@ pub fn run(cli: Cli) -> Result<(), String> {
                 Ok(())
             }
         }
-        Command::Card { state, card, json } => {
-            let bytes = hex::decode(card.trim()).map_err(|_| format!("card id {card:?} is not hex"))?;
-            let file = DoorFile::new(state.state);
+        Command::Card { state, card, card_file, json } => {
+            let card = read_card(card, card_file.as_deref())?;
+            let file = state.file();
             let report = file
                 .with_door(|door| {
-                    EntryReport::new(door.door_id(), "keycard", &door.present_keycard(&bytes, keyway_api::clock::now()))
+                    hold_card(door, &card, file.rtc_now())
+                        .map(|(entry, check)| EntryReport::card(door.door_id(), &entry, check))
                 })
-                .map_err(|e| e.to_string())?;
+                .map_err(|e| e.to_string())??;
             if json {
                 print_json(&report)
             } else {
@@ -255,7 +281,7 @@ pub fn run(cli: Cli) -> Result<(), String> {
             }
         }
         Command::Status { state, json } => {
-            let door = DoorFile::new(state.state).load().map_err(|e| e.to_string())?;
+            let door = state.file().load().map_err(|e| e.to_string())?;
             let s = door.state();
             let status = DoorStatus {
                 door_id: s.door_id.0,
@@ -265,24 +291,40 @@ pub fn run(cli: Cli) -> Result<(), String> {
                 revocations: s.revocations.len(),
                 doorcode_slots: s.doorcodes.keys().copied().collect(),
                 keycards: s.keycards.len(),
+                secure_keycards: s.keycards.iter().filter(|k| k.kind == CardKind::Secure).count(),
+                reads_secure_cards: door.reads_secure_cards(),
                 activity_head: s.activity.head(),
             };
             if json {
                 print_json(&status)
             } else {
                 println!(
-                    "{}: update seq {}, clock {}, {} revocations, doorcode slots {:?}, {} keycards, activity head {}",
+                    "{}: update seq {}, clock {}, {} revocations, doorcode slots {:?}, {} keycards ({} secure{}), activity head {}",
                     s.door_id,
                     status.update_seq,
                     status.clock.0,
                     status.revocations,
                     status.doorcode_slots,
                     status.keycards,
+                    status.secure_keycards,
+                    if status.reads_secure_cards { "" } else { "; no card key: UID-only cards alone" },
                     status.activity_head
                 );
                 Ok(())
             }
         }
+    }
+}
+
+/// The card held to the reader: a bare UID, or a card file.
+fn read_card(uid: Option<String>, path: Option<&std::path::Path>) -> Result<CardFile, String> {
+    match (uid, path) {
+        (Some(uid), None) => Ok(CardFile { uid, key: None }),
+        (None, Some(path)) => {
+            let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+            serde_json::from_str(&text).map_err(|e| format!("{}: not a card file: {e}", path.display()))
+        }
+        _ => Err("pass --card or --card-file".into()),
     }
 }
 

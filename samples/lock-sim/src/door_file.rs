@@ -22,11 +22,26 @@ pub enum DoorFileError {
 #[derive(Clone, Debug)]
 pub struct DoorFile {
     path: PathBuf,
+    rtc_offset_secs: i64,
 }
 
 impl DoorFile {
     pub fn new(path: impl Into<PathBuf>) -> Self {
-        DoorFile { path: path.into() }
+        DoorFile { path: path.into(), rtc_offset_secs: 0 }
+    }
+
+    /// The same door with a real-time clock that runs `secs` ahead of the host's clock
+    /// (negative: behind): a simulated lock whose RTC drifted.
+    pub fn with_rtc_offset(mut self, secs: i64) -> Self {
+        self.rtc_offset_secs = secs;
+        self
+    }
+
+    /// The door's RTC reading: the host's clock plus the simulated offset. Every engine call
+    /// gets this as `now`; the engine corrects it with the signed time it has taken.
+    pub fn rtc_now(&self) -> keyway_protocol::UnixTime {
+        let host = keyway_api::clock::now();
+        keyway_protocol::UnixTime(host.0.saturating_add_signed(self.rtc_offset_secs))
     }
 
     pub fn path(&self) -> &Path {

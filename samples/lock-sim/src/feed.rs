@@ -133,13 +133,13 @@ impl Feed {
         let challenge = self.client.challenge(door_id).await?;
         let mut door_nonce = [0u8; 16];
         rand_core::RngCore::fill_bytes(&mut rand_core::OsRng, &mut door_nonce);
-        let hello = self.door.with_door(|d| d.feed_hello(challenge.nonce.0.0, door_nonce, keyway_api::clock::now()))?;
+        let hello = self.door.with_door(|d| d.feed_hello(challenge.nonce.0.0, door_nonce, self.door.rtc_now()))?;
         let session = self.client.session(&hello).await?;
-        let set =
-            self.door.with_door(|d| d.set_clock(&session.time.0, &door_nonce).map(|before| (before, d.clock())))?;
+        let rtc = self.door.rtc_now();
+        let set = self.door.with_door(|d| d.handle_time(&session.time.0, Some(&door_nonce), rtc))?;
         match set {
-            Ok((before, after)) if before.0.abs_diff(after.0) > CLOCK_REPORT_SECS => {
-                report(&FeedLine::Clock { door_id, before, after })
+            Ok(Some(c)) if c.delta_secs().unsigned_abs() > CLOCK_REPORT_SECS => {
+                report(&FeedLine::Clock { door_id, before: c.before, after: c.after })
             }
             Ok(_) => {}
             Err(e) => report(&FeedLine::Refused { door_id, reason: format!("time statement: {e}") }),
@@ -175,12 +175,13 @@ impl Feed {
 
     /// Applies a batch that verifies for this door; refuses any other with a line.
     pub fn apply(&self, batch: &UpdateBatch) -> Result<FeedLine, DoorFileError> {
+        let rtc = self.door.rtc_now();
         self.door.with_door(|engine| {
             let door_id = engine.door_id();
             if let Err(e) = batch.verify_for(&engine.state().anchors, door_id) {
                 return FeedLine::Refused { door_id, reason: e.to_string() };
             }
-            let report = engine.apply_batch(batch, keyway_api::clock::now());
+            let report = engine.apply_batch(batch, rtc);
             match report.batch_rejected {
                 Some(reason) => FeedLine::Refused { door_id, reason: format!("{reason:?}") },
                 None => FeedLine::Applied {

@@ -19,6 +19,6 @@ pub mod feed;
 pub mod serve;
 
 pub use door_file::{DoorFile, DoorFileError};
-pub use entry::EntryReport;
+pub use entry::{CardCheck, EntryReport, hold_card};
 pub use feed::{Feed, FeedLine};
 pub use serve::{SessionLine, serve_door};

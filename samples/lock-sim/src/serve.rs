@@ -82,7 +82,7 @@ pub fn serve_door(
                 // The state is on disk before the receipt leaves the door: the server calls
                 // `persist` before it may release the result.
                 let mut hooks = FileHooks { decided: None, save };
-                let served = DoorServer::new().serve(link, engine, keyway_api::clock::now(), nonce, &mut hooks);
+                let served = DoorServer::new().serve(link, engine, door.rtc_now(), nonce, &mut hooks);
                 let decided = hooks.decided;
                 let (key_id, person_id) = match decided.as_ref().map(|e| &e.record.event) {
                     Some(ActivityEvent::AppUnlock { key, person, .. }) => (Some(key.0), Some(person.0)),

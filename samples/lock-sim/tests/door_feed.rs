@@ -38,7 +38,7 @@ async fn resident(w: &World) -> InviteResponse {
         name: "Ann".into(),
         contact: "ann@example.com".into(),
         access: AccessKind::AppKey,
-        keys: vec![KeyGrant { doors: vec![w.door.door_id], start: None, expiry: Some(expiry) }],
+        keys: vec![KeyGrant { doors: vec![w.door.door_id], start: None, expiry: expiry.into() }],
         resident: true,
         may_share: false,
     };

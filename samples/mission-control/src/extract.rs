@@ -2,30 +2,43 @@
 
 use crate::auth::Bearer;
 use crate::error::AppError;
-use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
+use axum::body::Bytes;
+use axum::extract::rejection::{PathRejection, QueryRejection};
 use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::request::Parts;
-use axum::http::{StatusCode, header};
+use axum::http::{HeaderMap, StatusCode, header};
 use serde::de::DeserializeOwned;
 
-/// A JSON body; malformed or mistyped JSON answers 400 (413 when too large).
+/// A JSON body (`Content-Type: application/json` or `application/*+json`), read by
+/// [`keyway_api::json::from_slice`]: structs by field name only, so a positional array where an
+/// object is expected is refused, at any depth, as are unknown fields. Malformed or mistyped
+/// JSON answers 400 naming the path of the value (413 when too large).
 pub struct ApiJson<T>(pub T);
 
 impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ApiJson<T> {
     type Rejection = AppError;
     async fn from_request(req: Request, state: &S) -> Result<Self, AppError> {
-        match axum::Json::<T>::from_request(req, state).await {
-            Ok(axum::Json(v)) => Ok(ApiJson(v)),
-            Err(rejection) => Err(json_rejection(rejection)),
+        if !json_content_type(req.headers()) {
+            return Err(AppError::bad_request("invalid JSON body: expected Content-Type: application/json"));
         }
+        let bytes = Bytes::from_request(req, state).await.map_err(|r| {
+            if r.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                AppError::payload_too_large("request body too large")
+            } else {
+                AppError::bad_request(format!("cannot read the request body: {}", r.body_text()))
+            }
+        })?;
+        keyway_api::json::from_slice(&bytes)
+            .map(ApiJson)
+            .map_err(|e| AppError::bad_request(format!("invalid JSON body: {e}")))
     }
 }
 
-fn json_rejection(r: JsonRejection) -> AppError {
-    if r.status() == StatusCode::PAYLOAD_TOO_LARGE {
-        return AppError::payload_too_large("request body too large");
-    }
-    AppError::bad_request(format!("invalid JSON body: {}", r.body_text()))
+/// `application/json` or `application/<anything>+json`, parameters (`; charset=utf-8`) aside.
+fn json_content_type(headers: &HeaderMap) -> bool {
+    let Some(value) = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()) else { return false };
+    let essence = value.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+    essence == "application/json" || (essence.starts_with("application/") && essence.ends_with("+json"))
 }
 
 /// Path parameters; a non-numeric id answers 400.

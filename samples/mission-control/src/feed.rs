@@ -121,20 +121,14 @@ impl FeedHub {
         let authority = Authority::load(tx, property_id)?;
         let door = provisioning::door(tx, property_id, body.door_id)?.ok_or_else(refused)?;
         hello.verify_signature(&door.door_key(&authority.anchors())?).map_err(|_| refused())?;
-        receipts::door_reported(tx, body.door_id, body.update_seq, body.door_time, now)?;
+        receipts::door_reported(tx, body.door_id, body.update_seq, Some(body.door_time), now)?;
         tx.execute("UPDATE doors SET feed_seen_at = ?1 WHERE id = ?2", params![now.0, body.door_id.0])?;
         if body.door_time > now.saturating_add_secs(CLOCK_AHEAD_SECS) {
             // The door's clock ran ahead and may have pruned revocations that are still live:
             // its clock is set back below, and what it should hold is queued again.
             crate::resync::clock_was_ahead(tx, property_id, body.door_id, now)?;
         }
-        let time = TimeStatementBody {
-            version: TimeStatementBody::VERSION,
-            door_id: body.door_id,
-            door_nonce: body.door_nonce,
-            time: now,
-            issuer: authority.key_id(),
-        };
+        let time = TimeStatementBody::bound(now, authority.key_id(), body.door_id, body.door_nonce);
         let (session_token, expires_at) = self.open_session(property_id, body.door_id, now)?;
         Ok(FeedSessionResponse { session_token, expires_at, time: B64(TimeStatement::sign(time, &authority.key)) })
     }

@@ -19,21 +19,37 @@ pub struct KeyRow {
     pub validity: Validity,
     pub flags: KeyFlags,
     pub certificate: Option<KeyCertificate>,
+    /// The latest freshness any certificate of this key was issued with (`None`: never
+    /// certified, so no door can be shown it).
+    pub certified_until: Option<UnixTime>,
     pub revoked_at: Option<u64>,
     pub replaced_by: Option<i64>,
 }
 
 const KEY_COLUMNS: &str =
-    "id, person_id, doors, start, expiry, resident, may_share, certificate, revoked_at, replaced_by";
+    "id, person_id, doors, start, expiry, resident, may_share, certificate, revoked_at, replaced_by, certified_until";
 
 fn key_row(r: &Row) -> rusqlite::Result<RawKey> {
-    Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?, r.get(6)?, r.get(7)?, r.get(8)?, r.get(9)?))
+    Ok((
+        r.get(0)?,
+        r.get(1)?,
+        r.get(2)?,
+        r.get(3)?,
+        r.get(4)?,
+        r.get(5)?,
+        r.get(6)?,
+        r.get(7)?,
+        r.get(8)?,
+        r.get(9)?,
+        r.get(10)?,
+    ))
 }
 
-type RawKey = (i64, i64, String, u64, u64, bool, bool, Option<Vec<u8>>, Option<u64>, Option<i64>);
+type RawKey = (i64, i64, String, u64, u64, bool, bool, Option<Vec<u8>>, Option<u64>, Option<i64>, Option<u64>);
 
 fn from_raw(raw: RawKey) -> AppResult<KeyRow> {
-    let (id, person_id, doors, start, expiry, resident, may_share, cert, revoked_at, replaced_by) = raw;
+    let (id, person_id, doors, start, expiry, resident, may_share, cert, revoked_at, replaced_by, certified_until) =
+        raw;
     let certificate = match cert {
         Some(bytes) => {
             Some(KeyCertificate::from_bytes(&bytes).map_err(|_| AppError::internal("stored certificate is damaged"))?)
@@ -48,6 +64,7 @@ fn from_raw(raw: RawKey) -> AppResult<KeyRow> {
             .ok_or_else(|| AppError::internal("stored window is damaged"))?,
         flags: KeyFlags { resident, may_share },
         certificate,
+        certified_until: certified_until.map(UnixTime),
         revoked_at,
         replaced_by,
     })
@@ -71,6 +88,13 @@ impl KeyRow {
     /// Not revoked or replaced (it may still have expired).
     pub fn is_live(&self) -> bool {
         self.revoked_at.is_none()
+    }
+
+    /// How long a door must keep a revocation of this key: until its expiry, or the latest
+    /// freshness any of its certificates was issued with if that is sooner (after it, no
+    /// certificate of this key opens a door). Bounded even for a key with no expiry.
+    pub fn revocation_until(&self) -> UnixTime {
+        self.certified_until.map_or(self.validity.expiry, |t| t.min(self.validity.expiry))
     }
 
     /// Live and not yet expired: it opens doors now or will.
@@ -173,18 +197,21 @@ pub fn insert_key(
         validity,
         flags,
         certificate: None,
+        certified_until: None,
         revoked_at: None,
         replaced_by: None,
     })
 }
 
-/// Signs (or re-signs, after a window change) the key's certificate for the device key.
+/// Signs (or re-signs: after a window change, or to revalidate at a sync) the key's
+/// certificate for the device key, fresh for the property's revalidation window from `now`.
 pub fn certify(
     tx: &Transaction,
     authority: &Authority,
     key: &mut KeyRow,
     holder: PublicKey,
     seq: i64,
+    now: UnixTime,
 ) -> AppResult<()> {
     let body = KeyCertBody::new(
         key.key_id(),
@@ -194,15 +221,33 @@ pub fn certify(
         key.validity,
         key.flags,
         authority.key_id(),
-    );
+    )
+    .fresh_until(now.saturating_add_secs(authority.revalidation_secs));
+    let fresh = body.fresh_until;
     let cert = KeyCertificate::sign(body, &authority.key);
+    let certified_until = key.certified_until.map_or(fresh, |t| t.max(fresh));
     tx.execute(
-        "UPDATE keys SET certificate = ?1, changed_seq = ?2 WHERE id = ?3",
-        params![cert.to_bytes(), seq, key.id],
+        "UPDATE keys SET certificate = ?1, changed_seq = ?2, certified_until = ?3 WHERE id = ?4",
+        params![cert.to_bytes(), seq, certified_until.0.min(i64::MAX as u64) as i64, key.id],
     )?;
     key.certificate = Some(cert);
+    key.certified_until = Some(certified_until);
     Ok(())
 }
+
+/// Whether a sync at `now` should re-issue the key's certificate: it has none (never
+/// certified, or an old format), or it has lost more than [`REISSUE_SLACK_SECS`] of the
+/// freshness a new one would get (so a phone syncing often is not re-signed every time).
+pub fn needs_revalidation(key: &KeyRow, authority: &Authority, now: UnixTime) -> bool {
+    let wanted = now.saturating_add_secs(authority.revalidation_secs).min(key.validity.expiry);
+    match &key.certificate {
+        None => true,
+        Some(cert) => cert.body.fresh_until.saturating_add_secs(REISSUE_SLACK_SECS) < wanted,
+    }
+}
+
+/// Freshness a certificate may lose before a sync re-issues it.
+pub const REISSUE_SLACK_SECS: u64 = 3600;
 
 pub fn set_expiry(tx: &Transaction, key: &mut KeyRow, expiry: UnixTime, seq: i64) -> AppResult<()> {
     tx.execute("UPDATE keys SET expiry = ?1, changed_seq = ?2 WHERE id = ?3", params![expiry.0, seq, key.id])?;

@@ -37,6 +37,7 @@ mod resync;
 mod routes;
 mod sealed;
 mod secret_key;
+mod settings;
 mod updates;
 mod validate;
 
@@ -110,7 +111,12 @@ impl Server {
         // Open once here so that a bad database or key is reported to the caller, not the task.
         let db = db::Db::open(db_path.as_ref(), &options.secret_key)?;
         let (operators, operator_token) = operator::Operators::start(&db, &options.property_creation).await?;
-        let app = routes::router(routes::App { db, feed: Default::default(), operators: Arc::new(operators) });
+        let app = routes::router(routes::App {
+            db,
+            feed: Default::default(),
+            operators: Arc::new(operators),
+            manager_token_lifetime: options.manager_token_lifetime_secs(),
+        });
         let (stop, stopped) = oneshot::channel::<()>();
         let task = tokio::spawn(async move {
             axum::serve(listener, app)

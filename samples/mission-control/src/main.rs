@@ -10,6 +10,10 @@ use std::path::PathBuf;
 /// The environment variable that may hold the operator token (safer than the command line,
 /// which other users of the machine can read).
 const OPERATOR_TOKEN_ENV: &str = "KEYWAY_MC_OPERATOR_TOKEN";
+/// The environment variable that may set the manager token lifetime in days (the flag wins).
+const MANAGER_TOKEN_LIFETIME_ENV: &str = "KEYWAY_MC_MANAGER_TOKEN_LIFETIME_DAYS";
+/// The longest manager token lifetime accepted, in days (ten years).
+const MAX_MANAGER_TOKEN_LIFETIME_DAYS: u64 = 3650;
 
 #[derive(Parser, Debug)]
 #[command(name = "mission-control", about = "Keyway's reference Mission Control backend")]
@@ -33,6 +37,28 @@ struct Args {
     #[arg(long, default_value_t = OperatorSettings::DEFAULT_CREATIONS_PER_MINUTE,
           value_parser = clap::value_parser!(u32).range(1..))]
     property_creations_per_minute: u32,
+    /// Days a manager token works after it is issued or rotated (or set
+    /// KEYWAY_MC_MANAGER_TOKEN_LIFETIME_DAYS); then it answers 401 until the manager gets a new
+    /// one. Default 90.
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..=MAX_MANAGER_TOKEN_LIFETIME_DAYS))]
+    manager_token_lifetime_days: Option<u64>,
+}
+
+/// The lifetime from the flag, else the environment, else the default.
+fn manager_token_lifetime(flag: Option<u64>) -> Result<std::time::Duration, String> {
+    let days = match (flag, std::env::var(MANAGER_TOKEN_LIFETIME_ENV).ok().filter(|v| !v.is_empty())) {
+        (Some(days), _) => days,
+        (None, Some(text)) => match text.trim().parse::<u64>() {
+            Ok(days) if (1..=MAX_MANAGER_TOKEN_LIFETIME_DAYS).contains(&days) => days,
+            _ => {
+                return Err(format!(
+                    "{MANAGER_TOKEN_LIFETIME_ENV} must be a whole number of days from 1 to {MAX_MANAGER_TOKEN_LIFETIME_DAYS}, not {text:?}"
+                ));
+            }
+        },
+        (None, None) => return Ok(ServerOptions::DEFAULT_MANAGER_TOKEN_LIFETIME),
+    };
+    Ok(std::time::Duration::from_secs(days * 86_400))
 }
 
 #[tokio::main]
@@ -42,6 +68,13 @@ async fn main() -> std::process::ExitCode {
         .with_writer(std::io::stderr)
         .init();
     let args = Args::parse();
+    let manager_token_lifetime = match manager_token_lifetime(args.manager_token_lifetime_days) {
+        Ok(lifetime) => lifetime,
+        Err(e) => {
+            eprintln!("mission-control: {e}");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
     let listener = match tokio::net::TcpListener::bind(args.listen).await {
         Ok(l) => l,
         Err(e) => {
@@ -56,6 +89,7 @@ async fn main() -> std::process::ExitCode {
             max_properties: args.max_properties_per_operator,
             creations_per_minute: args.property_creations_per_minute,
         }),
+        manager_token_lifetime,
         ..ServerOptions::default()
     };
     let server = match Server::start_on_with(&args.db, listener, options).await {

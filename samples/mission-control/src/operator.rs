@@ -77,11 +77,10 @@ impl Operators {
             .optional()?
             .ok_or_else(|| AppError::unauthorized("unknown operator token"))?;
         rate.take(operator, Instant::now()).map_err(|wait| {
-            AppError::too_many_requests(format!(
-                "this operator token may create {} properties a minute: retry in {} s",
-                rate.per_minute(),
-                wait.as_secs() + 1
-            ))
+            AppError::too_many_requests(
+                format!("this operator token may create {} properties a minute", rate.per_minute()),
+                wait.as_secs() + 1,
+            )
         })?;
         let created: i64 =
             tx.query_row("SELECT count(*) FROM properties WHERE operator_id = ?1", params![operator], |r| r.get(0))?;

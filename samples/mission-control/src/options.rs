@@ -1,18 +1,42 @@
-//! How a server starts: where its secret key comes from and who may create properties.
+//! How a server starts: where its secret key comes from, who may create properties, and how
+//! long a manager token lasts.
 
 use crate::secret_key::SecretKeySource;
+use std::time::Duration;
 
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug)]
 pub struct ServerOptions {
     pub secret_key: SecretKeySource,
     pub property_creation: PropertyCreation,
+    /// How long a manager token works after it is issued or rotated (whole seconds, at least
+    /// one); then it answers 401 "manager token expired". Default
+    /// [`ServerOptions::DEFAULT_MANAGER_TOKEN_LIFETIME`].
+    pub manager_token_lifetime: Duration,
 }
 
 impl ServerOptions {
+    /// 90 days.
+    pub const DEFAULT_MANAGER_TOKEN_LIFETIME: Duration = Duration::from_secs(90 * 86_400);
+
     /// Anyone who reaches the server may create properties, as before operator tokens: for
     /// in-process servers of tests and demos only (refused on a non-loopback address).
     pub fn open_property_creation() -> Self {
-        ServerOptions { secret_key: SecretKeySource::default(), property_creation: PropertyCreation::Open }
+        ServerOptions { property_creation: PropertyCreation::Open, ..Self::default() }
+    }
+
+    /// The manager token lifetime in whole seconds, at least 1.
+    pub(crate) fn manager_token_lifetime_secs(&self) -> u64 {
+        self.manager_token_lifetime.as_secs().max(1)
+    }
+}
+
+impl Default for ServerOptions {
+    fn default() -> Self {
+        ServerOptions {
+            secret_key: SecretKeySource::default(),
+            property_creation: PropertyCreation::default(),
+            manager_token_lifetime: Self::DEFAULT_MANAGER_TOKEN_LIFETIME,
+        }
     }
 }
 

@@ -3,7 +3,7 @@
 use crate::error::{AppError, AppResult};
 use crate::keys::{self, KeyRow};
 use crate::validate::doors_from_json;
-use keyway_api::{AccessKind, KeyStatus, KeycardInfo, PersonInfo, PersonStatus};
+use keyway_api::{AccessKind, KeyStatus, KeycardInfo, KeycardKind, PersonInfo, PersonStatus};
 use keyway_protocol::UnixTime;
 use keyway_protocol::credential::{DoorId, DoorSet, PersonId, Validity};
 use rusqlite::{OptionalExtension, Transaction, params};
@@ -113,12 +113,15 @@ pub struct KeycardRow {
     pub doors: DoorSet,
     pub validity: Validity,
     pub removed_at: Option<u64>,
+    pub kind: KeycardKind,
 }
 
 impl KeycardRow {
     pub fn info(&self) -> KeycardInfo {
         KeycardInfo {
             card: hex::encode(&self.card),
+            kind: self.kind,
+            weaker: self.kind.weaker(),
             doors: self.doors.doors().to_vec(),
             validity: self.validity,
             removed_at: self.removed_at.map(UnixTime),
@@ -127,8 +130,9 @@ impl KeycardRow {
 }
 
 pub fn keycards_of_person(tx: &Transaction, person_id: i64) -> AppResult<Vec<KeycardRow>> {
-    let mut stmt =
-        tx.prepare("SELECT id, card, doors, start, expiry, removed_at FROM keycards WHERE person_id = ?1 ORDER BY id")?;
+    let mut stmt = tx.prepare(
+        "SELECT id, card, doors, start, expiry, removed_at, kind FROM keycards WHERE person_id = ?1 ORDER BY id",
+    )?;
     let rows = stmt
         .query_map(params![person_id], |r| {
             Ok((
@@ -138,11 +142,12 @@ pub fn keycards_of_person(tx: &Transaction, person_id: i64) -> AppResult<Vec<Key
                 r.get::<_, u64>(3)?,
                 r.get::<_, u64>(4)?,
                 r.get::<_, Option<u64>>(5)?,
+                r.get::<_, String>(6)?,
             ))
         })?
         .collect::<Result<Vec<_>, _>>()?;
     rows.into_iter()
-        .map(|(id, card, doors, start, expiry, removed_at)| {
+        .map(|(id, card, doors, start, expiry, removed_at, kind)| {
             Ok(KeycardRow {
                 id,
                 card,
@@ -150,6 +155,7 @@ pub fn keycards_of_person(tx: &Transaction, person_id: i64) -> AppResult<Vec<Key
                 validity: Validity::new(UnixTime(start), UnixTime(expiry))
                     .ok_or_else(|| AppError::internal("stored window is damaged"))?,
                 removed_at,
+                kind: crate::cards::kind_from_name(&kind)?,
             })
         })
         .collect()

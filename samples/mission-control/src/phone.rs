@@ -14,7 +14,7 @@ use keyway_api::{
 };
 use keyway_protocol::UnixTime;
 use keyway_protocol::credential::doorcode::local_day;
-use keyway_protocol::credential::{DoorId, PublicKey};
+use keyway_protocol::credential::{DoorId, PublicKey, TimeStatement, TimeStatementBody};
 use rusqlite::{OptionalExtension, Transaction, params};
 use std::collections::BTreeSet;
 
@@ -97,7 +97,7 @@ fn new_device(
     let authority = Authority::load(tx, person.property_id)?;
     for mut key in keys::keys_of_person(tx, person.id)? {
         if key.is_live() {
-            keys::certify(tx, &authority, &mut key, device_key, seq)?;
+            keys::certify(tx, &authority, &mut key, device_key, seq, now)?;
         }
     }
     history::forget_token(tx, person.id, Forget::Used)?;
@@ -106,7 +106,31 @@ fn new_device(
 
 pub fn sync(tx: &Transaction, device: &Device, req: SyncRequest, now: UnixTime) -> AppResult<SyncResponse> {
     let person = people::by_id(tx, device.person_id)?;
+    revalidate(tx, &person, device, now)?;
     build_sync(tx, &person, req.cursor.as_deref(), now)
+}
+
+/// A sync is the phone's revalidation: every key of the person that is live and not expired
+/// gets a certificate fresh for the property's window from now (unless the one it has is
+/// nearly as fresh). A phone that stops syncing (lost, revoked, or simply offline) keeps
+/// opening offline doors only until its certificates' freshness runs out.
+fn revalidate(tx: &Transaction, person: &PersonRow, device: &Device, now: UnixTime) -> AppResult<()> {
+    if person.deleted_at.is_some() || person.access != AccessKind::AppKey {
+        return Ok(());
+    }
+    let authority = Authority::load(tx, person.property_id)?;
+    let due: Vec<_> = keys::keys_of_person(tx, person.id)?
+        .into_iter()
+        .filter(|k| k.is_current(now) && keys::needs_revalidation(k, &authority, now))
+        .collect();
+    if due.is_empty() {
+        return Ok(());
+    }
+    let seq = bump_change_seq(tx, person.property_id)?;
+    for mut key in due {
+        keys::certify(tx, &authority, &mut key, PublicKey(device.public_key), seq, now)?;
+    }
+    Ok(())
 }
 
 fn instance_id(tx: &Transaction) -> AppResult<String> {
@@ -135,7 +159,7 @@ fn build_sync(tx: &Transaction, person: &PersonRow, cursor: Option<&str>, now: U
     let mut revocations: Vec<Revocation> = changed_keys
         .iter()
         .filter(|k| !k.is_live())
-        .map(|k| Revocation { key_id: k.key_id(), until: k.validity.expiry })
+        .map(|k| Revocation { key_id: k.key_id(), until: k.revocation_until() })
         .collect();
     revocations.extend(
         changed_guests
@@ -166,6 +190,7 @@ fn build_sync(tx: &Transaction, person: &PersonRow, cursor: Option<&str>, now: U
         guest_keys: changed_guests.iter().map(|g| g.entry(now)).collect(),
         revocations,
         doors,
+        time: Some(B64(TimeStatement::sign(TimeStatementBody::unbound(now, authority.key_id()), &authority.key))),
     })
 }
 

@@ -8,20 +8,23 @@ use rusqlite::{Transaction, params};
 pub struct Authority {
     pub key: KeyPair,
     pub utc_offset_minutes: i16,
+    /// How long a key certificate stays fresh after the sync that issued it.
+    pub revalidation_secs: u64,
 }
 
 impl Authority {
     pub fn load(tx: &Transaction, property_id: i64) -> AppResult<Self> {
-        let (secret, offset): (Vec<u8>, i16) = tx
+        let (secret, offset, revalidation_secs): (Vec<u8>, i16, u64) = tx
             .query_row(
-                "SELECT keyway_unseal('authority_secret', id, authority_secret), utc_offset_minutes FROM properties WHERE id = ?1",
+                "SELECT keyway_unseal('authority_secret', id, authority_secret), utc_offset_minutes, revalidation_secs
+                 FROM properties WHERE id = ?1",
                 params![property_id],
-                |r| Ok((r.get(0)?, r.get(1)?)),
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
             )
             .map_err(|e| sealed::refused(e, "stored authority key"))?;
         let secret = <[u8; 32]>::try_from(secret.as_slice())
             .map_err(|_| AppError::internal("stored authority key is damaged"))?;
-        Ok(Authority { key: KeyPair::from_secret(&secret), utc_offset_minutes: offset })
+        Ok(Authority { key: KeyPair::from_secret(&secret), utc_offset_minutes: offset, revalidation_secs })
     }
 
     pub fn public(&self) -> PublicKey {

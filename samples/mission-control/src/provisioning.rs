@@ -6,7 +6,7 @@ use crate::property::Authority;
 use crate::sealed;
 use crate::validate;
 use keyway_api::{
-    B64, CreateDoorRequest, CreateManagerRequest, CreatePropertyRequest, CreatePropertyResponse, DoorInfo,
+    B64, ClockSet, CreateDoorRequest, CreateManagerRequest, CreatePropertyRequest, CreatePropertyResponse, DoorInfo,
     ManagerCredentials, ManagerInfo, ProvisionedDoor, Secret32, SetKeyManagementRequest,
 };
 use keyway_protocol::UnixTime;
@@ -18,11 +18,13 @@ use rusqlite::{OptionalExtension, Transaction, params};
 /// Doorcodes' calendar day follows the property's offset: at most ±14 hours.
 const MAX_UTC_OFFSET_MINUTES: i16 = 14 * 60;
 
-/// Creates a property for the operator `operator_id` (none when property creation is open).
+/// Creates a property for the operator `operator_id` (none when property creation is open); its
+/// first manager's token lasts `token_lifetime` seconds.
 pub fn create_property(
     tx: &Transaction,
     req: CreatePropertyRequest,
     operator_id: Option<i64>,
+    token_lifetime: u64,
     now: UnixTime,
 ) -> AppResult<CreatePropertyResponse> {
     let name = validate::text("name", &req.name, 200)?;
@@ -41,50 +43,65 @@ pub fn create_property(
         "UPDATE properties SET authority_secret = keyway_seal('authority_secret', id, ?1) WHERE id = ?2",
         params![authority.secret().as_slice(), property_id],
     )?;
-    let manager = insert_manager(tx, property_id, &manager_name, true, true, now)?;
+    let manager = insert_manager(tx, property_id, &manager_name, true, true, token_lifetime, now)?;
     Ok(CreatePropertyResponse { property_id: property_id as u64, authority_key: B64(authority.public()), manager })
 }
 
+/// When a token issued at `now` for `token_lifetime` seconds stops working.
+fn token_expiry(token_lifetime: u64, now: UnixTime) -> UnixTime {
+    now.saturating_add_secs(token_lifetime.max(1))
+}
+
+#[allow(clippy::too_many_arguments)]
 fn insert_manager(
     tx: &Transaction,
     property_id: i64,
     name: &str,
     portfolio: bool,
     key_management: bool,
+    token_lifetime: u64,
     now: UnixTime,
 ) -> AppResult<ManagerCredentials> {
     let token = auth::new_token("mgr");
+    let expires_at = token_expiry(token_lifetime, now);
     tx.execute(
-        "INSERT INTO managers (property_id, name, token_hash, portfolio_manager, key_management, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-        params![property_id, name, auth::token_hash(&token), portfolio, key_management, now.0],
+        "INSERT INTO managers (property_id, name, token_hash, portfolio_manager, key_management, token_expires_at, created_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+        params![property_id, name, auth::token_hash(&token), portfolio, key_management, expires_at.0, now.0],
     )?;
-    Ok(ManagerCredentials { manager_id: tx.last_insert_rowid() as u64, token })
+    Ok(ManagerCredentials { manager_id: tx.last_insert_rowid() as u64, token, expires_at })
 }
 
 pub fn create_manager(
     tx: &Transaction,
     manager: &Manager,
     req: CreateManagerRequest,
+    token_lifetime: u64,
     now: UnixTime,
 ) -> AppResult<ManagerCredentials> {
     manager.require_portfolio_manager()?;
     let name = validate::text("name", &req.name, 200)?;
-    insert_manager(tx, manager.property_id, &name, req.portfolio_manager, req.key_management, now)
+    insert_manager(tx, manager.property_id, &name, req.portfolio_manager, req.key_management, token_lifetime, now)
+}
+
+const MANAGER_COLUMNS: &str = "id, name, portfolio_manager, key_management, token_expires_at";
+
+fn manager_row(r: &rusqlite::Row) -> rusqlite::Result<ManagerInfo> {
+    Ok(ManagerInfo {
+        manager_id: r.get(0)?,
+        name: r.get(1)?,
+        portfolio_manager: r.get(2)?,
+        key_management: r.get(3)?,
+        token_expires_at: UnixTime(r.get(4)?),
+    })
 }
 
 fn manager_info(tx: &Transaction, property_id: i64, id: u64) -> AppResult<ManagerInfo> {
     let id = i64::try_from(id).map_err(|_| AppError::not_found("unknown manager"))?;
     tx.query_row(
-        "SELECT id, name, portfolio_manager, key_management FROM managers WHERE id = ?1 AND property_id = ?2",
+        &format!("SELECT {MANAGER_COLUMNS} FROM managers WHERE id = ?1 AND property_id = ?2"),
         params![id, property_id],
-        |r| {
-            Ok(ManagerInfo {
-                manager_id: r.get(0)?,
-                name: r.get(1)?,
-                portfolio_manager: r.get(2)?,
-                key_management: r.get(3)?,
-            })
-        },
+        manager_row,
     )
     .optional()?
     .ok_or_else(|| AppError::not_found(format!("unknown manager {id}")))
@@ -95,19 +112,9 @@ pub fn me(tx: &Transaction, manager: &Manager) -> AppResult<ManagerInfo> {
 }
 
 pub fn list_managers(tx: &Transaction, manager: &Manager) -> AppResult<Vec<ManagerInfo>> {
-    let mut stmt = tx.prepare(
-        "SELECT id, name, portfolio_manager, key_management FROM managers WHERE property_id = ?1 ORDER BY id",
-    )?;
-    let rows = stmt
-        .query_map(params![manager.property_id], |r| {
-            Ok(ManagerInfo {
-                manager_id: r.get(0)?,
-                name: r.get(1)?,
-                portfolio_manager: r.get(2)?,
-                key_management: r.get(3)?,
-            })
-        })?
-        .collect::<Result<Vec<_>, _>>()?;
+    let mut stmt =
+        tx.prepare(&format!("SELECT {MANAGER_COLUMNS} FROM managers WHERE property_id = ?1 ORDER BY id"))?;
+    let rows = stmt.query_map(params![manager.property_id], manager_row)?.collect::<Result<Vec<_>, _>>()?;
     Ok(rows)
 }
 
@@ -155,15 +162,44 @@ fn someone_else(tx: &Transaction, property_id: i64, target: &ManagerInfo, permis
     )?)
 }
 
-/// A fresh token for the calling manager; the one used for this request stops working.
-pub fn rotate_token(tx: &Transaction, manager: &Manager) -> AppResult<ManagerCredentials> {
+/// A fresh token for the calling manager, with a fresh lifetime; the one used for this request
+/// stops working. (An expired token never gets here: it is refused first.)
+pub fn rotate_token(
+    tx: &Transaction,
+    manager: &Manager,
+    token_lifetime: u64,
+    now: UnixTime,
+) -> AppResult<ManagerCredentials> {
+    new_token_for(tx, manager.id, token_lifetime, now)
+}
+
+/// A fresh token, with a fresh lifetime, for manager `id` of the property (Portfolio Manager
+/// only): how a manager whose token expired or was lost gets back in. Their old token stops
+/// working.
+pub fn reissue_token(
+    tx: &Transaction,
+    manager: &Manager,
+    id: u64,
+    token_lifetime: u64,
+    now: UnixTime,
+) -> AppResult<ManagerCredentials> {
+    manager.require_portfolio_manager()?;
+    let target = manager_info(tx, manager.property_id, id)?;
+    new_token_for(tx, target.manager_id as i64, token_lifetime, now)
+}
+
+fn new_token_for(tx: &Transaction, id: i64, token_lifetime: u64, now: UnixTime) -> AppResult<ManagerCredentials> {
     let token = auth::new_token("mgr");
-    tx.execute("UPDATE managers SET token_hash = ?1 WHERE id = ?2", params![auth::token_hash(&token), manager.id])?;
-    Ok(ManagerCredentials { manager_id: manager.id as u64, token })
+    let expires_at = token_expiry(token_lifetime, now);
+    tx.execute(
+        "UPDATE managers SET token_hash = ?1, token_expires_at = ?2 WHERE id = ?3",
+        params![auth::token_hash(&token), expires_at.0, id],
+    )?;
+    Ok(ManagerCredentials { manager_id: id as u64, token, expires_at })
 }
 
 /// Generates the door's key and doorcode secret, certifies the door key, and returns the
-/// secrets this once.
+/// secrets this once, with the property's card key (the door checks secure keycards with it).
 pub fn create_door(
     tx: &Transaction,
     manager: &Manager,
@@ -175,8 +211,10 @@ pub fn create_door(
     let authority = Authority::load(tx, manager.property_id)?;
     let door_key = KeyPair::generate();
     let doorcode = DoorcodeSecret::generate();
+    let card_key = crate::cards::property_card_key(tx, manager.property_id)?;
     tx.execute(
-        "INSERT INTO doors (property_id, name, online, certificate, doorcode_secret, created_at) VALUES (?1, ?2, ?3, x'', x'', ?4)",
+        "INSERT INTO doors (property_id, name, online, certificate, doorcode_secret, reads_secure_cards, created_at)
+         VALUES (?1, ?2, ?3, x'', x'', 1, ?4)",
         params![manager.property_id, name, req.online, now.0],
     )?;
     let door_id = DoorId(u32::try_from(tx.last_insert_rowid()).map_err(|_| AppError::internal("door ids exhausted"))?);
@@ -193,6 +231,7 @@ pub fn create_door(
         door_certificate: B64(certificate),
         door_secret_key: B64(Secret32(*door_key.secret())),
         doorcode_secret: B64(Secret32(*doorcode.as_bytes())),
+        card_key: Some(B64(card_key)),
         trust_anchors: vec![B64(authority.public())],
         utc_offset_minutes: authority.utc_offset_minutes,
     })
@@ -201,8 +240,14 @@ pub fn create_door(
 pub fn list_doors(tx: &Transaction, property_id: i64) -> AppResult<Vec<DoorInfo>> {
     let mut stmt = tx.prepare(
         "SELECT id, name, online, log_head, delivered_seq, activity_head, reported_seq, diverged_at, feed_seen_at,
-                door_time - door_time_seen_at
-         FROM doors WHERE property_id = ?1 ORDER BY id",
+                door_time - door_time_seen_at, c.before, c.after
+         FROM doors
+         LEFT JOIN (
+             SELECT door_id, json_extract(event, '$.ClockSet.before') AS before,
+                    json_extract(event, '$.ClockSet.after') AS after, MAX(seq)
+             FROM activity WHERE event LIKE '{\"ClockSet\"%' GROUP BY door_id
+         ) c ON c.door_id = doors.id
+         WHERE property_id = ?1 ORDER BY id",
     )?;
     let rows = stmt
         .query_map(params![property_id], |r| {
@@ -217,6 +262,13 @@ pub fn list_doors(tx: &Transaction, property_id: i64) -> AppResult<Vec<DoorInfo>
                 diverged_at: r.get::<_, Option<u64>>(7)?.map(UnixTime),
                 feed_seen_at: r.get::<_, Option<u64>>(8)?.map(UnixTime),
                 clock_offset_secs: r.get(9)?,
+                clock_set: match (r.get::<_, Option<u64>>(10)?, r.get::<_, Option<u64>>(11)?) {
+                    (Some(before), Some(after)) => Some(ClockSet {
+                        at: UnixTime(after),
+                        by_secs: (after as i128 - before as i128).clamp(i64::MIN as i128, i64::MAX as i128) as i64,
+                    }),
+                    _ => None,
+                },
             })
         })?
         .collect::<Result<Vec<_>, _>>()?;

@@ -102,10 +102,11 @@ fn person_of(event: &ActivityEvent) -> Option<PersonId> {
         ActivityEvent::AppUnlock { person, .. } => Some(*person),
         ActivityEvent::AppDenied { person, .. } => *person,
         ActivityEvent::DoorcodeEntry { person, .. } => Some(*person),
-        ActivityEvent::KeycardEntry { person, .. } => Some(*person),
+        ActivityEvent::KeycardEntry { person, .. } | ActivityEvent::SecureKeycardEntry { person, .. } => Some(*person),
         ActivityEvent::DoorcodeDenied { .. }
         | ActivityEvent::KeycardDenied { .. }
-        | ActivityEvent::UpdateRejected { .. } => None,
+        | ActivityEvent::UpdateRejected { .. }
+        | ActivityEvent::ClockSet { .. } => None,
     }
 }
 
@@ -122,7 +123,9 @@ fn apply(tx: &Transaction, from: Uploader, receipt: &Receipt, now: UnixTime) -> 
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
         params![digest, door.0, body.applied_seq as i64, body.door_time.0 as i64, device_id, via_feed, now.0],
     )?;
-    door_reported(tx, door, body.applied_seq, body.door_time, now)?;
+    // The door's clock tells its drift only when the receipt comes straight from the door: a
+    // phone may upload hours after the unlock (its ClockSet records tell corrections instead).
+    door_reported(tx, door, body.applied_seq, via_feed.then_some(body.door_time), now)?;
     // Updates the door refused on their own are marked first: they are not delivered.
     for record in body.activity.iter() {
         if let ActivityEvent::UpdateRejected { seq, reason } = &record.event {
@@ -177,15 +180,28 @@ fn person_in_property(tx: &Transaction, property: i64, person: PersonId) -> AppR
 }
 
 /// Records what the door itself states (in a verified receipt, or its signed feed hello): its
-/// update seq, even beyond the log (new updates are numbered above it), and its clock.
-pub fn door_reported(tx: &Transaction, door: DoorId, seq: u64, door_time: UnixTime, now: UnixTime) -> AppResult<()> {
-    tx.execute(
-        "UPDATE doors SET reported_seq = MAX(reported_seq, ?1),
-             door_time = CASE WHEN door_time_seen_at IS NULL OR ?3 >= door_time_seen_at THEN ?2 ELSE door_time END,
-             door_time_seen_at = MAX(COALESCE(door_time_seen_at, 0), ?3)
-         WHERE id = ?4",
-        params![seq.min(i64::MAX as u64) as i64, door_time.0.min(i64::MAX as u64) as i64, now.0 as i64, door.0],
-    )?;
+/// update seq, even beyond the log (new updates are numbered above it), and, when it comes
+/// straight from the door, its clock at `now`.
+pub fn door_reported(
+    tx: &Transaction,
+    door: DoorId,
+    seq: u64,
+    door_time: Option<UnixTime>,
+    now: UnixTime,
+) -> AppResult<()> {
+    tx.execute("UPDATE doors SET reported_seq = MAX(reported_seq, ?1) WHERE id = ?2", params![
+        seq.min(i64::MAX as u64) as i64,
+        door.0
+    ])?;
+    if let Some(door_time) = door_time {
+        tx.execute(
+            "UPDATE doors SET
+                 door_time = CASE WHEN door_time_seen_at IS NULL OR ?2 >= door_time_seen_at THEN ?1 ELSE door_time END,
+                 door_time_seen_at = MAX(COALESCE(door_time_seen_at, 0), ?2)
+             WHERE id = ?3",
+            params![door_time.0.min(i64::MAX as u64) as i64, now.0 as i64, door.0],
+        )?;
+    }
     crate::resync::door_ahead(tx, door, seq, now)
 }
 

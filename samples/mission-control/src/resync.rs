@@ -85,8 +85,8 @@ fn opens(doors_json: &str, door: DoorId) -> AppResult<bool> {
 
 fn revoked_keys(tx: &Transaction, property: i64, door: DoorId, now: UnixTime, ops: &mut Vec<DoorOp>) -> AppResult<()> {
     let mut stmt = tx.prepare(
-        "SELECT k.id, k.doors, k.expiry FROM keys k JOIN people p ON p.id = k.person_id
-         WHERE p.property_id = ?1 AND k.revoked_at IS NOT NULL AND k.certificate IS NOT NULL AND k.expiry > ?2
+        "SELECT k.id, k.doors, MIN(k.expiry, k.certified_until) AS until FROM keys k JOIN people p ON p.id = k.person_id
+         WHERE p.property_id = ?1 AND k.revoked_at IS NOT NULL AND k.certified_until IS NOT NULL AND until > ?2
          UNION ALL
          SELECT g.id, g.doors, g.expiry FROM guest_keys g
          WHERE g.property_id = ?1 AND g.revoked_at IS NOT NULL AND g.expiry > ?2",
@@ -112,8 +112,9 @@ fn deleted_people(
     ops: &mut Vec<DoorOp>,
 ) -> AppResult<()> {
     let mut stmt = tx.prepare(
-        "SELECT p.id, k.doors, k.expiry FROM people p JOIN keys k ON k.person_id = p.id
-         WHERE p.property_id = ?1 AND p.deleted_at IS NOT NULL AND k.expiry > ?2 ORDER BY p.id",
+        "SELECT p.id, k.doors, MIN(k.expiry, COALESCE(k.certified_until, k.expiry)) AS until
+         FROM people p JOIN keys k ON k.person_id = p.id
+         WHERE p.property_id = ?1 AND p.deleted_at IS NOT NULL AND until > ?2 ORDER BY p.id",
     )?;
     let rows = stmt
         .query_map(params![property, now.0 as i64], |r| {
@@ -166,7 +167,7 @@ fn cards(tx: &Transaction, property: i64, door: DoorId, now: UnixTime, ops: &mut
         .ok_or_else(|| AppError::internal("the door is gone"))?
         .doorcode_secret;
     let mut stmt = tx.prepare(
-        "SELECT c.card, c.person_id, c.doors, c.start, c.expiry, c.removed_at IS NOT NULL FROM keycards c
+        "SELECT c.card, c.person_id, c.doors, c.start, c.expiry, c.removed_at IS NOT NULL, c.kind FROM keycards c
          WHERE c.property_id = ?1 ORDER BY c.id",
     )?;
     let rows = stmt
@@ -178,11 +179,12 @@ fn cards(tx: &Transaction, property: i64, door: DoorId, now: UnixTime, ops: &mut
                 r.get::<_, i64>(3)?,
                 r.get::<_, i64>(4)?,
                 r.get::<_, bool>(5)?,
+                r.get::<_, String>(6)?,
             ))
         })?
         .collect::<Result<Vec<_>, _>>()?;
     let mut live = std::collections::BTreeSet::new();
-    for (card, person, doors, start, expiry, removed) in rows {
+    for (card, person, doors, start, expiry, removed, kind) in rows {
         if !opens(&doors, door)? {
             continue;
         }
@@ -197,6 +199,7 @@ fn cards(tx: &Transaction, property: i64, door: DoorId, now: UnixTime, ops: &mut
                 card: id,
                 person: PersonId(person as u64),
                 validity: window(start, expiry)?,
+                kind: crate::cards::kind_from_name(&kind)?.into(),
             });
         }
     }

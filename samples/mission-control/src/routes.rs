@@ -21,17 +21,21 @@ pub struct App {
     pub db: Db,
     pub feed: std::sync::Arc<FeedHub>,
     pub operators: std::sync::Arc<crate::operator::Operators>,
+    /// Seconds a manager token works after it is issued or rotated.
+    pub manager_token_lifetime: u64,
 }
 
 pub fn router(app: App) -> Router {
     Router::new()
         .route("/health", get(|| async { Json(serde_json::json!({ "status": "ok" })) }))
         .route("/v1/properties", post(create_property))
+        .route("/v1/property", get(property_settings).patch(set_property_settings))
         .route("/v1/doors", post(create_door).get(list_doors))
         .route("/v1/managers", post(create_manager).get(list_managers))
         .route("/v1/managers/me", get(me))
         .route("/v1/managers/me/rotate-token", post(rotate_token))
         .route("/v1/managers/{id}", axum::routing::delete(remove_manager))
+        .route("/v1/managers/{id}/token", post(reissue_token))
         .route("/v1/managers/{id}/key-management", put(set_key_management))
         .route("/v1/invites", post(invite))
         .route("/v1/outbox", get(outbox))
@@ -67,8 +71,9 @@ where
     let answer = app
         .db
         .run(move |tx| {
-            let manager = auth::manager(tx, &bearer)?;
-            f(tx, &manager, keyway_api::clock::now())
+            let now = keyway_api::clock::now();
+            let manager = auth::manager(tx, &bearer, now)?;
+            f(tx, &manager, now)
         })
         .await
         .map(Json);
@@ -103,10 +108,11 @@ async fn create_property(
     req: Result<ApiJson<CreatePropertyRequest>, AppError>,
 ) -> AppResult<Json<CreatePropertyResponse>> {
     let operators = app.operators.clone();
+    let lifetime = app.manager_token_lifetime;
     app.db
         .run(move |tx| {
             let operator = operators.authorize(tx, bearer.as_ref())?;
-            provisioning::create_property(tx, req?.0, operator, keyway_api::clock::now())
+            provisioning::create_property(tx, req?.0, operator, lifetime, keyway_api::clock::now())
         })
         .await
         .map(Json)
@@ -120,6 +126,18 @@ async fn create_door(
     as_manager(&app, bearer, move |tx, m, now| provisioning::create_door(tx, m, req, now)).await
 }
 
+async fn property_settings(State(app): State<App>, bearer: Bearer) -> AppResult<Json<PropertySettings>> {
+    as_manager(&app, bearer, |tx, m, _| crate::settings::get(tx, m)).await
+}
+
+async fn set_property_settings(
+    State(app): State<App>,
+    bearer: Bearer,
+    ApiJson(req): ApiJson<PropertySettingsRequest>,
+) -> AppResult<Json<PropertySettings>> {
+    as_manager(&app, bearer, move |tx, m, now| crate::settings::set(tx, m, req, now)).await
+}
+
 async fn list_doors(State(app): State<App>, bearer: Bearer) -> AppResult<Json<Vec<DoorInfo>>> {
     as_manager(&app, bearer, |tx, m, _| provisioning::list_doors(tx, m.property_id)).await
 }
@@ -129,7 +147,8 @@ async fn create_manager(
     bearer: Bearer,
     ApiJson(req): ApiJson<CreateManagerRequest>,
 ) -> AppResult<Json<ManagerCredentials>> {
-    as_manager(&app, bearer, move |tx, m, now| provisioning::create_manager(tx, m, req, now)).await
+    let lifetime = app.manager_token_lifetime;
+    as_manager(&app, bearer, move |tx, m, now| provisioning::create_manager(tx, m, req, lifetime, now)).await
 }
 
 async fn list_managers(State(app): State<App>, bearer: Bearer) -> AppResult<Json<Vec<ManagerInfo>>> {
@@ -141,7 +160,17 @@ async fn me(State(app): State<App>, bearer: Bearer) -> AppResult<Json<ManagerInf
 }
 
 async fn rotate_token(State(app): State<App>, bearer: Bearer) -> AppResult<Json<ManagerCredentials>> {
-    as_manager(&app, bearer, |tx, m, _| provisioning::rotate_token(tx, m)).await
+    let lifetime = app.manager_token_lifetime;
+    as_manager(&app, bearer, move |tx, m, now| provisioning::rotate_token(tx, m, lifetime, now)).await
+}
+
+async fn reissue_token(
+    State(app): State<App>,
+    bearer: Bearer,
+    ApiPath(id): ApiPath<u64>,
+) -> AppResult<Json<ManagerCredentials>> {
+    let lifetime = app.manager_token_lifetime;
+    as_manager(&app, bearer, move |tx, m, now| provisioning::reissue_token(tx, m, id, lifetime, now)).await
 }
 
 async fn remove_manager(

@@ -1,4 +1,4 @@
-//! Secrets at rest: the authority secret and the doorcode secrets are sealed with
+//! Secrets at rest: the authority secret, the doorcode secrets and the card key are sealed with
 //! XChaCha20-Poly1305 under the secret key (see [`crate::secret_key`]), with a random nonce per
 //! value and the row they belong to as associated data, so a sealed value copied to another row
 //! or column does not open.
@@ -31,6 +31,8 @@ pub enum Purpose {
     AuthoritySecret,
     /// `doors.doorcode_secret`, by door id.
     DoorcodeSecret,
+    /// `properties.card_key`, by property id.
+    CardKey,
     /// `meta.secret_key_check`, row 0: proves at open that the key is this database's.
     KeyCheck,
 }
@@ -41,18 +43,22 @@ impl Purpose {
         match self {
             Purpose::AuthoritySecret => "authority_secret",
             Purpose::DoorcodeSecret => "doorcode_secret",
+            Purpose::CardKey => "card_key",
             Purpose::KeyCheck => "key_check",
         }
     }
 
     fn parse(name: &str) -> Option<Self> {
-        [Purpose::AuthoritySecret, Purpose::DoorcodeSecret, Purpose::KeyCheck].into_iter().find(|p| p.name() == name)
+        [Purpose::AuthoritySecret, Purpose::DoorcodeSecret, Purpose::CardKey, Purpose::KeyCheck]
+            .into_iter()
+            .find(|p| p.name() == name)
     }
 
     fn column(self) -> &'static str {
         match self {
             Purpose::AuthoritySecret => "properties.authority_secret",
             Purpose::DoorcodeSecret => "doors.doorcode_secret",
+            Purpose::CardKey => "properties.card_key",
             Purpose::KeyCheck => "meta.secret_key_check",
         }
     }

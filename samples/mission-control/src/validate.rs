@@ -1,7 +1,7 @@
 //! Checks on manager input that the database cannot make: text, windows, door sets.
 
 use crate::error::{AppError, AppResult};
-use keyway_api::NO_EXPIRY;
+use keyway_api::{Expiry, NO_EXPIRY};
 use keyway_protocol::UnixTime;
 use keyway_protocol::credential::ids::MAX_DOORS_PER_KEY;
 use keyway_protocol::credential::{DoorId, DoorSet, Validity};
@@ -50,11 +50,11 @@ pub fn contact(value: &str) -> AppResult<String> {
     }
 }
 
-/// A new grant's window: start defaults to now, expiry to [`NO_EXPIRY`]; the expiry must lie
-/// after the start and in the future.
-pub fn window(start: Option<UnixTime>, expiry: Option<UnixTime>, now: UnixTime) -> AppResult<Validity> {
+/// A new grant's window: start defaults to now; the expiry is always stated (`"never"` is
+/// stored as [`NO_EXPIRY`]), lies after the start and in the future.
+pub fn window(start: Option<UnixTime>, expiry: Expiry, now: UnixTime) -> AppResult<Validity> {
     let start = start.unwrap_or(now);
-    let expiry = expiry.unwrap_or(NO_EXPIRY);
+    let expiry = expiry.time();
     if expiry > NO_EXPIRY || start >= NO_EXPIRY {
         return Err(AppError::bad_request(format!("times must lie before {NO_EXPIRY}")));
     }

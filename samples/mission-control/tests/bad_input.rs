@@ -88,19 +88,19 @@ async fn impossible_invites_are_refused_whole() {
     let t = now().0;
     let lobby = p.lobby.door_id.0;
     let cases = [
-        ("empty door set", json!([{ "doors": [] }])),
+        ("empty door set", json!([{ "doors": [], "expiry": "never" }])),
         ("expiry before start", json!([{ "doors": [lobby], "start": t + 100, "expiry": t + 50 }])),
         ("expiry equal to start", json!([{ "doors": [lobby], "start": t + 100, "expiry": t + 100 }])),
         ("expiry already passed", json!([{ "doors": [lobby], "start": t - 100, "expiry": t - 50 }])),
         ("absurd expiry", json!([{ "doors": [lobby], "expiry": u64::MAX }])),
-        ("door of another property", json!([{ "doors": [other.lobby.door_id.0] }])),
-        ("unknown door", json!([{ "doors": [4_000_000] }])),
+        ("door of another property", json!([{ "doors": [other.lobby.door_id.0], "expiry": "never" }])),
+        ("unknown door", json!([{ "doors": [4_000_000], "expiry": "never" }])),
         (
             "one good key and one bad",
-            json!([{ "doors": [lobby] }, { "doors": [lobby], "start": t + 100, "expiry": t + 50 }]),
+            json!([{ "doors": [lobby], "expiry": "never" }, { "doors": [lobby], "start": t + 100, "expiry": t + 50 }]),
         ),
         ("no keys", json!([])),
-        ("too many doors", json!([{ "doors": (1..40).collect::<Vec<u32>>() }])),
+        ("too many doors", json!([{ "doors": (1..40).collect::<Vec<u32>>(), "expiry": "never" }])),
     ];
     for (what, keys) in cases {
         let body = json!({ "name": "Ann", "contact": "ann@example.com", "access": "app_key", "keys": keys });
@@ -109,11 +109,11 @@ async fn impossible_invites_are_refused_whole() {
         assert!(!err.message.is_empty());
     }
     for (what, body) in [
-        ("empty name", json!({ "name": " ", "contact": "a@b", "access": "app_key", "keys": [{ "doors": [lobby] }] })),
-        ("empty contact", json!({ "name": "Ann", "contact": "", "access": "app_key", "keys": [{ "doors": [lobby] }] })),
+        ("empty name", json!({ "name": " ", "contact": "a@b", "access": "app_key", "keys": [{ "doors": [lobby], "expiry": "never" }] })),
+        ("empty contact", json!({ "name": "Ann", "contact": "", "access": "app_key", "keys": [{ "doors": [lobby], "expiry": "never" }] })),
         (
             "shared doorcode",
-            json!({ "name": "Ann", "contact": "a@b", "access": "daily_doorcode", "may_share": true, "keys": [{ "doors": [lobby] }] }),
+            json!({ "name": "Ann", "contact": "a@b", "access": "daily_doorcode", "may_share": true, "keys": [{ "doors": [lobby], "expiry": "never" }] }),
         ),
     ] {
         let (status, err) = mc.refused(Method::POST, "/v1/invites", pm, Some(body)).await;
@@ -121,7 +121,7 @@ async fn impossible_invites_are_refused_whole() {
     }
     nothing_written(&mc, &p, 0, 0).await;
     // A doorcode invite with one bad key writes no slot either.
-    let body = json!({ "name": "Ann", "contact": "a@b", "access": "daily_doorcode", "keys": [{ "doors": [lobby] }, { "doors": [] }] });
+    let body = json!({ "name": "Ann", "contact": "a@b", "access": "daily_doorcode", "keys": [{ "doors": [lobby], "expiry": "never" }, { "doors": [], "expiry": "never" }] });
     mc.refused(Method::POST, "/v1/invites", pm, Some(body)).await;
     nothing_written(&mc, &p, 0, 0).await;
 }
@@ -140,7 +140,7 @@ async fn unknown_ids_and_other_propertys_ids_are_not_found_and_write_nothing() {
         (Method::GET, format!("/v1/people/{person}"), None),
         (Method::DELETE, format!("/v1/people/{person}"), None),
         (Method::POST, format!("/v1/people/{person}/revoke-all"), None),
-        (Method::POST, format!("/v1/people/{person}/keys"), Some(json!({ "doors": [other.lobby.door_id.0] }))),
+        (Method::POST, format!("/v1/people/{person}/keys"), Some(json!({ "doors": [other.lobby.door_id.0], "expiry": "never" }))),
         (Method::PATCH, format!("/v1/keys/{key}"), Some(json!({ "expiry": now().0 + 100 }))),
         (Method::DELETE, format!("/v1/keys/{key}"), None),
         (Method::GET, "/v1/people/999999".to_string(), None),
@@ -155,10 +155,10 @@ async fn unknown_ids_and_other_propertys_ids_are_not_found_and_write_nothing() {
     let pm = Some(p.pm.as_str());
     let t = now().0;
     for body in [
-        json!({ "doors": [other.lobby.door_id.0] }),
-        json!({ "doors": [] }),
+        json!({ "doors": [other.lobby.door_id.0], "expiry": "never" }),
+        json!({ "doors": [], "expiry": "never" }),
         json!({ "doors": [p.lobby.door_id.0], "start": t + 10, "expiry": t + 5 }),
-        json!({ "doors": "lobby" }),
+        json!({ "doors": "lobby", "expiry": "never" }),
     ] {
         let (status, err) =
             mc.refused(Method::POST, &format!("/v1/people/{person}/keys"), pm, Some(body.clone())).await;
@@ -193,7 +193,7 @@ async fn a_misspelt_field_is_refused_rather_than_widening_access() {
     assert_eq!(e.code, ErrorCode::BadRequest);
     assert!(e.message.contains("expires"), "the error names the field: {}", e.message);
     let top_level = format!(
-        r#"{{"name":"Ann","contact":"ann@example.com","access":"app_key","keys":[{{"doors":[{door}]}}],"may_shar":true}}"#
+        r#"{{"name":"Ann","contact":"ann@example.com","access":"app_key","keys":[{{"doors":[{door}],"expiry":"never"}}],"may_shar":true}}"#
     );
     expect(&mc, Method::POST, "/v1/invites", pm, Some(&top_level), 400).await;
     nothing_written(&mc, &p, 0, 0).await;
@@ -219,7 +219,7 @@ async fn names_and_contacts_with_control_characters_are_refused() {
     let pm = Some(p.pm.as_str());
     let door = p.lobby.door_id.0;
     let invite = |name: &str, contact: &str| {
-        json!({"name": name, "contact": contact, "access": "app_key", "keys": [{"doors": [door]}]}).to_string()
+        json!({"name": name, "contact": contact, "access": "app_key", "keys": [{"doors": [door], "expiry": "never"}]}).to_string()
     };
     for bad in ["Ann\u{0}", "Ann\r\nBcc: x", "Ann\u{1b}[2J", "Ann\u{7f}", "nnA\u{202e}", "A\u{200b}nn", "An\u{85}n"] {
         let e = expect(&mc, Method::POST, "/v1/invites", pm, Some(&invite(bad, "ann@example.com")), 400).await;
@@ -240,4 +240,132 @@ async fn names_and_contacts_with_control_characters_are_refused() {
         let (status, value) = mc.raw(Method::POST, "/v1/invites", pm, Some(invite("Ann Øster-Ñúñez", contact))).await;
         assert_eq!(status, 200, "{contact}: {value}");
     }
+}
+
+/// serde_json reads a struct from an array of its field values in order, so a body could be sent
+/// positionally, without a single field name (and so past `deny_unknown_fields`). Every body is
+/// read by name only: an array where an object is expected is refused at the top and at any
+/// depth, with a 400 that says so, and nothing is written.
+#[tokio::test]
+async fn a_positional_array_for_a_struct_is_refused_and_writes_nothing() {
+    let mc = Mc::start().await;
+    let p = property(&mc, "Elm Court").await;
+    let pm = Some(p.pm.as_str());
+    let door = p.lobby.door_id.0;
+    let later = now().0 + 30 * DAY;
+    let (ann, token) =
+        invite(&mc, &p.pm, "Ann", AccessKind::AppKey, vec![grant(&[p.lobby.door_id], None, Some(keyway_protocol::UnixTime(later)))], false).await;
+    let person = ann.person.person_id.0;
+    let key = ann.person.keys[0].key_id.0;
+    let phone = accept(&mc, &token).await;
+    let doors_before = mc.get::<Vec<DoorInfo>>("/v1/doors", &p.pm).await.len();
+
+    let named = |e: &ApiError| {
+        assert_eq!(e.code, ErrorCode::BadRequest);
+        assert!(e.message.contains("invalid type: sequence, expected an object with named fields"), "{}", e.message);
+    };
+    let invites = [
+        // The whole invite, positionally: name, contact, access, keys, resident, may_share.
+        format!(r#"["Bob","bob@example.com","app_key",[[[{door}],null,{later}]],true,true]"#),
+        // Named at the top, a key positionally (doors, start, expiry).
+        format!(r#"{{"name":"Bob","contact":"bob@example.com","access":"app_key","keys":[[[{door}],null,"never"]]}}"#),
+        // The second key only.
+        format!(
+            r#"{{"name":"Bob","contact":"bob@example.com","access":"app_key",
+                 "keys":[{{"doors":[{door}],"expiry":"never"}},[[{door}],null,"never"]]}}"#
+        ),
+    ];
+    for body in &invites {
+        let e = expect(&mc, Method::POST, "/v1/invites", pm, Some(body), 400).await;
+        named(&e);
+    }
+    let keys = format!("/v1/people/{person}/keys");
+    named(&expect(&mc, Method::POST, &keys, pm, Some(&format!(r#"[[{door}],null,"never"]"#)), 400).await);
+    let cards = format!("/v1/people/{person}/keycards");
+    named(&expect(&mc, Method::POST, &cards, pm, Some(&format!(r#"["04a1b2c3",[{door}],null,"never"]"#)), 400).await);
+    named(&expect(&mc, Method::PATCH, &format!("/v1/keys/{key}"), pm, Some(&format!("[{}]", later + DAY)), 400).await);
+    named(&expect(&mc, Method::POST, "/v1/doors", pm, Some(r#"["Side door",false]"#), 400).await);
+    named(&expect(&mc, Method::POST, "/v1/managers", pm, Some(r#"["Sam",true,true]"#), 400).await);
+    let me: ManagerInfo = mc.get("/v1/managers/me", &p.pm).await;
+    let km = format!("/v1/managers/{}/key-management", me.manager_id);
+    named(&expect(&mc, Method::PUT, &km, pm, Some("[true]"), 400).await);
+    named(&expect(&mc, Method::POST, "/v1/properties", None, Some(r#"["Oak Row",0,"Pat"]"#), 400).await);
+    let device = Some(phone.token.as_str());
+    named(&expect(&mc, Method::POST, "/v1/phone/sync", device, Some("[null]"), 400).await);
+    named(&expect(&mc, Method::POST, "/v1/phone/receipts", device, Some("[[]]"), 400).await);
+    named(&expect(&mc, Method::POST, "/v1/phone/accept", None, Some(r#"["inv_x","AAAA","AAAA"]"#), 400).await);
+    named(&expect(&mc, Method::POST, "/v1/door-feed/challenge", None, Some(&format!("[{door}]")), 400).await);
+
+    // Nothing was written: no person, message, key, card, door or manager, no changed window.
+    nothing_written(&mc, &p, 1, 0).await;
+    let info: PersonInfo = mc.get(&format!("/v1/people/{person}"), &p.pm).await;
+    assert_eq!(info.keys.len(), 1);
+    assert_eq!(info.keys[0].validity.expiry.0, later);
+    assert!(info.keycards.is_empty());
+    assert_eq!(mc.get::<Vec<DoorInfo>>("/v1/doors", &p.pm).await.len(), doors_before);
+    assert_eq!(mc.get::<Vec<ManagerInfo>>("/v1/managers", &p.pm).await.len(), 1);
+    // The same requests by name still work.
+    let body = format!(r#"{{"doors":[{door}],"start":null,"expiry":"never"}}"#);
+    let (status, value) = mc.raw(Method::POST, &keys, pm, Some(body)).await;
+    assert_eq!(status, 200, "{value}");
+}
+
+/// A grant without an expiry used to run until 9999-12-31. Every request that grants access
+/// must state one: a time, or explicitly "never". A missing expiry is a 400 naming the field,
+/// and nothing is written.
+#[tokio::test]
+async fn a_grant_without_an_expiry_is_refused_and_never_must_be_said() {
+    let mc = Mc::start().await;
+    let p = property(&mc, "Elm Court").await;
+    let pm = Some(p.pm.as_str());
+    let door = p.lobby.door_id.0;
+    let missing = |e: &ApiError, path: &str| {
+        assert_eq!(e.code, ErrorCode::BadRequest);
+        assert!(e.message.contains(&format!("{path}missing field `expiry`")), "{}", e.message);
+    };
+    for access in ["app_key", "daily_doorcode"] {
+        let body = json!({ "name": "Ann", "contact": "ann@example.com", "access": access, "keys": [{ "doors": [door] }] });
+        missing(&expect(&mc, Method::POST, "/v1/invites", pm, Some(&body.to_string()), 400).await, "keys[0]: ");
+        let body = json!({ "name": "Ann", "contact": "ann@example.com", "access": access,
+                           "keys": [{ "doors": [door], "expiry": "never" }, { "doors": [door], "start": now().0 }] });
+        missing(&expect(&mc, Method::POST, "/v1/invites", pm, Some(&body.to_string()), 400).await, "keys[1]: ");
+    }
+    for wrong in [json!(null), json!("Never"), json!("none"), json!(""), json!(-1), json!({})] {
+        let body = json!({ "name": "Ann", "contact": "ann@example.com", "access": "app_key",
+                           "keys": [{ "doors": [door], "expiry": wrong }] });
+        let e = expect(&mc, Method::POST, "/v1/invites", pm, Some(&body.to_string()), 400).await;
+        assert!(e.message.contains("expected an expiry: seconds since 1970 or \"never\""), "{wrong}: {}", e.message);
+    }
+    nothing_written(&mc, &p, 0, 0).await;
+
+    // Explicitly "never": a key without an end.
+    let body = json!({ "name": "Ann", "contact": "ann@example.com", "access": "app_key",
+                       "keys": [{ "doors": [door], "expiry": "never" }] });
+    let (status, value) = mc.raw(Method::POST, "/v1/invites", pm, Some(body.to_string())).await;
+    assert_eq!(status, 200, "{value}");
+    let ann: InviteResponse = serde_json::from_value(value).unwrap();
+    assert_eq!(ann.person.keys[0].validity.expiry, NO_EXPIRY);
+    let person = ann.person.person_id.0;
+
+    // Adding a key, a keycard, or changing an expiry: the same.
+    let keys = format!("/v1/people/{person}/keys");
+    let cards = format!("/v1/people/{person}/keycards");
+    missing(&expect(&mc, Method::POST, &keys, pm, Some(&json!({ "doors": [door] }).to_string()), 400).await, "");
+    let card = json!({ "card": "04a1b2c3", "doors": [door] }).to_string();
+    missing(&expect(&mc, Method::POST, &cards, pm, Some(&card), 400).await, "");
+    let key = ann.person.keys[0].key_id.0;
+    missing(&expect(&mc, Method::PATCH, &format!("/v1/keys/{key}"), pm, Some("{}"), 400).await, "");
+    let info: PersonInfo = mc.get(&format!("/v1/people/{person}"), &p.pm).await;
+    assert_eq!((info.keys.len(), info.keycards.len()), (1, 0), "nothing was added");
+    assert!(mc.get::<Vec<DoorUpdateTask>>("/v1/door-updates", &p.pm).await.is_empty());
+
+    let soon = now().0 + 7 * DAY;
+    let added: KeyChangeResponse = mc.ok(Method::POST, &keys, &p.pm, Some(json!({ "doors": [door], "expiry": soon }))).await;
+    assert_eq!(added.key.validity.expiry.0, soon);
+    let changed: KeyChangeResponse =
+        mc.ok(Method::PATCH, &format!("/v1/keys/{}", added.key.key_id.0), &p.pm, Some(json!({ "expiry": "never" }))).await;
+    assert_eq!(changed.key.validity.expiry, NO_EXPIRY, "\"never\" extends a key");
+    let carded: KeycardChangeResponse =
+        mc.ok(Method::POST, &cards, &p.pm, Some(json!({ "card": "04a1b2c3", "doors": [door], "expiry": "never" }))).await;
+    assert_eq!(carded.keycard.validity.expiry, NO_EXPIRY);
 }

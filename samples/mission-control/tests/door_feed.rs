@@ -237,7 +237,13 @@ async fn lapsed_slots_and_cards_are_removed_with_the_next_change_to_the_door() {
         Some([DoorOp::AddDoorcode { slot, .. }]) => *slot,
         other => panic!("{other:?}"),
     };
-    let card = AddKeycardRequest { card: "0a0b0c0d".into(), doors: vec![lobby], start: None, expiry: Some(soon) };
+    let card = AddKeycardRequest {
+        card: "0a0b0c0d".into(),
+        doors: vec![lobby],
+        start: None,
+        expiry: Expiry::At(soon),
+        kind: KeycardKind::Secure,
+    };
     let _: KeycardChangeResponse =
         mc.ok(Method::POST, &format!("/v1/people/{}/keycards", dee.person.person_id.0), &p.pm, Some(card)).await;
     while now() < soon {

@@ -455,3 +455,103 @@ async fn a_rotated_manager_token_replaces_the_old_one() {
     let (status, err) = mc.refused(Method::GET, "/v1/managers/me", Some(&p.pm), None).await;
     assert_eq!((status, err.code), (401, ErrorCode::Unauthorized));
 }
+
+// ---- 5. manager tokens expire ------------------------------------------------------------------
+
+const EXPIRED: &str = "manager token expired: ask a Portfolio Manager for a new one, or rotate before it lapses";
+const LIFETIME: u64 = 90 * DAY;
+
+/// Moves the stored expiry of `manager`'s token: the clock a test can set.
+fn age_token(mc: &Mc, manager: u64, expires_at: u64) {
+    db(mc)
+        .execute("UPDATE managers SET token_expires_at = ?1 WHERE id = ?2", params![expires_at, manager])
+        .unwrap();
+}
+
+fn close_to(t: UnixTime, expected: u64) -> bool {
+    t.0.abs_diff(expected) <= 5
+}
+
+/// Every token shows when it lapses; at that second it answers 401 with what to do, and the
+/// request does nothing, rotation with it included. Real time here: a server whose tokens last
+/// one second, and a wait of at most two.
+#[tokio::test]
+async fn an_expired_manager_token_is_refused_and_does_nothing() {
+    let options = mission_control::ServerOptions {
+        manager_token_lifetime: Duration::from_secs(1),
+        ..mission_control::ServerOptions::open_property_creation()
+    };
+    let mc = Mc::start_with(options).await;
+    let issued = now().0;
+    let created: CreatePropertyResponse = mc
+        .ok(
+            Method::POST,
+            "/v1/properties",
+            "",
+            Some(CreatePropertyRequest { name: "Elm Court".into(), utc_offset_minutes: 0, manager_name: "Pat".into() }),
+        )
+        .await;
+    let pm = created.manager.token.clone();
+    let expires_at = created.manager.expires_at;
+    assert!((issued + 1..=now().0 + 1).contains(&expires_at.0), "one second after issue: {expires_at}");
+    while now() < expires_at {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    for (method, path, body) in [
+        (Method::GET, "/v1/managers/me", None),
+        (Method::POST, "/v1/doors", Some(json!({ "name": "Lobby", "online": false }))),
+        (Method::POST, "/v1/managers", Some(json!({ "name": "Sam" }))),
+        (Method::POST, "/v1/managers/me/rotate-token", None),
+        (Method::POST, &format!("/v1/managers/{}/token", created.manager.manager_id), None),
+    ] {
+        let (status, err) = mc.refused(method.clone(), path, Some(&pm), body).await;
+        assert_eq!((status, err.code, err.message.as_str()), (401, ErrorCode::Unauthorized, EXPIRED), "{method} {path}");
+    }
+    let conn = db(&mc);
+    let count = |table: &str| conn.query_row(&format!("SELECT count(*) FROM {table}"), [], |r| r.get::<_, i64>(0));
+    assert_eq!((count("doors").unwrap(), count("managers").unwrap()), (0, 1), "nothing was created");
+    let (hash, stored): (Vec<u8>, u64) =
+        conn.query_row("SELECT token_hash, token_expires_at FROM managers", [], |r| Ok((r.get(0)?, r.get(1)?))).unwrap();
+    assert_eq!((hash, stored), (Sha256::digest(pm.as_bytes()).to_vec(), expires_at.0), "the token was not rotated");
+}
+
+/// The default lifetime is 90 days; rotating before it lapses and a Portfolio Manager's reissue
+/// both give a fresh lifetime and end the old token.
+#[tokio::test]
+async fn rotation_and_a_portfolio_managers_reissue_give_a_fresh_lifetime() {
+    let mc = Mc::start().await;
+    let p = property(&mc, "Elm Court").await;
+    let other = property(&mc, "Oak Row").await;
+    let me: ManagerInfo = mc.get("/v1/managers/me", &p.pm).await;
+    assert!(close_to(me.token_expires_at, now().0 + LIFETIME), "{}", me.token_expires_at);
+    let sam = staff(&mc, &p, false, true).await;
+    assert!(close_to(sam.expires_at, now().0 + LIFETIME), "shown when issued: {}", sam.expires_at);
+    let helper = staff(&mc, &p, false, true).await;
+
+    // Pat's token is about to lapse: rotation gives a fresh 90 days.
+    let soon = now().0 + 60;
+    age_token(&mc, me.manager_id, soon);
+    assert_eq!(mc.get::<ManagerInfo>("/v1/managers/me", &p.pm).await.token_expires_at.0, soon);
+    let fresh: ManagerCredentials = mc.ok(Method::POST, "/v1/managers/me/rotate-token", &p.pm, None::<()>).await;
+    assert!(close_to(fresh.expires_at, now().0 + LIFETIME), "{}", fresh.expires_at);
+    assert_eq!(mc.get::<ManagerInfo>("/v1/managers/me", &fresh.token).await.token_expires_at, fresh.expires_at);
+    let (status, err) = mc.refused(Method::GET, "/v1/managers/me", Some(&p.pm), None).await;
+    assert_eq!((status, err.message.as_str()), (401, "unknown manager token"));
+
+    // Sam's lapsed: refused until a Portfolio Manager reissues it. Sam cannot, nor another
+    // property's Portfolio Manager.
+    age_token(&mc, sam.manager_id, now().0);
+    let (status, err) = mc.refused(Method::GET, "/v1/people", Some(&sam.token), None).await;
+    assert_eq!((status, err.message.as_str()), (401, EXPIRED));
+    let reissue = format!("/v1/managers/{}/token", sam.manager_id);
+    assert_eq!(mc.refused(Method::POST, &reissue, Some(&other.pm), None).await.0, 404);
+    assert_eq!(mc.refused(Method::POST, &reissue, Some(&helper.token), None).await.0, 403);
+    let again: ManagerCredentials = mc.ok(Method::POST, &reissue, &fresh.token, None::<()>).await;
+    assert_eq!(again.manager_id, sam.manager_id);
+    assert!(close_to(again.expires_at, now().0 + LIFETIME), "{}", again.expires_at);
+    let back: ManagerInfo = mc.get("/v1/managers/me", &again.token).await;
+    assert!(back.key_management && !back.portfolio_manager, "the permissions stay");
+    assert_eq!(mc.refused(Method::GET, "/v1/people", Some(&sam.token), None).await.0, 401, "the old token is gone");
+    let listed: Vec<ManagerInfo> = mc.get("/v1/managers", &fresh.token).await;
+    assert!(listed.iter().all(|m| close_to(m.token_expires_at, now().0 + LIFETIME)), "{listed:?}");
+}

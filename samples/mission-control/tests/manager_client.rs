@@ -29,7 +29,7 @@ async fn every_manager_call_round_trips() {
         name: "Ann".into(),
         contact: "ann@example.com".into(),
         access: AccessKind::AppKey,
-        keys: vec![KeyGrant { doors: vec![lobby.door_id], start: None, expiry: None }],
+        keys: vec![KeyGrant { doors: vec![lobby.door_id], start: None, expiry: Expiry::Never }],
         resident: true,
         may_share: true,
     };
@@ -48,12 +48,21 @@ async fn every_manager_call_round_trips() {
     assert_eq!(accepted.credentials.property_id, created.property_id);
     assert!(pm.person(person).await.unwrap().accepted);
 
-    let added = sam.add_key(person, &KeyGrant { doors: vec![lobby.door_id], start: None, expiry: None }).await.unwrap();
+    let added = sam
+        .add_key(person, &KeyGrant { doors: vec![lobby.door_id], start: None, expiry: Expiry::Never })
+        .await
+        .unwrap();
     let changed =
         sam.change_expiry(added.key.key_id, keyway_api::clock::now().saturating_add_secs(86_400)).await.unwrap();
     assert_ne!(changed.key.key_id, added.key.key_id, "earlier than no expiry: a new key id");
     assert_eq!(sam.delete_key(changed.key.key_id).await.unwrap().updates.len(), 1);
-    let card = AddKeycardRequest { card: "0a0b0c0d".into(), doors: vec![lobby.door_id], start: None, expiry: None };
+    let card = AddKeycardRequest {
+        card: "0a0b0c0d".into(),
+        doors: vec![lobby.door_id],
+        start: None,
+        expiry: Expiry::Never,
+        kind: KeycardKind::Secure,
+    };
     sam.add_keycard(person, &card).await.unwrap();
     sam.remove_keycard(person, "0a0b0c0d").await.unwrap();
     sam.revoke_all_keys(person).await.unwrap();

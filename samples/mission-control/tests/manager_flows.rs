@@ -7,6 +7,8 @@ use common::*;
 use keyway_api::*;
 use keyway_protocol::credential::*;
 use keyway_protocol::door::RevocationSet;
+use keyway_protocol::unlock::Access;
+use keyway_test_kit::door::hold_card;
 use reqwest::Method;
 use serde_json::json;
 
@@ -49,7 +51,7 @@ async fn key_management_is_needed_and_only_a_portfolio_manager_grants_it() {
             Some(CreateManagerRequest { name: "Sam".into(), portfolio_manager: false, key_management: false }),
         )
         .await;
-    let invite_body = json!({ "name": "Ann", "contact": "ann@example.com", "access": "app_key", "keys": [{ "doors": [p.lobby.door_id.0] }] });
+    let invite_body = json!({ "name": "Ann", "contact": "ann@example.com", "access": "app_key", "keys": [{ "doors": [p.lobby.door_id.0], "expiry": "never" }] });
 
     let (status, err) = mc.refused(Method::POST, "/v1/invites", Some(&staff.token), Some(invite_body.clone())).await;
     assert_eq!(status, 403);
@@ -194,7 +196,11 @@ async fn revoke_all_keys_revokes_each_key_at_each_offline_door_and_the_guests_fa
 
     let answer: RevocationResponse = mc.ok(Method::POST, &format!("{path}/revoke-all"), &p.pm, None::<()>).await;
     assert_eq!(answer.revoked_keys, vec![h.key]);
-    let expected = DoorOp::RevokeKey { key: h.key, until: h.expiry };
+    // The revocation lasts as long as the key's certificate is fresh (the revalidation window),
+    // not to the end of its lease.
+    let fresh = h.phone.cert(h.key).body.fresh_until;
+    assert!(fresh < h.expiry);
+    let expected = DoorOp::RevokeKey { key: h.key, until: fresh };
     let mut doors_hit: Vec<DoorId> = answer.updates.iter().map(|u| u.door_id).collect();
     doors_hit.sort();
     assert_eq!(
@@ -242,7 +248,7 @@ async fn revoke_all_keys_revokes_each_key_at_each_offline_door_and_the_guests_fa
     let cursor = h.phone.accepted.sync.cursor.clone();
     let sync = mc.phone_client().sync(&h.phone.token, Some(&cursor)).await.unwrap();
     assert!(!sync.full);
-    assert!(sync.revocations.iter().any(|r| r.key_id == h.key && r.until == h.expiry));
+    assert!(sync.revocations.iter().any(|r| r.key_id == h.key && r.until == fresh));
     assert!(sync.revocations.iter().any(|r| r.key_id == h.guest_chain.leaf_key_id()));
     assert!(sync.doors.is_empty(), "no door left to open");
 
@@ -270,7 +276,7 @@ async fn delete_person_revokes_the_person_hides_them_and_keeps_their_activity() 
 
     let path = format!("/v1/people/{}", h.person.0);
     let answer: RevocationResponse = mc.ok(Method::DELETE, &path, &p.pm, None::<()>).await;
-    let expected = DoorOp::RevokePerson { person: h.person, until: h.expiry };
+    let expected = DoorOp::RevokePerson { person: h.person, until: h.phone.cert(h.key).body.fresh_until };
     assert_eq!(answer.updates.len(), 3, "the two offline doors and the internet-connected one");
     assert!(answer.updates.iter().all(|u| u.ops == vec![expected.clone()]));
 
@@ -298,7 +304,12 @@ async fn delete_person_revokes_the_person_hides_them_and_keeps_their_activity() 
 
     // No way back but a new invite.
     let (status, _) = mc
-        .refused(Method::POST, &format!("{path}/keys"), Some(&p.pm), Some(json!({ "doors": [p.lobby.door_id.0] })))
+        .refused(
+            Method::POST,
+            &format!("{path}/keys"),
+            Some(&p.pm),
+            Some(json!({ "doors": [p.lobby.door_id.0], "expiry": "never" })),
+        )
         .await;
     assert_eq!(status, 410);
     let (status, _) = mc.refused(Method::POST, &format!("{path}/revoke-all"), Some(&p.pm), None).await;
@@ -337,7 +348,7 @@ async fn a_later_expiry_reissues_the_key_and_an_earlier_one_replaces_and_revokes
     let p = &h.p;
     let later = h.expiry.saturating_add_secs(30 * DAY);
     let longer: KeyChangeResponse = mc
-        .ok(Method::PATCH, &format!("/v1/keys/{}", h.key.0), &p.pm, Some(ChangeExpiryRequest { expiry: later }))
+        .ok(Method::PATCH, &format!("/v1/keys/{}", h.key.0), &p.pm, Some(ChangeExpiryRequest { expiry: later.into() }))
         .await;
     assert_eq!(longer.key.key_id, h.key);
     assert!(longer.updates.is_empty(), "a longer window needs no door update");
@@ -348,14 +359,19 @@ async fn a_later_expiry_reissues_the_key_and_an_earlier_one_replaces_and_revokes
 
     let earlier = now().saturating_add_secs(10 * DAY);
     let shorter: KeyChangeResponse = mc
-        .ok(Method::PATCH, &format!("/v1/keys/{}", h.key.0), &p.pm, Some(ChangeExpiryRequest { expiry: earlier }))
+        .ok(
+            Method::PATCH,
+            &format!("/v1/keys/{}", h.key.0),
+            &p.pm,
+            Some(ChangeExpiryRequest { expiry: earlier.into() }),
+        )
         .await;
     let new_id = shorter.key.key_id;
     assert_ne!(new_id, h.key, "an earlier expiry needs a new key id");
     assert_eq!(shorter.key.validity.expiry, earlier);
     assert_eq!(shorter.updates.len(), 3, "every door of the key, the internet-connected one too");
     for u in &shorter.updates {
-        assert_eq!(u.ops, vec![DoorOp::RevokeKey { key: h.key, until: later }]);
+        assert_eq!(u.ops, vec![DoorOp::RevokeKey { key: h.key, until: cert.body.fresh_until }]);
     }
     let person: PersonInfo = mc.get(&format!("/v1/people/{}", h.person.0), &p.pm).await;
     let old = person.keys.iter().find(|k| k.key_id == h.key).unwrap();
@@ -426,7 +442,12 @@ async fn daily_doorcodes_get_a_slot_per_door_and_follow_edits_and_revocation() {
     let key_id = answer.person.keys[0].key_id;
     let shorter = now().saturating_add_secs(5 * DAY);
     let changed: KeyChangeResponse = mc
-        .ok(Method::PATCH, &format!("/v1/keys/{}", key_id.0), &p.pm, Some(ChangeExpiryRequest { expiry: shorter }))
+        .ok(
+            Method::PATCH,
+            &format!("/v1/keys/{}", key_id.0),
+            &p.pm,
+            Some(ChangeExpiryRequest { expiry: shorter.into() }),
+        )
         .await;
     for u in &changed.updates {
         let slot = slots.iter().find(|(d, _)| *d == u.door_id).unwrap().1;
@@ -469,7 +490,8 @@ async fn keycards_are_added_and_removed_by_door_updates() {
                 card: "04a1b2c3d4e5f6".into(),
                 doors: vec![p.lobby.door_id, p.online.door_id],
                 start: None,
-                expiry: None,
+                expiry: Expiry::Never,
+                kind: KeycardKind::UidOnly,
             }),
         )
         .await;
@@ -506,19 +528,24 @@ async fn keycards_are_added_and_removed_by_door_updates() {
     let batch = batch.doors.iter().find(|d| d.door_id == p.lobby.door_id).unwrap().pending_updates.clone().unwrap().0;
     assert!(!batch.to_bytes().windows(uid.len()).any(|w| w == uid.as_slice()), "the carried batch holds no UID");
     door.apply_batch(&batch, now());
-    assert!(door.present_keycard(&uid, now()).access.is_granted());
-    assert!(!door.present_keycard(card.as_slice(), now()).access.is_granted());
+    assert!(hold_card(&mut door, &uid, None, now()).access.is_granted());
+    assert!(!hold_card(&mut door, card.as_slice(), None, now()).access.is_granted());
     let (status, _) = mc
         .refused(
             Method::POST,
             &path,
             Some(&p.pm),
-            Some(json!({ "card": "04a1b2c3d4e5f6", "doors": [p.lobby.door_id.0] })),
+            Some(json!({ "card": "04a1b2c3d4e5f6", "doors": [p.lobby.door_id.0], "expiry": "never" })),
         )
         .await;
     assert_eq!(status, 409, "a card in use cannot be added twice");
     let (status, _) = mc
-        .refused(Method::POST, &path, Some(&p.pm), Some(json!({ "card": "04a1", "doors": [p.lobby.door_id.0] })))
+        .refused(
+            Method::POST,
+            &path,
+            Some(&p.pm),
+            Some(json!({ "card": "04a1", "doors": [p.lobby.door_id.0], "expiry": "never" })),
+        )
         .await;
     assert_eq!(status, 400, "too short a card id");
 
@@ -531,6 +558,172 @@ async fn keycards_are_added_and_removed_by_door_updates() {
     assert!(info.keycards[0].removed_at.is_some());
 }
 
+/// The lobby's pending batch, as a phone of the property receives it from a sync.
+async fn lobby_batch(mc: &Mc, p: &Property) -> UpdateBatch {
+    let (_, token) =
+        invite(mc, &p.pm, "Carrier", AccessKind::AppKey, vec![grant(&[p.lobby.door_id], None, None)], false).await;
+    let phone = accept(mc, &token).await;
+    let sync = mc.phone_client().sync(&phone.token, None).await.unwrap();
+    sync.doors.iter().find(|d| d.door_id == p.lobby.door_id).unwrap().pending_updates.clone().unwrap().0
+}
+
+/// New cards are secure unless asked otherwise: the manager who issues one gets its card file
+/// once (its UID and its own key, diversified from the property's card key, which the file
+/// never holds); the door update names the kind; the door admits the card that answers with
+/// that key and refuses a copy of its UID. A UID-only card (on explicit request) gets no file
+/// and is listed with a `weaker` marking.
+#[tokio::test]
+async fn a_secure_keycard_is_issued_with_its_card_file_and_listed_with_its_kind() {
+    let mc = Mc::start().await;
+    let p = property(&mc, "Elm Court").await;
+    let property_key = p.lobby.card_key.clone().expect("a new door is provisioned with the card key").0;
+    assert_eq!(p.garage.card_key.as_ref().map(|k| k.0.clone()), Some(property_key.clone()), "one key per property");
+    let (answer, _) =
+        invite(&mc, &p.pm, "Dan", AccessKind::AppKey, vec![grant(&[p.lobby.door_id], None, None)], false).await;
+    let path = format!("/v1/people/{}/keycards", answer.person.person_id.0);
+
+    // No "kind": a secure card.
+    let (status, body) = mc
+        .call(
+            Method::POST,
+            &path,
+            Some(&p.pm),
+            Some(json!({ "card": "04A1B2C3D4E5F6", "doors": [p.lobby.door_id.0], "expiry": "never" })),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let text = body.to_string();
+    assert!(!text.contains(&hex::encode(property_key.as_bytes())), "the answer holds no property card key");
+    let added: KeycardChangeResponse = serde_json::from_value(body).unwrap();
+    let uid = hex::decode("04a1b2c3d4e5f6").unwrap();
+    let file = added.card_file.expect("a secure card comes with its card file");
+    assert_eq!(file.uid, "04a1b2c3d4e5f6");
+    let card_key = file.key.expect("the card's own key");
+    assert_eq!(card_key, property_key.card_key(&uid).unwrap(), "diversified from the property key and the UID");
+    assert_ne!(card_key.as_bytes(), property_key.as_bytes());
+    assert_eq!((added.keycard.kind, added.keycard.weaker.as_deref()), (KeycardKind::Secure, None));
+    let [DoorOp::AddKeycard { card, kind, .. }] = added.updates[0].ops.as_slice() else {
+        panic!("{:?}", added.updates)
+    };
+    assert_eq!((kind, card), (&CardKind::Secure, &DoorcodeSecret::new(p.lobby.doorcode_secret.0.0).card_tag(&uid)));
+
+    // A legacy card, on explicit request.
+    let legacy: KeycardChangeResponse = mc
+        .ok(
+            Method::POST,
+            &path,
+            &p.pm,
+            Some(json!({ "card": "0a0b0c0d", "doors": [p.lobby.door_id.0], "expiry": "never", "kind": "uid_only" })),
+        )
+        .await;
+    assert!(legacy.card_file.is_none(), "a UID-only card has no key to hand out");
+    let [DoorOp::AddKeycard { kind: CardKind::UidOnly, .. }] = legacy.updates[0].ops.as_slice() else { panic!() };
+    let (status, body) = mc
+        .call(
+            Method::POST,
+            &path,
+            Some(&p.pm),
+            Some(json!({ "card": "0a0b0c0e", "doors": [p.lobby.door_id.0], "expiry": "never", "kind": "strong" })),
+        )
+        .await;
+    assert_eq!(status, 400, "an unknown kind is refused: {body}");
+
+    // The listing: the kind of each, the legacy card marked as weaker, no key anywhere.
+    let (_, listed) =
+        mc.call(Method::GET, &format!("/v1/people/{}", answer.person.person_id.0), Some(&p.pm), None).await;
+    assert!(!listed.to_string().contains(&hex::encode(card_key.as_bytes())), "the listing holds no card key");
+    let info: PersonInfo = serde_json::from_value(listed.clone()).unwrap();
+    let kinds: Vec<_> = info.keycards.iter().map(|k| (k.card.as_str(), k.kind, k.weaker.is_some())).collect();
+    assert_eq!(kinds, [("04a1b2c3d4e5f6", KeycardKind::Secure, false), ("0a0b0c0d", KeycardKind::UidOnly, true)]);
+    assert_eq!(listed["keycards"][1]["kind"], "uid_only");
+    assert!(listed["keycards"][1]["weaker"].as_str().unwrap().starts_with("uid-only: "), "{listed}");
+    assert!(listed["keycards"][0].get("weaker").is_none());
+
+    // At the door: the issued card opens, a blank card with the copied UID does not.
+    let mut door = keyway_test_kit::install::install(&p.lobby, now()).unwrap();
+    assert!(door.reads_secure_cards());
+    door.apply_batch(&lobby_batch(&mc, &p).await, now());
+    let entry = hold_card(&mut door, &uid, Some(&card_key), now());
+    assert!(matches!(entry.record.event, ActivityEvent::SecureKeycardEntry { .. }), "{entry:?}");
+    assert_eq!(hold_card(&mut door, &uid, None, now()).access, Access::Denied(DenialReason::BadProof));
+    let legacy_entry = hold_card(&mut door, &[0x0a, 0x0b, 0x0c, 0x0d], None, now());
+    assert!(matches!(legacy_entry.record.event, ActivityEvent::KeycardEntry { .. }), "{legacy_entry:?}");
+}
+
+/// A database from before secure keycards (here as schema v3 left it: no card key, no kinds,
+/// secrets in clear) upgrades: its card is listed as UID-only (as its doors hold it), its door,
+/// provisioned without the card key, refuses a secure card with a clear 409 but takes a UID-only
+/// one, and a door installed afterwards gets the property's new card key, sealed like the other
+/// secrets.
+#[tokio::test]
+async fn a_database_from_before_secure_keycards_upgrades_its_cards_as_uid_only() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("mc.db");
+    {
+        let mut conn = rusqlite::Connection::open(&path).unwrap();
+        rusqlite_migration::Migrations::new(vec![
+            rusqlite_migration::M::up(include_str!("../src/schema_v1.sql")),
+            rusqlite_migration::M::up(include_str!("../src/schema_v2.sql")),
+            rusqlite_migration::M::up(include_str!("../src/schema_v3.sql")),
+        ])
+        .to_latest(&mut conn)
+        .unwrap();
+        let authority = KeyPair::generate();
+        let issuer = AuthorityKeyId::of(&authority.public().0);
+        let t = now().0 as i64;
+        let token_hash = <sha2::Sha256 as sha2::Digest>::digest(b"mgr_old").to_vec();
+        let door =
+            DoorCertificate::sign(DoorCertBody::new(DoorId(1), KeyPair::generate().public(), issuer), &authority);
+        conn.execute_batch(&format!(
+            "INSERT INTO properties (id, name, authority_secret, utc_offset_minutes, created_at) VALUES (1, 'Elm Court', x'{}', 60, {t});
+             INSERT INTO managers (property_id, name, token_hash, portfolio_manager, key_management, created_at) VALUES (1, 'Pat', x'{}', 1, 1, {t});
+             INSERT INTO doors (id, property_id, name, online, certificate, doorcode_secret, created_at) VALUES (1, 1, 'Lobby', 0, x'{}', x'{}', {t});
+             INSERT INTO people (id, property_id, name, contact, access, resident, may_share, token_hash, changed_seq, created_at)
+                 VALUES (1, 1, 'Dan', 'dan@example.com', 'app_key', 1, 0, x'00', 1, {t});
+             INSERT INTO keycards (property_id, person_id, card, doors, start, expiry, created_at)
+                 VALUES (1, 1, x'04a1b2c3d4e5f6', '[1]', 0, 253402300799, {t});",
+            hex::encode(authority.secret()),
+            hex::encode(token_hash),
+            hex::encode(door.to_bytes()),
+            hex::encode([7u8; 32]),
+        ))
+        .unwrap();
+    }
+    let server = mission_control::Server::start_with(
+        path.clone(),
+        "127.0.0.1:0".parse().unwrap(),
+        mission_control::ServerOptions::open_property_creation(),
+    )
+    .await
+    .unwrap();
+    let mc = Mc { base: server.base_url(), server, dir, http: reqwest::Client::new() };
+    let (person, pm, lobby) = (1, "mgr_old", DoorId(1));
+    let info: PersonInfo = mc.get(&format!("/v1/people/{person}"), pm).await;
+    assert_eq!(info.keycards.len(), 1);
+    assert_eq!(info.keycards[0].kind, KeycardKind::UidOnly);
+    assert!(info.keycards[0].weaker.is_some());
+
+    let cards = format!("/v1/people/{person}/keycards");
+    let card = |uid: &str, door: DoorId, kind: &str| json!({ "card": uid, "doors": [door.0], "expiry": "never", "kind": kind });
+    let (status, body) = mc.call(Method::POST, &cards, Some(pm), Some(card("11223344", lobby, "secure"))).await;
+    assert_eq!(status, 409, "{body}");
+    assert!(body.to_string().contains("installed before secure keycards"), "{body}");
+    let (status, body) = mc.call(Method::POST, &cards, Some(pm), Some(card("11223344", lobby, "uid_only"))).await;
+    assert_eq!(status, 200, "{body}");
+
+    // A door installed now reads secure cards, with a key sealed in the database.
+    let door: ProvisionedDoor =
+        mc.ok(Method::POST, "/v1/doors", pm, Some(CreateDoorRequest { name: "Annex".into(), online: false })).await;
+    let key = door.card_key.expect("provisioned with the property's card key").0;
+    let added: KeycardChangeResponse =
+        mc.ok(Method::POST, &cards, pm, Some(card("55667788", door.door_id, "secure"))).await;
+    assert_eq!(added.card_file.unwrap().key.unwrap(), key.card_key(&[0x55, 0x66, 0x77, 0x88]).unwrap());
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    let sealed: Vec<u8> = conn.query_row("SELECT card_key FROM properties WHERE id = 1", [], |r| r.get(0)).unwrap();
+    assert_eq!(sealed.len(), 1 + 24 + 16 + 16, "version, nonce, 16 bytes, tag");
+    assert!(!sealed.windows(16).any(|w| w == key.as_bytes()), "the card key is sealed");
+}
+
 #[tokio::test]
 async fn keys_never_certified_need_no_door_update_to_shorten_or_revoke() {
     let mc = Mc::start().await;
@@ -540,7 +733,7 @@ async fn keys_never_certified_need_no_door_update_to_shorten_or_revoke() {
     let key = answer.person.keys[0].key_id;
     let shorter = now().saturating_add_secs(DAY);
     let changed: KeyChangeResponse = mc
-        .ok(Method::PATCH, &format!("/v1/keys/{}", key.0), &p.pm, Some(ChangeExpiryRequest { expiry: shorter }))
+        .ok(Method::PATCH, &format!("/v1/keys/{}", key.0), &p.pm, Some(ChangeExpiryRequest { expiry: shorter.into() }))
         .await;
     assert_eq!(changed.key.key_id, key, "not accepted yet: the window just changes");
     assert!(changed.updates.is_empty());

@@ -225,7 +225,9 @@ async fn a_database_at_schema_v3_is_sealed_on_first_open_and_keeps_working() {
     let path = dir.path().join("mc.db");
     let v3 = database_at_v3(&path);
     assert!(contains(&raw_bytes(&path), &v3.doorcode), "the old database holds the doorcode secret in clear");
+    let before = now().0;
     let server = Server::start(&path, loopback()).await.unwrap();
+    let after = now().0;
     let mc = Mc { base: server.base_url(), server, dir, http: reqwest::Client::new() };
 
     {
@@ -242,6 +244,10 @@ async fn a_database_at_schema_v3_is_sealed_on_first_open_and_keeps_working() {
     // The manager, the device and its key of before still work, and what the server signs now
     // is signed by the same authority.
     let doors: Vec<DoorInfo> = mc.get("/v1/doors", "mgr_v3").await;
+    // Its token, which never expired, now does: the default lifetime from the upgrade (schema v5).
+    let me: ManagerInfo = mc.get("/v1/managers/me", "mgr_v3").await;
+    let lifetime = ServerOptions::DEFAULT_MANAGER_TOKEN_LIFETIME.as_secs();
+    assert!((before + lifetime..=after + lifetime).contains(&me.token_expires_at.0), "{}", me.token_expires_at);
     assert_eq!(doors.len(), 1);
     let sync = mc.phone_client().sync("dev_xavier", None).await.unwrap();
     assert_eq!(sync.trust_anchors[0].0, v3.authority.public());
@@ -473,6 +479,49 @@ async fn an_in_process_server_with_operator_tokens_shows_its_generated_token_onc
     server.shutdown().await.unwrap();
     let again = Server::start_with(&path, loopback(), ServerOptions::default()).await.unwrap();
     assert_eq!(again.operator_token(), None, "shown once");
+}
+
+/// A 429 has a wire code of its own (it used to say `unavailable`), a `Retry-After` header
+/// and the same seconds in its message; the client hands it back as "retry later", with the wait.
+#[tokio::test]
+async fn too_many_requests_has_its_own_code_and_says_when_to_retry() {
+    let dir = tempfile::tempdir().unwrap();
+    let token = "op_rate_limited_0123456789";
+    let options = ServerOptions {
+        property_creation: mission_control::PropertyCreation::Operator(mission_control::OperatorSettings {
+            token: Some(token.into()),
+            creations_per_minute: 1,
+            ..Default::default()
+        }),
+        ..ServerOptions::default()
+    };
+    let server = Server::start_with(dir.path().join("mc.db"), loopback(), options).await.unwrap();
+    let base = server.base_url();
+    ManagerClient::create_property_as_operator(&base, token, &elm_court()).await.unwrap();
+
+    let response = reqwest::Client::new()
+        .post(format!("{base}/v1/properties"))
+        .bearer_auth(token)
+        .json(&elm_court())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status().as_u16(), 429);
+    let secs: u64 = response.headers()["retry-after"].to_str().unwrap().parse().unwrap();
+    assert!((1..=60).contains(&secs), "{secs}");
+    let body: ApiError = response.json().await.unwrap();
+    assert_eq!(body.code, ErrorCode::TooManyRequests);
+    assert!(body.message.ends_with(&format!(": retry in {secs} s")), "{}", body.message);
+
+    let refused = ManagerClient::create_property_as_operator(&base, token, &elm_court()).await.unwrap_err();
+    assert!(refused.is_retryable_later(), "{refused:?}");
+    let SyncError::TooManyRequests { retry_after: Some(wait), error } = &refused else { panic!("{refused:?}") };
+    assert!(wait.as_secs() >= 1 && wait.as_secs() <= secs, "{wait:?}");
+    assert_eq!(error.code, ErrorCode::TooManyRequests);
+    assert_eq!(refused.status(), Some(429));
+    let conn = Connection::open(dir.path().join("mc.db")).unwrap();
+    let properties: i64 = conn.query_row("SELECT count(*) FROM properties", [], |r| r.get(0)).unwrap();
+    assert_eq!(properties, 1, "nothing was created above the rate");
 }
 
 #[tokio::test]

@@ -45,6 +45,17 @@ impl DoorProcess {
     /// Writes the provisioning JSON next to the state file and starts `lock-sim serve`; an
     /// internet-connected door also follows its door feed from the Mission Control at `backend`.
     pub fn start(dir: &Path, provisioned: &ProvisionedDoor, backend: &str) -> Result<DoorProcess, DoorError> {
+        Self::start_with_rtc(dir, provisioned, backend, 0)
+    }
+
+    /// [`DoorProcess::start`] for a lock whose real-time clock runs `rtc_offset_secs` ahead of
+    /// the host's (negative: behind).
+    pub fn start_with_rtc(
+        dir: &Path,
+        provisioned: &ProvisionedDoor,
+        backend: &str,
+        rtc_offset_secs: i64,
+    ) -> Result<DoorProcess, DoorError> {
         let slug: String =
             provisioned.name.to_lowercase().chars().map(|c| if c.is_ascii_alphanumeric() { c } else { '-' }).collect();
         let json_path = dir.join(format!("{slug}.json"));
@@ -58,6 +69,9 @@ impl DoorProcess {
             .arg(&json_path);
         if provisioned.online {
             cmd.args(["--backend", backend]);
+        }
+        if rtc_offset_secs != 0 {
+            cmd.arg(format!("--rtc-offset-secs={rtc_offset_secs}"));
         }
         let mut child = cmd
             .stdin(Stdio::null())
@@ -118,9 +132,16 @@ impl DoorProcess {
         self.run_json(&["keypad", "--code", code])
     }
 
-    /// Holds the card with id `uid_hex` to this door's reader.
+    /// Holds a card that shows the id `uid_hex` and holds no key to this door's reader.
     pub fn card(&self, uid_hex: &str) -> Result<EntryReport, DoorError> {
         self.run_json(&["card", "--card", uid_hex])
+    }
+
+    /// Holds the card encoded from the card file at `path` to this door's reader: it answers
+    /// the door's challenge with the file's key.
+    pub fn card_file(&self, path: &std::path::Path) -> Result<EntryReport, DoorError> {
+        let path = path.to_str().ok_or_else(|| DoorError(format!("{} is not UTF-8", path.display())))?;
+        self.run_json(&["card", "--card-file", path])
     }
 
     /// What the door itself knows, from its state file.

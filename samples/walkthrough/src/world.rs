@@ -90,16 +90,21 @@ impl From<Resident> for Actor {
     }
 }
 
-/// The property's three doors.
+/// How far the Gym lock's real-time clock lags (ten minutes).
+pub(crate) const GYM_RTC_LAG_SECS: i64 = 600;
+
+/// The property's four doors.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum DoorName {
     Lobby,
     Garage,
     BikeRoom,
+    /// Offline, and its lock's real-time clock runs ten minutes slow.
+    Gym,
 }
 
 impl DoorName {
-    pub(crate) const ALL: [DoorName; 3] = [DoorName::Lobby, DoorName::Garage, DoorName::BikeRoom];
+    pub(crate) const ALL: [DoorName; 4] = [DoorName::Lobby, DoorName::Garage, DoorName::BikeRoom, DoorName::Gym];
 
     /// The door's name in Mission Control, the narrative and the report.
     pub(crate) fn name(self) -> &'static str {
@@ -107,6 +112,7 @@ impl DoorName {
             DoorName::Lobby => "Lobby",
             DoorName::Garage => "Garage",
             DoorName::BikeRoom => "Bike Room",
+            DoorName::Gym => "Gym",
         }
     }
 }
@@ -116,6 +122,7 @@ pub(crate) struct Doors {
     pub(crate) lobby: DoorProcess,
     pub(crate) garage: DoorProcess,
     pub(crate) bikes: DoorProcess,
+    pub(crate) gym: DoorProcess,
 }
 
 impl Doors {
@@ -124,6 +131,7 @@ impl Doors {
             DoorName::Lobby => &self.lobby,
             DoorName::Garage => &self.garage,
             DoorName::BikeRoom => &self.bikes,
+            DoorName::Gym => &self.gym,
         }
     }
 }
@@ -363,6 +371,7 @@ impl World {
             anchors: self.anchors.clone(),
             batch: None,
             activity_after: 0,
+            time: None,
             nonce,
             now: keyway_api::clock::now(),
         })?;
@@ -427,9 +436,11 @@ pub(crate) fn event_text(event: &ActivityEvent) -> String {
         ActivityEvent::AppDenied { reason, .. } => format!("app refused: {reason:?}"),
         ActivityEvent::DoorcodeEntry { slot, .. } => format!("doorcode (slot {slot})"),
         ActivityEvent::DoorcodeDenied { reason } => format!("doorcode refused: {reason:?}"),
-        ActivityEvent::KeycardEntry { .. } => "keycard".into(),
+        ActivityEvent::KeycardEntry { .. } => "keycard (UID only)".into(),
+        ActivityEvent::SecureKeycardEntry { .. } => "secure keycard".into(),
         ActivityEvent::KeycardDenied { reason, .. } => format!("keycard refused: {reason:?}"),
         ActivityEvent::UpdateRejected { seq, reason } => format!("door update {seq} rejected: {reason:?}"),
+        ActivityEvent::ClockSet { before, after } => format!("clock set from {before} to {after} by signed time"),
     }
 }
 
@@ -450,7 +461,13 @@ pub(crate) fn ops_text(ops: &[DoorOp]) -> String {
             DoorOp::RevokePerson { person, .. } => format!("RevokePerson({})", person.0),
             DoorOp::AddDoorcode { slot, .. } => format!("AddDoorcode(slot {slot})"),
             DoorOp::RemoveDoorcode { slot } => format!("RemoveDoorcode(slot {slot})"),
-            DoorOp::AddKeycard { card, .. } => format!("AddKeycard(tag {}…)", tag_prefix(card.as_slice())),
+            DoorOp::AddKeycard { card, kind, .. } => {
+                let kind = match kind {
+                    keyway_protocol::credential::CardKind::Secure => "secure",
+                    keyway_protocol::credential::CardKind::UidOnly => "UID only",
+                };
+                format!("AddKeycard({kind}, tag {}…)", tag_prefix(card.as_slice()))
+            }
             DoorOp::RemoveKeycard { card } => format!("RemoveKeycard(tag {}…)", tag_prefix(card.as_slice())),
             other => format!("{other:?}"),
         })

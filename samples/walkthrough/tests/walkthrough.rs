@@ -42,7 +42,9 @@ fn the_narrative_ends_with_the_summary_table() {
         "== 1. A property",
         "refused (403)",
         "== 8. Activity",
-        "Steps passed: 8/8",
+        "== 9. A door whose clock runs slow",
+        "corrected by +",
+        "Steps passed: 9/9",
         "round trip",
         "The walkthrough passed.",
     ] {

@@ -1,6 +1,7 @@
 //! Why a call to Mission Control failed.
 
 use crate::ApiError;
+use std::time::Duration;
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
@@ -17,6 +18,10 @@ pub enum SyncError {
     /// The server refused the request (4xx); retrying the same request cannot help.
     #[error("refused ({status}): {error}")]
     Rejected { status: u16, error: ApiError },
+    /// Too many requests (429): the same request may succeed later, after `retry_after` (the
+    /// answer's `Retry-After` seconds; `None` when it gave none). Not retried by the client.
+    #[error("too many requests, retry in {}: {error}", retry_after.map_or("a while".to_string(), |d| format!("{} s", d.as_secs())))]
+    TooManyRequests { retry_after: Option<Duration>, error: ApiError },
     /// A 2xx answer whose body is not the expected JSON.
     #[error("unreadable answer: {0}")]
     Decode(String),
@@ -27,6 +32,21 @@ impl SyncError {
     pub fn status(&self) -> Option<u16> {
         match self {
             SyncError::Rejected { status, .. } | SyncError::Server { status, .. } => Some(*status),
+            SyncError::TooManyRequests { .. } => Some(429),
+            _ => None,
+        }
+    }
+
+    /// True when the same request may succeed if made again later (429, too many requests);
+    /// [`retry_after`](Self::retry_after) says when, if the server said.
+    pub fn is_retryable_later(&self) -> bool {
+        matches!(self, SyncError::TooManyRequests { .. })
+    }
+
+    /// How long the server asked to wait before the same request (429's `Retry-After`).
+    pub fn retry_after(&self) -> Option<Duration> {
+        match self {
+            SyncError::TooManyRequests { retry_after, .. } => *retry_after,
             _ => None,
         }
     }

@@ -196,11 +196,22 @@ async fn classify<T: DeserializeOwned>(response: reqwest::Response) -> Outcome<T
         };
         return Outcome::Retry(Failure::Server(status.as_u16(), message));
     }
+    let retry_after = (status == StatusCode::TOO_MANY_REQUESTS).then(|| retry_after(response.headers()));
     let error = match response.json::<ApiError>().await {
         Ok(e) => e,
         Err(_) => ApiError::new(code_for(status), status.canonical_reason().unwrap_or("refused")),
     };
-    Outcome::Done(Err(SyncError::Rejected { status: status.as_u16(), error }))
+    Outcome::Done(Err(match retry_after {
+        Some(retry_after) => SyncError::TooManyRequests { retry_after, error },
+        None => SyncError::Rejected { status: status.as_u16(), error },
+    }))
+}
+
+/// `Retry-After` in seconds (the form Mission Control sends); `None` without one or for the
+/// HTTP-date form.
+fn retry_after(headers: &reqwest::header::HeaderMap) -> Option<Duration> {
+    let value = headers.get(reqwest::header::RETRY_AFTER)?.to_str().ok()?;
+    value.trim().parse::<u64>().ok().map(Duration::from_secs)
 }
 
 fn code_for(status: StatusCode) -> ErrorCode {
@@ -212,6 +223,7 @@ fn code_for(status: StatusCode) -> ErrorCode {
         409 => ErrorCode::Conflict,
         410 => ErrorCode::Gone,
         413 => ErrorCode::PayloadTooLarge,
+        429 => ErrorCode::TooManyRequests,
         _ => ErrorCode::BadRequest,
     }
 }

@@ -8,7 +8,6 @@ use super::error::SyncError;
 use super::http::Http;
 use super::{ClientConfig, RetryPolicy};
 use crate::*;
-use keyway_protocol::UnixTime;
 use keyway_protocol::credential::{DoorId, KeyId, PersonId};
 use reqwest::Method;
 use serde::Serialize;
@@ -46,7 +45,8 @@ impl ManagerClient {
     }
 
     /// Creates a property with the server's operator token (401 without a known one; 403 once
-    /// the token's quota of properties is reached, 429 above its rate).
+    /// the token's quota of properties is reached; above its rate
+    /// [`SyncError::TooManyRequests`] with the wait).
     pub async fn create_property_as_operator(
         base_url: &str,
         operator_token: &str,
@@ -71,6 +71,24 @@ impl ManagerClient {
         self.get("/v1/doors").await
     }
 
+    /// The property's settings.
+    pub async fn property_settings(&self) -> Result<PropertySettings> {
+        self.get("/v1/property").await
+    }
+
+    /// Changes the property's UTC offset (Portfolio Manager); every door gets a
+    /// `SetUtcOffset` update.
+    pub async fn set_utc_offset(&self, minutes: i16) -> Result<PropertySettings> {
+        let req = PropertySettingsRequest { utc_offset_minutes: Some(minutes), ..Default::default() };
+        self.call(Method::PATCH, "/v1/property", Some(&req)).await
+    }
+
+    /// Sets the property's revalidation window (Portfolio Manager), 1 to 90 days.
+    pub async fn set_revalidation_days(&self, days: u32) -> Result<PropertySettings> {
+        let req = PropertySettingsRequest { revalidation_days: Some(days), ..Default::default() };
+        self.call(Method::PATCH, "/v1/property", Some(&req)).await
+    }
+
     pub async fn create_manager(&self, req: &CreateManagerRequest) -> Result<ManagerCredentials> {
         self.call(Method::POST, "/v1/managers", Some(req)).await
     }
@@ -89,10 +107,18 @@ impl ManagerClient {
         self.call::<(), _>(Method::DELETE, &format!("/v1/managers/{manager_id}"), None).await
     }
 
-    /// A fresh token for this manager; this client's token stops working (continue with
-    /// [`with_token`](Self::with_token) and the new one).
+    /// A fresh token for this manager, with a fresh lifetime (see
+    /// [`ManagerCredentials::expires_at`]); this client's token stops working (continue with
+    /// [`with_token`](Self::with_token) and the new one). An expired token cannot rotate.
     pub async fn rotate_token(&self) -> Result<ManagerCredentials> {
         self.call::<(), _>(Method::POST, "/v1/managers/me/rotate-token", None).await
+    }
+
+    /// A new token for another manager of the property (Portfolio Manager only), with a fresh
+    /// lifetime: how a manager whose token expired or was lost gets back in. Their old token
+    /// stops working.
+    pub async fn reissue_token(&self, manager_id: u64) -> Result<ManagerCredentials> {
+        self.call::<(), _>(Method::POST, &format!("/v1/managers/{manager_id}/token"), None).await
     }
 
     pub async fn set_key_management(&self, manager_id: u64, enabled: bool) -> Result<ManagerInfo> {
@@ -138,8 +164,10 @@ impl ManagerClient {
         self.call(Method::POST, &format!("/v1/people/{}/keys", person.0), Some(grant)).await
     }
 
-    pub async fn change_expiry(&self, key: KeyId, expiry: UnixTime) -> Result<KeyChangeResponse> {
-        self.call(Method::PATCH, &format!("/v1/keys/{}", key.0), Some(&ChangeExpiryRequest { expiry })).await
+    /// A new expiry for `key`: a time (`UnixTime` converts) or [`Expiry::Never`].
+    pub async fn change_expiry(&self, key: KeyId, expiry: impl Into<Expiry>) -> Result<KeyChangeResponse> {
+        let body = ChangeExpiryRequest { expiry: expiry.into() };
+        self.call(Method::PATCH, &format!("/v1/keys/{}", key.0), Some(&body)).await
     }
 
     /// Deletes an authority-issued key or a registered guest key.

@@ -4,7 +4,9 @@
 //!
 //! Every phone call is a request the server treats as idempotent, so the client retries it on
 //! network errors and 5xx answers with exponential backoff ([`RetryPolicy`]); a 4xx answer is
-//! final and comes back as [`SyncError::Rejected`] with the server's [`ApiError`].
+//! final and comes back as [`SyncError::Rejected`] with the server's [`ApiError`], but for 429,
+//! which comes back as [`SyncError::TooManyRequests`] with the server's `Retry-After`: the same
+//! request may succeed later.
 //!
 //! [`ApiError`]: crate::ApiError
 

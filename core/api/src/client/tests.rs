@@ -15,6 +15,8 @@ use tokio::net::TcpListener;
 #[derive(Clone)]
 enum Reply {
     Status(u16, String),
+    /// A status, one more header line (`Name: value`) and a body.
+    Headed(u16, &'static str, String),
     /// Close the connection without answering.
     Hang(Duration),
 }
@@ -58,16 +60,21 @@ async fn scripted_server(script: Vec<Reply>) -> (String, Arc<Mutex<Vec<String>>>
                         }
                     }
                 }
+                let reply = match reply {
+                    Reply::Status(code, body) => Ok((code, String::new(), body)),
+                    Reply::Headed(code, header, body) => Ok((code, format!("{header}\r\n"), body)),
+                    Reply::Hang(d) => Err(d),
+                };
                 match reply {
-                    Reply::Status(code, body) => {
+                    Ok((code, extra, body)) => {
                         let response = format!(
-                            "HTTP/1.1 {code} X\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                            "HTTP/1.1 {code} X\r\nContent-Type: application/json\r\n{extra}Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
                             body.len()
                         );
                         let _ = stream.write_all(response.as_bytes()).await;
                         let _ = stream.shutdown().await;
                     }
-                    Reply::Hang(d) => tokio::time::sleep(d).await,
+                    Err(d) => tokio::time::sleep(d).await,
                 }
             });
         }
@@ -88,6 +95,7 @@ fn sync_body() -> String {
         guest_keys: vec![],
         revocations: vec![],
         doors: vec![],
+        time: None,
     })
     .unwrap()
 }
@@ -142,6 +150,41 @@ async fn a_4xx_is_final_and_carries_the_servers_error() {
         other => panic!("{other:?}"),
     }
     assert_eq!(seen.lock().unwrap().len(), 1, "no retry after a refusal");
+}
+
+/// 429 is not a final refusal like other 4xx, nor "unavailable": the same request may succeed
+/// after the `Retry-After` the server sent, so it comes back as such (and is not retried at once).
+#[tokio::test]
+async fn a_429_comes_back_as_retryable_later_with_the_servers_retry_after() {
+    let busy = error_body(ErrorCode::TooManyRequests, "retry in 42 s");
+    let (base, seen) =
+        scripted_server(vec![Reply::Headed(429, "Retry-After: 42", busy.clone()), Reply::Status(200, sync_body())])
+            .await;
+    let err = client(&base, 5, Duration::from_secs(5)).sync("t", None).await.unwrap_err();
+    assert!(err.is_retryable_later() && !err.is_unauthorized(), "{err:?}");
+    assert_eq!(err.retry_after(), Some(Duration::from_secs(42)));
+    assert_eq!(err.status(), Some(429));
+    match &err {
+        SyncError::TooManyRequests { error, .. } => assert_eq!(error.code, ErrorCode::TooManyRequests),
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(seen.lock().unwrap().len(), 1, "not retried at once");
+
+    // Without the header (or with the date form) the wait is unknown; without a JSON body the
+    // code still says what it is.
+    let (base, _) = scripted_server(vec![Reply::Status(429, "slow down".into())]).await;
+    let err = client(&base, 5, Duration::from_secs(5)).sync("t", None).await.unwrap_err();
+    assert!(err.is_retryable_later() && err.retry_after().is_none(), "{err:?}");
+    let SyncError::TooManyRequests { error, .. } = err else { panic!() };
+    assert_eq!(error.code, ErrorCode::TooManyRequests);
+    let dated = Reply::Headed(429, "Retry-After: Wed, 21 Oct 2037 07:28:00 GMT", busy);
+    let (base, _) = scripted_server(vec![dated]).await;
+    let err = client(&base, 5, Duration::from_secs(5)).sync("t", None).await.unwrap_err();
+    assert!(err.is_retryable_later() && err.retry_after().is_none(), "{err:?}");
+    // Other refusals are not.
+    let (base, _) = scripted_server(vec![Reply::Status(403, error_body(ErrorCode::Forbidden, "no"))]).await;
+    let err = client(&base, 5, Duration::from_secs(5)).sync("t", None).await.unwrap_err();
+    assert!(!err.is_retryable_later() && err.retry_after().is_none(), "{err:?}");
 }
 
 #[tokio::test]

@@ -105,6 +105,9 @@ pub struct VerifiedChain {
     pub doors: DoorSet,
     /// When the presented key opens them.
     pub validity: Validity,
+    /// Until when the root certificate is fresh (its holder's phone revalidated); a guest
+    /// chain lapses with its root.
+    pub fresh_until: UnixTime,
     /// The root's flags for a resident chain; all false for a guest chain.
     pub flags: KeyFlags,
     /// True if a guest key was presented.
@@ -196,6 +199,7 @@ impl KeyChain {
             holder: root.holder,
             doors: root.doors.clone(),
             validity: root.validity,
+            fresh_until: root.fresh_until,
             flags: root.flags,
             is_guest: false,
         };
@@ -268,6 +272,9 @@ impl KeyChain {
         }
         if now >= verified.validity.expiry {
             return Err(ChainError::Expired { key: verified.key_id, expiry: verified.validity.expiry });
+        }
+        if now >= verified.fresh_until {
+            return Err(ChainError::NotRevalidated { key: verified.root_key_id, fresh_until: verified.fresh_until });
         }
         Ok(verified)
     }

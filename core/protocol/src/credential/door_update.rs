@@ -9,6 +9,7 @@
 
 use crate::prelude::*;
 
+use super::card::CardKind;
 use super::chain::TrustAnchors;
 use super::error::ChainError;
 use super::ids::{AuthorityKeyId, CardId, DoorId, KeyId, PersonId};
@@ -52,8 +53,10 @@ pub enum DoorOp {
         /// The slot to remove.
         slot: u32,
     },
-    /// Admit a keycard for `person` (replacing an existing entry for the same card).
-    AddKeycard {
+    /// Admit a UID-only keycard for `person`: the update as it was written before keycards
+    /// had a kind, kept at this place of the enum so that logs and batches written then still
+    /// read (and mean what they meant). The backend now writes [`DoorOp::AddKeycard`].
+    AddKeycardV1 {
         /// The card's keyed tag at this door ([`super::DoorcodeSecret::card_tag`]), never the
         /// card's UID: whoever carries or reads the update learns nothing that opens a door.
         /// Fewer than 4 bytes rejects the update.
@@ -82,6 +85,21 @@ pub enum DoorOp {
     SetUtcOffset {
         /// Offset in minutes, negative west of UTC; the door refuses more than ±14 hours.
         minutes: i16,
+    },
+    /// Admit a keycard of `kind` for `person` (replacing an existing entry for the same card).
+    /// A secure card at a door provisioned without the property's card key rejects the update.
+    AddKeycard {
+        /// The card's keyed tag at this door ([`super::DoorcodeSecret::card_tag`]), never the
+        /// card's UID: whoever carries or reads the update learns nothing that opens a door.
+        /// Fewer than 4 bytes rejects the update.
+        card: CardId,
+        /// Who the card belongs to (logged on entry; a revoked person's card is refused).
+        person: PersonId,
+        /// When the card opens; an empty window rejects the update.
+        validity: Validity,
+        /// Whether the UID alone admits the card or it must answer the door's challenge (see
+        /// [`super::card`]).
+        kind: CardKind,
     },
 }
 

@@ -67,6 +67,15 @@ pub enum ChainError {
         /// First instant at which the key is no longer valid (exclusive end of its window).
         expiry: UnixTime,
     },
+    /// The root certificate's freshness ran out: its holder's phone has not revalidated (synced)
+    /// within the property's revalidation window.
+    #[error("key {key} needs its phone to sync: fresh only until {fresh_until}")]
+    NotRevalidated {
+        /// The root key.
+        key: KeyId,
+        /// When the certificate's freshness ended.
+        fresh_until: UnixTime,
+    },
     /// A key in the chain, or the person it was issued to, is revoked.
     #[error("{0} is revoked")]
     Revoked(RevokedWhat),

@@ -79,8 +79,14 @@ pub struct KeyCertBody {
     pub holder: PublicKey,
     /// The doors this key opens.
     pub doors: DoorSet,
-    /// When this key opens them.
+    /// When this key opens them: the grant the manager made (the lease).
     pub validity: Validity,
+    /// Until when this certificate opens doors without the holder's phone revalidating: the
+    /// backend re-issues it at each sync with `min(validity.expiry, now + the property's
+    /// revalidation window)`, so a phone that stops syncing (a revoked or lost one) loses
+    /// offline access within the window, not at the end of the lease. Never after
+    /// `validity.expiry`.
+    pub fresh_until: UnixTime,
     /// Resident and may-share flags.
     pub flags: KeyFlags,
     /// The authority key that signs this certificate.
@@ -90,8 +96,8 @@ pub struct KeyCertBody {
 impl SignedBody for KeyCertBody {
     const LABEL: &'static [u8] = label::KEY_CERT;
     const WHAT: &'static str = "key certificate";
-    const VERSION: u8 = 1;
-    const MAX_LEN: usize = 1 + 10 + 10 + 32 + 1 + 32 * 5 + 20 + 1 + 8 + 64;
+    const VERSION: u8 = 2;
+    const MAX_LEN: usize = 1 + 10 + 10 + 32 + 1 + 32 * 5 + 20 + 10 + 1 + 8 + 64;
 }
 
 /// An authority-issued key: a person's device may open `doors` during `validity`.
@@ -125,7 +131,8 @@ impl SignedBody for GuestKeyBody {
 pub type GuestKey = Signed<GuestKeyBody>;
 
 impl KeyCertBody {
-    /// A body of the current version; the authority signs it with [`Signed::sign`].
+    /// A body of the current version, fresh for its whole validity (use
+    /// [`KeyCertBody::fresh_until`] to bound it); the authority signs it with [`Signed::sign`].
     pub fn new(
         key_id: KeyId,
         person_id: PersonId,
@@ -135,7 +142,23 @@ impl KeyCertBody {
         flags: KeyFlags,
         issuer: AuthorityKeyId,
     ) -> Self {
-        KeyCertBody { version: Self::VERSION, key_id, person_id, holder, doors, validity, flags, issuer }
+        KeyCertBody {
+            version: Self::VERSION,
+            key_id,
+            person_id,
+            holder,
+            doors,
+            validity,
+            fresh_until: validity.expiry,
+            flags,
+            issuer,
+        }
+    }
+
+    /// The same body, fresh only until `t` (capped at the validity's expiry).
+    pub fn fresh_until(mut self, t: UnixTime) -> Self {
+        self.fresh_until = t.min(self.validity.expiry);
+        self
     }
 }
 

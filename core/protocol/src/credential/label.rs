@@ -33,6 +33,9 @@ pub const CHAIN_DIGEST: &[u8] = b"keyway/chain-digest/v1\0";
 pub const DOORCODE: &[u8] = b"keyway/doorcode/v2\0";
 /// Not a signature label: the HMAC input prefix of a keycard's keyed tag.
 pub const CARD_TAG: &[u8] = b"keyway/card-tag/v1\0";
+/// Not a signature label: the AES-CMAC input prefix of a secure keycard's answer to the
+/// door's challenge ([`super::card`]).
+pub const CARD_ANSWER: &[u8] = b"keyway/card-answer/v1\0";
 
 /// Every label above, signature and non-signature alike; the prefix-free test runs over it.
 pub const ALL: &[&[u8]] = &[
@@ -50,6 +53,7 @@ pub const ALL: &[&[u8]] = &[
     CHAIN_DIGEST,
     DOORCODE,
     CARD_TAG,
+    CARD_ANSWER,
 ];
 
 #[cfg(test)]

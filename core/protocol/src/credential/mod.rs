@@ -8,9 +8,12 @@
 //!   the chain rules a door applies.
 //! - [`door_update`]: authority-signed batches of door updates.
 //! - [`doorcode`]: daily doorcodes derived from a per-door secret and a person's slot.
+//! - [`card`]: secure keycards: AN10922 key diversification and the AES-128 challenge-response.
 //! - [`feed`]: an internet-connected door's proof of its door key to the backend's feed.
-//! - [`time`]: authority-signed time bound to a door's nonce (the only way a clock moves back).
+//! - [`time`]: authority-signed time: forward-only for any door, or bound to one door's nonce
+//!   (the only way a clock moves back).
 
+pub mod card;
 pub mod chain;
 pub mod door_cert;
 pub mod door_update;
@@ -25,6 +28,7 @@ pub mod receipt;
 pub mod signed;
 pub mod time;
 
+pub use card::{CardKey, CardKind, PropertyCardKey};
 pub use chain::{KeyChain, NoRevocations, RevocationCheck, TrustAnchors, VerifiedChain};
 pub use door_cert::{DoorCertBody, DoorCertificate};
 pub use door_update::{DoorOp, DoorUpdate, UpdateBatch, UpdateBatchBody};
@@ -36,4 +40,4 @@ pub use key_cert::{GuestKey, GuestKeyBody, KeyCertBody, KeyCertificate, KeyFlags
 pub use keys::{KeyPair, PublicKey, verify};
 pub use receipt::{ActivityEvent, ActivityRecord, DenialReason, Receipt, ReceiptBody};
 pub use signed::{Signed, SignedBody};
-pub use time::{TimeStatement, TimeStatementBody};
+pub use time::{TimeBinding, TimeStatement, TimeStatementBody};

@@ -35,9 +35,11 @@ pub enum DenialReason {
     GuestScopeWider,
     /// A guest key was shared again.
     ReSharingByGuest,
-    /// The unlock proof did not verify (wrong device, wrong door, wrong nonce, wrong chain).
+    /// The unlock proof did not verify (wrong device, wrong door, wrong nonce, wrong chain);
+    /// for a secure keycard, its answer to the door's challenge was missing or wrong.
     BadProof,
-    /// The request answered a challenge this door did not issue in this session.
+    /// The request answered a challenge this door did not issue in this session; for a secure
+    /// keycard, an answer to another challenge than the pending one, or after its time ran out.
     StaleChallenge,
     /// The chain, code or card could not be read or broke a structural rule (a typed code that
     /// is not 10 digits, a card id outside 4..=16 bytes); also every other refused update.
@@ -61,6 +63,9 @@ pub enum DenialReason {
     ClockBackwards,
     /// A batch started above the door's seq + 1: updates are missing in between.
     SeqGap,
+    /// The key's certificate is no longer fresh: the holder's phone has not synced within the
+    /// property's revalidation window (a guest's key lapses with its host's).
+    NotRevalidated,
 }
 
 impl From<&ChainError> for DenialReason {
@@ -72,6 +77,7 @@ impl From<&ChainError> for DenialReason {
             ChainError::WrongDoor { .. } => DenialReason::WrongDoor,
             ChainError::NotYetValid { .. } => DenialReason::NotYetValid,
             ChainError::Expired { .. } => DenialReason::Expired,
+            ChainError::NotRevalidated { .. } => DenialReason::NotRevalidated,
             ChainError::Revoked(RevokedWhat::Key(_)) => DenialReason::RevokedKey,
             ChainError::Revoked(RevokedWhat::Person(_)) => DenialReason::RevokedPerson,
             ChainError::SharingNotAllowed { .. } => DenialReason::SharingNotAllowed,
@@ -118,7 +124,9 @@ pub enum ActivityEvent {
         /// Why the door refused.
         reason: DenialReason,
     },
-    /// The door opened for a keycard.
+    /// The door opened for a keycard by its UID alone: a card enrolled as UID-only (every
+    /// keycard entry logged before cards had a kind was one). Weaker: a copy of the UID opens
+    /// too. A secure card's entry is [`ActivityEvent::SecureKeycardEntry`].
     KeycardEntry {
         /// The card's keyed tag at this door (never its UID).
         card: CardId,
@@ -139,6 +147,21 @@ pub enum ActivityEvent {
         seq: u64,
         /// Why the door refused.
         reason: DenialReason,
+    },
+    /// Signed time moved the door's clock by [`crate::door::CLOCK_RECORD_SECS`] or more.
+    ClockSet {
+        /// The door's time before.
+        before: UnixTime,
+        /// The door's time after (the signed time).
+        after: UnixTime,
+    },
+    /// The door opened for a secure keycard, which answered the door's fresh challenge under
+    /// its own key (see [`super::card`]).
+    SecureKeycardEntry {
+        /// The card's keyed tag at this door (never its UID).
+        card: CardId,
+        /// The person the card belongs to.
+        person: PersonId,
     },
 }
 

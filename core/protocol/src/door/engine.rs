@@ -11,8 +11,8 @@ use crate::UnixTime;
 use crate::codec::BoundedVec;
 use crate::credential::receipt::MAX_ACTIVITY_PER_RECEIPT;
 use crate::credential::{
-    ActivityEvent, ActivityRecord, DenialReason, DoorId, Doorcode, DoorcodeSecret, KeyPair, PublicKey, Receipt,
-    ReceiptBody, RevocationCheck, Signed, SignedBody, TrustAnchors,
+    ActivityEvent, ActivityRecord, DenialReason, DoorId, Doorcode, DoorcodeSecret, KeyPair, PropertyCardKey, PublicKey,
+    Receipt, ReceiptBody, RevocationCheck, Signed, SignedBody, TrustAnchors,
 };
 use crate::unlock::message::{Access, ChallengeBody, DoorChallenge, UnlockRequest};
 
@@ -27,6 +27,10 @@ pub struct DoorProvisioning {
     pub anchors: TrustAnchors,
     /// The secret daily doorcodes are derived from; it never travels in a door update.
     pub doorcode_secret: DoorcodeSecret,
+    /// The property's card key, from which the door derives each secure keycard's own key to
+    /// check its answer (see [`crate::credential::card`]); it never travels in a door update.
+    /// `None`: the door reads UID-only cards alone and refuses to enrol a secure one.
+    pub card_key: Option<PropertyCardKey>,
     /// Minutes east of UTC of the property, deciding the local day of a doorcode.
     pub utc_offset_minutes: i16,
     /// The door's clock at install; it only moves forward from here.
@@ -45,14 +49,20 @@ pub struct Entry {
 
 /// A door: its persistent [`DoorState`] plus the signing key derived from it.
 ///
-/// All methods take the current time from the caller; the engine's clock only moves forward
-/// (`clock = max(clock, now)`), so a door whose RTC is reset cannot be made to accept expired
-/// keys again, and neither can a `SetClock` update (refused when it points backwards).
+/// All methods take the lock's RTC reading from the caller; the door's clock is that reading
+/// corrected by signed time and only moves forward (see [`super::clock`]), so a door whose RTC
+/// is reset cannot be made to accept expired keys again, and neither can a `SetClock` update
+/// (refused when it points backwards). Only a time statement bound to the door's own fresh
+/// nonce moves it back.
 #[derive(Clone, Debug)]
 pub struct DoorEngine {
     pub(crate) state: DoorState,
     pub(crate) key: KeyPair,
     pub(crate) limits: DoorLimits,
+    /// The latest RTC reading passed in (not saved): what a clock correction is relative to.
+    pub(crate) rtc: UnixTime,
+    /// The challenge sent to the secure card at the reader, until it answers (not saved).
+    pub(crate) card_challenge: Option<super::keycard::PendingCard>,
 }
 
 impl DoorEngine {
@@ -65,9 +75,11 @@ impl DoorEngine {
             anchors: p.anchors,
             door_key: Secret32(*p.door_key.secret()),
             doorcode_secret: Secret32(*p.doorcode_secret.as_bytes()),
+            card_key: p.card_key,
             utc_offset_minutes: p.utc_offset_minutes,
             update_seq: 0,
             clock: p.clock,
+            clock_correction: 0,
             revocations: RevocationSet::default(),
             doorcodes: Default::default(),
             keycards: Vec::new(),
@@ -75,7 +87,7 @@ impl DoorEngine {
             keypad: AttemptLimiter::default(),
             card_reader: AttemptLimiter::default(),
         };
-        DoorEngine { state, key: p.door_key, limits: DoorLimits::STANDARD }
+        DoorEngine { state, key: p.door_key, limits: DoorLimits::STANDARD, rtc: p.clock, card_challenge: None }
     }
 
     /// A door from its saved state, running with the capacities its firmware chose; a state
@@ -83,7 +95,8 @@ impl DoorEngine {
     pub fn from_state(state: DoorState, limits: DoorLimits) -> Result<Self, DoorStateError> {
         state.check(&limits)?;
         let key = KeyPair::from_secret(&state.door_key.0);
-        Ok(DoorEngine { state, key, limits })
+        let rtc = UnixTime((state.clock.0 as i128 - state.clock_correction as i128).clamp(0, u64::MAX as i128) as u64);
+        Ok(DoorEngine { state, key, limits, rtc, card_challenge: None })
     }
 
     /// The same door with the capacities its firmware chose (a newly installed door starts
@@ -138,17 +151,6 @@ impl DoorEngine {
     /// The keys and persons this door currently refuses before their expiry.
     pub fn revocations(&self) -> &RevocationSet {
         &self.state.revocations
-    }
-
-    /// Advances the clock to `now` if it is later, prunes revocations that have lapsed, and
-    /// returns the clock.
-    pub fn observe_time(&mut self, now: UnixTime) -> UnixTime {
-        if now > self.state.clock {
-            self.state.clock = now;
-        }
-        let clock = self.state.clock;
-        self.state.revocations.prune_before(clock);
-        clock
     }
 
     pub(crate) fn log(&mut self, event: ActivityEvent) -> ActivityRecord {
@@ -228,7 +230,7 @@ impl DoorEngine {
     /// Signs the backend's feed challenge `server_nonce` with the door key (see
     /// [`crate::credential::feed`]): the door's proof of identity for its feed session.
     /// `door_nonce` is fresh randomness of the caller's; keep it to check the session's time
-    /// statement with [`DoorEngine::set_clock`].
+    /// statement with [`DoorEngine::handle_time`].
     pub fn feed_hello(
         &mut self,
         server_nonce: [u8; 32],
@@ -245,35 +247,6 @@ impl DoorEngine {
             door_time,
         };
         Signed::sign(body, &self.key)
-    }
-
-    /// Sets the door's clock to an authority-signed `statement` bound to `door_nonce`, the
-    /// nonce this door chose for the exchange (forwards or backwards). Returns the clock before.
-    /// A statement for another door or nonce, of an unknown issuer or with a bad signature
-    /// changes nothing.
-    pub fn set_clock(
-        &mut self,
-        statement: &crate::credential::TimeStatement,
-        door_nonce: &[u8; 16],
-    ) -> Result<UnixTime, crate::credential::ChainError> {
-        use crate::credential::ChainError;
-        let body = &statement.body;
-        let malformed = |detail: &str| ChainError::Malformed { what: "time statement", detail: detail.into() };
-        if body.version != <crate::credential::TimeStatementBody as crate::credential::SignedBody>::VERSION {
-            return Err(ChainError::UnsupportedVersion { what: "time statement", found: body.version });
-        }
-        if body.door_id != self.state.door_id {
-            return Err(malformed("it is for another door"));
-        }
-        if body.door_nonce != *door_nonce {
-            return Err(malformed("it is not bound to this door's nonce (replayed?)"));
-        }
-        let authority =
-            self.state.anchors.get(body.issuer).ok_or(ChainError::UnknownIssuer { what: "time statement" })?;
-        statement.verify_signature(&authority)?;
-        let before = self.state.clock;
-        self.state.clock = body.time;
-        Ok(before)
     }
 
     /// A code typed on the keypad. Wrong codes, and codes of slots that are not valid now,
@@ -325,39 +298,9 @@ impl DoorEngine {
         admitted.ok_or(refused.unwrap_or(DenialReason::UnknownCredential))
     }
 
-    /// A card held to the reader (its UID or application id bytes, 4 to 16). The door knows
-    /// cards only by their keyed tag ([`DoorcodeSecret::card_tag`]); the tag, never the UID, is
-    /// what updates name and the activity log records. Unreadable and unknown cards, and cards
-    /// not valid now, count towards the reader's own guessing limit; every attempt is logged.
-    pub fn present_keycard(&mut self, card: &[u8], now: UnixTime) -> Entry {
-        let clock = self.observe_time(now);
-        let readable = (4..=16).contains(&card.len());
-        let tag = if readable {
-            DoorcodeSecret::new(self.state.doorcode_secret.0).card_tag(card)
-        } else {
-            crate::credential::CardId::default()
-        };
-        if self.state.card_reader.is_limited(clock) {
-            return self.entry_denied_card(tag, DenialReason::RateLimited);
-        }
-        if !readable {
-            self.state.card_reader.record_failure(clock);
-            return self.entry_denied_card(tag, DenialReason::Malformed);
-        }
-        let found = self.state.keycards.binary_search_by(|k| k.card.as_slice().cmp(tag.as_slice())).ok();
-        let Some(keycard) = found.and_then(|i| self.state.keycards.get(i)).cloned() else {
-            self.state.card_reader.record_failure(clock);
-            return self.entry_denied_card(tag, DenialReason::UnknownCredential);
-        };
-        if let Some(reason) = self.credential_denial(keycard.person, &keycard.validity, clock) {
-            self.state.card_reader.record_failure(clock);
-            return self.entry_denied_card(tag, reason);
-        }
-        let record = self.log(ActivityEvent::KeycardEntry { card: tag, person: keycard.person });
-        Entry { access: Access::Granted, record }
-    }
+    // Keycards (`present_keycard`, `answer_card_challenge`) are in `super::keycard`.
 
-    fn credential_denial(
+    pub(crate) fn credential_denial(
         &self,
         person: crate::credential::PersonId,
         validity: &crate::credential::Validity,
@@ -376,11 +319,6 @@ impl DoorEngine {
 
     fn entry_denied_code(&mut self, reason: DenialReason) -> Entry {
         let record = self.log(ActivityEvent::DoorcodeDenied { reason });
-        Entry { access: Access::Denied(reason), record }
-    }
-
-    fn entry_denied_card(&mut self, card: crate::credential::CardId, reason: DenialReason) -> Entry {
-        let record = self.log(ActivityEvent::KeycardDenied { card, reason });
         Entry { access: Access::Denied(reason), record }
     }
 }

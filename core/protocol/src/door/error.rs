@@ -11,9 +11,10 @@ pub enum DoorSessionError {
     /// message kind, declared length over the kind's bound, or frames out of sequence).
     #[error("framing: {0}")]
     Frame(#[from] FrameError),
-    /// The reassembled unlock request is not a valid canonical request (or has an unknown
-    /// version); a carried batch that fails to decode is reported in the result instead.
-    #[error("decoding the request: {0}")]
+    /// The reassembled unlock request (or the time statement before it) is not a valid
+    /// canonical message (or has an unknown version); a carried batch that fails to decode is
+    /// reported in the result instead.
+    #[error("decoding the phone's message: {0}")]
     Decode(#[from] DecodeError),
     /// A frame arrived when the session expects none: after the request (and its batch, if
     /// any) was complete, or after the session failed.

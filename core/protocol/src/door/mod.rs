@@ -19,8 +19,10 @@
 //! tables have the capacities of the embedder's [`DoorLimits`], and the keypad limiter remembers at most five failures.
 
 pub mod activity;
+pub mod clock;
 pub mod engine;
 pub mod error;
+pub mod keycard;
 pub mod keypad;
 pub mod limits;
 pub mod revocations;
@@ -29,8 +31,10 @@ pub mod state;
 pub mod updates;
 
 pub use activity::ActivityLog;
+pub use clock::{CLOCK_RECORD_SECS, ClockChange};
 pub use engine::{DoorEngine, DoorProvisioning, Entry};
 pub use error::DoorSessionError;
+pub use keycard::{CARD_ANSWER_SECS, CardChallenge, CardStep};
 pub use keypad::{
     AttemptLimiter, FIRST_LOCKOUT_SECS, FREE_ATTEMPTS, MAX_CHECKED_PER_DAY, MAX_LOCKOUT_SECS, QUIET_RESET_SECS,
 };

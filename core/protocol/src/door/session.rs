@@ -24,9 +24,11 @@
 //! frames are released only by [`DoorSession::handle_saved`], which takes the [`UnsentResult`]
 //! the finishing step handed out: the save-before-receipt rule is a type, not a convention.
 
+use super::clock::ClockChange;
 use super::engine::{DoorEngine, Entry};
 use super::error::DoorSessionError;
 use crate::UnixTime;
+use crate::credential::{SignedBody, TimeStatement, TimeStatementBody};
 use crate::prelude::*;
 use crate::unlock::frame::{self, MessageKind, Reassembler};
 use crate::unlock::message::{
@@ -38,7 +40,12 @@ const MAX_FRAME: usize = frame::MAX_MTU - frame::ATT_OVERHEAD;
 
 #[derive(Debug)]
 enum Phase {
-    AwaitingRequest,
+    /// Waiting for the request; a time statement may come first (once).
+    AwaitingRequest {
+        time_taken: bool,
+    },
+    /// Reassembling the time statement sent before the request.
+    AwaitingTime,
     /// Decided; waiting for the announced batch.
     AwaitingBatch {
         access: Access,
@@ -95,6 +102,7 @@ impl UnsentResult {
 #[derive(Debug)]
 pub struct DoorSession {
     challenge: DoorChallenge,
+    clock_change: Option<ClockChange>,
     decision: Option<Entry>,
     phase: Phase,
     inbox: Reassembler,
@@ -109,8 +117,9 @@ impl DoorSession {
         outbox.queue(MessageKind::Challenge, challenge.to_bytes());
         DoorSession {
             challenge,
+            clock_change: None,
             decision: None,
-            phase: Phase::AwaitingRequest,
+            phase: Phase::AwaitingRequest { time_taken: false },
             inbox: Reassembler::new(MessageKind::Request, UnlockRequest::MAX_LEN, MAX_FRAME),
             outbox,
         }
@@ -121,6 +130,11 @@ impl DoorSession {
     /// The challenge this session sent.
     pub fn challenge(&self) -> &DoorChallenge {
         &self.challenge
+    }
+
+    /// The change the phone's signed time made to the door's clock, if it made one.
+    pub fn clock_change(&self) -> Option<&ClockChange> {
+        self.clock_change.as_ref()
     }
 
     /// The decision, once made (it stands even if the session fails afterwards).
@@ -148,8 +162,14 @@ impl DoorSession {
         frame: &[u8],
         now: UnixTime,
     ) -> Result<DoorStep, DoorSessionError> {
-        if !matches!(self.phase, Phase::AwaitingRequest | Phase::AwaitingBatch { .. }) {
+        if !matches!(self.phase, Phase::AwaitingRequest { .. } | Phase::AwaitingTime | Phase::AwaitingBatch { .. }) {
             return Err(DoorSessionError::UnexpectedFrame);
+        }
+        if matches!(self.phase, Phase::AwaitingRequest { time_taken: false })
+            && frame::first_frame_kind(frame) == Some(MessageKind::Time)
+        {
+            self.inbox = Reassembler::new(MessageKind::Time, TimeStatementBody::MAX_LEN, MAX_FRAME);
+            self.phase = Phase::AwaitingTime;
         }
         let message = match self.inbox.push(frame) {
             Ok(Some(message)) => message,
@@ -160,7 +180,13 @@ impl DoorSession {
             }
         };
         match core::mem::replace(&mut self.phase, Phase::Failed) {
-            Phase::AwaitingRequest => {
+            Phase::AwaitingTime => {
+                self.handle_time(door, &message, now)?;
+                self.inbox = Reassembler::new(MessageKind::Request, UnlockRequest::MAX_LEN, MAX_FRAME);
+                self.phase = Phase::AwaitingRequest { time_taken: true };
+                Ok(DoorStep::NeedMore)
+            }
+            Phase::AwaitingRequest { .. } => {
                 let (entry, request) = self.handle_request(door, &message, now)?;
                 if request.batch_digest.is_some() {
                     self.inbox = Reassembler::new(MessageKind::Batch, MAX_BATCH_BYTES, MAX_FRAME);
@@ -197,6 +223,16 @@ impl DoorSession {
     }
 
     // ---- the message-level steps -------------------------------------------------------------
+
+    /// Takes the signed time the phone sent before its request: an unbound statement ahead of
+    /// the door's clock moves it forward, one bound to this session's challenge nonce sets it.
+    /// One that does not verify changes nothing and the unlock goes on (the door decides on
+    /// its own clock); bytes that do not decode fail the session like any malformed message.
+    fn handle_time(&mut self, door: &mut DoorEngine, message: &[u8], now: UnixTime) -> Result<(), DoorSessionError> {
+        let statement = TimeStatement::from_bytes(message)?;
+        self.clock_change = door.handle_time(&statement, Some(&self.challenge.body.nonce), now).ok().flatten();
+        Ok(())
+    }
 
     /// Decides a complete request message (the session's phase is `Failed` until the caller
     /// sets the next one).

@@ -9,16 +9,17 @@ use super::limits::DoorLimits;
 use super::revocations::RevocationSet;
 use crate::UnixTime;
 use crate::codec::{self, DecodeError};
-use crate::credential::{CardId, DoorId, PersonId, TrustAnchors, Validity};
+use crate::credential::{CardId, CardKind, DoorId, PersonId, PropertyCardKey, TrustAnchors, Validity};
 use alloc::collections::BTreeMap;
 use core::fmt;
 use serde::{Deserialize, Serialize};
 use zeroize::{Zeroize, ZeroizeOnDrop};
 
 /// Format version of the persisted [`DoorState`]: its first byte. Version 1 states (one
-/// limiter shared by keypad and card reader) are upgraded on load; any other version is
-/// refused as `UnsupportedVersion` before anything else is parsed.
-pub const DOOR_STATE_VERSION: u8 = 2;
+/// limiter shared by keypad and card reader) and version 2 states (no clock correction, no
+/// card key, keycards without a kind: they upgrade as UID-only) are upgraded on load; any
+/// other version is refused as `UnsupportedVersion` before anything else is parsed.
+pub const DOOR_STATE_VERSION: u8 = 3;
 /// Upper bound on persisted state (full revocation set, tables and activity log fit well below).
 pub const MAX_STATE_LEN: usize = 4 * 1024 * 1024;
 
@@ -52,6 +53,23 @@ pub struct Keycard {
     pub person: PersonId,
     /// When the card opens the door (`start <= clock < expiry`, door clock).
     pub validity: Validity,
+    /// Whether the UID alone admits the card, or it must answer the door's challenge.
+    pub kind: CardKind,
+}
+
+/// A keycard as saved by door state versions 1 and 2, before cards had a kind: every one of
+/// them was admitted by its UID alone, so it upgrades as [`CardKind::UidOnly`].
+#[derive(Serialize, Deserialize)]
+struct KeycardV2 {
+    card: CardId,
+    person: PersonId,
+    validity: Validity,
+}
+
+impl KeycardV2 {
+    fn upgrade(self) -> Keycard {
+        Keycard { card: self.card, person: self.person, validity: self.validity, kind: CardKind::UidOnly }
+    }
 }
 
 /// Everything a door keeps between sessions; the lock persists it (see [`DoorState::to_bytes`])
@@ -66,15 +84,23 @@ pub struct DoorState {
     pub anchors: TrustAnchors,
     pub(crate) door_key: Secret32,
     pub(crate) doorcode_secret: Secret32,
+    /// The property card key secure keycards' keys are diversified from (see
+    /// [`crate::credential::card`]); `None` for a door provisioned without one (it reads
+    /// UID-only cards alone, and refuses to enrol a secure card).
+    pub(crate) card_key: Option<PropertyCardKey>,
     /// Minutes east of UTC of the door's property, which decides the local day of a doorcode
     /// (set at install, changed by `SetUtcOffset` updates, at most ±14 h).
     pub utc_offset_minutes: i16,
     /// Seq of the last door update consumed (applied or rejected); 0 before the first. Only the
     /// update with seq `update_seq + 1` can be applied next.
     pub update_seq: u64,
-    /// The door's clock, monotonic: the largest of the install time, every time passed in and
-    /// every `SetClock`; it never moves backwards.
+    /// The door's clock: the largest of the install time, every corrected RTC reading and every
+    /// signed time it moved forward to. Only a time statement bound to the door's own fresh
+    /// nonce moves it backwards ([`DoorEngine::handle_time`](super::DoorEngine::handle_time)).
     pub clock: UnixTime,
+    /// Seconds added to every RTC reading passed in as `now` (negative for an RTC that runs
+    /// ahead): set by signed time, so a lagging or jumping RTC is corrected once, not frozen.
+    pub clock_correction: i64,
     /// Keys and persons revoked before their expiry, each kept until its `until` passes.
     pub revocations: RevocationSet,
     /// Doorcode slots by slot number (at most [`DoorLimits::doorcode_slots`]).
@@ -103,7 +129,7 @@ struct DoorStateV1 {
     clock: UnixTime,
     revocations: RevocationSet,
     doorcodes: BTreeMap<u32, DoorcodeSlot>,
-    keycards: Vec<Keycard>,
+    keycards: Vec<KeycardV2>,
     activity: ActivityLog,
     keypad_failures: alloc::collections::VecDeque<UnixTime>,
 }
@@ -111,8 +137,8 @@ struct DoorStateV1 {
 impl DoorStateV1 {
     fn upgrade(mut self) -> DoorState {
         let limiter = AttemptLimiter::from_v1(self.keypad_failures.make_contiguous());
-        DoorState {
-            version: DOOR_STATE_VERSION,
+        DoorStateV2 {
+            version: 2,
             door_id: self.door_id,
             anchors: self.anchors,
             door_key: self.door_key,
@@ -127,6 +153,51 @@ impl DoorStateV1 {
             // The shared limiter's count carries over to both sources: neither gets fresh tries.
             keypad: limiter.clone(),
             card_reader: limiter,
+        }
+        .upgrade()
+    }
+}
+
+/// The saved state's layout in version 2: as [`DoorState`], without the clock correction, the
+/// card key and the keycards' kind.
+#[derive(Serialize, Deserialize)]
+struct DoorStateV2 {
+    version: u8,
+    door_id: DoorId,
+    anchors: TrustAnchors,
+    door_key: Secret32,
+    doorcode_secret: Secret32,
+    utc_offset_minutes: i16,
+    update_seq: u64,
+    clock: UnixTime,
+    revocations: RevocationSet,
+    doorcodes: BTreeMap<u32, DoorcodeSlot>,
+    keycards: Vec<KeycardV2>,
+    activity: ActivityLog,
+    keypad: AttemptLimiter,
+    card_reader: AttemptLimiter,
+}
+
+impl DoorStateV2 {
+    fn upgrade(self) -> DoorState {
+        DoorState {
+            version: DOOR_STATE_VERSION,
+            door_id: self.door_id,
+            anchors: self.anchors,
+            door_key: self.door_key,
+            doorcode_secret: self.doorcode_secret,
+            // Provisioned before secure cards: the door reads UID-only cards, as before.
+            card_key: None,
+            utc_offset_minutes: self.utc_offset_minutes,
+            update_seq: self.update_seq,
+            clock: self.clock,
+            clock_correction: 0,
+            revocations: self.revocations,
+            doorcodes: self.doorcodes,
+            keycards: self.keycards.into_iter().map(KeycardV2::upgrade).collect(),
+            activity: self.activity,
+            keypad: self.keypad,
+            card_reader: self.card_reader,
         }
     }
 }
@@ -163,6 +234,13 @@ impl DoorState {
                 }
                 v1.upgrade()
             }
+            Some(2) => {
+                let v2: DoorStateV2 = codec::decode_versioned("door state", bytes, MAX_STATE_LEN, 2)?;
+                if v2.version != 2 {
+                    return Err(DoorStateError::Inconsistent("unknown version"));
+                }
+                v2.upgrade()
+            }
             _ => codec::decode_versioned("door state", bytes, MAX_STATE_LEN, DOOR_STATE_VERSION)?,
         };
         state.check(&DoorLimits::UNBOUNDED)?;
@@ -170,7 +248,7 @@ impl DoorState {
     }
 
     /// Checks the invariants the engine relies on (version, consistent activity log and keypad
-    /// limiter, sorted unique keycards) and that no table holds more than `limits` allow.
+    /// limiter, sorted unique keycards, a card key if any card is secure) and that no table holds more than `limits` allow.
     pub fn check(&self, limits: &DoorLimits) -> Result<(), DoorStateError> {
         if self.version != DOOR_STATE_VERSION {
             return Err(DoorStateError::Inconsistent("unknown version"));
@@ -183,6 +261,10 @@ impl DoorState {
         }
         if self.keycards.windows(2).any(|w| w[0].card >= w[1].card) || self.keycards.len() > limits.keycards {
             return Err(DoorStateError::Inconsistent("keycards"));
+        }
+        // A secure card could never be verified by a door without the card key.
+        if self.card_key.is_none() && self.keycards.iter().any(|k| k.kind == CardKind::Secure) {
+            return Err(DoorStateError::Inconsistent("secure keycards without a card key"));
         }
         if self.doorcodes.len() > limits.doorcode_slots {
             return Err(DoorStateError::Inconsistent("doorcode slots"));
@@ -200,8 +282,8 @@ mod tests {
     use crate::credential::{DoorcodeSecret, KeyPair};
     use crate::door::{DoorEngine, DoorProvisioning};
 
-    /// A door saved by version 1 (five wrong entries just now, so locked) loads as version 2
-    /// with everything else intact and both sources still locked: an upgrade hands out no
+    /// A door saved by version 1 (five wrong entries just now, so locked) loads as the current
+    /// version with everything else intact and both sources still locked: an upgrade hands out no
     /// fresh guesses.
     #[test]
     fn a_version_1_state_is_upgraded_with_its_data() {
@@ -211,6 +293,7 @@ mod tests {
             door_key: KeyPair::from_secret(&[3; 32]),
             anchors: TrustAnchors::new([KeyPair::from_secret(&[4; 32]).public()]),
             doorcode_secret: DoorcodeSecret::new([5; 32]),
+            card_key: None,
             utc_offset_minutes: 60,
             clock: now,
         });
@@ -226,7 +309,7 @@ mod tests {
             clock: now,
             revocations: s.revocations.clone(),
             doorcodes: s.doorcodes.clone(),
-            keycards: s.keycards.clone(),
+            keycards: vec![old_card(3)],
             activity: s.activity.clone(),
             keypad_failures: (0..5).map(|i| now.saturating_sub_secs(10 - i)).collect(),
         };
@@ -237,11 +320,86 @@ mod tests {
         assert_eq!(up.doorcode_secret, s.doorcode_secret);
         assert!(up.keypad.is_limited(now) && up.card_reader.is_limited(now));
         assert_eq!(up.keypad.failures(), 5);
-        // Saved again, it is a version 2 state that reads back equal.
+        assert_eq!(up.clock_correction, 0);
+        assert_eq!(up.keycards, [uid_only(3)]);
+        assert!(up.card_key.is_none());
+        // Saved again, it is a current state that reads back equal.
         assert_eq!(DoorState::from_bytes(&up.to_bytes()).unwrap(), up);
         // An unknown version is refused.
         let mut bad = up.to_bytes();
-        bad[0] = 3;
+        bad[0] = DOOR_STATE_VERSION + 1;
         assert!(DoorState::from_bytes(&bad).is_err());
+    }
+
+    fn window() -> Validity {
+        Validity::new(UnixTime(1_000), UnixTime(2_000_000_000)).unwrap()
+    }
+
+    fn old_card(n: u8) -> KeycardV2 {
+        KeycardV2 { card: CardId::new(vec![n; 16]).unwrap(), person: PersonId(n.into()), validity: window() }
+    }
+
+    fn uid_only(n: u8) -> Keycard {
+        Keycard {
+            card: CardId::new(vec![n; 16]).unwrap(),
+            person: PersonId(n.into()),
+            validity: window(),
+            kind: CardKind::UidOnly,
+        }
+    }
+
+    /// A door saved by version 2 loads with every keycard it held, each UID-only (as every card
+    /// was then), no card key (so it enrols no secure card until provisioned with one), and
+    /// everything else intact.
+    #[test]
+    fn a_version_2_state_is_upgraded_with_its_keycards_as_uid_only() {
+        let now = UnixTime(1_796_000_000);
+        let door = DoorEngine::new(DoorProvisioning {
+            door_id: DoorId(9),
+            door_key: KeyPair::from_secret(&[3; 32]),
+            anchors: TrustAnchors::new([KeyPair::from_secret(&[4; 32]).public()]),
+            doorcode_secret: DoorcodeSecret::new([5; 32]),
+            card_key: Some(PropertyCardKey::new([6; 16])),
+            utc_offset_minutes: -300,
+            clock: now,
+        });
+        let s = door.state().clone();
+        let mut card_reader = AttemptLimiter::default();
+        card_reader.record_failure(now);
+        let v2 = DoorStateV2 {
+            version: 2,
+            door_id: s.door_id,
+            anchors: s.anchors.clone(),
+            door_key: s.door_key.clone(),
+            doorcode_secret: s.doorcode_secret.clone(),
+            utc_offset_minutes: s.utc_offset_minutes,
+            update_seq: 40,
+            clock: now,
+            revocations: s.revocations.clone(),
+            doorcodes: s.doorcodes.clone(),
+            keycards: vec![old_card(1), old_card(2)],
+            activity: s.activity.clone(),
+            keypad: AttemptLimiter::default(),
+            card_reader: card_reader.clone(),
+        };
+        let up = DoorState::from_bytes(&codec::encode(&v2)).unwrap();
+        assert_eq!(up.version, DOOR_STATE_VERSION);
+        assert_eq!((up.door_id, up.update_seq, up.utc_offset_minutes, up.clock), (DoorId(9), 40, -300, now));
+        assert_eq!((&up.door_key, &up.doorcode_secret), (&s.door_key, &s.doorcode_secret));
+        assert_eq!(up.keycards, [uid_only(1), uid_only(2)]);
+        assert!(up.card_key.is_none());
+        assert_eq!(up.card_reader, card_reader);
+        assert_eq!(DoorState::from_bytes(&up.to_bytes()).unwrap(), up);
+        // The current version keeps the card key and the kinds.
+        let mut current = up.clone();
+        current.card_key = s.card_key.clone();
+        current.keycards[1].kind = CardKind::Secure;
+        assert_eq!(DoorState::from_bytes(&current.to_bytes()).unwrap(), current);
+        // A secure card without a card key is refused, never admitted by its UID.
+        current.card_key = None;
+        assert_eq!(
+            DoorState::from_bytes(&current.to_bytes()),
+            Err(DoorStateError::Inconsistent("secure keycards without a card key"))
+        );
     }
 }

@@ -15,7 +15,7 @@ use super::state::{DoorcodeSlot, Keycard};
 use crate::UnixTime;
 use crate::codec::DecodeError;
 use crate::credential::{
-    ActivityEvent, CardId, ChainError, DoorOp, DoorUpdate, SignedBody, UpdateBatch, UpdateBatchBody,
+    ActivityEvent, CardId, CardKind, ChainError, DoorOp, DoorUpdate, SignedBody, UpdateBatch, UpdateBatchBody,
 };
 use crate::unlock::message::{MAX_REJECTED_PER_SESSION, RejectedUpdate, UpdateRejection, UpdateReport};
 use alloc::collections::{BTreeMap, BTreeSet};
@@ -144,8 +144,16 @@ impl DoorEngine {
                 DoorOp::RemoveDoorcode { slot } => {
                     slots.insert(*slot, false);
                 }
-                DoorOp::AddKeycard { card, validity, .. } => {
+                DoorOp::AddKeycardV1 { card, validity, .. } => {
                     if card.len() < 4 || validity.start >= validity.expiry {
+                        return Err(UpdateRejection::InvalidOperation);
+                    }
+                    cards.insert(card, true);
+                }
+                DoorOp::AddKeycard { card, validity, kind, .. } => {
+                    // A secure card needs the card key to be checked: without it, refused.
+                    let unreadable = *kind == CardKind::Secure && s.card_key.is_none();
+                    if card.len() < 4 || validity.start >= validity.expiry || unreadable {
                         return Err(UpdateRejection::InvalidOperation);
                     }
                     cards.insert(card, true);
@@ -189,6 +197,13 @@ impl DoorEngine {
     }
 
     fn apply_op(&mut self, op: &DoorOp) {
+        if let DoorOp::SetClock { now } = op {
+            // Validated above: never backwards. The RTC correction follows, so the clock runs on.
+            if *now > self.state.clock {
+                self.set_time(*now);
+            }
+            return;
+        }
         let s = &mut self.state;
         match op {
             DoorOp::RevokeKey { key, until } => {
@@ -203,8 +218,12 @@ impl DoorEngine {
             DoorOp::RemoveDoorcode { slot } => {
                 s.doorcodes.remove(slot);
             }
-            DoorOp::AddKeycard { card, person, validity } => {
-                let keycard = Keycard { card: card.clone(), person: *person, validity: *validity };
+            DoorOp::AddKeycardV1 { card, person, validity } | DoorOp::AddKeycard { card, person, validity, .. } => {
+                let kind = match op {
+                    DoorOp::AddKeycard { kind, .. } => *kind,
+                    _ => CardKind::UidOnly,
+                };
+                let keycard = Keycard { card: card.clone(), person: *person, validity: *validity, kind };
                 match s.keycards.binary_search_by(|k| k.card.cmp(card)) {
                     Ok(i) => {
                         if let Some(slot) = s.keycards.get_mut(i) {
@@ -219,9 +238,7 @@ impl DoorEngine {
                     s.keycards.remove(i);
                 }
             }
-            DoorOp::SetClock { now } => {
-                s.clock = s.clock.max(*now);
-            }
+            DoorOp::SetClock { .. } => {}
             DoorOp::PruneRevocations { before } => s.revocations.prune_before(*before),
             DoorOp::SetUtcOffset { minutes } => s.utc_offset_minutes = *minutes,
         }

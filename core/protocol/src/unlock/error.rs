@@ -24,7 +24,9 @@ pub enum ProtocolError {
     /// the phone believes it is talking to.
     #[error("the door's challenge is not signed by the certified door key: {0}")]
     ChallengeSignature(ChainError),
-    /// The challenge is validly signed but names another door id than the certificate.
+    /// The challenge names another door id than the certificate: the phone is connected to
+    /// another door. Checked before the challenge's signature (the id is the door's claim, not
+    /// proof of anything); nothing was sent to it.
     #[error("expected {expected}, but the door says it is {got}")]
     WrongDoor {
         /// The door id in the door certificate.
@@ -82,11 +84,15 @@ pub enum ProtocolError {
 #[non_exhaustive]
 pub enum ErrorCategory {
     /// The peer could not prove it is the certified door (certificate, challenge or receipt
-    /// signature, another door id, a receipt that contradicts the exchange): nothing it said
+    /// signature, a receipt naming another door id, a receipt that contradicts the exchange): nothing it said
     /// may be recorded; do not retry with it.
     DoorNotTrusted,
     /// The exchange broke down (garbled, truncated or unexpected messages): retrying may help.
     ExchangeFailed,
+    /// The peer is another door than the one asked for (its challenge names another door id):
+    /// connect to the right one. Unauthenticated: the peer's claim, checked before anything
+    /// else of it.
+    WrongDoor,
     /// The caller asked for something the protocol cannot do (a request or batch beyond the
     /// wire bounds): a bug on the calling side.
     ApiMisuse,
@@ -98,7 +104,6 @@ impl ProtocolError {
         match self {
             ProtocolError::DoorCertificate(_)
             | ProtocolError::ChallengeSignature(_)
-            | ProtocolError::WrongDoor { .. }
             | ProtocolError::ReceiptSignature(_)
             | ProtocolError::ReceiptNotBound
             | ProtocolError::ReceiptWrongDoor { .. }
@@ -108,6 +113,7 @@ impl ProtocolError {
             ProtocolError::Frame(_) | ProtocolError::Decode(_) | ProtocolError::UnexpectedMessage => {
                 ErrorCategory::ExchangeFailed
             }
+            ProtocolError::WrongDoor { .. } => ErrorCategory::WrongDoor,
             ProtocolError::RequestTooLarge => ErrorCategory::ApiMisuse,
         }
     }

@@ -5,7 +5,7 @@
 //!
 //! ```text
 //! byte 0     bit 7: FIRST (1 on the first frame of a message); bits 0-6: message kind
-//!            (1 challenge, 2 request, 3 result, 4 update batch)
+//!            (1 challenge, 2 request, 3 result, 4 update batch, 5 time statement)
 //! byte 1     message id (the sender's per-connection counter, wraps)
 //! bytes 2-4  u24 big-endian: on the FIRST frame the message's total length;
 //!            on later frames the byte offset of this frame's data in the message
@@ -37,7 +37,7 @@ pub const MAX_MESSAGE_LEN: usize = 160 * 1024;
 const FIRST: u8 = 0x80;
 const U24_MAX: usize = 0xFF_FFFF;
 
-/// The four message kinds of an unlock, as carried in bits 0-6 of a frame's first byte.
+/// The message kinds of an unlock, as carried in bits 0-6 of a frame's first byte.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum MessageKind {
     /// Door → phone: the signed [`super::DoorChallenge`] sent when the phone connects.
@@ -48,6 +48,9 @@ pub enum MessageKind {
     Result = 3,
     /// The update batch the phone sends right after its request.
     Batch = 4,
+    /// Phone → door, optional, before the request: an authority-signed
+    /// [`crate::credential::TimeStatement`] ahead of the challenge's door time.
+    Time = 5,
 }
 
 impl MessageKind {
@@ -57,9 +60,20 @@ impl MessageKind {
             2 => Some(MessageKind::Request),
             3 => Some(MessageKind::Result),
             4 => Some(MessageKind::Batch),
+            5 => Some(MessageKind::Time),
             _ => None,
         }
     }
+}
+
+/// The kind a frame names if it is the first frame of a message (`None` for a continuation,
+/// an unknown kind or an empty frame): lets a receiver choose what to reassemble.
+pub fn first_frame_kind(frame: &[u8]) -> Option<MessageKind> {
+    let b0 = *frame.first()?;
+    if b0 & FIRST == 0 {
+        return None;
+    }
+    MessageKind::from_bits(b0 & !FIRST)
 }
 
 /// Why a frame could not be produced or accepted. On the receiving side every variant means the

@@ -29,7 +29,7 @@
 //! **Frame** (one ATT write or notification, at most MTU − 3 bytes; see [`frame`]):
 //!
 //! ```text
-//! [0] FIRST flag (0x80) | kind (1 challenge, 2 request, 3 result, 4 update batch)
+//! [0] FIRST flag (0x80) | kind (1 challenge, 2 request, 3 result, 4 update batch, 5 time)
 //! [1] message id (sender's counter)
 //! [2..5] u24 BE: total message length on the FIRST frame, byte offset on later frames
 //! [5..] data, ≥ 1 byte
@@ -63,6 +63,10 @@
 //! | resident (chain 128 B) | 229 | 2 | 1 |
 //! | guest (chain 251 B) | 352 | 2 | 2 |
 //! | either, carrying a batch | +32 (digest) | + batch frames | + batch frames |
+//!
+//! **Time message** (optional, before the request): exactly the bytes of an authority-signed
+//! [`crate::credential::TimeStatement`], sent only when its time is ahead of the challenge's
+//! `door_time` (see [`crate::door::clock`]); at most one per session.
 //!
 //! **Update batch message**: exactly [`UpdateBatch::to_bytes`]; the door checks its SHA-256
 //! against the request's `batch_digest`, then the authority signature, the door id and the seqs.

@@ -16,7 +16,7 @@ use super::outbox::Outbox;
 use crate::UnixTime;
 use crate::credential::{
     ActivityEvent, ActivityRecord, DenialReason, DoorCertificate, DoorId, KeyChain, KeyId, KeyPair, PublicKey, Receipt,
-    SignedBody, TrustAnchors, UpdateBatch,
+    SignedBody, TimeStatement, TrustAnchors, UpdateBatch,
 };
 
 /// What the phone brings to one unlock. Randomness and time come from the caller.
@@ -35,6 +35,10 @@ pub struct UnlockParams {
     pub batch: Option<UpdateBatch>,
     /// The highest activity seq the backend already has for this door.
     pub activity_after: u64,
+    /// The backend's latest forward-only signed time (from sync). It is sent before the
+    /// request only when it is ahead of the door's clock as the challenge states it, so a door
+    /// whose clock lags admits a key that starts now (the request stays one frame otherwise).
+    pub time: Option<TimeStatement>,
     /// Fresh random bytes for this session.
     pub nonce: [u8; 16],
     /// The phone's clock; only used to compute [`UnlockOutcome::door_clock_skew_secs`].
@@ -55,6 +59,8 @@ pub struct UnlockOutcome {
     pub updates: UpdateReport,
     /// Whether the request carried the batch (false when the door already had every update).
     pub batch_carried: bool,
+    /// Whether the phone sent its signed time (the door's clock was behind it).
+    pub time_carried: bool,
     /// The door's clock minus the phone's, in seconds (a large value hints at a drifting door).
     pub door_clock_skew_secs: i64,
     /// True when the receipt itself records this session's decision (the first app record after
@@ -101,9 +107,12 @@ pub struct PhoneSession {
     door_key: PublicKey,
     batch: Option<UpdateBatch>,
     activity_after: u64,
+    time: Option<TimeStatement>,
     nonce: [u8; 16],
     now: UnixTime,
     phase: Phase,
+    /// The time statement bytes sent before the request, once decided.
+    carried_time: Option<Vec<u8>>,
     /// The batch bytes sent after the request, once decided.
     carried: Option<Vec<u8>>,
     inbox: Reassembler,
@@ -121,9 +130,11 @@ impl PhoneSession {
             door_key,
             batch: p.batch,
             activity_after: p.activity_after,
+            time: p.time,
             nonce: p.nonce,
             now: p.now,
             phase: Phase::AwaitingChallenge,
+            carried_time: None,
             carried: None,
             inbox: Reassembler::new(
                 MessageKind::Challenge,
@@ -163,6 +174,9 @@ impl PhoneSession {
         match self.phase {
             Phase::AwaitingChallenge => {
                 let request = self.handle_challenge(&message)?;
+                if let Some(time) = &self.carried_time {
+                    self.outbox.queue(MessageKind::Time, time.clone());
+                }
                 self.outbox.queue(MessageKind::Request, request);
                 if let Some(batch) = &self.carried {
                     self.outbox.queue(MessageKind::Batch, batch.clone());
@@ -180,19 +194,28 @@ impl PhoneSession {
         self.carried.as_deref()
     }
 
-    /// Verifies the challenge (door key, door id) and returns the request message; the batch,
-    /// if carried, follows as [`PhoneSession::carried_batch`]. The message-level step behind
+    /// The signed time to send before the request (set by [`PhoneSession::handle_challenge`]
+    /// when the door's clock is behind it).
+    pub fn carried_time(&self) -> Option<&[u8]> {
+        self.carried_time.as_deref()
+    }
+
+    /// Verifies the challenge (door key, door id) and returns the request message; the signed
+    /// time, if carried, goes before it ([`PhoneSession::carried_time`]) and the batch, if
+    /// carried, after it ([`PhoneSession::carried_batch`]). The message-level step behind
     /// [`PhoneSession::handle_frame`]; called directly, it queues nothing.
     pub fn handle_challenge(&mut self, message: &[u8]) -> Result<Vec<u8>, ProtocolError> {
         if !matches!(self.phase, Phase::AwaitingChallenge) {
             return Err(ProtocolError::UnexpectedMessage);
         }
         let challenge = DoorChallenge::from_bytes(message).map_err(|e| self.fail(e.into()))?;
-        if let Err(e) = challenge.verify_signature(&self.door_key) {
-            return Err(self.fail(ProtocolError::ChallengeSignature(e)));
-        }
+        // Another door id first: that is simply another door (a neighbour's, the next floor's),
+        // not an impostor; nothing is sent to it either way.
         if challenge.body.door_id != self.door_id {
             return Err(self.fail(ProtocolError::WrongDoor { expected: self.door_id, got: challenge.body.door_id }));
+        }
+        if let Err(e) = challenge.verify_signature(&self.door_key) {
+            return Err(self.fail(ProtocolError::ChallengeSignature(e)));
         }
         let carry = self
             .batch
@@ -212,6 +235,11 @@ impl PhoneSession {
             return Err(self.fail(ProtocolError::RequestTooLarge));
         };
         self.carried = carried;
+        self.carried_time = self
+            .time
+            .as_ref()
+            .filter(|t| t.body.binding.is_none() && t.body.time > challenge.body.door_time)
+            .map(|t| t.to_bytes());
         self.phase = Phase::AwaitingResult { challenge: challenge.body, batch_carried: carry };
         self.inbox = Reassembler::new(MessageKind::Result, DoorResult::MAX_LEN, frame::MAX_MTU - frame::ATT_OVERHEAD);
         Ok(request.to_bytes())
@@ -260,6 +288,7 @@ impl PhoneSession {
             receipt: result.receipt,
             updates: result.updates,
             batch_carried,
+            time_carried: self.carried_time.is_some(),
             decision_in_receipt,
         })
     }

@@ -15,7 +15,7 @@ pub use offers::OfferImport;
 use keyway_protocol::UnixTime;
 use keyway_protocol::codec::DecodeError;
 use keyway_protocol::credential::{
-    DoorCertificate, DoorId, GuestKey, KeyChain, KeyId, Receipt, TrustAnchors, UpdateBatch,
+    DoorCertificate, DoorId, GuestKey, KeyChain, KeyId, Receipt, TimeStatement, TrustAnchors, UpdateBatch,
 };
 use rusqlite::{Connection, OptionalExtension, params};
 use std::path::Path;
@@ -115,6 +115,8 @@ pub struct SyncChanges {
     pub registered_guest_keys: Vec<KeyId>,
     pub cursor: Option<String>,
     pub server_time: UnixTime,
+    /// The answer's verified forward-only signed time; kept when newer than the one held.
+    pub time: Option<TimeStatement>,
 }
 
 pub struct Store {
@@ -123,6 +125,7 @@ pub struct Store {
 
 const META_CURSOR: &str = "sync_cursor";
 const META_SERVER_TIME: &str = "last_server_time";
+const META_TIME_STATEMENT: &str = "time_statement";
 
 fn ts(t: UnixTime) -> i64 {
     i64::try_from(t.0).unwrap_or(i64::MAX)
@@ -203,6 +206,12 @@ impl Store {
 
     /// The newest server time seen in a sync; the wallet never reports key state from a clock
     /// earlier than this.
+    /// The newest verified forward-only signed time from a sync, which unlocks carry to doors
+    /// whose clocks lag.
+    pub fn time_statement(&self) -> Result<Option<TimeStatement>> {
+        time_statement_in(&self.conn)
+    }
+
     pub fn last_server_time(&self) -> Result<Option<UnixTime>> {
         match self.meta(META_SERVER_TIME)? {
             None => Ok(None),
@@ -500,6 +509,14 @@ impl Store {
                 params![META_CURSOR, cursor.as_bytes()],
             )?;
         }
+        if let Some(time) = &changes.time
+            && time_statement_in(&tx)?.is_none_or(|held| held.body.time < time.body.time)
+        {
+            tx.execute(
+                "INSERT INTO meta (name, value) VALUES (?1, ?2) ON CONFLICT(name) DO UPDATE SET value = excluded.value",
+                params![META_TIME_STATEMENT, time.to_bytes()],
+            )?;
+        }
         let newest = changes.server_time.max(last_server_time_in(&tx)?.unwrap_or(UnixTime::EPOCH));
         tx.execute(
             "INSERT INTO meta (name, value) VALUES (?1, ?2) ON CONFLICT(name) DO UPDATE SET value = excluded.value",
@@ -508,6 +525,15 @@ impl Store {
         tx.commit()?;
         Ok(())
     }
+}
+
+/// The newest verified signed time from a sync (`None` before the first, or from a backend
+/// that signs none). A stored value that no longer decodes is ignored, not an error: it is
+/// only ever an aid for a door whose clock lags.
+fn time_statement_in(conn: &Connection) -> Result<Option<TimeStatement>> {
+    let v: Option<Vec<u8>> =
+        conn.query_row("SELECT value FROM meta WHERE name = ?1", [META_TIME_STATEMENT], |r| r.get(0)).optional()?;
+    Ok(v.and_then(|v| TimeStatement::from_bytes(&v).ok()))
 }
 
 fn last_server_time_in(conn: &Connection) -> Result<Option<UnixTime>> {

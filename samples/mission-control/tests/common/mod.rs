@@ -6,7 +6,7 @@ use keyway_api::client::{ClientConfig, RetryPolicy, SyncClient};
 use keyway_api::*;
 use keyway_protocol::UnixTime;
 use keyway_protocol::credential::*;
-use mission_control::Server;
+use mission_control::{Server, ServerOptions};
 use reqwest::Method;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -28,8 +28,14 @@ pub fn now() -> UnixTime {
 
 impl Mc {
     pub async fn start() -> Mc {
+        Self::start_with(ServerOptions::open_property_creation()).await
+    }
+
+    /// A server with `options` on a fresh database.
+    pub async fn start_with(options: ServerOptions) -> Mc {
         let dir = tempfile::tempdir().unwrap();
-        let server = Server::start(dir.path().join("mc.db"), "127.0.0.1:0".parse().unwrap()).await.unwrap();
+        let server =
+            Server::start_with(dir.path().join("mc.db"), "127.0.0.1:0".parse().unwrap(), options).await.unwrap();
         let base = server.base_url();
         Mc { server, dir, http: reqwest::Client::new(), base }
     }
@@ -133,8 +139,9 @@ pub async fn property(mc: &Mc, name: &str) -> Property {
     Property { id: created.property_id, authority: created.authority_key.0, pm, lobby, garage, online }
 }
 
+/// A key to `doors`; `expiry: None` grants it explicitly without an end (`"never"`).
 pub fn grant(doors: &[DoorId], start: Option<UnixTime>, expiry: Option<UnixTime>) -> KeyGrant {
-    KeyGrant { doors: doors.to_vec(), start, expiry }
+    KeyGrant { doors: doors.to_vec(), start, expiry: expiry.map_or(Expiry::Never, Expiry::At) }
 }
 
 /// Invites an app-key person; returns the answer and the token from the outbox.

@@ -10,6 +10,7 @@ mod s5_edit;
 mod s6_revoke_all;
 mod s7_delete;
 mod s8_activity;
+mod s9_door_clock;
 
 use crate::report::{StepReport, UpdateRow};
 use crate::world::{DoorName, Doors, Failure, World, check};
@@ -31,9 +32,10 @@ pub(crate) async fn tell(w: &mut World) -> Option<()> {
     w.step(6, "Revoke All Keys", async |w| w.revoke_all_keys(&doors, &residents).await).await?;
     w.step(7, "Delete a person", async |w| w.delete_person(&doors, &cleo).await).await?;
     w.step(8, "Activity from the offline doors", async |w| w.activity(&doors).await).await?;
+    w.step(9, "A door whose clock runs slow", async |w| w.door_clock(&doors, &residents).await).await?;
     if let Err(f) = w.collect_updates(&doors).await {
         w.report.steps.push(StepReport {
-            number: 9,
+            number: 10,
             title: "collect the door-update tasks".into(),
             failure: Some(f.0),
             ..Default::default()

@@ -1,9 +1,9 @@
-//! Step 1: a property, its doors and its managers. Pat creates Elm Court and its three doors
+//! Step 1: a property, its doors and its managers. Pat creates Elm Court and its four doors
 //! (each a door simulator process), then adds Sam with Key Management and Kim without; Kim's
 //! invite is refused.
 
 use crate::doors::DoorProcess;
-use crate::world::{DoorName, Doors, Failure, World, check};
+use crate::world::{DoorName, Doors, Failure, GYM_RTC_LAG_SECS, World, check};
 use keyway_api::client::{ManagerClient, SyncError};
 use keyway_api::{
     AccessKind, ApiError, CreateManagerRequest, CreatePropertyRequest, ErrorCode, InviteRequest, KeyGrant,
@@ -26,11 +26,13 @@ impl World {
         let lobby = pm.create_door(DoorName::Lobby.name(), true).await?;
         let garage = pm.create_door(DoorName::Garage.name(), false).await?;
         let bikes = pm.create_door(DoorName::BikeRoom.name(), false).await?;
+        let gym = pm.create_door(DoorName::Gym.name(), false).await?;
         let doors_dir = self.dir.join("doors");
         let doors = Doors {
             lobby: DoorProcess::start(&doors_dir, &lobby, &self.base)?,
             garage: DoorProcess::start(&doors_dir, &garage, &self.base)?,
             bikes: DoorProcess::start(&doors_dir, &bikes, &self.base)?,
+            gym: DoorProcess::start_with_rtc(&doors_dir, &gym, &self.base, -GYM_RTC_LAG_SECS)?,
         };
         for d in DoorName::ALL.map(|name| doors.get(name)) {
             let st = d.status()?;
@@ -40,13 +42,17 @@ impl World {
                 "   {} ({}) — {} — provisioned from {}.json, door simulator process listening on {}",
                 d.name,
                 d.id(),
-                if online { "internet-connected, on its door feed from Mission Control" } else { "offline" },
+                match (online, d.id() == doors.gym.id()) {
+                    (true, _) => "internet-connected, on its door feed from Mission Control",
+                    (false, true) => "offline, its lock's clock running ten minutes slow",
+                    (false, false) => "offline",
+                },
                 d.name.to_lowercase().replace(' ', "-"),
                 d.addr
             ));
         }
         let listed = pm.doors().await?;
-        check!(listed.len() == 3, "expected 3 doors, Mission Control lists {}", listed.len());
+        check!(listed.len() == 4, "expected 4 doors, Mission Control lists {}", listed.len());
 
         let sam = pm
             .create_manager(&CreateManagerRequest {
@@ -71,7 +77,7 @@ impl World {
                 name: "Zed".into(),
                 contact: "zed@example.com".into(),
                 access: AccessKind::AppKey,
-                keys: vec![KeyGrant { doors: vec![doors.garage.id()], start: None, expiry: None }],
+                keys: vec![KeyGrant { doors: vec![doors.garage.id()], start: None, expiry: keyway_api::Expiry::Never }],
                 resident: true,
                 may_share: false,
             })

@@ -37,7 +37,7 @@ impl World {
                 keys: vec![KeyGrant {
                     doors: vec![lobby, garage, bikes],
                     start: Some(start),
-                    expiry: Some(ann_expiry),
+                    expiry: ann_expiry.into(),
                 }],
                 resident: true,
                 may_share: true,
@@ -51,7 +51,7 @@ impl World {
         check!(invited.updates.is_empty(), "an app key should need no door update");
         let ann_key =
             invited.person.keys.first().map(|k| k.key_id).ok_or_else(|| Failure("Ann's invite has no key".into()))?;
-        self.say(format!("Sam invites Ann (resident, may share) to all three doors, starting {start} (in {START_DELAY_SECS} s), until {ann_expiry}."));
+        self.say(format!("Sam invites Ann (resident, may share) to the Lobby, the Garage and the Bike Room, starting {start} (in {START_DELAY_SECS} s), until {ann_expiry}."));
         let outbox = self.sam.outbox().await?;
         let welcome = outbox
             .iter()
@@ -91,7 +91,7 @@ impl World {
                 keys: vec![KeyGrant {
                     doors: vec![lobby, garage, bikes],
                     start: None,
-                    expiry: Some(now.saturating_add_secs(60 * DAY)),
+                    expiry: now.saturating_add_secs(60 * DAY).into(),
                 }],
                 resident: true,
                 may_share: false,

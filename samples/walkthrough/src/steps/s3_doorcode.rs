@@ -24,7 +24,7 @@ impl World {
                 name: "Cleo".into(),
                 contact: "+1 555 0100".into(),
                 access: AccessKind::DailyDoorcode,
-                keys: vec![KeyGrant { doors: vec![garage, lobby], start: None, expiry: Some(expiry) }],
+                keys: vec![KeyGrant { doors: vec![garage, lobby], start: None, expiry: expiry.into() }],
                 resident: false,
                 may_share: false,
             })

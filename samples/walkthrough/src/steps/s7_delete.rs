@@ -1,12 +1,16 @@
-//! Step 7: delete a person. Sam deletes Cleo: she leaves the people list, her activity
-//! remains, the Lobby refuses her code as soon as its feed brings the deletion, and once a phone
-//! carries the deletion to the Garage her code no longer opens it either.
+//! Step 7: delete a person. Sam first issues Cleo a secure keycard for the Garage (it opens by
+//! answering the door's challenge; a copy of its UID does not). Then Sam deletes Cleo: she leaves
+//! the people list, her activity remains, the Lobby refuses her code as soon as its feed brings
+//! the deletion, and once a phone carries the deletion to the Garage neither her code nor her
+//! card opens it.
 
 use super::s3_doorcode::Cleo;
 use crate::world::{DoorName, Doors, Failure, Resident, World, check, event_text, ops_text};
-use keyway_api::AddKeycardRequest;
 use keyway_api::client::{ClientConfig, SyncClient};
-use keyway_protocol::credential::DoorOp;
+use keyway_api::{AddKeycardRequest, KeycardKind};
+use keyway_protocol::credential::{CardKind, DoorOp};
+use lock_sim::CardCheck;
+use std::path::PathBuf;
 
 /// The UID of Cleo's keycard, as the reader sees it.
 const CLEO_CARD: &str = "04a1b2c3d4e5f6";
@@ -21,7 +25,7 @@ impl World {
             .first()
             .map(|c| c.code.clone())
             .ok_or_else(|| Failure("Cleo has no code".into()))?;
-        self.keycard_for_cleo(doors, cleo).await?;
+        let cleo_card = self.keycard_for_cleo(doors, cleo).await?;
         let history_before = self.sam.activity(None, Some(cleo.person)).await?;
         check!(!history_before.is_empty(), "Cleo's keypad entry should have reached Mission Control through a phone");
         let deleted = self.sam.delete_person(cleo.person).await?;
@@ -53,7 +57,7 @@ impl World {
         check!(u.report.granted && u.report.updates_carried, "Bob should carry the deletion: {:?}", u.report);
         let e = doors.garage.keypad(&code)?;
         check!(!e.granted, "Cleo's code still opens the Garage");
-        let card = doors.garage.card(CLEO_CARD)?;
+        let card = doors.garage.card_file(&cleo_card)?;
         check!(!card.granted, "Cleo's keycard still opens the Garage after Delete Person");
         self.say(format!(
             "   Cleo's keycard at the Garage reader: refused ({}) — Delete Person removed it too.",
@@ -68,37 +72,61 @@ impl World {
 }
 
 impl World {
-    /// Sam issues Cleo a keycard for the Garage; Bob's unlock carries it (as the card's keyed
-    /// tag at the Garage, never its UID) and the card opens the Garage.
-    async fn keycard_for_cleo(&mut self, doors: &Doors, cleo: &Cleo) -> Result<(), Failure> {
+    /// Sam issues Cleo a secure keycard for the Garage: its card file (UID and the card's own
+    /// key) is encoded onto the card; Bob's unlock carries the enrolment (as the card's keyed tag
+    /// at the Garage, never its UID) and the card opens the Garage by answering the door's
+    /// challenge. Returns the card file.
+    async fn keycard_for_cleo(&mut self, doors: &Doors, cleo: &Cleo) -> Result<PathBuf, Failure> {
         let garage = doors.garage.id();
         let added = self
             .sam
             .add_keycard(
                 cleo.person,
-                &AddKeycardRequest { card: CLEO_CARD.into(), doors: vec![garage], start: None, expiry: None },
+                &AddKeycardRequest {
+                    card: CLEO_CARD.into(),
+                    doors: vec![garage],
+                    start: None,
+                    expiry: keyway_api::Expiry::Never,
+                    kind: KeycardKind::Secure,
+                },
             )
             .await?;
         let uid = hex::decode(CLEO_CARD).map_err(|e| Failure(e.to_string()))?;
         let tag = match added.updates.iter().find(|u| u.door_id == garage).map(|u| u.ops.as_slice()) {
-            Some([DoorOp::AddKeycard { card, .. }]) => card.clone(),
-            other => return Err(Failure(format!("expected one AddKeycard for the Garage, got {other:?}"))),
+            Some([DoorOp::AddKeycard { card, kind: CardKind::Secure, .. }]) => card.clone(),
+            other => return Err(Failure(format!("expected one secure AddKeycard for the Garage, got {other:?}"))),
         };
         check!(tag.as_slice() != uid.as_slice(), "the door update names the card's UID");
+        let file = added.card_file.ok_or_else(|| Failure("a secure card comes with its card file".into()))?;
+        check!(file.key.is_some(), "the card file holds no key");
+        let path = self.dir.join("cleo-card.json");
+        let text = serde_json::to_string(&file).map_err(|e| Failure(e.to_string()))?;
+        std::fs::write(&path, text).map_err(|e| Failure(format!("{}: {e}", path.display())))?;
         self.say(format!(
-            "Sam issues Cleo a keycard (UID {CLEO_CARD}) for the Garage; the door update names its keyed tag {}…, not the UID.",
+            "Sam issues Cleo a secure keycard (UID {CLEO_CARD}) for the Garage; the door update names its keyed tag {}…, not the UID.",
             hex::encode(&tag.as_slice()[..4])
         ));
-        let before = doors.garage.card(CLEO_CARD)?;
+        self.say("   Its card file (the UID and the card's own AES key, derived from the property's card key, which never leaves Mission Control and the doors) is handed to Sam once and encoded onto the card.");
+        let before = doors.garage.card_file(&path)?;
         check!(!before.granted, "the Garage admitted the card before learning it");
         self.sync(Resident::Bob).await?;
         let u = self.unlock(doors, Resident::Bob, DoorName::Garage, 247)?;
         check!(u.report.granted && u.report.updates_carried, "Bob should carry the keycard: {:?}", u.report);
-        let e = doors.garage.card(CLEO_CARD)?;
-        check!(e.granted, "Cleo's keycard was refused after Bob carried it: {e:?}");
-        let copy = doors.garage.card(&hex::encode(tag.as_slice()))?;
-        check!(!copy.granted, "a card written with the tag from the update opened the Garage");
-        self.say("   Cleo's card opens the Garage after Bob's unlock carried the update; a blank card written with the tag from that update is refused.");
-        Ok(())
+        let e = doors.garage.card_file(&path)?;
+        check!(
+            e.granted && e.card_check == Some(CardCheck::Answered),
+            "Cleo's keycard was refused after Bob carried it: {e:?}"
+        );
+        self.say("   After Bob's unlock carried the update, Cleo's card opens the Garage: it answered the door's fresh challenge.");
+        let copy = doors.garage.card(CLEO_CARD)?;
+        check!(!copy.granted, "a blank card written with Cleo's copied UID opened the Garage");
+        let from_tag = doors.garage.card(&hex::encode(tag.as_slice()))?;
+        check!(!from_tag.granted, "a card written with the tag from the update opened the Garage");
+        self.say(format!(
+            "   A blank card written with Cleo's copied UID is refused ({}: it cannot answer the challenge), and so is one written with the tag from the update ({}).",
+            copy.denial.as_deref().unwrap_or("?"),
+            from_tag.denial.as_deref().unwrap_or("?")
+        ));
+        Ok(path)
     }
 }
