@@ -116,7 +116,11 @@ pub fn app_invite(
         name: name.into(),
         contact: format!("{}@example.com", name.to_lowercase().replace(' ', ".")),
         access: AccessKind::AppKey,
-        keys: vec![KeyGrant { doors: doors.to_vec(), start, expiry: expiry.map_or(keyway_api::Expiry::Never, keyway_api::Expiry::At) }],
+        keys: vec![KeyGrant {
+            doors: doors.to_vec(),
+            start,
+            expiry: expiry.map_or(keyway_api::Expiry::Never, keyway_api::Expiry::At),
+        }],
         resident: true,
         may_share,
     }

@@ -61,7 +61,7 @@ class MissionControl(binary: String, db: String) : AutoCloseable {
     fun invite(name: String, doors: List<UInt>): String {
         val resp = call(
             "POST", "/v1/invites",
-            """{"name":"$name","contact":"$name@example.test","access":"app_key","keys":[{"doors":[${doors.joinToString(",")}]}],"resident":true}""",
+            """{"name":"$name","contact":"$name@example.test","access":"app_key","keys":[{"doors":[${doors.joinToString(",")}],"expiry":"never"}],"resident":true}""",
         )
         val person = field(resp, "person_id")
         val outbox = call("GET", "/v1/outbox")

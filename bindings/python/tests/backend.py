@@ -73,7 +73,7 @@ class MissionControl:
                 "name": name,
                 "contact": f"{name.lower()}@example.test",
                 "access": "app_key",
-                "keys": [{"doors": doors}],
+                "keys": [{"doors": doors, "expiry": "never"}],
                 "resident": True,
                 "may_share": may_share,
             },

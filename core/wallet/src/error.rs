@@ -150,6 +150,9 @@ impl From<&SyncError> for Category {
             SyncError::Config(_) => Category::InvalidInput,
             SyncError::Network { .. } => Category::Network,
             SyncError::Server { .. } => Category::Server,
+            // The backend is up but asks the phone to wait: the same standing as a 5xx (retry
+            // later), not a refusal of the request itself.
+            SyncError::TooManyRequests { .. } => Category::Server,
             e if e.is_unauthorized() => Category::Unauthorized,
             SyncError::Rejected { status, .. } => Category::Rejected { status: *status },
             SyncError::Decode(_) => Category::BackendNotTrusted,

@@ -76,6 +76,33 @@ fn key_states_follow_the_clock_and_never_go_back_before_server_time() {
     assert_eq!(state(&w, T0), KeyState::Expired { at: UnixTime(T0 + 7200) });
 }
 
+/// A key whose certificate's freshness ran out (no sync within the property's revalidation
+/// window) reads "needs sync", says until when it was good, and is not presented at a door;
+/// the next sync's fresh certificate makes it active again.
+#[test]
+fn a_key_not_revalidated_in_time_needs_sync_and_is_not_presented() {
+    let p = Property::new(2);
+    let mut w = Wallet::open_in_memory(memory()).unwrap();
+    let me = w.device_public_key();
+    let week = 7 * 86_400;
+    let fresh = |synced: u64| {
+        let chain = p.key(1, me, &[1], T0, T0 + 365 * 86_400, false);
+        let body = chain.root().body.clone().fresh_until(UnixTime(synced + week));
+        KeyChain::resident(Signed::sign(body, &p.authority))
+    };
+    p.deliver(&mut w, vec![fresh(T0)], T0);
+    let view = |w: &Wallet, t: u64| w.keys_at(UnixTime(t)).unwrap()[0].clone();
+    assert_eq!(view(&w, T0 + week - 1).state, KeyState::Active);
+    assert_eq!(view(&w, T0).fresh_until, UnixTime(T0 + week), "sync needed by");
+    assert_eq!(view(&w, T0 + week).state, KeyState::NeedsSync { since: UnixTime(T0 + week) });
+    let stored: Vec<_> = w.store().keys().unwrap().into_iter().map(|k| (k.chain, k.revoked)).collect();
+    let keys: Vec<_> = stored.iter().map(|(c, r)| (c, *r)).collect();
+    assert!(pick_key(keys, DoorId(1), UnixTime(T0 + week)).is_none(), "a door would refuse it");
+    // A sync a day later re-issues it: active again, for a week from then.
+    p.deliver(&mut w, vec![fresh(T0 + week + 86_400)], T0 + week + 86_400);
+    assert_eq!(view(&w, T0 + week + 86_400).state, KeyState::Active);
+}
+
 #[test]
 fn pick_prefers_active_resident_keys_that_open_the_door() {
     let p = Property::new(3);

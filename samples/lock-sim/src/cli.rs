@@ -183,7 +183,10 @@ pub fn main_from(args: impl IntoIterator<Item = OsString>) -> ExitCode {
 }
 
 /// The door as provisioned from `path`, installed at the RTC reading `now`.
-fn read_provisioning(path: &PathBuf, now: keyway_protocol::UnixTime) -> Result<keyway_protocol::door::DoorProvisioning, String> {
+fn read_provisioning(
+    path: &PathBuf,
+    now: keyway_protocol::UnixTime,
+) -> Result<keyway_protocol::door::DoorProvisioning, String> {
     let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
     provisioning_from_json(&text, now).map_err(|e| format!("{}: {e}", path.display()))
 }
@@ -191,8 +194,10 @@ fn read_provisioning(path: &PathBuf, now: keyway_protocol::UnixTime) -> Result<k
 pub fn run(cli: Cli) -> Result<(), String> {
     match cli.command {
         Command::Provision { state, provision } => {
-            let door =
-                state.file().provision(read_provisioning(&provision, state.file().rtc_now())?).map_err(|e| e.to_string())?;
+            let door = state
+                .file()
+                .provision(read_provisioning(&provision, state.file().rtc_now())?)
+                .map_err(|e| e.to_string())?;
             println!("provisioned {} (door key {})", door.door_id(), hex::encode(door.door_public_key().0));
             Ok(())
         }

@@ -75,7 +75,7 @@ pub fn manager(tx: &Transaction, bearer: &Bearer, now: UnixTime) -> AppResult<Ma
         )
         .optional()?
         .ok_or_else(|| AppError::unauthorized("unknown manager token"))?;
-    if false && now.0 >= expires_at {
+    if now.0 >= expires_at {
         return Err(AppError::unauthorized(MANAGER_TOKEN_EXPIRED));
     }
     Ok(manager)

@@ -45,8 +45,11 @@ impl AppError {
     /// seconds: "...: retry in N s".
     pub fn too_many_requests(message: impl Into<String>, retry_after_secs: u64) -> Self {
         let secs = retry_after_secs.max(1);
-        let mut e =
-            Self::new(StatusCode::TOO_MANY_REQUESTS, ErrorCode::TooManyRequests, format!("{}: retry in {secs} s", message.into()));
+        let mut e = Self::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            ErrorCode::TooManyRequests,
+            format!("{}: retry in {secs} s", message.into()),
+        );
         e.retry_after = Some(secs);
         e
     }

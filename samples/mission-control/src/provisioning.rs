@@ -112,8 +112,7 @@ pub fn me(tx: &Transaction, manager: &Manager) -> AppResult<ManagerInfo> {
 }
 
 pub fn list_managers(tx: &Transaction, manager: &Manager) -> AppResult<Vec<ManagerInfo>> {
-    let mut stmt =
-        tx.prepare(&format!("SELECT {MANAGER_COLUMNS} FROM managers WHERE property_id = ?1 ORDER BY id"))?;
+    let mut stmt = tx.prepare(&format!("SELECT {MANAGER_COLUMNS} FROM managers WHERE property_id = ?1 ORDER BY id"))?;
     let rows = stmt.query_map(params![manager.property_id], manager_row)?.collect::<Result<Vec<_>, _>>()?;
     Ok(rows)
 }

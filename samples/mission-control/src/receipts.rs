@@ -189,10 +189,10 @@ pub fn door_reported(
     door_time: Option<UnixTime>,
     now: UnixTime,
 ) -> AppResult<()> {
-    tx.execute("UPDATE doors SET reported_seq = MAX(reported_seq, ?1) WHERE id = ?2", params![
-        seq.min(i64::MAX as u64) as i64,
-        door.0
-    ])?;
+    tx.execute(
+        "UPDATE doors SET reported_seq = MAX(reported_seq, ?1) WHERE id = ?2",
+        params![seq.min(i64::MAX as u64) as i64, door.0],
+    )?;
     if let Some(door_time) = door_time {
         tx.execute(
             "UPDATE doors SET

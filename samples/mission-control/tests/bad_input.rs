@@ -109,8 +109,14 @@ async fn impossible_invites_are_refused_whole() {
         assert!(!err.message.is_empty());
     }
     for (what, body) in [
-        ("empty name", json!({ "name": " ", "contact": "a@b", "access": "app_key", "keys": [{ "doors": [lobby], "expiry": "never" }] })),
-        ("empty contact", json!({ "name": "Ann", "contact": "", "access": "app_key", "keys": [{ "doors": [lobby], "expiry": "never" }] })),
+        (
+            "empty name",
+            json!({ "name": " ", "contact": "a@b", "access": "app_key", "keys": [{ "doors": [lobby], "expiry": "never" }] }),
+        ),
+        (
+            "empty contact",
+            json!({ "name": "Ann", "contact": "", "access": "app_key", "keys": [{ "doors": [lobby], "expiry": "never" }] }),
+        ),
         (
             "shared doorcode",
             json!({ "name": "Ann", "contact": "a@b", "access": "daily_doorcode", "may_share": true, "keys": [{ "doors": [lobby], "expiry": "never" }] }),
@@ -140,7 +146,11 @@ async fn unknown_ids_and_other_propertys_ids_are_not_found_and_write_nothing() {
         (Method::GET, format!("/v1/people/{person}"), None),
         (Method::DELETE, format!("/v1/people/{person}"), None),
         (Method::POST, format!("/v1/people/{person}/revoke-all"), None),
-        (Method::POST, format!("/v1/people/{person}/keys"), Some(json!({ "doors": [other.lobby.door_id.0], "expiry": "never" }))),
+        (
+            Method::POST,
+            format!("/v1/people/{person}/keys"),
+            Some(json!({ "doors": [other.lobby.door_id.0], "expiry": "never" })),
+        ),
         (Method::PATCH, format!("/v1/keys/{key}"), Some(json!({ "expiry": now().0 + 100 }))),
         (Method::DELETE, format!("/v1/keys/{key}"), None),
         (Method::GET, "/v1/people/999999".to_string(), None),
@@ -219,7 +229,8 @@ async fn names_and_contacts_with_control_characters_are_refused() {
     let pm = Some(p.pm.as_str());
     let door = p.lobby.door_id.0;
     let invite = |name: &str, contact: &str| {
-        json!({"name": name, "contact": contact, "access": "app_key", "keys": [{"doors": [door], "expiry": "never"}]}).to_string()
+        json!({"name": name, "contact": contact, "access": "app_key", "keys": [{"doors": [door], "expiry": "never"}]})
+            .to_string()
     };
     for bad in ["Ann\u{0}", "Ann\r\nBcc: x", "Ann\u{1b}[2J", "Ann\u{7f}", "nnA\u{202e}", "A\u{200b}nn", "An\u{85}n"] {
         let e = expect(&mc, Method::POST, "/v1/invites", pm, Some(&invite(bad, "ann@example.com")), 400).await;
@@ -253,8 +264,15 @@ async fn a_positional_array_for_a_struct_is_refused_and_writes_nothing() {
     let pm = Some(p.pm.as_str());
     let door = p.lobby.door_id.0;
     let later = now().0 + 30 * DAY;
-    let (ann, token) =
-        invite(&mc, &p.pm, "Ann", AccessKind::AppKey, vec![grant(&[p.lobby.door_id], None, Some(keyway_protocol::UnixTime(later)))], false).await;
+    let (ann, token) = invite(
+        &mc,
+        &p.pm,
+        "Ann",
+        AccessKind::AppKey,
+        vec![grant(&[p.lobby.door_id], None, Some(keyway_protocol::UnixTime(later)))],
+        false,
+    )
+    .await;
     let person = ann.person.person_id.0;
     let key = ann.person.keys[0].key_id.0;
     let phone = accept(&mc, &token).await;
@@ -324,7 +342,8 @@ async fn a_grant_without_an_expiry_is_refused_and_never_must_be_said() {
         assert!(e.message.contains(&format!("{path}missing field `expiry`")), "{}", e.message);
     };
     for access in ["app_key", "daily_doorcode"] {
-        let body = json!({ "name": "Ann", "contact": "ann@example.com", "access": access, "keys": [{ "doors": [door] }] });
+        let body =
+            json!({ "name": "Ann", "contact": "ann@example.com", "access": access, "keys": [{ "doors": [door] }] });
         missing(&expect(&mc, Method::POST, "/v1/invites", pm, Some(&body.to_string()), 400).await, "keys[0]: ");
         let body = json!({ "name": "Ann", "contact": "ann@example.com", "access": access,
                            "keys": [{ "doors": [door], "expiry": "never" }, { "doors": [door], "start": now().0 }] });
@@ -360,12 +379,15 @@ async fn a_grant_without_an_expiry_is_refused_and_never_must_be_said() {
     assert!(mc.get::<Vec<DoorUpdateTask>>("/v1/door-updates", &p.pm).await.is_empty());
 
     let soon = now().0 + 7 * DAY;
-    let added: KeyChangeResponse = mc.ok(Method::POST, &keys, &p.pm, Some(json!({ "doors": [door], "expiry": soon }))).await;
+    let added: KeyChangeResponse =
+        mc.ok(Method::POST, &keys, &p.pm, Some(json!({ "doors": [door], "expiry": soon }))).await;
     assert_eq!(added.key.validity.expiry.0, soon);
-    let changed: KeyChangeResponse =
-        mc.ok(Method::PATCH, &format!("/v1/keys/{}", added.key.key_id.0), &p.pm, Some(json!({ "expiry": "never" }))).await;
+    let changed: KeyChangeResponse = mc
+        .ok(Method::PATCH, &format!("/v1/keys/{}", added.key.key_id.0), &p.pm, Some(json!({ "expiry": "never" })))
+        .await;
     assert_eq!(changed.key.validity.expiry, NO_EXPIRY, "\"never\" extends a key");
-    let carded: KeycardChangeResponse =
-        mc.ok(Method::POST, &cards, &p.pm, Some(json!({ "card": "04a1b2c3", "doors": [door], "expiry": "never" }))).await;
+    let carded: KeycardChangeResponse = mc
+        .ok(Method::POST, &cards, &p.pm, Some(json!({ "card": "04a1b2c3", "doors": [door], "expiry": "never" })))
+        .await;
     assert_eq!(carded.keycard.validity.expiry, NO_EXPIRY);
 }

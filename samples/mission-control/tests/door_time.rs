@@ -69,7 +69,12 @@ async fn a_changed_utc_offset_reaches_every_door_as_an_update() {
 
     // Summer time: UTC+2. Every door, the internet-connected one included, gets the update.
     let changed: PropertySettings = mc
-        .ok(Method::PATCH, "/v1/property", &p.pm, Some(PropertySettingsRequest { utc_offset_minutes: Some(120), ..Default::default() }))
+        .ok(
+            Method::PATCH,
+            "/v1/property",
+            &p.pm,
+            Some(PropertySettingsRequest { utc_offset_minutes: Some(120), ..Default::default() }),
+        )
         .await;
     assert_eq!((changed.utc_offset_minutes, changed.doors_updated), (120, 3));
     let sync = mc.phone_client().sync(&phone.token, None).await.unwrap();
@@ -87,7 +92,12 @@ async fn a_changed_utc_offset_reaches_every_door_as_an_update() {
     }
     // The same offset again queues nothing.
     let same: PropertySettings = mc
-        .ok(Method::PATCH, "/v1/property", &p.pm, Some(PropertySettingsRequest { utc_offset_minutes: Some(120), ..Default::default() }))
+        .ok(
+            Method::PATCH,
+            "/v1/property",
+            &p.pm,
+            Some(PropertySettingsRequest { utc_offset_minutes: Some(120), ..Default::default() }),
+        )
         .await;
     assert_eq!(same.doors_updated, 0);
     assert_eq!(tasks(&mc, &p.pm, p.garage.door_id).await.len(), 1);
@@ -108,8 +118,9 @@ async fn only_a_portfolio_manager_changes_the_offset_and_only_within_14_hours() 
     let body = serde_json::json!({ "utc_offset_minutes": 120 });
     let (status, _) = mc.call(Method::PATCH, "/v1/property", Some(&sam.token), Some(body)).await;
     assert_eq!(status, 403);
-    let (status, err) =
-        mc.call(Method::PATCH, "/v1/property", Some(&p.pm), Some(serde_json::json!({ "utc_offset_minutes": 900 }))).await;
+    let (status, err) = mc
+        .call(Method::PATCH, "/v1/property", Some(&p.pm), Some(serde_json::json!({ "utc_offset_minutes": 900 })))
+        .await;
     assert_eq!(status, 400, "{err}");
     let settings: PropertySettings = mc.get("/v1/property", &p.pm).await;
     assert_eq!(settings.utc_offset_minutes, 60, "nothing changed");

@@ -463,9 +463,7 @@ const LIFETIME: u64 = 90 * DAY;
 
 /// Moves the stored expiry of `manager`'s token: the clock a test can set.
 fn age_token(mc: &Mc, manager: u64, expires_at: u64) {
-    db(mc)
-        .execute("UPDATE managers SET token_expires_at = ?1 WHERE id = ?2", params![expires_at, manager])
-        .unwrap();
+    db(mc).execute("UPDATE managers SET token_expires_at = ?1 WHERE id = ?2", params![expires_at, manager]).unwrap();
 }
 
 fn close_to(t: UnixTime, expected: u64) -> bool {
@@ -505,13 +503,18 @@ async fn an_expired_manager_token_is_refused_and_does_nothing() {
         (Method::POST, &format!("/v1/managers/{}/token", created.manager.manager_id), None),
     ] {
         let (status, err) = mc.refused(method.clone(), path, Some(&pm), body).await;
-        assert_eq!((status, err.code, err.message.as_str()), (401, ErrorCode::Unauthorized, EXPIRED), "{method} {path}");
+        assert_eq!(
+            (status, err.code, err.message.as_str()),
+            (401, ErrorCode::Unauthorized, EXPIRED),
+            "{method} {path}"
+        );
     }
     let conn = db(&mc);
     let count = |table: &str| conn.query_row(&format!("SELECT count(*) FROM {table}"), [], |r| r.get::<_, i64>(0));
     assert_eq!((count("doors").unwrap(), count("managers").unwrap()), (0, 1), "nothing was created");
-    let (hash, stored): (Vec<u8>, u64) =
-        conn.query_row("SELECT token_hash, token_expires_at FROM managers", [], |r| Ok((r.get(0)?, r.get(1)?))).unwrap();
+    let (hash, stored): (Vec<u8>, u64) = conn
+        .query_row("SELECT token_hash, token_expires_at FROM managers", [], |r| Ok((r.get(0)?, r.get(1)?)))
+        .unwrap();
     assert_eq!((hash, stored), (Sha256::digest(pm.as_bytes()).to_vec(), expires_at.0), "the token was not rotated");
 }
 

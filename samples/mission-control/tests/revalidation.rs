@@ -7,8 +7,8 @@ mod common;
 
 use common::*;
 use keyway_api::*;
-use keyway_protocol::credential::*;
 use keyway_protocol::UnixTime;
+use keyway_protocol::credential::*;
 use reqwest::Method;
 
 const DAY: u64 = 86_400;
@@ -39,10 +39,12 @@ async fn certificates_are_fresh_for_the_window_and_each_sync_revalidates() {
 
     // A Portfolio Manager widens the window to 30 days: the next sync re-issues.
     let settings: PropertySettings = mc
-        .ok(Method::PATCH, "/v1/property", &p.pm, Some(PropertySettingsRequest {
-            revalidation_days: Some(30),
-            ..Default::default()
-        }))
+        .ok(
+            Method::PATCH,
+            "/v1/property",
+            &p.pm,
+            Some(PropertySettingsRequest { revalidation_days: Some(30), ..Default::default() }),
+        )
         .await;
     assert_eq!(settings.revalidation_days, 30);
     let cursor = again.cursor.clone();
@@ -82,11 +84,13 @@ async fn revoking_a_key_with_no_expiry_is_bounded_by_its_last_certificates_fresh
     let r = sync.revocations.iter().find(|r| r.key_id == key).expect("the revocation");
     assert_eq!(r.until, certified);
     // And a revoked key is never re-issued: its bound cannot grow.
-    assert!(sync.keys.iter().filter(|k| k.key_id == key).all(|k| k.certificate.as_ref().is_none_or(|c| c
-        .0
-        .body
-        .fresh_until
-        <= certified)));
+    assert!(
+        sync.keys.iter().filter(|k| k.key_id == key).all(|k| k.certificate.as_ref().is_none_or(|c| c
+            .0
+            .body
+            .fresh_until
+            <= certified))
+    );
 
     // Delete Person is bounded the same way.
     let (bob, t) =
@@ -122,8 +126,9 @@ async fn the_window_is_a_portfolio_managers_setting_within_1_to_90_days() {
             Some(CreateManagerRequest { name: "Sam".into(), portfolio_manager: false, key_management: true }),
         )
         .await;
-    let (status, _) =
-        mc.call(Method::PATCH, "/v1/property", Some(&sam.token), Some(serde_json::json!({ "revalidation_days": 30 }))).await;
+    let (status, _) = mc
+        .call(Method::PATCH, "/v1/property", Some(&sam.token), Some(serde_json::json!({ "revalidation_days": 30 })))
+        .await;
     assert_eq!(status, 403);
     assert_eq!(mc.get::<PropertySettings>("/v1/property", &p.pm).await.revalidation_days, 7);
 }

@@ -251,8 +251,15 @@ async fn a_database_at_schema_v3_is_sealed_on_first_open_and_keeps_working() {
     assert_eq!(doors.len(), 1);
     let sync = mc.phone_client().sync("dev_xavier", None).await.unwrap();
     assert_eq!(sync.trust_anchors[0].0, v3.authority.public());
+    // The certificate of before carried no freshness (format 1): the sync re-issues it for the
+    // same key, device and doors, fresh for the revalidation window (schema v7).
     let kept = sync.keys[0].certificate.clone().expect("the key's certificate").0;
-    assert_eq!(kept.to_bytes(), v3.key.to_bytes());
+    assert_eq!(kept.body.version, KeyCertBody::VERSION);
+    assert_eq!(
+        (kept.body.key_id, kept.body.holder, kept.body.doors.clone(), kept.body.validity),
+        (v3.key.body.key_id, v3.key.body.holder, v3.key.body.doors.clone(), v3.key.body.validity)
+    );
+    assert!(kept.body.fresh_until <= now().saturating_add_secs(7 * DAY));
     kept.verify_signature(&v3.authority.public()).unwrap();
     let later = now().saturating_add_secs(60 * DAY);
     let _: KeyChangeResponse =

@@ -80,7 +80,18 @@ ALTER TABLE receipts ADD COLUMN scope TEXT NOT NULL DEFAULT 'property' CHECK (sc
 ALTER TABLE receipts ADD COLUMN set_aside TEXT;
 ";
 
-const MIGRATIONS_SLICE: &[M<'static>] = &[M::up(V1), M::up(V2), M::up(V3)];
+/// v4: key certificates of format 1 carried no freshness (revalidation windows), and doors
+/// refuse them. They cannot be upgraded here (only the authority can sign), so the property's
+/// own are dropped and come back re-issued with the next sync, which is a full one (the cursor
+/// is forgotten); a guest key offered with one is dropped with its offer (it must be offered
+/// again). Byte 2 of a stored chain is its root certificate's format version.
+const V4: &str = "
+DELETE FROM offers WHERE key_id IN (SELECT key_id FROM keys WHERE substr(chain, 2, 1) = x'01');
+DELETE FROM keys WHERE substr(chain, 2, 1) = x'01';
+DELETE FROM meta WHERE name = 'sync_cursor';
+";
+
+const MIGRATIONS_SLICE: &[M<'static>] = &[M::up(V1), M::up(V2), M::up(V3), M::up(V4)];
 
 pub fn migrations() -> Migrations<'static> {
     Migrations::from_slice(MIGRATIONS_SLICE)
@@ -105,7 +116,7 @@ pub const TABLES: &[&str] = &[
 #[cfg(test)]
 mod tests {
     use super::*;
-    use rusqlite::Connection;
+    use rusqlite::{Connection, OptionalExtension};
 
     #[test]
     fn tables_lists_every_table() {
@@ -139,7 +150,22 @@ mod tests {
             )
             .unwrap();
             conn.execute("INSERT INTO pending_updates VALUES (7, x'bb', 4, 6)", []).unwrap();
+            // A chain whose root certificate is format 1, and one of format 2.
+            conn.execute("INSERT INTO keys VALUES (1, x'0101aa', 0, 0, 10, 0, 5), (2, x'0102bb', 0, 0, 10, 0, 5)", [])
+                .unwrap();
+            conn.execute("INSERT INTO meta (name, value) VALUES ('sync_cursor', x'0304')", []).unwrap();
             migrations().to_latest(&mut conn).unwrap();
+            let kept: Vec<i64> = conn
+                .prepare("SELECT key_id FROM keys ORDER BY key_id")
+                .unwrap()
+                .query_map([], |r| r.get(0))
+                .unwrap()
+                .map(|r| r.unwrap())
+                .collect();
+            assert_eq!(kept, vec![2], "a format 1 certificate is dropped, to come back re-issued");
+            let cursor: Option<Vec<u8>> =
+                conn.query_row("SELECT value FROM meta WHERE name='sync_cursor'", [], |r| r.get(0)).optional().unwrap();
+            assert_eq!(cursor, None, "the next sync is a full one");
             let cursor: Vec<u8> =
                 conn.query_row("SELECT value FROM meta WHERE name='cursor'", [], |r| r.get(0)).unwrap();
             assert_eq!(cursor, vec![1, 2]);

@@ -11,6 +11,18 @@ impl World {
         let (lobby, garage, bikes) = (doors.lobby.id(), doors.garage.id(), doors.bikes.id());
         let info = self.sam.person(residents.bob).await?;
         let old = info.keys.first().ok_or_else(|| Failure("Bob has no key".into()))?.clone();
+        let old_chain = self
+            .phone(Resident::Bob)?
+            .wallet
+            .store()
+            .keys()?
+            .into_iter()
+            .find(|k| k.chain.leaf_key_id() == old.key_id)
+            .map(|k| k.chain)
+            .ok_or_else(|| Failure("Bob's phone never held the old key".into()))?;
+        // The old certificate opens doors until its freshness runs out (the revalidation
+        // window), so that is how long the doors must keep its revocation.
+        let old_fresh = old_chain.root().body.fresh_until;
         let earlier = keyway_api::clock::now().saturating_add_secs(20 * DAY);
         let changed = self.sam.change_expiry(old.key_id, earlier).await?;
         check!(
@@ -25,25 +37,14 @@ impl World {
             "the edit should queue updates for Bob's three doors, queued {hit:?}"
         );
         check!(
-            changed
-                .updates
-                .iter()
-                .all(|u| u.ops == vec![DoorOp::RevokeKey { key: old.key_id, until: old.validity.expiry }]),
+            changed.updates.iter().all(|u| u.ops == vec![DoorOp::RevokeKey { key: old.key_id, until: old_fresh }]),
             "unexpected updates {:?}",
             changed.updates
         );
         self.say(format!(
-            "Sam moves Bob's expiration from {} to {earlier}. A phone's certificate cannot be shortened, so Mission Control issues key {} and queues RevokeKey({}) for the Lobby (which its door feed brings at once), the Garage and the Bike Room.",
+            "Sam moves Bob's expiration from {} to {earlier}. A phone's certificate cannot be shortened, so Mission Control issues key {} and queues RevokeKey({}, until {old_fresh}: the old certificate's freshness, the 7-day revalidation window) for the Lobby (which its door feed brings at once), the Garage and the Bike Room.",
             old.validity.expiry, changed.key.key_id, old.key_id
         ));
-        let old_chain = self
-            .phone(Resident::Bob)?
-            .wallet
-            .store()
-            .keys()?
-            .into_iter()
-            .find(|k| k.chain.leaf_key_id() == old.key_id)
-            .map(|k| k.chain);
         let s = self.sync(Resident::Bob).await?;
         check!(
             s.keys_received >= 1 && s.keys_revoked >= 1,
@@ -63,7 +64,6 @@ impl World {
             "   The Bike Room now holds {} revocation(s), update seq {}.",
             after.revocations, after.update_seq
         ));
-        let old_chain = old_chain.ok_or_else(|| Failure("Bob's phone never held the old key".into()))?;
         let device = self.phone(Resident::Bob)?.device_key()?;
         let outcome = self.raw_unlock(doors, Resident::Bob, DoorName::BikeRoom, old_chain, device)?;
         check!(

@@ -42,7 +42,9 @@ impl World {
             "without signed time the Gym should refuse a key that starts now: {:?}",
             plain.denial
         );
-        self.say("   Presented without signed time, the key is refused: NotYetValid (the Gym thinks it has not started).");
+        self.say(
+            "   Presented without signed time, the key is refused: NotYetValid (the Gym thinks it has not started).",
+        );
 
         let u = self.unlock(doors, Resident::Bob, DoorName::Gym, 247)?;
         check!(u.report.granted, "the Gym should open once the phone's signed time corrects it: {:?}", u.report);
@@ -59,7 +61,8 @@ impl World {
         self.upload(Resident::Bob).await?;
         let listed = self.sam.doors().await?;
         let info = listed.iter().find(|d| d.door_id == gym).ok_or_else(|| Failure("the Gym is not listed".into()))?;
-        let set = info.clock_set.ok_or_else(|| Failure("the door list shows no clock correction for the Gym".into()))?;
+        let set =
+            info.clock_set.ok_or_else(|| Failure("the door list shows no clock correction for the Gym".into()))?;
         check!(
             set.by_secs >= GYM_RTC_LAG_SECS - 60 && set.by_secs <= GYM_RTC_LAG_SECS + 60,
             "the Gym's correction should be about {GYM_RTC_LAG_SECS} s, is {} s",
