@@ -96,3 +96,19 @@ fn freshness_never_outlasts_the_lease_and_costs_few_bytes() {
     let bytes = Signed::sign(capped, &p.authority).to_bytes().len();
     assert!(bytes <= 150, "{bytes}");
 }
+
+/// Every revocation at a door is bounded in time: a guest key (whose revocation must last to
+/// its own expiry) may not run longer than 366 days, even under a key with no expiry.
+#[test]
+fn a_guest_key_longer_than_a_year_is_refused() {
+    let p = Property::new();
+    let host = synced_at(&p, 1, 1, NOW);
+    let start = NOW.saturating_sub_secs(DAY);
+    let year = Property::guest_of(&host, 9, 60, doors(&[DOOR_A]), window(start, start.saturating_add_secs(366 * DAY)));
+    assert!(year.chain.verify_for_door(&p.anchors, DOOR_A, NOW, &NoRevocations).is_ok());
+    let longer =
+        Property::guest_of(&host, 10, 61, doors(&[DOOR_A]), window(start, start.saturating_add_secs(366 * DAY + 1)));
+    let err = longer.chain.verify_structure(&p.anchors).unwrap_err();
+    assert!(matches!(err, ChainError::GuestScopeWider { .. }), "{err:?}");
+    assert_eq!(keyway_protocol::credential::MAX_GUEST_VALIDITY_SECS, 366 * DAY);
+}

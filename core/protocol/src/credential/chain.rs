@@ -79,6 +79,12 @@ impl RevocationCheck for NoRevocations {
 
 /// Longest guest tail the decoder admits (only so that re-sharing gets its own error).
 const MAX_GUEST_LINKS: usize = 3;
+
+/// Longest window a guest key may have (366 days). A guest chain needs a fresh root
+/// certificate, but a revoked guest can pair its own link with a newer certificate of its
+/// host's (they travel in every unlock), so a guest key's revocation must last until the guest
+/// key's own expiry: this bound keeps every revocation at a door bounded in time.
+pub const MAX_GUEST_VALIDITY_SECS: u64 = 366 * 86_400;
 const CHAIN_VERSION: u8 = 1;
 
 /// What a phone presents at a door: an authority-issued [`KeyCertificate`], optionally followed
@@ -231,6 +237,12 @@ impl KeyChain {
                 }
                 if !g.validity.is_within(&root.validity) {
                     return Err(ChainError::GuestScopeWider { guest: g.key_id, what: "validity window" });
+                }
+                if g.validity.expiry.0.saturating_sub(g.validity.start.0) > MAX_GUEST_VALIDITY_SECS {
+                    return Err(ChainError::GuestScopeWider {
+                        guest: g.key_id,
+                        what: "longest guest window (366 days)",
+                    });
                 }
                 verified.key_id = g.key_id;
                 verified.holder = g.holder;

@@ -29,7 +29,7 @@ pub mod signed;
 pub mod time;
 
 pub use card::{CardKey, CardKind, PropertyCardKey};
-pub use chain::{KeyChain, NoRevocations, RevocationCheck, TrustAnchors, VerifiedChain};
+pub use chain::{KeyChain, MAX_GUEST_VALIDITY_SECS, NoRevocations, RevocationCheck, TrustAnchors, VerifiedChain};
 pub use door_cert::{DoorCertBody, DoorCertificate};
 pub use door_update::{DoorOp, DoorUpdate, UpdateBatch, UpdateBatchBody};
 pub use doorcode::{Doorcode, DoorcodeSecret};
