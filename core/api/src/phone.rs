@@ -57,6 +57,60 @@ impl AcceptInviteRequest {
     }
 }
 
+/// `POST /v1/guest-keys/refresh`: a guest's phone revalidates. A guest chain opens doors only
+/// while its host's certificate is fresh; the guest asks for the host's current one (its
+/// freshness follows the host's own syncs, so a guest keeps working as long as its host keeps
+/// revalidating, and lapses with a host that stops). Needs no account: the guest key must be
+/// registered by the host's upload and not revoked, and the proof shows the caller holds the
+/// guest's device key. The request is good for [`GuestRefreshRequest::MAX_AGE_SECS`].
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GuestRefreshRequest {
+    /// The guest chain as the guest holds it (host certificate and guest key).
+    pub chain: B64<KeyChain>,
+    /// The guest phone's clock when it signed.
+    pub time: UnixTime,
+    /// Ed25519 signature by the guest key's holder over [`GuestRefreshRequest::proof_message`].
+    pub proof: B64<Bytes64>,
+}
+
+impl GuestRefreshRequest {
+    /// How far the request's time may be from the backend's, either way.
+    pub const MAX_AGE_SECS: u64 = 300;
+
+    /// The request for `chain`, signed by the guest's device key at `now`.
+    pub fn signed(chain: &KeyChain, guest_device: &KeyPair, now: UnixTime) -> Self {
+        let message = Self::proof_message(chain, now);
+        GuestRefreshRequest {
+            chain: B64(chain.clone()),
+            time: now,
+            proof: B64(guest_device.sign(label::GUEST_REFRESH, &message)),
+        }
+    }
+
+    /// What the proof signs (after the label `keyway/guest-refresh/v1`): the chain's digest,
+    /// then the time as 8 bytes big-endian.
+    pub fn proof_message(chain: &KeyChain, time: UnixTime) -> Vec<u8> {
+        let mut m = chain.digest().to_vec();
+        m.extend_from_slice(&time.0.to_be_bytes());
+        m
+    }
+
+    /// Whether the proof verifies (strictly) for the chain's guest key holder.
+    pub fn proof_verifies(&self) -> bool {
+        let Some(guest) = self.chain.guest_link() else { return false };
+        let message = Self::proof_message(&self.chain, self.time);
+        keyway_protocol::credential::verify(&guest.body.holder, label::GUEST_REFRESH, &message, &self.proof.0)
+    }
+}
+
+/// The answer to [`GuestRefreshRequest`]: the host key's current certificate, to put in place
+/// of the one in the guest's chain (same key id and holder).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GuestRefreshResponse {
+    pub root: B64<KeyCertificate>,
+}
+
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AcceptInviteResponse {
     pub credentials: DeviceCredentials,

@@ -169,6 +169,8 @@ impl From<&ShareError> for Category {
             | ShareError::Decode(_)
             | ShareError::Chain(_)
             | ShareError::BadRequestSignature => Category::InvalidPayload,
+            // The backend answered with a certificate that does not fit the offer.
+            ShareError::NotTheHostKey => Category::BackendNotTrusted,
             ShareError::SharingNotAllowed
             | ShareError::NotAnAuthorityKey
             | ShareError::ScopeTooWide(_)

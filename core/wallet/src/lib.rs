@@ -10,6 +10,7 @@
 pub mod advert;
 pub mod error;
 pub mod events;
+pub mod guest_refresh;
 pub mod key_state;
 pub mod lifecycle;
 pub mod observe;
@@ -170,7 +171,8 @@ impl Wallet {
         let certs: Vec<DoorCertificate> =
             self.store.door_certs()?.into_iter().map(|(_, c)| c).filter(|c| doors.contains(c.body.door_id)).collect();
         let chain = KeyChain::guest(parent_chain.root().clone(), guest.clone());
-        Ok((GuestKeyOffer::new(chain, &self.store.anchors()?, certs), guest))
+        let backend = self.store.meta_string(online::META_BACKEND)?;
+        Ok((GuestKeyOffer::new(chain, &self.store.anchors()?, certs).with_backend(backend.as_deref()), guest))
     }
 
     /// The guest's side, step 2: imports a guest key offer meant for this device.

@@ -15,7 +15,8 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use keyway_protocol::UnixTime;
 use keyway_protocol::codec::{self, BoundedBytes, BoundedVec, DecodeError};
 use keyway_protocol::credential::{
-    ChainError, DoorCertificate, DoorId, DoorSet, GuestKey, GuestKeyBody, KeyChain, KeyId, KeyPair, PublicKey, Signed,
+    ChainError, DoorCertificate, DoorId, DoorSet, GuestKey, GuestKeyBody, KeyCertificate, KeyChain, KeyId, KeyPair,
+    PublicKey, Signed,
     SignedBody, TrustAnchors, Validity, label,
 };
 use serde::{Deserialize, Serialize};
@@ -48,6 +49,8 @@ pub enum ShareError {
     NotOurKey,
     #[error("this wallet already holds another key with id {0}")]
     KeyIdTaken(KeyId),
+    #[error("the backend's certificate is not this guest key's host key")]
+    NotTheHostKey,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -176,11 +179,17 @@ pub struct GuestKeyOffer {
     pub chain: KeyChain,
     pub authority_keys: BoundedVec<PublicKey, 4>,
     pub door_certs: BoundedVec<DoorCertificate, 32>,
+    /// The host's backend (UTF-8 URL, at most 256 bytes), where the guest's phone revalidates
+    /// the key when it is online ([`crate::Wallet::refresh_guest_keys`]); `None` from a host
+    /// that is not enrolled.
+    backend: Option<BoundedBytes<256>>,
 }
 
 impl GuestKeyOffer {
-    const VERSION: u8 = 1;
-    const MAX_LEN: usize = KeyChain::MAX_LEN + 4 * 32 + 32 * 160 + 16;
+    /// Version 2 names the host's backend (version 1 offers carried certificates without
+    /// freshness, which doors refuse now).
+    const VERSION: u8 = 2;
+    const MAX_LEN: usize = KeyChain::MAX_LEN + 4 * 32 + 32 * 160 + 16 + 260;
 
     pub fn new(chain: KeyChain, anchors: &TrustAnchors, door_certs: Vec<DoorCertificate>) -> Self {
         let keys: Vec<PublicKey> = anchors.keys().copied().take(4).collect();
@@ -191,7 +200,34 @@ impl GuestKeyOffer {
             chain,
             authority_keys: BoundedVec::new(keys).unwrap_or_default(),
             door_certs: BoundedVec::new(certs).unwrap_or_default(),
+            backend: None,
         }
+    }
+
+    /// The same offer naming the host's backend, where the guest revalidates (an address
+    /// longer than 256 bytes is left out).
+    pub fn with_backend(mut self, url: Option<&str>) -> Self {
+        self.backend = url.and_then(|u| BoundedBytes::new(u.as_bytes().to_vec()));
+        self
+    }
+
+    /// The host's backend, if the offer names one (and it is UTF-8).
+    pub fn backend_url(&self) -> Option<&str> {
+        self.backend.as_ref().and_then(|b| std::str::from_utf8(b.as_slice()).ok())
+    }
+
+    /// The same offer with `root`, the host key's current certificate from the backend, in
+    /// place of the one it holds: same key id and holder, and the new chain verifies under the
+    /// offer's own anchors for `device`. Anything else is refused and changes nothing.
+    pub fn with_root(&self, root: KeyCertificate, device: &PublicKey) -> Result<Self, ShareError> {
+        let held = &self.chain.root().body;
+        if root.body.key_id != held.key_id || root.body.holder != held.holder {
+            return Err(ShareError::NotTheHostKey);
+        }
+        let link = self.chain.guest_link().ok_or(ShareError::NotAPayload(OFFER_PREFIX))?.clone();
+        let renewed = GuestKeyOffer { chain: KeyChain::guest(root, link), ..self.clone() };
+        renewed.verify_for(device)?;
+        Ok(renewed)
     }
 
     pub fn to_text(&self) -> String {

@@ -6,9 +6,10 @@ use crate::keys;
 use crate::people;
 use crate::property::{Authority, bump_change_seq};
 use crate::validate;
-use keyway_api::{RegisterGuestKeyRequest, RegisterGuestKeyResponse};
+use keyway_api::{B64, GuestRefreshRequest, GuestRefreshResponse, RegisterGuestKeyRequest, RegisterGuestKeyResponse};
 use keyway_protocol::UnixTime;
-use rusqlite::{Transaction, params};
+use keyway_protocol::credential::KeyChain;
+use rusqlite::{OptionalExtension, Transaction, params};
 
 pub fn register(
     tx: &Transaction,
@@ -74,4 +75,51 @@ pub fn register(
     let row = keys::guest_under_parent(tx, device.property_id, parent.id, verified.key_id)?
         .ok_or_else(|| AppError::internal("guest key vanished"))?;
     Ok(RegisterGuestKeyResponse { guest: row.entry(now), already_registered: false })
+}
+
+/// A guest's revalidation ([`GuestRefreshRequest`]): the host key's current certificate, whose
+/// freshness follows the host's own syncs. Every refusal that could tell a stranger whether a
+/// key exists reads the same ("not registered"); only a caller who holds a registered guest
+/// key learns that it was revoked or that its host's key ended.
+pub fn refresh(tx: &Transaction, req: GuestRefreshRequest, now: UnixTime) -> AppResult<GuestRefreshResponse> {
+    if !req.proof_verifies() {
+        return Err(AppError::unauthorized("the proof of the guest's device key does not verify"));
+    }
+    if req.time.0.abs_diff(now.0) > GuestRefreshRequest::MAX_AGE_SECS {
+        return Err(AppError::unauthorized(format!(
+            "the request was signed at {}, more than {} s from the backend's time {now}: check the phone's clock",
+            req.time,
+            GuestRefreshRequest::MAX_AGE_SECS
+        )));
+    }
+    let not_registered =
+        || AppError::not_found("this guest key is not registered: its host's phone registers it at its next upload");
+    let chain = req.chain.0;
+    let root = chain.root().body.clone();
+    let guest = chain.guest_link().ok_or_else(|| AppError::bad_request("the chain holds no guest key"))?.clone();
+    let property: i64 = tx
+        .query_row(
+            "SELECT p.property_id FROM keys k JOIN people p ON p.id = k.person_id WHERE k.id = ?1",
+            params![root.key_id.0.min(i64::MAX as u64) as i64],
+            |r| r.get(0),
+        )
+        .optional()?
+        .ok_or_else(not_registered)?;
+    let anchors = Authority::load(tx, property)?.anchors();
+    chain.verify_structure(&anchors).map_err(|_| not_registered())?;
+    let parent = keys::key_in_property(tx, property, root.key_id.0 as i64)?.ok_or_else(not_registered)?;
+    let row = keys::guest_under_parent(tx, property, parent.id, guest.body.key_id)?.ok_or_else(not_registered)?;
+    // The registered guest key, not merely one with its id: the host's own signed link.
+    let registered = KeyChain::from_bytes(&row.chain).map_err(|_| AppError::internal("stored guest chain is damaged"))?;
+    if registered.guest_link() != Some(&guest) {
+        return Err(not_registered());
+    }
+    if row.revoked_at.is_some() {
+        return Err(AppError::gone("this guest key was revoked"));
+    }
+    if !parent.is_current(now) || people::by_id(tx, parent.person_id)?.deleted_at.is_some() {
+        return Err(AppError::gone("the key this guest key was shared from has ended"));
+    }
+    let cert = parent.certificate.ok_or_else(|| AppError::gone("the host's key has no certificate yet"))?;
+    Ok(GuestRefreshResponse { root: B64(cert) })
 }

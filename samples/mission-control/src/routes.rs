@@ -52,6 +52,7 @@ pub fn router(app: App) -> Router {
         .route("/v1/phone/sync", post(sync))
         .route("/v1/phone/receipts", post(upload_receipts))
         .route("/v1/phone/guest-keys", post(register_guest_key))
+        .route("/v1/guest-keys/refresh", post(refresh_guest_key))
         .route("/v1/doorcodes", get(doorcodes))
         .route("/v1/door-feed/challenge", post(feed_challenge))
         .route("/v1/door-feed/session", post(feed_session))
@@ -322,6 +323,13 @@ async fn upload_receipts(
     ApiJson(req): ApiJson<UploadReceiptsRequest>,
 ) -> AppResult<Json<UploadReceiptsResponse>> {
     as_device(&app, bearer, move |tx, d, now| receipts::upload(tx, Uploader::of_device(d), req, now)).await
+}
+
+async fn refresh_guest_key(
+    State(app): State<App>,
+    ApiJson(req): ApiJson<GuestRefreshRequest>,
+) -> AppResult<Json<GuestRefreshResponse>> {
+    app.db.run(move |tx| crate::guests::refresh(tx, req, keyway_api::clock::now())).await.map(Json)
 }
 
 async fn register_guest_key(

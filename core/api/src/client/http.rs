@@ -4,9 +4,11 @@
 use super::error::SyncError;
 use super::retry::RetryPolicy;
 use crate::{
-    AcceptInviteRequest, AcceptInviteResponse, ApiError, B64, DoorcodesResponse, ErrorCode, RegisterGuestKeyRequest,
-    RegisterGuestKeyResponse, SyncRequest, SyncResponse, UploadReceiptsRequest, UploadReceiptsResponse,
+    AcceptInviteRequest, AcceptInviteResponse, ApiError, B64, DoorcodesResponse, ErrorCode, GuestRefreshRequest,
+    GuestRefreshResponse, RegisterGuestKeyRequest, RegisterGuestKeyResponse, SyncRequest, SyncResponse,
+    UploadReceiptsRequest, UploadReceiptsResponse,
 };
+use keyway_protocol::UnixTime;
 use keyway_protocol::credential::{KeyChain, KeyPair, Receipt};
 use reqwest::{Method, StatusCode};
 use serde::Serialize;
@@ -151,6 +153,18 @@ impl SyncClient {
     ) -> Result<RegisterGuestKeyResponse, SyncError> {
         let body = RegisterGuestKeyRequest { chain: B64(chain.clone()), label: label.map(str::to_string) };
         self.call(Method::POST, "/v1/phone/guest-keys", Some(device_token), Some(&body)).await
+    }
+
+    /// A guest's revalidation: its host's current certificate for `chain`, proved with the
+    /// guest's device key (no account needed).
+    pub async fn refresh_guest_key(
+        &self,
+        chain: &KeyChain,
+        guest_device: &KeyPair,
+        now: UnixTime,
+    ) -> Result<GuestRefreshResponse, SyncError> {
+        let body = GuestRefreshRequest::signed(chain, guest_device, now);
+        self.call(Method::POST, "/v1/guest-keys/refresh", None, Some(&body)).await
     }
 
     /// Today's doorcodes of a doorcode holder (token from the welcome message).

@@ -27,6 +27,9 @@ pub const TIME_STATEMENT: &[u8] = b"keyway/time-statement/v1\0";
 /// A phone's proof, when it accepts an invite, that it holds the device key it enrols (signed
 /// by that device key over the invite token and the key).
 pub const ACCEPT_PROOF: &[u8] = b"keyway/accept-proof/v1\0";
+/// A guest phone's proof, when it asks the backend for its host's current certificate, that it
+/// holds the guest key's device key (signed over the chain's digest and the time).
+pub const GUEST_REFRESH: &[u8] = b"keyway/guest-refresh/v1\0";
 /// Not a signature label: the input prefix of the chain digest an unlock proof commits to.
 pub const CHAIN_DIGEST: &[u8] = b"keyway/chain-digest/v1\0";
 /// Not a signature label: the HMAC input prefix of daily doorcodes.
@@ -48,6 +51,7 @@ pub const ALL: &[&[u8]] = &[
     RECEIPT,
     SHARE_REQUEST,
     FEED_HELLO,
+    GUEST_REFRESH,
     TIME_STATEMENT,
     ACCEPT_PROOF,
     CHAIN_DIGEST,

@@ -43,6 +43,19 @@ impl Store {
         Ok(outcome)
     }
 
+    /// Puts `renewed` (an offer this wallet holds, with its host's newer certificate) in place
+    /// of the held one. `false` when the wallet holds no offer of that key.
+    pub fn renew_offer(&mut self, renewed: &GuestKeyOffer) -> Result<bool> {
+        let key = renewed.chain.leaf_key_id().0 as i64;
+        let tx = self.conn.transaction()?;
+        let n = tx.execute("UPDATE offers SET offer = ?1 WHERE key_id = ?2", params![renewed.to_bytes(), key])?;
+        if n == 1 {
+            tx.execute("UPDATE keys SET chain = ?1 WHERE key_id = ?2", params![renewed.chain.to_bytes(), key])?;
+        }
+        tx.commit()?;
+        Ok(n == 1)
+    }
+
     /// Every offer whose key this wallet holds, oldest first.
     pub fn offers(&self) -> Result<Vec<(GuestKeyOffer, UnixTime)>> {
         let mut stmt = self.conn.prepare("SELECT offer, accepted_at FROM offers ORDER BY accepted_at, key_id")?;
