@@ -307,6 +307,34 @@ pub struct SyncSummary {
     pub server_time: SystemTime,
 }
 
+/// What a guest's revalidation did (`refresh_guest_keys`), per offered key.
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+pub struct GuestRefreshSummary {
+    /// Guest keys whose host certificate was renewed: fresh for longer now.
+    pub renewed: Vec<u64>,
+    /// Guest keys whose host had not revalidated since: nothing newer yet.
+    pub unchanged: Vec<u64>,
+    /// Guest keys the host's backend would not revalidate (revoked, host key ended, not
+    /// registered yet, network), with the reason.
+    pub failed: Vec<GuestRefreshFailure>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+pub struct GuestRefreshFailure {
+    pub key_id: u64,
+    pub reason: String,
+}
+
+impl From<keyway_wallet::guest_refresh::GuestRefreshSummary> for GuestRefreshSummary {
+    fn from(s: keyway_wallet::guest_refresh::GuestRefreshSummary) -> Self {
+        GuestRefreshSummary {
+            renewed: s.renewed.iter().map(|k| k.0).collect(),
+            unchanged: s.unchanged.iter().map(|k| k.0).collect(),
+            failed: s.failed.into_iter().map(|(k, reason)| GuestRefreshFailure { key_id: k.0, reason }).collect(),
+        }
+    }
+}
+
 fn count(n: usize) -> u32 {
     u32::try_from(n).unwrap_or(u32::MAX)
 }

@@ -263,6 +263,14 @@ impl Wallet {
         Ok(summary.into())
     }
 
+    /// For a guest: revalidates every guest key this phone was offered with the host's backend
+    /// (named in the offer), so it keeps opening doors as long as the host keeps syncing. Call
+    /// it when online, like `sync`; it needs no account.
+    pub async fn refresh_guest_keys(&self) -> Result<crate::records::GuestRefreshSummary> {
+        let summary = logged(self.shared.refresh_guest_keys().await.map_err(KeywayError::from))?;
+        Ok(summary.into())
+    }
+
     /// Uploads the door receipts (and their activity) the backend has not acknowledged yet,
     /// and registers guest keys shared offline. Safe to retry.
     #[uniffi::method(default(options = None))]

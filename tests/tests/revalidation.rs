@@ -127,8 +127,8 @@ async fn the_refresh_endpoint_needs_the_guests_own_key_and_a_registered_link() {
     let offer = ann_phone.share_offline(parent, &request, DoorSet::new(vec![p.front.id]).unwrap(), window).unwrap();
     ann_phone.upload().await.unwrap();
     let chain = keyway_wallet::share::GuestKeyOffer::from_text(&offer).unwrap().chain;
-    let client = keyway_api::client::SyncClient::new(keyway_api::client::ClientConfig::new(backend.base.clone()))
-        .unwrap();
+    let client =
+        keyway_api::client::SyncClient::new(keyway_api::client::ClientConfig::new(backend.base.clone())).unwrap();
 
     // Signed by someone else's key (a chain recorded off the air, replayed).
     let mallory = keyway_protocol::credential::KeyPair::generate();

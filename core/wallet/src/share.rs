@@ -16,8 +16,7 @@ use keyway_protocol::UnixTime;
 use keyway_protocol::codec::{self, BoundedBytes, BoundedVec, DecodeError};
 use keyway_protocol::credential::{
     ChainError, DoorCertificate, DoorId, DoorSet, GuestKey, GuestKeyBody, KeyCertificate, KeyChain, KeyId, KeyPair,
-    PublicKey, Signed,
-    SignedBody, TrustAnchors, Validity, label,
+    PublicKey, Signed, SignedBody, TrustAnchors, Validity, label,
 };
 use serde::{Deserialize, Serialize};
 

@@ -140,6 +140,15 @@ impl SharedWallet {
         summary
     }
 
+    /// A guest's revalidation ([`Wallet::refresh_guest_keys`]), the requests made without the
+    /// wallet's lock.
+    pub async fn refresh_guest_keys(&self) -> Result<crate::guest_refresh::GuestRefreshSummary> {
+        let _network = self.network.lock().await;
+        let call = self.with(|w| w.begin_guest_refresh())?;
+        let fetched = call.fetch().await;
+        self.with(|w| w.finish_guest_refresh(fetched))
+    }
+
     /// Tells key listeners what a sync (or an invite) changed, or that it failed.
     fn after_sync(&self, summary: &Result<SyncSummary>) {
         let synced_at = match summary {

@@ -110,7 +110,8 @@ pub fn refresh(tx: &Transaction, req: GuestRefreshRequest, now: UnixTime) -> App
     let parent = keys::key_in_property(tx, property, root.key_id.0 as i64)?.ok_or_else(not_registered)?;
     let row = keys::guest_under_parent(tx, property, parent.id, guest.body.key_id)?.ok_or_else(not_registered)?;
     // The registered guest key, not merely one with its id: the host's own signed link.
-    let registered = KeyChain::from_bytes(&row.chain).map_err(|_| AppError::internal("stored guest chain is damaged"))?;
+    let registered =
+        KeyChain::from_bytes(&row.chain).map_err(|_| AppError::internal("stored guest chain is damaged"))?;
     if registered.guest_link() != Some(&guest) {
         return Err(not_registered());
     }
