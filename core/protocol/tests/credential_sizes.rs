@@ -191,3 +191,21 @@ fn worst_case_receipt_is_within_the_decoders_bound() {
     );
     assert_eq!(Receipt::from_bytes(&bytes).as_ref(), Ok(&receipt));
 }
+
+/// The unlock requests as they go on the air: a resident's fits one ATT packet at MTU 247 (the
+/// revalidation window's freshness costs 5 bytes of it).
+#[test]
+fn unlock_requests_fit_their_frames() {
+    use keyway_protocol::unlock::{UnlockRequest, frame};
+    use keyway_test_kit::fixture::*;
+    let p = Property::new();
+    let resident = p.resident(1, 1);
+    let guest = Property::guest_of(&resident, 9, 50, doors(&[DOOR_A]), window(NOW, NOW.saturating_add_secs(DAY)));
+    let len = |h: &Holder| {
+        UnlockRequest::sign(DOOR_A, [1; 16], [2; 16], 0, &h.chain, None, &h.device).unwrap().to_bytes().len()
+    };
+    let (r, g) = (len(&resident), len(&guest));
+    println!("unlock request: resident {r} bytes, guest {g} bytes");
+    assert_eq!(frame::frame_count(r, 247).unwrap(), 1, "resident request {r} B");
+    assert_eq!(frame::frame_count(g, 247).unwrap(), 2, "guest request {g} B");
+}
