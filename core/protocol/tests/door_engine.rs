@@ -619,7 +619,7 @@ fn time_statement(
     nonce: [u8; 16],
     time: keyway_protocol::UnixTime,
 ) -> keyway_protocol::credential::TimeStatement {
-    use keyway_protocol::credential::{SignedBody, TimeStatement, TimeStatementBody};
+    use keyway_protocol::credential::{TimeStatement, TimeStatementBody};
     let body = TimeStatementBody::bound(time, p.issuer(), door, nonce);
     TimeStatement::sign(body, &p.authority)
 }

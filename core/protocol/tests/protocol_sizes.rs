@@ -111,7 +111,7 @@ fn modeled_unlock_time_over_the_simulated_link() {
 fn documented_message_bounds() {
     use keyway_protocol::credential::SignedBody;
     use keyway_protocol::unlock::{ChallengeBody, DoorResult};
-    assert_eq!(UnlockRequest::MAX_LEN, 1346);
+    assert_eq!(UnlockRequest::MAX_LEN, 1356);
     assert_eq!(DoorResult::MAX_LEN, 10_291);
     assert_eq!(ChallengeBody::MAX_LEN, 116);
     const { assert!(keyway_protocol::credential::door_update::UpdateBatchBody::MAX_LEN <= frame::MAX_MESSAGE_LEN) };

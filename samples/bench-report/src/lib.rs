@@ -9,4 +9,5 @@ pub mod keyway;
 pub mod noise;
 pub mod property;
 pub mod report;
+pub mod revalidation;
 pub mod tls;

@@ -19,6 +19,37 @@ struct Args {
     /// With --feed: doors connected in the second row (the first has one).
     #[arg(long, default_value_t = 100)]
     doors: usize,
+    /// Measure revalidation windows instead: request bytes, and the backend re-issuing
+    /// certificates at sync.
+    #[arg(long)]
+    revalidation: bool,
+    /// With --revalidation: keys held by the measured phone.
+    #[arg(long, default_value_t = 10_000)]
+    keys: usize,
+}
+
+fn revalidation(args: &Args) -> std::process::ExitCode {
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("bench-report: {e}");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(bench_report::revalidation::measure(args.keys)) {
+        Ok(r) if args.json => {
+            println!("{}", serde_json::to_string_pretty(&r).unwrap_or_default());
+            std::process::ExitCode::SUCCESS
+        }
+        Ok(r) => {
+            print!("{}", bench_report::revalidation::render(&r));
+            std::process::ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("bench-report: {e}");
+            std::process::ExitCode::FAILURE
+        }
+    }
 }
 
 fn feed(args: &Args) -> std::process::ExitCode {
@@ -56,6 +87,9 @@ fn main() -> std::process::ExitCode {
     let args = Args::parse();
     if args.feed {
         return feed(&args);
+    }
+    if args.revalidation {
+        return revalidation(&args);
     }
     let report = bench_report::report::Context::new().and_then(|ctx| bench_report::report::build(&ctx, args.runs));
     match report {

@@ -92,7 +92,7 @@ pub struct UnlockRequest {
 impl UnlockRequest {
     /// Name of this message in decoding errors.
     pub const WHAT: &'static str = "unlock request";
-    /// Largest encoded request, in bytes (1,346): every field at its widest, the chain at
+    /// Largest encoded request, in bytes (1,356): every field at its widest, the chain at
     /// [`MAX_CHAIN_BYTES`]. The door's bound when reassembling a request.
     pub const MAX_LEN: usize = 1 + 16 + 16 + 10 + 3 + MAX_CHAIN_BYTES + 33 + 64;
 

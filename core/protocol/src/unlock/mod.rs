@@ -35,7 +35,7 @@
 //! [5..] data, ≥ 1 byte
 //! ```
 //! A message's first frame declares its length; the receiver refuses anything above the bound
-//! for that kind (request 1,346 B, batch 128 KiB, result 10,291 B, challenge 116 B; 160 KiB
+//! for that kind (request 1,356 B, batch 128 KiB, result 10,291 B, challenge 116 B; 160 KiB
 //! for any message) before buffering, and buffers only what actually arrives.
 //!
 //! **DoorChallenge** = `Signed<ChallengeBody>`, signature under `keyway/door-challenge/v1\0`:
