@@ -81,6 +81,24 @@ async fn bad_signature_on_a_key_certificate_is_refused_and_good_state_kept() {
     assert!(unlock(&mut s.wallet, &s.p.garage).granted);
 }
 
+/// The signed time a phone carries to lagging doors is checked like the rest of the answer: a
+/// forged one (which would move every door this phone visits) refuses the whole answer.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_forged_signed_time_is_refused_with_the_whole_answer() {
+    let mut s = setup().await;
+    let held = s.wallet.store().time_statement().unwrap().expect("the enrolment's signed time");
+    let cursor = s.wallet.store().cursor().unwrap();
+    s.proxy.set(with_json(|v| flip_b64(&mut v["time"])));
+    let err = s.wallet.sync().await.unwrap_err();
+    assert!(matches!(err, WalletError::BadSync(BadSync::Signature { what: "signed time", .. })), "{err}");
+    assert_eq!(s.wallet.store().time_statement().unwrap(), Some(held.clone()), "the held one is kept");
+    assert_intact(&mut s, &cursor);
+    s.proxy.set(Tamper::Pass);
+    s.wallet.sync().await.unwrap();
+    let newer = s.wallet.store().time_statement().unwrap().unwrap();
+    assert!(newer.body.time >= held.body.time);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn forged_door_update_batch_is_refused() {
     let mut s = setup().await;

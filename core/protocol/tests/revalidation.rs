@@ -18,7 +18,7 @@ fn synced_at(p: &Property, key_id: u64, person: u64, synced: UnixTime) -> Holder
         PersonId(person),
         device.public(),
         doors(&[DOOR_A, DOOR_B]),
-        window(NOW.saturating_sub_secs(DAY), UnixTime(253_402_300_799)),
+        window(NOW.saturating_sub_secs(30 * DAY), UnixTime(253_402_300_799)),
         KeyFlags { resident: true, may_share: true },
         p.issuer(),
     )

@@ -14,7 +14,7 @@ fn the_walkthrough_runs_the_whole_story_green() {
     assert!(failures.is_empty(), "failed steps: {failures:#?}\nstderr: {stderr}");
     assert!(out.status.success(), "{stderr}");
     assert_eq!(report["passed"], true);
-    assert_eq!(report["steps"].as_array().unwrap().len(), 8);
+    assert_eq!(report["steps"].as_array().unwrap().len(), 9);
 
     let unlocks = report["unlocks"].as_array().unwrap();
     assert!(unlocks.len() >= 12, "{unlocks:#?}");
