@@ -11,6 +11,12 @@ uniffi::setup_scaffolding!("keyway");
 pub mod ble_link;
 pub mod callback_error;
 pub mod discovery;
+#[cfg(feature = "door")]
+pub mod door;
+#[cfg(feature = "door")]
+pub mod door_install;
+#[cfg(feature = "door")]
+pub mod door_session;
 pub mod error;
 pub mod log_sink;
 pub mod observe;
@@ -18,8 +24,6 @@ pub mod options;
 pub mod push_link;
 pub mod records;
 pub mod secure_store;
-#[cfg(feature = "simulator")]
-pub mod simulator;
 pub mod wallet;
 
 pub use ble_link::{BleLink, ForeignLink, GattProfile};
@@ -32,7 +36,8 @@ pub use push_link::PushLink;
 pub use secure_store::SecureStore;
 pub use wallet::Wallet;
 
-/// The Keyway core version these bindings were built from.
+/// The Keyway version these bindings were built from: the workspace's semantic version
+/// (`[workspace.package] version` in the root Cargo.toml), the version every package carries.
 #[uniffi::export]
 pub fn core_version() -> String {
     env!("CARGO_PKG_VERSION").to_string()

@@ -163,6 +163,7 @@ pub enum DenialReason {
     ClockBackwards,
     SeqGap,
     NotRevalidated,
+    RevokedDevice,
 }
 
 /// What an unlock did, from the door's verified receipt (`keyway_wallet::unlock::UnlockReport`).

@@ -87,6 +87,8 @@ fn arb_op() -> impl Strategy<Value = DoorOp> {
         arb_time().prop_map(|now| DoorOp::SetClock { now }),
         arb_time().prop_map(|before| DoorOp::PruneRevocations { before }),
         any::<i16>().prop_map(|minutes| DoorOp::SetUtcOffset { minutes }),
+        (any::<[u8; 8]>(), arb_time())
+            .prop_map(|(d, until)| DoorOp::RevokeDevice { device: keyway_protocol::credential::DeviceId(d), until }),
     ]
 }
 

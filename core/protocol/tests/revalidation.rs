@@ -112,3 +112,31 @@ fn a_guest_key_longer_than_a_year_is_refused() {
     assert!(matches!(err, ChainError::GuestScopeWider { .. }), "{err:?}");
     assert_eq!(keyway_protocol::credential::MAX_GUEST_VALIDITY_SECS, 366 * DAY);
 }
+
+/// A person's lost phone: `RevokeDevice` refuses every key certified for that device and every
+/// guest key it signed, while the same key certified for the person's new phone opens.
+#[test]
+fn a_removed_device_is_refused_with_its_guests_and_the_new_phone_opens() {
+    use keyway_protocol::credential::{DeviceId, DoorOp};
+    let p = Property::new();
+    let mut door = p.door(DOOR_A);
+    let lost = synced_at(&p, 1, 1, NOW);
+    // The same key id, certified for the new phone (device seed 30).
+    let new_device = key(30);
+    let mut body = lost.chain.root().body.clone();
+    body.holder = new_device.public();
+    let new_phone = Holder { chain: KeyChain::resident(Signed::sign(body, &p.authority)), device: new_device };
+    let guest = Property::guest_of(&lost, 9, 60, doors(&[DOOR_A]), window(NOW, NOW.saturating_add_secs(DAY)));
+    let until = NOW.saturating_add_secs(7 * DAY);
+    let removed = DeviceId::of(&lost.device.public().0);
+    let report =
+        door.apply_batch(&p.batch(DOOR_A, 1, vec![vec![DoorOp::RevokeDevice { device: removed, until }]]), NOW);
+    assert_eq!((report.seq_after, report.batch_rejected), (1, None));
+    assert_eq!(door.revocations().device_until(removed), Some(until));
+    assert_eq!(p.unlock(&mut door, &lost, None).outcome.unwrap().denial, Some(DenialReason::RevokedDevice));
+    assert_eq!(p.unlock(&mut door, &guest, None).outcome.unwrap().denial, Some(DenialReason::RevokedDevice));
+    assert!(p.unlock(&mut door, &new_phone, None).outcome.unwrap().granted, "the person's other phone opens");
+    // The entry lapses with the lost phone's freshest certificate.
+    door.observe_time(until.saturating_add_secs(1));
+    assert_eq!(door.revocations().device_until(removed), None);
+}

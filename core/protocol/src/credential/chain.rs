@@ -8,7 +8,7 @@
 use crate::prelude::*;
 
 use super::error::{ChainError, RevokedWhat};
-use super::ids::{AuthorityKeyId, DoorId, DoorSet, KeyId, PersonId};
+use super::ids::{AuthorityKeyId, DeviceId, DoorId, DoorSet, KeyId, PersonId};
 use super::key_cert::{GuestKey, GuestKeyBody, KeyCertBody, KeyCertificate, KeyFlags, Validity};
 use super::keys::PublicKey;
 use super::label;
@@ -62,6 +62,12 @@ pub trait RevocationCheck {
     fn key_revoked(&self, key: KeyId) -> bool;
     /// True if `person` is revoked, and with them every key issued to them.
     fn person_revoked(&self, person: PersonId) -> bool;
+    /// True if `device` was removed: every key certified for it, and every guest key it
+    /// signed, is refused. (Default: no device is revoked.)
+    fn device_revoked(&self, device: DeviceId) -> bool {
+        let _ = device;
+        false
+    }
 }
 
 /// For checks that happen where no revocation set exists (e.g. a phone validating a freshly
@@ -272,6 +278,10 @@ impl KeyChain {
         }
         if revocations.person_revoked(verified.person_id) {
             return Err(ChainError::Revoked(RevokedWhat::Person(verified.person_id)));
+        }
+        let device = DeviceId::of(&self.root().body.holder.0);
+        if revocations.device_revoked(device) {
+            return Err(ChainError::Revoked(RevokedWhat::Device(device)));
         }
         if verified.is_guest && revocations.key_revoked(verified.key_id) {
             return Err(ChainError::Revoked(RevokedWhat::Key(verified.key_id)));

@@ -101,6 +101,14 @@ pub enum DoorOp {
         /// [`super::card`]).
         kind: CardKind,
     },
+    /// Refuse every key certified for `device` and every guest key it signed (a lost phone),
+    /// until `until`: the latest freshness of any certificate issued for that device.
+    RevokeDevice {
+        /// The removed device ([`super::DeviceId::of`] its public key).
+        device: super::DeviceId,
+        /// When the entry may be pruned.
+        until: UnixTime,
+    },
 }
 
 /// Most operations in one update (one manager action, e.g. Revoke All Keys of one person).

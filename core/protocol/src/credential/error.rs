@@ -3,7 +3,7 @@
 
 use crate::prelude::*;
 
-use super::ids::{DoorId, KeyId, PersonId};
+use super::ids::{DeviceId, DoorId, KeyId, PersonId};
 use crate::UnixTime;
 use crate::codec::DecodeError;
 
@@ -15,6 +15,9 @@ pub enum RevokedWhat {
     Key(KeyId),
     /// The person the root key was issued to is revoked, and with them all their keys.
     Person(PersonId),
+    /// The device the root key was certified for was removed (a lost phone), and with it every
+    /// key certified for it and every guest key it signed.
+    Device(DeviceId),
 }
 
 impl core::fmt::Display for RevokedWhat {
@@ -22,6 +25,7 @@ impl core::fmt::Display for RevokedWhat {
         match self {
             RevokedWhat::Key(key) => write!(f, "key {key}"),
             RevokedWhat::Person(person) => write!(f, "person {}", person.0),
+            RevokedWhat::Device(device) => write!(f, "{device}"),
         }
     }
 }

@@ -56,6 +56,28 @@ impl fmt::Display for DoorId {
     }
 }
 
+/// First 8 bytes of SHA-256 over a device public key: how a door names a person's phone it must
+/// refuse (a lost one), whatever keys were certified for it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct DeviceId(pub [u8; 8]);
+
+impl DeviceId {
+    /// The id of the device key `public_key`.
+    pub fn of(public_key: &[u8; 32]) -> Self {
+        let digest = Sha256::digest(public_key);
+        let mut id = [0u8; 8];
+        id.copy_from_slice(&digest[..8]);
+        DeviceId(id)
+    }
+}
+
+impl fmt::Display for DeviceId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "device-")?;
+        self.0.iter().try_for_each(|b| write!(f, "{b:02x}"))
+    }
+}
+
 /// First 8 bytes of SHA-256 over an authority public key: names the issuer in every
 /// certificate so a door can hold several authority keys while one is rotated out.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]

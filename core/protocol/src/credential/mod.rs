@@ -35,7 +35,7 @@ pub use door_update::{DoorOp, DoorUpdate, UpdateBatch, UpdateBatchBody};
 pub use doorcode::{Doorcode, DoorcodeSecret};
 pub use error::{ChainError, RevokedWhat};
 pub use feed::{FeedHello, FeedHelloBody};
-pub use ids::{AuthorityKeyId, CardId, DoorId, DoorSet, KeyId, PersonId};
+pub use ids::{AuthorityKeyId, CardId, DeviceId, DoorId, DoorSet, KeyId, PersonId};
 pub use key_cert::{GuestKey, GuestKeyBody, KeyCertBody, KeyCertificate, KeyFlags, Validity};
 pub use keys::{KeyPair, PublicKey, verify};
 pub use receipt::{ActivityEvent, ActivityRecord, DenialReason, Receipt, ReceiptBody};

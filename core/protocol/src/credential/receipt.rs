@@ -66,6 +66,9 @@ pub enum DenialReason {
     /// The key's certificate is no longer fresh: the holder's phone has not synced within the
     /// property's revalidation window (a guest's key lapses with its host's).
     NotRevalidated,
+    /// The key was certified for a device that was removed (a lost phone), or is a guest key
+    /// that device signed.
+    RevokedDevice,
 }
 
 impl From<&ChainError> for DenialReason {
@@ -80,6 +83,7 @@ impl From<&ChainError> for DenialReason {
             ChainError::NotRevalidated { .. } => DenialReason::NotRevalidated,
             ChainError::Revoked(RevokedWhat::Key(_)) => DenialReason::RevokedKey,
             ChainError::Revoked(RevokedWhat::Person(_)) => DenialReason::RevokedPerson,
+            ChainError::Revoked(RevokedWhat::Device(_)) => DenialReason::RevokedDevice,
             ChainError::SharingNotAllowed { .. } => DenialReason::SharingNotAllowed,
             ChainError::GuestScopeWider { .. } => DenialReason::GuestScopeWider,
             ChainError::ReSharingByGuest => DenialReason::ReSharingByGuest,

@@ -1,7 +1,7 @@
 //! The door's revocation set: keys and persons refused before their expiry.
 
 use crate::UnixTime;
-use crate::credential::{KeyId, PersonId, RevocationCheck};
+use crate::credential::{DeviceId, KeyId, PersonId, RevocationCheck};
 use alloc::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
@@ -11,6 +11,20 @@ use serde::{Deserialize, Serialize};
 pub struct RevocationSet {
     keys: BTreeMap<KeyId, UnixTime>,
     persons: BTreeMap<PersonId, UnixTime>,
+    devices: BTreeMap<DeviceId, UnixTime>,
+}
+
+/// The set's layout in door states of version 1 and 2: keys and persons only.
+#[derive(Default, Serialize, Deserialize)]
+pub(crate) struct RevocationSetV2 {
+    keys: BTreeMap<KeyId, UnixTime>,
+    persons: BTreeMap<PersonId, UnixTime>,
+}
+
+impl From<RevocationSetV2> for RevocationSet {
+    fn from(v: RevocationSetV2) -> Self {
+        RevocationSet { keys: v.keys, persons: v.persons, devices: BTreeMap::new() }
+    }
 }
 
 impl RevocationSet {
@@ -18,7 +32,7 @@ impl RevocationSet {
     ///
     /// [`DoorLimits::revocations`]: super::DoorLimits::revocations
     pub fn len(&self) -> usize {
-        self.keys.len() + self.persons.len()
+        self.keys.len() + self.persons.len() + self.devices.len()
     }
 
     /// True when neither a key nor a person is revoked.
@@ -36,6 +50,19 @@ impl RevocationSet {
     /// person is not revoked.
     pub fn person_until(&self, person: PersonId) -> Option<UnixTime> {
         self.persons.get(&person).copied()
+    }
+
+    /// The time until which `device` stays revoked, or `None` if it is not.
+    pub fn device_until(&self, device: DeviceId) -> Option<UnixTime> {
+        self.devices.get(&device).copied()
+    }
+
+    pub(crate) fn revoke_device(&mut self, device: DeviceId, until: UnixTime, clock: UnixTime) -> bool {
+        insert_max(&mut self.devices, device, until, clock)
+    }
+
+    pub(crate) fn would_add_device(&self, device: DeviceId) -> bool {
+        !self.devices.contains_key(&device)
     }
 
     /// Records a key revocation, keeping the later `until` if the key is already listed.
@@ -60,6 +87,7 @@ impl RevocationSet {
     pub(crate) fn prune_before(&mut self, before: UnixTime) {
         self.keys.retain(|_, until| *until >= before);
         self.persons.retain(|_, until| *until >= before);
+        self.devices.retain(|_, until| *until >= before);
     }
 }
 
@@ -85,5 +113,8 @@ impl RevocationCheck for RevocationSet {
     }
     fn person_revoked(&self, person: PersonId) -> bool {
         self.persons.contains_key(&person)
+    }
+    fn device_revoked(&self, device: DeviceId) -> bool {
+        self.devices.contains_key(&device)
     }
 }

@@ -6,7 +6,7 @@ use crate::prelude::*;
 use super::activity::ActivityLog;
 use super::keypad::AttemptLimiter;
 use super::limits::DoorLimits;
-use super::revocations::RevocationSet;
+use super::revocations::{RevocationSet, RevocationSetV2};
 use crate::UnixTime;
 use crate::codec::{self, DecodeError};
 use crate::credential::{CardId, CardKind, DoorId, PersonId, PropertyCardKey, TrustAnchors, Validity};
@@ -127,7 +127,7 @@ struct DoorStateV1 {
     utc_offset_minutes: i16,
     update_seq: u64,
     clock: UnixTime,
-    revocations: RevocationSet,
+    revocations: RevocationSetV2,
     doorcodes: BTreeMap<u32, DoorcodeSlot>,
     keycards: Vec<KeycardV2>,
     activity: ActivityLog,
@@ -170,7 +170,7 @@ struct DoorStateV2 {
     utc_offset_minutes: i16,
     update_seq: u64,
     clock: UnixTime,
-    revocations: RevocationSet,
+    revocations: RevocationSetV2,
     doorcodes: BTreeMap<u32, DoorcodeSlot>,
     keycards: Vec<KeycardV2>,
     activity: ActivityLog,
@@ -192,7 +192,7 @@ impl DoorStateV2 {
             update_seq: self.update_seq,
             clock: self.clock,
             clock_correction: 0,
-            revocations: self.revocations,
+            revocations: self.revocations.into(),
             doorcodes: self.doorcodes,
             keycards: self.keycards.into_iter().map(KeycardV2::upgrade).collect(),
             activity: self.activity,
@@ -307,7 +307,7 @@ mod tests {
             utc_offset_minutes: s.utc_offset_minutes,
             update_seq: 12,
             clock: now,
-            revocations: s.revocations.clone(),
+            revocations: Default::default(),
             doorcodes: s.doorcodes.clone(),
             keycards: vec![old_card(3)],
             activity: s.activity.clone(),
@@ -375,7 +375,7 @@ mod tests {
             utc_offset_minutes: s.utc_offset_minutes,
             update_seq: 40,
             clock: now,
-            revocations: s.revocations.clone(),
+            revocations: Default::default(),
             doorcodes: s.doorcodes.clone(),
             keycards: vec![old_card(1), old_card(2)],
             activity: s.activity.clone(),

@@ -114,6 +114,7 @@ impl DoorEngine {
         let mut clock = s.clock;
         let mut revoked_keys = BTreeSet::new();
         let mut revoked_persons = BTreeSet::new();
+        let mut revoked_devices = BTreeSet::new();
         // Membership after the ops so far, for every slot and card the update touches.
         let mut slots: BTreeMap<u32, bool> = BTreeMap::new();
         let mut cards: BTreeMap<&CardId, bool> = BTreeMap::new();
@@ -166,6 +167,11 @@ impl DoorEngine {
                         return Err(UpdateRejection::InvalidOperation);
                     }
                 }
+                DoorOp::RevokeDevice { device, until } => {
+                    if *until >= clock && s.revocations.would_add_device(*device) {
+                        revoked_devices.insert(*device);
+                    }
+                }
                 DoorOp::PruneRevocations { .. } => {}
             }
         }
@@ -182,7 +188,8 @@ impl DoorEngine {
                     isize::from(*after) - isize::from(s.keycards.binary_search_by(|k| k.card.cmp(card)).is_ok())
                 })
                 .sum::<isize>();
-        let revocations_after = s.revocations.len() + revoked_keys.len() + revoked_persons.len();
+        let revocations_after =
+            s.revocations.len() + revoked_keys.len() + revoked_persons.len() + revoked_devices.len();
         let limits = &self.limits;
         if revocations_after > limits.revocations
             || slots_after > limits.doorcode_slots as isize
@@ -211,6 +218,9 @@ impl DoorEngine {
             }
             DoorOp::RevokePerson { person, until } => {
                 s.revocations.revoke_person(*person, *until, s.clock);
+            }
+            DoorOp::RevokeDevice { device, until } => {
+                s.revocations.revoke_device(*device, *until, s.clock);
             }
             DoorOp::AddDoorcode { slot, person, validity } => {
                 s.doorcodes.insert(*slot, DoorcodeSlot { person: *person, validity: *validity });

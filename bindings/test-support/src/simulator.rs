@@ -1,11 +1,11 @@
-//! A simulated property for demos and the binding tests (cargo feature `simulator`, never in
-//! an app's release build): an authority that issues guest key offers, and doors running the
-//! real door engine that an app's [`crate::BleLink`] implementation can talk to in place of a
-//! GATT peripheral (notify the frames `connect` and `write` return).
+//! A simulated property for demos and the binding tests (never in an app's library): an
+//! authority that issues guest key offers, and doors running the real door engine that an
+//! app's [`keyway_ffi::BleLink`] implementation can talk to in place of a GATT peripheral
+//! (notify the frames `connect` and `write` return).
 
-use crate::error::{KeywayError, Result};
-use crate::records::{self, ActivityEntry};
 use keyway_api::ProvisionedDoor;
+use keyway_ffi::error::{KeywayError, Result};
+use keyway_ffi::records::{self, ActivityEntry};
 use keyway_protocol::UnixTime;
 use keyway_protocol::credential::{
     AuthorityKeyId, DoorCertBody, DoorCertificate, DoorId, DoorcodeSecret, KeyCertBody, KeyChain, KeyFlags, KeyId,
