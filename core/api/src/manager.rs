@@ -8,8 +8,8 @@ use super::phone::{AccessKind, KeyStatus};
 use super::wire::{B64, Expiry, Secret32};
 use keyway_protocol::UnixTime;
 use keyway_protocol::credential::{
-    ActivityEvent, CardKey, CardKind, DoorCertificate, DoorId, DoorOp, KeyId, PersonId, PropertyCardKey, PublicKey,
-    Validity,
+    ActivityEvent, CardKey, CardKind, DeviceId, DoorCertificate, DoorId, DoorOp, KeyId, PersonId, PropertyCardKey,
+    PublicKey, Validity,
 };
 use serde::{Deserialize, Serialize};
 
@@ -425,6 +425,18 @@ pub struct RevocationResponse {
     /// Keys that ended (the person's own; guest keys fall with their parent at the doors).
     pub revoked_keys: Vec<KeyId>,
     pub updates: Vec<QueuedUpdate>,
+}
+
+/// One of a person's devices (`GET /v1/people/{person_id}/devices`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeviceInfo {
+    pub device_id: u64,
+    /// What the doors call it ([`DeviceId::of`] its public key): a removed device is refused
+    /// by this id.
+    pub device: DeviceId,
+    pub enrolled_at: UnixTime,
+    /// When a manager removed it (a lost phone); its token stopped working then.
+    pub removed_at: Option<UnixTime>,
 }
 
 /// `POST /v1/people/{person_id}/keycards` (Key Management).

@@ -111,6 +111,15 @@ pub struct GuestRefreshResponse {
     pub root: B64<KeyCertificate>,
 }
 
+/// A one-time code that enrols another device of a person: the new phone redeems it as it
+/// would an invite token (`POST /v1/phone/accept`, proving its device key). Only its hash is
+/// stored; it works once, within 15 minutes.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeviceCode {
+    pub code: String,
+    pub expires_at: UnixTime,
+}
+
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AcceptInviteResponse {
     pub credentials: DeviceCredentials,

@@ -144,6 +144,14 @@ impl Wallet {
         String::from_utf8(token).map_err(|_| WalletError::NotEnrolled)
     }
 
+    /// A one-time code that enrols another phone of this wallet's person: the new phone passes
+    /// it to [`Wallet::accept_invite`] within 15 minutes.
+    pub async fn device_code(&mut self) -> Result<keyway_api::DeviceCode> {
+        let client = self.client(None)?;
+        let token = self.device_token()?;
+        Ok(client.device_code(&token).await?)
+    }
+
     /// Whether this wallet has accepted an invite and can reach its backend: the device token
     /// (secure storage) and the backend's address (the store) are both present.
     pub fn is_enrolled(&self) -> Result<bool> {

@@ -1,7 +1,8 @@
 //! A door's state file: one transaction per session or entry, atomic writes, a lock file so
 //! that concurrent `lock-sim` commands on one door take turns.
 
-use keyway_protocol::door::{DoorEngine, DoorProvisioning, DoorState, DoorStateError};
+use keyway_ffi::door_install;
+use keyway_protocol::door::{DoorEngine, DoorProvisioning, DoorStateError};
 use std::fs::{self, File, OpenOptions};
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -18,7 +19,7 @@ pub enum DoorFileError {
     Corrupt { path: PathBuf, source: DoorStateError },
 }
 
-/// The file holding one door's [`DoorState`].
+/// The file holding one door's [`DoorState`](keyway_protocol::door::DoorState).
 #[derive(Clone, Debug)]
 pub struct DoorFile {
     path: PathBuf,
@@ -82,7 +83,7 @@ impl DoorFile {
             return Err(DoorFileError::Exists(self.path.clone()));
         }
         let door = DoorEngine::new(p);
-        self.write(door.state())?;
+        self.write(&door)?;
         Ok(door)
     }
 
@@ -98,7 +99,7 @@ impl DoorFile {
         let _lock = self.lock()?;
         let mut door = self.read()?;
         let out = act(&mut door);
-        self.write(door.state())?;
+        self.write(&door)?;
         Ok(out)
     }
 
@@ -112,14 +113,14 @@ impl DoorFile {
         let mut door = self.read()?;
         let saved: std::cell::RefCell<Option<Vec<u8>>> = std::cell::RefCell::new(None);
         let out = act(&mut door, &|d: &DoorEngine| {
-            let bytes = d.state().to_bytes();
+            let bytes = door_install::state_bytes(d);
             self.write_bytes(&bytes)?;
             *saved.borrow_mut() = Some(bytes);
             Ok(())
         });
         // Written again only if something changed since the save inside the session (a session
         // that ended before it saved, or changed the door afterwards).
-        let bytes = door.state().to_bytes();
+        let bytes = door_install::state_bytes(&door);
         if saved.borrow().as_deref() != Some(&bytes[..]) {
             self.write_bytes(&bytes)?;
         }
@@ -135,13 +136,12 @@ impl DoorFile {
             Err(e) => return Err(self.io(e)),
         };
         let corrupt = |source| DoorFileError::Corrupt { path: self.path.clone(), source };
-        let state = DoorState::from_bytes(&bytes).map_err(corrupt)?;
-        DoorEngine::from_state(state, keyway_protocol::door::DoorLimits::STANDARD).map_err(corrupt)
+        door_install::engine_from_bytes(&bytes).map_err(corrupt)
     }
 
     /// Temporary file, fsync, rename over the old state, fsync the directory.
-    fn write(&self, state: &DoorState) -> Result<(), DoorFileError> {
-        self.write_bytes(&state.to_bytes())
+    fn write(&self, door: &DoorEngine) -> Result<(), DoorFileError> {
+        self.write_bytes(&door_install::state_bytes(door))
     }
 
     fn write_bytes(&self, bytes: &[u8]) -> Result<(), DoorFileError> {

@@ -3,7 +3,8 @@
 //! ([`keyway_link::socket`]), with keypad and card input from the command line.
 //!
 //! - Installation: the door's install data is the JSON Mission Control returns when a door is
-//!   created, checked before anything is written ([`keyway_test_kit::install`]).
+//!   created, checked before anything is written ([`keyway_ffi::door_install`], the door SDK's own
+//!   install path).
 //! - [`door_file`]: the state file. Every session and every keypad or card entry is one
 //!   transaction on it: take the lock, load, act, write atomically (temporary file, fsync,
 //!   rename), release. So a `serve` process and `keypad`/`card` commands share one door safely.

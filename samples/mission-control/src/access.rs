@@ -130,8 +130,12 @@ pub fn add_key(
     let seq = bump_change_seq(tx, manager.property_id)?;
     let flags = KeyFlags { resident: person.resident, may_share: person.may_share };
     let mut key = keys::insert_key(tx, person.id, &doors, validity, flags, seq, now)?;
-    if let Some(holder) = people::device_key(tx, person.id)? {
-        keys::certify(tx, &Authority::load(tx, manager.property_id)?, &mut key, holder, seq, now)?;
+    let devices = crate::devices::live(tx, person.id)?;
+    if !devices.is_empty() {
+        let authority = Authority::load(tx, manager.property_id)?;
+        for device in devices {
+            keys::certify(tx, &authority, &mut key, device, seq, now)?;
+        }
     }
     let mut plan = UpdatePlan::default();
     plan_new_key(tx, &person, &key, &mut plan)?;
@@ -201,7 +205,7 @@ pub fn change_expiry(
     })?;
     let seq = bump_change_seq(tx, manager.property_id)?;
     let authority = Authority::load(tx, manager.property_id)?;
-    let holder = people::device_key(tx, person.id)?;
+    let devices = crate::devices::live(tx, person.id)?;
     let mut plan = UpdatePlan::default();
     let result = match person.access {
         AccessKind::DailyDoorcode => {
@@ -215,15 +219,15 @@ pub fn change_expiry(
         // Later, or no certificate issued yet (the invite is not accepted): same key id.
         AccessKind::AppKey if expiry >= key.validity.expiry || key.certified_until.is_none() => {
             keys::set_expiry(tx, &mut key, expiry, seq)?;
-            if let Some(holder) = holder {
-                keys::certify(tx, &authority, &mut key, holder, seq, now)?;
+            for device in &devices {
+                keys::certify(tx, &authority, &mut key, *device, seq, now)?;
             }
             key
         }
         AccessKind::AppKey => {
             let mut new_key = keys::insert_key(tx, person.id, &key.doors, new_validity, key.flags, seq, now)?;
-            if let Some(holder) = holder {
-                keys::certify(tx, &authority, &mut new_key, holder, seq, now)?;
+            for device in &devices {
+                keys::certify(tx, &authority, &mut new_key, *device, seq, now)?;
             }
             revoke_key(tx, &person, &mut key, Some(new_key.id), &mut plan, seq, now)?;
             new_key

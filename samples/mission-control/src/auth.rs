@@ -93,7 +93,7 @@ pub fn device(tx: &Transaction, bearer: &Bearer) -> AppResult<Device> {
     let row: Option<(i64, i64, i64, Vec<u8>)> = tx
         .query_row(
             "SELECT d.id, d.person_id, p.property_id, d.public_key FROM devices d JOIN people p ON p.id = d.person_id
-             WHERE d.token_hash = ?1",
+             WHERE d.token_hash = ?1 AND d.removed_at IS NULL",
             params![token_hash(&bearer.0)],
             |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
         )

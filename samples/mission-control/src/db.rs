@@ -23,6 +23,8 @@ const SCHEMA_V5: &str = include_str!("schema_v5.sql");
 const SCHEMA_V6: &str = include_str!("schema_v6.sql");
 /// Key certificates fresh for the property's revalidation window.
 const SCHEMA_V7: &str = include_str!("schema_v7.sql");
+/// Several devices per person, a certificate per device, device codes.
+const SCHEMA_V8: &str = include_str!("schema_v8.sql");
 /// The first schema version whose secrets are sealed.
 const SEALED_SINCE: i64 = 4;
 
@@ -35,6 +37,7 @@ fn migrations() -> Migrations<'static> {
         M::up(SCHEMA_V5),
         M::up(SCHEMA_V6),
         M::up(SCHEMA_V7),
+        M::up(SCHEMA_V8),
     ])
 }
 
@@ -44,6 +47,8 @@ pub enum OpenError {
     Sqlite(#[from] rusqlite::Error),
     #[error("cannot migrate the database schema: {0}")]
     Migration(#[from] rusqlite_migration::Error),
+    #[error("the database holds {0} references to rows that do not exist")]
+    Dangling(i64),
     #[error(transparent)]
     SecretKey(#[from] KeyError),
     #[error("the database's secrets are sealed but its key check value is missing or damaged")]
@@ -59,7 +64,6 @@ impl Db {
     pub fn open(path: &Path, key: &SecretKeySource) -> Result<Self, OpenError> {
         let mut conn = Connection::open(path)?;
         conn.pragma_update(None, "journal_mode", "WAL")?;
-        conn.pragma_update(None, "foreign_keys", "ON")?;
         // Overwrite what is deleted or replaced: a clear secret sealed by the migration leaves
         // no copy in free space.
         conn.pragma_update(None, "secure_delete", "ON")?;
@@ -72,7 +76,14 @@ impl Db {
             sealer.open(Purpose::KeyCheck, 0, check).map_err(|_| KeyError::Wrong)?;
         }
         sealed::install(&conn, sealer.clone())?;
+        // Migrations run with foreign keys off (a table rebuild drops a referenced table), as
+        // SQLite prescribes, and are checked for dangling references before any request.
         migrations().to_latest(&mut conn)?;
+        let dangling: i64 = conn.query_row("SELECT count(*) FROM pragma_foreign_key_check", [], |r| r.get(0))?;
+        if dangling > 0 {
+            return Err(OpenError::Dangling(dangling));
+        }
+        conn.pragma_update(None, "foreign_keys", "ON")?;
         let check = Self::key_check(&conn)?.ok_or(OpenError::KeyCheck)?;
         sealer.open(Purpose::KeyCheck, 0, &check).map_err(|_| OpenError::KeyCheck)?;
         Self::ensure_instance_id(&conn)?;

@@ -121,6 +121,9 @@ pub fn refresh(tx: &Transaction, req: GuestRefreshRequest, now: UnixTime) -> App
     if !parent.is_current(now) || people::by_id(tx, parent.person_id)?.deleted_at.is_some() {
         return Err(AppError::gone("the key this guest key was shared from has ended"));
     }
-    let cert = parent.certificate.ok_or_else(|| AppError::gone("the host's key has no certificate yet"))?;
+    // The host's certificate for the very phone that signed this guest key: a removed phone's
+    // guests are not revalidated.
+    let cert = crate::devices::certificate_of_holder(tx, parent.id, parent.person_id, &root.holder)?
+        .ok_or_else(|| AppError::gone("the phone that shared this guest key no longer holds its key"))?;
     Ok(GuestRefreshResponse { root: B64(cert) })
 }

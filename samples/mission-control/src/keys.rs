@@ -18,7 +18,6 @@ pub struct KeyRow {
     pub doors: DoorSet,
     pub validity: Validity,
     pub flags: KeyFlags,
-    pub certificate: Option<KeyCertificate>,
     /// The latest freshness any certificate of this key was issued with (`None`: never
     /// certified, so no door can be shown it).
     pub certified_until: Option<UnixTime>,
@@ -27,35 +26,16 @@ pub struct KeyRow {
 }
 
 const KEY_COLUMNS: &str =
-    "id, person_id, doors, start, expiry, resident, may_share, certificate, revoked_at, replaced_by, certified_until";
+    "id, person_id, doors, start, expiry, resident, may_share, revoked_at, replaced_by, certified_until";
 
 fn key_row(r: &Row) -> rusqlite::Result<RawKey> {
-    Ok((
-        r.get(0)?,
-        r.get(1)?,
-        r.get(2)?,
-        r.get(3)?,
-        r.get(4)?,
-        r.get(5)?,
-        r.get(6)?,
-        r.get(7)?,
-        r.get(8)?,
-        r.get(9)?,
-        r.get(10)?,
-    ))
+    Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?, r.get(6)?, r.get(7)?, r.get(8)?, r.get(9)?))
 }
 
-type RawKey = (i64, i64, String, u64, u64, bool, bool, Option<Vec<u8>>, Option<u64>, Option<i64>, Option<u64>);
+type RawKey = (i64, i64, String, u64, u64, bool, bool, Option<u64>, Option<i64>, Option<u64>);
 
 fn from_raw(raw: RawKey) -> AppResult<KeyRow> {
-    let (id, person_id, doors, start, expiry, resident, may_share, cert, revoked_at, replaced_by, certified_until) =
-        raw;
-    let certificate = match cert {
-        Some(bytes) => {
-            Some(KeyCertificate::from_bytes(&bytes).map_err(|_| AppError::internal("stored certificate is damaged"))?)
-        }
-        None => None,
-    };
+    let (id, person_id, doors, start, expiry, resident, may_share, revoked_at, replaced_by, certified_until) = raw;
     Ok(KeyRow {
         id,
         person_id,
@@ -63,7 +43,6 @@ fn from_raw(raw: RawKey) -> AppResult<KeyRow> {
         validity: Validity::new(UnixTime(start), UnixTime(expiry))
             .ok_or_else(|| AppError::internal("stored window is damaged"))?,
         flags: KeyFlags { resident, may_share },
-        certificate,
         certified_until: certified_until.map(UnixTime),
         revoked_at,
         replaced_by,
@@ -125,14 +104,15 @@ impl KeyRow {
         }
     }
 
-    pub fn entry(&self, now: UnixTime) -> KeyEntry {
+    /// The key as a device's sync shows it, with that device's certificate.
+    pub fn entry(&self, now: UnixTime, certificate: Option<KeyCertificate>) -> KeyEntry {
         KeyEntry {
             key_id: self.key_id(),
             status: self.status(now),
             doors: self.doors.doors().to_vec(),
             validity: self.validity,
             flags: self.flags,
-            certificate: self.certificate.clone().map(B64),
+            certificate: certificate.map(B64),
             replaced_by: self.replaced_by.map(|k| KeyId(k as u64)),
         }
     }
@@ -196,7 +176,6 @@ pub fn insert_key(
         doors: doors.clone(),
         validity,
         flags,
-        certificate: None,
         certified_until: None,
         revoked_at: None,
         replaced_by: None,
@@ -204,15 +183,17 @@ pub fn insert_key(
 }
 
 /// Signs (or re-signs: after a window change, or to revalidate at a sync) the key's
-/// certificate for the device key, fresh for the property's revalidation window from `now`.
+/// certificate for device `device` (its id and public key), fresh for the property's
+/// revalidation window from `now`.
 pub fn certify(
     tx: &Transaction,
     authority: &Authority,
     key: &mut KeyRow,
-    holder: PublicKey,
+    device: (i64, PublicKey),
     seq: i64,
     now: UnixTime,
-) -> AppResult<()> {
+) -> AppResult<KeyCertificate> {
+    let (device_id, holder) = device;
     let body = KeyCertBody::new(
         key.key_id(),
         PersonId(key.person_id as u64),
@@ -227,20 +208,39 @@ pub fn certify(
     let cert = KeyCertificate::sign(body, &authority.key);
     let certified_until = key.certified_until.map_or(fresh, |t| t.max(fresh));
     tx.execute(
-        "UPDATE keys SET certificate = ?1, changed_seq = ?2, certified_until = ?3 WHERE id = ?4",
-        params![cert.to_bytes(), seq, certified_until.0.min(i64::MAX as u64) as i64, key.id],
+        "INSERT INTO key_certificates (key_id, device_id, certificate) VALUES (?1, ?2, ?3)
+         ON CONFLICT (key_id, device_id) DO UPDATE SET certificate = excluded.certificate",
+        params![key.id, device_id, cert.to_bytes()],
     )?;
-    key.certificate = Some(cert);
+    tx.execute(
+        "UPDATE keys SET changed_seq = ?1, certified_until = ?2 WHERE id = ?3",
+        params![seq, certified_until.0.min(i64::MAX as u64) as i64, key.id],
+    )?;
     key.certified_until = Some(certified_until);
-    Ok(())
+    Ok(cert)
 }
 
-/// Whether a sync at `now` should re-issue the key's certificate: it has none (never
-/// certified, or an old format), or it has lost more than [`REISSUE_SLACK_SECS`] of the
-/// freshness a new one would get (so a phone syncing often is not re-signed every time).
-pub fn needs_revalidation(key: &KeyRow, authority: &Authority, now: UnixTime) -> bool {
+/// The key's certificate for device `device_id`, if one was issued.
+pub fn certificate_for(tx: &Transaction, key_id: i64, device_id: i64) -> AppResult<Option<KeyCertificate>> {
+    let bytes: Option<Vec<u8>> = tx
+        .query_row(
+            "SELECT certificate FROM key_certificates WHERE key_id = ?1 AND device_id = ?2",
+            params![key_id, device_id],
+            |r| r.get(0),
+        )
+        .optional()?;
+    bytes
+        .map(|b| KeyCertificate::from_bytes(&b).map_err(|_| AppError::internal("stored certificate is damaged")))
+        .transpose()
+}
+
+/// Whether a sync at `now` should re-issue `cert` (the key's certificate for the syncing
+/// device): there is none (never certified, or an old format), or it has lost more than
+/// [`REISSUE_SLACK_SECS`] of the freshness a new one would get (so a phone syncing often is not
+/// re-signed every time).
+pub fn needs_revalidation(key: &KeyRow, cert: Option<&KeyCertificate>, authority: &Authority, now: UnixTime) -> bool {
     let wanted = now.saturating_add_secs(authority.revalidation_secs).min(key.validity.expiry);
-    match &key.certificate {
+    match cert {
         None => true,
         Some(cert) => cert.body.fresh_until.saturating_add_secs(REISSUE_SLACK_SECS) < wanted,
     }

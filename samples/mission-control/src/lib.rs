@@ -18,6 +18,7 @@ mod access;
 mod auth;
 mod cards;
 mod db;
+mod devices;
 mod error;
 mod extract;
 mod feed;

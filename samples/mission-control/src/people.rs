@@ -92,18 +92,6 @@ pub fn has_device(tx: &Transaction, person_id: i64) -> AppResult<bool> {
     Ok(tx.query_row("SELECT EXISTS (SELECT 1 FROM devices WHERE person_id = ?1)", params![person_id], |r| r.get(0))?)
 }
 
-pub fn device_key(tx: &Transaction, person_id: i64) -> AppResult<Option<keyway_protocol::credential::PublicKey>> {
-    let key: Option<Vec<u8>> = tx
-        .query_row("SELECT public_key FROM devices WHERE person_id = ?1", params![person_id], |r| r.get(0))
-        .optional()?;
-    match key {
-        None => Ok(None),
-        Some(k) => Ok(Some(keyway_protocol::credential::PublicKey(
-            <[u8; 32]>::try_from(k.as_slice()).map_err(|_| AppError::internal("stored device key is damaged"))?,
-        ))),
-    }
-}
-
 // ---- keycards -----------------------------------------------------------------------------
 
 #[derive(Clone, Debug)]

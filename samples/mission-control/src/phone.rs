@@ -25,8 +25,16 @@ pub const ACCEPT_RETRY_SECS: u64 = 10 * 60;
 
 pub fn accept(tx: &Transaction, req: AcceptInviteRequest, now: UnixTime) -> AppResult<AcceptInviteResponse> {
     let device_key: PublicKey = req.device_key.0;
-    let person = people::by_token_hash(tx, &auth::token_hash(req.invite_token.trim()))?
-        .ok_or_else(|| AppError::not_found("unknown invite token"))?;
+    let token = req.invite_token.trim();
+    // An invite token, or a device code that enrols another phone of a person (spent here; a
+    // refusal below rolls it back with everything else).
+    let (person, another_device) = match people::by_token_hash(tx, &auth::token_hash(token))? {
+        Some(person) => (person, false),
+        None => match crate::devices::redeem(tx, token, now)? {
+            Some(person) => (person, true),
+            None => return Err(AppError::not_found("unknown invite token or device code")),
+        },
+    };
     if person.deleted_at.is_some() {
         return Err(AppError::gone("this invite was withdrawn"));
     }
@@ -40,8 +48,12 @@ pub fn accept(tx: &Transaction, req: AcceptInviteRequest, now: UnixTime) -> AppR
         return Err(AppError::unauthorized("the proof of the device key does not verify for this invite"));
     }
     let token = auth::new_token("dev");
-    let device_id = enroll(tx, &person, device_key, &auth::token_hash(&token), now)?;
-    let sync = build_sync(tx, &person, None, now)?;
+    let device_id = if another_device {
+        enroll_another(tx, &person, device_key, &auth::token_hash(&token), now)?
+    } else {
+        enroll(tx, &person, device_key, &auth::token_hash(&token), now)?
+    };
+    let sync = build_sync(tx, &person, device_id, None, now)?;
     Ok(AcceptInviteResponse {
         credentials: DeviceCredentials {
             property_id: person.property_id as u64,
@@ -64,9 +76,12 @@ fn enroll(
     now: UnixTime,
 ) -> AppResult<i64> {
     let existing: Option<(i64, Vec<u8>, u64)> = tx
-        .query_row("SELECT id, public_key, created_at FROM devices WHERE person_id = ?1", params![person.id], |r| {
-            Ok((r.get(0)?, r.get(1)?, r.get(2)?))
-        })
+        .query_row(
+            "SELECT id, public_key, created_at FROM devices WHERE person_id = ?1 AND removed_at IS NULL
+             ORDER BY (public_key = ?2) DESC, id LIMIT 1",
+            params![person.id, device_key.0.to_vec()],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+        )
         .optional()?;
     match existing {
         Some((id, key, accepted_at)) if key == device_key.0 => {
@@ -76,8 +91,48 @@ fn enroll(
             tx.execute("UPDATE devices SET token_hash = ?1 WHERE id = ?2", params![token_hash, id])?;
             Ok(id)
         }
-        Some(_) => Err(AppError::conflict("this invite was already accepted on another device")),
+        Some(_) => Err(AppError::conflict(
+            "this invite was already accepted on another device: add this phone with a device code",
+        )),
         None => new_device(tx, person, device_key, token_hash, now),
+    }
+}
+
+/// Another device of the person, enrolled with a device code: a new device certifies the
+/// person's keys; a device the person already has (the same key again) gets a fresh token.
+fn enroll_another(
+    tx: &Transaction,
+    person: &PersonRow,
+    device_key: PublicKey,
+    token_hash: &[u8],
+    now: UnixTime,
+) -> AppResult<i64> {
+    if person.deleted_at.is_some() {
+        return Err(AppError::gone("this person was deleted"));
+    }
+    let existing: Option<i64> = tx
+        .query_row(
+            "SELECT id FROM devices WHERE person_id = ?1 AND public_key = ?2 AND removed_at IS NULL",
+            params![person.id, device_key.0.to_vec()],
+            |r| r.get(0),
+        )
+        .optional()?;
+    match existing {
+        Some(id) => {
+            tx.execute("UPDATE devices SET token_hash = ?1 WHERE id = ?2", params![token_hash, id])?;
+            Ok(id)
+        }
+        None => {
+            let removed: bool = tx.query_row(
+                "SELECT count(*) > 0 FROM devices WHERE person_id = ?1 AND public_key = ?2",
+                params![person.id, device_key.0.to_vec()],
+                |r| r.get(0),
+            )?;
+            if removed {
+                return Err(AppError::conflict("this device was removed: enrol the phone with a new device key"));
+            }
+            new_device(tx, person, device_key, token_hash, now)
+        }
     }
 }
 
@@ -97,7 +152,7 @@ fn new_device(
     let authority = Authority::load(tx, person.property_id)?;
     for mut key in keys::keys_of_person(tx, person.id)? {
         if key.is_live() {
-            keys::certify(tx, &authority, &mut key, device_key, seq, now)?;
+            keys::certify(tx, &authority, &mut key, (id, device_key), seq, now)?;
         }
     }
     history::forget_token(tx, person.id, Forget::Used)?;
@@ -107,7 +162,7 @@ fn new_device(
 pub fn sync(tx: &Transaction, device: &Device, req: SyncRequest, now: UnixTime) -> AppResult<SyncResponse> {
     let person = people::by_id(tx, device.person_id)?;
     revalidate(tx, &person, device, now)?;
-    build_sync(tx, &person, req.cursor.as_deref(), now)
+    build_sync(tx, &person, device.id, req.cursor.as_deref(), now)
 }
 
 /// A sync is the phone's revalidation: every key of the person that is live and not expired
@@ -119,16 +174,19 @@ fn revalidate(tx: &Transaction, person: &PersonRow, device: &Device, now: UnixTi
         return Ok(());
     }
     let authority = Authority::load(tx, person.property_id)?;
-    let due: Vec<_> = keys::keys_of_person(tx, person.id)?
-        .into_iter()
-        .filter(|k| k.is_current(now) && keys::needs_revalidation(k, &authority, now))
-        .collect();
+    let mut due = Vec::new();
+    for key in keys::keys_of_person(tx, person.id)?.into_iter().filter(|k| k.is_current(now)) {
+        let cert = keys::certificate_for(tx, key.id, device.id)?;
+        if keys::needs_revalidation(&key, cert.as_ref(), &authority, now) {
+            due.push(key);
+        }
+    }
     if due.is_empty() {
         return Ok(());
     }
     let seq = bump_change_seq(tx, person.property_id)?;
     for mut key in due {
-        keys::certify(tx, &authority, &mut key, PublicKey(device.public_key), seq, now)?;
+        keys::certify(tx, &authority, &mut key, (device.id, PublicKey(device.public_key)), seq, now)?;
     }
     Ok(())
 }
@@ -146,7 +204,14 @@ fn cursor_seq(cursor: Option<&str>, instance: &str, current: i64) -> Option<i64>
     (inst == instance && (0..=current).contains(&seq)).then_some(seq)
 }
 
-fn build_sync(tx: &Transaction, person: &PersonRow, cursor: Option<&str>, now: UnixTime) -> AppResult<SyncResponse> {
+/// What device `device_id` of `person` is told: its own certificates of the person's keys.
+fn build_sync(
+    tx: &Transaction,
+    person: &PersonRow,
+    device_id: i64,
+    cursor: Option<&str>,
+    now: UnixTime,
+) -> AppResult<SyncResponse> {
     let current = change_seq(tx, person.property_id)?;
     let instance = instance_id(tx)?;
     let since = cursor_seq(cursor, &instance, current);
@@ -186,7 +251,10 @@ fn build_sync(tx: &Transaction, person: &PersonRow, cursor: Option<&str>, now: U
         access: person.access,
         person_deleted: person.deleted_at.is_some(),
         trust_anchors: vec![B64(authority.public())],
-        keys: changed_keys.iter().map(|k| k.entry(now)).collect(),
+        keys: changed_keys
+            .iter()
+            .map(|k| Ok(k.entry(now, keys::certificate_for(tx, k.id, device_id)?)))
+            .collect::<AppResult<_>>()?,
         guest_keys: changed_guests.iter().map(|g| g.entry(now)).collect(),
         revocations,
         doors,

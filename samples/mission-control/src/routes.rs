@@ -43,6 +43,10 @@ pub fn router(app: App) -> Router {
         .route("/v1/people/{id}", get(get_person).delete(delete_person))
         .route("/v1/people/{id}/keys", post(add_key))
         .route("/v1/people/{id}/revoke-all", post(revoke_all))
+        .route("/v1/people/{id}/devices", get(list_devices))
+        .route("/v1/people/{id}/devices/{device_id}", axum::routing::delete(remove_device))
+        .route("/v1/people/{id}/device-codes", post(device_code_for_person))
+        .route("/v1/phone/device-codes", post(device_code_for_self))
         .route("/v1/people/{id}/keycards", post(add_keycard))
         .route("/v1/people/{id}/keycards/{card}", axum::routing::delete(remove_keycard))
         .route("/v1/keys/{key_id}", patch(change_expiry).delete(delete_key))
@@ -323,6 +327,34 @@ async fn upload_receipts(
     ApiJson(req): ApiJson<UploadReceiptsRequest>,
 ) -> AppResult<Json<UploadReceiptsResponse>> {
     as_device(&app, bearer, move |tx, d, now| receipts::upload(tx, Uploader::of_device(d), req, now)).await
+}
+
+async fn list_devices(
+    State(app): State<App>,
+    bearer: Bearer,
+    ApiPath(id): ApiPath<u64>,
+) -> AppResult<Json<Vec<DeviceInfo>>> {
+    as_manager(&app, bearer, move |tx, m, _| crate::devices::list(tx, m, id)).await
+}
+
+async fn remove_device(
+    State(app): State<App>,
+    bearer: Bearer,
+    ApiPath((id, device_id)): ApiPath<(u64, u64)>,
+) -> AppResult<Json<RevocationResponse>> {
+    as_manager(&app, bearer, move |tx, m, now| crate::devices::remove(tx, m, id, device_id, now)).await
+}
+
+async fn device_code_for_person(
+    State(app): State<App>,
+    bearer: Bearer,
+    ApiPath(id): ApiPath<u64>,
+) -> AppResult<Json<DeviceCode>> {
+    as_manager(&app, bearer, move |tx, m, now| crate::devices::code_from_manager(tx, m, id, now)).await
+}
+
+async fn device_code_for_self(State(app): State<App>, bearer: Bearer) -> AppResult<Json<DeviceCode>> {
+    as_device(&app, bearer, |tx, d, now| crate::devices::code_from_device(tx, d, now)).await
 }
 
 async fn refresh_guest_key(

@@ -4,9 +4,9 @@
 use super::error::SyncError;
 use super::retry::RetryPolicy;
 use crate::{
-    AcceptInviteRequest, AcceptInviteResponse, ApiError, B64, DoorcodesResponse, ErrorCode, GuestRefreshRequest,
-    GuestRefreshResponse, RegisterGuestKeyRequest, RegisterGuestKeyResponse, SyncRequest, SyncResponse,
-    UploadReceiptsRequest, UploadReceiptsResponse,
+    AcceptInviteRequest, AcceptInviteResponse, ApiError, B64, DeviceCode, DoorcodesResponse, ErrorCode,
+    GuestRefreshRequest, GuestRefreshResponse, RegisterGuestKeyRequest, RegisterGuestKeyResponse, SyncRequest,
+    SyncResponse, UploadReceiptsRequest, UploadReceiptsResponse,
 };
 use keyway_protocol::UnixTime;
 use keyway_protocol::credential::{KeyChain, KeyPair, Receipt};
@@ -165,6 +165,12 @@ impl SyncClient {
     ) -> Result<GuestRefreshResponse, SyncError> {
         let body = GuestRefreshRequest::signed(chain, guest_device, now);
         self.call(Method::POST, "/v1/guest-keys/refresh", None, Some(&body)).await
+    }
+
+    /// A one-time code that enrols another phone of this device's person (redeemed with
+    /// [`SyncClient::accept_invite`] on the new phone).
+    pub async fn device_code(&self, device_token: &str) -> Result<DeviceCode, SyncError> {
+        self.call::<(), _>(Method::POST, "/v1/phone/device-codes", Some(device_token), None).await
     }
 
     /// Today's doorcodes of a doorcode holder (token from the welcome message).

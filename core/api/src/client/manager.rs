@@ -175,6 +175,22 @@ impl ManagerClient {
         self.call::<(), _>(Method::DELETE, &format!("/v1/keys/{}", key.0), None).await
     }
 
+    /// A one-time code that enrols another phone of `person` (Key Management).
+    pub async fn device_code(&self, person: PersonId) -> Result<DeviceCode> {
+        self.call::<(), _>(Method::POST, &format!("/v1/people/{}/device-codes", person.0), None).await
+    }
+
+    /// The person's devices, removed ones included.
+    pub async fn devices(&self, person: PersonId) -> Result<Vec<DeviceInfo>> {
+        self.get(&format!("/v1/people/{}/devices", person.0)).await
+    }
+
+    /// Removes a lost device (Key Management): refused at once by Mission Control and, through a
+    /// `RevokeDevice` update, at the doors.
+    pub async fn remove_device(&self, person: PersonId, device_id: u64) -> Result<RevocationResponse> {
+        self.call::<(), _>(Method::DELETE, &format!("/v1/people/{}/devices/{device_id}", person.0), None).await
+    }
+
     pub async fn revoke_all_keys(&self, person: PersonId) -> Result<RevocationResponse> {
         self.call::<(), _>(Method::POST, &format!("/v1/people/{}/revoke-all", person.0), None).await
     }

@@ -1,0 +1,255 @@
+"""A door controller written in Python on the door SDK (door_support.py: a file store, an
+actuator), provisioned from the reference backend's answer and unlocked by residents' wallets
+in the same process: a grant, an update-carrying unlock whose receipt shows the applied seq,
+a denial, a failed save that withholds the result, a keypad code, a card, and provisioning
+that is checked before anything is written."""
+
+import asyncio
+import json
+import urllib.request
+
+import pytest
+
+import keyway
+from backend import MissionControl, binary
+from door_support import FileDoorStore, QueueDoorLink, RecordingActuator, WalletToDoorLink, python_door
+from support import DictStore
+
+
+@pytest.fixture
+def backend(tmp_path):
+    mc = MissionControl(binary(), str(tmp_path / "mc.db"))
+    try:
+        mc.create_property()
+        yield mc
+    finally:
+        mc.stop()
+
+
+def resident(backend, name, doors):
+    _, token = backend.invite(name, doors)
+    wallet = keyway.Wallet.open_in_memory(DictStore())
+    asyncio.run(wallet.accept_invite(backend.base_url, token))
+    return wallet
+
+
+def carry_removal(backend, door_id):
+    """A person removed by the manager: the offline door needs a door update. Returns the
+    person's wallet (which has not synced since) and the update's seq."""
+    person, token = backend.invite("Bo", [door_id])
+    bo = keyway.Wallet.open_in_memory(DictStore())
+    asyncio.run(bo.accept_invite(backend.base_url, token))
+    backend.call("DELETE", f"/v1/people/{person}")
+    [task] = backend.json("GET", f"/v1/door-updates?door_id={door_id}&state=pending")
+    return bo, task
+
+
+def test_a_resident_unlocks_the_python_door_and_the_grant_opens_it(backend, tmp_path):
+    door, store, actuator = python_door(backend.create_door("Lobby"), tmp_path)
+    assert store.saves == 1, "the install is saved before the door is used"
+    door_id = door.door_id()
+    ana = resident(backend, "Ana", [door_id])
+
+    advert = ana.parse_advertisement(door.scan_response(), -50)
+    assert (advert.door_id, advert.door_name, advert.can_open) == (door_id, "Lobby", True)
+    assert ana.parse_advertisement(door.advertisement(), None).seq_hint == 0
+
+    link = WalletToDoorLink(door, mtu=185)
+    result = asyncio.run(ana.unlock(door_id, link))
+
+    assert result.granted and result.denial is None and not result.updates_carried
+    [key] = ana.keys()
+    [opened] = actuator.opened
+    assert isinstance(opened.activity.event, keyway.Activity.APP_UNLOCK)
+    assert opened.activity.event.key_id == key.key_id and not opened.activity.event.guest
+    assert all(len(f) <= 182 for f in link.door_link.sent)
+    finished = link.progress[-1]
+    assert isinstance(finished, keyway.SessionProgress.FINISHED)
+    assert finished.report.entry == opened and finished.report.seq_after == 0
+    assert link.conn.is_over() and link.door_errors == []
+    [receipt] = ana.receipts()
+    assert receipt.door_id == door_id and [a.seq for a in receipt.activity] == [opened.activity.seq]
+
+    # The door's log is on disk: a restarted door remembers the entry.
+    restarted = keyway.DoorController.restore(store, RecordingActuator())
+    assert [a.seq for a in restarted.activity()] == [opened.activity.seq]
+    assert restarted.status().activity_head == 1
+
+
+def test_an_unlock_carrying_an_update_is_receipted_at_its_seq_and_the_removed_person_is_denied(backend, tmp_path):
+    door, store, actuator = python_door(backend.create_door("Lobby"), tmp_path)
+    door_id = door.door_id()
+    ana = resident(backend, "Ana", [door_id])
+    bo, task = carry_removal(backend, door_id)
+    asyncio.run(ana.sync())
+    [pending] = ana.pending_updates()
+    assert ana.parse_advertisement(door.scan_response(), None).carries_updates
+
+    saves = store.saves
+    link = WalletToDoorLink(door, mtu=23)
+    result = asyncio.run(ana.unlock(door_id, link))
+
+    assert result.granted and result.updates_carried
+    assert (result.seq_before, result.seq_after) == (0, pending.last_seq)
+    [receipt] = ana.receipts()
+    assert receipt.applied_seq == pending.last_seq == task["seq"]
+    assert ana.pending_updates() == []
+    # The lock opened on the decision, before the batch came and the state was saved.
+    assert actuator.saves_at_open == [saves]
+    decided = [p for p in link.progress if isinstance(p, keyway.SessionProgress.DECIDED)]
+    assert len(decided) == 1 and decided[0].entry.granted
+    report = link.progress[-1].report
+    assert (report.seq_before, report.seq_after, report.rejected_updates) == (0, pending.last_seq, [])
+    assert door.update_seq() == pending.last_seq and store.saved_seq() == pending.last_seq
+    assert door.status().revocations >= 1
+    assert ana.parse_advertisement(door.advertisement(), None).seq_hint == pending.last_seq
+
+    uploaded = asyncio.run(ana.upload())
+    assert uploaded.updates_confirmed == 1
+    assert backend.json("GET", f"/v1/door-updates?door_id={door_id}&state=pending") == []
+
+    # Bo's phone has not synced since he was removed: it still offers his key, the door
+    # refuses it (a decision, not an error) and its receipt comes back all the same.
+    denied = asyncio.run(bo.unlock(door_id, WalletToDoorLink(door)))
+    assert not denied.granted
+    assert denied.denial in (keyway.DenialReason.REVOKED_PERSON, keyway.DenialReason.REVOKED_DEVICE)
+    assert len(actuator.opened) == 1, "a denial does not open the lock"
+    event = door.activity()[-1].event
+    assert isinstance(event, keyway.Activity.APP_DENIED) and event.reason == denied.denial
+    assert len(bo.receipts()) == 1
+
+
+def test_a_failed_save_withholds_the_result_and_a_restarted_door_takes_the_update_again(backend, tmp_path):
+    door, store, actuator = python_door(backend.create_door("Lobby"), tmp_path)
+    door_id = door.door_id()
+    ana = resident(backend, "Ana", [door_id])
+    carry_removal(backend, door_id)
+    asyncio.run(ana.sync())
+    [pending] = ana.pending_updates()
+
+    store.fail_saves = 1
+    link = WalletToDoorLink(door, mtu=247)
+    with pytest.raises((keyway.KeywayError.LinkDisconnected, keyway.KeywayError.LinkTimeout)):
+        asyncio.run(ana.unlock(door_id, link))
+
+    [error] = link.door_errors
+    assert isinstance(error, keyway.DoorError.Storage) and "no space left" in str(error)
+    assert link.door_link.disconnects == 1 and link.conn.is_over()
+    # The decision stands (the lock opened on it); the result and its receipt never left.
+    assert len(actuator.opened) == 1
+    assert not any(isinstance(p, keyway.SessionProgress.FINISHED) for p in link.progress)
+    assert ana.receipts() == [] and ana.pending_updates() == [pending]
+    assert store.saved_seq() == 0, "nothing was promised, and nothing of the batch is on disk"
+
+    # Power cut: the door restarts from its store. The phone still carries the update.
+    restarted, actuator = keyway.DoorController.restore(store, RecordingActuator(store)), None
+    assert restarted.update_seq() == 0
+    result = asyncio.run(ana.unlock(door_id, WalletToDoorLink(restarted)))
+    assert result.granted and result.updates_carried and result.seq_after == pending.last_seq
+    [receipt] = ana.receipts()
+    assert receipt.applied_seq == pending.last_seq
+    assert store.saved_seq() == pending.last_seq
+
+
+def doorcode_of(backend, name, door_id):
+    """Invites a doorcode holder; returns today's code at `door_id` (what their welcome
+    message's link shows them)."""
+    resp = backend.json(
+        "POST",
+        "/v1/invites",
+        {
+            "name": name,
+            "contact": f"{name.lower()}@example.test",
+            "access": "daily_doorcode",
+            "keys": [{"doors": [door_id], "expiry": "never"}],
+        },
+    )
+    person = resp["person"]["person_id"]
+    [token] = [m["token"] for m in backend.json("GET", "/v1/outbox") if m["person_id"] == person]
+    req = urllib.request.Request(backend.base_url + "/v1/doorcodes")
+    req.add_header("Authorization", f"Bearer {token}")
+    with urllib.request.urlopen(req, timeout=15) as r:
+        codes = json.loads(r.read().decode())["codes"]
+    [entry] = [c for c in codes if c["door_id"] == door_id]
+    return person, entry["code"]
+
+
+def test_a_keypad_code_opens_after_the_entry_is_saved_and_cards_are_read(backend, tmp_path):
+    door, store, actuator = python_door(backend.create_door("Lobby"), tmp_path)
+    door_id = door.door_id()
+    ana = resident(backend, "Ana", [door_id])
+    person, code = doorcode_of(backend, "Dee", door_id)
+    # The doorcode slot reaches the offline door with Ana's next unlock.
+    asyncio.run(ana.sync())
+    assert asyncio.run(ana.unlock(door_id, WalletToDoorLink(door))).updates_carried
+    assert door.status().doorcode_slots != []
+    opened_by_app = len(actuator.opened)
+
+    wrong = str((int(code) + 1) % 10**10).zfill(10)
+    refused = door.enter_doorcode(wrong)
+    assert not refused.granted and refused.denial == keyway.DenialReason.UNKNOWN_CREDENTIAL
+    assert len(actuator.opened) == opened_by_app
+
+    saves = store.saves
+    entry = door.enter_doorcode(code)
+    assert entry.granted and entry.denial is None
+    assert isinstance(entry.activity.event, keyway.Activity.DOORCODE_ENTRY)
+    assert entry.activity.event.person_id == person
+    assert actuator.opened[-1] == entry
+    assert actuator.saves_at_open[-1] == saves + 1, "the entry was saved before the lock opened"
+
+    # A door that cannot save does not admit codes: its guess count would not survive a restart.
+    store.fail_saves = 1
+    with pytest.raises(keyway.DoorError.Storage):
+        door.enter_doorcode(code)
+    assert actuator.opened[-1] == entry and len(actuator.opened) == opened_by_app + 1
+
+    card = door.present_keycard(bytes.fromhex("04a1b2c3d4"))
+    assert isinstance(card, keyway.CardOutcome.DECIDED)
+    assert not card.entry.granted and card.entry.denial == keyway.DenialReason.UNKNOWN_CREDENTIAL
+    assert isinstance(card.entry.activity.event, keyway.Activity.KEYCARD_DENIED)
+    unreadable = door.present_keycard(b"\x01")
+    assert unreadable.entry.denial == keyway.DenialReason.MALFORMED
+
+
+def test_provisioning_is_checked_and_a_door_is_never_replaced(backend, tmp_path):
+    answer = backend.create_door("Lobby")
+    other = json.loads(backend.create_door("Garage"))
+
+    tampered = json.loads(answer)
+    tampered["door_certificate"] = other["door_certificate"]
+    store = FileDoorStore(tmp_path / "door.state")
+    with pytest.raises(keyway.DoorError.InvalidProvisioning) as e:
+        keyway.DoorController.provision(json.dumps(tampered), store, RecordingActuator())
+    assert "another door or another key" in str(e.value)
+    with pytest.raises(keyway.DoorError.InvalidProvisioning):
+        keyway.DoorController.provision("{}", store, RecordingActuator())
+    with pytest.raises(keyway.DoorError.NotProvisioned):
+        keyway.DoorController.restore(store, RecordingActuator())
+    assert store.saves == 0
+
+    door = keyway.DoorController.provision(answer, store, RecordingActuator())
+    with pytest.raises(keyway.DoorError.AlreadyProvisioned) as e:
+        keyway.DoorController.provision(json.dumps(other), store, RecordingActuator())
+    assert str(door.door_id()) in str(e.value)
+    assert keyway.DoorController.restore(store, RecordingActuator()).door_public_key() == door.door_public_key()
+
+    with open(store.path, "r+b") as f:
+        f.write(b"\xff\xff\xff")
+    with pytest.raises(keyway.DoorError.StateUnreadable):
+        keyway.DoorController.restore(store, RecordingActuator())
+
+
+def test_garbled_frames_end_the_session_and_nothing_more_is_taken(backend, tmp_path):
+    door, store, _ = python_door(backend.create_door("Lobby"), tmp_path)
+    link = QueueDoorLink()
+    conn = door.connect(link, 23)
+    assert 1 <= len(link.sent) and all(len(f) <= 20 for f in link.sent), "the challenge, in 20-byte frames"
+    with pytest.raises(keyway.DoorError.Session):
+        conn.frame_received(b"\xff" * 20)
+    assert link.disconnects == 1 and conn.is_over()
+    with pytest.raises(keyway.DoorError.SessionOver):
+        conn.frame_received(b"\x01" * 20)
+    conn.disconnected()
+    assert link.disconnects == 1
+    assert door.activity() == [], "a session that never decided logs nothing"
