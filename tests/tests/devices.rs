@@ -50,7 +50,10 @@ async fn a_new_phone_enrols_with_a_code_and_removing_the_lost_one_refuses_it_at_
     let devices = p.manager.devices(person).await.unwrap();
     let removed = p.manager.remove_device(person, devices[0].device_id).await.unwrap();
     assert!(
-        removed.updates.iter().all(|u| matches!(u.ops.as_slice(), [DoorOp::RevokeDevice { device, .. }] if *device == devices[0].device)),
+        removed
+            .updates
+            .iter()
+            .all(|u| matches!(u.ops.as_slice(), [DoorOp::RevokeDevice { device, .. }] if *device == devices[0].device)),
         "{:?}",
         removed.updates
     );

@@ -5,8 +5,8 @@ import io.keyway.core.CallbackException
 import io.keyway.core.KeyState
 import io.keyway.core.KeywayException
 import io.keyway.core.LogLevel
-import io.keyway.core.SimulatedDoor
-import io.keyway.core.SimulatedProperty
+import io.keyway.testsupport.SimulatedDoor
+import io.keyway.testsupport.SimulatedProperty
 import io.keyway.core.Wallet
 import io.keyway.core.frameCapacity
 import io.keyway.core.gattProfile
@@ -169,6 +169,7 @@ fun main() {
         }
     }
 
+    packageTests(suite)
     concurrencyTests(suite)
     errorTests(suite)
     streamTests(suite, tmp)

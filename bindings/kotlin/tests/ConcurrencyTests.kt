@@ -2,8 +2,8 @@ package io.keyway.tests
 
 import io.keyway.core.KeywayException
 import io.keyway.core.NetworkOptions
-import io.keyway.core.SimulatedDoor
-import io.keyway.core.SimulatedProperty
+import io.keyway.testsupport.SimulatedDoor
+import io.keyway.testsupport.SimulatedProperty
 import io.keyway.core.UnlockOptions
 import io.keyway.core.Wallet
 import java.time.Duration

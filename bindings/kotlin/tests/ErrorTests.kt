@@ -2,7 +2,7 @@ package io.keyway.tests
 
 import io.keyway.core.KeyInfo
 import io.keyway.core.KeywayException
-import io.keyway.core.SimulatedProperty
+import io.keyway.testsupport.SimulatedProperty
 import io.keyway.core.UnlockOptions
 import io.keyway.core.Wallet
 import java.time.Duration

@@ -7,8 +7,8 @@ import io.keyway.core.KeyState
 import io.keyway.core.KeywayException
 import io.keyway.core.Proximity
 import io.keyway.core.PushLink
-import io.keyway.core.SimulatedDoor
-import io.keyway.core.SimulatedProperty
+import io.keyway.testsupport.SimulatedDoor
+import io.keyway.testsupport.SimulatedProperty
 import io.keyway.core.UnlockEvent
 import io.keyway.core.Wallet
 import io.keyway.core.doorAdvertisement

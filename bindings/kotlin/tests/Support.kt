@@ -5,7 +5,7 @@ import io.keyway.core.CallbackException
 import io.keyway.core.LogRecord
 import io.keyway.core.LogSink
 import io.keyway.core.SecureStore
-import io.keyway.core.SimulatedDoor
+import io.keyway.testsupport.SimulatedDoor
 
 /** Secrets in a map, standing in for the Android Keystore. */
 class MapStore : SecureStore {

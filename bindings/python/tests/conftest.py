@@ -1,11 +1,17 @@
-"""Loads the generated `keyway` module (scripts/test-bindings generates it and copies the
-built library next to it; KEYWAY_PY_BINDINGS points there)."""
+"""The binding tests run against the installed packages, never the source tree:
+scripts/test-bindings installs the `keyway` wheel (scripts/package builds it) into a fresh
+virtual environment, with the `keyway_test_support` module (the simulator's binding, a library
+of its own) beside it, and runs pytest from that environment. Nothing here touches sys.path."""
 
-import os
-import sys
+import importlib.util
 
-_GENERATED = os.environ.get(
-    "KEYWAY_PY_BINDINGS",
-    os.path.join(os.path.dirname(__file__), "..", "generated"),
-)
-sys.path.insert(0, os.path.abspath(_GENERATED))
+import pytest
+
+
+def pytest_configure(config):
+    for module in ("keyway", "keyway_test_support"):
+        if importlib.util.find_spec(module) is None:
+            raise pytest.UsageError(
+                f"the {module} package is not installed in this Python ({config.invocation_params.dir}); "
+                "run the binding tests with scripts/test-bindings, which installs the packages"
+            )

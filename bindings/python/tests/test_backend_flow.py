@@ -7,6 +7,7 @@ import asyncio
 import pytest
 
 import keyway
+import keyway_test_support
 from backend import MissionControl, binary
 from support import DictStore, SimulatedDoorLink
 
@@ -23,7 +24,7 @@ def backend(tmp_path):
 
 def test_invite_sync_unlock_carry_update_and_upload(backend, tmp_path):
     provisioning = backend.create_door("Lobby")
-    door = keyway.SimulatedDoor.provisioned(provisioning)
+    door = keyway_test_support.SimulatedDoor.provisioned(provisioning)
     door_id = door.door_id()
     _, token = backend.invite("Ana", [door_id], may_share=True)
 
@@ -78,7 +79,7 @@ def test_invite_sync_unlock_carry_update_and_upload(backend, tmp_path):
 
 
 def test_revoked_key_shows_revoked_and_no_longer_opens(backend):
-    door = keyway.SimulatedDoor.provisioned(backend.create_door("Gym"))
+    door = keyway_test_support.SimulatedDoor.provisioned(backend.create_door("Gym"))
     person, token = backend.invite("Cy", [door.door_id()])
     wallet = keyway.Wallet.open_in_memory(DictStore())
     asyncio.run(wallet.accept_invite(backend.base_url, token))

@@ -12,13 +12,14 @@ import time
 import pytest
 
 import keyway
+import keyway_test_support
 from support import BlackHole, DictStore, SilentDoorLink, SimulatedDoorLink, enrolled_store
 
 UTC = dt.timezone.utc
 
 
 def guest_wallet(store=None):
-    prop = keyway.SimulatedProperty()
+    prop = keyway_test_support.SimulatedProperty()
     lobby = prop.add_door(7, "Lobby")
     wallet = keyway.Wallet.open_in_memory(store or DictStore())
     now = dt.datetime.now(UTC)

@@ -8,6 +8,7 @@ import datetime as dt
 import pytest
 
 import keyway
+import keyway_test_support
 from backend import MissionControl, binary
 from support import DictStore, SimulatedDoorLink
 
@@ -23,7 +24,7 @@ def guest_wallet(prop, doors):
 
 
 def test_parse_advertisement_names_the_door_and_what_this_wallet_can_do_there():
-    prop = keyway.SimulatedProperty()
+    prop = keyway_test_support.SimulatedProperty()
     lobby = prop.add_door(7, "Lobby")
     prop.add_door(8, "Garage")
     wallet = guest_wallet(prop, [7])
@@ -59,7 +60,7 @@ def test_the_advertisement_says_when_this_phone_carries_updates_for_the_door(tmp
     mc = MissionControl(binary(), str(tmp_path / "mc.db"))
     try:
         mc.create_property()
-        door = keyway.SimulatedDoor.provisioned(mc.create_door("Lobby"))
+        door = keyway_test_support.SimulatedDoor.provisioned(mc.create_door("Lobby"))
         door_id = door.door_id()
         _, token = mc.invite("Ana", [door_id])
         wallet = keyway.Wallet.open_in_memory(DictStore())
@@ -78,7 +79,7 @@ def test_the_advertisement_says_when_this_phone_carries_updates_for_the_door(tmp
 
 
 def test_another_door_is_wrong_door_and_an_impostor_is_still_not_trusted():
-    prop = keyway.SimulatedProperty()
+    prop = keyway_test_support.SimulatedProperty()
     prop.add_door(7, "Lobby")
     garage = prop.add_door(8, "Garage")
     wallet = guest_wallet(prop, [7])
@@ -89,6 +90,6 @@ def test_another_door_is_wrong_door_and_an_impostor_is_still_not_trusted():
     assert link.sent == [], "nothing was sent to the other door"
 
     # A peripheral claiming to be door 7 without its key: not trusted, as before.
-    impostor = keyway.SimulatedProperty().add_door(7, "Lobby")
+    impostor = keyway_test_support.SimulatedProperty().add_door(7, "Lobby")
     with pytest.raises(keyway.KeywayError.DoorNotTrusted):
         asyncio.run(wallet.unlock(7, SimulatedDoorLink(impostor)))

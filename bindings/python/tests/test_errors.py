@@ -9,6 +9,7 @@ import re
 import pytest
 
 import keyway
+import keyway_test_support
 from support import DictStore, SilentDoorLink, SimulatedDoorLink
 
 UTC = dt.timezone.utc
@@ -16,7 +17,7 @@ ROOT = os.path.join(os.path.dirname(__file__), "..", "..")
 
 
 def test_errors_carry_their_human_message():
-    prop = keyway.SimulatedProperty()
+    prop = keyway_test_support.SimulatedProperty()
     lobby = prop.add_door(7, "Lobby")
     garage = prop.add_door(8, "Garage")
     wallet = keyway.Wallet.open_in_memory(DictStore())
@@ -41,7 +42,7 @@ def test_errors_carry_their_human_message():
 
 
 def test_a_silent_door_times_out_with_a_message():
-    prop = keyway.SimulatedProperty()
+    prop = keyway_test_support.SimulatedProperty()
     prop.add_door(7, "Lobby")
     wallet = keyway.Wallet.open_in_memory(DictStore())
     now = dt.datetime.now(UTC)

@@ -8,6 +8,7 @@ import datetime as dt
 import pytest
 
 import keyway
+import keyway_test_support
 from support import DictStore, SimulatedDoorLink
 
 UTC = dt.timezone.utc
@@ -19,7 +20,7 @@ def now():
 
 @pytest.fixture
 def property_with_doors():
-    prop = keyway.SimulatedProperty()
+    prop = keyway_test_support.SimulatedProperty()
     lobby = prop.add_door(7, "Lobby")
     garage = prop.add_door(8, "Garage")
     return prop, lobby, garage
@@ -113,7 +114,7 @@ def test_key_for_one_door_does_not_unlock_another(property_with_doors):
 
 def test_a_door_that_is_not_the_certified_one_is_not_trusted(property_with_doors):
     prop, lobby, _ = property_with_doors
-    impostor_property = keyway.SimulatedProperty()
+    impostor_property = keyway_test_support.SimulatedProperty()
     impostor = impostor_property.add_door(7, "Fake lobby")
     wallet, offer = guest_wallet(prop, [7])
     wallet.accept_guest_key(offer)

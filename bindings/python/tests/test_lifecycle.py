@@ -7,6 +7,7 @@ import asyncio
 import pytest
 
 import keyway
+import keyway_test_support
 from backend import MissionControl, binary
 from support import DictStore
 
@@ -17,7 +18,7 @@ def enrolled(tmp_path):
     mc = MissionControl(binary(), str(tmp_path / "mc.db"))
     try:
         mc.create_property()
-        door_id = keyway.SimulatedDoor.provisioned(mc.create_door("Lobby")).door_id()
+        door_id = keyway_test_support.SimulatedDoor.provisioned(mc.create_door("Lobby")).door_id()
         _, token = mc.invite("Ana", [door_id])
         store = DictStore()
         db = str(tmp_path / "ana.db")

@@ -9,6 +9,7 @@ import time
 import pytest
 
 import keyway
+import keyway_test_support
 from backend import MissionControl, binary
 from support import DictStore, SimulatedDoorLink
 
@@ -55,7 +56,7 @@ def enrolled(backend, name, doors):
 
 
 def test_the_key_observer_sees_a_revocation_after_sync(backend):
-    door = keyway.SimulatedDoor.provisioned(backend.create_door("Gym"))
+    door = keyway_test_support.SimulatedDoor.provisioned(backend.create_door("Gym"))
     wallet = enrolled(backend, "Cy", [door.door_id()])
     listener = Keys()
     subscription = wallet.subscribe_keys(listener)
@@ -80,7 +81,7 @@ def test_the_key_observer_sees_a_revocation_after_sync(backend):
 
 
 def test_a_shortened_key_is_replaced_not_revoked(backend):
-    door = keyway.SimulatedDoor.provisioned(backend.create_door("Pool"))
+    door = keyway_test_support.SimulatedDoor.provisioned(backend.create_door("Pool"))
     wallet = enrolled(backend, "Di", [door.door_id()])
     [key] = wallet.keys()
     listener = Keys()
@@ -100,7 +101,7 @@ def test_a_shortened_key_is_replaced_not_revoked(backend):
 
 
 def test_a_failed_sync_is_a_sync_need_and_the_next_one_clears_it(backend):
-    door = keyway.SimulatedDoor.provisioned(backend.create_door("Roof"))
+    door = keyway_test_support.SimulatedDoor.provisioned(backend.create_door("Roof"))
     wallet = enrolled(backend, "Ed", [door.door_id()])
     listener = Keys()
     subscription = wallet.subscribe_keys(listener)  # noqa: F841 (held: dropping it unsubscribes)
@@ -116,7 +117,7 @@ def test_a_failed_sync_is_a_sync_need_and_the_next_one_clears_it(backend):
 
 
 def test_progress_of_a_granted_unlock_delivering_updates_and_of_a_denied_one(backend):
-    door = keyway.SimulatedDoor.provisioned(backend.create_door("Lobby"))
+    door = keyway_test_support.SimulatedDoor.provisioned(backend.create_door("Lobby"))
     door_id = door.door_id()
     ana = enrolled(backend, "Ana", [door_id])
     bo = enrolled(backend, "Bo", [door_id])
@@ -148,7 +149,7 @@ def test_progress_of_a_granted_unlock_delivering_updates_and_of_a_denied_one(bac
 
 
 def test_a_failed_unlock_reports_its_category():
-    prop = keyway.SimulatedProperty()
+    prop = keyway_test_support.SimulatedProperty()
     prop.add_door(7, "Lobby")
     other = prop.add_door(8, "Garage")
     wallet = keyway.Wallet.open_in_memory(DictStore())

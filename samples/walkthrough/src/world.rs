@@ -54,6 +54,8 @@ pub(crate) enum Resident {
     Ann,
     Bob,
     Gus,
+    /// Bob's second phone, enrolled with a device code after the first is lost.
+    BobsNewPhone,
 }
 
 impl Resident {
@@ -63,6 +65,7 @@ impl Resident {
             Resident::Ann => "Ann",
             Resident::Bob => "Bob",
             Resident::Gus => "Gus",
+            Resident::BobsNewPhone => "Bob (new phone)",
         }
     }
 }
@@ -151,6 +154,7 @@ pub(crate) struct World {
     ann: Option<Phone>,
     bob: Option<Phone>,
     gus: Option<Phone>,
+    bob_new: Option<Phone>,
 }
 
 impl World {
@@ -166,6 +170,7 @@ impl World {
             ann: None,
             bob: None,
             gus: None,
+            bob_new: None,
         }
     }
 
@@ -228,6 +233,7 @@ impl World {
             Resident::Ann => &mut self.ann,
             Resident::Bob => &mut self.bob,
             Resident::Gus => &mut self.gus,
+            Resident::BobsNewPhone => &mut self.bob_new,
         };
         *slot = Some(phone);
     }
@@ -237,6 +243,7 @@ impl World {
             Resident::Ann => self.ann.as_ref(),
             Resident::Bob => self.bob.as_ref(),
             Resident::Gus => self.gus.as_ref(),
+            Resident::BobsNewPhone => self.bob_new.as_ref(),
         }
         .ok_or_else(|| no_phone(who))
     }
@@ -246,6 +253,7 @@ impl World {
             Resident::Ann => self.ann.as_mut(),
             Resident::Bob => self.bob.as_mut(),
             Resident::Gus => self.gus.as_mut(),
+            Resident::BobsNewPhone => self.bob_new.as_mut(),
         }
         .ok_or_else(|| no_phone(who))
     }
@@ -469,6 +477,7 @@ pub(crate) fn ops_text(ops: &[DoorOp]) -> String {
                 format!("AddKeycard({kind}, tag {}…)", tag_prefix(card.as_slice()))
             }
             DoorOp::RemoveKeycard { card } => format!("RemoveKeycard(tag {}…)", tag_prefix(card.as_slice())),
+            DoorOp::RevokeDevice { device, .. } => format!("RevokeDevice({device})"),
             other => format!("{other:?}"),
         })
         .collect::<Vec<_>>()

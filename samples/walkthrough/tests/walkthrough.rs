@@ -14,7 +14,7 @@ fn the_walkthrough_runs_the_whole_story_green() {
     assert!(failures.is_empty(), "failed steps: {failures:#?}\nstderr: {stderr}");
     assert!(out.status.success(), "{stderr}");
     assert_eq!(report["passed"], true);
-    assert_eq!(report["steps"].as_array().unwrap().len(), 9);
+    assert_eq!(report["steps"].as_array().unwrap().len(), 10);
 
     let unlocks = report["unlocks"].as_array().unwrap();
     assert!(unlocks.len() >= 12, "{unlocks:#?}");
@@ -44,7 +44,8 @@ fn the_narrative_ends_with_the_summary_table() {
         "== 8. Activity",
         "== 9. A door whose clock runs slow",
         "corrected by +",
-        "Steps passed: 9/9",
+        "== 10. A lost phone",
+        "Steps passed: 10/10",
         "round trip",
         "The walkthrough passed.",
     ] {

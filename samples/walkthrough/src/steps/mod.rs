@@ -2,6 +2,7 @@
 //! produces something a later step needs returns it, and [`tell`] hands it on: the doors from
 //! step 1, Ann and Bob from step 2, Cleo from step 3.
 
+mod s10_lost_phone;
 mod s1_property;
 mod s2_invite;
 mod s3_doorcode;
@@ -33,9 +34,10 @@ pub(crate) async fn tell(w: &mut World) -> Option<()> {
     w.step(7, "Delete a person", async |w| w.delete_person(&doors, &cleo).await).await?;
     w.step(8, "Activity from the offline doors", async |w| w.activity(&doors).await).await?;
     w.step(9, "A door whose clock runs slow", async |w| w.door_clock(&doors, &residents).await).await?;
+    w.step(10, "A lost phone", async |w| w.lost_phone(&doors, &residents).await).await?;
     if let Err(f) = w.collect_updates(&doors).await {
         w.report.steps.push(StepReport {
-            number: 10,
+            number: 11,
             title: "collect the door-update tasks".into(),
             failure: Some(f.0),
             ..Default::default()
