@@ -146,8 +146,7 @@ async fn another_propertys_answer_is_refused() {
     assert!(matches!(err, WalletError::BadSync(BadSync::AnchorsReplaced)), "{err}");
     assert_intact(&mut s, &cursor);
 
-    // Our own authority listed beside a foreign one does not smuggle in foreign certificates
-    // either: a key certified for another device is refused.
+    // Our own authority listed beside a foreign one does not smuggle the foreign one in.
     let ours = s.wallet.store().anchors().unwrap();
     let ours: Vec<String> =
         ours.keys().map(|k| B64(*k)).map(|k| serde_json::to_value(k).unwrap().as_str().unwrap().to_string()).collect();
@@ -155,7 +154,38 @@ async fn another_propertys_answer_is_refused() {
     v["trust_anchors"].as_array_mut().unwrap().extend(ours.into_iter().map(serde_json::Value::String));
     s.proxy.set(Tamper::Replay(serde_json::to_vec(&v).unwrap()));
     let err = s.wallet.sync().await.unwrap_err();
-    assert!(matches!(err, WalletError::BadSync(BadSync::NotOurKey(_))), "{err}");
+    assert!(matches!(err, WalletError::BadSync(BadSync::AnchorAdded)), "{err}");
+    assert_intact(&mut s, &cursor);
+}
+
+/// An answer that keeps the property's authority key and adds one of the attacker's used to
+/// make the wallet trust the added key, and with it a door certificate for an impostor's door
+/// key under a real door's id. Trust is never widened by an answer now.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_answer_cannot_add_an_authority_key_and_with_it_an_impostor_door() {
+    use keyway_protocol::credential::{AuthorityKeyId, DoorCertBody, DoorCertificate, KeyPair, Signed};
+    let mut s = setup().await;
+    let front = s.p.front.id;
+    let held = s.wallet.store().door_cert(front).unwrap().expect("the front door's certificate").1;
+    let attacker = KeyPair::generate();
+    let impostor = KeyPair::generate();
+    let forged: DoorCertificate =
+        Signed::sign(DoorCertBody::new(front, impostor.public(), AuthorityKeyId::of(&attacker.public().0)), &attacker);
+    let attacker_anchor = serde_json::to_value(B64(attacker.public())).unwrap();
+    let forged_json = serde_json::to_value(B64(forged)).unwrap();
+    let cursor = s.wallet.store().cursor().unwrap();
+    s.proxy.set(with_json(move |v| {
+        v["trust_anchors"].as_array_mut().unwrap().push(attacker_anchor.clone());
+        for door in v["doors"].as_array_mut().unwrap() {
+            if door["door_id"] == serde_json::json!(front.0) {
+                door["certificate"] = forged_json.clone();
+            }
+        }
+    }));
+    let err = s.wallet.sync().await.unwrap_err();
+    assert!(matches!(err, WalletError::BadSync(BadSync::AnchorAdded)), "{err}");
+    assert_eq!(s.wallet.store().door_cert(front).unwrap().unwrap().1, held, "the real door's certificate stays");
+    assert_eq!(s.wallet.store().anchors().unwrap().keys().count(), 1);
     assert_intact(&mut s, &cursor);
 }
 

@@ -17,6 +17,8 @@ pub enum BadSync {
     WeakAnchor,
     #[error("the backend's authority keys share none with the ones this wallet trusts (another property?)")]
     AnchorsReplaced,
+    #[error("the backend's answer adds an authority key this wallet does not trust, with no rotation statement")]
+    AnchorAdded,
     #[error("{what} for {subject} does not verify: {error}")]
     Signature { what: &'static str, subject: String, error: ChainError },
     #[error("key {0} is certified for another device")]
@@ -46,6 +48,12 @@ pub fn verify_sync(
     let mut trusted_any = trusted.keys().peekable();
     if trusted_any.peek().is_some() && !trusted.keys().any(|t| anchors.keys().any(|a| a == t)) {
         return Err(BadSync::AnchorsReplaced);
+    }
+    // Once enrolled, trust is never widened by an answer: one shared key would otherwise carry
+    // in another, and with it certificates of an impostor door. (An authority key is replaced
+    // only through a rotation statement signed by the current one, which no answer carries yet.)
+    if trusted.keys().next().is_some() && anchors.keys().any(|a| !trusted.keys().any(|t| t == a)) {
+        return Err(BadSync::AnchorAdded);
     }
 
     let mut changes =
