@@ -308,6 +308,13 @@ pub struct SyncSummary {
     pub server_time: SystemTime,
 }
 
+/// A one-time code that enrols another phone of the person (`device_code`).
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+pub struct DeviceCode {
+    pub code: String,
+    pub expires_at: SystemTime,
+}
+
 /// What a guest's revalidation did (`refresh_guest_keys`), per offered key.
 #[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
 pub struct GuestRefreshSummary {

@@ -263,6 +263,14 @@ impl Wallet {
         Ok(summary.into())
     }
 
+    /// A one-time code (valid 15 minutes) that enrols another phone of this person: show it on
+    /// this phone and enter it on the new one, which passes it to `accept_invite` in place of an
+    /// invite token. Returns the code and when it expires.
+    pub async fn device_code(&self) -> Result<crate::records::DeviceCode> {
+        let code = logged(self.shared.device_code().await.map_err(KeywayError::from))?;
+        Ok(crate::records::DeviceCode { code: code.code, expires_at: crate::records::to_system_time(code.expires_at) })
+    }
+
     /// For a guest: revalidates every guest key this phone was offered with the host's backend
     /// (named in the offer), so it keeps opening doors as long as the host keeps syncing. Call
     /// it when online, like `sync`; it needs no account.

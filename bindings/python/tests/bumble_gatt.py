@@ -107,6 +107,9 @@ class DoorPeripheral:
         self.progress = []
         self.door_errors = []
         self._active = {}
+        self.connections = set()
+        self.idle = asyncio.Event()
+        self.idle.set()
         self.request = gatt.Characteristic(
             REQUEST,
             gatt.Characteristic.Properties.WRITE_WITHOUT_RESPONSE | gatt.Characteristic.Properties.WRITE,
@@ -136,7 +139,15 @@ class DoorPeripheral:
             advertising_data=self.advertising_data(), advertising_interval_min=20, advertising_interval_max=20
         )
 
+    async def ready(self):
+        """Waits until the last phone is gone, then advertises again (a peripheral stops
+        advertising when a central connects)."""
+        await asyncio.wait_for(self.idle.wait(), GATT_OP_SECS)
+        await self.advertise()
+
     def _on_connection(self, connection):
+        self.connections.add(connection)
+        self.idle.clear()
         connection.on(connection.EVENT_DISCONNECTION, lambda reason: self._on_disconnection(connection))
 
     def _on_subscription(self, connection, notify_enabled, indicate_enabled):
@@ -162,6 +173,9 @@ class DoorPeripheral:
             link.finished = True
 
     def _on_disconnection(self, connection):
+        self.connections.discard(connection)
+        if not self.connections:
+            self.idle.set()
         active = self._active.pop(connection, None)
         if active is not None:
             conn, link = active

@@ -147,9 +147,13 @@ impl Wallet {
     /// A one-time code that enrols another phone of this wallet's person: the new phone passes
     /// it to [`Wallet::accept_invite`] within 15 minutes.
     pub async fn device_code(&mut self) -> Result<keyway_api::DeviceCode> {
-        let client = self.client(None)?;
-        let token = self.device_token()?;
+        let (client, token) = self.begin_device_code()?;
         Ok(client.device_code(&token).await?)
+    }
+
+    /// What [`Wallet::device_code`]'s request needs, taken under the wallet's lock.
+    pub fn begin_device_code(&mut self) -> Result<(SyncClient, String)> {
+        Ok((self.client(None)?, self.device_token()?))
     }
 
     /// Whether this wallet has accepted an invite and can reach its backend: the device token

@@ -140,6 +140,13 @@ impl SharedWallet {
         summary
     }
 
+    /// A one-time code that enrols another phone of this wallet's person
+    /// ([`Wallet::device_code`]), asked without the wallet's lock.
+    pub async fn device_code(&self) -> Result<keyway_api::DeviceCode> {
+        let (client, token) = self.with(|w| w.begin_device_code())?;
+        Ok(client.device_code(&token).await?)
+    }
+
     /// A guest's revalidation ([`Wallet::refresh_guest_keys`]), the requests made without the
     /// wallet's lock.
     pub async fn refresh_guest_keys(&self) -> Result<crate::guest_refresh::GuestRefreshSummary> {
