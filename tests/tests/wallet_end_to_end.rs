@@ -246,3 +246,28 @@ async fn a_receipt_the_backend_refuses_is_set_aside_and_the_others_go_through() 
     let again = ivy.upload().await.unwrap();
     assert_eq!((again.receipts_uploaded, again.receipts_refused), (0, 0));
 }
+
+/// A wallet that belongs to one property asks what an invite is for before accepting it: an
+/// invite of another property is refused on the phone and stays unspent for the wallet it was
+/// meant for (it used to be bound to this device, then refused, and so burnt).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_invite_of_another_property_is_refused_before_it_is_spent() {
+    let dir = tempfile::tempdir().unwrap();
+    let backend = Backend::start(dir.path()).await;
+    let elm = property(&backend).await;
+    let (_, t) = backend.invite(&elm.manager, app_invite("Ann", &[elm.front.id], None, None, false)).await;
+    let mut ann = phone(dir.path(), "ann");
+    ann.accept_invite(&backend.base, &t).await.unwrap();
+
+    let oak = backend.create_property("Oak Row").await;
+    let gate = oak.create_door("Gate", false).await.unwrap();
+    let (_, oak_token) = backend.invite(&oak, app_invite("Ann at Oak Row", &[gate.door_id], None, None, false)).await;
+    let err = ann.accept_invite(&backend.base, &oak_token).await.unwrap_err();
+    assert!(matches!(&err, keyway_wallet::WalletError::OtherProperty { property } if property == "Oak Row"), "{err}");
+    assert!(err.to_string().contains("it was not used"), "{err}");
+    assert!(unlock(&mut ann, &elm.front).granted, "the wallet keeps its own property");
+    // The invite is still good for a wallet of its own.
+    let mut other = phone(dir.path(), "ann-oak");
+    other.accept_invite(&backend.base, &oak_token).await.unwrap();
+    assert_eq!(other.keys_at(keyway_api::clock::now()).unwrap().len(), 1);
+}

@@ -107,6 +107,8 @@ class DoorPeripheral:
         self.progress = []
         self.door_errors = []
         self._active = {}
+        self.writes = 0
+        self._wrote = threading.Condition()
         self.connections = set()
         self.idle = asyncio.Event()
         self.idle.set()
@@ -158,13 +160,29 @@ class DoorPeripheral:
         self._active[connection] = (conn, link)
         self.sessions.append(link)
 
+    def decided(self):
+        return any(isinstance(p, keyway.SessionProgress.DECIDED) for p in self.progress)
+
+    def wait_for_writes(self, n, timeout=GATT_OP_SECS):
+        """Waits (from another thread than the loop's) until the door took `n` writes."""
+        with self._wrote:
+            self._wrote.wait_for(lambda: self.writes >= n, timeout)
+
     def _on_write(self, connection, value):
+        try:
+            self._take(connection, bytes(value))
+        finally:
+            with self._wrote:
+                self.writes += 1
+                self._wrote.notify_all()
+
+    def _take(self, connection, value):
         active = self._active.get(connection)
         if active is None:
             return
         conn, link = active
         try:
-            progress = conn.frame_received(bytes(value))
+            progress = conn.frame_received(value)
         except keyway.DoorError as e:
             self.door_errors.append(e)
             return
@@ -194,7 +212,10 @@ class PhoneLink(keyway.BleLink):
         self.notifications = queue.Queue()
         self.gone = threading.Event()
         self.written = []
-        self.drop_after_writes = None
+        # Test hooks: `pace(n)` waits until the door took the first n writes; `cut_when()`
+        # true before a write cuts the connection instead (the phone walks out of range).
+        self.pace = None
+        self.cut_when = None
         self.disconnects = 0
         connection.on(connection.EVENT_DISCONNECTION, lambda reason: self._gone())
 
@@ -216,8 +237,9 @@ class PhoneLink(keyway.BleLink):
         assert len(frame) <= self.mtu() - 3, "the wallet wrote a frame larger than one ATT packet"
         if self.gone.is_set():
             raise keyway.CallbackError.LinkDisconnected()
-        if self.drop_after_writes is not None and len(self.written) >= self.drop_after_writes:
-            # The phone walks out of range mid-exchange.
+        if self.pace is not None:
+            self.pace(len(self.written))
+        if self.cut_when is not None and self.cut_when():
             self._run(self.connection.disconnect())
             raise keyway.CallbackError.LinkDisconnected()
         try:

@@ -1,5 +1,6 @@
-//! The door feed: what an internet-connected door and Mission Control exchange. The door
-//! proves its door key on a fresh challenge, then long-polls its update log (the same signed
+//! What a door reads from Mission Control: its installation ([`ProvisionedDoor`], the answer
+//! to the manager's `POST /v1/doors`), and the door feed, what an internet-connected door and
+//! Mission Control exchange. The door proves its door key on a fresh challenge, then long-polls its update log (the same signed
 //! batches phones carry: one log, one seq) and posts its own receipts.
 //!
 //! 1. `POST /v1/door-feed/challenge` [`FeedChallengeRequest`] → [`FeedChallengeResponse`]
@@ -12,11 +13,40 @@
 //! 4. `POST /v1/door-feed/receipts` [`crate::UploadReceiptsRequest`] →
 //!    [`crate::UploadReceiptsResponse`]: receipts of this door only
 
-use crate::{B64, WireBytes};
+use crate::{B64, Secret32, WireBytes};
 use keyway_protocol::UnixTime;
 use keyway_protocol::codec::DecodeError;
-use keyway_protocol::credential::{DoorId, FeedHello, TimeStatement, UpdateBatch};
+use keyway_protocol::credential::{
+    DoorCertificate, DoorId, FeedHello, PropertyCardKey, PublicKey, TimeStatement, UpdateBatch,
+};
 use serde::{Deserialize, Serialize};
+
+// ---- installation ------------------------------------------------------------------------
+
+/// Everything a door is installed with. The secrets appear in this response only; the backend
+/// keeps the door's public key (in its certificate), the doorcode secret (to tell doorcode
+/// holders their code) and the property's card key (to issue secure keycards), but never the
+/// door's signing key.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProvisionedDoor {
+    pub door_id: DoorId,
+    pub name: String,
+    pub online: bool,
+    pub door_certificate: B64<DoorCertificate>,
+    /// Seed of the door's Ed25519 key (`KeyPair::from_secret`).
+    pub door_secret_key: B64<Secret32>,
+    /// The door's doorcode secret (`DoorcodeSecret::new`).
+    pub doorcode_secret: B64<Secret32>,
+    /// The property's card key (`PropertyCardKey::new`), from which the door derives each
+    /// secure keycard's own key to check its answer. Absent in answers from before secure
+    /// keycards: such a door reads UID-only cards alone.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub card_key: Option<B64<PropertyCardKey>>,
+    pub trust_anchors: Vec<B64<PublicKey>>,
+    pub utc_offset_minutes: i16,
+}
+
+// ---- the feed -----------------------------------------------------------------------------
 
 /// Longest a feed poll is held open by the server.
 pub const MAX_FEED_WAIT_SECS: u32 = 30;

@@ -5,11 +5,10 @@
 //! manager's own. Ids of another property answer 404 as if they did not exist.
 
 use super::phone::{AccessKind, KeyStatus};
-use super::wire::{B64, Expiry, Secret32};
+use super::wire::{B64, Expiry};
 use keyway_protocol::UnixTime;
 use keyway_protocol::credential::{
-    ActivityEvent, CardKey, CardKind, DeviceId, DoorCertificate, DoorId, DoorOp, KeyId, PersonId, PropertyCardKey,
-    PublicKey, Validity,
+    ActivityEvent, CardKey, CardKind, DeviceId, DoorId, DoorOp, KeyId, PersonId, PublicKey, Validity,
 };
 use serde::{Deserialize, Serialize};
 
@@ -45,28 +44,7 @@ pub struct CreateDoorRequest {
     pub online: bool,
 }
 
-/// Everything a door is installed with. The secrets appear in this response only; the backend
-/// keeps the door's public key (in its certificate), the doorcode secret (to tell doorcode
-/// holders their code) and the property's card key (to issue secure keycards), but never the
-/// door's signing key.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ProvisionedDoor {
-    pub door_id: DoorId,
-    pub name: String,
-    pub online: bool,
-    pub door_certificate: B64<DoorCertificate>,
-    /// Seed of the door's Ed25519 key (`KeyPair::from_secret`).
-    pub door_secret_key: B64<Secret32>,
-    /// The door's doorcode secret (`DoorcodeSecret::new`).
-    pub doorcode_secret: B64<Secret32>,
-    /// The property's card key (`PropertyCardKey::new`), from which the door derives each
-    /// secure keycard's own key to check its answer. Absent in answers from before secure
-    /// keycards: such a door reads UID-only cards alone.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub card_key: Option<B64<PropertyCardKey>>,
-    pub trust_anchors: Vec<B64<PublicKey>>,
-    pub utc_offset_minutes: i16,
-}
+// `ProvisionedDoor`, the answer, is in `crate::door`: a door (and the door SDK) reads it too.
 
 /// `GET /v1/doors`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

@@ -111,6 +111,23 @@ pub struct GuestRefreshResponse {
     pub root: B64<KeyCertificate>,
 }
 
+/// `POST /v1/phone/invite-preview`: what an invite token (or device code) is for, before a
+/// phone binds it: the phone checks it against the property it already belongs to and does not
+/// spend an invite meant for another wallet.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct InvitePreviewRequest {
+    pub invite_token: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InvitePreview {
+    pub property_id: u64,
+    pub property_name: String,
+    /// The property's authority keys (what the phone will trust).
+    pub trust_anchors: Vec<B64<PublicKey>>,
+}
+
 /// A one-time code that enrols another device of a person: the new phone redeems it as it
 /// would an invite token (`POST /v1/phone/accept`, proving its device key). Only its hash is
 /// stored; it works once, within 15 minutes.

@@ -52,6 +52,14 @@ pub enum WalletError {
     /// Another unlock of this wallet is still at a door: one unlock at a time.
     #[error("another unlock is in progress: wait for it to finish or cancel it")]
     UnlockInProgress,
+    /// An invite for another property than the one this wallet holds keys of; it was not used.
+    #[error(
+        "this invite is for {property}, another property than the one this wallet holds keys of; it was not used: sign out (reset) first, or accept it in another wallet"
+    )]
+    OtherProperty {
+        /// The invite's property, as its backend names it.
+        property: String,
+    },
     /// The wallet was reset (signed out) while this call was under way; nothing of it was kept.
     #[error("the wallet was reset while this call was under way; nothing of it was kept")]
     Reset,
@@ -198,6 +206,7 @@ impl WalletError {
             WalletError::BadAdvertisement(_) => Category::InvalidPayload,
             WalletError::UnlockInProgress => Category::Busy,
             WalletError::Reset => Category::NotEnrolled,
+            WalletError::OtherProperty { .. } => Category::NotPermitted,
         }
     }
 }

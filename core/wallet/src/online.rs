@@ -89,12 +89,22 @@ pub struct InviteCall {
     client: SyncClient,
     /// Signs the proof of possession the backend checks.
     device: KeyPair,
+    /// The authority keys this wallet already trusts (none before its first invite).
+    trusted: keyway_protocol::credential::TrustAnchors,
     epoch: u64,
 }
 
 impl InviteCall {
-    /// The request, with its retries. Needs no wallet.
+    /// The request, with its retries. Needs no wallet. A wallet that already belongs to a
+    /// property first asks what the invite is for, and refuses one of another property before
+    /// the backend binds it to this device (which would spend it).
     pub async fn fetch(self, invite_token: &str) -> Result<FetchedInvite> {
+        if self.trusted.keys().next().is_some() {
+            let preview = self.client.invite_preview(invite_token).await?;
+            if !preview.trust_anchors.iter().any(|a| self.trusted.keys().any(|t| *t == a.0)) {
+                return Err(WalletError::OtherProperty { property: preview.property_name });
+            }
+        }
         let response = self.client.accept_invite(invite_token, &self.device).await?;
         Ok(FetchedInvite { client: self.client, response, epoch: self.epoch })
     }
@@ -176,7 +186,7 @@ impl Wallet {
             (_, Some(options)) => SyncClient::new(options.config(backend_url))?,
             _ => SyncClient::new(ClientConfig::new(backend_url))?,
         };
-        Ok(InviteCall { client, device: self.device.clone(), epoch: self.epoch })
+        Ok(InviteCall { client, device: self.device.clone(), trusted: self.store.anchors()?, epoch: self.epoch })
     }
 
     /// Verifies the backend's answer to an invite and stores it.

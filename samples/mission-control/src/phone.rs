@@ -10,7 +10,7 @@ use crate::provisioning;
 use crate::updates;
 use keyway_api::{
     AcceptInviteRequest, AcceptInviteResponse, AccessKind, B64, DeviceCredentials, DoorEntry, DoorcodeEntry,
-    DoorcodesResponse, Revocation, SyncRequest, SyncResponse,
+    DoorcodesResponse, InvitePreview, InvitePreviewRequest, Revocation, SyncRequest, SyncResponse,
 };
 use keyway_protocol::UnixTime;
 use keyway_protocol::credential::doorcode::local_day;
@@ -62,6 +62,43 @@ pub fn accept(tx: &Transaction, req: AcceptInviteRequest, now: UnixTime) -> AppR
             device_token: token,
         },
         sync,
+    })
+}
+
+/// What an invite token or device code is for, without spending it (the phone checks it
+/// against the property it already belongs to). Unknown or withdrawn tokens answer 404/410 as
+/// `accept` would.
+pub fn invite_preview(tx: &Transaction, req: InvitePreviewRequest, now: UnixTime) -> AppResult<InvitePreview> {
+    let hash = auth::token_hash(req.invite_token.trim());
+    let person = match people::by_token_hash(tx, &hash)? {
+        Some(p) => p,
+        None => {
+            let row: Option<(i64, u64, Option<u64>)> = tx
+                .query_row(
+                    "SELECT person_id, expires_at, used_at FROM device_codes WHERE code_hash = ?1",
+                    params![hash],
+                    |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+                )
+                .optional()?;
+            match row {
+                Some((_, expires, used)) if used.is_some() || now.0 >= expires => {
+                    return Err(AppError::gone("this device code was used or has expired: ask for a new one"));
+                }
+                Some((person_id, _, _)) => people::by_id(tx, person_id)?,
+                None => return Err(AppError::not_found("unknown invite token or device code")),
+            }
+        }
+    };
+    if person.deleted_at.is_some() {
+        return Err(AppError::gone("this invite was withdrawn"));
+    }
+    let name: String =
+        tx.query_row("SELECT name FROM properties WHERE id = ?1", params![person.property_id], |r| r.get(0))?;
+    let authority = Authority::load(tx, person.property_id)?;
+    Ok(InvitePreview {
+        property_id: person.property_id as u64,
+        property_name: name,
+        trust_anchors: vec![B64(authority.public())],
     })
 }
 

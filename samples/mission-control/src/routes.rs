@@ -53,6 +53,7 @@ pub fn router(app: App) -> Router {
         .route("/v1/door-updates", get(door_updates))
         .route("/v1/activity", get(activity))
         .route("/v1/phone/accept", post(accept))
+        .route("/v1/phone/invite-preview", post(invite_preview))
         .route("/v1/phone/sync", post(sync))
         .route("/v1/phone/receipts", post(upload_receipts))
         .route("/v1/phone/guest-keys", post(register_guest_key))
@@ -355,6 +356,13 @@ async fn device_code_for_person(
 
 async fn device_code_for_self(State(app): State<App>, bearer: Bearer) -> AppResult<Json<DeviceCode>> {
     as_device(&app, bearer, |tx, d, now| crate::devices::code_from_device(tx, d, now)).await
+}
+
+async fn invite_preview(
+    State(app): State<App>,
+    ApiJson(req): ApiJson<InvitePreviewRequest>,
+) -> AppResult<Json<InvitePreview>> {
+    app.db.run(move |tx| crate::phone::invite_preview(tx, req, keyway_api::clock::now())).await.map(Json)
 }
 
 async fn refresh_guest_key(

@@ -5,8 +5,8 @@ use super::error::SyncError;
 use super::retry::RetryPolicy;
 use crate::{
     AcceptInviteRequest, AcceptInviteResponse, ApiError, B64, DeviceCode, DoorcodesResponse, ErrorCode,
-    GuestRefreshRequest, GuestRefreshResponse, RegisterGuestKeyRequest, RegisterGuestKeyResponse, SyncRequest,
-    SyncResponse, UploadReceiptsRequest, UploadReceiptsResponse,
+    GuestRefreshRequest, GuestRefreshResponse, InvitePreview, InvitePreviewRequest, RegisterGuestKeyRequest,
+    RegisterGuestKeyResponse, SyncRequest, SyncResponse, UploadReceiptsRequest, UploadReceiptsResponse,
 };
 use keyway_protocol::UnixTime;
 use keyway_protocol::credential::{KeyChain, KeyPair, Receipt};
@@ -165,6 +165,13 @@ impl SyncClient {
     ) -> Result<GuestRefreshResponse, SyncError> {
         let body = GuestRefreshRequest::signed(chain, guest_device, now);
         self.call(Method::POST, "/v1/guest-keys/refresh", None, Some(&body)).await
+    }
+
+    /// What an invite token or device code is for (its property and authority keys), without
+    /// spending it.
+    pub async fn invite_preview(&self, invite_token: &str) -> Result<InvitePreview, SyncError> {
+        let body = InvitePreviewRequest { invite_token: invite_token.trim().to_string() };
+        self.call(Method::POST, "/v1/phone/invite-preview", None, Some(&body)).await
     }
 
     /// A one-time code that enrols another phone of this device's person (redeemed with
