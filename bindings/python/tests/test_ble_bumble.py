@@ -82,8 +82,8 @@ async def unlock_over_ble(radio, peripheral, wallet, door_id, mtu, prepare=None)
 @pytest.mark.parametrize("mtu", [23, 185, 247, 517])
 def test_resident_guest_update_carrying_and_denied_unlocks_over_bumble(backend, tmp_path, mtu):
     site = Site(backend, tmp_path)
-    # Several removals make a batch longer than one packet even at the largest MTU.
-    removed = [site.enrol_person(f"Cy{i}")[0] for i in range(4)]
+    # Sixty removals make a batch longer than one packet even at the largest MTU.
+    removed = [backend.invite(f"Cy{i}", [site.door_id])[0] for i in range(60)]
 
     async def scenario():
         radio = bg.Radio()
