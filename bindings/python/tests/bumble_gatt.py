@@ -72,6 +72,7 @@ class BumbleDoorLink(keyway.DoorLink):
         self.frames = asyncio.Queue()
         self.sent = []
         self.finished = False
+        self.gone = False
         self.writer = asyncio.ensure_future(self._write())
 
     def send_frame(self, frame):
@@ -84,9 +85,12 @@ class BumbleDoorLink(keyway.DoorLink):
         while True:
             frame = await self.frames.get()
             if frame is None:
-                if not self.finished:
+                if not self.finished and not self.gone:
                     # The session failed: the door hangs up (a finished one leaves it to the phone).
-                    await self.connection.disconnect()
+                    try:
+                        await asyncio.wait_for(self.connection.disconnect(), GATT_OP_SECS)
+                    except Exception:  # the phone left first
+                        pass
                 return
             if self.peripheral.drop_notifications:
                 continue
@@ -197,6 +201,7 @@ class DoorPeripheral:
         active = self._active.pop(connection, None)
         if active is not None:
             conn, link = active
+            link.gone = True
             conn.disconnected()
             link.frames.put_nowait(None)
 

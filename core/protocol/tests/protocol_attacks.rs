@@ -398,3 +398,35 @@ fn forged_proof_bytes_and_wrong_device_are_refused() {
     assert_eq!(decide(&mut door, &req.to_bytes(), [2; 16]), Some(Access::Denied(DenialReason::BadProof)));
     assert!(!door.revocations().key_revoked(KeyId(1)));
 }
+
+/// Bob's chain recorded off the air and presented by someone without his device key is refused
+/// — and the door's log does not say "Bob refused": nothing is attributed to a person before
+/// their own signature verified. A holder who does prove the key is named as before.
+#[test]
+fn a_refusal_names_no_one_who_did_not_prove_the_key() {
+    use keyway_protocol::credential::ActivityEvent;
+    let p = Property::new();
+    let mut door = p.door(DOOR_A);
+    let bob = p.resident(2, 2);
+    let mallory = key(66);
+    let last_denial = |door: &DoorEngine| match door.activity().after(0, 64).last().map(|r| r.event.clone()) {
+        Some(ActivityEvent::AppDenied { key, person, reason }) => (key, person, reason),
+        other => panic!("expected a denial, logged {other:?}"),
+    };
+    // Bob's chain with a proof by Mallory's key.
+    let replayed = Holder { chain: bob.chain.clone(), device: mallory.clone() };
+    let request = request_for(&p, &mut door, &replayed, None, [7; 16]);
+    assert_eq!(decide(&mut door, &request, [7; 16]), Some(Access::Denied(DenialReason::BadProof)));
+    assert_eq!(last_denial(&door), (None, None, DenialReason::BadProof));
+    // Bob's chain for a door it does not open, again without his key: the reason, no name.
+    let mut door_b = p.door(DOOR_B);
+    let wrong_door = p.resident_with(3, 3, doors(&[DOOR_A]), current(), false);
+    let replayed = Holder { chain: wrong_door.chain.clone(), device: mallory };
+    let request = request_for(&p, &mut door_b, &replayed, None, [8; 16]);
+    assert_eq!(decide(&mut door_b, &request, [8; 16]), Some(Access::Denied(DenialReason::WrongDoor)));
+    assert_eq!(last_denial(&door_b), (None, None, DenialReason::WrongDoor));
+    // The holder herself at the wrong door: named.
+    let request = request_for(&p, &mut door_b, &wrong_door, None, [9; 16]);
+    assert_eq!(decide(&mut door_b, &request, [9; 16]), Some(Access::Denied(DenialReason::WrongDoor)));
+    assert_eq!(last_denial(&door_b), (Some(KeyId(3)), Some(PersonId(3)), DenialReason::WrongDoor));
+}

@@ -263,8 +263,7 @@ impl KeyChain {
     }
 
     /// The full rule set a door applies before it opens: [`KeyChain::verify_structure`], then
-    /// revocation of the root key, the person and the guest key, the door set and the window
-    /// at `now`.
+    /// [`KeyChain::check_use`].
     pub fn verify_for_door(
         &self,
         anchors: &TrustAnchors,
@@ -273,6 +272,20 @@ impl KeyChain {
         revocations: &impl RevocationCheck,
     ) -> Result<VerifiedChain, ChainError> {
         let verified = self.verify_structure(anchors)?;
+        self.check_use(&verified, door, now, revocations)?;
+        Ok(verified)
+    }
+
+    /// The rules of use, for a chain whose structure verified as `verified`: revocation of the
+    /// root key, the person, the device and the guest key, the door set, the window and the
+    /// root's freshness at `now`.
+    pub fn check_use(
+        &self,
+        verified: &VerifiedChain,
+        door: DoorId,
+        now: UnixTime,
+        revocations: &impl RevocationCheck,
+    ) -> Result<(), ChainError> {
         if revocations.key_revoked(verified.root_key_id) {
             return Err(ChainError::Revoked(RevokedWhat::Key(verified.root_key_id)));
         }
@@ -298,6 +311,6 @@ impl KeyChain {
         if now >= verified.fresh_until {
             return Err(ChainError::NotRevalidated { key: verified.root_key_id, fresh_until: verified.fresh_until });
         }
-        Ok(verified)
+        Ok(())
     }
 }

@@ -195,15 +195,20 @@ impl DoorEngine {
             }
             Err(_) => return denied(DenialReason::Malformed, None, None),
         };
-        let key = Some(chain.leaf_key_id());
-        let person = Some(chain.root().body.person_id);
-        let verified =
-            match chain.verify_for_door(&self.state.anchors, self.state.door_id, clock, &self.state.revocations) {
-                Ok(v) => v,
-                Err(e) => return denied(DenialReason::from(&e), key, person),
-            };
-        if !request.verify_proof(self.state.door_id, &verified.holder) {
-            return denied(DenialReason::BadProof, key, person);
+        let verified = match chain.verify_structure(&self.state.anchors) {
+            Ok(v) => v,
+            Err(e) => return denied(DenialReason::from(&e), None, None),
+        };
+        // A refusal names a key and a person only for a presenter who proved it holds that
+        // key's device key: a chain recorded off the air, replayed, names someone who was not
+        // at the door, and must not put "Bob refused" in the property's activity.
+        let proven = request.verify_proof(self.state.door_id, &verified.holder);
+        if let Err(e) = chain.check_use(&verified, self.state.door_id, clock, &self.state.revocations) {
+            let (key, person) = if proven { (Some(verified.key_id), Some(verified.person_id)) } else { (None, None) };
+            return denied(DenialReason::from(&e), key, person);
+        }
+        if !proven {
+            return denied(DenialReason::BadProof, None, None);
         }
         (
             Access::Granted,
