@@ -77,9 +77,10 @@ pub fn effective_mtu(reported: usize) -> usize {
     reported.clamp(MIN_MTU, MAX_MTU)
 }
 
-/// Largest frame that fits one write or notification at `mtu`.
+/// Largest frame that fits one write or notification at `mtu` (at most GATT's 512-byte
+/// attribute value).
 pub fn frame_capacity(mtu: usize) -> usize {
-    effective_mtu(mtu) - ATT_HEADER
+    (effective_mtu(mtu) - ATT_HEADER).min(keyway_protocol::unlock::frame::MAX_ATTRIBUTE_VALUE)
 }
 
 /// Refuses a frame that does not fit one ATT packet at `mtu` (the peer would truncate it).
@@ -113,7 +114,9 @@ mod tests {
         assert_eq!(effective_mtu(10_000), 517);
         assert_eq!(frame_capacity(23), 20);
         assert_eq!(frame_capacity(247), 244);
-        assert_eq!(frame_capacity(600), 514);
+        // GATT caps an attribute value at 512 bytes, below MTU 517 - 3.
+        assert_eq!(frame_capacity(517), 512);
+        assert_eq!(frame_capacity(600), 512);
     }
 
     #[test]

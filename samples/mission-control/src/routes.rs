@@ -355,7 +355,7 @@ async fn device_code_for_person(
 }
 
 async fn device_code_for_self(State(app): State<App>, bearer: Bearer) -> AppResult<Json<DeviceCode>> {
-    as_device(&app, bearer, |tx, d, now| crate::devices::code_from_device(tx, d, now)).await
+    as_device(&app, bearer, crate::devices::code_from_device).await
 }
 
 async fn invite_preview(

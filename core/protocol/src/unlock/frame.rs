@@ -32,6 +32,9 @@ pub const MIN_MTU: usize = 23;
 pub const MAX_MTU: usize = 517;
 /// ATT's write/notify overhead: opcode and attribute handle.
 pub const ATT_OVERHEAD: usize = 3;
+/// Longest attribute value GATT allows (Core spec Vol 3 Part F 3.2.9): at MTU 517 a frame is
+/// 512 bytes, not `517 - 3` (peers drop or refuse a longer write or notification).
+pub const MAX_ATTRIBUTE_VALUE: usize = 512;
 /// Largest message either side accepts (the largest update batch, 128 KiB, fits below it).
 pub const MAX_MESSAGE_LEN: usize = 160 * 1024;
 const FIRST: u8 = 0x80;
@@ -170,7 +173,7 @@ pub fn max_frame_len(mtu: usize) -> Result<usize, FrameError> {
     if !(MIN_MTU..=MAX_MTU).contains(&mtu) {
         return Err(FrameError::BadMtu(mtu));
     }
-    Ok(mtu - ATT_OVERHEAD)
+    Ok((mtu - ATT_OVERHEAD).min(MAX_ATTRIBUTE_VALUE))
 }
 
 fn header(first: bool, kind: MessageKind, id: u8, field: usize) -> [u8; HEADER_LEN] {
@@ -333,8 +336,10 @@ mod tests {
     #[test]
     fn split_and_reassemble_at_every_mtu() {
         let message: Vec<u8> = (0..1000u32).map(|i| (i * 7) as u8).collect();
+        assert_eq!(max_frame_len(517), Ok(512), "GATT's attribute value bound, not 517 - 3");
         for mtu in MIN_MTU..=MAX_MTU {
             let frames = split(MessageKind::Request, 9, &message, mtu).unwrap();
+            assert!(frames.iter().all(|f| f.len() <= MAX_ATTRIBUTE_VALUE && f.len() <= mtu - ATT_OVERHEAD));
             assert_eq!(frames.len(), frame_count(message.len(), mtu).unwrap());
             let mut r = Reassembler::new(MessageKind::Request, 2000, mtu - 3);
             let mut out = None;
