@@ -37,10 +37,10 @@ GATT_OP_SECS = 5.0
 
 
 def ble_frame_mtu(att_mtu):
-    """The MTU a link reports to Keyway. An attribute value is at most 512 bytes (Core spec
-    Vol 3 Part F 3.2.9), and Bumble, like Android 14 and later, drops a longer write: at an
-    ATT MTU above 515 frames are held to 512 bytes."""
-    return min(att_mtu, 512 + 3)
+    """The MTU a link reports to Keyway: the negotiated ATT MTU as it is. An attribute value is
+    at most 512 bytes (Core spec Vol 3 Part F 3.2.9) and Bumble, like Android 14 and later,
+    drops a longer write; Keyway's frames never exceed it (`frame_capacity(517) == 512`)."""
+    return att_mtu
 
 
 def _device(name, address, link):

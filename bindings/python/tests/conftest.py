@@ -7,6 +7,8 @@ import importlib.util
 
 import pytest
 
+from backend import MissionControl, binary
+
 
 def pytest_configure(config):
     for module in ("keyway", "keyway_test_support"):
@@ -15,3 +17,14 @@ def pytest_configure(config):
                 f"the {module} package is not installed in this Python ({config.invocation_params.dir}); "
                 "run the binding tests with scripts/test-bindings, which installs the packages"
             )
+
+
+@pytest.fixture
+def backend(tmp_path):
+    """A reference Mission Control on 127.0.0.1 with its own database and one property."""
+    mc = MissionControl(binary(), str(tmp_path / "mc.db"))
+    try:
+        mc.create_property()
+        yield mc
+    finally:
+        mc.stop()

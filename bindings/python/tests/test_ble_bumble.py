@@ -23,16 +23,6 @@ UTC = dt.timezone.utc
 UNLOCK = keyway.UnlockOptions(timeout_ms=5000)
 
 
-@pytest.fixture
-def backend(tmp_path):
-    mc = MissionControl(binary(), str(tmp_path / "mc.db"))
-    try:
-        mc.create_property()
-        yield mc
-    finally:
-        mc.stop()
-
-
 class Site:
     """A property with one door run by a Python controller on the door SDK, a resident who
     may share, a guest she shared with, and Bo, whom the manager is about to remove."""
@@ -89,12 +79,12 @@ def test_resident_guest_update_carrying_and_denied_unlocks_over_bumble(backend, 
         radio = bg.Radio()
         await radio.power_on()
         peripheral = bg.DoorPeripheral(radio.door_device, site.door)
-        expected = bg.ble_frame_mtu(mtu)
+        expected = keyway.frame_capacity(bg.ble_frame_mtu(mtu))
 
         result, link = await unlock_over_ble(radio, peripheral, site.ana, site.door_id, mtu)
         assert result.granted and not result.is_guest and not result.updates_carried
         assert link.att_mtu == mtu, "Bumble negotiated the MTU the phone asked for"
-        assert all(len(f) <= expected - 3 for f in link.written + peripheral.sessions[-1].sent)
+        assert all(len(f) <= expected for f in link.written + peripheral.sessions[-1].sent)
         if mtu == 23:
             assert len(link.written) > 5, "at MTU 23 the request takes many 20-byte writes"
 
@@ -113,7 +103,7 @@ def test_resident_guest_update_carrying_and_denied_unlocks_over_bumble(backend, 
         assert site.ana.receipts()[-1].applied_seq == pending.last_seq
         assert site.store.saved_seq() == pending.last_seq
         longest = max(len(f) for f in link.written)
-        assert longest == expected - 3, f"the batch filled whole {expected - 3}-byte writes"
+        assert longest == expected, f"the batch filled whole {expected}-byte writes"
         report = peripheral.progress[-1].report
         assert (report.seq_before, report.seq_after) == (0, pending.last_seq)
 
@@ -226,8 +216,8 @@ def test_the_advertisement_bumble_scans_is_read_by_the_wallet(backend, tmp_path)
 
 
 def test_a_write_longer_than_an_attribute_value_never_reaches_the_door(backend, tmp_path):
-    """Why links hold frames to 512 bytes at MTUs above 515 (`bumble_gatt.ble_frame_mtu`):
-    a conformant GATT server drops a longer write without response."""
+    """Why Keyway's frames are at most 512 bytes even at MTU 517 (`frame_capacity`): a
+    conformant GATT server drops a longer write without response."""
     site = Site(backend, tmp_path)
 
     async def scenario():
@@ -238,7 +228,7 @@ def test_a_write_longer_than_an_attribute_value_never_reaches_the_door(backend, 
         peripheral.request.value = bumble.gatt.CharacteristicValue(write=lambda c, v: received.append(len(v)))
         await peripheral.ready()
         link = await bg.connect_phone(radio, 517)
-        assert link.att_mtu == 517 and keyway.frame_capacity(517) == 514
+        assert link.att_mtu == 517 and keyway.frame_capacity(517) == 512
         for size in (514, 513, 512):
             await link.request.write_value(bytes(size), with_response=False)
         await asyncio.sleep(0.1)

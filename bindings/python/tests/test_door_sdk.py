@@ -11,19 +11,8 @@ import urllib.request
 import pytest
 
 import keyway
-from backend import MissionControl, binary
 from door_support import FileDoorStore, QueueDoorLink, RecordingActuator, WalletToDoorLink, python_door
 from support import DictStore
-
-
-@pytest.fixture
-def backend(tmp_path):
-    mc = MissionControl(binary(), str(tmp_path / "mc.db"))
-    try:
-        mc.create_property()
-        yield mc
-    finally:
-        mc.stop()
 
 
 def resident(backend, name, doors):

@@ -14,6 +14,9 @@ from support import DictStore, SilentDoorLink, SimulatedDoorLink
 
 UTC = dt.timezone.utc
 ROOT = os.path.join(os.path.dirname(__file__), "..", "..")
+# The generated Swift bindings, as the Swift package scripts/package lays out holds them.
+SWIFT_PACKAGE = os.environ.get("KEYWAY_PACKAGES", os.path.join(ROOT, "..", "target", "packages"))
+GENERATED_SWIFT = os.path.join(SWIFT_PACKAGE, "swift", "KeywayCore", "Sources", "KeywayCore", "KeywayCore.swift")
 
 
 def test_errors_carry_their_human_message():
@@ -53,7 +56,7 @@ def test_a_silent_door_times_out_with_a_message():
 
 
 def test_swift_localized_description_covers_every_error_case():
-    generated = open(os.path.join(ROOT, "swift", "generated", "KeywayCore.swift")).read()
+    generated = open(GENERATED_SWIFT).read()
     body = generated[generated.index("enum KeywayError"):]
     body = body[: body.index("\n}\n")]
     cases = set(re.findall(r"^\s+case (\w+)\(message: String\)", body, re.M))
@@ -64,7 +67,7 @@ def test_swift_localized_description_covers_every_error_case():
 
 
 def test_swift_async_stream_extension_calls_what_the_bindings_generate():
-    generated = open(os.path.join(ROOT, "swift", "generated", "KeywayCore.swift")).read()
+    generated = open(GENERATED_SWIFT).read()
     extension = open(os.path.join(ROOT, "swift", "Keyway+AsyncStream.swift")).read()
     for signature in [
         "func subscribeKeys(listener: KeyListener)throws  -> Subscription",

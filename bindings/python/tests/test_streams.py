@@ -10,18 +10,7 @@ import pytest
 
 import keyway
 import keyway_test_support
-from backend import MissionControl, binary
 from support import DictStore, SimulatedDoorLink
-
-
-@pytest.fixture
-def backend(tmp_path):
-    mc = MissionControl(binary(), str(tmp_path / "mc.db"))
-    try:
-        mc.create_property()
-        yield mc
-    finally:
-        mc.stop()
 
 
 class Keys(keyway.KeyListener):

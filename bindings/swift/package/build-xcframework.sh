@@ -18,7 +18,7 @@ fi
 TARGETS="aarch64-apple-ios aarch64-apple-ios-sim x86_64-apple-ios aarch64-apple-darwin x86_64-apple-darwin"
 rustup target add $TARGETS
 for t in $TARGETS; do
-    (cd "$REPO" && cargo build -p keyway-ffi --lib --profile release-lib --target "$t")
+    (cd "$REPO" && cargo rustc -p keyway-ffi --lib --profile release-lib --target "$t" --crate-type staticlib)
 done
 LIBS="$PKG/.build-ffi"
 rm -rf "$LIBS" KeywayCoreFFI.xcframework
