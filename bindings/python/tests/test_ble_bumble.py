@@ -14,7 +14,6 @@ import bumble  # noqa: E402  (scripts/setup puts it in the tests' virtual enviro
 
 import keyway  # noqa: E402
 import bumble_gatt as bg  # noqa: E402
-from backend import MissionControl, binary  # noqa: E402
 from door_support import python_door  # noqa: E402
 from support import DictStore  # noqa: E402
 
