@@ -14,6 +14,7 @@ use super::chain::TrustAnchors;
 use super::error::ChainError;
 use super::ids::{AuthorityKeyId, CardId, DoorId, KeyId, PersonId};
 use super::key_cert::Validity;
+use super::keys::PublicKey;
 use super::label;
 use super::signed::{Signed, SignedBody};
 use crate::UnixTime;
@@ -109,7 +110,24 @@ pub enum DoorOp {
         /// When the entry may be pruned.
         until: UnixTime,
     },
+    /// Trust another authority key beside the door's current ones (the first step of an
+    /// authority rotation; see [`super::rotation`]). More than [`MAX_DOOR_ANCHORS`] keys, or a
+    /// key that is not usable, rejects the update; a key already trusted is a no-op.
+    TrustAuthority {
+        /// The new authority key.
+        key: PublicKey,
+    },
+    /// Stop trusting an authority key (the last step of a rotation): its key certificates,
+    /// batches and time statements are refused from then on. Retiring the door's last key
+    /// rejects the update; an unknown key is a no-op.
+    RetireAuthority {
+        /// The retired key.
+        key: AuthorityKeyId,
+    },
 }
+
+/// Most authority keys a door trusts at once (a rotation needs two).
+pub const MAX_DOOR_ANCHORS: usize = 4;
 
 /// Most operations in one update (one manager action, e.g. Revoke All Keys of one person).
 pub const MAX_OPS_PER_UPDATE: usize = 256;

@@ -71,6 +71,15 @@ pub enum ChainError {
         /// First instant at which the key is no longer valid (exclusive end of its window).
         expiry: UnixTime,
     },
+    /// The door certificate's life ended: the door must be re-certified (its phone syncs) before
+    /// a phone talks to it again.
+    #[error("the certificate of door {door} expired at {expired}")]
+    DoorCertificateExpired {
+        /// The door the certificate is for.
+        door: DoorId,
+        /// When it expired.
+        expired: UnixTime,
+    },
     /// The root certificate's freshness ran out: its holder's phone has not revalidated (synced)
     /// within the property's revalidation window.
     #[error("key {key} needs its phone to sync: fresh only until {fresh_until}")]

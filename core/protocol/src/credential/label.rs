@@ -40,6 +40,10 @@ pub const CARD_TAG: &[u8] = b"keyway/card-tag/v1\0";
 /// door's challenge ([`super::card`]).
 pub const CARD_ANSWER: &[u8] = b"keyway/card-answer/v1\0";
 
+/// An authority key's rotation statement, signed by the key it replaces
+/// ([`super::rotation`]).
+pub const AUTHORITY_ROTATION: &[u8] = b"keyway/authority-rotation/v1\0";
+
 /// Every label above, signature and non-signature alike; the prefix-free test runs over it.
 pub const ALL: &[&[u8]] = &[
     DOOR_CERT,
@@ -58,6 +62,7 @@ pub const ALL: &[&[u8]] = &[
     DOORCODE,
     CARD_TAG,
     CARD_ANSWER,
+    AUTHORITY_ROTATION,
 ];
 
 #[cfg(test)]

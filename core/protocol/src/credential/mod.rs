@@ -10,6 +10,7 @@
 //! - [`doorcode`]: daily doorcodes derived from a per-door secret and a person's slot.
 //! - [`card`]: secure keycards: AN10922 key diversification and the AES-128 challenge-response.
 //! - [`feed`]: an internet-connected door's proof of its door key to the backend's feed.
+//! - [`rotation`]: an authority key replaced by a statement the key it replaces signed.
 //! - [`time`]: authority-signed time: forward-only for any door, or bound to one door's nonce
 //!   (the only way a clock moves back).
 
@@ -25,13 +26,14 @@ pub mod key_cert;
 pub mod keys;
 pub mod label;
 pub mod receipt;
+pub mod rotation;
 pub mod signed;
 pub mod time;
 
 pub use card::{CardKey, CardKind, PropertyCardKey};
 pub use chain::{KeyChain, MAX_GUEST_VALIDITY_SECS, NoRevocations, RevocationCheck, TrustAnchors, VerifiedChain};
-pub use door_cert::{DoorCertBody, DoorCertificate};
-pub use door_update::{DoorOp, DoorUpdate, UpdateBatch, UpdateBatchBody};
+pub use door_cert::{DoorCertBody, DoorCertBodyV1, DoorCertificate};
+pub use door_update::{DoorOp, DoorUpdate, MAX_DOOR_ANCHORS, UpdateBatch, UpdateBatchBody};
 pub use doorcode::{Doorcode, DoorcodeSecret};
 pub use error::{ChainError, RevokedWhat};
 pub use feed::{FeedHello, FeedHelloBody};
@@ -39,5 +41,6 @@ pub use ids::{AuthorityKeyId, CardId, DeviceId, DoorId, DoorSet, KeyId, PersonId
 pub use key_cert::{GuestKey, GuestKeyBody, KeyCertBody, KeyCertificate, KeyFlags, Validity};
 pub use keys::{KeyPair, PublicKey, verify};
 pub use receipt::{ActivityEvent, ActivityRecord, DenialReason, Receipt, ReceiptBody};
+pub use rotation::{AuthorityRotation, AuthorityRotationBody, MAX_ROTATIONS};
 pub use signed::{Signed, SignedBody};
 pub use time::{TimeBinding, TimeStatement, TimeStatementBody};

@@ -79,7 +79,7 @@ impl From<&ChainError> for DenialReason {
             ChainError::UnknownIssuer { .. } => DenialReason::UnknownIssuer,
             ChainError::WrongDoor { .. } => DenialReason::WrongDoor,
             ChainError::NotYetValid { .. } => DenialReason::NotYetValid,
-            ChainError::Expired { .. } => DenialReason::Expired,
+            ChainError::Expired { .. } | ChainError::DoorCertificateExpired { .. } => DenialReason::Expired,
             ChainError::NotRevalidated { .. } => DenialReason::NotRevalidated,
             ChainError::Revoked(RevokedWhat::Key(_)) => DenialReason::RevokedKey,
             ChainError::Revoked(RevokedWhat::Person(_)) => DenialReason::RevokedPerson,

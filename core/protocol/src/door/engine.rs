@@ -3,6 +3,7 @@
 use crate::prelude::*;
 
 use super::activity::ActivityLog;
+use super::error::RekeyError;
 use super::keypad::AttemptLimiter;
 use super::limits::DoorLimits;
 use super::revocations::RevocationSet;
@@ -11,7 +12,7 @@ use crate::UnixTime;
 use crate::codec::BoundedVec;
 use crate::credential::receipt::MAX_ACTIVITY_PER_RECEIPT;
 use crate::credential::{
-    ActivityEvent, ActivityRecord, DenialReason, DoorId, Doorcode, DoorcodeSecret, KeyPair, PropertyCardKey, PublicKey,
+    ActivityEvent, ActivityRecord, DenialReason, DoorCertificate, DoorId, Doorcode, DoorcodeSecret, KeyPair, PropertyCardKey, PublicKey,
     Receipt, ReceiptBody, RevocationCheck, Signed, SignedBody, TrustAnchors,
 };
 use crate::unlock::message::{Access, ChallengeBody, DoorChallenge, UnlockRequest};
@@ -106,6 +107,23 @@ impl DoorEngine {
         self.state.check(&limits)?;
         self.limits = limits;
         Ok(self)
+    }
+
+    /// Replaces the door key (a re-keyed door: its old key may have been extracted), keeping
+    /// everything else the door holds (update seq, revocations, activity). The installer brings
+    /// the new key and its certificate; the certificate must verify against the door's own
+    /// trust anchors, name this door and certify exactly `door_key`. Nothing changes otherwise.
+    pub fn rekey(&mut self, door_key: KeyPair, certificate: &DoorCertificate) -> Result<(), RekeyError> {
+        let certified = certificate.verify(&self.state.anchors).map_err(RekeyError::Certificate)?;
+        if certificate.body.door_id != self.state.door_id {
+            return Err(RekeyError::OtherDoor { door: self.state.door_id, certificate: certificate.body.door_id });
+        }
+        if certified != door_key.public() {
+            return Err(RekeyError::KeyMismatch);
+        }
+        self.state.door_key = Secret32(*door_key.secret());
+        self.key = door_key;
+        Ok(())
     }
 
     /// The capacities this door runs with.

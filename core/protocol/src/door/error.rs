@@ -24,3 +24,22 @@ pub enum DoorSessionError {
     #[error("this result was not made by this session, or was already released")]
     NotThisSessionsResult,
 }
+
+/// Why [`DoorEngine::rekey`](super::DoorEngine::rekey) refused a new door key.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RekeyError {
+    /// The certificate does not verify against the door's trust anchors.
+    #[error("the new door certificate does not verify: {0}")]
+    Certificate(crate::credential::ChainError),
+    /// The certificate is for another door.
+    #[error("the new certificate is for door {certificate}, this is door {door}")]
+    OtherDoor {
+        /// This door.
+        door: crate::credential::DoorId,
+        /// The door the certificate names.
+        certificate: crate::credential::DoorId,
+    },
+    /// The certificate certifies another key than the one installed.
+    #[error("the new certificate certifies another key than the one installed")]
+    KeyMismatch,
+}

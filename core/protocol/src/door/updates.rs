@@ -15,7 +15,7 @@ use super::state::{DoorcodeSlot, Keycard};
 use crate::UnixTime;
 use crate::codec::DecodeError;
 use crate::credential::{
-    ActivityEvent, CardId, CardKind, ChainError, DoorOp, DoorUpdate, SignedBody, UpdateBatch, UpdateBatchBody,
+    ActivityEvent, CardId, CardKind, MAX_DOOR_ANCHORS, ChainError, DoorOp, DoorUpdate, SignedBody, UpdateBatch, UpdateBatchBody,
 };
 use crate::unlock::message::{MAX_REJECTED_PER_SESSION, RejectedUpdate, UpdateRejection, UpdateReport};
 use alloc::collections::{BTreeMap, BTreeSet};
@@ -118,6 +118,7 @@ impl DoorEngine {
         // Membership after the ops so far, for every slot and card the update touches.
         let mut slots: BTreeMap<u32, bool> = BTreeMap::new();
         let mut cards: BTreeMap<&CardId, bool> = BTreeMap::new();
+        let mut anchors = s.anchors.clone();
         for op in update.ops.iter() {
             match op {
                 DoorOp::SetClock { now } => {
@@ -170,6 +171,21 @@ impl DoorEngine {
                 DoorOp::RevokeDevice { device, until } => {
                     if *until >= clock && s.revocations.would_add_device(*device) {
                         revoked_devices.insert(*device);
+                    }
+                }
+                DoorOp::TrustAuthority { key } => {
+                    if !key.is_acceptable() {
+                        return Err(UpdateRejection::InvalidOperation);
+                    }
+                    anchors.add(*key);
+                    if anchors.keys().count() > MAX_DOOR_ANCHORS {
+                        return Err(UpdateRejection::StoreFull);
+                    }
+                }
+                DoorOp::RetireAuthority { key } => {
+                    anchors.remove(*key);
+                    if anchors.keys().next().is_none() {
+                        return Err(UpdateRejection::InvalidOperation);
                     }
                 }
                 DoorOp::PruneRevocations { .. } => {}
@@ -251,6 +267,8 @@ impl DoorEngine {
             DoorOp::SetClock { .. } => {}
             DoorOp::PruneRevocations { before } => s.revocations.prune_before(*before),
             DoorOp::SetUtcOffset { minutes } => s.utc_offset_minutes = *minutes,
+            DoorOp::TrustAuthority { key } => s.anchors.add(*key),
+            DoorOp::RetireAuthority { key } => s.anchors.remove(*key),
         }
     }
 }

@@ -120,9 +120,10 @@ pub struct PhoneSession {
 }
 
 impl PhoneSession {
-    /// Checks the door certificate against the trust anchors before anything is sent.
+    /// Checks the door certificate against the trust anchors, and that it has not expired at
+    /// `now`, before anything is sent.
     pub fn new(p: UnlockParams) -> Result<Self, ProtocolError> {
-        let door_key = p.door_cert.verify(&p.anchors).map_err(ProtocolError::DoorCertificate)?;
+        let door_key = p.door_cert.verify_at(&p.anchors, p.now).map_err(ProtocolError::DoorCertificate)?;
         Ok(PhoneSession {
             chain: p.chain,
             device_key: p.device_key,
