@@ -2,13 +2,64 @@
 //!
 //! The protocol crate's [`UnixTime`] has no clock of its own: sessions and the door engine take
 //! the time from their caller. Phones, Mission Control and the door simulator read it here.
+//!
+//! With the cargo feature `simulated-clock` (off by default; only the building simulation
+//! turns it on) the process can replace the wall clock with a value it sets
+//! ([`simulated::set`]), so the wallet and Mission Control run on a simulated clock without any
+//! call site changing. Until the value is set, [`now`] reads the wall clock as without the
+//! feature.
 
 use chrono::{DateTime, TimeZone, Utc};
 use keyway_protocol::UnixTime;
 
-/// The wall clock, whole seconds.
+/// The wall clock, whole seconds (the simulated clock instead, once one is set; see the module
+/// documentation).
 pub fn now() -> UnixTime {
+    #[cfg(feature = "simulated-clock")]
+    if let Some(t) = simulated::get() {
+        return t;
+    }
     from_datetime(Utc::now())
+}
+
+/// A process-wide clock that replaces the wall clock for every reader of [`now`] (feature
+/// `simulated-clock`). One value for the whole process: every thread, Mission Control's
+/// request handlers included, sees the same time.
+#[cfg(feature = "simulated-clock")]
+pub mod simulated {
+    use keyway_protocol::UnixTime;
+    use std::sync::atomic::{AtomicU64, Ordering};
+
+    /// `u64::MAX` means "not set": the wall clock is read.
+    static NOW: AtomicU64 = AtomicU64::new(UNSET);
+    const UNSET: u64 = u64::MAX;
+
+    /// From now on [`super::now`] answers `t` (until the next `set` or [`clear`]). `UnixTime::MAX`
+    /// cannot be simulated: it is the marker of an unset clock and is taken as one second less.
+    pub fn set(t: UnixTime) {
+        NOW.store(t.0.min(UNSET - 1), Ordering::SeqCst);
+    }
+
+    /// Moves the simulated clock forward by `secs` (from the wall clock if none is set) and
+    /// returns the new time.
+    pub fn advance(secs: u64) -> UnixTime {
+        let next = get().unwrap_or_else(|| super::from_datetime(chrono::Utc::now())).saturating_add_secs(secs);
+        set(next);
+        next
+    }
+
+    /// Back to the wall clock.
+    pub fn clear() {
+        NOW.store(UNSET, Ordering::SeqCst);
+    }
+
+    /// The simulated time, if one is set.
+    pub fn get() -> Option<UnixTime> {
+        match NOW.load(Ordering::SeqCst) {
+            UNSET => None,
+            t => Some(UnixTime(t)),
+        }
+    }
 }
 
 /// Times before the epoch clamp to the epoch: nothing Keyway signs predates 1970.
@@ -35,6 +86,23 @@ mod tests {
         let before_epoch = Utc.with_ymd_and_hms(1969, 1, 1, 0, 0, 0).unwrap();
         assert_eq!(from_datetime(before_epoch), UnixTime::EPOCH);
         assert_eq!(to_datetime(UnixTime::MAX), None);
+    }
+
+    /// The only test of this crate that touches the process-wide simulated clock (tests run in
+    /// parallel threads of one process).
+    #[cfg(feature = "simulated-clock")]
+    #[test]
+    fn simulated_clock_replaces_the_wall_clock_until_cleared() {
+        let wall = now();
+        simulated::set(UnixTime(1_000));
+        assert_eq!(now(), UnixTime(1_000));
+        assert_eq!(simulated::advance(59), UnixTime(1_059));
+        assert_eq!(now(), UnixTime(1_059));
+        simulated::set(UnixTime::MAX);
+        assert_eq!(now(), UnixTime(u64::MAX - 1));
+        simulated::clear();
+        assert_eq!(simulated::get(), None);
+        assert!(now() >= wall);
     }
 
     /// The protocol crate formats times without chrono; it must agree with chrono everywhere.

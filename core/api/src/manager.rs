@@ -116,6 +116,48 @@ pub struct PropertySettings {
     pub doors_updated: u32,
 }
 
+// ---- the authority key and its rotation ---------------------------------------------------
+
+/// `GET /v1/property/authority`, and the answer to `POST /v1/property/authority/rotation`
+/// (Portfolio Manager): the key Mission Control signs with, and the latest rotation.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuthorityInfo {
+    /// The authority key that signs certificates, batches and time now.
+    pub key: B64<PublicKey>,
+    /// The latest rotation, finished or not (`None`: the property never rotated).
+    pub rotation: Option<RotationInfo>,
+}
+
+/// Where an authority rotation stands.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RotationPhase {
+    /// Every door is being told to trust the new key (a `TrustAuthority` update); Mission
+    /// Control still signs with the old one, and phones learn the new one at their next sync.
+    Introducing,
+    /// Every door trusts the new key: Mission Control signs with it (and re-issued every door
+    /// and key certificate at the switch); doors are being told to drop the old key.
+    Retiring,
+    /// Every door dropped the old key: what it signs is refused everywhere.
+    Complete,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RotationInfo {
+    pub rotation_id: u64,
+    pub old_key: B64<PublicKey>,
+    pub new_key: B64<PublicKey>,
+    pub phase: RotationPhase,
+    pub started_at: UnixTime,
+    pub switched_at: Option<UnixTime>,
+    pub completed_at: Option<UnixTime>,
+    /// Doors that have not applied this phase's update yet (the rotation waits for them).
+    pub doors_pending: Vec<DoorId>,
+    /// Doors that refused this phase's update (the rotation cannot go on until they are
+    /// fixed: a door refuses a fifth authority key as a full store).
+    pub doors_rejected: Vec<DoorId>,
+}
+
 // ---- managers and permissions -------------------------------------------------------------
 
 /// `POST /v1/managers` (Portfolio Manager).

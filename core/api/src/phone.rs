@@ -6,7 +6,7 @@ use super::wire::B64;
 use keyway_protocol::UnixTime;
 use keyway_protocol::codec::Bytes64;
 use keyway_protocol::credential::{
-    DoorCertificate, DoorId, KeyCertificate, KeyChain, KeyFlags, KeyId, KeyPair, PersonId, PublicKey, Receipt,
+    AuthorityRotation, DoorCertificate, DoorId, KeyCertificate, KeyChain, KeyFlags, KeyId, KeyPair, PersonId, PublicKey, Receipt,
     TimeStatement, UpdateBatch, Validity, label,
 };
 use serde::{Deserialize, Serialize};
@@ -188,6 +188,11 @@ pub struct SyncResponse {
     /// door whose clock lags behind it (absent from a backend that does not sign time).
     #[serde(default)]
     pub time: Option<B64<TimeStatement>>,
+    /// The property's authority rotations, oldest first (at most
+    /// [`keyway_protocol::credential::MAX_ROTATIONS`]): the only way an answer may name an
+    /// authority key the phone does not trust yet is a statement signed by one it does.
+    #[serde(default)]
+    pub rotations: Vec<B64<AuthorityRotation>>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

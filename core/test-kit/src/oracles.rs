@@ -637,6 +637,7 @@ fn sync_response(f: &Fixture) -> SyncResponse {
             TimeStatementBody::unbound(NOW, AuthorityKeyId::of(&f.authority.public().0)),
             &f.authority,
         ))),
+        rotations: Vec::new(),
     }
 }
 

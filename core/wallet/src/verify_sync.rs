@@ -1,13 +1,15 @@
 //! Turning a backend answer into store changes, after checking every signature in it.
 //!
 //! The backend is trusted for availability, not for integrity: a response with one bad
-//! signature, a key for another device, a batch for the wrong door or a change of authority
-//! keys that does not overlap the ones already trusted is refused whole, and the store keeps
-//! what it had.
+//! signature, a key for another device, a batch for the wrong door or an authority key no
+//! rotation statement of a trusted key vouches for is refused whole, and the store keeps what
+//! it had.
 
 use crate::store::{StoredKey, SyncChanges};
 use keyway_api::{KeyStatus, SyncResponse};
-use keyway_protocol::credential::{ChainError, KeyChain, KeyId, PublicKey, TrustAnchors};
+use keyway_protocol::credential::{
+    AuthorityRotation, ChainError, KeyChain, KeyId, MAX_ROTATIONS, PublicKey, TrustAnchors,
+};
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum BadSync {
@@ -21,6 +23,8 @@ pub enum BadSync {
     AnchorAdded,
     #[error("{what} for {subject} does not verify: {error}")]
     Signature { what: &'static str, subject: String, error: ChainError },
+    #[error("the backend sent {0} authority rotation statements, more than {MAX_ROTATIONS}")]
+    TooManyRotations(usize),
     #[error("key {0} is certified for another device")]
     NotOurKey(KeyId),
     #[error("the backend answered {answered} verdicts for {sent} uploaded receipts")]
@@ -45,15 +49,24 @@ pub fn verify_sync(
     if anchors.keys().next().is_none() {
         return Err(BadSync::NoAnchors);
     }
-    let mut trusted_any = trusted.keys().peekable();
-    if trusted_any.peek().is_some() && !trusted.keys().any(|t| anchors.keys().any(|a| a == t)) {
-        return Err(BadSync::AnchorsReplaced);
+    if resp.rotations.len() > MAX_ROTATIONS {
+        return Err(BadSync::TooManyRotations(resp.rotations.len()));
     }
-    // Once enrolled, trust is never widened by an answer: one shared key would otherwise carry
-    // in another, and with it certificates of an impostor door. (An authority key is replaced
-    // only through a rotation statement signed by the current one, which no answer carries yet.)
-    if trusted.keys().next().is_some() && anchors.keys().any(|a| !trusted.keys().any(|t| t == a)) {
-        return Err(BadSync::AnchorAdded);
+    // Once enrolled, trust is never widened by an answer alone: one shared key would otherwise
+    // carry in another, and with it certificates of an impostor door. An authority key this
+    // wallet does not trust yet is accepted only when a rotation statement signed by one it
+    // does (directly or through a chain of statements) names it; the answer's keys then
+    // replace the trusted ones (a retired key is dropped).
+    if trusted.keys().next().is_some() {
+        let statements: Vec<_> = resp.rotations.iter().map(|r| (**r).clone()).collect();
+        let reachable = AuthorityRotation::reachable(trusted, &statements);
+        let known = |a: &PublicKey| reachable.keys().any(|r| r == a);
+        if !anchors.keys().any(known) {
+            return Err(BadSync::AnchorsReplaced);
+        }
+        if !anchors.keys().all(known) {
+            return Err(BadSync::AnchorAdded);
+        }
     }
 
     let mut changes =

@@ -25,6 +25,8 @@ const SCHEMA_V6: &str = include_str!("schema_v6.sql");
 const SCHEMA_V7: &str = include_str!("schema_v7.sql");
 /// Several devices per person, a certificate per device, device codes.
 const SCHEMA_V8: &str = include_str!("schema_v8.sql");
+/// Authority rotation; door certificates expire (the hook re-signs version-1 ones).
+const SCHEMA_V9: &str = include_str!("schema_v9.sql");
 /// The first schema version whose secrets are sealed.
 const SEALED_SINCE: i64 = 4;
 
@@ -38,6 +40,11 @@ fn migrations() -> Migrations<'static> {
         M::up(SCHEMA_V6),
         M::up(SCHEMA_V7),
         M::up(SCHEMA_V8),
+        M::up_with_hook(SCHEMA_V9, |tx: &rusqlite::Transaction| {
+            crate::door_certs::upgrade_v1(tx, keyway_api::clock::now())
+                .map(|_| ())
+                .map_err(rusqlite_migration::HookError::Hook)
+        }),
     ])
 }
 

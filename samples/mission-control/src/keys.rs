@@ -235,13 +235,16 @@ pub fn certificate_for(tx: &Transaction, key_id: i64, device_id: i64) -> AppResu
 }
 
 /// Whether a sync at `now` should re-issue `cert` (the key's certificate for the syncing
-/// device): there is none (never certified, or an old format), or it has lost more than
+/// device): there is none (never certified, or an old format), another authority key signed
+/// it, or it has lost more than
 /// [`REISSUE_SLACK_SECS`] of the freshness a new one would get (so a phone syncing often is not
 /// re-signed every time).
 pub fn needs_revalidation(key: &KeyRow, cert: Option<&KeyCertificate>, authority: &Authority, now: UnixTime) -> bool {
     let wanted = now.saturating_add_secs(authority.revalidation_secs).min(key.validity.expiry);
     match cert {
         None => true,
+        // Signed by a key the property no longer signs with (an authority rotation): re-issue.
+        Some(cert) if cert.body.issuer != authority.key_id() => true,
         Some(cert) => cert.body.fresh_until.saturating_add_secs(REISSUE_SLACK_SECS) < wanted,
     }
 }

@@ -98,7 +98,7 @@ pub fn invite_preview(tx: &Transaction, req: InvitePreviewRequest, now: UnixTime
     Ok(InvitePreview {
         property_id: person.property_id as u64,
         property_name: name,
-        trust_anchors: vec![B64(authority.public())],
+        trust_anchors: crate::rotation::phone_anchors(tx, person.property_id, &authority)?.into_iter().map(B64).collect(),
     })
 }
 
@@ -287,7 +287,7 @@ fn build_sync(
         person_id: person.person_id(),
         access: person.access,
         person_deleted: person.deleted_at.is_some(),
-        trust_anchors: vec![B64(authority.public())],
+        trust_anchors: crate::rotation::phone_anchors(tx, person.property_id, &authority)?.into_iter().map(B64).collect(),
         keys: changed_keys
             .iter()
             .map(|k| Ok(k.entry(now, keys::certificate_for(tx, k.id, device_id)?)))
@@ -296,6 +296,7 @@ fn build_sync(
         revocations,
         doors,
         time: Some(B64(TimeStatement::sign(TimeStatementBody::unbound(now, authority.key_id()), &authority.key))),
+        rotations: crate::rotation::statements(tx, person.property_id)?.into_iter().map(B64).collect(),
     })
 }
 
@@ -315,7 +316,7 @@ fn door_entry(
         door_id: id,
         name: door.name,
         online: door.online,
-        certificate: B64(door.certificate),
+        certificate: B64(crate::door_certs::current(tx, authority, id, &door.certificate, now)?),
         pending_updates: pending.map(B64),
         known_activity_head: door.activity_head,
         delivered_seq: door.delivered_seq,

@@ -11,7 +11,7 @@ use keyway_api::{
 };
 use keyway_protocol::UnixTime;
 use keyway_protocol::credential::{
-    DoorCertBody, DoorCertificate, DoorId, DoorcodeSecret, KeyPair, PublicKey, TrustAnchors,
+    DoorCertificate, DoorId, DoorcodeSecret, KeyPair, PublicKey, TrustAnchors,
 };
 use rusqlite::{OptionalExtension, Transaction, params};
 
@@ -217,8 +217,7 @@ pub fn create_door(
         params![manager.property_id, name, req.online, now.0],
     )?;
     let door_id = DoorId(u32::try_from(tx.last_insert_rowid()).map_err(|_| AppError::internal("door ids exhausted"))?);
-    let certificate =
-        DoorCertificate::sign(DoorCertBody::new(door_id, door_key.public(), authority.key_id()), &authority.key);
+    let certificate = crate::door_certs::sign(&authority, door_id, door_key.public(), now);
     tx.execute(
         "UPDATE doors SET certificate = ?1, doorcode_secret = keyway_seal('doorcode_secret', id, ?2) WHERE id = ?3",
         params![certificate.to_bytes(), doorcode.as_bytes().as_slice(), door_id.0],
@@ -231,7 +230,39 @@ pub fn create_door(
         door_secret_key: B64(Secret32(*door_key.secret())),
         doorcode_secret: B64(Secret32(*doorcode.as_bytes())),
         card_key: Some(B64(card_key)),
-        trust_anchors: vec![B64(authority.public())],
+        trust_anchors: crate::rotation::phone_anchors(tx, manager.property_id, &authority)?
+            .into_iter()
+            .map(B64)
+            .collect(),
+        utc_offset_minutes: authority.utc_offset_minutes,
+    })
+}
+
+/// A new key for door `id` (Portfolio Manager): its old key may have been extracted from the
+/// lock. The answer is the door's install with the new key and certificate (and its doorcode
+/// secret and card key, unchanged) for re-provisioning in place; the door keeps its state.
+/// Phones refuse the old key from their next sync on, and so does Mission Control at once
+/// (receipts and feed sessions verify against the stored certificate).
+pub fn rekey_door(tx: &Transaction, manager: &Manager, id: DoorId, now: UnixTime) -> AppResult<ProvisionedDoor> {
+    manager.require_portfolio_manager()?;
+    let door = door(tx, manager.property_id, id)?.ok_or_else(|| AppError::not_found(format!("no door {id}")))?;
+    let authority = Authority::load(tx, manager.property_id)?;
+    let door_key = KeyPair::generate();
+    let certificate = crate::door_certs::sign(&authority, id, door_key.public(), now);
+    // Every sync answer lists each door with its certificate: phones get this one next time.
+    crate::door_certs::store(tx, id, &certificate)?;
+    Ok(ProvisionedDoor {
+        door_id: id,
+        name: door.name,
+        online: door.online,
+        door_certificate: B64(certificate),
+        door_secret_key: B64(Secret32(*door_key.secret())),
+        doorcode_secret: B64(Secret32(*door.doorcode_secret.as_bytes())),
+        card_key: Some(B64(crate::cards::property_card_key(tx, manager.property_id)?)),
+        trust_anchors: crate::rotation::phone_anchors(tx, manager.property_id, &authority)?
+            .into_iter()
+            .map(B64)
+            .collect(),
         utc_offset_minutes: authority.utc_offset_minutes,
     })
 }

@@ -28,7 +28,7 @@ impl Uploader {
         Uploader::Device { property_id: device.property_id, device_id: device.id }
     }
 
-    fn property_id(self) -> i64 {
+    pub fn property_id(self) -> i64 {
         match self {
             Uploader::Device { property_id, .. } | Uploader::Door { property_id, .. } => property_id,
         }

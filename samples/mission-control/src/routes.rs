@@ -30,7 +30,10 @@ pub fn router(app: App) -> Router {
         .route("/health", get(|| async { Json(serde_json::json!({ "status": "ok" })) }))
         .route("/v1/properties", post(create_property))
         .route("/v1/property", get(property_settings).patch(set_property_settings))
+        .route("/v1/property/authority", get(authority))
+        .route("/v1/property/authority/rotation", post(rotate_authority))
         .route("/v1/doors", post(create_door).get(list_doors))
+        .route("/v1/doors/{id}/rekey", post(rekey_door))
         .route("/v1/managers", post(create_manager).get(list_managers))
         .route("/v1/managers/me", get(me))
         .route("/v1/managers/me/rotate-token", post(rotate_token))
@@ -130,6 +133,18 @@ async fn create_door(
     ApiJson(req): ApiJson<CreateDoorRequest>,
 ) -> AppResult<Json<ProvisionedDoor>> {
     as_manager(&app, bearer, move |tx, m, now| provisioning::create_door(tx, m, req, now)).await
+}
+
+async fn rekey_door(State(app): State<App>, bearer: Bearer, ApiPath(id): ApiPath<u32>) -> AppResult<Json<ProvisionedDoor>> {
+    as_manager(&app, bearer, move |tx, m, now| provisioning::rekey_door(tx, m, keyway_protocol::credential::DoorId(id), now)).await
+}
+
+async fn authority(State(app): State<App>, bearer: Bearer) -> AppResult<Json<AuthorityInfo>> {
+    as_manager(&app, bearer, |tx, m, now| crate::rotation::status(tx, m, now)).await
+}
+
+async fn rotate_authority(State(app): State<App>, bearer: Bearer) -> AppResult<Json<AuthorityInfo>> {
+    as_manager(&app, bearer, |tx, m, now| crate::rotation::start(tx, m, now)).await
 }
 
 async fn property_settings(State(app): State<App>, bearer: Bearer) -> AppResult<Json<PropertySettings>> {
@@ -327,7 +342,21 @@ async fn upload_receipts(
     bearer: Bearer,
     ApiJson(req): ApiJson<UploadReceiptsRequest>,
 ) -> AppResult<Json<UploadReceiptsResponse>> {
-    as_device(&app, bearer, move |tx, d, now| receipts::upload(tx, Uploader::of_device(d), req, now)).await
+    let (answer, moved) = app
+        .db
+        .run(move |tx| {
+            let device = auth::device(tx, &bearer)?;
+            let now = keyway_api::clock::now();
+            let from = Uploader::of_device(&device);
+            let answer = receipts::upload(tx, from, req, now)?;
+            Ok((answer, crate::rotation::advance(tx, from.property_id(), now)?))
+        })
+        .await?;
+    // A rotation that moved on queued updates for every door: waiting door feeds look again.
+    if moved {
+        app.feed.notify();
+    }
+    Ok(Json(answer))
 }
 
 async fn list_devices(
@@ -432,5 +461,16 @@ async fn feed_receipts(
 ) -> AppResult<Json<UploadReceiptsResponse>> {
     let session = app.feed.session(&bearer, keyway_api::clock::now())?;
     let from = Uploader::Door { property_id: session.property_id, door: session.door };
-    app.db.run(move |tx| receipts::upload(tx, from, req, keyway_api::clock::now())).await.map(Json)
+    let (answer, moved) = app
+        .db
+        .run(move |tx| {
+            let now = keyway_api::clock::now();
+            let answer = receipts::upload(tx, from, req, now)?;
+            Ok((answer, crate::rotation::advance(tx, from.property_id(), now)?))
+        })
+        .await?;
+    if moved {
+        app.feed.notify();
+    }
+    Ok(Json(answer))
 }

@@ -35,6 +35,9 @@ pub enum Purpose {
     CardKey,
     /// `meta.secret_key_check`, row 0: proves at open that the key is this database's.
     KeyCheck,
+    /// `authority_rotations.new_secret`, by rotation id: the successor authority key until
+    /// Mission Control switches to it.
+    RotationSecret,
 }
 
 impl Purpose {
@@ -45,11 +48,12 @@ impl Purpose {
             Purpose::DoorcodeSecret => "doorcode_secret",
             Purpose::CardKey => "card_key",
             Purpose::KeyCheck => "key_check",
+            Purpose::RotationSecret => "rotation_secret",
         }
     }
 
     fn parse(name: &str) -> Option<Self> {
-        [Purpose::AuthoritySecret, Purpose::DoorcodeSecret, Purpose::CardKey, Purpose::KeyCheck]
+        [Purpose::AuthoritySecret, Purpose::DoorcodeSecret, Purpose::CardKey, Purpose::KeyCheck, Purpose::RotationSecret]
             .into_iter()
             .find(|p| p.name() == name)
     }
@@ -60,6 +64,7 @@ impl Purpose {
             Purpose::DoorcodeSecret => "doors.doorcode_secret",
             Purpose::CardKey => "properties.card_key",
             Purpose::KeyCheck => "meta.secret_key_check",
+            Purpose::RotationSecret => "authority_rotations.new_secret",
         }
     }
 }

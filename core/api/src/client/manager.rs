@@ -71,6 +71,24 @@ impl ManagerClient {
         self.get("/v1/doors").await
     }
 
+    /// Replaces a door's key (Portfolio Manager): the answer is the install for the door's
+    /// re-provisioning in place (`DoorEngine::rekey`, `lock-sim rekey`); phones refuse the old
+    /// key from their next sync on.
+    pub async fn rekey_door(&self, door: DoorId) -> Result<ProvisionedDoor> {
+        self.call::<(), _>(Method::POST, &format!("/v1/doors/{}/rekey", door.0), None).await
+    }
+
+    /// The authority key and the latest rotation (Portfolio Manager).
+    pub async fn authority(&self) -> Result<AuthorityInfo> {
+        self.get("/v1/property/authority").await
+    }
+
+    /// Starts replacing the property's authority key (Portfolio Manager); the rotation then
+    /// moves on by itself as doors apply its updates.
+    pub async fn rotate_authority(&self) -> Result<AuthorityInfo> {
+        self.call::<(), _>(Method::POST, "/v1/property/authority/rotation", None).await
+    }
+
     /// The property's settings.
     pub async fn property_settings(&self) -> Result<PropertySettings> {
         self.get("/v1/property").await

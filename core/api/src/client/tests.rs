@@ -96,6 +96,7 @@ fn sync_body() -> String {
         revocations: vec![],
         doors: vec![],
         time: None,
+        rotations: Vec::new(),
     })
     .unwrap()
 }
