@@ -332,6 +332,19 @@ fn batches(p: &Property) -> Vec<Value> {
             json!({"seq_after": 0, "batch_rejected": "UnknownIssuer"}),
         ),
         ("signature damaged", bytes, json!({"seq_after": 0, "batch_rejected": "BadSignature"})),
+        (
+            "an authority rotation in one update: trust a successor, retire the current key",
+            p.batch(
+                DOOR_A,
+                1,
+                vec![vec![
+                    DoorOp::TrustAuthority { key: key(2).public() },
+                    DoorOp::RetireAuthority { key: p.issuer() },
+                ]],
+            )
+            .to_bytes(),
+            json!({"seq_after": 1, "batch_rejected": null}),
+        ),
     ];
     cases
         .into_iter()
@@ -463,6 +476,89 @@ fn check_time(p: &Property, v: &Value) -> Result<Value, String> {
     })
 }
 
+/// The first word of a value's debug text: the variant name of an error.
+fn variant(e: impl std::fmt::Debug) -> String {
+    let text = format!("{e:?}");
+    text.split([' ', '{', '(']).next().unwrap_or_default().to_string()
+}
+
+fn rotations(p: &Property) -> Vec<Value> {
+    let successor = key(2);
+    let stranger = key(STRANGER_SEED);
+    let rotation = |old: AuthorityKeyId, new: PublicKey, signer: &KeyPair| {
+        AuthorityRotation::sign(AuthorityRotationBody::new(old, new, NOW), signer)
+    };
+    let stranger_id = AuthorityKeyId::of(&stranger.public().0);
+    let cases: Vec<(&str, AuthorityRotation, Value)> = vec![
+        (
+            "the trusted authority names its successor",
+            rotation(p.issuer(), successor.public(), &p.authority),
+            json!({"accept": {"new_key": hex(&successor.public().0)}}),
+        ),
+        (
+            "a stranger's statement under the trusted key's id",
+            rotation(p.issuer(), stranger.public(), &stranger),
+            refuse("BadSignature"),
+        ),
+        ("a stranger authority names a key", rotation(stranger_id, successor.public(), &stranger), refuse("UnknownIssuer")),
+        ("the trusted authority names itself", rotation(p.issuer(), p.authority.public(), &p.authority), refuse("WeakKey")),
+    ];
+    cases
+        .into_iter()
+        .map(|(name, r, expect)| json!({"name": name, "statement": hex(&r.to_bytes()), "expect": expect}))
+        .collect()
+}
+
+fn check_rotation(p: &Property, v: &Value) -> Result<Value, String> {
+    let r = AuthorityRotation::from_bytes(&unhex(v["statement"].as_str().ok_or("statement")?)?)
+        .map_err(|e| e.to_string())?;
+    Ok(match r.verify(&p.anchors) {
+        Ok(new) => json!({"accept": {"new_key": hex(&new.0)}}),
+        Err(e) => refuse(&variant(e)),
+    })
+}
+
+fn door_certificates(p: &Property) -> Vec<Value> {
+    let door_key = Property::door_key(DOOR_A).public();
+    let body = DoorCertBody::new(DOOR_A, door_key, p.issuer());
+    let v1 = Signed::sign(
+        DoorCertBodyV1 { version: DoorCertBodyV1::VERSION, door_id: DOOR_A, door_key, issuer: p.issuer() },
+        &p.authority,
+    );
+    let stranger = key(STRANGER_SEED);
+    let foreign = DoorCertBody::new(DOOR_A, door_key, AuthorityKeyId::of(&stranger.public().0));
+    let cases: Vec<(&str, Vec<u8>, Value)> = vec![
+        (
+            "good until one second after now",
+            DoorCertificate::sign(body.clone().expires(NOW.saturating_add_secs(1)), &p.authority).to_bytes(),
+            json!({"accept": {"door_id": DOOR_A.0, "door_key": hex(&door_key.0)}}),
+        ),
+        (
+            "expired at now",
+            DoorCertificate::sign(body.expires(NOW), &p.authority).to_bytes(),
+            refuse("DoorCertificateExpired"),
+        ),
+        ("version 1 (no expiry): refused as such", v1.to_bytes(), refuse("UnsupportedVersion")),
+        ("signed by a stranger authority", DoorCertificate::sign(foreign, &stranger).to_bytes(), refuse("UnknownIssuer")),
+    ];
+    cases
+        .into_iter()
+        .map(|(name, bytes, expect)| json!({"name": name, "certificate": hex(&bytes), "now": NOW.0, "expect": expect}))
+        .collect()
+}
+
+fn check_door_certificate(p: &Property, v: &Value) -> Result<Value, String> {
+    let now = UnixTime(v["now"].as_u64().ok_or("now")?);
+    let cert = match DoorCertificate::from_bytes(&unhex(v["certificate"].as_str().ok_or("certificate")?)?) {
+        Ok(c) => c,
+        Err(e) => return Ok(refuse(&variant(e))),
+    };
+    Ok(match cert.verify_at(&p.anchors, now) {
+        Ok(key) => json!({"accept": {"door_id": cert.body.door_id.0, "door_key": hex(&key.0)}}),
+        Err(e) => refuse(&variant(e)),
+    })
+}
+
 fn doorcodes() -> Vec<Value> {
     let secret = DoorcodeSecret::new(DOORCODE_SECRET);
     [(1u32, NOW, 60i16), (1, NOW.saturating_add_secs(DAY), 60), (2, NOW, 60), (1, NOW, -300)]
@@ -493,6 +589,8 @@ const CHECKS: &[(&str, Check)] = &[
     ("advertisements.json", check_advert),
     ("time_statements.json", check_time),
     ("doorcodes.json", check_doorcode),
+    ("rotations.json", check_rotation),
+    ("door_certificates.json", check_door_certificate),
 ];
 
 /// Every vector file, as the current code encodes it.
@@ -555,6 +653,20 @@ pub fn generate() -> Vec<VectorFile> {
             json: wrap(
                 "Daily doorcodes of `doorcode_secret` (keys.json) for a slot at a time and UTC offset: 10 digits, zero-padded.",
                 doorcodes(),
+            ),
+        },
+        VectorFile {
+            name: "rotations.json",
+            json: wrap(
+                "AuthorityRotation bytes checked by a phone that trusts the authority in keys.json: the successor key it may trust from then on, or why it may not.",
+                rotations(&p),
+            ),
+        },
+        VectorFile {
+            name: "door_certificates.json",
+            json: wrap(
+                "DoorCertificate bytes checked by a phone at `now` against the authority in keys.json before it talks to the door: the door id and key, or why it refuses.",
+                door_certificates(&p),
             ),
         },
     ]

@@ -204,6 +204,46 @@ mod tests {
         }
     }
 
+    /// A database at schema version 8 holds version-1 door certificates (no expiry): the
+    /// upgrade re-signs each as version 2, by the property's authority key, for the same door
+    /// key, expiring a certificate lifetime after the upgrade.
+    #[test]
+    fn a_database_at_v8_gets_expiring_door_certificates() {
+        use keyway_protocol::credential::{
+            AuthorityKeyId, DoorCertBodyV1, DoorCertificate, DoorId, KeyPair, Signed, SignedBody, TrustAnchors,
+        };
+        let mut conn = Connection::open_in_memory().unwrap();
+        sealed::install(&conn, Arc::new(Sealer::new(&SecretKey::generate()))).unwrap();
+        migrations().to_version(&mut conn, 8).unwrap();
+        conn.execute_batch(
+            "INSERT INTO properties (id, name, authority_secret, utc_offset_minutes, created_at)
+             VALUES (1, 'Elm Court', keyway_seal('authority_secret', 1, zeroblob(32)), 0, 1700000000);",
+        )
+        .unwrap();
+        let authority = KeyPair::from_secret(&[0; 32]);
+        let issuer = AuthorityKeyId::of(&authority.public().0);
+        let door_key = KeyPair::generate();
+        let v1 = Signed::sign(
+            DoorCertBodyV1 { version: DoorCertBodyV1::VERSION, door_id: DoorId(1), door_key: door_key.public(), issuer },
+            &authority,
+        );
+        conn.execute(
+            "INSERT INTO doors (id, property_id, name, online, certificate, doorcode_secret, created_at)
+             VALUES (1, 1, 'Front door', 0, ?1, keyway_seal('doorcode_secret', 1, zeroblob(32)), 1700000000)",
+            [v1.to_bytes()],
+        )
+        .unwrap();
+        assert!(DoorCertificate::from_bytes(&v1.to_bytes()).is_err(), "a version-1 certificate is refused as such");
+        let before = keyway_api::clock::now();
+        migrations().to_latest(&mut conn).unwrap();
+        let bytes: Vec<u8> = conn.query_row("SELECT certificate FROM doors WHERE id = 1", [], |r| r.get(0)).unwrap();
+        let cert = DoorCertificate::from_bytes(&bytes).unwrap();
+        assert_eq!(cert.verify(&TrustAnchors::new([authority.public()])), Ok(door_key.public()));
+        let lifetime = crate::door_certs::LIFETIME_SECS;
+        assert!(cert.body.expires >= before.saturating_add_secs(lifetime), "{}", cert.body.expires);
+        assert!(cert.body.expires <= keyway_api::clock::now().saturating_add_secs(lifetime));
+    }
+
     #[test]
     fn the_sealing_migration_needs_the_key() {
         let mut conn = Connection::open_in_memory().unwrap();

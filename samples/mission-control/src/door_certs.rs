@@ -71,3 +71,34 @@ pub fn upgrade_v1(tx: &Transaction, now: UnixTime) -> Result<usize, String> {
     }
     Ok(upgraded)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use keyway_protocol::credential::KeyPair;
+
+    #[test]
+    fn a_sync_renews_a_certificate_nearing_its_end_or_signed_by_another_key() {
+        let mut conn = rusqlite::Connection::open_in_memory().unwrap();
+        conn.execute_batch("CREATE TABLE doors (id INTEGER PRIMARY KEY, certificate BLOB); INSERT INTO doors VALUES (3, x'');")
+            .unwrap();
+        let tx = conn.transaction().unwrap();
+        let authority = Authority { key: KeyPair::generate(), utc_offset_minutes: 0, revalidation_secs: 7 * DAY };
+        let (door, key, now) = (DoorId(3), KeyPair::generate().public(), UnixTime(1_800_000_000));
+        let fresh = sign(&authority, door, key, now);
+        assert_eq!(fresh.body.expires, now.saturating_add_secs(LIFETIME_SECS));
+        // Kept while it has more than RENEW_SECS left...
+        let later = now.saturating_add_secs(LIFETIME_SECS - RENEW_SECS - 1);
+        assert_eq!(current(&tx, &authority, door, &fresh, later).unwrap(), fresh);
+        // ...then re-issued for the same door key, and stored.
+        let renewed = current(&tx, &authority, door, &fresh, later.saturating_add_secs(1)).unwrap();
+        assert_eq!((renewed.body.door_key, renewed.body.door_id), (key, door));
+        assert!(renewed.body.expires > fresh.body.expires);
+        let stored: Vec<u8> = tx.query_row("SELECT certificate FROM doors WHERE id = 3", [], |r| r.get(0)).unwrap();
+        assert_eq!(stored, renewed.to_bytes());
+        // A certificate another key signed (before a rotation's switch) is re-issued at once.
+        let successor = Authority { key: KeyPair::generate(), ..authority };
+        let moved = current(&tx, &successor, door, &fresh, now).unwrap();
+        assert_eq!(moved.body.issuer, successor.key_id());
+    }
+}
