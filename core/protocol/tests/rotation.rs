@@ -56,7 +56,8 @@ fn a_door_never_retires_its_last_key_nor_trusts_too_many() {
     assert_eq!(report.rejected_updates[0].reason, UpdateRejection::InvalidOperation);
     assert_eq!(door.state().anchors, p.anchors, "the update was consumed and refused; the key stays");
 
-    let many: Vec<DoorOp> = (0..MAX_DOOR_ANCHORS as u8).map(|i| DoorOp::TrustAuthority { key: key(50 + i).public() }).collect();
+    let many: Vec<DoorOp> =
+        (0..MAX_DOOR_ANCHORS as u8).map(|i| DoorOp::TrustAuthority { key: key(50 + i).public() }).collect();
     let report = door.apply_batch(&p.batch(DOOR_A, 2, vec![many]), NOW);
     assert_eq!(report.rejected_updates[0].reason, UpdateRejection::StoreFull);
     assert_eq!(door.state().anchors.keys().count(), 1, "all or none");
@@ -97,10 +98,8 @@ fn a_rekeyed_door_keeps_its_state_and_phones_refuse_its_old_key() {
 
     // What the installer brings must be this door's, certified by an authority the door trusts.
     let stranger = key(66);
-    let foreign = Signed::sign(
-        DoorCertBody::new(DOOR_A, new_key.public(), AuthorityKeyId::of(&stranger.public().0)),
-        &stranger,
-    );
+    let foreign =
+        Signed::sign(DoorCertBody::new(DOOR_A, new_key.public(), AuthorityKeyId::of(&stranger.public().0)), &stranger);
     assert!(matches!(door.rekey(new_key.clone(), &foreign), Err(RekeyError::Certificate(_))));
     let other = Signed::sign(DoorCertBody::new(DOOR_B, new_key.public(), p.issuer()), &p.authority);
     assert!(matches!(door.rekey(new_key.clone(), &other), Err(RekeyError::OtherDoor { .. })));

@@ -500,8 +500,16 @@ fn rotations(p: &Property) -> Vec<Value> {
             rotation(p.issuer(), stranger.public(), &stranger),
             refuse("BadSignature"),
         ),
-        ("a stranger authority names a key", rotation(stranger_id, successor.public(), &stranger), refuse("UnknownIssuer")),
-        ("the trusted authority names itself", rotation(p.issuer(), p.authority.public(), &p.authority), refuse("WeakKey")),
+        (
+            "a stranger authority names a key",
+            rotation(stranger_id, successor.public(), &stranger),
+            refuse("UnknownIssuer"),
+        ),
+        (
+            "the trusted authority names itself",
+            rotation(p.issuer(), p.authority.public(), &p.authority),
+            refuse("WeakKey"),
+        ),
     ];
     cases
         .into_iter()
@@ -539,7 +547,11 @@ fn door_certificates(p: &Property) -> Vec<Value> {
             refuse("DoorCertificateExpired"),
         ),
         ("version 1 (no expiry): refused as such", v1.to_bytes(), refuse("UnsupportedVersion")),
-        ("signed by a stranger authority", DoorCertificate::sign(foreign, &stranger).to_bytes(), refuse("UnknownIssuer")),
+        (
+            "signed by a stranger authority",
+            DoorCertificate::sign(foreign, &stranger).to_bytes(),
+            refuse("UnknownIssuer"),
+        ),
     ];
     cases
         .into_iter()

@@ -70,6 +70,15 @@ pub enum Command {
         #[arg(long)]
         provision: PathBuf,
     },
+    /// Replaces the door's key in place from the JSON Mission Control returned when the door
+    /// was re-keyed (`POST /v1/doors/{id}/rekey`): the new certificate must verify against the
+    /// door's own trust anchors and name this door; everything else the door holds stays.
+    Rekey {
+        #[command(flatten)]
+        state: StateArg,
+        #[arg(long)]
+        provision: PathBuf,
+    },
     /// Serves unlock sessions, one connection at a time, until stopped.
     Serve {
         #[command(flatten)]
@@ -199,6 +208,19 @@ pub fn run(cli: Cli) -> Result<(), String> {
                 .provision(read_provisioning(&provision, state.file().rtc_now())?)
                 .map_err(|e| e.to_string())?;
             println!("provisioned {} (door key {})", door.door_id(), hex::encode(door.door_public_key().0));
+            Ok(())
+        }
+        Command::Rekey { state, provision } => {
+            let text = std::fs::read_to_string(&provision).map_err(|e| format!("{}: {e}", provision.display()))?;
+            let install: keyway_api::ProvisionedDoor =
+                serde_json::from_str(&text).map_err(|e| format!("{}: {e}", provision.display()))?;
+            let key = keyway_protocol::credential::KeyPair::from_secret(&install.door_secret_key.0.0);
+            let rekeyed = state
+                .file()
+                .with_door(|door| door.rekey(key, &install.door_certificate.0).map(|()| door.door_public_key()))
+                .map_err(|e| e.to_string())?
+                .map_err(|e| e.to_string())?;
+            println!("re-keyed {} (door key {})", install.door_id, hex::encode(rekeyed.0));
             Ok(())
         }
         Command::Serve { state, provision, listen, mtu, print_addr, json, backend } => {

@@ -189,3 +189,54 @@ fn bad_input_is_one_line_and_exit_code_1() {
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("not hex"));
 }
+
+/// `lock-sim rekey` replaces the door key in place from a re-keying answer: the state (seq,
+/// activity) stays; an answer certified by another authority, or for another door, is refused
+/// in one line and changes nothing.
+#[test]
+fn a_door_is_rekeyed_in_place_and_refuses_a_foreign_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let (state, json) = (dir.path().join("door.state"), dir.path().join("door.json"));
+    let i = install(5);
+    std::fs::write(&json, serde_json::to_string(&i.door).unwrap()).unwrap();
+    assert!(
+        Command::new(BIN)
+            .args(["provision", "--state"])
+            .arg(&state)
+            .arg("--provision")
+            .arg(&json)
+            .status()
+            .unwrap()
+            .success()
+    );
+    let before = status(&state);
+
+    let rekey = |door: &ProvisionedDoor| {
+        let path = dir.path().join("rekey.json");
+        std::fs::write(&path, serde_json::to_string(door).unwrap()).unwrap();
+        Command::new(BIN).args(["rekey", "--state"]).arg(&state).arg("--provision").arg(&path).output().unwrap()
+    };
+    let new_key = KeyPair::generate();
+    let mut answer = i.door.clone();
+    let issuer = AuthorityKeyId::of(&i.authority.public().0);
+    answer.door_secret_key = B64(Secret32(*new_key.secret()));
+    answer.door_certificate =
+        B64(DoorCertificate::sign(DoorCertBody::new(DoorId(5), new_key.public(), issuer), &i.authority));
+
+    let foreign = install(5);
+    let out = rekey(&foreign.door);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("does not verify") && err.lines().count() == 1, "{err}");
+    let mut other_door = answer.clone();
+    let other = DoorCertificate::sign(DoorCertBody::new(DoorId(6), new_key.public(), issuer), &i.authority);
+    other_door.door_certificate = B64(other);
+    assert!(!rekey(&other_door).status.success());
+    assert_eq!(status(&state), before, "refusals change nothing");
+
+    let out = rekey(&answer);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(String::from_utf8_lossy(&out.stdout).contains(&hex::encode(new_key.public().0)));
+    let after = status(&state);
+    assert_eq!((after.door_id, after.update_seq), (before.door_id, before.update_seq));
+}

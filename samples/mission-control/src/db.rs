@@ -224,7 +224,12 @@ mod tests {
         let issuer = AuthorityKeyId::of(&authority.public().0);
         let door_key = KeyPair::generate();
         let v1 = Signed::sign(
-            DoorCertBodyV1 { version: DoorCertBodyV1::VERSION, door_id: DoorId(1), door_key: door_key.public(), issuer },
+            DoorCertBodyV1 {
+                version: DoorCertBodyV1::VERSION,
+                door_id: DoorId(1),
+                door_key: door_key.public(),
+                issuer,
+            },
             &authority,
         );
         conn.execute(

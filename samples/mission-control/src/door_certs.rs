@@ -80,8 +80,10 @@ mod tests {
     #[test]
     fn a_sync_renews_a_certificate_nearing_its_end_or_signed_by_another_key() {
         let mut conn = rusqlite::Connection::open_in_memory().unwrap();
-        conn.execute_batch("CREATE TABLE doors (id INTEGER PRIMARY KEY, certificate BLOB); INSERT INTO doors VALUES (3, x'');")
-            .unwrap();
+        conn.execute_batch(
+            "CREATE TABLE doors (id INTEGER PRIMARY KEY, certificate BLOB); INSERT INTO doors VALUES (3, x'');",
+        )
+        .unwrap();
         let tx = conn.transaction().unwrap();
         let authority = Authority { key: KeyPair::generate(), utc_offset_minutes: 0, revalidation_secs: 7 * DAY };
         let (door, key, now) = (DoorId(3), KeyPair::generate().public(), UnixTime(1_800_000_000));

@@ -98,7 +98,10 @@ pub fn invite_preview(tx: &Transaction, req: InvitePreviewRequest, now: UnixTime
     Ok(InvitePreview {
         property_id: person.property_id as u64,
         property_name: name,
-        trust_anchors: crate::rotation::phone_anchors(tx, person.property_id, &authority)?.into_iter().map(B64).collect(),
+        trust_anchors: crate::rotation::phone_anchors(tx, person.property_id, &authority)?
+            .into_iter()
+            .map(B64)
+            .collect(),
     })
 }
 
@@ -287,7 +290,10 @@ fn build_sync(
         person_id: person.person_id(),
         access: person.access,
         person_deleted: person.deleted_at.is_some(),
-        trust_anchors: crate::rotation::phone_anchors(tx, person.property_id, &authority)?.into_iter().map(B64).collect(),
+        trust_anchors: crate::rotation::phone_anchors(tx, person.property_id, &authority)?
+            .into_iter()
+            .map(B64)
+            .collect(),
         keys: changed_keys
             .iter()
             .map(|k| Ok(k.entry(now, keys::certificate_for(tx, k.id, device_id)?)))

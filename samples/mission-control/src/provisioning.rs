@@ -10,9 +10,7 @@ use keyway_api::{
     ManagerCredentials, ManagerInfo, ProvisionedDoor, Secret32, SetKeyManagementRequest,
 };
 use keyway_protocol::UnixTime;
-use keyway_protocol::credential::{
-    DoorCertificate, DoorId, DoorcodeSecret, KeyPair, PublicKey, TrustAnchors,
-};
+use keyway_protocol::credential::{DoorCertificate, DoorId, DoorcodeSecret, KeyPair, PublicKey, TrustAnchors};
 use rusqlite::{OptionalExtension, Transaction, params};
 
 /// Doorcodes' calendar day follows the property's offset: at most ±14 hours.

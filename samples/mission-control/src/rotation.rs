@@ -102,7 +102,9 @@ pub fn statements(tx: &Transaction, property: i64) -> AppResult<Vec<AuthorityRot
         .query_map(params![property, MAX_ROTATIONS as i64], |r| r.get::<_, Vec<u8>>(0))?
         .collect::<Result<Vec<_>, _>>()?;
     rows.iter()
-        .map(|b| AuthorityRotation::from_bytes(b).map_err(|_| AppError::internal("stored rotation statement is damaged")))
+        .map(|b| {
+            AuthorityRotation::from_bytes(b).map_err(|_| AppError::internal("stored rotation statement is damaged"))
+        })
         .collect()
 }
 

@@ -135,8 +135,15 @@ async fn create_door(
     as_manager(&app, bearer, move |tx, m, now| provisioning::create_door(tx, m, req, now)).await
 }
 
-async fn rekey_door(State(app): State<App>, bearer: Bearer, ApiPath(id): ApiPath<u32>) -> AppResult<Json<ProvisionedDoor>> {
-    as_manager(&app, bearer, move |tx, m, now| provisioning::rekey_door(tx, m, keyway_protocol::credential::DoorId(id), now)).await
+async fn rekey_door(
+    State(app): State<App>,
+    bearer: Bearer,
+    ApiPath(id): ApiPath<u32>,
+) -> AppResult<Json<ProvisionedDoor>> {
+    as_manager(&app, bearer, move |tx, m, now| {
+        provisioning::rekey_door(tx, m, keyway_protocol::credential::DoorId(id), now)
+    })
+    .await
 }
 
 async fn authority(State(app): State<App>, bearer: Bearer) -> AppResult<Json<AuthorityInfo>> {

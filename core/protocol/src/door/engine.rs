@@ -12,8 +12,8 @@ use crate::UnixTime;
 use crate::codec::BoundedVec;
 use crate::credential::receipt::MAX_ACTIVITY_PER_RECEIPT;
 use crate::credential::{
-    ActivityEvent, ActivityRecord, DenialReason, DoorCertificate, DoorId, Doorcode, DoorcodeSecret, KeyPair, PropertyCardKey, PublicKey,
-    Receipt, ReceiptBody, RevocationCheck, Signed, SignedBody, TrustAnchors,
+    ActivityEvent, ActivityRecord, DenialReason, DoorCertificate, DoorId, Doorcode, DoorcodeSecret, KeyPair,
+    PropertyCardKey, PublicKey, Receipt, ReceiptBody, RevocationCheck, Signed, SignedBody, TrustAnchors,
 };
 use crate::unlock::message::{Access, ChallengeBody, DoorChallenge, UnlockRequest};
 

@@ -15,7 +15,8 @@ use super::state::{DoorcodeSlot, Keycard};
 use crate::UnixTime;
 use crate::codec::DecodeError;
 use crate::credential::{
-    ActivityEvent, CardId, CardKind, MAX_DOOR_ANCHORS, ChainError, DoorOp, DoorUpdate, SignedBody, UpdateBatch, UpdateBatchBody,
+    ActivityEvent, CardId, CardKind, ChainError, DoorOp, DoorUpdate, MAX_DOOR_ANCHORS, SignedBody, UpdateBatch,
+    UpdateBatchBody,
 };
 use crate::unlock::message::{MAX_REJECTED_PER_SESSION, RejectedUpdate, UpdateRejection, UpdateReport};
 use alloc::collections::{BTreeMap, BTreeSet};
