@@ -14,7 +14,9 @@ use keyway_test_kit::door::*;
 use keyway_test_kit::fixture::*;
 use keyway_test_kit::sim::Direction;
 
-/// The phone's request bytes answering `door`'s challenge (with door nonce `nonce`).
+/// The phone's request bytes answering the challenge `door`'s next session with randomness
+/// `nonce` will issue (made on a copy of the door: its challenge counter does not move, so a
+/// session opened next with the same randomness issues this very challenge).
 fn request_for(
     p: &Property,
     door: &mut DoorEngine,
@@ -22,7 +24,7 @@ fn request_for(
     batch: Option<UpdateBatch>,
     nonce: [u8; 16],
 ) -> Vec<u8> {
-    let challenge = door.challenge(NOW, nonce);
+    let challenge = door.clone().challenge(NOW, nonce);
     let mut phone = p.phone(h, door.door_id(), batch);
     phone.handle_challenge(&challenge.to_bytes()).unwrap()
 }
@@ -60,8 +62,9 @@ fn a_recorded_request_replayed_at_another_door_is_refused_even_with_the_same_non
     let alice = p.resident(1, 1); // opens both doors
     let request = request_for(&p, &mut door_a, &alice, None, [0x33; 16]);
     assert_eq!(decide(&mut door_a.clone_state(), &request, [0x33; 16]), Some(Access::Granted));
-    // Door B issuing the very same nonce still refuses: the proof names door A.
-    assert_eq!(decide(&mut door_b, &request, [0x33; 16]), Some(Access::Denied(DenialReason::BadProof)));
+    // Door B drawing the very same randomness issues another nonce (the door id is mixed in),
+    // and were the nonces equal the proof would still name door A.
+    assert_eq!(decide(&mut door_b, &request, [0x33; 16]), Some(Access::Denied(DenialReason::StaleChallenge)));
     assert_eq!(decide(&mut door_b, &request, [0x34; 16]), Some(Access::Denied(DenialReason::StaleChallenge)));
 }
 
@@ -271,7 +274,7 @@ fn forged_and_misaddressed_batches_are_refused() {
     ])
     .unwrap();
     let tampered_bytes = tampered.to_bytes();
-    let challenge = door.challenge(NOW, [3; 16]);
+    let challenge = door.clone().challenge(NOW, [3; 16]);
     let req = UnlockRequest::sign(
         DOOR_A,
         challenge.body.nonce,
@@ -429,4 +432,24 @@ fn a_refusal_names_no_one_who_did_not_prove_the_key() {
     let request = request_for(&p, &mut door_b, &wrong_door, None, [9; 16]);
     assert_eq!(decide(&mut door_b, &request, [9; 16]), Some(Access::Denied(DenialReason::WrongDoor)));
     assert_eq!(last_denial(&door_b), (Some(KeyId(3)), Some(PersonId(3)), DenialReason::WrongDoor));
+}
+
+/// A door whose RNG repeats itself (stuck or weak) issued the same challenge nonce every
+/// session, so a request recorded off the air opened it again later. The nonce now mixes a
+/// counter the door saves and its clock: the recorded request answers no later challenge, and
+/// neither after the door restarts from its saved state.
+#[test]
+fn a_door_with_a_repeating_rng_never_repeats_a_challenge() {
+    let p = Property::new();
+    let mut door = p.door(DOOR_A);
+    let alice = p.resident(1, 1);
+    let stuck = [0x42; 16];
+    let first = door.clone().challenge(NOW, stuck);
+    let request = p.phone(&alice, DOOR_A, None).handle_challenge(&first.to_bytes()).unwrap();
+    assert_eq!(decide(&mut door, &request, stuck), Some(Access::Granted));
+    // The same randomness, the same second: another nonce, and the recording is refused.
+    assert_eq!(decide(&mut door, &request, stuck), Some(Access::Denied(DenialReason::StaleChallenge)));
+    let mut restarted = DoorEngine::from_state(door.state().clone(), *door.limits()).unwrap();
+    assert_ne!(restarted.challenge(NOW, stuck).body.nonce, first.body.nonce);
+    assert_eq!(decide(&mut restarted, &request, stuck), Some(Access::Denied(DenialReason::StaleChallenge)));
 }

@@ -296,6 +296,11 @@ fn request_with_chain(chain: Vec<u8>, device: &keyway_protocol::credential::KeyP
     r.to_bytes()
 }
 
+/// The nonce of the challenge `door`'s next session with randomness `random` issues.
+fn next_nonce(door: &keyway_protocol::door::DoorEngine, random: [u8; 16]) -> [u8; 16] {
+    door.clone().challenge(NOW, random).body.nonce
+}
+
 fn decide_bytes(
     door: &mut keyway_protocol::door::DoorEngine,
     request: &[u8],
@@ -317,13 +322,19 @@ fn unreadable_unknown_version_and_weak_key_chains_are_denied_with_their_reason()
     let alice = p.resident(1, 1);
     let nonce = [4; 16];
     assert_eq!(
-        decide_bytes(&mut door, &request_with_chain(vec![1, 2, 3], &alice.device, nonce), nonce),
+        {
+            let r = request_with_chain(vec![1, 2, 3], &alice.device, next_nonce(&door, nonce));
+            decide_bytes(&mut door, &r, nonce)
+        },
         Access::Denied(DenialReason::Malformed)
     );
     let mut future = alice.chain.to_bytes();
     future[0] = 2;
     assert_eq!(
-        decide_bytes(&mut door, &request_with_chain(future, &alice.device, nonce), nonce),
+        {
+            let r = request_with_chain(future, &alice.device, next_nonce(&door, nonce));
+            decide_bytes(&mut door, &r, nonce)
+        },
         Access::Denied(DenialReason::UnsupportedVersion)
     );
     // An authority certificate naming a small-order holder key, "sharing" a guest key.
@@ -355,7 +366,10 @@ fn unreadable_unknown_version_and_weak_key_chains_are_denied_with_their_reason()
     };
     let chain = KeyChain::guest(cert, guest).to_bytes();
     assert_eq!(
-        decide_bytes(&mut door, &request_with_chain(chain, &guest_device, nonce), nonce),
+        {
+            let r = request_with_chain(chain, &guest_device, next_nonce(&door, nonce));
+            decide_bytes(&mut door, &r, nonce)
+        },
         Access::Denied(DenialReason::WeakKey)
     );
 }

@@ -44,6 +44,10 @@ pub const CARD_ANSWER: &[u8] = b"keyway/card-answer/v1\0";
 /// ([`super::rotation`]).
 pub const AUTHORITY_ROTATION: &[u8] = b"keyway/authority-rotation/v1\0";
 
+/// Not a signature label: hashes a door's challenge nonce from its counter, clock and
+/// randomness (`DoorEngine::challenge`).
+pub const CHALLENGE_NONCE: &[u8] = b"keyway/challenge-nonce/v1\0";
+
 /// Every label above, signature and non-signature alike; the prefix-free test runs over it.
 pub const ALL: &[&[u8]] = &[
     DOOR_CERT,
@@ -63,6 +67,7 @@ pub const ALL: &[&[u8]] = &[
     CARD_TAG,
     CARD_ANSWER,
     AUTHORITY_ROTATION,
+    CHALLENGE_NONCE,
 ];
 
 #[cfg(test)]

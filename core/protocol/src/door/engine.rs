@@ -66,6 +66,22 @@ pub struct DoorEngine {
     pub(crate) card_challenge: Option<super::keycard::PendingCard>,
 }
 
+/// The challenge nonce: the first 16 bytes of SHA-256 over a label, the door id, the challenge
+/// counter, the door's clock and the caller's randomness.
+fn challenge_nonce(door: DoorId, counter: u64, clock: UnixTime, random: &[u8; 16]) -> [u8; 16] {
+    use sha2::{Digest, Sha256};
+    let digest = Sha256::new()
+        .chain_update(crate::credential::label::CHALLENGE_NONCE)
+        .chain_update(door.0.to_be_bytes())
+        .chain_update(counter.to_be_bytes())
+        .chain_update(clock.0.to_be_bytes())
+        .chain_update(random)
+        .finalize();
+    let mut nonce = [0u8; 16];
+    nonce.copy_from_slice(&digest[..16]);
+    nonce
+}
+
 impl DoorEngine {
     /// A newly installed door: update seq 0, no revocations, doorcodes, keycards or activity,
     /// running with [`DoorLimits::STANDARD`] (change with [`DoorEngine::with_limits`]).
@@ -87,6 +103,7 @@ impl DoorEngine {
             activity: ActivityLog::default(),
             keypad: AttemptLimiter::default(),
             card_reader: AttemptLimiter::default(),
+            challenges: 0,
         };
         DoorEngine { state, key: p.door_key, limits: DoorLimits::STANDARD, rtc: p.clock, card_challenge: None }
     }
@@ -176,10 +193,19 @@ impl DoorEngine {
         self.state.activity.push(time, event, self.limits.activity)
     }
 
-    /// Signs a fresh challenge for one unlock session, carrying `nonce`, the door's update seq,
+    /// Signs a fresh challenge for one unlock session, carrying a nonce, the door's update seq,
     /// clock (after observing `now`) and activity head.
-    pub fn challenge(&mut self, now: UnixTime, nonce: [u8; 16]) -> DoorChallenge {
+    ///
+    /// The nonce is not `random` itself but SHA-256 over it, the door id, the door's clock and
+    /// a counter the door keeps in its state and bumps for every challenge: a door whose RNG
+    /// repeats (a weak or stuck generator) still never issues the same nonce twice, so a
+    /// recorded request never answers a later challenge. The counter is saved with the session
+    /// (before the receipt); a session that ends before its decision may not be saved, and then
+    /// the door's clock, which never goes back, still separates it from the next one.
+    pub fn challenge(&mut self, now: UnixTime, random: [u8; 16]) -> DoorChallenge {
         let clock = self.observe_time(now);
+        self.state.challenges = self.state.challenges.wrapping_add(1);
+        let nonce = challenge_nonce(self.state.door_id, self.state.challenges, clock, &random);
         let body = ChallengeBody {
             version: ChallengeBody::VERSION,
             door_id: self.state.door_id,

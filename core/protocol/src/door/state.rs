@@ -19,7 +19,7 @@ use zeroize::{Zeroize, ZeroizeOnDrop};
 /// limiter shared by keypad and card reader) and version 2 states (no clock correction, no
 /// card key, keycards without a kind: they upgrade as UID-only) are upgraded on load; any
 /// other version is refused as `UnsupportedVersion` before anything else is parsed.
-pub const DOOR_STATE_VERSION: u8 = 3;
+pub const DOOR_STATE_VERSION: u8 = 4;
 /// Upper bound on persisted state (full revocation set, tables and activity log fit well below).
 pub const MAX_STATE_LEN: usize = 4 * 1024 * 1024;
 
@@ -113,6 +113,9 @@ pub struct DoorState {
     pub keypad: AttemptLimiter,
     /// Unknown or unreadable cards at the reader (its own guessing limit).
     pub card_reader: AttemptLimiter,
+    /// Challenges issued so far: mixed into each challenge nonce, so a repeat needs more than a
+    /// repeating RNG (see [`DoorEngine::challenge`](super::DoorEngine::challenge)).
+    pub challenges: u64,
 }
 
 /// The saved state's layout in version 1: as [`DoorState`], with one limiter (the times of
@@ -198,6 +201,7 @@ impl DoorStateV2 {
             activity: self.activity,
             keypad: self.keypad,
             card_reader: self.card_reader,
+            challenges: 0,
         }
     }
 }
@@ -240,6 +244,14 @@ impl DoorState {
                     return Err(DoorStateError::Inconsistent("unknown version"));
                 }
                 v2.upgrade()
+            }
+            // Version 3 is the current layout without its last field, the challenge counter: the
+            // same bytes with the counter at 0 (one varint byte) appended are a version-4 state.
+            Some(3) => {
+                let mut v4 = bytes.to_vec();
+                v4[0] = DOOR_STATE_VERSION;
+                v4.push(0);
+                codec::decode_versioned("door state", &v4, MAX_STATE_LEN, DOOR_STATE_VERSION)?
             }
             _ => codec::decode_versioned("door state", bytes, MAX_STATE_LEN, DOOR_STATE_VERSION)?,
         };
@@ -401,5 +413,35 @@ mod tests {
             DoorState::from_bytes(&current.to_bytes()),
             Err(DoorStateError::Inconsistent("secure keycards without a card key"))
         );
+    }
+
+    /// A version-3 state (saved before the challenge counter) reads as the same state with the
+    /// counter at 0; the counter then survives a save.
+    #[test]
+    fn a_version_3_state_is_upgraded_with_its_challenge_counter_at_zero() {
+        let now = UnixTime(1_796_000_000);
+        let mut door = DoorEngine::new(DoorProvisioning {
+            door_id: DoorId(9),
+            door_key: KeyPair::from_secret(&[3; 32]),
+            anchors: TrustAnchors::new([KeyPair::from_secret(&[4; 32]).public()]),
+            doorcode_secret: DoorcodeSecret::new([5; 32]),
+            card_key: Some(PropertyCardKey::new([6; 16])),
+            utc_offset_minutes: -300,
+            clock: now,
+        });
+        door.challenge(now, [1; 16]);
+        door.challenge(now, [1; 16]);
+        let current = door.state().clone();
+        assert_eq!(current.challenges, 2);
+        assert_eq!(DoorState::from_bytes(&current.to_bytes()).unwrap(), current);
+        // Version 3's bytes: the same layout without the trailing counter.
+        let mut v3 = DoorState { challenges: 0, ..current.clone() }.to_bytes();
+        assert_eq!(v3.pop(), Some(0));
+        v3[0] = 3;
+        let up = DoorState::from_bytes(&v3).unwrap();
+        assert_eq!(up, DoorState { challenges: 0, ..current });
+        // Trailing bytes after a version-3 state are still refused.
+        v3.push(0);
+        assert!(DoorState::from_bytes(&v3).is_err());
     }
 }
