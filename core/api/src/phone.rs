@@ -6,8 +6,8 @@ use super::wire::B64;
 use keyway_protocol::UnixTime;
 use keyway_protocol::codec::Bytes64;
 use keyway_protocol::credential::{
-    AuthorityRotation, DoorCertificate, DoorId, KeyCertificate, KeyChain, KeyFlags, KeyId, KeyPair, PersonId, PublicKey, Receipt,
-    TimeStatement, UpdateBatch, Validity, label,
+    AuthorityRotation, DoorCertificate, DoorId, KeyCertificate, KeyChain, KeyFlags, KeyId, KeyPair, PersonId,
+    PublicKey, Receipt, TimeStatement, UpdateBatch, Validity, label,
 };
 use serde::{Deserialize, Serialize};
 

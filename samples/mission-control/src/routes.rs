@@ -147,11 +147,11 @@ async fn rekey_door(
 }
 
 async fn authority(State(app): State<App>, bearer: Bearer) -> AppResult<Json<AuthorityInfo>> {
-    as_manager(&app, bearer, |tx, m, now| crate::rotation::status(tx, m, now)).await
+    as_manager(&app, bearer, crate::rotation::status).await
 }
 
 async fn rotate_authority(State(app): State<App>, bearer: Bearer) -> AppResult<Json<AuthorityInfo>> {
-    as_manager(&app, bearer, |tx, m, now| crate::rotation::start(tx, m, now)).await
+    as_manager(&app, bearer, crate::rotation::start).await
 }
 
 async fn property_settings(State(app): State<App>, bearer: Bearer) -> AppResult<Json<PropertySettings>> {
