@@ -453,3 +453,49 @@ fn a_door_with_a_repeating_rng_never_repeats_a_challenge() {
     assert_ne!(restarted.challenge(NOW, stuck).body.nonce, first.body.nonce);
     assert_eq!(decide(&mut restarted, &request, stuck), Some(Access::Denied(DenialReason::StaleChallenge)));
 }
+
+/// Anyone could download the door's activity log: a stranger with a garbage chain got a signed
+/// receipt with up to 64 records after an `activity_after` of its choosing. Now a refused
+/// presenter gets its own session's record alone; an admitted holder gets what it asked for.
+#[test]
+fn a_refused_presenter_reads_nothing_of_the_doors_activity() {
+    let p = Property::new();
+    let mut door = p.door(DOOR_A);
+    let alice = p.resident(1, 1);
+    for _ in 0..3 {
+        assert!(p.unlock(&mut door, &alice, None).outcome.unwrap().granted);
+    }
+    let head = door.activity().head();
+    // A stranger's request: a garbage chain, activity wanted from the start.
+    let nonce = door.clone().challenge(NOW, [7; 16]).body.nonce;
+    let garbage = UnlockRequest {
+        version: 1,
+        door_nonce: nonce,
+        phone_nonce: [2; 16],
+        activity_after: 0,
+        chain: keyway_protocol::codec::BoundedVec::new(vec![1, 2, 3]).unwrap(),
+        batch_digest: None,
+        proof: Bytes64([0; 64]),
+    };
+    let mut s = MessageSession::new(&mut door, NOW, [7; 16]);
+    assert_eq!(s.request(&mut door, &garbage.to_bytes(), NOW).unwrap(), Access::Denied(DenialReason::Malformed));
+    let records = &s.result().unwrap().receipt.body.activity;
+    assert_eq!(records.iter().map(|r| r.seq).collect::<Vec<_>>(), [head + 1], "its own refusal, nothing before");
+    // A refused key holder (Mallory is not a resident of door A) likewise.
+    let mallory = p.resident_with(2, 2, doors(&[DOOR_B]), current(), false);
+    let mut params = p.params(&mallory, DOOR_A, None, 0, 3);
+    params.activity_after = 0;
+    let mut phone = PhoneSession::new(params).unwrap();
+    let mut s = MessageSession::new(&mut door, NOW, [8; 16]);
+    let request = phone.handle_challenge(&s.challenge().to_bytes()).unwrap();
+    assert_eq!(s.request(&mut door, &request, NOW).unwrap(), Access::Denied(DenialReason::WrongDoor));
+    assert_eq!(s.result().unwrap().receipt.body.activity.len(), 1);
+    // Alice, admitted, gets the log from where she asked.
+    let mut params = p.params(&alice, DOOR_A, None, 0, 4);
+    params.activity_after = 0;
+    let mut phone = PhoneSession::new(params).unwrap();
+    let mut s = MessageSession::new(&mut door, NOW, [9; 16]);
+    let request = phone.handle_challenge(&s.challenge().to_bytes()).unwrap();
+    assert_eq!(s.request(&mut door, &request, NOW).unwrap(), Access::Granted);
+    assert_eq!(s.result().unwrap().receipt.body.activity.len() as u64, head + 3);
+}

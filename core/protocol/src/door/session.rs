@@ -266,7 +266,14 @@ impl DoorSession {
             (Some(bytes), _) => door.apply_batch_bytes(bytes, now),
             _ => door.apply_batch_bytes(&[], now),
         };
-        let receipt = door.receipt(request.phone_nonce, request.activity_after);
+        // The door's activity (who came and went) goes only to a holder it admitted: a stranger
+        // with a garbage chain, or a refused key, gets only this session's own record (which
+        // lets its phone check the decision it was told), never the log before it.
+        let activity_after = match access.is_granted() {
+            true => request.activity_after,
+            false => request.activity_after.max(self.challenge.body.activity_head),
+        };
+        let receipt = door.receipt(request.phone_nonce, activity_after);
         self.phase = Phase::Saving;
         UnsentResult {
             door_nonce: self.challenge.body.nonce,
