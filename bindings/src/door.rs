@@ -23,8 +23,10 @@
 //! card at the reader                 -> door.presentKeycard(uid) [-> door.answerCardChallenge(c, answer)]
 //! ```
 //!
-//! The door feed of internet-connected doors is not part of the SDK yet: `lock-sim --backend`
-//! runs it in Rust.
+//! An internet-connected door also follows its door feed from Mission Control
+//! ([`crate::door_feed`]): `feed = door.startFeed(backendUrl, listener)` once it is restored,
+//! `feed.stop()` to end it. The feed applies door updates the moment a manager makes them, saves
+//! them through the `DoorStore` before posting the door's receipt, and never runs the actuator.
 
 use crate::door_install::{self, InstallError};
 use crate::records::ActivityEntry;

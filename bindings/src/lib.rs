@@ -14,6 +14,8 @@ pub mod discovery;
 #[cfg(feature = "door")]
 pub mod door;
 #[cfg(feature = "door")]
+pub mod door_feed;
+#[cfg(feature = "door")]
 pub mod door_install;
 #[cfg(feature = "door")]
 pub mod door_session;

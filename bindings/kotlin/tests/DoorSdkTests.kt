@@ -9,6 +9,8 @@ import io.keyway.core.DoorCallbackException
 import io.keyway.core.DoorController
 import io.keyway.core.DoorEntry
 import io.keyway.core.DoorException
+import io.keyway.core.DoorFeedEvent
+import io.keyway.core.DoorFeedListener
 import io.keyway.core.DoorLink
 import io.keyway.core.DoorStore
 import io.keyway.core.KeywayException
@@ -104,6 +106,24 @@ class WalletToDoorLink(door: DoorController, private val mtu: UInt = 247u) : Ble
 
     override fun disconnect() {
         connection.disconnected()
+    }
+}
+
+/** The controller's feed listener: every event, with the seq the door's file held when it arrived. */
+class RecordingFeedListener(private val store: FileDoorStore) : DoorFeedListener {
+    val events = java.util.concurrent.CopyOnWriteArrayList<Pair<DoorFeedEvent, ULong>>()
+
+    override fun onEvent(event: DoorFeedEvent) {
+        events += event to store.savedSeq()
+    }
+
+    inline fun <reified T : DoorFeedEvent> awaitEvent(what: String): Pair<T, ULong> {
+        val deadline = System.nanoTime() + 20_000_000_000L
+        while (System.nanoTime() < deadline) {
+            events.firstOrNull { it.first is T }?.let { return it.first as T to it.second }
+            Thread.sleep(20)
+        }
+        error("no $what within 20 s: $events")
     }
 }
 
@@ -237,6 +257,54 @@ fun doorSdkTests(suite: Suite, tmp: File) {
             store.failSaves = 1
             expectThrows<DoorException.Storage>("a door that cannot save") { door.enterDoorcode(code) }
             checkEquals(byApp + 1, actuator.opened.size, "openings after a failed save")
+        }
+    }
+
+    suite.test("a Kotlin door on its feed: a removal arrives without a phone, saved before its receipt; stop ends it") {
+        MissionControl(binary(), tmp.resolve("door-sdk-4.db").path).use { backend ->
+            backend.createProperty()
+            val store = FileDoorStore(tmp.resolve("lobby-4.state"))
+            val actuator = RecordingActuator(store)
+            val door = DoorController.provision(backend.createDoor("Lobby"), store, actuator)
+            val doorId = door.doorId()
+            val (bo, _) = residentWallet(backend, "Bo", listOf(doorId))
+            val (cy, _) = residentWallet(backend, "Cy", listOf(doorId))
+
+            expectThrows<DoorException.InvalidInput>("a feed from a URL that is not http(s)") {
+                runBlocking { door.startFeed("ftp://127.0.0.1/", RecordingFeedListener(store)) }
+            }
+            val listener = RecordingFeedListener(store)
+            val feed = runBlocking { door.startFeed(backend.baseUrl, listener) }
+            val (connected, _) = listener.awaitEvent<DoorFeedEvent.Connected>("feed session")
+            checkEquals(0uL, connected.updateSeq, "the seq the feed resumes after")
+
+            val removedAt = System.nanoTime()
+            backend.call("DELETE", "/v1/people/$bo")
+            val (reported, savedAtReport) = listener.awaitEvent<DoorFeedEvent.Reported>("door receipt")
+            val deliveredMs = (System.nanoTime() - removedAt) / 1_000_000
+            check(deliveredMs < 5_000) { "the door heard it within seconds: $deliveredMs ms" }
+            val seq = reported.appliedSeq
+            checkEquals(listOf(seq), reported.newlyDelivered, "newly delivered")
+            checkEquals(seq, savedAtReport, "the update was on disk before the receipt was posted")
+            val (applied, savedAtApplied) = listener.awaitEvent<DoorFeedEvent.Applied>("applied batch")
+            check(applied.seqBefore == 0uL && applied.seqAfter == seq && applied.rejectedUpdates.isEmpty()) { "applied: $applied" }
+            checkEquals(seq, savedAtApplied, "saved when the listener heard it")
+            checkEquals(seq, door.updateSeq(), "the door's seq")
+            check(backend.call("GET", "/v1/door-updates?door_id=$doorId&state=pending").trim() == "[]") { "still pending" }
+            check(backend.call("GET", "/v1/door-updates?door_id=$doorId&state=delivered").contains("\"seq\":$seq")) { "not delivered" }
+            check(actuator.opened.isEmpty()) { "the feed opened the lock: ${actuator.opened}" }
+
+            feed.stop()
+            val deadline = System.nanoTime() + 5_000_000_000L
+            while (feed.isRunning() && System.nanoTime() < deadline) Thread.sleep(20)
+            check(!feed.isRunning()) { "the feed still runs after stop()" }
+            val heard = listener.events.size
+            backend.call("DELETE", "/v1/people/$cy")
+            Thread.sleep(1_500)
+            checkEquals(seq, door.updateSeq(), "a stopped feed applies nothing")
+            checkEquals(heard, listener.events.size, "events after stop()")
+            check(backend.call("GET", "/v1/door-updates?door_id=$doorId&state=pending").contains("\"seq\"")) { "the removal should be pending" }
+            feed.close()
         }
     }
 }

@@ -1,11 +1,14 @@
 """A door controller written in Python on the door SDK (door_support.py: a file store, an
 actuator), provisioned from the reference backend's answer and unlocked by residents' wallets
 in the same process: a grant, an update-carrying unlock whose receipt shows the applied seq,
-a denial, a failed save that withholds the result, a keypad code, a card, and provisioning
-that is checked before anything is written."""
+a denial, a failed save that withholds the result, a keypad code, a card, provisioning
+that is checked before anything is written, and the door's own feed from the backend (no
+phone involved)."""
 
 import asyncio
 import json
+import threading
+import time
 import urllib.request
 
 import pytest
@@ -242,3 +245,76 @@ def test_garbled_frames_end_the_session_and_nothing_more_is_taken(backend, tmp_p
     conn.disconnected()
     assert link.disconnects == 1
     assert door.activity() == [], "a session that never decided logs nothing"
+
+
+class RecordingFeedListener(keyway.DoorFeedListener):
+    """The controller's feed listener: every event, with the seq the door's file held when it
+    arrived (what a restarted door would have)."""
+
+    def __init__(self, store):
+        self.store = store
+        self.events = []
+        self.changed = threading.Condition()
+
+    def on_event(self, event):
+        saved = self.store.saved_seq()
+        with self.changed:
+            self.events.append((event, saved))
+            self.changed.notify_all()
+
+    def wait_for(self, kind, what, timeout=20):
+        with self.changed:
+            found = self.changed.wait_for(lambda: self.of(kind), timeout)
+        assert found, f"no {what} within {timeout} s: {self.events}"
+        return found[0]
+
+    def of(self, kind):
+        return [(e, saved) for e, saved in self.events if isinstance(e, kind)]
+
+
+def test_the_python_door_follows_its_feed_a_removal_arrives_without_a_phone_and_stop_ends_it(backend, tmp_path):
+    door, store, actuator = python_door(backend.create_door("Lobby"), tmp_path)
+    door_id = door.door_id()
+    people = []
+    for name in ("Bo", "Cy"):
+        person, token = backend.invite(name, [door_id])
+        asyncio.run(keyway.Wallet.open_in_memory(DictStore()).accept_invite(backend.base_url, token))
+        people.append(person)
+
+    with pytest.raises(keyway.DoorError.InvalidInput):
+        asyncio.run(door.start_feed("ftp://127.0.0.1/", RecordingFeedListener(store)))
+    listener = RecordingFeedListener(store)
+    feed = asyncio.run(door.start_feed(backend.base_url, listener))
+    connected, _ = listener.wait_for(keyway.DoorFeedEvent.CONNECTED, "session")
+    assert connected.update_seq == 0 and feed.is_running()
+
+    removed_at = time.monotonic()
+    backend.call("DELETE", f"/v1/people/{people[0]}")
+    [task] = backend.json("GET", f"/v1/door-updates?door_id={door_id}")
+    reported, saved = listener.wait_for(keyway.DoorFeedEvent.REPORTED, "receipt")
+    delivered_in = time.monotonic() - removed_at
+    assert delivered_in < 5, f"the door heard it within seconds ({delivered_in:.2f} s)"
+    assert reported.applied_seq == task["seq"] and reported.newly_delivered == [task["seq"]]
+    assert saved == task["seq"], "the update was on disk before the receipt was posted"
+    [(applied, saved_at_applied)] = listener.of(keyway.DoorFeedEvent.APPLIED)
+    assert (applied.seq_before, applied.seq_after, applied.rejected_updates) == (0, task["seq"], [])
+    assert saved_at_applied == task["seq"]
+    assert door.update_seq() == task["seq"] and door.status().revocations >= 1
+    assert backend.json("GET", f"/v1/door-updates?door_id={door_id}&state=delivered")[0]["seq"] == task["seq"]
+    assert backend.json("GET", f"/v1/door-updates?door_id={door_id}&state=pending") == []
+    assert actuator.opened == [], "the feed never opens the lock"
+    assert listener.of(keyway.DoorFeedEvent.REFUSED) == []
+
+    # Stopped: the next removal stays pending at Mission Control and the door hears nothing.
+    feed.stop()
+    deadline = time.monotonic() + 5
+    while feed.is_running() and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert not feed.is_running()
+    heard = len(listener.events)
+    backend.call("DELETE", f"/v1/people/{people[1]}")
+    time.sleep(1.5)
+    assert door.update_seq() == task["seq"] and store.saved_seq() == task["seq"]
+    assert len(listener.events) == heard, listener.events[heard:]
+    assert len(backend.json("GET", f"/v1/door-updates?door_id={door_id}&state=pending")) == 1
+    feed.stop()  # a second stop does nothing

@@ -7,20 +7,18 @@
 //! authority, a damaged one) is refused with a line saying why and changes nothing. Each
 //! session sets the door's clock to Mission Control's time, signed for a nonce the door chose
 //! (the only statement that may move a door's clock back).
+//!
+//! The feed itself is the door SDK's ([`keyway_ffi::door_feed::DoorFeed`]): this module gives
+//! it the state file as its door and prints its events as [`FeedLine`]s.
 
 use crate::door_file::{DoorFile, DoorFileError};
-use keyway_api::client::{ClientConfig, DoorFeedClient, SyncError};
+use keyway_api::client::SyncError;
+use keyway_ffi::door_feed::{DoorFeed, FeedDoor, FeedEvent};
 use keyway_protocol::UnixTime;
-use keyway_protocol::credential::{DoorId, Receipt, UpdateBatch};
+use keyway_protocol::credential::{DoorId, UpdateBatch};
+use keyway_protocol::door::DoorEngine;
 use serde::{Deserialize, Serialize};
-use std::sync::atomic::Ordering;
-use std::time::Duration;
-
-/// A clock change larger than this is reported.
-const CLOCK_REPORT_SECS: u64 = 2;
-/// First and longest pause before reconnecting.
-const BACKOFF_START: Duration = Duration::from_millis(200);
-const BACKOFF_MAX: Duration = Duration::from_secs(30);
+use std::sync::Arc;
 
 /// What the feed did, as `lock-sim` prints it (one line each).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -66,152 +64,91 @@ impl FeedLine {
             }
         }
     }
+
+    /// The line for `event` of the door `door_id`'s feed.
+    pub fn from_event(door_id: DoorId, event: &FeedEvent) -> FeedLine {
+        match event {
+            FeedEvent::Connected { update_seq } => FeedLine::Connected { door_id, update_seq: *update_seq },
+            FeedEvent::Applied { seq_before, seq_after, rejected } => FeedLine::Applied {
+                door_id,
+                seq_before: *seq_before,
+                seq_after: *seq_after,
+                rejected: rejected.clone(),
+            },
+            FeedEvent::Refused { reason } => FeedLine::Refused { door_id, reason: reason.clone() },
+            FeedEvent::Reported { applied_seq, newly_delivered } => {
+                FeedLine::Reported { door_id, applied_seq: *applied_seq, newly_delivered: newly_delivered.clone() }
+            }
+            FeedEvent::ClockSet { before, after } => FeedLine::Clock { door_id, before: *before, after: *after },
+            FeedEvent::Disconnected { error, retry_in } => FeedLine::Disconnected {
+                door_id,
+                error: error.clone(),
+                retry_in_ms: u64::try_from(retry_in.as_millis()).unwrap_or(u64::MAX),
+            },
+        }
+    }
 }
 
-#[derive(Debug, thiserror::Error)]
-pub enum FeedError {
-    #[error(transparent)]
-    Door(#[from] DoorFileError),
-    #[error(transparent)]
-    Backend(#[from] SyncError),
+/// The state file as the feed's door: every read loads it under its lock, every change is one
+/// transaction on it (written atomically before the feed goes on).
+impl FeedDoor for DoorFile {
+    type Error = DoorFileError;
+
+    fn rtc_now(&self) -> UnixTime {
+        DoorFile::rtc_now(self)
+    }
+
+    fn read<T>(&self, f: impl FnOnce(&DoorEngine) -> T) -> Result<T, DoorFileError> {
+        Ok(f(&self.load()?))
+    }
+
+    fn update<T>(&self, act: impl FnOnce(&mut DoorEngine, UnixTime) -> T) -> Result<T, DoorFileError> {
+        let rtc = DoorFile::rtc_now(self);
+        self.with_door(|d| act(d, rtc))
+    }
 }
+
+/// Why a feed call failed: the state file (the feed stops) or Mission Control (retried).
+pub type FeedError = keyway_ffi::door_feed::FeedError<DoorFileError>;
 
 /// The feed of the door in `door`, against the Mission Control at `backend`.
 pub struct Feed {
-    client: DoorFeedClient,
-    door: DoorFile,
-    /// How long each poll may wait on the server for news.
-    pub wait_secs: u32,
-    /// The activity head of the last receipt posted (so a gap Mission Control can never fill
-    /// does not make every poll post again).
-    reported_activity: std::sync::atomic::AtomicU64,
+    inner: DoorFeed<DoorFile>,
 }
 
 impl Feed {
     pub fn new(backend: &str, door: DoorFile) -> Result<Self, SyncError> {
-        let client = DoorFeedClient::new(ClientConfig::new(backend))?;
-        Ok(Feed { client, door, wait_secs: 25, reported_activity: Default::default() })
+        Ok(Feed { inner: DoorFeed::new(backend, Arc::new(door))? })
+    }
+
+    fn door_id(&self) -> Result<DoorId, DoorFileError> {
+        Ok(self.inner.door().load()?.door_id())
     }
 
     /// Runs until a state-file error stops the door (the network never does: it is retried).
-    pub async fn run(&self, mut report: impl FnMut(&FeedLine)) -> Result<(), DoorFileError> {
-        let door_id = self.door.load()?.door_id();
-        let mut backoff = BACKOFF_START;
-        loop {
-            match self.session_reporting(&mut report).await {
-                Ok((token, seq)) => {
-                    backoff = BACKOFF_START;
-                    report(&FeedLine::Connected { door_id, update_seq: seq });
-                    match self.follow(&token, &mut report).await {
-                        Err(FeedError::Door(e)) => return Err(e),
-                        Err(FeedError::Backend(e)) if e.is_unauthorized() => continue,
-                        Err(FeedError::Backend(e)) => self.pause(door_id, e, &mut backoff, &mut report).await,
-                        Ok(()) => {}
-                    }
-                }
-                Err(FeedError::Door(e)) => return Err(e),
-                Err(FeedError::Backend(e)) => self.pause(door_id, e, &mut backoff, &mut report).await,
-            }
-        }
-    }
-
-    async fn pause(&self, door_id: DoorId, e: SyncError, backoff: &mut Duration, report: &mut impl FnMut(&FeedLine)) {
-        report(&FeedLine::Disconnected { door_id, error: e.to_string(), retry_in_ms: backoff.as_millis() as u64 });
-        tokio::time::sleep(*backoff).await;
-        *backoff = (*backoff * 2).min(BACKOFF_MAX);
+    pub async fn run(&self, mut report: impl FnMut(&FeedLine)) -> Result<(), FeedError> {
+        let door_id = self.door_id().map_err(FeedError::Door)?;
+        Err(self.inner.run(|event| report(&FeedLine::from_event(door_id, event))).await)
     }
 
     /// A fresh feed session: the backend's challenge signed with the door key, and the door's
     /// clock set to the backend's time statement bound to the door's own fresh nonce. Returns
     /// the session token and the door's seq it announced.
     pub async fn session(&self) -> Result<(String, u64), FeedError> {
-        self.session_reporting(&mut |_| {}).await
-    }
-
-    async fn session_reporting(&self, report: &mut impl FnMut(&FeedLine)) -> Result<(String, u64), FeedError> {
-        let door_id = self.door.load()?.door_id();
-        let challenge = self.client.challenge(door_id).await?;
-        let mut door_nonce = [0u8; 16];
-        rand_core::RngCore::fill_bytes(&mut rand_core::OsRng, &mut door_nonce);
-        let hello = self.door.with_door(|d| d.feed_hello(challenge.nonce.0.0, door_nonce, self.door.rtc_now()))?;
-        let session = self.client.session(&hello).await?;
-        let rtc = self.door.rtc_now();
-        let set = self.door.with_door(|d| d.handle_time(&session.time.0, Some(&door_nonce), rtc))?;
-        match set {
-            Ok(Some(c)) if c.delta_secs().unsigned_abs() > CLOCK_REPORT_SECS => {
-                report(&FeedLine::Clock { door_id, before: c.before, after: c.after })
-            }
-            Ok(_) => {}
-            Err(e) => report(&FeedLine::Refused { door_id, reason: format!("time statement: {e}") }),
-        }
-        Ok((session.session_token, hello.body.update_seq))
-    }
-
-    /// Polls and applies until the connection fails.
-    async fn follow(&self, token: &str, report: &mut impl FnMut(&FeedLine)) -> Result<(), FeedError> {
-        loop {
-            self.step(token, self.wait_secs, report).await?;
-        }
+        self.inner.session().await
     }
 
     /// One poll: applies what it brings, then reports the door's receipt when Mission Control
     /// lacks something the door has (an applied update, new activity).
     pub async fn step(&self, token: &str, wait_secs: u32, report: &mut impl FnMut(&FeedLine)) -> Result<(), FeedError> {
-        let seq = self.door.load()?.update_seq();
-        let answer = self.client.updates(token, seq, wait_secs).await?;
-        if let Some(batch) = answer.batch {
-            report(&self.apply(&batch.0)?);
-        }
-        let door = self.door.load()?;
-        let reported = self.reported_activity.load(Ordering::Relaxed).max(answer.known_activity_head);
-        if door.update_seq() > answer.receipted_seq || door.activity().head() > reported {
-            let receipt = door.receipt(nonce(), answer.known_activity_head);
-            let head = receipt.body.activity_head;
-            self.post(token, door.door_id(), receipt, report).await?;
-            self.reported_activity.fetch_max(head, Ordering::Relaxed);
-        }
-        Ok(())
+        let door_id = self.door_id().map_err(FeedError::Door)?;
+        self.inner.step(token, wait_secs, &mut |event| report(&FeedLine::from_event(door_id, event))).await
     }
 
-    /// Applies a batch that verifies for this door; refuses any other with a line.
+    /// Applies a batch that verifies for this door; refuses any other with a line (and changes
+    /// nothing).
     pub fn apply(&self, batch: &UpdateBatch) -> Result<FeedLine, DoorFileError> {
-        let rtc = self.door.rtc_now();
-        self.door.with_door(|engine| {
-            let door_id = engine.door_id();
-            if let Err(e) = batch.verify_for(&engine.state().anchors, door_id) {
-                return FeedLine::Refused { door_id, reason: e.to_string() };
-            }
-            let report = engine.apply_batch(batch, rtc);
-            match report.batch_rejected {
-                Some(reason) => FeedLine::Refused { door_id, reason: format!("{reason:?}") },
-                None => FeedLine::Applied {
-                    door_id,
-                    seq_before: report.seq_before,
-                    seq_after: report.seq_after,
-                    rejected: report.rejected_updates.iter().map(|r| r.seq).collect(),
-                },
-            }
-        })
+        let door_id = self.door_id()?;
+        Ok(FeedLine::from_event(door_id, &self.inner.apply_blocking(batch)?))
     }
-
-    async fn post(
-        &self,
-        token: &str,
-        door_id: DoorId,
-        receipt: Receipt,
-        report: &mut impl FnMut(&FeedLine),
-    ) -> Result<(), FeedError> {
-        let applied_seq = receipt.body.applied_seq;
-        let answer = self.client.receipts(token, &[receipt]).await?;
-        let newly_delivered = answer.results.into_iter().flat_map(|r| r.newly_delivered).collect();
-        report(&FeedLine::Reported { door_id, applied_seq, newly_delivered });
-        Ok(())
-    }
-}
-
-/// What the receipt's phone nonce holds when the door itself reports: fresh bytes.
-fn nonce() -> [u8; 16] {
-    let mut n = [0u8; 16];
-    rand_core::RngCore::fill_bytes(&mut rand_core::OsRng, &mut n);
-    n
 }
