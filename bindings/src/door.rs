@@ -323,6 +323,29 @@ impl DoorController {
         Ok(DoorController::new(engine, store, bytes, actuator))
     }
 
+    /// Replaces the door key in place from Mission Control's re-keying answer
+    /// (`POST /v1/doors/{id}/rekey`, the `ProvisionedDoor` JSON): its certificate must verify
+    /// against the door's own trust anchors, name this door and certify the new key. The door
+    /// keeps its seq, revocations and activity; the new key is saved before this returns.
+    /// Refused (`InvalidProvisioning`) otherwise, with nothing changed.
+    pub fn rekey(&self, provisioning_json: String) -> DoorResult<()> {
+        let install: keyway_api::ProvisionedDoor = serde_json::from_str(&provisioning_json)
+            .map_err(|e| DoorError::InvalidProvisioning { reason: e.to_string() })?;
+        let key = keyway_protocol::credential::KeyPair::from_secret(&install.door_secret_key.0.0);
+        let mut door = self.shared.door();
+        let before = door.engine.clone();
+        door.engine
+            .rekey(key, &install.door_certificate.0)
+            .map_err(|e| DoorError::InvalidProvisioning { reason: e.to_string() })?;
+        if let Err(e) = door.save() {
+            // Not saved: the door keeps answering with the key its store holds.
+            door.engine = before;
+            return Err(e);
+        }
+        tracing::info!(door = door.engine.door_id().0, "door re-keyed");
+        Ok(())
+    }
+
     pub fn door_id(&self) -> u32 {
         self.shared.door().engine.door_id().0
     }

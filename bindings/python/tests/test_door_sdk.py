@@ -318,3 +318,26 @@ def test_the_python_door_follows_its_feed_a_removal_arrives_without_a_phone_and_
     assert len(listener.events) == heard, listener.events[heard:]
     assert len(backend.json("GET", f"/v1/door-updates?door_id={door_id}&state=pending")) == 1
     feed.stop()  # a second stop does nothing
+
+
+def test_a_rekeyed_python_door_keeps_its_state_and_a_resident_opens_it_after_syncing(backend, tmp_path):
+    """The door key may have been extracted from the lock: the manager re-keys the door, the
+    installer applies the answer in place; a foreign answer is refused and changes nothing."""
+    answer = json.loads(backend.create_door("Gym"))
+    other = json.loads(backend.create_door("Roof"))
+    door, store, actuator = python_door(json.dumps(answer), tmp_path)
+    wallet = resident(backend, "Ann", [answer["door_id"]])
+    old_key = door.door_public_key()
+
+    with pytest.raises(keyway.DoorError.InvalidProvisioning):
+        door.rekey(backend.call("POST", f"/v1/doors/{other['door_id']}/rekey"))
+    assert door.door_public_key() == old_key
+    saves = store.saves
+    door.rekey(backend.call("POST", f"/v1/doors/{answer['door_id']}/rekey"))
+    assert door.door_public_key() != old_key and store.saves == saves + 1
+    restored = keyway.DoorController.restore(store, RecordingActuator())
+    assert restored.door_public_key() == door.door_public_key(), "the new key was saved"
+
+    asyncio.run(wallet.sync())
+    report = asyncio.run(wallet.unlock(answer["door_id"], WalletToDoorLink(door)))
+    assert report.granted and actuator.opened
