@@ -78,7 +78,7 @@ fn a_phone_refuses_an_expired_door_certificate() {
     let mut params = p.params(&holder, DOOR_A, None, 0, 1);
     let body = DoorCertBody::new(DOOR_A, Property::door_key(DOOR_A).public(), p.issuer()).expires(NOW);
     params.door_cert = Signed::sign(body.clone(), &p.authority);
-    let err = PhoneSession::new(params.clone()).err().expect("an expired certificate is refused");
+    let err = PhoneSession::new(params.clone()).expect_err("an expired certificate is refused");
     assert_eq!(err, ProtocolError::DoorCertificate(ChainError::DoorCertificateExpired { door: DOOR_A, expired: NOW }));
     // One second before its end it is still good.
     params.door_cert = Signed::sign(body.expires(NOW.saturating_add_secs(1)), &p.authority);

@@ -44,6 +44,10 @@ pub const CARD_ANSWER: &[u8] = b"keyway/card-answer/v1\0";
 /// ([`super::rotation`]).
 pub const AUTHORITY_ROTATION: &[u8] = b"keyway/authority-rotation/v1\0";
 
+/// A delivery session's proof (the request of a session that carries updates without
+/// unlocking; see `unlock::MessageKind::Deliver`): never valid as an unlock proof.
+pub const DELIVERY_PROOF: &[u8] = b"keyway/delivery-proof/v1\0";
+
 /// Not a signature label: hashes a door's challenge nonce from its counter, clock and
 /// randomness (`DoorEngine::challenge`).
 pub const CHALLENGE_NONCE: &[u8] = b"keyway/challenge-nonce/v1\0";
@@ -68,6 +72,7 @@ pub const ALL: &[&[u8]] = &[
     CARD_ANSWER,
     AUTHORITY_ROTATION,
     CHALLENGE_NONCE,
+    DELIVERY_PROOF,
 ];
 
 #[cfg(test)]

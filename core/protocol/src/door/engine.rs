@@ -227,7 +227,26 @@ impl DoorEngine {
         Entry { access, record }
     }
 
+    /// Decides whether a delivery session's holder is admitted (the chain rules as for an
+    /// unlock, the proof under the delivery label): the door does not open and logs nothing, so
+    /// a stranger's deliveries flush nothing from its log; an admitted holder's batch is applied
+    /// and it gets the receipt with the door's activity.
+    pub fn admit_delivery(&mut self, request: &UnlockRequest, door_nonce: &[u8; 16], now: UnixTime) -> Access {
+        let clock = self.observe_time(now);
+        self.evaluate_as(request, door_nonce, clock, true).0
+    }
+
     fn evaluate(&self, request: &UnlockRequest, door_nonce: &[u8; 16], clock: UnixTime) -> (Access, ActivityEvent) {
+        self.evaluate_as(request, door_nonce, clock, false)
+    }
+
+    fn evaluate_as(
+        &self,
+        request: &UnlockRequest,
+        door_nonce: &[u8; 16],
+        clock: UnixTime,
+        delivery: bool,
+    ) -> (Access, ActivityEvent) {
         let denied = |reason, key, person| (Access::Denied(reason), ActivityEvent::AppDenied { key, person, reason });
         if request.door_nonce != *door_nonce {
             return denied(DenialReason::StaleChallenge, None, None);
@@ -246,7 +265,10 @@ impl DoorEngine {
         // A refusal names a key and a person only for a presenter who proved it holds that
         // key's device key: a chain recorded off the air, replayed, names someone who was not
         // at the door, and must not put "Bob refused" in the property's activity.
-        let proven = request.verify_proof(self.state.door_id, &verified.holder);
+        let proven = match delivery {
+            false => request.verify_proof(self.state.door_id, &verified.holder),
+            true => request.verify_delivery_proof(self.state.door_id, &verified.holder),
+        };
         if let Err(e) = chain.check_use(&verified, self.state.door_id, clock, &self.state.revocations) {
             let (key, person) = if proven { (Some(verified.key_id), Some(verified.person_id)) } else { (None, None) };
             return denied(DenialReason::from(&e), key, person);

@@ -102,6 +102,9 @@ impl UnsentResult {
 #[derive(Debug)]
 pub struct DoorSession {
     challenge: DoorChallenge,
+    /// The phone asked for a delivery session (its request came as `Deliver`): no decision,
+    /// no actuation, no record; updates applied and activity given only if it is admitted.
+    delivery: bool,
     clock_change: Option<ClockChange>,
     decision: Option<Entry>,
     phase: Phase,
@@ -117,6 +120,7 @@ impl DoorSession {
         outbox.queue(MessageKind::Challenge, challenge.to_bytes());
         DoorSession {
             challenge,
+            delivery: false,
             clock_change: None,
             decision: None,
             phase: Phase::AwaitingRequest { time_taken: false },
@@ -170,6 +174,12 @@ impl DoorSession {
         {
             self.inbox = Reassembler::new(MessageKind::Time, TimeStatementBody::MAX_LEN, MAX_FRAME);
             self.phase = Phase::AwaitingTime;
+        } else if matches!(self.phase, Phase::AwaitingRequest { .. })
+            && self.inbox.buffered() == 0
+            && frame::first_frame_kind(frame) == Some(MessageKind::Deliver)
+        {
+            self.inbox = Reassembler::new(MessageKind::Deliver, UnlockRequest::MAX_LEN, MAX_FRAME);
+            self.delivery = true;
         }
         let message = match self.inbox.push(frame) {
             Ok(Some(message)) => message,
@@ -185,6 +195,17 @@ impl DoorSession {
                 self.inbox = Reassembler::new(MessageKind::Request, UnlockRequest::MAX_LEN, MAX_FRAME);
                 self.phase = Phase::AwaitingRequest { time_taken: true };
                 Ok(DoorStep::NeedMore)
+            }
+            Phase::AwaitingRequest { .. } if self.delivery => {
+                let request = Box::new(UnlockRequest::from_bytes(&message)?);
+                let access = door.admit_delivery(&request, &self.challenge.body.nonce, now);
+                if request.batch_digest.is_some() {
+                    self.inbox = Reassembler::new(MessageKind::Batch, MAX_BATCH_BYTES, MAX_FRAME);
+                    self.phase = Phase::AwaitingBatch { access, request };
+                    return Ok(DoorStep::NeedMore);
+                }
+                let result = self.finish(door, access, &request, None, now);
+                Ok(DoorStep::Finished { decided: None, result })
             }
             Phase::AwaitingRequest { .. } => {
                 let (entry, request) = self.handle_request(door, &message, now)?;
@@ -263,6 +284,8 @@ impl DoorSession {
                 door.observe_time(now);
                 door.reject_batch_report(UpdateRejection::DigestMismatch)
             }
+            // A delivery from a holder the door would not admit is read and dropped.
+            (Some(_), _) if self.delivery && !access.is_granted() => door.apply_batch_bytes(&[], now),
             (Some(bytes), _) => door.apply_batch_bytes(bytes, now),
             _ => door.apply_batch_bytes(&[], now),
         };

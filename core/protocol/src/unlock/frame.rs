@@ -54,6 +54,11 @@ pub enum MessageKind {
     /// Phone → door, optional, before the request: an authority-signed
     /// [`crate::credential::TimeStatement`] ahead of the challenge's door time.
     Time = 5,
+    /// Phone → door, instead of a request: a [`super::UnlockRequest`] whose proof is made
+    /// under [`crate::credential::label::DELIVERY_PROOF`]: a delivery session (the phone
+    /// brings updates and takes the receipt; the door does not open). A door that predates it
+    /// refuses the frame as an unknown kind.
+    Deliver = 6,
 }
 
 impl MessageKind {
@@ -64,6 +69,7 @@ impl MessageKind {
             3 => Some(MessageKind::Result),
             4 => Some(MessageKind::Batch),
             5 => Some(MessageKind::Time),
+            6 => Some(MessageKind::Deliver),
             _ => None,
         }
     }

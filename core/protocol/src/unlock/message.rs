@@ -121,6 +121,27 @@ impl UnlockRequest {
         Some(request)
     }
 
+    /// [`UnlockRequest::sign`] for a delivery session: the proof is made under
+    /// [`label::DELIVERY_PROOF`], so it never opens a door and no unlock proof passes for it.
+    pub fn sign_delivery(
+        door_id: DoorId,
+        door_nonce: [u8; 16],
+        phone_nonce: [u8; 16],
+        activity_after: u64,
+        chain: &KeyChain,
+        batch: Option<&[u8]>,
+        device_key: &KeyPair,
+    ) -> Option<Self> {
+        let mut request = Self::sign(door_id, door_nonce, phone_nonce, activity_after, chain, batch, device_key)?;
+        request.proof = device_key.sign(label::DELIVERY_PROOF, &request.proof_message(door_id));
+        Some(request)
+    }
+
+    /// Strict check of a delivery session's proof against the chain's holder key.
+    pub fn verify_delivery_proof(&self, door_id: DoorId, holder: &PublicKey) -> bool {
+        keys::verify(holder, label::DELIVERY_PROOF, &self.proof_message(door_id), &self.proof)
+    }
+
     /// The bytes the proof signs for a request presented at `door_id`.
     pub fn proof_message(&self, door_id: DoorId) -> Vec<u8> {
         proof_message(

@@ -110,6 +110,8 @@ pub struct PhoneSession {
     time: Option<TimeStatement>,
     nonce: [u8; 16],
     now: UnixTime,
+    /// A delivery session ([`PhoneSession::deliver`]): the request goes as `Deliver`.
+    delivery: bool,
     phase: Phase,
     /// The time statement bytes sent before the request, once decided.
     carried_time: Option<Vec<u8>>,
@@ -134,6 +136,7 @@ impl PhoneSession {
             time: p.time,
             nonce: p.nonce,
             now: p.now,
+            delivery: false,
             phase: Phase::AwaitingChallenge,
             carried_time: None,
             carried: None,
@@ -144,6 +147,23 @@ impl PhoneSession {
             ),
             outbox: Outbox::default(),
         })
+    }
+
+    /// A delivery session: the same exchange, but the door is asked not to open. It applies the
+    /// carried batch and returns its receipt (with its activity) if it would admit the holder;
+    /// the outcome's `granted` then means *admitted*, and nothing was opened or logged.
+    pub fn deliver(p: UnlockParams) -> Result<Self, ProtocolError> {
+        Ok(PhoneSession { delivery: true, ..Self::new(p)? })
+    }
+
+    /// Whether this is a delivery session ([`PhoneSession::deliver`]).
+    pub fn is_delivery(&self) -> bool {
+        self.delivery
+    }
+
+    /// The kind the request message goes as: `Request`, or `Deliver` for a delivery session.
+    pub fn request_kind(&self) -> MessageKind {
+        if self.delivery { MessageKind::Deliver } else { MessageKind::Request }
     }
 
     /// The door this session talks to, from the verified door certificate.
@@ -178,7 +198,7 @@ impl PhoneSession {
                 if let Some(time) = &self.carried_time {
                     self.outbox.queue(MessageKind::Time, time.clone());
                 }
-                self.outbox.queue(MessageKind::Request, request);
+                self.outbox.queue(self.request_kind(), request);
                 if let Some(batch) = &self.carried {
                     self.outbox.queue(MessageKind::Batch, batch.clone());
                 }
@@ -223,7 +243,8 @@ impl PhoneSession {
             .as_ref()
             .is_some_and(|b| b.body.door_id == self.door_id && b.body.last_seq() > challenge.body.update_seq);
         let carried = self.batch.as_ref().filter(|_| carry).map(|b| b.to_bytes());
-        let signed = UnlockRequest::sign(
+        let sign = if self.delivery { UnlockRequest::sign_delivery } else { UnlockRequest::sign };
+        let signed = sign(
             self.door_id,
             challenge.body.nonce,
             self.nonce,
