@@ -26,6 +26,10 @@ pub struct DoorAdvertisement {
     pub door_id: u32,
     /// The door's name when this wallet knows the door.
     pub door_name: Option<String>,
+    /// The local ids of the joined properties that have a door with this id. The advertisement
+    /// carries no property: with more than one, `unlock` tells them apart by the door's signed
+    /// challenge (it presents the key of the property whose certified door answers).
+    pub property_ids: Vec<u32>,
     /// An active key of this wallet opens it now.
     pub can_open: bool,
     /// This phone carries door updates the door lacks (delivered at the next unlock there).
@@ -41,6 +45,7 @@ impl From<Advertisement> for DoorAdvertisement {
         DoorAdvertisement {
             door_id: a.door_id.0,
             door_name: a.door_name,
+            property_ids: a.properties.iter().map(|p| p.0).collect(),
             can_open: a.can_open,
             carries_updates: a.carries_updates,
             seq_hint: a.seq_hint,

@@ -99,9 +99,10 @@ pub enum KeyChange {
         key: KeyInfo,
         at: SystemTime,
     },
-    /// Gone from the wallet (sign-out).
+    /// Gone from the wallet (sign-out, or its property was left).
     Removed {
         key_id: u64,
+        property: Option<keyway_wallet::Property>,
     },
     /// A sync succeeded, as of the backend's `server_time`.
     Synced {
@@ -131,7 +132,9 @@ impl From<&CoreKeyUpdate> for KeyUpdate {
                 KeyChange::Lapsed { key: key.into(), since: to_system_time(*since) }
             }
             CoreKeyChange::Expiring { key, at } => KeyChange::Expiring { key: key.into(), at: to_system_time(*at) },
-            CoreKeyChange::Removed { key_id } => KeyChange::Removed { key_id: key_id.0 },
+            CoreKeyChange::Removed { key_id, property } => {
+                KeyChange::Removed { key_id: key_id.0, property: property.clone() }
+            }
             CoreKeyChange::Synced { server_time } => KeyChange::Synced { server_time: to_system_time(*server_time) },
             CoreKeyChange::NeedsSync { reason } => KeyChange::NeedsSync {
                 reason: match reason {

@@ -6,6 +6,7 @@ use keyway_protocol::credential::{ActivityEvent, ActivityRecord, DenialReason, D
 use keyway_wallet::key_state::{KeyState as CoreKeyState, KeyView};
 use keyway_wallet::store::{PendingBatch, StoredReceipt};
 use keyway_wallet::unlock::UnlockReport;
+use keyway_wallet::{Property, PropertyId};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 /// Latest instant exchanged with apps (year 9999): every platform's date type holds it.
@@ -76,6 +77,9 @@ pub struct KeyInfo {
     /// Sync before this time to keep opening offline doors ("sync needed by").
     pub sync_needed_by: SystemTime,
     pub state: KeyState,
+    /// The property whose key it is (null/nil/None: a guest key that came in an offer). Key
+    /// ids are unique per property only: two properties may both have a key 5.
+    pub property: Option<Property>,
 }
 
 impl From<&KeyView> for KeyInfo {
@@ -98,19 +102,32 @@ impl From<&KeyView> for KeyInfo {
                 CoreKeyState::Replaced { by } => KeyState::Replaced { replaced_by: by.0 },
                 CoreKeyState::NeedsSync { since } => KeyState::NeedsSync { since: to_system_time(since) },
             },
+            property: v.property.clone(),
         }
     }
 }
 
+/// A door this wallet knows. A door is its property and its door id: two properties may both
+/// have a door 1.
 #[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
 pub struct DoorInfo {
     pub door_id: u32,
     pub name: String,
+    /// The door's property (null/nil/None: known only from a guest-key offer).
+    pub property: Option<Property>,
+}
+
+impl From<keyway_wallet::DoorEntry> for DoorInfo {
+    fn from(d: keyway_wallet::DoorEntry) -> Self {
+        DoorInfo { door_id: d.door_id.0, name: d.name, property: d.property }
+    }
 }
 
 /// Door updates this phone carries to a door at its next unlock there.
 #[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
 pub struct PendingUpdates {
+    /// The local id of the property whose door it is (`Property.id`).
+    pub property_id: u32,
     pub door_id: u32,
     pub first_seq: u64,
     pub last_seq: u64,
@@ -122,6 +139,7 @@ impl From<&PendingBatch> for PendingUpdates {
     fn from(p: &PendingBatch) -> Self {
         let b = &p.batch.body;
         PendingUpdates {
+            property_id: p.property.0,
             door_id: p.door_id.0,
             first_seq: b.first_seq,
             last_seq: b.last_seq(),
@@ -137,6 +155,17 @@ impl From<&PendingBatch> for PendingUpdates {
 
 uniffi::custom_type!(DoorId, u32, { remote, lower: |d| d.0, try_lift: |v| Ok(DoorId(v)) });
 uniffi::custom_type!(KeyId, u64, { remote, lower: |k| k.0, try_lift: |v| Ok(KeyId(v)) });
+uniffi::custom_type!(PropertyId, u32, { remote, lower: |p| p.0, try_lift: |v| Ok(PropertyId(v)) });
+
+/// A property this wallet joined (`keyway_wallet::Property`): one backend and its authority
+/// keys. `id` is the wallet's own number for it (1, 2, …), not the backend's `remote_id`.
+#[uniffi::remote(Record)]
+pub struct Property {
+    pub id: PropertyId,
+    pub backend_url: String,
+    pub remote_id: Option<u64>,
+    pub name: Option<String>,
+}
 
 /// Why a door refused (`keyway_protocol::credential::DenialReason`).
 #[uniffi::remote(Enum)]
@@ -180,6 +209,7 @@ pub struct UnlockReport {
     pub updates_carried: bool,
     pub time_carried: bool,
     pub activity_records: u32,
+    pub property: Option<Property>,
 }
 
 /// Something a door logged.
@@ -267,6 +297,9 @@ impl From<&ActivityRecord> for ActivityEntry {
 /// A door's signed receipt of an unlock, with the activity it brought back.
 #[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
 pub struct ReceiptInfo {
+    /// The local id of the property whose door signed it (null/nil/None: a door known only from
+    /// a guest-key offer).
+    pub property_id: Option<u32>,
     pub door_id: u32,
     pub door_time: SystemTime,
     /// Highest door update seq the door has applied.
@@ -285,6 +318,7 @@ impl From<&StoredReceipt> for ReceiptInfo {
     fn from(r: &StoredReceipt) -> Self {
         let b = &r.receipt.body;
         ReceiptInfo {
+            property_id: r.property.map(|p| p.0),
             door_id: r.door_id.0,
             door_time: to_system_time(b.door_time),
             applied_seq: b.applied_seq,
@@ -306,6 +340,26 @@ pub struct SyncSummary {
     /// Doors for which this phone now carries pending door updates.
     pub doors_with_updates: u32,
     pub server_time: SystemTime,
+}
+
+/// One property's part of a sync (`syncEach`): its summary, or why it failed (the other
+/// properties synced all the same).
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+pub struct PropertySyncResult {
+    pub property: Property,
+    pub summary: Option<SyncSummary>,
+    /// The failure's message, when it failed.
+    pub error: Option<String>,
+}
+
+impl From<keyway_wallet::PropertySync> for PropertySyncResult {
+    fn from(r: keyway_wallet::PropertySync) -> Self {
+        let (summary, error) = match r.result {
+            Ok(s) => (Some(s.into()), None),
+            Err(e) => (None, Some(e.to_string())),
+        };
+        PropertySyncResult { property: r.property, summary, error }
+    }
 }
 
 /// A one-time code that enrols another phone of the person (`device_code`).

@@ -13,14 +13,15 @@ use crate::observe::{KeyListener, KeyUpdate, Subscription, UnlockEvent, UnlockLi
 use crate::options::{NetworkOptions, UnlockOptions};
 use crate::push_link::PushLink;
 use crate::records::{
-    self, DoorInfo, KeyInfo, PendingUpdates, ReceiptInfo, ShareRequestInfo, SyncSummary, UploadSummary,
+    self, DoorInfo, KeyInfo, PendingUpdates, PropertySyncResult, ReceiptInfo, ShareRequestInfo, SyncSummary,
+    UploadSummary,
 };
 use crate::secure_store::{ForeignSecureStorage, SecureStore};
 use keyway_protocol::credential::{DoorId, KeyId};
 use keyway_wallet::share::ShareRequest;
 use keyway_wallet::shared::UnlockSlot;
 use keyway_wallet::unlock::UnlockReport;
-use keyway_wallet::{HttpOptions, SharedWallet, Wallet as CoreWallet};
+use keyway_wallet::{HttpOptions, Property, PropertyId, SharedWallet, Wallet as CoreWallet};
 use std::path::Path;
 use std::sync::Arc;
 use std::time::SystemTime;
@@ -130,9 +131,26 @@ impl Wallet {
         self.with(|w| Ok(w.keys_at(at)?.iter().map(KeyInfo::from).collect()))
     }
 
-    /// The doors this wallet knows, with their names.
+    /// The doors this wallet knows, with their names and properties (two properties may both
+    /// have a door 1).
     pub fn doors(&self) -> Result<Vec<DoorInfo>> {
-        self.with(|w| Ok(w.doors()?.into_iter().map(|(id, name)| DoorInfo { door_id: id.0, name }).collect()))
+        self.with(|w| Ok(w.door_list()?.into_iter().map(DoorInfo::from).collect()))
+    }
+
+    /// The properties this wallet has joined (one per accepted invite), oldest first.
+    pub fn properties(&self) -> Result<Vec<Property>> {
+        self.with(|w| Ok(w.properties()?))
+    }
+
+    /// Leaves one property (sign-out of one): its keys, doors, pending updates, receipts (even
+    /// those not uploaded yet) and credentials are deleted; the other properties stay. The
+    /// backend is not told: the manager removes the device there. Raises `InvalidInput` for a
+    /// property this wallet has not joined.
+    pub fn leave_property(&self, property_id: u32) -> Result<()> {
+        self.blocking()?;
+        logged(self.shared.leave_property(PropertyId(property_id)).map_err(KeywayError::from))?;
+        tracing::info!(property = property_id, "property left");
+        Ok(())
     }
 
     /// Door updates this phone carries, per door.
@@ -151,7 +169,10 @@ impl Wallet {
     }
 
     /// Resident: signs a guest key under `parent_key_id` for the device in `request`, for
-    /// `doors` from `start` to `expiry`; returns the offer text to hand the guest.
+    /// `doors` from `start` to `expiry`; returns the offer text to hand the guest. With several
+    /// properties that both have a key of that id, `property_id` says whose (`InvalidInput`
+    /// without it).
+    #[uniffi::method(default(property_id = None))]
     pub fn share_offline(
         &self,
         parent_key_id: u64,
@@ -159,16 +180,19 @@ impl Wallet {
         doors: Vec<u32>,
         start: SystemTime,
         expiry: SystemTime,
+        property_id: Option<u32>,
     ) -> Result<String> {
         let doors = records::door_set(&doors)?;
         let validity = records::validity(start, expiry)?;
-        let offer = self.with(|w| Ok(w.share_offline(KeyId(parent_key_id), &request, doors, validity)?))?;
+        let property = property_id.map(PropertyId);
+        let offer =
+            self.with(|w| Ok(w.share_offline_at(property, KeyId(parent_key_id), &request, doors, validity)?))?;
         tracing::info!(parent = %KeyId(parent_key_id), "guest key issued offline");
         Ok(offer)
     }
 
-    /// Sign-out: wipes the wallet's database and its secure store entries (device key, device
-    /// token, backend address) and starts over as a new wallet with a new device key. A sync
+    /// Sign-out of every property: wipes the wallet's database and its secure store entries
+    /// (device key, every property's device token and backend address) and starts over as a new wallet with a new device key. A sync
     /// or an unlock under way when it is called keeps nothing of what it brings back.
     pub fn reset(&self) -> Result<()> {
         self.blocking()?;
@@ -253,8 +277,10 @@ impl Wallet {
     }
 
     /// Fetches what changed since the last sync (keys, revocations, doors, door updates to
-    /// carry) and stores it, verified. Safe to retry. Runs without holding the wallet: reads
-    /// and unlocks go on while it waits for the backend.
+    /// carry) at every property and stores it, verified. Safe to retry. Runs without holding
+    /// the wallet: reads and unlocks go on while it waits for the backends. Returns the sum
+    /// over the properties, or raises the first property's failure (the others' answers are
+    /// stored all the same; `syncEach` says which failed).
     #[uniffi::method(default(options = None))]
     pub async fn sync(&self, options: Option<NetworkOptions>) -> Result<SyncSummary> {
         let options = http_options(options)?;
@@ -263,11 +289,23 @@ impl Wallet {
         Ok(summary.into())
     }
 
+    /// `sync`, with one result per property: their backends are asked at once, and one that
+    /// fails stops nothing of the others. Raises `NotEnrolled` only when no property is joined.
+    #[uniffi::method(default(options = None))]
+    pub async fn sync_each(&self, options: Option<NetworkOptions>) -> Result<Vec<PropertySyncResult>> {
+        let options = http_options(options)?;
+        let results = logged(self.shared.sync_each(options.as_ref()).await.map_err(KeywayError::from))?;
+        Ok(results.into_iter().map(PropertySyncResult::from).collect())
+    }
+
     /// A one-time code (valid 15 minutes) that enrols another phone of this person: show it on
     /// this phone and enter it on the new one, which passes it to `accept_invite` in place of an
-    /// invite token. Returns the code and when it expires.
-    pub async fn device_code(&self) -> Result<crate::records::DeviceCode> {
-        let code = logged(self.shared.device_code().await.map_err(KeywayError::from))?;
+    /// invite token. Returns the code and when it expires. `property_id` says for which
+    /// property when the wallet has joined several (`InvalidInput` without it).
+    #[uniffi::method(default(property_id = None))]
+    pub async fn device_code(&self, property_id: Option<u32>) -> Result<crate::records::DeviceCode> {
+        let code = self.shared.device_code(property_id.map(PropertyId)).await;
+        let code = logged(code.map_err(KeywayError::from))?;
         Ok(crate::records::DeviceCode { code: code.code, expires_at: crate::records::to_system_time(code.expires_at) })
     }
 

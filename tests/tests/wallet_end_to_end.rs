@@ -247,11 +247,11 @@ async fn a_receipt_the_backend_refuses_is_set_aside_and_the_others_go_through() 
     assert_eq!((again.receipts_uploaded, again.receipts_refused), (0, 0));
 }
 
-/// A wallet that belongs to one property asks what an invite is for before accepting it: an
-/// invite of another property is refused on the phone and stays unspent for the wallet it was
-/// meant for (it used to be bound to this device, then refused, and so burnt).
+/// A wallet joins a second property (here of the same backend) beside its first, and both
+/// properties' doors open. An invite of a property it has joined already is refused on the
+/// phone, before the backend binds it, and stays unspent for the wallet it was meant for.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn an_invite_of_another_property_is_refused_before_it_is_spent() {
+async fn a_second_property_joins_and_an_invite_of_a_joined_one_is_refused_before_it_is_spent() {
     let dir = tempfile::tempdir().unwrap();
     let backend = Backend::start(dir.path()).await;
     let elm = property(&backend).await;
@@ -262,12 +262,23 @@ async fn an_invite_of_another_property_is_refused_before_it_is_spent() {
     let oak = backend.create_property("Oak Row").await;
     let gate = oak.create_door("Gate", false).await.unwrap();
     let (_, oak_token) = backend.invite(&oak, app_invite("Ann at Oak Row", &[gate.door_id], None, None, false)).await;
-    let err = ann.accept_invite(&backend.base, &oak_token).await.unwrap_err();
-    assert!(matches!(&err, keyway_wallet::WalletError::OtherProperty { property } if property == "Oak Row"), "{err}");
+    ann.accept_invite(&backend.base, &oak_token).await.unwrap();
+    let properties = ann.properties().unwrap();
+    assert_eq!(properties.len(), 2);
+    assert_eq!(properties[1].name.as_deref(), Some("Oak Row"));
+    let ids: Vec<u32> = properties.iter().map(|p| p.id.0).collect();
+    assert_eq!(ids, vec![1, 2], "the first property keeps the one-property secure-storage names");
+    assert_eq!(ann.keys_at(keyway_api::clock::now()).unwrap().len(), 2);
+    assert!(unlock(&mut ann, &elm.front).granted, "the wallet keeps its first property");
+    ann.sync().await.unwrap();
+
+    // Another invite of Elm (Ann again, as someone else) is refused before it is spent.
+    let (_, again) = backend.invite(&elm.manager, app_invite("Ann 2", &[elm.front.id], None, None, false)).await;
+    let err = ann.accept_invite(&backend.base, &again).await.unwrap_err();
+    assert!(matches!(&err, keyway_wallet::WalletError::AlreadyJoined { .. }), "{err}");
     assert!(err.to_string().contains("it was not used"), "{err}");
-    assert!(unlock(&mut ann, &elm.front).granted, "the wallet keeps its own property");
     // The invite is still good for a wallet of its own.
-    let mut other = phone(dir.path(), "ann-oak");
-    other.accept_invite(&backend.base, &oak_token).await.unwrap();
+    let mut other = phone(dir.path(), "ann-2");
+    other.accept_invite(&backend.base, &again).await.unwrap();
     assert_eq!(other.keys_at(keyway_api::clock::now()).unwrap().len(), 1);
 }

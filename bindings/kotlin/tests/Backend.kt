@@ -49,8 +49,8 @@ class MissionControl(binary: String, db: String) : AutoCloseable {
     private fun field(json: String, name: String): String =
         Regex("\"$name\"\\s*:\\s*\"?([^\",}]*)").find(json)?.groupValues?.get(1) ?: error("no $name in $json")
 
-    fun createProperty() {
-        val created = call("POST", "/v1/properties", """{"name":"Elm Court","manager_name":"Pat"}""")
+    fun createProperty(name: String = "Elm Court") {
+        val created = call("POST", "/v1/properties", """{"name":"$name","manager_name":"Pat"}""")
         token = field(created.substringAfter("\"manager\""), "token")
     }
 

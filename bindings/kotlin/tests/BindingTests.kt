@@ -173,6 +173,7 @@ fun main() {
     concurrencyTests(suite)
     errorTests(suite)
     streamTests(suite, tmp)
+    propertyTests(suite, tmp)
     doorSdkTests(suite, tmp)
 
     val status = suite.run()

@@ -55,8 +55,8 @@ class MissionControl:
     def json(self, method, path, body=None):
         return json.loads(self.call(method, path, body))
 
-    def create_property(self):
-        created = self.json("POST", "/v1/properties", {"name": "Elm Court", "manager_name": "Pat"})
+    def create_property(self, name="Elm Court"):
+        created = self.json("POST", "/v1/properties", {"name": name, "manager_name": "Pat"})
         self.token = created["manager"]["token"]
         return created
 

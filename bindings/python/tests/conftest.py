@@ -28,3 +28,15 @@ def backend(tmp_path):
         yield mc
     finally:
         mc.stop()
+
+
+@pytest.fixture
+def second_backend(tmp_path):
+    """Another Mission Control on 127.0.0.1 (its own process and database) with one property,
+    "Oak Row": ids it assigns (doors, keys, people) start from 1 as the first one's do."""
+    mc = MissionControl(binary(), str(tmp_path / "mc2.db"))
+    try:
+        mc.create_property("Oak Row")
+        yield mc
+    finally:
+        mc.stop()

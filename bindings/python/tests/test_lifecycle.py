@@ -32,7 +32,7 @@ def enrolled(tmp_path):
 def test_reset_wipes_the_database_and_the_wallets_secure_store_entries(enrolled):
     mc, wallet, store, _, door_id = enrolled
     old_device = wallet.device_public_key()
-    assert sorted(store.items) == ["backend-url", "device-key", "device-token"]
+    assert sorted(store.items) == ["backend-url", "device-key", "device-token", "property-1"]
     assert len(wallet.keys()) == 1
 
     wallet.reset()

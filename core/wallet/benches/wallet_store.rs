@@ -73,6 +73,7 @@ fn response(p: &Property, chains: &[KeyChain]) -> SyncResponse {
             delivered_seq: 0,
         }],
         time: None,
+        rotations: Vec::new(),
     }
 }
 

@@ -5,7 +5,12 @@
 //! The advertisement is the door's unsigned claim: it chooses which peripheral to connect to,
 //! and the unlock then checks the door's signed challenge (a peripheral that advertised
 //! another door id fails with [`crate::Category::WrongDoor`] before anything is sent).
+//!
+//! It carries a door id and nothing of the property: with several properties joined, two may
+//! have a door with the same id. [`Advertisement::properties`] then lists both; the unlock
+//! tells them apart by the door's signed challenge (see [`crate::unlock`]).
 
+use crate::store::PropertyId;
 use crate::unlock::Scope;
 use crate::{Result, Wallet, WalletError};
 use keyway_link::gatt;
@@ -49,6 +54,9 @@ pub struct Advertisement {
     pub door_id: DoorId,
     /// The door's name, when this wallet knows the door.
     pub door_name: Option<String>,
+    /// The joined properties that have a door with this id (more than one: the unlock tells
+    /// them apart by the door's signed challenge).
+    pub properties: Vec<PropertyId>,
     /// Whether an active key of this wallet opens the door now.
     pub can_open: bool,
     /// Whether this phone carries door updates the door lacks (going along at the next unlock
@@ -88,22 +96,37 @@ impl Wallet {
         let advert = door_advert(bytes)?;
         let door = advert.door_id;
         let now = self.now()?;
-        let context = match self.door_context(door, now) {
-            Ok(ctx) => Some(ctx),
-            Err(WalletError::UnknownDoor(_) | WalletError::NoKeyForDoor(_)) => None,
+        let contexts = match self.door_contexts(door, now) {
+            Ok(contexts) => contexts,
+            Err(WalletError::UnknownDoor(_) | WalletError::NoKeyForDoor(_)) => Vec::new(),
             Err(e) => return Err(e),
         };
-        let door_name = match &context {
+        let mut properties = Vec::new();
+        for p in self.store.properties()? {
+            if self.store.door_cert_of(p.id, door)?.is_some() {
+                properties.push(p.id);
+            }
+        }
+        let door_name = match contexts.first() {
             Some(ctx) => Some(ctx.door_name.clone()),
             None => self.doors()?.into_iter().find(|(id, _)| *id == door).map(|(_, name)| name),
         };
-        let property_scope = !matches!(context.as_ref().map(|c| &c.scope), Some(Scope::Offer));
-        let carries_updates =
-            property_scope && self.store.pending(door)?.is_some_and(|p| advert.lacks(p.batch.body.last_seq()));
+        // Updates go only to a door of their own property: those that can open it, or, with no
+        // key for it, every property that has the door.
+        let carriers: Vec<PropertyId> = if contexts.is_empty() {
+            properties.clone()
+        } else {
+            contexts.iter().filter_map(|c| if let Scope::Property(p) = c.scope { Some(p) } else { None }).collect()
+        };
+        let mut carries_updates = false;
+        for p in carriers {
+            carries_updates |= self.store.pending_of(p, door)?.is_some_and(|b| advert.lacks(b.batch.body.last_seq()));
+        }
         Ok(Advertisement {
             door_id: door,
             door_name,
-            can_open: context.is_some(),
+            properties,
+            can_open: !contexts.is_empty(),
             carries_updates,
             seq_hint: advert.seq_hint,
             rssi: rssi.filter(|r| *r != RSSI_UNAVAILABLE),

@@ -52,14 +52,31 @@ pub enum WalletError {
     /// Another unlock of this wallet is still at a door: one unlock at a time.
     #[error("another unlock is in progress: wait for it to finish or cancel it")]
     UnlockInProgress,
-    /// An invite for another property than the one this wallet holds keys of; it was not used.
-    #[error(
-        "this invite is for {property}, another property than the one this wallet holds keys of; it was not used: sign out (reset) first, or accept it in another wallet"
-    )]
-    OtherProperty {
+    /// An invite for a property this wallet has already joined (the same authority keys, or the
+    /// same property of the same backend); it was not used. One wallet is one person at a
+    /// property: leave the property first to join it as someone else.
+    #[error("this invite is for {property}, which this wallet has already joined; {}", if *unused {
+        "it was not used: leave that property first to join it again, or accept it in another wallet"
+    } else {
+        "the backend bound it to this device before that could be told (nothing was stored): leave the property, then ask the manager for a new invite"
+    })]
+    AlreadyJoined {
         /// The invite's property, as its backend names it.
         property: String,
+        /// Whether the invite was refused before the backend saw it (the usual case: the
+        /// preview told); `false` when only the backend's answer showed it.
+        unused: bool,
     },
+    /// No property with this local id is joined (it was left, or never joined).
+    #[error("{0} is not a property this wallet has joined")]
+    UnknownProperty(crate::store::PropertyId),
+    /// The wallet has joined several properties and the call concerns one: say which.
+    #[error("this wallet has joined several properties: say which one this is for")]
+    PropertyNeeded,
+    /// A key id that several joined properties use (each backend numbers its own keys): say
+    /// which property's key is meant.
+    #[error("key {0} is held at several properties: say which property's key is meant")]
+    AmbiguousKey(KeyId),
     /// The wallet was reset (signed out) while this call was under way; nothing of it was kept.
     #[error("the wallet was reset while this call was under way; nothing of it was kept")]
     Reset,
@@ -206,7 +223,10 @@ impl WalletError {
             WalletError::BadAdvertisement(_) => Category::InvalidPayload,
             WalletError::UnlockInProgress => Category::Busy,
             WalletError::Reset => Category::NotEnrolled,
-            WalletError::OtherProperty { .. } => Category::NotPermitted,
+            WalletError::AlreadyJoined { .. } => Category::NotPermitted,
+            WalletError::UnknownProperty(_) | WalletError::AmbiguousKey(_) | WalletError::PropertyNeeded => {
+                Category::InvalidInput
+            }
         }
     }
 }

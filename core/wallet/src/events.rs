@@ -10,7 +10,7 @@
 use crate::error::Category;
 use crate::unlock::{FinishedUnlock, PreparedUnlock, UnlockReport};
 use crate::{Result, WalletError};
-use keyway_link::{Link, UnlockStep, run_unlock_observed};
+use keyway_link::{Link, UnlockStep};
 use keyway_protocol::credential::{DenialReason, DoorId, KeyId};
 use keyway_protocol::unlock::UnlockOutcome;
 use std::panic::{AssertUnwindSafe, catch_unwind};
@@ -172,9 +172,9 @@ pub(crate) fn exchange(
     link: &mut dyn Link,
     progress: &Progress<'_>,
 ) -> Result<FinishedUnlock> {
-    let PreparedUnlock { session, timeout, attempt } = prepared;
-    let key_id = attempt.chain.leaf_key_id();
-    let outcome = run_unlock_observed(link, session, timeout, &mut |step| progress.step(step, key_id))?;
-    progress.outcome(&outcome);
-    Ok(FinishedUnlock { attempt, outcome })
+    let PreparedUnlock { candidates, timeout } = prepared;
+    let finished =
+        crate::unlock::run_candidates(link, candidates, timeout, &mut |step, key_id| progress.step(step, key_id))?;
+    progress.outcome(&finished.outcome);
+    Ok(finished)
 }

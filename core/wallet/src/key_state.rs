@@ -43,6 +43,8 @@ pub struct KeyView {
     /// the freshness of the key's certificate (a guest key's: its host's certificate).
     pub fresh_until: UnixTime,
     pub state: KeyState,
+    /// The property whose key it is (`None`: a guest key that came in an offer).
+    pub property: Option<crate::store::Property>,
 }
 
 /// The time the wallet reasons with: the device clock, but never earlier than the newest
@@ -79,6 +81,7 @@ pub fn view_of(chain: &KeyChain, revoked: bool, now: UnixTime) -> KeyView {
             validity: g.body.validity,
             fresh_until,
             state: state_of(&g.body.validity, fresh_until, revoked, now),
+            property: None,
         },
         None => KeyView {
             key_id: root.key_id,
@@ -89,6 +92,7 @@ pub fn view_of(chain: &KeyChain, revoked: bool, now: UnixTime) -> KeyView {
             validity: root.validity,
             fresh_until,
             state: state_of(&root.validity, fresh_until, revoked, now),
+            property: None,
         },
     }
 }

@@ -26,9 +26,10 @@ pub use advert::{Advertisement, Proximity};
 pub use error::{Category, WalletError};
 pub use events::UnlockEvent;
 pub use observe::{KeyChange, KeySnapshot};
-pub use online::{HttpOptions, SyncSummary, UploadSummary};
+pub use online::{HttpOptions, PropertySync, SyncSummary, UploadSummary};
 pub use push::PushLink;
 pub use shared::SharedWallet;
+pub use store::{Property, PropertyId};
 pub use unlock::{UnlockOptions, UnlockReport};
 
 use crate::store::secure::SecureStorage;
@@ -37,16 +38,27 @@ use key_state::{KeyView, effective_now, view_of};
 use keyway_protocol::UnixTime;
 use keyway_protocol::credential::{DoorCertificate, DoorId, DoorSet, KeyChain, KeyPair, PublicKey, Validity};
 use share::{GuestKeyOffer, ShareRequest};
+use std::collections::HashMap;
 use std::path::Path;
 use std::sync::Arc;
 
 pub type Result<T> = std::result::Result<T, WalletError>;
 
+/// A door this wallet knows ([`Wallet::door_list`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DoorEntry {
+    /// Its property (`None`: known only from a guest-key offer).
+    pub property: Option<Property>,
+    pub door_id: DoorId,
+    pub name: String,
+}
+
 pub struct Wallet {
     store: Store,
     device: KeyPair,
     secure: Arc<dyn SecureStorage>,
-    client: Option<keyway_api::client::SyncClient>,
+    /// HTTP clients by backend address (one per backend, shared by its properties).
+    clients: HashMap<String, keyway_api::client::SyncClient>,
     /// Bumped by [`Wallet::reset`]: a call begun before a reset stores nothing after it.
     epoch: u64,
 }
@@ -64,7 +76,7 @@ impl Wallet {
 
     fn with_store(store: Store, secure: Arc<dyn SecureStorage>) -> Result<Self> {
         let device = lifecycle::device_key(secure.as_ref())?;
-        let mut wallet = Wallet { store, device, secure, client: None, epoch: 0 };
+        let mut wallet = Wallet { store, device, secure, clients: HashMap::new(), epoch: 0 };
         wallet.reconcile()?;
         Ok(wallet)
     }
@@ -86,14 +98,17 @@ impl Wallet {
         Ok(effective_now(keyway_api::clock::now(), self.store.last_server_time()?))
     }
 
-    /// Every key this device holds, with its state at `now`.
+    /// Every key this device holds, with its state at `now` and its property.
     pub fn keys_at(&self, now: UnixTime) -> Result<Vec<KeyView>> {
         let now = effective_now(now, self.store.last_server_time()?);
+        let properties = self.store.properties()?;
         let mut views = Vec::new();
         for k in self.store.keys()? {
             let mut view = view_of(&k.chain, k.revoked, now);
+            view.property = k.property.and_then(|p| properties.iter().find(|q| q.id == p).cloned());
             if view.state == key_state::KeyState::Revoked
-                && let Some(by) = self.replaced_by(view.key_id)?
+                && let Some(p) = k.property
+                && let Some(by) = self.replaced_by(p, view.key_id)?
             {
                 view.state = key_state::KeyState::Replaced { by };
             }
@@ -102,18 +117,34 @@ impl Wallet {
         Ok(views)
     }
 
-    /// Doors this wallet knows, with their names: the property's, then those known only from
-    /// guest-key offers (named by their id).
+    /// Doors this wallet knows, with their names: each property's, then those known only from
+    /// guest-key offers (named by their id). Two properties may both have a door with the same
+    /// id: [`Wallet::door_list`] says whose each is.
     pub fn doors(&self) -> Result<Vec<(DoorId, String)>> {
-        let mut doors: Vec<(DoorId, String)> =
-            self.store.door_certs()?.into_iter().map(|(name, c)| (c.body.door_id, name)).collect();
+        Ok(self.door_list()?.into_iter().map(|d| (d.door_id, d.name)).collect())
+    }
+
+    /// Doors this wallet knows, each with its property (`None`: known only from a guest-key
+    /// offer), by property then door id.
+    pub fn door_list(&self) -> Result<Vec<DoorEntry>> {
+        let properties = self.store.properties()?;
+        let mut doors: Vec<DoorEntry> = self
+            .store
+            .all_door_certs()?
+            .into_iter()
+            .map(|(p, name, c)| DoorEntry {
+                property: properties.iter().find(|q| q.id == p).cloned(),
+                door_id: c.body.door_id,
+                name,
+            })
+            .collect();
         for (offer, _) in self.store.offers()? {
             for cert in offer.door_certs.iter() {
                 let id = cert.body.door_id;
                 if offer.chain.guest_link().is_some_and(|g| g.body.doors.contains(id))
-                    && !doors.iter().any(|(d, _)| *d == id)
+                    && !doors.iter().any(|d| d.door_id == id)
                 {
-                    doors.push((id, id.to_string()));
+                    doors.push(DoorEntry { property: None, door_id: id, name: id.to_string() });
                 }
             }
         }
@@ -146,8 +177,21 @@ impl Wallet {
         doors: DoorSet,
         validity: Validity,
     ) -> Result<String> {
+        self.share_offline_at(None, parent, request_text, doors, validity)
+    }
+
+    /// [`Wallet::share_offline`] under `property`'s key `parent` (`None`: whichever property
+    /// holds a key with that id; [`WalletError::AmbiguousKey`] when several do).
+    pub fn share_offline_at(
+        &self,
+        property: Option<PropertyId>,
+        parent: keyway_protocol::credential::KeyId,
+        request_text: &str,
+        doors: DoorSet,
+        validity: Validity,
+    ) -> Result<String> {
         let request = ShareRequest::from_text(request_text)?;
-        let (offer, _) = self.issue_guest_offer(parent, request.body.guest_device, doors, validity)?;
+        let (offer, _) = self.issue_guest_offer_at(property, parent, request.body.guest_device, doors, validity)?;
         Ok(offer.to_text())
     }
 
@@ -159,20 +203,45 @@ impl Wallet {
         doors: DoorSet,
         validity: Validity,
     ) -> Result<(GuestKeyOffer, keyway_protocol::credential::GuestKey)> {
-        let parent_chain = self
+        self.issue_guest_offer_at(None, parent, guest_device, doors, validity)
+    }
+
+    /// [`Wallet::issue_guest_offer`] under `property`'s key `parent` (see
+    /// [`Wallet::share_offline_at`]). The offer carries that property's authority keys, door
+    /// certificates and backend.
+    pub fn issue_guest_offer_at(
+        &self,
+        property: Option<PropertyId>,
+        parent: keyway_protocol::credential::KeyId,
+        guest_device: PublicKey,
+        doors: DoorSet,
+        validity: Validity,
+    ) -> Result<(GuestKeyOffer, keyway_protocol::credential::GuestKey)> {
+        let held: Vec<_> = self
             .store
             .keys()?
             .into_iter()
-            .find(|k| k.chain.leaf_key_id() == parent && !k.revoked)
-            .map(|k| k.chain)
-            .ok_or(WalletError::UnknownKey(parent))?;
+            .filter(|k| k.chain.leaf_key_id() == parent && !k.revoked)
+            .filter_map(|k| Some((k.property?, k.chain)))
+            .filter(|(p, _)| property.is_none_or(|want| want == *p))
+            .collect();
+        let (p, parent_chain) = match held.len() {
+            0 => return Err(WalletError::UnknownKey(parent)),
+            1 => held.into_iter().next().ok_or(WalletError::UnknownKey(parent))?,
+            _ => return Err(WalletError::AmbiguousKey(parent)),
+        };
         let guest = share::issue_guest_key(&parent_chain, &self.device, guest_device, doors.clone(), validity)?;
-        self.store.add_issued_guest_key(&guest, keyway_api::clock::now())?;
-        let certs: Vec<DoorCertificate> =
-            self.store.door_certs()?.into_iter().map(|(_, c)| c).filter(|c| doors.contains(c.body.door_id)).collect();
+        self.store.add_issued_guest_key(p, &guest, keyway_api::clock::now())?;
+        let certs: Vec<DoorCertificate> = self
+            .store
+            .door_certs_of(p)?
+            .into_iter()
+            .map(|(_, c)| c)
+            .filter(|c| doors.contains(c.body.door_id))
+            .collect();
         let chain = KeyChain::guest(parent_chain.root().clone(), guest.clone());
-        let backend = self.store.meta_string(online::META_BACKEND)?;
-        Ok((GuestKeyOffer::new(chain, &self.store.anchors()?, certs).with_backend(backend.as_deref()), guest))
+        let backend = self.store.property(p)?.map(|q| q.backend_url).filter(|u| !u.is_empty());
+        Ok((GuestKeyOffer::new(chain, &self.store.anchors_of(p)?, certs).with_backend(backend.as_deref()), guest))
     }
 
     /// The guest's side, step 2: imports a guest key offer meant for this device.

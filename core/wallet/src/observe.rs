@@ -6,10 +6,12 @@
 //! time alone moves a key from upcoming to active to expired).
 //!
 //! Which key replaced a shortened one is what the backend's sync says (`replaced_by`); it is
-//! kept in the store's `meta` table under `replaced_by/<key id>` (the `keys` table has no
-//! column for it), and read only for a key that the verified sync also revoked.
+//! kept per property in the store's `property_meta` table under `replaced_by/<key id>` (the
+//! `keys` table has no column for it), and read only for a key that the verified sync also
+//! revoked. Keys are told apart by property and key id (two properties may both have a key 5).
 
 use crate::key_state::{KeyState, KeyView};
+use crate::store::{Property, PropertyId};
 use crate::{Result, Wallet};
 use keyway_api::{KeyStatus, SyncResponse};
 use keyway_protocol::UnixTime;
@@ -40,8 +42,8 @@ pub enum KeyChange {
     Lapsed { key: KeyView, since: UnixTime },
     /// An active key ends within [`EXPIRING_WITHIN_SECS`] (reported once per key).
     Expiring { key: KeyView, at: UnixTime },
-    /// The key is gone from the wallet (sign-out).
-    Removed { key_id: KeyId },
+    /// The key is gone from the wallet (sign-out, or its property was left).
+    Removed { key_id: KeyId, property: Option<Property> },
     /// A sync succeeded; the keys are as the backend had them at `server_time`.
     Synced { server_time: UnixTime },
     /// The keys may be out of date: sync.
@@ -84,21 +86,25 @@ pub struct KeySnapshot {
 
 impl Wallet {
     /// Remembers which key replaced each key the backend reports as replaced.
-    pub(crate) fn note_replacements(&self, resp: &SyncResponse) -> Result<()> {
+    pub(crate) fn note_replacements(&self, p: PropertyId, resp: &SyncResponse) -> Result<()> {
         for entry in &resp.keys {
             if entry.status == KeyStatus::Replaced
                 && let Some(by) = entry.replaced_by
                 && by != entry.key_id
             {
-                self.store.set_meta(&format!("{REPLACED_PREFIX}{}", entry.key_id.0), &by.0.to_be_bytes())?;
+                self.store.set_property_meta(
+                    p,
+                    &format!("{REPLACED_PREFIX}{}", entry.key_id.0),
+                    &by.0.to_be_bytes(),
+                )?;
             }
         }
         Ok(())
     }
 
-    /// The key that replaced `key`, if the backend said one did.
-    pub(crate) fn replaced_by(&self, key: KeyId) -> Result<Option<KeyId>> {
-        let value = self.store.meta(&format!("{REPLACED_PREFIX}{}", key.0))?;
+    /// The key that replaced `p`'s key `key`, if the backend said one did.
+    pub(crate) fn replaced_by(&self, p: PropertyId, key: KeyId) -> Result<Option<KeyId>> {
+        let value = self.store.property_meta(p, &format!("{REPLACED_PREFIX}{}", key.0))?;
         Ok(value.and_then(|v| <[u8; 8]>::try_from(v.as_slice()).ok()).map(|b| KeyId(u64::from_be_bytes(b))))
     }
 
@@ -110,16 +116,36 @@ impl Wallet {
             now,
             enrolled: self.is_enrolled()?,
             last_sync: self.store.last_server_time()?,
-            synced: self.store.cursor()?.is_some(),
+            synced: self.synced_everywhere()?,
         })
     }
+}
+
+impl Wallet {
+    /// Whether every joined property has synced since its database rows were made.
+    fn synced_everywhere(&self) -> Result<bool> {
+        let properties = self.store.properties()?;
+        for p in &properties {
+            if self.store.cursor_of(p.id)?.is_none() {
+                return Ok(false);
+            }
+        }
+        Ok(!properties.is_empty())
+    }
+}
+
+/// A key's identity in the wallet: its property (none for an offered key) and its id.
+type KeyRef = (Option<PropertyId>, KeyId);
+
+fn key_ref(key: &KeyView) -> KeyRef {
+    (key.property.as_ref().map(|p| p.id), key.key_id)
 }
 
 /// Compares successive snapshots into [`KeyChange`]s. Pure: the shared wallet feeds it.
 #[derive(Debug, Default)]
 pub struct KeyObserver {
-    last: Option<BTreeMap<KeyId, KeyView>>,
-    warned_expiring: Vec<KeyId>,
+    last: Option<BTreeMap<KeyRef, KeyView>>,
+    warned_expiring: Vec<KeyRef>,
     need: Option<SyncNeed>,
     sync_failed: Option<String>,
 }
@@ -135,7 +161,7 @@ impl KeyObserver {
     /// need), and the update to deliver.
     pub fn update(&mut self, snap: KeySnapshot, synced_at: Option<UnixTime>) -> KeyUpdate {
         let mut changes = Vec::new();
-        let current: BTreeMap<KeyId, KeyView> = snap.keys.iter().map(|k| (k.key_id, k.clone())).collect();
+        let current: BTreeMap<KeyRef, KeyView> = snap.keys.iter().map(|k| (key_ref(k), k.clone())).collect();
         if let Some(last) = &self.last {
             for (id, key) in &current {
                 let Some(before) = last.get(id) else {
@@ -155,8 +181,8 @@ impl KeyObserver {
                     KeyState::Upcoming { .. } => continue,
                 });
             }
-            for id in last.keys().filter(|id| !current.contains_key(id)) {
-                changes.push(KeyChange::Removed { key_id: *id });
+            for (id, key) in last.iter().filter(|(id, _)| !current.contains_key(id)) {
+                changes.push(KeyChange::Removed { key_id: id.1, property: key.property.clone() });
             }
         }
         let soon = snap.now.saturating_add_secs(EXPIRING_WITHIN_SECS);
@@ -164,9 +190,9 @@ impl KeyObserver {
         for key in current.values() {
             if key.state == KeyState::Active
                 && key.validity.expiry <= soon
-                && !self.warned_expiring.contains(&key.key_id)
+                && !self.warned_expiring.contains(&key_ref(key))
             {
-                self.warned_expiring.push(key.key_id);
+                self.warned_expiring.push(key_ref(key));
                 changes.push(KeyChange::Expiring { key: key.clone(), at: key.validity.expiry });
             }
         }
@@ -214,6 +240,7 @@ mod tests {
             validity: Validity::new(UnixTime(0), UnixTime(expiry)).unwrap(),
             fresh_until: UnixTime(expiry),
             state,
+            property: None,
         }
     }
 
@@ -242,7 +269,13 @@ mod tests {
         let u = o.update(snap(vec![key(1, KeyState::Revoked, far), key(2, by, far)], 300), None);
         assert_eq!(u.changes, vec![KeyChange::Replaced { key: key(2, by, far), by: KeyId(3) }]);
         let u = o.update(snap(vec![], 400), None);
-        assert_eq!(u.changes, vec![KeyChange::Removed { key_id: KeyId(1) }, KeyChange::Removed { key_id: KeyId(2) }]);
+        assert_eq!(
+            u.changes,
+            vec![
+                KeyChange::Removed { key_id: KeyId(1), property: None },
+                KeyChange::Removed { key_id: KeyId(2), property: None }
+            ]
+        );
     }
 
     #[test]

@@ -1,22 +1,27 @@
 //! The wallet's conversations with Mission Control: accept an invite, sync, upload receipts,
 //! register shared guest keys. Each is safe to retry; none loses local state when it fails.
+//!
+//! Several properties: each joined property has its own backend address, device token,
+//! cursor and trusted authority keys. An invite adds a property unless the wallet has joined
+//! it already ([`WalletError::AlreadyJoined`], checked with the invite preview before the
+//! backend binds the invite). A sync asks every property's backend at once and verifies and
+//! stores each answer against that property's own trust alone; one failing backend stops
+//! nothing of the others ([`Wallet::sync_each`] gives the result per property). Uploads go
+//! to the backend of the property whose door signed each receipt.
 
+use super::lifecycle::{put_credentials, slots, token_name};
 use super::verify_sync::{BadSync, verify_sync};
 use super::{Result, Wallet, WalletError};
+use crate::store::{Property, PropertyId};
 use keyway_api::client::{ClientConfig, SyncClient};
 use keyway_api::{AcceptInviteResponse, ReceiptVerdict, SyncResponse, UploadReceiptsResponse};
 use keyway_protocol::UnixTime;
-use keyway_protocol::credential::{KeyChain, KeyId, KeyPair};
+use keyway_protocol::credential::{KeyChain, KeyId, KeyPair, TrustAnchors};
 use std::time::Duration;
 
-pub(crate) const DEVICE_TOKEN: &str = "device-token";
-pub(crate) const META_BACKEND: &str = "backend_url";
 pub(crate) const META_PERSON: &str = "person_id";
-/// The backend's address, kept in secure storage beside the device token, so a wallet whose
-/// database was lost (a reinstall that kept the Keychain) can still reach its backend.
-pub(crate) const SECURE_BACKEND: &str = "backend-url";
 
-/// What a sync changed, for the app to show.
+/// What a sync changed, for the app to show (summed over the properties for [`Wallet::sync`]).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct SyncSummary {
     pub keys_received: usize,
@@ -25,6 +30,42 @@ pub struct SyncSummary {
     /// Doors for which this device now carries pending updates.
     pub doors_with_updates: usize,
     pub server_time: UnixTime,
+}
+
+impl SyncSummary {
+    fn add(&mut self, other: &SyncSummary) {
+        self.keys_received += other.keys_received;
+        self.keys_revoked += other.keys_revoked;
+        self.doors += other.doors;
+        self.doors_with_updates += other.doors_with_updates;
+        self.server_time = self.server_time.max(other.server_time);
+    }
+}
+
+/// One property's part of a sync ([`Wallet::sync_each`]).
+#[derive(Debug)]
+pub struct PropertySync {
+    pub property: Property,
+    pub result: Result<SyncSummary>,
+}
+
+/// Sums per-property results: the total when every property synced, else the first failure
+/// (the others' answers are stored all the same).
+pub fn combined(results: Vec<PropertySync>) -> Result<SyncSummary> {
+    let mut total = SyncSummary::default();
+    let mut failure = None;
+    for r in results {
+        match r.result {
+            Ok(s) => total.add(&s),
+            Err(e) => {
+                failure.get_or_insert(e);
+            }
+        }
+    }
+    match failure {
+        Some(e) => Err(e),
+        None => Ok(total),
+    }
 }
 
 /// What an upload achieved.
@@ -64,6 +105,7 @@ impl HttpOptions {
 /// A sync about to go to the backend: everything it needs from the wallet, taken under the
 /// wallet's lock so the request itself runs without it ([`Wallet::begin_sync`]).
 pub struct SyncCall {
+    property: PropertyId,
     client: SyncClient,
     token: String,
     cursor: Option<String>,
@@ -74,12 +116,17 @@ impl SyncCall {
     /// The request, with its retries. Needs no wallet.
     pub async fn fetch(self) -> Result<FetchedSync> {
         let response = self.client.sync(&self.token, self.cursor.as_deref()).await?;
-        Ok(FetchedSync { response, epoch: self.epoch })
+        Ok(FetchedSync { property: self.property, response, epoch: self.epoch })
+    }
+
+    pub fn property(&self) -> PropertyId {
+        self.property
     }
 }
 
 /// The backend's answer to a [`SyncCall`], not verified nor stored yet.
 pub struct FetchedSync {
+    property: PropertyId,
     response: SyncResponse,
     epoch: u64,
 }
@@ -89,24 +136,42 @@ pub struct InviteCall {
     client: SyncClient,
     /// Signs the proof of possession the backend checks.
     device: KeyPair,
-    /// The authority keys this wallet already trusts (none before its first invite).
-    trusted: keyway_protocol::credential::TrustAnchors,
+    /// The properties this wallet has joined, with the authority keys it trusts for each.
+    joined: Vec<(Property, TrustAnchors)>,
     epoch: u64,
 }
 
+/// Whether `anchors` share an authority key with `trusted`.
+fn overlap<'a>(
+    mut anchors: impl Iterator<Item = &'a keyway_protocol::credential::PublicKey>,
+    trusted: &TrustAnchors,
+) -> bool {
+    anchors.any(|a| trusted.keys().any(|t| t == a))
+}
+
 impl InviteCall {
-    /// The request, with its retries. Needs no wallet. A wallet that already belongs to a
-    /// property first asks what the invite is for, and refuses one of another property before
-    /// the backend binds it to this device (which would spend it).
+    /// The request, with its retries. Needs no wallet. First asks what the invite is for (which
+    /// spends nothing) and refuses an invite of a property this wallet has joined already
+    /// before the backend binds it to this device; the preview also names the property. A
+    /// wallet that has joined nothing yet goes on without the name if the preview fails.
     pub async fn fetch(self, invite_token: &str) -> Result<FetchedInvite> {
-        if self.trusted.keys().next().is_some() {
-            let preview = self.client.invite_preview(invite_token).await?;
-            if !preview.trust_anchors.iter().any(|a| self.trusted.keys().any(|t| *t == a.0)) {
-                return Err(WalletError::OtherProperty { property: preview.property_name });
+        let preview = match self.client.invite_preview(invite_token).await {
+            Ok(preview) => Some(preview),
+            Err(_) if self.joined.is_empty() => None,
+            Err(e) => return Err(e.into()),
+        };
+        if let Some(preview) = &preview {
+            let url = self.client.base_url();
+            for (property, trusted) in &self.joined {
+                let same_place = property.backend_url == url && property.remote_id == Some(preview.property_id);
+                if same_place || overlap(preview.trust_anchors.iter().map(|a| &a.0), trusted) {
+                    return Err(WalletError::AlreadyJoined { property: preview.property_name.clone(), unused: true });
+                }
             }
         }
         let response = self.client.accept_invite(invite_token, &self.device).await?;
-        Ok(FetchedInvite { client: self.client, response, epoch: self.epoch })
+        let name = preview.filter(|p| p.property_id == response.credentials.property_id).map(|p| p.property_name);
+        Ok(FetchedInvite { client: self.client, response, name, epoch: self.epoch })
     }
 }
 
@@ -114,6 +179,8 @@ impl InviteCall {
 pub struct FetchedInvite {
     client: SyncClient,
     response: AcceptInviteResponse,
+    /// The property's name, from the preview.
+    name: Option<String>,
     epoch: u64,
 }
 
@@ -123,57 +190,91 @@ pub struct FetchedInvite {
 pub struct UploadCall {
     pub client: SyncClient,
     pub token: String,
+    pub property: PropertyId,
     epoch: u64,
 }
 
 impl Wallet {
-    /// Overrides the HTTP settings (timeouts, retries) used from now on.
+    /// Overrides the HTTP settings (timeouts, retries) used from now on for the backend at
+    /// `config.base_url`.
     pub fn set_client_config(&mut self, config: ClientConfig) -> Result<()> {
-        self.client = Some(SyncClient::new(config)?);
+        let client = SyncClient::new(config)?;
+        self.clients.insert(client.base_url().to_string(), client);
         Ok(())
     }
 
-    /// The client for the enrolled backend: the configured one, or one with `options` for a
+    /// The client for the backend at `url`: the configured one, or one with `options` for a
     /// call that asks for its own settings.
-    fn client(&mut self, options: Option<&HttpOptions>) -> Result<SyncClient> {
-        let url = match &self.client {
-            Some(c) if options.is_none() => return Ok(c.clone()),
-            Some(c) => c.base_url().to_string(),
-            None => self.store.meta_string(META_BACKEND)?.ok_or(WalletError::NotEnrolled)?,
-        };
+    fn client_for(&mut self, url: &str, options: Option<&HttpOptions>) -> Result<SyncClient> {
         if let Some(options) = options {
-            return Ok(SyncClient::new(options.config(&url))?);
+            return Ok(SyncClient::new(options.config(url))?);
+        }
+        if let Some(c) = self.clients.get(url) {
+            return Ok(c.clone());
         }
         let client = SyncClient::new(ClientConfig::new(url))?;
-        self.client = Some(client.clone());
+        self.clients.insert(client.base_url().to_string(), client.clone());
         Ok(client)
     }
 
-    fn device_token(&self) -> Result<String> {
-        let token = self.secure.get(DEVICE_TOKEN)?.ok_or(WalletError::NotEnrolled)?;
+    /// Every property this wallet has joined, oldest first.
+    pub fn properties(&self) -> Result<Vec<Property>> {
+        Ok(self.store.properties()?)
+    }
+
+    /// The joined property `p`.
+    pub fn property(&self, p: PropertyId) -> Result<Property> {
+        self.store.property(p)?.ok_or(WalletError::UnknownProperty(p))
+    }
+
+    /// `p`, or the one property joined when `p` is `None` (several: name one).
+    fn one_property(&self, p: Option<PropertyId>) -> Result<Property> {
+        match p {
+            Some(p) => self.property(p),
+            None => {
+                let mut all = self.store.properties()?;
+                match all.len() {
+                    0 => Err(WalletError::NotEnrolled),
+                    1 => Ok(all.remove(0)),
+                    _ => Err(WalletError::PropertyNeeded),
+                }
+            }
+        }
+    }
+
+    fn device_token(&self, p: PropertyId) -> Result<String> {
+        let token = self.secure.get(&token_name(p))?.ok_or(WalletError::NotEnrolled)?;
         String::from_utf8(token).map_err(|_| WalletError::NotEnrolled)
     }
 
     /// A one-time code that enrols another phone of this wallet's person: the new phone passes
-    /// it to [`Wallet::accept_invite`] within 15 minutes.
+    /// it to [`Wallet::accept_invite`] within 15 minutes. For the one property joined.
     pub async fn device_code(&mut self) -> Result<keyway_api::DeviceCode> {
-        let (client, token) = self.begin_device_code()?;
+        let (client, token) = self.begin_device_code(None)?;
         Ok(client.device_code(&token).await?)
     }
 
-    /// What [`Wallet::device_code`]'s request needs, taken under the wallet's lock.
-    pub fn begin_device_code(&mut self) -> Result<(SyncClient, String)> {
-        Ok((self.client(None)?, self.device_token()?))
+    /// What a device-code request needs, for `property` (or the one property joined), taken
+    /// under the wallet's lock.
+    pub fn begin_device_code(&mut self, property: Option<PropertyId>) -> Result<(SyncClient, String)> {
+        let property = self.one_property(property)?;
+        let token = self.device_token(property.id)?;
+        Ok((self.client_for(&property.backend_url, None)?, token))
     }
 
-    /// Whether this wallet has accepted an invite and can reach its backend: the device token
-    /// (secure storage) and the backend's address (the store) are both present.
+    /// Whether this wallet has accepted an invite and can reach a backend: some joined property
+    /// has its device token (secure storage) and its backend's address (the store).
     pub fn is_enrolled(&self) -> Result<bool> {
-        Ok(self.secure.get(DEVICE_TOKEN)?.is_some() && self.store.meta(META_BACKEND)?.is_some())
+        for p in self.store.properties()? {
+            if !p.backend_url.is_empty() && self.secure.get(&token_name(p.id))?.is_some() {
+                return Ok(true);
+            }
+        }
+        Ok(false)
     }
 
     /// Accepts the invite `invite_token` from the welcome message, for this device, at the
-    /// backend `backend_url`, and stores the keys it grants.
+    /// backend `backend_url`, and stores the keys it grants (a new property in this wallet).
     pub async fn accept_invite(&mut self, backend_url: &str, invite_token: &str) -> Result<SyncSummary> {
         let fetched = self.begin_accept_invite(backend_url, None)?.fetch(invite_token).await?;
         self.finish_accept_invite(fetched)
@@ -181,49 +282,134 @@ impl Wallet {
 
     /// Step 1 of an invite acceptance (then [`InviteCall::fetch`], [`Wallet::finish_accept_invite`]).
     pub fn begin_accept_invite(&self, backend_url: &str, options: Option<&HttpOptions>) -> Result<InviteCall> {
-        let client = match (&self.client, options) {
-            (Some(c), None) if c.base_url() == backend_url.trim().trim_end_matches('/') => c.clone(),
+        let wanted = backend_url.trim().trim_end_matches('/');
+        let client = match (self.clients.get(wanted), options) {
+            (Some(c), None) => c.clone(),
             (_, Some(options)) => SyncClient::new(options.config(backend_url))?,
             _ => SyncClient::new(ClientConfig::new(backend_url))?,
         };
-        Ok(InviteCall { client, device: self.device.clone(), trusted: self.store.anchors()?, epoch: self.epoch })
+        let mut joined = Vec::new();
+        for p in self.store.properties()? {
+            let anchors = self.store.anchors_of(p.id)?;
+            joined.push((p, anchors));
+        }
+        Ok(InviteCall { client, device: self.device.clone(), joined, epoch: self.epoch })
     }
 
-    /// Verifies the backend's answer to an invite and stores it.
+    /// Verifies the backend's answer to an invite and stores it as a new property.
     pub fn finish_accept_invite(&mut self, fetched: FetchedInvite) -> Result<SyncSummary> {
-        let FetchedInvite { client, response: resp, epoch } = fetched;
+        let FetchedInvite { client, response: resp, name, epoch } = fetched;
         self.check_epoch(epoch)?;
-        // Verify before anything is stored: a bad answer leaves the wallet as it was.
-        let changes = verify_sync(&resp.sync, &self.device.public(), &self.store.anchors()?, &self.store.keys()?)?;
-        self.secure.put(DEVICE_TOKEN, resp.credentials.device_token.as_bytes())?;
-        self.secure.put(SECURE_BACKEND, client.base_url().as_bytes())?;
-        self.store.set_meta(META_BACKEND, client.base_url().as_bytes())?;
-        self.store.set_meta(META_PERSON, &resp.credentials.person_id.0.to_be_bytes())?;
-        self.client = Some(client);
-        self.note_replacements(&resp.sync)?;
-        self.apply(changes)
+        // Verify before anything is stored: a bad answer leaves the wallet as it was. A new
+        // property trusts the authority keys of its first answer, and only it.
+        let changes = verify_sync(&resp.sync, &self.device.public(), &TrustAnchors::default(), &[])?;
+        // Checked again here, against what is joined now: the answer's authority keys are the
+        // property's identity.
+        if let Some(anchors) = &changes.anchors {
+            for p in self.store.properties()? {
+                if overlap(anchors.keys(), &self.store.anchors_of(p.id)?) {
+                    return Err(WalletError::AlreadyJoined {
+                        property: name.clone().unwrap_or_else(|| p.label()),
+                        unused: false,
+                    });
+                }
+            }
+        }
+        let url = client.base_url().to_string();
+        // Above every id in use, in the store or in secure storage (a slot whose property a
+        // reopen would bring back).
+        let mut highest = 0;
+        for p in slots(self.secure.as_ref())? {
+            if self.secure.get(&token_name(p))?.is_some() {
+                highest = highest.max(p.0);
+            }
+        }
+        let id = PropertyId(highest.max(self.store.max_property_id()?) + 1);
+        let remote_id = resp.credentials.property_id;
+        put_credentials(
+            self.secure.as_ref(),
+            id,
+            &resp.credentials.device_token,
+            &url,
+            Some(remote_id),
+            name.as_deref(),
+        )?;
+        self.store.insert_property(
+            id,
+            &url,
+            Some(resp.credentials.property_id),
+            name.as_deref(),
+            keyway_api::clock::now(),
+        )?;
+        self.store.set_property_meta(id, META_PERSON, &resp.credentials.person_id.0.to_be_bytes())?;
+        self.clients.insert(url, client);
+        self.note_replacements(id, &resp.sync)?;
+        self.apply(id, changes)
     }
 
-    /// Fetches what changed since the last sync and stores it, verified.
+    /// Fetches what changed since the last sync at every property and stores each answer,
+    /// verified: the sum, or the first failure (the other properties' answers are stored all
+    /// the same; [`Wallet::sync_each`] says which failed).
     pub async fn sync(&mut self) -> Result<SyncSummary> {
-        let fetched = self.begin_sync(None)?.fetch().await?;
-        self.finish_sync(fetched)
+        combined(self.sync_each(None).await?)
     }
 
-    /// Step 1 of a sync (then [`SyncCall::fetch`], [`Wallet::finish_sync`]).
-    pub fn begin_sync(&mut self, options: Option<&HttpOptions>) -> Result<SyncCall> {
-        let token = self.device_token()?;
-        Ok(SyncCall { client: self.client(options)?, token, cursor: self.store.cursor()?, epoch: self.epoch })
+    /// Syncs every property (their backends asked at once) and says how each went. `Err` only
+    /// when the wallet has joined no property.
+    pub async fn sync_each(&mut self, options: Option<&HttpOptions>) -> Result<Vec<PropertySync>> {
+        let calls = self.begin_sync(options)?;
+        let fetched = futures::future::join_all(calls.into_iter().map(|(property, call)| async move {
+            let fetched = match call {
+                Ok(call) => call.fetch().await,
+                Err(e) => Err(e),
+            };
+            (property, fetched)
+        }))
+        .await;
+        Ok(fetched
+            .into_iter()
+            .map(|(property, fetched)| PropertySync { property, result: fetched.and_then(|f| self.finish_sync(f)) })
+            .collect())
     }
 
-    /// Verifies a sync's answer against what the wallet trusts now and stores it whole, or
-    /// nothing of it.
+    /// Step 1 of a sync: one call per joined property (then [`SyncCall::fetch`],
+    /// [`Wallet::finish_sync`]). A property whose credentials are missing gets its error.
+    pub fn begin_sync(&mut self, options: Option<&HttpOptions>) -> Result<Vec<(Property, Result<SyncCall>)>> {
+        let properties = self.store.properties()?;
+        if properties.is_empty() {
+            return Err(WalletError::NotEnrolled);
+        }
+        let mut calls = Vec::new();
+        for p in properties {
+            let call = self.begin_sync_of(&p, options);
+            calls.push((p, call));
+        }
+        Ok(calls)
+    }
+
+    fn begin_sync_of(&mut self, p: &Property, options: Option<&HttpOptions>) -> Result<SyncCall> {
+        let token = self.device_token(p.id)?;
+        Ok(SyncCall {
+            property: p.id,
+            client: self.client_for(&p.backend_url, options)?,
+            token,
+            cursor: self.store.cursor_of(p.id)?,
+            epoch: self.epoch,
+        })
+    }
+
+    /// Verifies a sync's answer against what the wallet trusts for its property now and stores
+    /// it whole, or nothing of it.
     pub fn finish_sync(&mut self, fetched: FetchedSync) -> Result<SyncSummary> {
         self.check_epoch(fetched.epoch)?;
+        let p = fetched.property;
+        if self.store.property(p)?.is_none() {
+            return Err(WalletError::UnknownProperty(p));
+        }
         let changes =
-            verify_sync(&fetched.response, &self.device.public(), &self.store.anchors()?, &self.store.keys()?)?;
-        self.note_replacements(&fetched.response)?;
-        self.apply(changes)
+            verify_sync(&fetched.response, &self.device.public(), &self.store.anchors_of(p)?, &self.store.keys_of(p)?)?;
+        self.note_replacements(p, &fetched.response)?;
+        self.apply(p, changes)
     }
 
     /// A call begun before [`Wallet::reset`] stores nothing after it.
@@ -231,7 +417,7 @@ impl Wallet {
         if epoch == self.epoch { Ok(()) } else { Err(WalletError::Reset) }
     }
 
-    fn apply(&mut self, changes: crate::store::SyncChanges) -> Result<SyncSummary> {
+    fn apply(&mut self, p: PropertyId, changes: crate::store::SyncChanges) -> Result<SyncSummary> {
         let summary = SyncSummary {
             keys_received: changes.keys.len(),
             keys_revoked: changes.revoked_keys.len(),
@@ -239,44 +425,76 @@ impl Wallet {
             doors_with_updates: changes.pending.iter().filter(|(_, b)| b.is_some()).count(),
             server_time: changes.server_time,
         };
-        self.store.apply_sync(&changes, keyway_api::clock::now())?;
+        self.store.apply_sync_in(p, &changes, keyway_api::clock::now())?;
         Ok(summary)
     }
 
-    /// Uploads every receipt the backend has not acknowledged yet, then registers guest keys
-    /// shared while offline. Each receipt gets its own verdict: accepted ones are marked
-    /// uploaded, refused ones are set aside with the reason (kept, never retried); nothing is
-    /// marked before the backend answered, and a repeated upload is harmless on both sides.
+    /// Uploads every receipt the backends have not acknowledged yet, each to the backend of
+    /// the property whose door signed it, then registers guest keys shared while offline. Each
+    /// receipt gets its own verdict: accepted ones are marked uploaded, refused ones are set
+    /// aside with the reason (kept, never retried); nothing is marked before the backend
+    /// answered, and a repeated upload is harmless on both sides. One failing backend does not
+    /// stop the others; the first failure is returned after them.
     pub async fn upload(&mut self) -> Result<UploadSummary> {
-        let call = self.begin_upload(None)?;
         let mut summary = UploadSummary::default();
-        while let Some(round) = self.next_upload_round()? {
-            let answer = round.send(&call).await?;
-            self.apply_upload_round(&call, answer, &mut summary)?;
+        let mut failure = None;
+        for (_, call) in self.begin_upload(None)? {
+            let done = async {
+                let call = call?;
+                while let Some(round) = self.next_upload_round(&call)? {
+                    let answer = round.send(&call).await?;
+                    self.apply_upload_round(&call, answer, &mut summary)?;
+                }
+                Ok::<(), WalletError>(())
+            }
+            .await;
+            if let Err(e) = done {
+                failure.get_or_insert(e);
+            }
         }
-        Ok(summary)
+        match failure {
+            Some(e) => Err(e),
+            None => Ok(summary),
+        }
     }
 
-    /// Step 1 of an upload: the transport. Then, until [`Wallet::next_upload_round`] says
-    /// there is nothing left: [`UploadRound::send`], [`Wallet::apply_upload_round`].
-    pub fn begin_upload(&mut self, options: Option<&HttpOptions>) -> Result<UploadCall> {
-        let token = self.device_token()?;
-        Ok(UploadCall { client: self.client(options)?, token, epoch: self.epoch })
+    /// Step 1 of an upload: one transport per joined property. Then, for each, until
+    /// [`Wallet::next_upload_round`] says there is nothing left: [`UploadRound::send`],
+    /// [`Wallet::apply_upload_round`].
+    pub fn begin_upload(&mut self, options: Option<&HttpOptions>) -> Result<Vec<(Property, Result<UploadCall>)>> {
+        let properties = self.store.properties()?;
+        if properties.is_empty() {
+            return Err(WalletError::NotEnrolled);
+        }
+        let mut calls = Vec::new();
+        for p in properties {
+            let call = self.device_token(p.id).and_then(|token| {
+                Ok(UploadCall {
+                    client: self.client_for(&p.backend_url, options)?,
+                    token,
+                    property: p.id,
+                    epoch: self.epoch,
+                })
+            });
+            calls.push((p, call));
+        }
+        Ok(calls)
     }
 
-    /// The next thing to send: the oldest receipts waiting (at most one request's worth),
-    /// else the first guest key shared offline and not registered yet.
-    pub fn next_upload_round(&self) -> Result<Option<UploadRound>> {
-        let pending = self.store.receipts_to_upload()?;
+    /// The next thing to send to `call`'s property: its oldest receipts waiting (at most one
+    /// request's worth), else the first guest key shared offline under its keys and not
+    /// registered yet.
+    pub fn next_upload_round(&self, call: &UploadCall) -> Result<Option<UploadRound>> {
+        let pending = self.store.receipts_to_upload_of(call.property)?;
         if !pending.is_empty() {
             let chunk = pending.into_iter().take(keyway_api::MAX_RECEIPTS_PER_UPLOAD.min(64)).collect();
             return Ok(Some(UploadRound::Receipts(chunk)));
         }
         for issued in self.store.issued_guest_keys()? {
-            if issued.registered {
+            if issued.registered || issued.property != call.property {
                 continue;
             }
-            let Some(parent) = self.held_chain(issued.guest_key.body.parent)? else { continue };
+            let Some(parent) = self.held_chain(issued.property, issued.guest_key.body.parent)? else { continue };
             let chain = KeyChain::guest(parent.root().clone(), issued.guest_key.clone());
             return Ok(Some(UploadRound::GuestKey(chain)));
         }
@@ -318,8 +536,9 @@ impl Wallet {
         Ok(())
     }
 
-    pub(crate) fn held_chain(&self, key: KeyId) -> Result<Option<KeyChain>> {
-        Ok(self.store.keys()?.into_iter().find(|k| k.chain.leaf_key_id() == key).map(|k| k.chain))
+    /// The chain of `p`'s key `key`, if this wallet holds it.
+    pub(crate) fn held_chain(&self, p: PropertyId, key: KeyId) -> Result<Option<KeyChain>> {
+        Ok(self.store.keys_of(p)?.into_iter().find(|k| k.chain.leaf_key_id() == key).map(|k| k.chain))
     }
 }
 

@@ -180,27 +180,26 @@ pub(crate) async fn exchange(
     link: &PushLink,
     progress: &Progress<'_>,
 ) -> Result<FinishedUnlock> {
-    let PreparedUnlock { mut session, timeout, attempt } = prepared;
+    let PreparedUnlock { mut candidates, timeout } = prepared;
     link.claim().map_err(|e| WalletError::Unlock(e.into()))?;
-    let key_id = attempt.chain.leaf_key_id();
     let run = async {
         loop {
             let (frame, mtu) = link.next_frame().await?;
             if !(MIN_MTU..=MAX_MTU).contains(&mtu) {
                 return Err(UnlockError::Link(LinkError::BadMtu(mtu)));
             }
-            let outcome = session.handle_frame(&frame)?;
+            let outcome = candidates.handle_frame(&frame, mtu)?;
             let mut sent = false;
-            while let Some(out) = session.poll_transmit(mtu) {
+            while let Some(out) = candidates.poll_transmit(mtu) {
                 if !sent {
-                    let carrying_updates = session.carried_batch().is_some();
-                    progress.step(UnlockStep::DoorVerified { carrying_updates }, key_id);
+                    let carrying_updates = candidates.carrying_updates();
+                    progress.step(UnlockStep::DoorVerified { carrying_updates }, candidates.key_id());
                     sent = true;
                 }
                 link.write(out, mtu)?;
             }
             if sent {
-                progress.step(UnlockStep::RequestSent, key_id);
+                progress.step(UnlockStep::RequestSent, candidates.key_id());
             }
             if let Some(outcome) = outcome {
                 return Ok::<UnlockOutcome, UnlockError>(outcome);
@@ -211,5 +210,5 @@ pub(crate) async fn exchange(
     link.finish();
     let outcome = result?;
     progress.outcome(&outcome);
-    Ok(FinishedUnlock { attempt, outcome })
+    candidates.finish(outcome)
 }

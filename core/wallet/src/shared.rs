@@ -20,8 +20,9 @@ use crate::advert::{Advertisement, DEFAULT_NEAR_RSSI};
 use crate::error::Category;
 use crate::events::{Listeners, Progress, Subscription, UnlockEvent};
 use crate::observe::{KeyObserver, KeyUpdate};
-use crate::online::{HttpOptions, SyncSummary, UploadSummary};
+use crate::online::{HttpOptions, PropertySync, SyncSummary, UploadSummary};
 use crate::push::PushLink;
+use crate::store::PropertyId;
 use crate::unlock::{UnlockOptions, UnlockReport};
 use crate::{Result, Wallet, WalletError};
 use keyway_link::Link;
@@ -128,22 +129,49 @@ impl SharedWallet {
         summary
     }
 
+    /// Syncs every property ([`Wallet::sync`]): the sum, or the first failure (the others'
+    /// answers are stored all the same).
     pub async fn sync(&self, options: Option<&HttpOptions>) -> Result<SyncSummary> {
-        let _network = self.network.lock().await;
-        let summary = async {
-            let call = self.with(|w| w.begin_sync(options))?;
-            let fetched = call.fetch().await?;
-            self.with(|w| w.finish_sync(fetched))
-        }
-        .await;
-        self.after_sync(&summary);
-        summary
+        self.sync_each(options).await.and_then(crate::online::combined)
     }
 
-    /// A one-time code that enrols another phone of this wallet's person
-    /// ([`Wallet::device_code`]), asked without the wallet's lock.
-    pub async fn device_code(&self) -> Result<keyway_api::DeviceCode> {
-        let (client, token) = self.with(|w| w.begin_device_code())?;
+    /// Syncs every property, their backends asked at once and without the wallet's lock, each
+    /// answer verified and stored under the lock as it comes: one property's result each (one
+    /// failing backend stops nothing of the others). `Err` only when no property is joined.
+    pub async fn sync_each(&self, options: Option<&HttpOptions>) -> Result<Vec<PropertySync>> {
+        let _network = self.network.lock().await;
+        let results = async {
+            let calls = self.with(|w| w.begin_sync(options))?;
+            let done = futures::future::join_all(calls.into_iter().map(|(property, call)| async move {
+                let result = match call {
+                    Ok(call) => match call.fetch().await {
+                        Ok(fetched) => self.with(|w| w.finish_sync(fetched)),
+                        Err(e) => Err(e),
+                    },
+                    Err(e) => Err(e),
+                };
+                PropertySync { property, result }
+            }))
+            .await;
+            Ok(done)
+        }
+        .await;
+        let failure = match &results {
+            Ok(all) => all.iter().find_map(|r| r.result.as_ref().err()),
+            Err(e) => Some(e),
+        };
+        let synced_at = match &results {
+            Ok(all) => all.iter().filter_map(|r| r.result.as_ref().ok()).map(|s| s.server_time).max(),
+            Err(_) => None,
+        };
+        self.after_sync_outcome(synced_at, failure);
+        results
+    }
+
+    /// A one-time code that enrols another phone of this wallet's person at `property` (or the
+    /// one property joined) ([`Wallet::device_code`]), asked without the wallet's lock.
+    pub async fn device_code(&self, property: Option<PropertyId>) -> Result<keyway_api::DeviceCode> {
+        let (client, token) = self.with(|w| w.begin_device_code(property))?;
         Ok(client.device_code(&token).await?)
     }
 
@@ -158,17 +186,17 @@ impl SharedWallet {
 
     /// Tells key listeners what a sync (or an invite) changed, or that it failed.
     fn after_sync(&self, summary: &Result<SyncSummary>) {
-        let synced_at = match summary {
-            Ok(s) => {
-                self.observer().sync_finished(None);
-                Some(s.server_time)
-            }
-            Err(e) => {
-                // Remembered even with no listener: one that subscribes later hears the need.
-                self.observer().sync_finished(sync_failure(e));
-                None
-            }
-        };
+        match summary {
+            Ok(s) => self.after_sync_outcome(Some(s.server_time), None),
+            Err(e) => self.after_sync_outcome(None, Some(e)),
+        }
+    }
+
+    /// Tells key listeners that a sync stored answers up to `synced_at` (some property synced)
+    /// and, with `failure`, that some property's sync failed.
+    fn after_sync_outcome(&self, synced_at: Option<UnixTime>, failure: Option<&WalletError>) {
+        // Remembered even with no listener: one that subscribes later hears the need.
+        self.observer().sync_finished(failure.and_then(sync_failure));
         if !self.key_listeners.is_empty() {
             // A snapshot that cannot be read (storage failing) is reported by the next call.
             let _ = self.refresh(synced_at);
@@ -231,15 +259,32 @@ impl SharedWallet {
         self.with(|w| w.parse_advertisement(bytes, rssi, near))
     }
 
+    /// Uploads to every property's backend ([`Wallet::upload`]), the requests made without the
+    /// wallet's lock. One failing backend does not stop the others; the first failure is
+    /// returned after them.
     pub async fn upload(&self, options: Option<&HttpOptions>) -> Result<UploadSummary> {
         let _network = self.network.lock().await;
-        let call = self.with(|w| w.begin_upload(options))?;
+        let calls = self.with(|w| w.begin_upload(options))?;
         let mut summary = UploadSummary::default();
-        while let Some(round) = self.with(|w| w.next_upload_round())? {
-            let answer = round.send(&call).await?;
-            self.with(|w| w.apply_upload_round(&call, answer, &mut summary))?;
+        let mut failure = None;
+        for (_, call) in calls {
+            let done = async {
+                let call = call?;
+                while let Some(round) = self.with(|w| w.next_upload_round(&call))? {
+                    let answer = round.send(&call).await?;
+                    self.with(|w| w.apply_upload_round(&call, answer, &mut summary))?;
+                }
+                Ok::<(), WalletError>(())
+            }
+            .await;
+            if let Err(e) = done {
+                failure.get_or_insert(e);
+            }
         }
-        Ok(summary)
+        match failure {
+            Some(e) => Err(e),
+            None => Ok(summary),
+        }
     }
 
     /// Claims the one unlock slot, or refuses at once if another unlock holds it.
@@ -309,6 +354,13 @@ impl SharedWallet {
     /// dropped when it arrives. Key listeners hear every key removed.
     pub fn reset(&self) -> Result<()> {
         self.with(|w| w.reset())?;
+        let _ = self.refresh(None);
+        Ok(())
+    }
+
+    /// Leaves one property ([`Wallet::leave_property`]); key listeners hear its keys removed.
+    pub fn leave_property(&self, property: PropertyId) -> Result<()> {
+        self.with(|w| w.leave_property(property))?;
         let _ = self.refresh(None);
         Ok(())
     }

@@ -1,13 +1,25 @@
 //! Unlocking a door over any [`Link`]: choose the key, run the phone side of the protocol,
 //! hand over pending updates, keep the receipt for upload.
+//!
+//! Several properties: a door is its property and its door id, and a door's advertisement
+//! carries only the id. When more than one property (or guest-key offer) knows the door id
+//! and holds a key for it, the wallet prepares one session per candidate (each with its own
+//! property's door certificate, key, pending updates and signed time) and lets the door's
+//! signed challenge decide: the candidate whose certified door key verifies the challenge is
+//! the door at the other end, and only that session answers; the others are dropped without
+//! sending anything. A challenge no candidate verifies fails as with one candidate
+//! (`WrongDoor` for another door id, `DoorNotTrusted` for a bad signature).
 
 use super::key_state::pick_key;
 use super::{Result, Wallet, WalletError};
-use keyway_link::{Link, run_unlock};
+use crate::store::{Property, PropertyId};
+use keyway_link::{Link, LinkError, UnlockError};
 use keyway_protocol::UnixTime;
 use keyway_protocol::credential::{DenialReason, DoorCertificate, DoorId, KeyChain, KeyId, TrustAnchors};
-use keyway_protocol::unlock::{PhoneSession, UnlockOutcome, UnlockParams};
-use std::time::Duration;
+use keyway_protocol::unlock::frame::{MAX_MTU, MIN_MTU};
+use keyway_protocol::unlock::{PhoneSession, ProtocolError, UnlockOutcome, UnlockParams};
+use std::collections::VecDeque;
+use std::time::{Duration, Instant};
 
 /// How long an unlock may take from the subscription to the door's result.
 pub const UNLOCK_TIMEOUT: Duration = Duration::from_secs(10);
@@ -37,13 +49,16 @@ pub struct UnlockReport {
     pub time_carried: bool,
     /// Activity records the door sent back (queued for upload with the receipt).
     pub activity_records: u32,
+    /// The property whose door it was (`None`: a door known only from a guest-key offer).
+    pub property: Option<Property>,
 }
 
 /// Whose trust an unlock runs under.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Scope {
     /// The property's anchors and door certificate: pending updates go along and the receipt
     /// is uploaded.
-    Property,
+    Property(PropertyId),
     /// A guest-key offer's own anchors and door certificate: nothing of the property's goes
     /// along (no pending updates, no activity asked for) and the receipt stays on the device.
     Offer,
@@ -71,13 +86,13 @@ impl Default for UnlockOptions {
     }
 }
 
-/// An unlock ready to run: the key, the door's trust and the session are chosen, and nothing
-/// of the wallet is needed until its result is recorded ([`Wallet::record_unlock`]). This is
-/// what lets the exchange with the door run without holding the wallet.
+/// An unlock ready to run: the key, the door's trust and the session are chosen (one per
+/// candidate property when several know the door id), and nothing of the wallet is needed
+/// until its result is recorded ([`Wallet::record_unlock`]). This is what lets the exchange
+/// with the door run without holding the wallet.
 pub struct PreparedUnlock {
-    pub(crate) session: PhoneSession,
+    pub(crate) candidates: Candidates,
     pub(crate) timeout: Duration,
-    pub(crate) attempt: Attempt,
 }
 
 /// What an unlock presents, kept for its report.
@@ -95,19 +110,160 @@ pub struct FinishedUnlock {
     pub(crate) outcome: UnlockOutcome,
 }
 
+/// The sessions of an unlock's candidates, driven as one: every frame from the door goes to
+/// each candidate still in the running until one answers the challenge (its door certificate
+/// verified it); from then on only that one. Nothing is sent before a candidate answered.
+pub(crate) struct Candidates {
+    live: Vec<(Attempt, PhoneSession)>,
+    chosen: Option<(Attempt, PhoneSession)>,
+    /// The chosen session's first frame, taken to tell it was the one.
+    first: VecDeque<Vec<u8>>,
+}
+
+impl Candidates {
+    fn new(live: Vec<(Attempt, PhoneSession)>) -> Self {
+        Candidates { live, chosen: None, first: VecDeque::new() }
+    }
+
+    /// How many candidates are still in the running.
+    pub(crate) fn len(&self) -> usize {
+        self.live.len() + usize::from(self.chosen.is_some())
+    }
+
+    /// One frame from the door. `mtu` sizes a chosen session's first frame.
+    pub(crate) fn handle_frame(
+        &mut self,
+        frame: &[u8],
+        mtu: usize,
+    ) -> std::result::Result<Option<UnlockOutcome>, ProtocolError> {
+        if let Some((_, session)) = &mut self.chosen {
+            return session.handle_frame(frame);
+        }
+        let mut first_error = None;
+        let mut running = Vec::new();
+        for (attempt, mut session) in std::mem::take(&mut self.live) {
+            if self.chosen.is_some() {
+                break;
+            }
+            match session.handle_frame(frame) {
+                Err(e) => {
+                    first_error.get_or_insert(e);
+                }
+                Ok(Some(outcome)) => {
+                    self.chosen = Some((attempt, session));
+                    return Ok(Some(outcome));
+                }
+                Ok(None) => match session.poll_transmit(mtu) {
+                    Some(out) => {
+                        self.first.push_back(out);
+                        self.chosen = Some((attempt, session));
+                    }
+                    None => running.push((attempt, session)),
+                },
+            }
+        }
+        if self.chosen.is_none() {
+            if running.is_empty() {
+                return Err(first_error.unwrap_or(ProtocolError::UnexpectedMessage));
+            }
+            self.live = running;
+        }
+        Ok(None)
+    }
+
+    /// The next frame to send to the door (only once a candidate answered).
+    pub(crate) fn poll_transmit(&mut self, mtu: usize) -> Option<Vec<u8>> {
+        if let Some(out) = self.first.pop_front() {
+            return Some(out);
+        }
+        self.chosen.as_mut().and_then(|(_, s)| s.poll_transmit(mtu))
+    }
+
+    /// Whether the answering session carries door updates.
+    pub(crate) fn carrying_updates(&self) -> bool {
+        self.chosen.as_ref().is_some_and(|(_, s)| s.carried_batch().is_some())
+    }
+
+    /// The key the answering session presents (the first candidate's before one answered).
+    pub(crate) fn key_id(&self) -> KeyId {
+        match (&self.chosen, self.live.first()) {
+            (Some((a, _)), _) | (None, Some((a, _))) => a.chain.leaf_key_id(),
+            (None, None) => KeyId(0),
+        }
+    }
+
+    /// The answering candidate's attempt, with the door's outcome.
+    pub(crate) fn finish(self, outcome: UnlockOutcome) -> Result<FinishedUnlock> {
+        let (attempt, _) =
+            self.chosen.ok_or(WalletError::Unlock(UnlockError::Protocol(ProtocolError::UnexpectedMessage)))?;
+        Ok(FinishedUnlock { attempt, outcome })
+    }
+}
+
+/// The blocking exchange of `candidates` over `link` within `timeout`, reporting each step;
+/// `link` is closed when it returns.
+pub(crate) fn run_candidates(
+    link: &mut dyn Link,
+    mut candidates: Candidates,
+    timeout: Duration,
+    on_step: &mut dyn FnMut(keyway_link::UnlockStep, KeyId),
+) -> Result<FinishedUnlock> {
+    let deadline = Instant::now() + timeout;
+    let result = (|| {
+        let mtu = link.mtu();
+        if !(MIN_MTU..=MAX_MTU).contains(&mtu) {
+            return Err(UnlockError::Link(LinkError::BadMtu(mtu)));
+        }
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return Err(UnlockError::Timeout(timeout));
+            }
+            let frame = match link.recv(left) {
+                Ok(f) => f,
+                Err(LinkError::Timeout) => return Err(UnlockError::Timeout(timeout)),
+                Err(e) => return Err(e.into()),
+            };
+            let outcome = candidates.handle_frame(&frame, mtu)?;
+            let mut sent = false;
+            while let Some(out) = candidates.poll_transmit(mtu) {
+                if !sent {
+                    let carrying_updates = candidates.carrying_updates();
+                    on_step(keyway_link::UnlockStep::DoorVerified { carrying_updates }, candidates.key_id());
+                    sent = true;
+                }
+                link.send(&out)?;
+            }
+            if sent {
+                on_step(keyway_link::UnlockStep::RequestSent, candidates.key_id());
+            }
+            if let Some(outcome) = outcome {
+                return Ok(outcome);
+            }
+        }
+    })();
+    link.close();
+    candidates.finish(result?)
+}
+
 impl PreparedUnlock {
     /// The exchange with the door over `link` (already connected to it), bounded by the
     /// prepared timeout. Needs no wallet.
     pub fn exchange(self, link: &mut dyn Link) -> Result<FinishedUnlock> {
-        let outcome = run_unlock(link, self.session, self.timeout)?;
-        Ok(FinishedUnlock { attempt: self.attempt, outcome })
+        run_candidates(link, self.candidates, self.timeout, &mut |_, _| {})
+    }
+
+    /// How many candidate properties (or offers) the door's challenge chooses among.
+    pub fn candidates(&self) -> usize {
+        self.candidates.len()
     }
 }
 
 impl Wallet {
     /// Unlocks `door` over `link` (already connected to it) with the best key this wallet
     /// holds, offline if need be. Delivered updates are dropped only when the door's signed
-    /// receipt shows them applied; a failed session changes nothing here.
+    /// receipt shows them applied; a failed session changes nothing here. When several
+    /// properties have a door with this id, the door's signed challenge says which it is.
     pub fn unlock(&mut self, door: DoorId, link: &mut dyn Link) -> Result<UnlockReport> {
         self.unlock_with(door, link, UnlockOptions::default())
     }
@@ -118,52 +274,61 @@ impl Wallet {
         self.record_unlock(finished)
     }
 
-    /// Chooses the key and the trust for `door` and builds the session (step 1 of 3: prepare,
-    /// [`PreparedUnlock::exchange`], [`Wallet::record_unlock`]).
+    /// Chooses the keys and the trust for `door` and builds the sessions (step 1 of 3:
+    /// prepare, [`PreparedUnlock::exchange`], [`Wallet::record_unlock`]).
     pub fn prepare_unlock(&self, door: DoorId, options: UnlockOptions) -> Result<PreparedUnlock> {
         let now = self.now()?;
-        let ctx = self.door_context(door, now)?;
-        // An offer's key belongs to another property, whose doors would not take this one's
-        // pending updates or signed time.
-        let (batch, activity_after, time) = match ctx.scope {
-            Scope::Property => (
-                self.store.pending(door)?.map(|p| p.batch),
-                self.store.activity_after(door)?,
-                self.store.time_statement()?,
-            ),
-            Scope::Offer => (None, u64::MAX, None),
-        };
-        let mut nonce = [0u8; 16];
-        rand_core::RngCore::fill_bytes(&mut rand_core::OsRng, &mut nonce);
-        let session = PhoneSession::new(UnlockParams {
-            chain: ctx.chain.clone(),
-            device_key: self.device.clone(),
-            door_cert: ctx.door_cert,
-            anchors: ctx.anchors,
-            batch,
-            activity_after,
-            time,
-            nonce,
-            now,
-        })?;
-        Ok(PreparedUnlock {
-            session,
-            timeout: options.timeout,
-            attempt: Attempt { door, scope: ctx.scope, chain: ctx.chain, door_name: ctx.door_name, epoch: self.epoch },
-        })
+        let mut live = Vec::new();
+        for ctx in self.door_contexts(door, now)? {
+            // An offer's key belongs to another property, whose doors would not take this one's
+            // pending updates or signed time; each property's go only to its own doors.
+            let (batch, activity_after, time) = match ctx.scope {
+                Scope::Property(p) => (
+                    self.store.pending_of(p, door)?.map(|b| b.batch),
+                    self.store.activity_after_of(p, door)?,
+                    self.store.time_statement_of(p)?,
+                ),
+                Scope::Offer => (None, u64::MAX, None),
+            };
+            let mut nonce = [0u8; 16];
+            rand_core::RngCore::fill_bytes(&mut rand_core::OsRng, &mut nonce);
+            let session = PhoneSession::new(UnlockParams {
+                chain: ctx.chain.clone(),
+                device_key: self.device.clone(),
+                door_cert: ctx.door_cert,
+                anchors: ctx.anchors,
+                batch,
+                activity_after,
+                time,
+                nonce,
+                now,
+            })?;
+            let attempt =
+                Attempt { door, scope: ctx.scope, chain: ctx.chain, door_name: ctx.door_name, epoch: self.epoch };
+            live.push((attempt, session));
+        }
+        Ok(PreparedUnlock { candidates: Candidates::new(live), timeout: options.timeout })
     }
 
     /// Stores the door's receipt (step 3). Refused with [`WalletError::Reset`] when the wallet
-    /// was reset since the unlock was prepared: a signed-out wallet keeps nothing of it.
+    /// was reset since the unlock was prepared, and with [`WalletError::UnknownProperty`] when
+    /// the door's property was left: a signed-out wallet keeps nothing of it.
     pub fn record_unlock(&mut self, finished: FinishedUnlock) -> Result<UnlockReport> {
         let FinishedUnlock { attempt: ctx, outcome } = finished;
         if ctx.epoch != self.epoch {
             return Err(WalletError::Reset);
         }
-        match ctx.scope {
-            Scope::Property => self.store.record_receipt(&outcome.receipt, keyway_api::clock::now())?,
-            Scope::Offer => self.store.record_offer_receipt(&outcome.receipt, keyway_api::clock::now())?,
-        }
+        let property = match ctx.scope {
+            Scope::Property(p) => {
+                let property = self.property(p)?;
+                self.store.record_receipt_in(p, &outcome.receipt, keyway_api::clock::now())?;
+                Some(property)
+            }
+            Scope::Offer => {
+                self.store.record_offer_receipt(&outcome.receipt, keyway_api::clock::now())?;
+                None
+            }
+        };
         Ok(UnlockReport {
             door_id: ctx.door,
             door_name: ctx.door_name,
@@ -176,53 +341,73 @@ impl Wallet {
             updates_carried: outcome.batch_carried,
             time_carried: outcome.time_carried,
             activity_records: u32::try_from(outcome.receipt.body.activity.len()).unwrap_or(u32::MAX),
+            property,
         })
     }
 
-    /// Chooses the key and the trust for `door`. The property's door certificate comes first,
-    /// with the property's keys and any offered key that verifies under the property's own
-    /// anchors; only when none of those opens the door is an offered key tried, against its own
-    /// offer's certificate for that door id.
-    pub(crate) fn door_context(&self, door: DoorId, now: UnixTime) -> Result<DoorContext> {
+    /// The keys and trust to try at `door`, best first: for each property with a certificate
+    /// of that door id, its best key (its own keys, and any offered key that verifies under its
+    /// anchors); only when no property's key opens the door, each offered key with its own
+    /// offer's certificate for that door id. `UnknownDoor` when nobody certifies the door id,
+    /// `NoKeyForDoor` when no key held opens it now.
+    pub(crate) fn door_contexts(&self, door: DoorId, now: UnixTime) -> Result<Vec<DoorContext>> {
         let keys = self.store.usable_keys(now)?;
-        let property_cert = self.store.door_cert(door)?;
-        if let Some((door_name, door_cert)) = &property_cert {
-            let anchors = self.store.anchors()?;
-            let ours = keys.iter().filter(|k| !k.offered || k.chain.verify_structure(&anchors).is_ok());
+        let mut known = false;
+        let mut found = Vec::new();
+        for property in self.store.properties()? {
+            let p = property.id;
+            let Some((door_name, door_cert)) = self.store.door_cert_of(p, door)? else { continue };
+            known = true;
+            let anchors = self.store.anchors_of(p)?;
+            let ours = keys
+                .iter()
+                .filter(|k| k.property == Some(p) || (k.offered && k.chain.verify_structure(&anchors).is_ok()));
             if let Some(chain) = pick_key(ours.map(|k| (&k.chain, k.revoked)), door, now) {
-                return Ok(DoorContext {
-                    scope: Scope::Property,
+                found.push(DoorContext {
+                    scope: Scope::Property(p),
                     chain: chain.clone(),
-                    door_name: door_name.clone(),
-                    door_cert: door_cert.clone(),
+                    door_name,
+                    door_cert,
                     anchors,
                 });
             }
         }
+        if !found.is_empty() {
+            return Ok(found);
+        }
         let offers = self.store.offers()?;
-        let offered_door = offers.iter().any(|(offer, _)| offer.door_cert(door).is_some());
-        let usable: Vec<_> = offers
+        // A door is known from any offer that certifies it, usable now or not: an upcoming
+        // guest key's door is "no key opens it yet", not "unknown".
+        known |= offers.iter().any(|(offer, _)| offer.door_cert(door).is_some());
+        if !known {
+            return Err(WalletError::UnknownDoor(door));
+        }
+        let mut usable: Vec<_> = offers
             .iter()
             .filter_map(|(offer, _)| {
                 let held = keys.iter().find(|k| k.offered && k.chain == offer.chain)?;
-                Some((offer, offer.door_cert(door)?, held.revoked))
+                let cert = offer.door_cert(door)?;
+                pick_key([(&offer.chain, held.revoked)], door, now)?;
+                Some((offer, cert))
             })
             .collect();
-        // A door is known from any offer that certifies it, usable now or not: an upcoming
-        // guest key's door is "no key opens it yet", not "unknown".
-        if property_cert.is_none() && !offered_door {
-            return Err(WalletError::UnknownDoor(door));
+        // The best key first, as for a property's keys.
+        if let Some(best) = pick_key(usable.iter().map(|(o, _)| (&o.chain, false)), door, now).cloned() {
+            usable.sort_by_key(|(o, _)| o.chain != best);
         }
-        let chain = pick_key(usable.iter().map(|(o, _, revoked)| (&o.chain, *revoked)), door, now)
-            .ok_or(WalletError::NoKeyForDoor(door))?;
-        let (offer, cert, _) =
-            usable.iter().find(|(o, _, _)| o.chain == *chain).ok_or(WalletError::NoKeyForDoor(door))?;
-        Ok(DoorContext {
-            scope: Scope::Offer,
-            chain: chain.clone(),
-            door_name: door.to_string(),
-            door_cert: (*cert).clone(),
-            anchors: offer.anchors(),
-        })
+        let contexts: Vec<DoorContext> = usable
+            .into_iter()
+            .map(|(offer, cert)| DoorContext {
+                scope: Scope::Offer,
+                chain: offer.chain.clone(),
+                door_name: door.to_string(),
+                door_cert: cert.clone(),
+                anchors: offer.anchors(),
+            })
+            .collect();
+        if contexts.is_empty() {
+            return Err(WalletError::NoKeyForDoor(door));
+        }
+        Ok(contexts)
     }
 }

@@ -251,7 +251,8 @@ fn a_lost_database_with_a_kept_secure_store_is_still_enrolled() {
     let secure = enrolled_secure_store("http://127.0.0.1:9");
     let wallet = Wallet::open(&dir.path().join("new.db"), secure).unwrap();
     assert!(wallet.is_enrolled().unwrap());
-    assert_eq!(wallet.store().meta_string("backend_url").unwrap().as_deref(), Some("http://127.0.0.1:9"));
+    let properties = wallet.properties().unwrap();
+    assert_eq!(properties.iter().map(|p| p.backend_url.as_str()).collect::<Vec<_>>(), ["http://127.0.0.1:9"]);
 
     // A token without the backend's address (an install from before it was kept) is not an
     // enrollment this wallet can use.

@@ -5,6 +5,13 @@
 //! a pending door update). Every operation that changes more than one row is one transaction:
 //! a sync is applied whole or not at all; an unlock's receipt, the door's applied seq and the
 //! dropping of delivered updates commit together.
+//!
+//! Several properties: every row a property's sync brings (authority keys, door certificates,
+//! keys, pending updates, door state, receipts, issued guest keys, cursor and signed time) is
+//! kept under the property's local id ([`PropertyId`], schema v5), and every lookup and
+//! unique constraint over ids the property assigns (key ids, door ids) is per property: door 1
+//! of one property is never door 1 of another. Keys and receipts that came with a guest-key
+//! offer belong to no property (`property = 0` in SQL, `None` here).
 
 mod offers;
 pub mod schema;
@@ -35,9 +42,44 @@ pub enum StoreError {
 
 pub type Result<T> = std::result::Result<T, StoreError>;
 
+/// A property's local id in this wallet (1, 2, …; never reused while the property is joined).
+/// Not the backend's own property id: two backends may both call theirs 1.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct PropertyId(pub u32);
+
+impl std::fmt::Display for PropertyId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "property #{}", self.0)
+    }
+}
+
+/// A property this wallet joined: one backend and its authority keys.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Property {
+    pub id: PropertyId,
+    /// The backend's address, as the invite was accepted at.
+    pub backend_url: String,
+    /// The backend's own id for the property (unknown for a property joined before schema v5).
+    pub remote_id: Option<u64>,
+    /// The property's name as its backend gave it, when known.
+    pub name: Option<String>,
+}
+
+impl Property {
+    /// How to name the property to a person: its name, else its backend's address.
+    pub fn label(&self) -> String {
+        match &self.name {
+            Some(name) => format!("{name} ({})", self.backend_url),
+            None => self.backend_url.clone(),
+        }
+    }
+}
+
 /// A key chain held by this device, as stored.
 #[derive(Clone, Debug)]
 pub struct StoredKey {
+    /// The property whose sync brought the key (`None`: it came in a guest-key offer).
+    pub property: Option<PropertyId>,
     pub chain: KeyChain,
     pub revoked: bool,
     pub received_at: UnixTime,
@@ -48,6 +90,7 @@ pub struct StoredKey {
 /// A batch of door updates this device carries for a door.
 #[derive(Clone, Debug)]
 pub struct PendingBatch {
+    pub property: PropertyId,
     pub door_id: DoorId,
     pub batch: UpdateBatch,
 }
@@ -56,6 +99,8 @@ pub struct PendingBatch {
 #[derive(Clone, Debug)]
 pub struct StoredReceipt {
     pub id: i64,
+    /// The property whose door signed it (`None`: a door known only from a guest-key offer).
+    pub property: Option<PropertyId>,
     pub door_id: DoorId,
     pub receipt: Receipt,
     pub created_at: UnixTime,
@@ -95,12 +140,15 @@ impl ReceiptScope {
 /// A guest key this device issued.
 #[derive(Clone, Debug)]
 pub struct IssuedGuestKey {
+    /// The property of the key it was shared under (registered with that property's backend).
+    pub property: PropertyId,
     pub guest_key: GuestKey,
     pub registered: bool,
     pub issued_at: UnixTime,
 }
 
-/// Everything one sync changes, already verified by the wallet. Applied in one transaction.
+/// Everything one sync of one property changes, already verified by the wallet. Applied in one
+/// transaction.
 #[derive(Clone, Debug, Default)]
 pub struct SyncChanges {
     pub anchors: Option<TrustAnchors>,
@@ -126,6 +174,8 @@ pub struct Store {
 const META_CURSOR: &str = "sync_cursor";
 const META_SERVER_TIME: &str = "last_server_time";
 const META_TIME_STATEMENT: &str = "time_statement";
+/// The SQL value of "no property" (offered keys, receipts of offered doors).
+const NO_PROPERTY: u32 = 0;
 
 fn ts(t: UnixTime) -> i64 {
     i64::try_from(t.0).unwrap_or(i64::MAX)
@@ -138,6 +188,22 @@ fn from_ts(v: i64) -> UnixTime {
 fn seq(v: u64) -> i64 {
     i64::try_from(v).unwrap_or(i64::MAX)
 }
+
+fn property_of(v: u32) -> Option<PropertyId> {
+    (v != NO_PROPERTY).then_some(PropertyId(v))
+}
+
+/// Every table that holds a property's rows, with the column naming it.
+const PROPERTY_TABLES: &[&str] = &[
+    "anchors",
+    "door_certs",
+    "keys",
+    "pending_updates",
+    "door_state",
+    "receipts",
+    "issued_guest_keys",
+    "property_meta",
+];
 
 impl Store {
     pub fn open(path: &Path) -> Result<Self> {
@@ -177,6 +243,110 @@ impl Store {
         Ok(v.max(0) as usize)
     }
 
+    // ---- properties -------------------------------------------------------------------
+
+    /// Every property this wallet joined, oldest first.
+    pub fn properties(&self) -> Result<Vec<Property>> {
+        let mut stmt = self.conn.prepare("SELECT id, backend_url, remote_id, name FROM properties ORDER BY id")?;
+        let rows = stmt.query_map([], |r| {
+            Ok(Property {
+                id: PropertyId(r.get(0)?),
+                backend_url: r.get(1)?,
+                remote_id: r.get::<_, Option<i64>>(2)?.map(|v| v as u64),
+                name: r.get(3)?,
+            })
+        })?;
+        Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+    }
+
+    pub fn property(&self, p: PropertyId) -> Result<Option<Property>> {
+        Ok(self.properties()?.into_iter().find(|q| q.id == p))
+    }
+
+    /// The first property joined: what the single-property accessors ([`Store::anchors`],
+    /// [`Store::cursor`], …) read. `None` before any.
+    pub fn primary_property(&self) -> Result<Option<PropertyId>> {
+        let id: Option<u32> = self.conn.query_row("SELECT MIN(id) FROM properties", [], |r| r.get(0))?;
+        Ok(id.map(PropertyId))
+    }
+
+    /// The primary property's id, or 1 (which holds nothing) before any: single-property reads
+    /// then answer "nothing".
+    fn primary(&self) -> Result<PropertyId> {
+        Ok(self.primary_property()?.unwrap_or(PropertyId(1)))
+    }
+
+    /// Records a newly joined property and returns its local id (one more than the highest in
+    /// use).
+    pub fn add_property(
+        &self,
+        backend_url: &str,
+        remote_id: Option<u64>,
+        name: Option<&str>,
+        now: UnixTime,
+    ) -> Result<PropertyId> {
+        let next: u32 = self.conn.query_row("SELECT COALESCE(MAX(id), 0) + 1 FROM properties", [], |r| r.get(0))?;
+        self.insert_property(PropertyId(next), backend_url, remote_id, name, now)?;
+        Ok(PropertyId(next))
+    }
+
+    /// Records a property under a given local id (restoring one from secure storage).
+    pub fn insert_property(
+        &self,
+        id: PropertyId,
+        backend_url: &str,
+        remote_id: Option<u64>,
+        name: Option<&str>,
+        now: UnixTime,
+    ) -> Result<()> {
+        self.conn.execute(
+            "INSERT INTO properties (id, backend_url, remote_id, name, joined_at) VALUES (?1, ?2, ?3, ?4, ?5)",
+            params![id.0, backend_url, remote_id.map(|v| v as i64), name, ts(now)],
+        )?;
+        Ok(())
+    }
+
+    /// The highest local property id in use (0 before any).
+    pub fn max_property_id(&self) -> Result<u32> {
+        Ok(self.conn.query_row("SELECT COALESCE(MAX(id), 0) FROM properties", [], |r| r.get(0))?)
+    }
+
+    /// Sets the backend address of a property recorded without one.
+    pub fn set_backend_url(&self, id: PropertyId, url: &str) -> Result<()> {
+        self.conn.execute("UPDATE properties SET backend_url = ?2 WHERE id = ?1", params![id.0, url])?;
+        Ok(())
+    }
+
+    /// Fills in what a later answer told of a property (its backend id, its name).
+    pub fn update_property(&self, id: PropertyId, remote_id: Option<u64>, name: Option<&str>) -> Result<()> {
+        self.conn.execute(
+            "UPDATE properties SET remote_id = COALESCE(?2, remote_id), name = COALESCE(?3, name) WHERE id = ?1",
+            params![id.0, remote_id.map(|v| v as i64), name],
+        )?;
+        Ok(())
+    }
+
+    /// Leaves a property: every row it brought goes, in one transaction (receipts not uploaded
+    /// yet included); other properties and offered keys stay.
+    pub fn remove_property(&mut self, p: PropertyId) -> Result<()> {
+        let tx = self.conn.transaction()?;
+        for table in PROPERTY_TABLES {
+            tx.execute(&format!("DELETE FROM {table} WHERE property = ?1"), [p.0])?;
+        }
+        tx.execute("DELETE FROM properties WHERE id = ?1", [p.0])?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// A per-property value (cursor, signed time, person, replaced keys).
+    pub fn property_meta(&self, p: PropertyId, name: &str) -> Result<Option<Vec<u8>>> {
+        property_meta_in(&self.conn, p, name)
+    }
+
+    pub fn set_property_meta(&self, p: PropertyId, name: &str, value: &[u8]) -> Result<()> {
+        set_property_meta_in(&self.conn, p, name, value)
+    }
+
     // ---- meta --------------------------------------------------------------------------
 
     pub fn meta(&self, name: &str) -> Result<Option<Vec<u8>>> {
@@ -200,34 +370,61 @@ impl Store {
         }
     }
 
+    /// The primary property's sync cursor.
     pub fn cursor(&self) -> Result<Option<String>> {
-        self.meta_string(META_CURSOR)
+        self.cursor_of(self.primary()?)
     }
 
-    /// The newest server time seen in a sync; the wallet never reports key state from a clock
-    /// earlier than this.
-    /// The newest verified forward-only signed time from a sync, which unlocks carry to doors
-    /// whose clocks lag.
-    pub fn time_statement(&self) -> Result<Option<TimeStatement>> {
-        time_statement_in(&self.conn)
-    }
-
-    pub fn last_server_time(&self) -> Result<Option<UnixTime>> {
-        match self.meta(META_SERVER_TIME)? {
+    pub fn cursor_of(&self, p: PropertyId) -> Result<Option<String>> {
+        match self.property_meta(p, META_CURSOR)? {
             None => Ok(None),
             Some(v) => {
-                let b: [u8; 8] = v.try_into().map_err(|_| StoreError::CorruptValue("server time".into()))?;
-                Ok(Some(UnixTime(u64::from_be_bytes(b))))
+                String::from_utf8(v).map(Some).map_err(|_| StoreError::CorruptValue("cursor is not UTF-8".into()))
             }
         }
     }
 
+    /// The primary property's newest verified forward-only signed time, which unlocks carry
+    /// to doors whose clocks lag.
+    pub fn time_statement(&self) -> Result<Option<TimeStatement>> {
+        self.time_statement_of(self.primary()?)
+    }
+
+    /// `p`'s newest verified signed time (its doors take no other property's).
+    pub fn time_statement_of(&self, p: PropertyId) -> Result<Option<TimeStatement>> {
+        time_statement_in(&self.conn, p)
+    }
+
+    /// The newest server time seen in a sync of any property; the wallet never reports key
+    /// state from a clock earlier than this.
+    pub fn last_server_time(&self) -> Result<Option<UnixTime>> {
+        let mut stmt = self.conn.prepare("SELECT value FROM property_meta WHERE name = ?1")?;
+        let mut newest: Option<UnixTime> = None;
+        for v in stmt.query_map([META_SERVER_TIME], |r| r.get::<_, Vec<u8>>(0))? {
+            let b: [u8; 8] = v?.try_into().map_err(|_| StoreError::CorruptValue("server time".into()))?;
+            let t = UnixTime(u64::from_be_bytes(b));
+            newest = Some(newest.map_or(t, |n| n.max(t)));
+        }
+        Ok(newest)
+    }
+
+    /// `p`'s newest server time.
+    pub fn last_server_time_of(&self, p: PropertyId) -> Result<Option<UnixTime>> {
+        last_server_time_in(&self.conn, p)
+    }
+
     // ---- trust material ------------------------------------------------------------------
 
+    /// The primary property's authority keys.
     pub fn anchors(&self) -> Result<TrustAnchors> {
-        let mut stmt = self.conn.prepare("SELECT public_key FROM anchors ORDER BY rowid")?;
+        self.anchors_of(self.primary()?)
+    }
+
+    /// `p`'s authority keys (empty for a property not synced yet).
+    pub fn anchors_of(&self, p: PropertyId) -> Result<TrustAnchors> {
+        let mut stmt = self.conn.prepare("SELECT public_key FROM anchors WHERE property = ?1 ORDER BY rowid")?;
         let keys = stmt
-            .query_map([], |r| r.get::<_, Vec<u8>>(0))?
+            .query_map([p.0], |r| r.get::<_, Vec<u8>>(0))?
             .map(|k| {
                 let k = k?;
                 let arr: [u8; 32] = k.try_into().map_err(|_| StoreError::CorruptValue("authority key".into()))?;
@@ -237,33 +434,58 @@ impl Store {
         Ok(TrustAnchors::new(keys))
     }
 
+    /// The primary property's certificate of `door`.
     pub fn door_cert(&self, door: DoorId) -> Result<Option<(String, DoorCertificate)>> {
+        self.door_cert_of(self.primary()?, door)
+    }
+
+    pub fn door_cert_of(&self, p: PropertyId, door: DoorId) -> Result<Option<(String, DoorCertificate)>> {
         let row: Option<(String, Vec<u8>)> = self
             .conn
-            .query_row("SELECT name, cert FROM door_certs WHERE door_id = ?1", [door.0], |r| Ok((r.get(0)?, r.get(1)?)))
+            .query_row("SELECT name, cert FROM door_certs WHERE property = ?1 AND door_id = ?2", [p.0, door.0], |r| {
+                Ok((r.get(0)?, r.get(1)?))
+            })
             .optional()?;
         row.map(|(name, cert)| Ok((name, DoorCertificate::from_bytes(&cert)?))).transpose()
     }
 
+    /// The primary property's door certificates.
     pub fn door_certs(&self) -> Result<Vec<(String, DoorCertificate)>> {
-        let mut stmt = self.conn.prepare("SELECT name, cert FROM door_certs ORDER BY door_id")?;
-        let rows = stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, Vec<u8>>(1)?)))?;
+        self.door_certs_of(self.primary()?)
+    }
+
+    pub fn door_certs_of(&self, p: PropertyId) -> Result<Vec<(String, DoorCertificate)>> {
+        Ok(self.all_door_certs()?.into_iter().filter(|(q, _, _)| *q == p).map(|(_, n, c)| (n, c)).collect())
+    }
+
+    /// Every property's door certificates, by property then door id.
+    pub fn all_door_certs(&self) -> Result<Vec<(PropertyId, String, DoorCertificate)>> {
+        let mut stmt = self.conn.prepare("SELECT property, name, cert FROM door_certs ORDER BY property, door_id")?;
+        let rows =
+            stmt.query_map([], |r| Ok((r.get::<_, u32>(0)?, r.get::<_, String>(1)?, r.get::<_, Vec<u8>>(2)?)))?;
         rows.map(|row| {
-            let (name, cert) = row?;
-            Ok((name, DoorCertificate::from_bytes(&cert)?))
+            let (p, name, cert) = row?;
+            Ok((PropertyId(p), name, DoorCertificate::from_bytes(&cert)?))
         })
         .collect()
     }
 
     // ---- keys ---------------------------------------------------------------------------------
 
-    /// Stores a verified chain (a key from the backend, or a guest key imported by a guest).
+    /// Stores a verified chain under the primary property (a store filled without a backend:
+    /// tests, benches).
     pub fn put_key(&self, chain: &KeyChain, now: UnixTime) -> Result<()> {
-        put_key(&self.conn, chain, now)
+        put_key(&self.conn, self.primary()?.0, chain, now)
     }
 
+    /// Every key this device holds, of every property and every offer.
     pub fn keys(&self) -> Result<Vec<StoredKey>> {
         self.keys_where("1", [])
+    }
+
+    /// The keys `p`'s syncs brought.
+    pub fn keys_of(&self, p: PropertyId) -> Result<Vec<StoredKey>> {
+        self.keys_where("property = ?1", [i64::from(p.0)])
     }
 
     /// Keys not revoked whose window contains `now`: the only candidates for an unlock, found
@@ -274,90 +496,142 @@ impl Store {
 
     fn keys_where<P: rusqlite::Params>(&self, filter: &str, params: P) -> Result<Vec<StoredKey>> {
         let sql = format!(
-            "SELECT chain, revoked, received_at, EXISTS (SELECT 1 FROM offers o WHERE o.key_id = keys.key_id)
-             FROM keys WHERE {filter} ORDER BY is_guest, start, key_id"
+            "SELECT property, chain, revoked, received_at,
+                    property = 0 AND EXISTS (SELECT 1 FROM offers o WHERE o.key_id = keys.key_id)
+             FROM keys WHERE {filter} ORDER BY is_guest, start, property, key_id"
         );
         let mut stmt = self.conn.prepare(&sql)?;
         let rows = stmt.query_map(params, |r| {
-            Ok((r.get::<_, Vec<u8>>(0)?, r.get::<_, bool>(1)?, r.get::<_, i64>(2)?, r.get::<_, bool>(3)?))
+            Ok((
+                r.get::<_, u32>(0)?,
+                r.get::<_, Vec<u8>>(1)?,
+                r.get::<_, bool>(2)?,
+                r.get::<_, i64>(3)?,
+                r.get::<_, bool>(4)?,
+            ))
         })?;
         rows.map(|row| {
-            let (chain, revoked, received_at, offered) = row?;
-            Ok(StoredKey { chain: KeyChain::from_bytes(&chain)?, revoked, received_at: from_ts(received_at), offered })
+            let (property, chain, revoked, received_at, offered) = row?;
+            Ok(StoredKey {
+                property: property_of(property),
+                chain: KeyChain::from_bytes(&chain)?,
+                revoked,
+                received_at: from_ts(received_at),
+                offered,
+            })
         })
         .collect()
     }
 
     // ---- door updates ---------------------------------------------------------------------
 
+    /// The primary property's pending updates for `door`.
     pub fn pending(&self, door: DoorId) -> Result<Option<PendingBatch>> {
-        let row: Option<Vec<u8>> = self
-            .conn
-            .query_row("SELECT batch FROM pending_updates WHERE door_id = ?1", [door.0], |r| r.get(0))
-            .optional()?;
-        row.map(|batch| Ok(PendingBatch { door_id: door, batch: UpdateBatch::from_bytes(&batch)? })).transpose()
+        self.pending_of(self.primary()?, door)
     }
 
-    /// The activity seq after which `door` should send records: the newest the backend has,
-    /// or the newest this device already holds in a receipt, whichever is higher.
-    pub fn activity_after(&self, door: DoorId) -> Result<u64> {
+    pub fn pending_of(&self, p: PropertyId, door: DoorId) -> Result<Option<PendingBatch>> {
+        let row: Option<Vec<u8>> = self
+            .conn
+            .query_row("SELECT batch FROM pending_updates WHERE property = ?1 AND door_id = ?2", [p.0, door.0], |r| {
+                r.get(0)
+            })
+            .optional()?;
+        row.map(|batch| Ok(PendingBatch { property: p, door_id: door, batch: UpdateBatch::from_bytes(&batch)? }))
+            .transpose()
+    }
+
+    /// The activity seq after which `p`'s `door` should send records: the newest the backend
+    /// has, or the newest this device already holds in a receipt, whichever is higher.
+    pub fn activity_after_of(&self, p: PropertyId, door: DoorId) -> Result<u64> {
         let backend: Option<i64> = self
             .conn
-            .query_row("SELECT backend_activity FROM door_state WHERE door_id = ?1", [door.0], |r| r.get(0))
+            .query_row(
+                "SELECT backend_activity FROM door_state WHERE property = ?1 AND door_id = ?2",
+                [p.0, door.0],
+                |r| r.get(0),
+            )
             .optional()?;
         let held: Option<i64> = self.conn.query_row(
-            "SELECT MAX(activity_last) FROM receipts WHERE door_id = ?1 AND scope = 'property'",
-            [door.0],
+            "SELECT MAX(activity_last) FROM receipts WHERE property = ?1 AND door_id = ?2 AND scope = 'property'",
+            [p.0, door.0],
             |r| r.get(0),
         )?;
         Ok(backend.unwrap_or(0).max(held.unwrap_or(0)).max(0) as u64)
     }
 
+    /// The primary property's [`Store::activity_after_of`].
+    pub fn activity_after(&self, door: DoorId) -> Result<u64> {
+        self.activity_after_of(self.primary()?, door)
+    }
+
+    /// Every property's pending updates, by property then door.
     pub fn all_pending(&self) -> Result<Vec<PendingBatch>> {
-        let mut stmt = self.conn.prepare("SELECT door_id, batch FROM pending_updates ORDER BY door_id")?;
-        let rows = stmt.query_map([], |r| Ok((r.get::<_, u32>(0)?, r.get::<_, Vec<u8>>(1)?)))?;
+        let mut stmt =
+            self.conn.prepare("SELECT property, door_id, batch FROM pending_updates ORDER BY property, door_id")?;
+        let rows = stmt.query_map([], |r| Ok((r.get::<_, u32>(0)?, r.get::<_, u32>(1)?, r.get::<_, Vec<u8>>(2)?)))?;
         rows.map(|row| {
-            let (door, batch) = row?;
-            Ok(PendingBatch { door_id: DoorId(door), batch: UpdateBatch::from_bytes(&batch)? })
+            let (p, door, batch) = row?;
+            Ok(PendingBatch { property: PropertyId(p), door_id: DoorId(door), batch: UpdateBatch::from_bytes(&batch)? })
         })
         .collect()
     }
 
-    /// The highest update seq a door's receipt has shown applied.
+    /// The highest update seq the primary property's `door` has shown applied in a receipt.
     pub fn door_applied_seq(&self, door: DoorId) -> Result<u64> {
+        self.door_applied_seq_of(self.primary()?, door)
+    }
+
+    pub fn door_applied_seq_of(&self, p: PropertyId, door: DoorId) -> Result<u64> {
         let v: Option<i64> = self
             .conn
-            .query_row("SELECT applied_seq FROM door_state WHERE door_id = ?1", [door.0], |r| r.get(0))
+            .query_row("SELECT applied_seq FROM door_state WHERE property = ?1 AND door_id = ?2", [p.0, door.0], |r| {
+                r.get(0)
+            })
             .optional()?;
         Ok(v.unwrap_or(0).max(0) as u64)
     }
 
-    /// Records what an unlock brought back, atomically: the receipt goes into the outbox, the
-    /// door's applied seq advances, and the carried batch is dropped only if the receipt proves
-    /// every update in it applied (otherwise it stays for the next unlock).
+    /// [`Store::record_receipt_in`] for the primary property.
     pub fn record_receipt(&mut self, receipt: &Receipt, now: UnixTime) -> Result<()> {
+        let p = self.primary()?;
+        self.record_receipt_in(p, receipt, now)
+    }
+
+    /// Records what an unlock at `p`'s door brought back, atomically: the receipt goes into the
+    /// outbox, the door's applied seq advances, and the carried batch is dropped only if the
+    /// receipt proves every update in it applied (otherwise it stays for the next unlock).
+    pub fn record_receipt_in(&mut self, p: PropertyId, receipt: &Receipt, now: UnixTime) -> Result<()> {
         let door = receipt.body.door_id;
         let applied = receipt.body.applied_seq;
         let tx = self.conn.transaction()?;
         let activity_last = receipt.body.activity.iter().map(|r| r.seq).max().unwrap_or(0);
         tx.execute(
-            "INSERT OR IGNORE INTO receipts (door_id, receipt, applied_seq, created_at, activity_last)
-             VALUES (?1, ?2, ?3, ?4, ?5)",
-            params![door.0, receipt.to_bytes(), seq(applied), ts(now), seq(activity_last)],
+            "INSERT OR IGNORE INTO receipts (property, door_id, receipt, applied_seq, created_at, activity_last)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            params![p.0, door.0, receipt.to_bytes(), seq(applied), ts(now), seq(activity_last)],
         )?;
         tx.execute(
-            "INSERT INTO door_state (door_id, applied_seq) VALUES (?1, ?2)
-             ON CONFLICT(door_id) DO UPDATE SET applied_seq = MAX(applied_seq, excluded.applied_seq)",
-            params![door.0, seq(applied)],
+            "INSERT INTO door_state (property, door_id, applied_seq) VALUES (?1, ?2, ?3)
+             ON CONFLICT(property, door_id) DO UPDATE SET applied_seq = MAX(applied_seq, excluded.applied_seq)",
+            params![p.0, door.0, seq(applied)],
         )?;
-        tx.execute("DELETE FROM pending_updates WHERE door_id = ?1 AND last_seq <= ?2", params![door.0, seq(applied)])?;
+        tx.execute(
+            "DELETE FROM pending_updates WHERE property = ?1 AND door_id = ?2 AND last_seq <= ?3",
+            params![p.0, door.0, seq(applied)],
+        )?;
         tx.commit()?;
         Ok(())
     }
 
-    /// The property's receipts not yet acknowledged (nor refused) by the backend, oldest first.
+    /// Every property's receipts not yet acknowledged (nor refused) by its backend, oldest first.
     pub fn receipts_to_upload(&self) -> Result<Vec<StoredReceipt>> {
         self.receipts_where("uploaded_at IS NULL AND set_aside IS NULL AND scope = 'property'")
+    }
+
+    /// `p`'s receipts waiting for its backend, oldest first.
+    pub fn receipts_to_upload_of(&self, p: PropertyId) -> Result<Vec<StoredReceipt>> {
+        Ok(self.receipts_to_upload()?.into_iter().filter(|r| r.property == Some(p)).collect())
     }
 
     /// Receipts the backend refused, with its reason.
@@ -372,20 +646,22 @@ impl Store {
 
     fn receipts_where(&self, filter: &str) -> Result<Vec<StoredReceipt>> {
         let sql = format!(
-            "SELECT id, door_id, receipt, created_at, uploaded_at, scope, set_aside FROM receipts WHERE {filter} ORDER BY id"
+            "SELECT id, door_id, receipt, created_at, uploaded_at, scope, set_aside, property
+             FROM receipts WHERE {filter} ORDER BY id"
         );
         let mut stmt = self.conn.prepare(&sql)?;
         let rows = stmt.query_map([], |r| {
             Ok((
                 (r.get::<_, i64>(0)?, r.get::<_, u32>(1)?, r.get::<_, Vec<u8>>(2)?),
                 (r.get::<_, i64>(3)?, r.get::<_, Option<i64>>(4)?),
-                (r.get::<_, String>(5)?, r.get::<_, Option<String>>(6)?),
+                (r.get::<_, String>(5)?, r.get::<_, Option<String>>(6)?, r.get::<_, u32>(7)?),
             ))
         })?;
         rows.map(|row| {
-            let ((id, door, receipt), (created, uploaded), (scope, set_aside)) = row?;
+            let ((id, door, receipt), (created, uploaded), (scope, set_aside, property)) = row?;
             Ok(StoredReceipt {
                 id,
+                property: property_of(property),
                 door_id: DoorId(door),
                 receipt: Receipt::from_bytes(&receipt)?,
                 created_at: from_ts(created),
@@ -426,10 +702,12 @@ impl Store {
 
     // ---- guest keys this device issued ------------------------------------------------------
 
-    pub fn add_issued_guest_key(&self, guest: &GuestKey, now: UnixTime) -> Result<()> {
+    /// Records a guest key shared under a key of `p`.
+    pub fn add_issued_guest_key(&self, p: PropertyId, guest: &GuestKey, now: UnixTime) -> Result<()> {
         self.conn.execute(
-            "INSERT OR IGNORE INTO issued_guest_keys (key_id, parent, guest_key, issued_at) VALUES (?1, ?2, ?3, ?4)",
-            params![guest.body.key_id.0 as i64, guest.body.parent.0 as i64, guest.to_bytes(), ts(now)],
+            "INSERT OR IGNORE INTO issued_guest_keys (key_id, parent, guest_key, issued_at, property)
+             VALUES (?1, ?2, ?3, ?4, ?5)",
+            params![guest.body.key_id.0 as i64, guest.body.parent.0 as i64, guest.to_bytes(), ts(now), p.0],
         )?;
         Ok(())
     }
@@ -440,118 +718,153 @@ impl Store {
     }
 
     pub fn issued_guest_keys(&self) -> Result<Vec<IssuedGuestKey>> {
-        let mut stmt = self
-            .conn
-            .prepare("SELECT guest_key, registered, issued_at FROM issued_guest_keys ORDER BY issued_at, key_id")?;
-        let rows = stmt.query_map([], |r| Ok((r.get::<_, Vec<u8>>(0)?, r.get::<_, bool>(1)?, r.get::<_, i64>(2)?)))?;
+        let mut stmt = self.conn.prepare(
+            "SELECT guest_key, registered, issued_at, property FROM issued_guest_keys ORDER BY issued_at, key_id",
+        )?;
+        let rows = stmt.query_map([], |r| {
+            Ok((r.get::<_, Vec<u8>>(0)?, r.get::<_, bool>(1)?, r.get::<_, i64>(2)?, r.get::<_, u32>(3)?))
+        })?;
         rows.map(|row| {
-            let (g, registered, issued) = row?;
-            Ok(IssuedGuestKey { guest_key: GuestKey::from_bytes(&g)?, registered, issued_at: from_ts(issued) })
+            let (g, registered, issued, p) = row?;
+            Ok(IssuedGuestKey {
+                property: PropertyId(p),
+                guest_key: GuestKey::from_bytes(&g)?,
+                registered,
+                issued_at: from_ts(issued),
+            })
         })
         .collect()
     }
 
     // ---- sync -------------------------------------------------------------------------------
 
-    /// Applies one verified sync in a single transaction.
+    /// Applies one verified sync to the primary property, recording a property with no backend
+    /// first if the store has none (a store filled without a backend: tests, benches).
     pub fn apply_sync(&mut self, changes: &SyncChanges, now: UnixTime) -> Result<()> {
+        let p = match self.primary_property()? {
+            Some(p) => p,
+            None => self.add_property("", None, None, now)?,
+        };
+        self.apply_sync_in(p, changes, now)
+    }
+
+    /// Applies one verified sync of `p` in a single transaction.
+    pub fn apply_sync_in(&mut self, p: PropertyId, changes: &SyncChanges, now: UnixTime) -> Result<()> {
         let tx = self.conn.transaction()?;
+        let id = p.0;
         if let Some(anchors) = &changes.anchors {
-            tx.execute("DELETE FROM anchors", [])?;
+            tx.execute("DELETE FROM anchors WHERE property = ?1", [id])?;
             for key in anchors.keys() {
-                let id = keyway_protocol::credential::AuthorityKeyId::of(&key.0);
-                tx.execute("INSERT INTO anchors (issuer, public_key) VALUES (?1, ?2)", params![&id.0[..], &key.0[..]])?;
+                let issuer = keyway_protocol::credential::AuthorityKeyId::of(&key.0);
+                tx.execute(
+                    "INSERT INTO anchors (property, issuer, public_key) VALUES (?1, ?2, ?3)",
+                    params![id, &issuer.0[..], &key.0[..]],
+                )?;
             }
         }
         for (name, cert) in &changes.door_certs {
             tx.execute(
-                "INSERT INTO door_certs (door_id, name, cert) VALUES (?1, ?2, ?3)
-                 ON CONFLICT(door_id) DO UPDATE SET name = excluded.name, cert = excluded.cert",
-                params![cert.body.door_id.0, name, cert.to_bytes()],
+                "INSERT INTO door_certs (property, door_id, name, cert) VALUES (?1, ?2, ?3, ?4)
+                 ON CONFLICT(property, door_id) DO UPDATE SET name = excluded.name, cert = excluded.cert",
+                params![id, cert.body.door_id.0, name, cert.to_bytes()],
             )?;
         }
         for chain in &changes.keys {
             // The property's own key wins over an offered one that claimed its id.
-            tx.execute("DELETE FROM offers WHERE key_id = ?1", [chain.leaf_key_id().0 as i64])?;
-            put_key(&tx, chain, now)?;
+            let leaf = chain.leaf_key_id().0 as i64;
+            tx.execute("DELETE FROM keys WHERE property = 0 AND key_id = ?1", [leaf])?;
+            tx.execute("DELETE FROM offers WHERE key_id = ?1", [leaf])?;
+            put_key(&tx, id, chain, now)?;
         }
         for key in &changes.revoked_keys {
-            tx.execute("UPDATE keys SET revoked = 1 WHERE key_id = ?1", [key.0 as i64])?;
+            tx.execute("UPDATE keys SET revoked = 1 WHERE property = ?1 AND key_id = ?2", params![id, key.0 as i64])?;
         }
         for (door, head) in &changes.activity_heads {
             tx.execute(
-                "INSERT INTO door_state (door_id, backend_activity) VALUES (?1, ?2)
-                 ON CONFLICT(door_id) DO UPDATE SET backend_activity = MAX(backend_activity, excluded.backend_activity)",
-                params![door.0, seq(*head)],
+                "INSERT INTO door_state (property, door_id, backend_activity) VALUES (?1, ?2, ?3)
+                 ON CONFLICT(property, door_id)
+                 DO UPDATE SET backend_activity = MAX(backend_activity, excluded.backend_activity)",
+                params![id, door.0, seq(*head)],
             )?;
         }
         for (door, batch) in &changes.pending {
             match batch {
                 Some(batch) => {
                     tx.execute(
-                        "INSERT INTO pending_updates (door_id, batch, first_seq, last_seq) VALUES (?1, ?2, ?3, ?4)
-                         ON CONFLICT(door_id) DO UPDATE SET batch = excluded.batch, first_seq = excluded.first_seq,
-                             last_seq = excluded.last_seq",
-                        params![door.0, batch.to_bytes(), seq(batch.body.first_seq), seq(batch.body.last_seq())],
+                        "INSERT INTO pending_updates (property, door_id, batch, first_seq, last_seq)
+                         VALUES (?1, ?2, ?3, ?4, ?5)
+                         ON CONFLICT(property, door_id) DO UPDATE SET batch = excluded.batch,
+                             first_seq = excluded.first_seq, last_seq = excluded.last_seq",
+                        params![id, door.0, batch.to_bytes(), seq(batch.body.first_seq), seq(batch.body.last_seq())],
                     )?;
                 }
                 None => {
-                    tx.execute("DELETE FROM pending_updates WHERE door_id = ?1", [door.0])?;
+                    tx.execute("DELETE FROM pending_updates WHERE property = ?1 AND door_id = ?2", [id, door.0])?;
                 }
             }
         }
         for key in &changes.registered_guest_keys {
-            tx.execute("UPDATE issued_guest_keys SET registered = 1 WHERE key_id = ?1", [key.0 as i64])?;
+            tx.execute(
+                "UPDATE issued_guest_keys SET registered = 1 WHERE property = ?1 AND key_id = ?2",
+                params![id, key.0 as i64],
+            )?;
         }
         if let Some(cursor) = &changes.cursor {
-            tx.execute(
-                "INSERT INTO meta (name, value) VALUES (?1, ?2) ON CONFLICT(name) DO UPDATE SET value = excluded.value",
-                params![META_CURSOR, cursor.as_bytes()],
-            )?;
+            set_property_meta_in(&tx, p, META_CURSOR, cursor.as_bytes())?;
         }
         if let Some(time) = &changes.time
-            && time_statement_in(&tx)?.is_none_or(|held| held.body.time < time.body.time)
+            && time_statement_in(&tx, p)?.is_none_or(|held| held.body.time < time.body.time)
         {
-            tx.execute(
-                "INSERT INTO meta (name, value) VALUES (?1, ?2) ON CONFLICT(name) DO UPDATE SET value = excluded.value",
-                params![META_TIME_STATEMENT, time.to_bytes()],
-            )?;
+            set_property_meta_in(&tx, p, META_TIME_STATEMENT, &time.to_bytes())?;
         }
-        let newest = changes.server_time.max(last_server_time_in(&tx)?.unwrap_or(UnixTime::EPOCH));
-        tx.execute(
-            "INSERT INTO meta (name, value) VALUES (?1, ?2) ON CONFLICT(name) DO UPDATE SET value = excluded.value",
-            params![META_SERVER_TIME, &newest.0.to_be_bytes()[..]],
-        )?;
+        let newest = changes.server_time.max(last_server_time_in(&tx, p)?.unwrap_or(UnixTime::EPOCH));
+        set_property_meta_in(&tx, p, META_SERVER_TIME, &newest.0.to_be_bytes())?;
         tx.commit()?;
         Ok(())
     }
 }
 
-/// The newest verified signed time from a sync (`None` before the first, or from a backend
-/// that signs none). A stored value that no longer decodes is ignored, not an error: it is
-/// only ever an aid for a door whose clock lags.
-fn time_statement_in(conn: &Connection) -> Result<Option<TimeStatement>> {
-    let v: Option<Vec<u8>> =
-        conn.query_row("SELECT value FROM meta WHERE name = ?1", [META_TIME_STATEMENT], |r| r.get(0)).optional()?;
-    Ok(v.and_then(|v| TimeStatement::from_bytes(&v).ok()))
+fn property_meta_in(conn: &Connection, p: PropertyId, name: &str) -> Result<Option<Vec<u8>>> {
+    Ok(conn
+        .query_row("SELECT value FROM property_meta WHERE property = ?1 AND name = ?2", params![p.0, name], |r| {
+            r.get(0)
+        })
+        .optional()?)
 }
 
-fn last_server_time_in(conn: &Connection) -> Result<Option<UnixTime>> {
-    let v: Option<Vec<u8>> =
-        conn.query_row("SELECT value FROM meta WHERE name = ?1", [META_SERVER_TIME], |r| r.get(0)).optional()?;
+fn set_property_meta_in(conn: &Connection, p: PropertyId, name: &str, value: &[u8]) -> Result<()> {
+    conn.execute(
+        "INSERT INTO property_meta (property, name, value) VALUES (?1, ?2, ?3)
+         ON CONFLICT(property, name) DO UPDATE SET value = excluded.value",
+        params![p.0, name, value],
+    )?;
+    Ok(())
+}
+
+/// `p`'s newest verified signed time (`None` before the first, or from a backend that signs
+/// none). A stored value that no longer decodes is ignored, not an error: it is only ever an
+/// aid for a door whose clock lags.
+fn time_statement_in(conn: &Connection, p: PropertyId) -> Result<Option<TimeStatement>> {
+    Ok(property_meta_in(conn, p, META_TIME_STATEMENT)?.and_then(|v| TimeStatement::from_bytes(&v).ok()))
+}
+
+fn last_server_time_in(conn: &Connection, p: PropertyId) -> Result<Option<UnixTime>> {
+    let v = property_meta_in(conn, p, META_SERVER_TIME)?;
     Ok(v.and_then(|v| <[u8; 8]>::try_from(v).ok()).map(|b| UnixTime(u64::from_be_bytes(b))))
 }
 
-fn put_key(conn: &Connection, chain: &KeyChain, now: UnixTime) -> Result<()> {
+fn put_key(conn: &Connection, property: u32, chain: &KeyChain, now: UnixTime) -> Result<()> {
     let leaf = chain.leaf_key_id();
     let (validity, is_guest) = match chain.guest_link() {
         Some(g) => (g.body.validity, true),
         None => (chain.root().body.validity, false),
     };
     conn.execute(
-        "INSERT INTO keys (key_id, chain, is_guest, start, expiry, received_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)
-         ON CONFLICT(key_id) DO UPDATE SET chain = excluded.chain, start = excluded.start, expiry = excluded.expiry",
-        params![leaf.0 as i64, chain.to_bytes(), is_guest, ts(validity.start), ts(validity.expiry), ts(now)],
+        "INSERT INTO keys (property, key_id, chain, is_guest, start, expiry, received_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
+         ON CONFLICT(property, key_id) DO UPDATE SET chain = excluded.chain, start = excluded.start,
+             expiry = excluded.expiry",
+        params![property, leaf.0 as i64, chain.to_bytes(), is_guest, ts(validity.start), ts(validity.expiry), ts(now)],
     )?;
     Ok(())
 }

@@ -3,7 +3,7 @@
 //! alone; they never join the wallet's trusted set, never replace a door certificate or a key
 //! the wallet holds, and never stand in the way of enrolling with the wallet's own backend.
 
-use super::{ReceiptScope, Result, Store, from_ts, put_key, seq, ts};
+use super::{NO_PROPERTY, ReceiptScope, Result, Store, from_ts, put_key, seq, ts};
 use crate::share::GuestKeyOffer;
 use keyway_protocol::UnixTime;
 use keyway_protocol::credential::{KeyId, Receipt};
@@ -21,7 +21,8 @@ pub enum OfferImport {
 }
 
 impl Store {
-    /// Stores a verified offer's key with the offer itself, unless a key with its id is held.
+    /// Stores a verified offer's key with the offer itself (under no property), unless a key
+    /// with its id is held (by any property: a key id shown to the resident names one key).
     pub fn put_offered_key(&mut self, offer: &GuestKeyOffer, now: UnixTime) -> Result<OfferImport> {
         let key = offer.chain.leaf_key_id();
         let tx = self.conn.transaction()?;
@@ -31,7 +32,7 @@ impl Store {
             Some(chain) if chain == offer.chain.to_bytes() => OfferImport::AlreadyHeld,
             Some(_) => OfferImport::IdTaken(key),
             None => {
-                put_key(&tx, &offer.chain, now)?;
+                put_key(&tx, NO_PROPERTY, &offer.chain, now)?;
                 tx.execute(
                     "INSERT INTO offers (key_id, offer, accepted_at) VALUES (?1, ?2, ?3)",
                     params![key.0 as i64, offer.to_bytes(), ts(now)],
@@ -50,7 +51,10 @@ impl Store {
         let tx = self.conn.transaction()?;
         let n = tx.execute("UPDATE offers SET offer = ?1 WHERE key_id = ?2", params![renewed.to_bytes(), key])?;
         if n == 1 {
-            tx.execute("UPDATE keys SET chain = ?1 WHERE key_id = ?2", params![renewed.chain.to_bytes(), key])?;
+            tx.execute(
+                "UPDATE keys SET chain = ?1 WHERE property = 0 AND key_id = ?2",
+                params![renewed.chain.to_bytes(), key],
+            )?;
         }
         tx.commit()?;
         Ok(n == 1)
@@ -71,8 +75,8 @@ impl Store {
     /// without touching what the wallet knows of the property's door with the same id.
     pub fn record_offer_receipt(&mut self, receipt: &Receipt, now: UnixTime) -> Result<()> {
         self.conn.execute(
-            "INSERT OR IGNORE INTO receipts (door_id, receipt, applied_seq, created_at, activity_last, scope)
-             VALUES (?1, ?2, ?3, ?4, 0, ?5)",
+            "INSERT OR IGNORE INTO receipts (door_id, receipt, applied_seq, created_at, activity_last, scope, property)
+             VALUES (?1, ?2, ?3, ?4, 0, ?5, 0)",
             params![
                 receipt.body.door_id.0,
                 receipt.to_bytes(),

@@ -91,7 +91,109 @@ DELETE FROM keys WHERE substr(chain, 2, 1) = x'01';
 DELETE FROM meta WHERE name = 'sync_cursor';
 ";
 
-const MIGRATIONS_SLICE: &[M<'static>] = &[M::up(V1), M::up(V2), M::up(V3), M::up(V4)];
+/// v5: several properties in one wallet. A property is one backend (its URL and, when known,
+/// its own property id) with its authority keys; everything a property's sync brings is kept
+/// under its local id, and ids that only the property assigns (key ids, door ids) are unique
+/// per property, not per wallet. The v4 wallet's data becomes property 1 (the device token and
+/// backend address in secure storage keep their v4 names for it); offered keys and the
+/// receipts of doors known only from offers belong to no property (0). Per-property meta
+/// (cursor, server time, signed time, person, replaced keys) moves to `property_meta`.
+const V5: &str = "
+CREATE TABLE properties (
+    id          INTEGER PRIMARY KEY,
+    backend_url TEXT NOT NULL,
+    remote_id   INTEGER,
+    name        TEXT,
+    joined_at   INTEGER NOT NULL,
+    UNIQUE (backend_url, remote_id)
+) STRICT;
+INSERT INTO properties (id, backend_url, joined_at)
+SELECT 1, COALESCE((SELECT CAST(value AS TEXT) FROM meta WHERE name = 'backend_url'), ''), 0
+WHERE EXISTS (SELECT 1 FROM meta WHERE name = 'backend_url')
+   OR EXISTS (SELECT 1 FROM anchors)
+   OR EXISTS (SELECT 1 FROM keys WHERE key_id NOT IN (SELECT key_id FROM offers));
+
+CREATE TABLE property_meta (
+    property INTEGER NOT NULL,
+    name     TEXT NOT NULL,
+    value    BLOB NOT NULL,
+    PRIMARY KEY (property, name)
+) STRICT;
+INSERT INTO property_meta (property, name, value)
+SELECT 1, name, value FROM meta
+WHERE name IN ('sync_cursor', 'last_server_time', 'time_statement', 'person_id') OR name LIKE 'replaced_by/%';
+DELETE FROM meta
+WHERE name IN ('sync_cursor', 'last_server_time', 'time_statement', 'person_id', 'backend_url')
+   OR name LIKE 'replaced_by/%';
+
+CREATE TABLE anchors_v5 (
+    property   INTEGER NOT NULL,
+    issuer     BLOB NOT NULL,
+    public_key BLOB NOT NULL,
+    PRIMARY KEY (property, issuer)
+) STRICT;
+INSERT INTO anchors_v5 SELECT 1, issuer, public_key FROM anchors;
+DROP TABLE anchors;
+ALTER TABLE anchors_v5 RENAME TO anchors;
+
+CREATE TABLE door_certs_v5 (
+    property INTEGER NOT NULL,
+    door_id  INTEGER NOT NULL,
+    name     TEXT NOT NULL,
+    cert     BLOB NOT NULL,
+    PRIMARY KEY (property, door_id)
+) STRICT;
+INSERT INTO door_certs_v5 SELECT 1, door_id, name, cert FROM door_certs;
+DROP TABLE door_certs;
+ALTER TABLE door_certs_v5 RENAME TO door_certs;
+
+CREATE TABLE keys_v5 (
+    property    INTEGER NOT NULL,
+    key_id      INTEGER NOT NULL,
+    chain       BLOB NOT NULL,
+    is_guest    INTEGER NOT NULL,
+    start       INTEGER NOT NULL,
+    expiry      INTEGER NOT NULL,
+    revoked     INTEGER NOT NULL DEFAULT 0,
+    received_at INTEGER NOT NULL,
+    PRIMARY KEY (property, key_id)
+) STRICT;
+INSERT INTO keys_v5
+SELECT CASE WHEN key_id IN (SELECT key_id FROM offers) THEN 0 ELSE 1 END,
+       key_id, chain, is_guest, start, expiry, revoked, received_at
+FROM keys;
+DROP TABLE keys;
+ALTER TABLE keys_v5 RENAME TO keys;
+
+CREATE TABLE pending_updates_v5 (
+    property  INTEGER NOT NULL,
+    door_id   INTEGER NOT NULL,
+    batch     BLOB NOT NULL,
+    first_seq INTEGER NOT NULL,
+    last_seq  INTEGER NOT NULL,
+    PRIMARY KEY (property, door_id)
+) STRICT;
+INSERT INTO pending_updates_v5 SELECT 1, door_id, batch, first_seq, last_seq FROM pending_updates;
+DROP TABLE pending_updates;
+ALTER TABLE pending_updates_v5 RENAME TO pending_updates;
+
+CREATE TABLE door_state_v5 (
+    property         INTEGER NOT NULL,
+    door_id          INTEGER NOT NULL,
+    applied_seq      INTEGER NOT NULL DEFAULT 0,
+    backend_activity INTEGER NOT NULL DEFAULT 0,
+    PRIMARY KEY (property, door_id)
+) STRICT;
+INSERT INTO door_state_v5 SELECT 1, door_id, applied_seq, backend_activity FROM door_state;
+DROP TABLE door_state;
+ALTER TABLE door_state_v5 RENAME TO door_state;
+
+ALTER TABLE receipts ADD COLUMN property INTEGER NOT NULL DEFAULT 1;
+UPDATE receipts SET property = 0 WHERE scope = 'offer';
+ALTER TABLE issued_guest_keys ADD COLUMN property INTEGER NOT NULL DEFAULT 1;
+";
+
+const MIGRATIONS_SLICE: &[M<'static>] = &[M::up(V1), M::up(V2), M::up(V3), M::up(V4), M::up(V5)];
 
 pub fn migrations() -> Migrations<'static> {
     Migrations::from_slice(MIGRATIONS_SLICE)
@@ -111,6 +213,8 @@ pub const TABLES: &[&str] = &[
     "issued_guest_keys",
     "door_state",
     "offers",
+    "properties",
+    "property_meta",
 ];
 
 #[cfg(test)]
@@ -162,10 +266,14 @@ mod tests {
                 .unwrap()
                 .map(|r| r.unwrap())
                 .collect();
-            assert_eq!(kept, vec![2], "a format 1 certificate is dropped, to come back re-issued");
+            if from < 4 {
+                assert_eq!(kept, vec![2], "a format 1 certificate is dropped, to come back re-issued");
+            }
             let cursor: Option<Vec<u8>> =
                 conn.query_row("SELECT value FROM meta WHERE name='sync_cursor'", [], |r| r.get(0)).optional().unwrap();
-            assert_eq!(cursor, None, "the next sync is a full one");
+            if from < 4 {
+                assert_eq!(cursor, None, "the next sync is a full one");
+            }
             let cursor: Vec<u8> =
                 conn.query_row("SELECT value FROM meta WHERE name='cursor'", [], |r| r.get(0)).unwrap();
             assert_eq!(cursor, vec![1, 2]);
@@ -182,6 +290,17 @@ mod tests {
                 .query_row("SELECT scope, set_aside FROM receipts WHERE door_id=7", [], |r| Ok((r.get(0)?, r.get(1)?)))
                 .unwrap();
             assert_eq!((scope.as_str(), set_aside), ("property", None), "an upgraded receipt is the property's");
+            let property: i64 =
+                conn.query_row("SELECT property FROM receipts WHERE door_id=7", [], |r| r.get(0)).unwrap();
+            assert_eq!(property, 1, "a one-property wallet's data becomes property 1");
+            if from == 4 {
+                let moved: Vec<u8> = conn
+                    .query_row("SELECT value FROM property_meta WHERE property = 1 AND name = 'sync_cursor'", [], |r| {
+                        r.get(0)
+                    })
+                    .unwrap();
+                assert_eq!(moved, vec![3, 4], "the cursor is property 1's now");
+            }
             let version: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0)).unwrap();
             assert_eq!(version as usize, LATEST_VERSION);
         }
