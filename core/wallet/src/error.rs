@@ -31,6 +31,9 @@ pub enum WalletError {
     /// The door is not one this wallet has a certificate for.
     #[error("{0} is not a door this wallet knows (sync first)")]
     UnknownDoor(DoorId),
+    /// A delivery session was asked for a door this wallet carries no updates for.
+    #[error("this wallet carries no updates for {0}")]
+    NothingToDeliver(DoorId),
     /// No (unrevoked) key with this id is held by this wallet.
     #[error("no key with id {0}")]
     UnknownKey(KeyId),
@@ -215,6 +218,7 @@ impl WalletError {
             WalletError::Share(e) => e.into(),
             WalletError::NoKeyForDoor(d) => Category::NoKeyForDoor(*d),
             WalletError::UnknownDoor(d) => Category::UnknownDoor(*d),
+            WalletError::NothingToDeliver(_) => Category::NotPermitted,
             WalletError::UnknownKey(k) => Category::UnknownKey(*k),
             WalletError::NotEnrolled => Category::NotEnrolled,
             WalletError::Backend(e) => e.into(),

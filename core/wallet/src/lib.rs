@@ -8,6 +8,7 @@
 //! to talk to the backend and to doors. It works offline with what it last synced.
 
 pub mod advert;
+pub mod deliver;
 pub mod error;
 pub mod events;
 pub mod guest_refresh;
@@ -23,6 +24,7 @@ pub mod unlock;
 pub mod verify_sync;
 
 pub use advert::{Advertisement, Proximity};
+pub use deliver::DeliveryReport;
 pub use error::{Category, WalletError};
 pub use events::UnlockEvent;
 pub use observe::{KeyChange, KeySnapshot};

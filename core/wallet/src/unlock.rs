@@ -67,10 +67,10 @@ pub(crate) enum Scope {
 /// The key to present and what to check the door against.
 pub(crate) struct DoorContext {
     pub(crate) scope: Scope,
-    chain: KeyChain,
+    pub(crate) chain: KeyChain,
     pub(crate) door_name: String,
-    door_cert: DoorCertificate,
-    anchors: TrustAnchors,
+    pub(crate) door_cert: DoorCertificate,
+    pub(crate) anchors: TrustAnchors,
 }
 
 /// How an unlock runs. `Default` is what [`Wallet::unlock`] uses.
@@ -97,11 +97,11 @@ pub struct PreparedUnlock {
 
 /// What an unlock presents, kept for its report.
 pub(crate) struct Attempt {
-    door: DoorId,
-    scope: Scope,
+    pub(crate) door: DoorId,
+    pub(crate) scope: Scope,
     pub(crate) chain: KeyChain,
-    door_name: String,
-    epoch: u64,
+    pub(crate) door_name: String,
+    pub(crate) epoch: u64,
 }
 
 /// The door's verified answer to a [`PreparedUnlock`], not recorded yet.
@@ -121,7 +121,7 @@ pub(crate) struct Candidates {
 }
 
 impl Candidates {
-    fn new(live: Vec<(Attempt, PhoneSession)>) -> Self {
+    pub(crate) fn new(live: Vec<(Attempt, PhoneSession)>) -> Self {
         Candidates { live, chosen: None, first: VecDeque::new() }
     }
 

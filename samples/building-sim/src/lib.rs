@@ -17,20 +17,34 @@ pub mod sim;
 pub use model::Config;
 pub use sim::{RunResult, Scenario, SimError};
 
-/// The two Keyway runs the report compares with the Latch rule: (b) phones only, (c) with the
-/// door feed and the revalidation window of `cfg`.
+/// The Keyway runs the report compares with the Latch rule: (b) phones only, (c) with the door
+/// feed and the revalidation window of `cfg`, (d) as (c) with delivery sessions.
 pub fn scenarios(cfg: &Config) -> Vec<(Scenario, String)> {
     vec![
         (
-            Scenario { name: "(b) Keyway, phones only".into(), feed: false, window_days: 90 },
+            Scenario { name: "(b) Keyway, phones only".into(), feed: false, window_days: 90, delivery: false },
             "phones carry signed updates to the doors they unlock and bring receipts back; no door feed; revalidation window 90 days (the longest Mission Control allows, longer than the run)".into(),
         ),
         (
-            Scenario { name: "(c) Keyway + door feed + window".into(), feed: true, window_days: cfg.window_days },
+            Scenario {
+                name: "(c) Keyway + door feed + window".into(),
+                feed: true,
+                window_days: cfg.window_days,
+                delivery: false,
+            },
             format!(
                 "as (b), and the lobby and garage follow Mission Control over the door feed (with internet outages); revalidation window {} days",
                 cfg.window_days
             ),
+        ),
+        (
+            Scenario {
+                name: "(d) Keyway + feed + delivery + window".into(),
+                feed: true,
+                window_days: cfg.window_days,
+                delivery: true,
+            },
+            "as (c), and phones deliver the updates they carry to the doors they walk past (mail room and gym off the lobby; bike room and storage by the garage; the roof from the top floor) in delivery sessions, the oldest first, after their own unlock".into(),
         ),
     ]
 }

@@ -226,6 +226,25 @@ fn find(doors: &[DoorPlan], role: Role) -> Option<usize> {
     doors.iter().position(|d| d.role == role)
 }
 
+/// The doors a person walks past (within BLE range, a few metres) on the way to door `d`: the
+/// mail room and gym off the lobby, the bike room and storage in the basement by the garage,
+/// the roof from the top floor. A phone carrying their updates hands them over in passing.
+pub fn nearby(doors: &[DoorPlan], d: usize) -> Vec<usize> {
+    let top = doors.iter().filter_map(|p| if let Role::Floor(f) = p.role { Some(f) } else { None }).max();
+    let roles: Vec<Role> = match doors[d].role {
+        Role::Lobby => vec![Role::MailRoom, Role::Gym],
+        Role::MailRoom => vec![Role::Lobby, Role::Gym],
+        Role::Gym => vec![Role::Lobby, Role::MailRoom],
+        Role::Garage => vec![Role::BikeRoom, Role::Storage],
+        Role::BikeRoom => vec![Role::Garage, Role::Storage],
+        Role::Storage => vec![Role::Garage, Role::BikeRoom],
+        Role::Roof => top.map(Role::Floor).into_iter().collect(),
+        Role::Floor(f) if Some(f) == top => vec![Role::Roof],
+        Role::Floor(_) => vec![],
+    };
+    roles.into_iter().filter_map(|r| find(doors, r)).filter(|&i| i != d).collect()
+}
+
 pub fn floor_doors(doors: &[DoorPlan]) -> Vec<usize> {
     doors.iter().enumerate().filter(|(_, d)| matches!(d.role, Role::Floor(_))).map(|(i, _)| i).collect()
 }

@@ -241,19 +241,21 @@ pub fn render(cfg: &Config, outcomes: &[Outcome], runs: &[RunResult]) -> String 
     let _ = writeln!(out, "\nRuns (real wallet, door engine and Mission Control on a simulated clock):\n");
     let _ = writeln!(
         out,
-        "| scenario | people | app unlocks | granted | updates carried | syncs | feed polls | manager actions (with door updates) | wall time |"
+        "| scenario | people | app unlocks | granted | updates carried | delivery sessions (applied) | syncs | feed polls | manager actions (with door updates) | wall time |"
     );
-    let _ = writeln!(out, "|---|---:|---:|---:|---:|---:|---:|---:|---:|");
+    let _ = writeln!(out, "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
     for r in runs {
         let c = &r.counts;
         let _ = writeln!(
             out,
-            "| {} | {} | {} | {} | {} | {} | {} | {} ({}) | {:.1} s |",
+            "| {} | {} | {} | {} | {} | {} ({}) | {} | {} | {} ({}) | {:.1} s |",
             r.scenario.name,
             c.people,
             c.unlocks,
             c.granted,
             c.updates_carried,
+            c.deliveries,
+            c.deliveries_applied,
             c.syncs,
             c.feed_polls,
             c.actions,

@@ -34,6 +34,8 @@ pub struct Scenario {
     pub feed: bool,
     /// The property's revalidation window.
     pub window_days: u32,
+    /// Phones deliver the updates they carry to the doors they walk past (delivery sessions).
+    pub delivery: bool,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -134,6 +136,9 @@ pub struct Counts {
     pub granted: usize,
     pub unlock_errors: usize,
     pub updates_carried: usize,
+    /// Delivery sessions run, and those in which the door applied something.
+    pub deliveries: usize,
+    pub deliveries_applied: usize,
     pub syncs: usize,
     pub sync_skipped: usize,
     pub sync_errors: usize,
@@ -463,11 +468,37 @@ impl World {
             Err(_) => self.counts.unlock_errors += 1,
         }
         self.observe(d);
+        if self.scenario.delivery {
+            self.deliver_nearby(person, d)?;
+        }
         // The door's long poll ends within its 25 s and the next one reports the receipt.
         self.wake_feed(d, self.now + 25);
         let p = &mut self.people[person];
         if self.doors[d].plan.has_network && p.rng.gen_bool(p.habit.app_sync) {
             self.push(self.now + 5, Event::AppSync { person });
+        }
+        Ok(())
+    }
+
+    /// Delivery sessions to the doors near `d` for which the phone carries updates, the oldest
+    /// first (after the unlock: an unlock never waits for a delivery).
+    fn deliver_nearby(&mut self, person: usize, d: usize) -> Result<(), SimError> {
+        let plans: Vec<DoorPlan> = self.doors.iter().map(|d| d.plan.clone()).collect();
+        let near = model::nearby(&plans, d);
+        let pending = self.people[person].wallet.pending_deliveries()?;
+        for door_id in pending {
+            let Some(n) = near.iter().copied().find(|&n| self.doors[n].id == door_id) else { continue };
+            let mut nonce = [0u8; 16];
+            self.link_rng.fill_bytes(&mut nonce);
+            let link_cfg = SimConfig { seed: self.link_rng.next_u64(), ..SimConfig::default() };
+            let mut link = SimDoorLink::connect(self.doors[n].engine.clone(), link_cfg, UnixTime(self.now), nonce);
+            self.counts.deliveries += 1;
+            if let Ok(report) = self.people[person].wallet.deliver(door_id, &mut link)
+                && report.updates_applied
+            {
+                self.counts.deliveries_applied += 1;
+            }
+            self.observe(n);
         }
         Ok(())
     }

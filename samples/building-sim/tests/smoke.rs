@@ -13,8 +13,8 @@ fn tiny() -> Config {
 async fn a_tiny_building_delivers_every_update_and_every_receipt() {
     let cfg = tiny();
     let (runs, outcomes) = building_sim::run_all(&cfg).await.unwrap();
-    assert_eq!(runs.len(), 2);
-    assert_eq!(outcomes.len(), 3, "the Latch rule and both Keyway runs");
+    assert_eq!(runs.len(), 3);
+    assert_eq!(outcomes.len(), 4, "the Latch rule and the three Keyway runs");
     for run in &runs {
         let name = &run.scenario.name;
         assert!(!run.deliveries.is_empty(), "{name}: the managers queued door updates");
@@ -36,6 +36,11 @@ async fn a_tiny_building_delivers_every_update_and_every_receipt() {
     let connected: Vec<_> = fed.deliveries.iter().filter(|d| d.door_kind == DoorKind::Connected).collect();
     assert!(!connected.is_empty());
     assert!(connected.iter().any(|d| d.applied_at == Some(d.at) || d.applied_at == Some(d.at + 1)));
+    // Phones walking past doors deliver what they carry, only in the run that has delivery
+    // sessions.
+    let delivering = &runs[2];
+    assert!(delivering.scenario.delivery && runs.iter().take(2).all(|r| !r.scenario.delivery && r.counts.deliveries == 0));
+    assert!(delivering.counts.deliveries_applied > 0, "{:?}", delivering.counts);
 
     // Same seed, same figures.
     let (again, _) = building_sim::run_all(&cfg).await.unwrap();
