@@ -3,6 +3,7 @@
 use crate::error::KeywayError;
 use keyway_protocol::UnixTime;
 use keyway_protocol::credential::{ActivityEvent, ActivityRecord, DenialReason, DoorId, DoorSet, KeyId, Validity};
+use keyway_wallet::DeliveryReport;
 use keyway_wallet::key_state::{KeyState as CoreKeyState, KeyView};
 use keyway_wallet::store::{PendingBatch, StoredReceipt};
 use keyway_wallet::unlock::UnlockReport;
@@ -210,6 +211,22 @@ pub struct UnlockReport {
     pub time_carried: bool,
     pub activity_records: u32,
     pub property: Option<Property>,
+}
+
+/// What a delivery session did (`keyway_wallet::DeliveryReport`): the door applied the
+/// carried updates and answered with its activity only if it admitted the holder; it never
+/// opened.
+#[uniffi::remote(Record)]
+pub struct DeliveryReport {
+    pub door_id: DoorId,
+    pub door_name: String,
+    pub property: Property,
+    pub admitted: bool,
+    pub denial: Option<DenialReason>,
+    pub seq_before: u64,
+    pub seq_after: u64,
+    pub updates_applied: bool,
+    pub activity_records: u32,
 }
 
 /// Something a door logged.

@@ -18,6 +18,7 @@ use crate::records::{
 };
 use crate::secure_store::{ForeignSecureStorage, SecureStore};
 use keyway_protocol::credential::{DoorId, KeyId};
+use keyway_wallet::DeliveryReport;
 use keyway_wallet::share::ShareRequest;
 use keyway_wallet::shared::UnlockSlot;
 use keyway_wallet::unlock::UnlockReport;
@@ -325,6 +326,42 @@ impl Wallet {
         let summary = logged(self.shared.upload(options.as_ref()).await.map_err(KeywayError::from))?;
         tracing::info!(receipts = summary.receipts_uploaded, "uploaded");
         Ok(summary.into())
+    }
+
+    /// The doors this wallet carries pending updates for, the one furthest behind first: the
+    /// app runs `deliver` for those it finds nearby (a scan result), never while an unlock is
+    /// under way.
+    pub fn pending_deliveries(&self) -> Result<Vec<u32>> {
+        logged(
+            self.shared.pending_deliveries().map(|d| d.into_iter().map(|d| d.0).collect()).map_err(KeywayError::from),
+        )
+    }
+
+    /// Hands `door_id` the updates this wallet carries for it without unlocking it (a delivery
+    /// session over `link`, connected and subscribed as for `unlock`). The door applies them
+    /// and answers with its receipt, stored for `upload`, only if it would admit this wallet's
+    /// key; nothing opens. Takes no unlock slot: an unlock started meanwhile does not wait.
+    /// Cancelling the call disconnects `link`; nothing of it is stored.
+    pub async fn deliver(&self, door_id: u32, link: Arc<dyn BleLink>) -> Result<DeliveryReport> {
+        let mut link = ForeignLink::new(link);
+        let handle = link.handle();
+        let shared = self.shared.clone();
+        struct CloseOnDrop(Arc<LinkHandle>, bool);
+        impl Drop for CloseOnDrop {
+            fn drop(&mut self) {
+                if self.1 {
+                    self.0.cancel();
+                }
+            }
+        }
+        let mut close = CloseOnDrop(handle, true);
+        let task = tokio::task::spawn_blocking(move || shared.deliver(DoorId(door_id), &mut link));
+        let joined = task.await;
+        close.1 = false;
+        let report = joined.map_err(|e| KeywayError::Internal { reason: format!("delivery task failed: {e}") })?;
+        let report = logged(report.map_err(KeywayError::from))?;
+        tracing::info!(door = door_id, admitted = report.admitted, seq = report.seq_after, "delivery finished");
+        Ok(report)
     }
 
     /// Unlocks `door_id` through the app's `link` (connected to the door and subscribed to

@@ -341,3 +341,22 @@ def test_a_rekeyed_python_door_keeps_its_state_and_a_resident_opens_it_after_syn
     asyncio.run(wallet.sync())
     report = asyncio.run(wallet.unlock(answer["door_id"], WalletToDoorLink(door)))
     assert report.granted and actuator.opened
+
+
+def test_a_passing_phone_delivers_the_python_doors_update_without_opening_it(backend, tmp_path):
+    door, store, actuator = python_door(backend.create_door("Bike room"), tmp_path)
+    door_id = door.door_id()
+    ann = resident(backend, "Ann", [door_id])
+    assert ann.pending_deliveries() == []
+    with pytest.raises(keyway.KeywayError.NotPermitted):
+        asyncio.run(ann.deliver(door_id, WalletToDoorLink(door)))
+    _bo, task = carry_removal(backend, door_id)
+    asyncio.run(ann.sync())
+    assert ann.pending_deliveries() == [door_id]
+
+    report = asyncio.run(ann.deliver(door_id, WalletToDoorLink(door)))
+    assert report.admitted and report.updates_applied and report.seq_after == task["seq"]
+    assert actuator.opened == [], "a delivery never opens the door"
+    assert door.update_seq() == task["seq"] and ann.pending_deliveries() == []
+    asyncio.run(ann.upload())
+    assert backend.json("GET", f"/v1/door-updates?door_id={door_id}&state=pending") == []

@@ -11,12 +11,27 @@
 //! a delivery: the app runs deliveries only while no unlock is under way, and cancels one (its
 //! exchange ends within the link's cancellation) when the resident taps a door.
 
-use super::unlock::{Attempt, Candidates, Scope, UNLOCK_TIMEOUT, run_candidates};
+use super::unlock::{Attempt, Candidates, FinishedUnlock, Scope, UNLOCK_TIMEOUT, run_candidates};
 use super::{Result, Wallet, WalletError};
 use crate::store::Property;
 use keyway_link::Link;
 use keyway_protocol::credential::{DenialReason, DoorId};
 use keyway_protocol::unlock::{PhoneSession, UnlockParams};
+
+/// A delivery ready to run; nothing of the wallet is needed until it is recorded.
+pub struct PreparedDelivery {
+    candidates: Candidates,
+}
+
+/// The door's verified answer to a [`PreparedDelivery`], not recorded yet.
+pub struct FinishedDelivery(FinishedUnlock);
+
+impl PreparedDelivery {
+    /// The exchange with the door over `link` (already connected to it). Needs no wallet.
+    pub fn exchange(self, link: &mut dyn Link) -> Result<FinishedDelivery> {
+        run_candidates(link, self.candidates, UNLOCK_TIMEOUT, &mut |_, _| {}).map(FinishedDelivery)
+    }
+}
 
 /// What a delivery session did, from the door's verified receipt.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -63,6 +78,13 @@ impl Wallet {
     /// the app never connects for nothing; the key presented is the one an unlock would use
     /// (the door admits only a holder it would let in).
     pub fn deliver(&mut self, door: DoorId, link: &mut dyn Link) -> Result<DeliveryReport> {
+        let finished = self.prepare_delivery(door)?.exchange(link)?;
+        self.record_delivery(finished)
+    }
+
+    /// Chooses the key, the trust and the pending updates for `door` and builds the sessions
+    /// (step 1 of 3: prepare, [`PreparedDelivery::exchange`], [`Wallet::record_delivery`]).
+    pub fn prepare_delivery(&self, door: DoorId) -> Result<PreparedDelivery> {
         let now = self.now()?;
         let mut live = Vec::new();
         for ctx in self.door_contexts(door, now)? {
@@ -88,16 +110,20 @@ impl Wallet {
         if live.is_empty() {
             return Err(WalletError::NothingToDeliver(door));
         }
-        let finished = run_candidates(link, Candidates::new(live), UNLOCK_TIMEOUT, &mut |_, _| {})?;
-        let (attempt, outcome) = (finished.attempt, finished.outcome);
+        Ok(PreparedDelivery { candidates: Candidates::new(live) })
+    }
+
+    /// Stores the door's receipt of a delivery (step 3), for upload.
+    pub fn record_delivery(&mut self, finished: FinishedDelivery) -> Result<DeliveryReport> {
+        let FinishedUnlock { attempt, outcome } = finished.0;
         if attempt.epoch != self.epoch {
             return Err(WalletError::Reset);
         }
-        let Scope::Property(p) = attempt.scope else { return Err(WalletError::NothingToDeliver(door)) };
+        let Scope::Property(p) = attempt.scope else { return Err(WalletError::NothingToDeliver(attempt.door)) };
         let property = self.property(p)?;
         self.store.record_receipt_in(p, &outcome.receipt, keyway_api::clock::now())?;
         Ok(DeliveryReport {
-            door_id: door,
+            door_id: attempt.door,
             door_name: attempt.door_name,
             property,
             admitted: outcome.granted,

@@ -24,7 +24,7 @@ pub mod unlock;
 pub mod verify_sync;
 
 pub use advert::{Advertisement, Proximity};
-pub use deliver::DeliveryReport;
+pub use deliver::{DeliveryReport, FinishedDelivery, PreparedDelivery};
 pub use error::{Category, WalletError};
 pub use events::UnlockEvent;
 pub use observe::{KeyChange, KeySnapshot};

@@ -287,6 +287,21 @@ impl SharedWallet {
         }
     }
 
+    /// The doors this wallet carries updates for, most behind first
+    /// ([`Wallet::pending_deliveries`]).
+    pub fn pending_deliveries(&self) -> Result<Vec<DoorId>> {
+        self.with(|w| w.pending_deliveries())
+    }
+
+    /// A delivery session with `door` over `link` (blocking: run it off the app's UI thread).
+    /// It takes no unlock slot and holds the wallet only to prepare and to store the receipt,
+    /// so an unlock never waits for it; the app cancels it by closing `link`.
+    pub fn deliver(&self, door: DoorId, link: &mut dyn Link) -> Result<crate::DeliveryReport> {
+        let prepared = self.with(|w| w.prepare_delivery(door))?;
+        let finished = prepared.exchange(link)?;
+        self.with(|w| w.record_delivery(finished))
+    }
+
     /// Claims the one unlock slot, or refuses at once if another unlock holds it.
     pub fn claim_unlock(&self) -> Result<UnlockSlot> {
         if self.unlocking.swap(true, Ordering::SeqCst) {

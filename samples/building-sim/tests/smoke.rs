@@ -39,7 +39,9 @@ async fn a_tiny_building_delivers_every_update_and_every_receipt() {
     // Phones walking past doors deliver what they carry, only in the run that has delivery
     // sessions.
     let delivering = &runs[2];
-    assert!(delivering.scenario.delivery && runs.iter().take(2).all(|r| !r.scenario.delivery && r.counts.deliveries == 0));
+    assert!(
+        delivering.scenario.delivery && runs.iter().take(2).all(|r| !r.scenario.delivery && r.counts.deliveries == 0)
+    );
     assert!(delivering.counts.deliveries_applied > 0, "{:?}", delivering.counts);
 
     // Same seed, same figures.

@@ -53,9 +53,15 @@ impl Purpose {
     }
 
     fn parse(name: &str) -> Option<Self> {
-        [Purpose::AuthoritySecret, Purpose::DoorcodeSecret, Purpose::CardKey, Purpose::KeyCheck, Purpose::RotationSecret]
-            .into_iter()
-            .find(|p| p.name() == name)
+        [
+            Purpose::AuthoritySecret,
+            Purpose::DoorcodeSecret,
+            Purpose::CardKey,
+            Purpose::KeyCheck,
+            Purpose::RotationSecret,
+        ]
+        .into_iter()
+        .find(|p| p.name() == name)
     }
 
     fn column(self) -> &'static str {
