@@ -175,10 +175,12 @@ impl<D: FeedDoor> DoorFeed<D> {
     ) -> Result<(String, u64), FeedError<D::Error>> {
         let door_id = self.on_door(|d| d.read(|e| e.door_id())).await?;
         let challenge = self.client.challenge(door_id).await?;
-        let door_nonce = random16();
+        let random = random16();
         let server_nonce = challenge.nonce.0.0;
         let hello: FeedHello =
-            self.on_door(move |d| d.update(|e, rtc| e.feed_hello(server_nonce, door_nonce, rtc))).await?;
+            self.on_door(move |d| d.update(|e, rtc| e.feed_hello(server_nonce, random, rtc))).await?;
+        // The door made its nonce from the randomness (with its counter and clock).
+        let door_nonce = hello.body.door_nonce;
         let session = self.client.session(&hello).await?;
         let statement = session.time.0;
         let set = self.on_door(move |d| d.update(|e, rtc| e.handle_time(&statement, Some(&door_nonce), rtc))).await?;

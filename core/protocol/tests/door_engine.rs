@@ -634,9 +634,12 @@ fn only_a_signed_time_bound_to_the_doors_own_nonce_moves_its_clock_back() {
     let ahead = NOW.saturating_add_secs(365 * DAY);
     door.observe_time(ahead);
     assert_eq!(door.clock(), ahead);
-    let nonce = [7u8; 16];
-    let hello = door.feed_hello([1; 32], nonce, NOW);
+    let hello = door.feed_hello([1; 32], [7u8; 16], NOW);
     assert_eq!(hello.body.door_time, ahead, "the hello tells the backend the door's clock");
+    // The door made the hello's nonce (from the randomness, its counter and its clock).
+    let nonce = hello.body.door_nonce;
+    assert_ne!(nonce, [7u8; 16]);
+    assert_ne!(door.feed_hello([1; 32], [7u8; 16], NOW).body.door_nonce, nonce, "the same randomness, another nonce");
 
     let replayed = time_statement(&p, DOOR_A, [8; 16], NOW);
     assert!(door.handle_time(&replayed, Some(&nonce), NOW).is_err());

@@ -11,12 +11,12 @@
 //! a delivery: the app runs deliveries only while no unlock is under way, and cancels one (its
 //! exchange ends within the link's cancellation) when the resident taps a door.
 
-use super::unlock::{Attempt, Candidates, FinishedUnlock, Scope, UNLOCK_TIMEOUT, run_candidates};
+use super::unlock::{Candidates, FinishedUnlock, Scope, UNLOCK_TIMEOUT, run_candidates};
 use super::{Result, Wallet, WalletError};
 use crate::store::Property;
 use keyway_link::Link;
 use keyway_protocol::credential::{DenialReason, DoorId};
-use keyway_protocol::unlock::{PhoneSession, UnlockParams};
+use keyway_protocol::unlock::PhoneSession;
 
 /// A delivery ready to run; nothing of the wallet is needed until it is recorded.
 pub struct PreparedDelivery {
@@ -90,22 +90,9 @@ impl Wallet {
         for ctx in self.door_contexts(door, now)? {
             let Scope::Property(p) = ctx.scope else { continue };
             let Some(pending) = self.store.pending_of(p, door)? else { continue };
-            let mut nonce = [0u8; 16];
-            rand_core::RngCore::fill_bytes(&mut rand_core::OsRng, &mut nonce);
-            let session = PhoneSession::deliver(UnlockParams {
-                chain: ctx.chain.clone(),
-                device_key: self.device.clone(),
-                door_cert: ctx.door_cert,
-                anchors: ctx.anchors,
-                batch: Some(pending.batch),
-                activity_after: self.store.activity_after_of(p, door)?,
-                time: self.store.time_statement_of(p)?,
-                nonce,
-                now,
-            })?;
-            let attempt =
-                Attempt { door, scope: ctx.scope, chain: ctx.chain, door_name: ctx.door_name, epoch: self.epoch };
-            live.push((attempt, session));
+            let (activity_after, time) = (self.store.activity_after_of(p, door)?, self.store.time_statement_of(p)?);
+            let (attempt, params) = self.session_for(door, ctx, Some(pending.batch), activity_after, time, now);
+            live.push((attempt, PhoneSession::deliver(params)?));
         }
         if live.is_empty() {
             return Err(WalletError::NothingToDeliver(door));

@@ -290,24 +290,37 @@ impl Wallet {
                 ),
                 Scope::Offer => (None, u64::MAX, None),
             };
-            let mut nonce = [0u8; 16];
-            rand_core::RngCore::fill_bytes(&mut rand_core::OsRng, &mut nonce);
-            let session = PhoneSession::new(UnlockParams {
-                chain: ctx.chain.clone(),
-                device_key: self.device.clone(),
-                door_cert: ctx.door_cert,
-                anchors: ctx.anchors,
-                batch,
-                activity_after,
-                time,
-                nonce,
-                now,
-            })?;
-            let attempt =
-                Attempt { door, scope: ctx.scope, chain: ctx.chain, door_name: ctx.door_name, epoch: self.epoch };
-            live.push((attempt, session));
+            let (attempt, params) = self.session_for(door, ctx, batch, activity_after, time, now);
+            live.push((attempt, PhoneSession::new(params)?));
         }
         Ok(PreparedUnlock { candidates: Candidates::new(live), timeout: options.timeout })
+    }
+
+    /// What a session at `door` under `ctx` presents (a fresh phone nonce), and the attempt
+    /// its result is recorded under.
+    pub(crate) fn session_for(
+        &self,
+        door: DoorId,
+        ctx: DoorContext,
+        batch: Option<keyway_protocol::credential::UpdateBatch>,
+        activity_after: u64,
+        time: Option<keyway_protocol::credential::TimeStatement>,
+        now: UnixTime,
+    ) -> (Attempt, UnlockParams) {
+        let mut nonce = [0u8; 16];
+        rand_core::RngCore::fill_bytes(&mut rand_core::OsRng, &mut nonce);
+        let params = UnlockParams {
+            chain: ctx.chain.clone(),
+            device_key: self.device.clone(),
+            door_cert: ctx.door_cert,
+            anchors: ctx.anchors,
+            batch,
+            activity_after,
+            time,
+            nonce,
+            now,
+        };
+        (Attempt { door, scope: ctx.scope, chain: ctx.chain, door_name: ctx.door_name, epoch: self.epoch }, params)
     }
 
     /// Stores the door's receipt (step 3). Refused with [`WalletError::Reset`] when the wallet

@@ -609,7 +609,8 @@ impl World {
         let hello = door.engine.lock().expect("door lock").feed_hello(challenge.nonce.0.0, door_nonce, UnixTime(now));
         let session = feed.client.session(&hello).await?;
         // A statement that does not verify changes nothing; the feed goes on.
-        let _ = door.engine.lock().expect("door lock").handle_time(&session.time.0, Some(&door_nonce), UnixTime(now));
+        let nonce = hello.body.door_nonce;
+        let _ = door.engine.lock().expect("door lock").handle_time(&session.time.0, Some(&nonce), UnixTime(now));
         let token = session.session_token.clone();
         self.doors[d].feed.as_mut().expect("a connected door").session = Some((token.clone(), session.expires_at.0));
         Ok(token)

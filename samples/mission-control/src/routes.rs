@@ -349,17 +349,26 @@ async fn upload_receipts(
     bearer: Bearer,
     ApiJson(req): ApiJson<UploadReceiptsRequest>,
 ) -> AppResult<Json<UploadReceiptsResponse>> {
+    upload_and_advance(&app, move |tx| Ok(Uploader::of_device(&auth::device(tx, &bearer)?)), req).await
+}
+
+/// Takes verified receipts, then moves the property's authority rotation on as far as the
+/// doors they show allow (a rotation that moved queued updates for every door: waiting door
+/// feeds look again).
+async fn upload_and_advance(
+    app: &App,
+    from: impl FnOnce(&Transaction) -> AppResult<Uploader> + Send + 'static,
+    req: UploadReceiptsRequest,
+) -> AppResult<Json<UploadReceiptsResponse>> {
     let (answer, moved) = app
         .db
         .run(move |tx| {
-            let device = auth::device(tx, &bearer)?;
+            let from = from(tx)?;
             let now = keyway_api::clock::now();
-            let from = Uploader::of_device(&device);
             let answer = receipts::upload(tx, from, req, now)?;
             Ok((answer, crate::rotation::advance(tx, from.property_id(), now)?))
         })
         .await?;
-    // A rotation that moved on queued updates for every door: waiting door feeds look again.
     if moved {
         app.feed.notify();
     }
@@ -468,16 +477,5 @@ async fn feed_receipts(
 ) -> AppResult<Json<UploadReceiptsResponse>> {
     let session = app.feed.session(&bearer, keyway_api::clock::now())?;
     let from = Uploader::Door { property_id: session.property_id, door: session.door };
-    let (answer, moved) = app
-        .db
-        .run(move |tx| {
-            let now = keyway_api::clock::now();
-            let answer = receipts::upload(tx, from, req, now)?;
-            Ok((answer, crate::rotation::advance(tx, from.property_id(), now)?))
-        })
-        .await?;
-    if moved {
-        app.feed.notify();
-    }
-    Ok(Json(answer))
+    upload_and_advance(&app, move |_| Ok(from), req).await
 }

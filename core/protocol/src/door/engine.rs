@@ -300,15 +300,19 @@ impl DoorEngine {
 
     /// Signs the backend's feed challenge `server_nonce` with the door key (see
     /// [`crate::credential::feed`]): the door's proof of identity for its feed session.
-    /// `door_nonce` is fresh randomness of the caller's; keep it to check the session's time
-    /// statement with [`DoorEngine::handle_time`].
+    /// The hello's `door_nonce` is made as a challenge nonce is (see [`DoorEngine::challenge`])
+    /// from `random`, the caller's fresh randomness: check the session's time statement against
+    /// `hello.body.door_nonce` with [`DoorEngine::handle_time`]. So a recorded bound statement
+    /// never sets the clock again, even when the RNG repeats.
     pub fn feed_hello(
         &mut self,
         server_nonce: [u8; 32],
-        door_nonce: [u8; 16],
+        random: [u8; 16],
         now: UnixTime,
     ) -> crate::credential::FeedHello {
         let door_time = self.observe_time(now);
+        self.state.challenges = self.state.challenges.wrapping_add(1);
+        let door_nonce = challenge_nonce(self.state.door_id, self.state.challenges, door_time, &random);
         let body = crate::credential::FeedHelloBody {
             version: <crate::credential::FeedHelloBody as crate::credential::SignedBody>::VERSION,
             door_id: self.state.door_id,
