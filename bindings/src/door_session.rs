@@ -43,8 +43,9 @@ pub enum SessionProgress {
 /// What a finished session did at the door.
 #[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
 pub struct DoorSessionReport {
-    /// The decision and its activity record.
-    pub entry: DoorEntry,
+    /// The decision and its activity record; `None` for a delivery session (the phone only
+    /// brought updates: nothing was decided, opened or logged).
+    pub entry: Option<DoorEntry>,
     /// The door's update seq before and after: updates `seq_before+1 ..= seq_after` were
     /// consumed; `seq_after` is the receipt's applied seq.
     pub seq_before: u64,
@@ -173,7 +174,7 @@ impl DoorConnection {
             Ok(r) => r,
             Err(e) => return Err(self.fail(phase, DoorError::Internal { reason: e.to_string() })),
         };
-        let entry = decision.clone().ok_or(DoorError::Internal { reason: "no decision".into() })?;
+        let entry = decision.clone();
         self.transmit(phase)?;
         let updates = &result.updates;
         let report = DoorSessionReport {
