@@ -224,7 +224,8 @@ impl<D: FeedDoor> DoorFeed<D> {
         // Read from the saved door only: the applied batch above is on disk before this.
         let receipt = self
             .on_door(move |d| {
-                d.read(|e| {
+                // Signing a receipt makes the records it carries final (saved with the door).
+                d.update(|e, _| {
                     (e.update_seq() > receipted || e.activity().head() > reported).then(|| e.receipt(random16(), known))
                 })
             })
@@ -279,7 +280,7 @@ fn apply_to<D: FeedDoor>(door: &D, batch: &UpdateBatch) -> Result<FeedEvent, D::
 
 /// Fresh bytes: the door's nonce for a session's time statement, and the receipt's phone nonce
 /// when the door itself reports.
-fn random16() -> [u8; 16] {
+pub(crate) fn random16() -> [u8; 16] {
     let mut n = [0u8; 16];
     rand_core::RngCore::fill_bytes(&mut rand_core::OsRng, &mut n);
     n

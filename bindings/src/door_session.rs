@@ -144,7 +144,12 @@ impl DoorConnection {
             }
         };
         let (decided, unsent) = match step {
-            DoorStep::NeedMore => return Ok(SessionProgress::NeedMore),
+            DoorStep::NeedMore => {
+                // A refused ticket's answer goes out at once (the phone's full request follows).
+                drop(door);
+                self.transmit(phase)?;
+                return Ok(SessionProgress::NeedMore);
+            }
             DoorStep::Decided(entry) => (Some(entry), None),
             DoorStep::Finished { decided, result } => (decided, Some(result)),
         };
@@ -168,7 +173,7 @@ impl DoorConnection {
             tracing::warn!(error = %e, "door state not saved: the session's result is withheld");
             return Err(e);
         }
-        let released = session.handle_saved(unsent);
+        let released = session.handle_saved(&mut door.engine, unsent);
         drop(door);
         let result = match released {
             Ok(r) => r,
@@ -176,11 +181,13 @@ impl DoorConnection {
         };
         let entry = decision.clone();
         self.transmit(phase)?;
+        // The next session's offer is signed now, while the door is idle.
+        self.door.door().engine.prepare_offer(rtc_now(), crate::door_feed::random16());
         let updates = &result.updates;
         let report = DoorSessionReport {
             entry,
             seq_before: updates.seq_before,
-            seq_after: result.receipt.body.applied_seq,
+            seq_after: updates.seq_after,
             rejected_updates: updates.rejected_updates.iter().map(|r| r.seq).collect(),
             batch_rejected: updates.batch_rejected.as_ref().map(|r| format!("{r:?}")),
         };

@@ -2,7 +2,9 @@
 
 use crate::error::KeywayError;
 use keyway_protocol::UnixTime;
-use keyway_protocol::credential::{ActivityEvent, ActivityRecord, DenialReason, DoorId, DoorSet, KeyId, Validity};
+use keyway_protocol::credential::{
+    ActivityEvent, ActivityRecord, DenialReason, DoorId, DoorSet, EntryChannel, KeyId, Validity,
+};
 use keyway_wallet::DeliveryReport;
 use keyway_wallet::key_state::{KeyState as CoreKeyState, KeyView};
 use keyway_wallet::store::{PendingBatch, StoredReceipt};
@@ -168,6 +170,14 @@ pub struct Property {
     pub name: Option<String>,
 }
 
+/// Where an entry was attempted (`keyway_protocol::credential::EntryChannel`).
+#[uniffi::remote(Enum)]
+pub enum EntryChannel {
+    App,
+    Doorcode,
+    Keycard,
+}
+
 /// Why a door refused (`keyway_protocol::credential::DenialReason`).
 #[uniffi::remote(Enum)]
 pub enum DenialReason {
@@ -271,11 +281,25 @@ pub enum Activity {
         card: Vec<u8>,
         person_id: u64,
     },
+    /// The same refusal of a credential the door could not attribute, `count` times (the
+    /// record's time is the last; `first` the first): a flood takes one record.
+    DeniedRepeatedly {
+        channel: EntryChannel,
+        reason: DenialReason,
+        count: u32,
+        first: SystemTime,
+    },
+    /// The door dropped `count` records before any receipt carried them (the gap before this
+    /// record, in the door's signed word).
+    RecordsDropped {
+        count: u64,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
 pub struct ActivityEntry {
-    /// The door's own activity sequence (from 1, gap-free).
+    /// The door's own activity sequence (from 1, ascending; a gap is explained by a
+    /// `RecordsDropped` record).
     pub seq: u64,
     pub time: SystemTime,
     pub event: Activity,
@@ -306,6 +330,13 @@ impl From<&ActivityRecord> for ActivityEntry {
             E::SecureKeycardEntry { card, person } => {
                 Activity::SecureKeycardEntry { card: card.as_slice().to_vec(), person_id: person.0 }
             }
+            E::DeniedRepeatedly { channel, reason, count, first } => Activity::DeniedRepeatedly {
+                channel: *channel,
+                reason: *reason,
+                count: *count,
+                first: to_system_time(*first),
+            },
+            E::RecordsDropped { count } => Activity::RecordsDropped { count: *count },
         };
         ActivityEntry { seq: r.seq, time: to_system_time(r.time), event }
     }

@@ -178,7 +178,13 @@ impl DoorServer {
             link.send(&f)?;
         }
         let unsent = loop {
-            let left = deadline.saturating_duration_since(Instant::now());
+            // The session's own deadline (a phone that stops sending is dropped) and the server's.
+            let door_now = at(Instant::now());
+            if session.handle_timeout(door_now) {
+                return Err(ServeError::Timeout(self.timeout));
+            }
+            let own = Duration::from_secs(session.deadline().0.saturating_sub(door_now.0));
+            let left = deadline.saturating_duration_since(Instant::now()).min(own.max(Duration::from_millis(1)));
             if left.is_zero() {
                 return Err(ServeError::Timeout(self.timeout));
             }
@@ -188,7 +194,12 @@ impl DoorServer {
                 Err(e) => return Err(e.into()),
             };
             match session.handle_frame(door, &frame, at(Instant::now()))? {
-                DoorStep::NeedMore => {}
+                // A refused ticket's answer goes out at once; the phone's full request follows.
+                DoorStep::NeedMore => {
+                    while let Some(f) = session.poll_transmit(mtu) {
+                        link.send(&f)?;
+                    }
+                }
                 DoorStep::Decided(entry) => hooks.actuate(&entry),
                 DoorStep::Finished { decided, result } => {
                     if let Some(entry) = decided {
@@ -199,10 +210,12 @@ impl DoorServer {
             }
         };
         hooks.persist(door).map_err(ServeError::Persist)?;
-        let result = session.handle_saved(unsent)?;
+        let result = session.handle_saved(door, unsent)?;
         while let Some(f) = session.poll_transmit(mtu) {
             link.send(&f)?;
         }
+        // The next session's offer is signed now, while the door is idle, not when a phone waits.
+        door.prepare_offer(at(Instant::now()), nonce);
         let decision = session.decision().cloned().ok_or(ServeError::Session(DoorSessionError::UnexpectedFrame))?;
         Ok(ServeReport { decision, result })
     }

@@ -35,7 +35,7 @@ pub fn feed(
     Ok(match session.handle_frame(door, frame, now)? {
         DoorStep::NeedMore => Fed::default(),
         DoorStep::Decided(entry) => Fed { decided: Some(entry), result: None },
-        DoorStep::Finished { decided, result } => Fed { decided, result: Some(session.handle_saved(result)?) },
+        DoorStep::Finished { decided, result } => Fed { decided, result: Some(session.handle_saved(door, result)?) },
     })
 }
 

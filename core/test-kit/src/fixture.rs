@@ -175,6 +175,7 @@ impl Property {
             time: None,
             nonce: [nonce; 16],
             now: NOW,
+            resume: None,
         }
     }
 

@@ -18,7 +18,6 @@ use keyway_api::{
     UploadReceiptsResponse,
 };
 use keyway_protocol::UnixTime;
-use keyway_protocol::credential::SignedBody;
 use keyway_protocol::credential::door_update::UpdateBatchBody;
 use keyway_protocol::credential::{
     AuthorityKeyId, CardKind, DoorCertBody, DoorCertificate, DoorId, DoorOp, DoorSet, DoorUpdate, DoorcodeSecret,
@@ -28,8 +27,8 @@ use keyway_protocol::credential::{
 use keyway_protocol::door::DoorSession;
 use keyway_protocol::door::{DoorEngine, DoorProvisioning, DoorState};
 use keyway_protocol::unlock::frame::{self, MessageKind, Reassembler, split_at};
-use keyway_protocol::unlock::message::{MAX_BATCH_BYTES, batch_digest};
-use keyway_protocol::unlock::{ChallengeBody, DoorChallenge, DoorResult, PhoneSession, UnlockParams, UnlockRequest};
+use keyway_protocol::unlock::message::MAX_BATCH_BYTES;
+use keyway_protocol::unlock::{DoorChallenge, DoorResult, PhoneSession, ResultMessage, UnlockParams, UnlockRequest};
 use keyway_wallet::share::{GuestKeyOffer, ShareRequest};
 use keyway_wallet::verify_sync::verify_sync;
 use std::sync::OnceLock;
@@ -179,6 +178,7 @@ impl Fixture {
             time: None,
             nonce: PHONE_NONCE,
             now: NOW,
+            resume: None,
         }
     }
 
@@ -190,7 +190,9 @@ impl Fixture {
 /// Everything the fixture signed genuinely, as bytes, and the frames of real sessions.
 pub struct Genuine {
     pub challenge: Vec<u8>,
-    /// (request, the holder may enter, the batch that follows it)
+    /// The signed offer in the challenge.
+    pub offer: Vec<u8>,
+    /// (request, the holder may enter, the sealed batch that follows it)
     pub requests: Vec<(Vec<u8>, bool, Option<Vec<u8>>)>,
     pub chains: Vec<Vec<u8>>,
     pub batches: Vec<Vec<u8>>,
@@ -206,6 +208,7 @@ impl Genuine {
     fn build(f: &Fixture) -> Genuine {
         let mut g = Genuine {
             challenge: Vec::new(),
+            offer: Vec::new(),
             requests: Vec::new(),
             chains: f.holders.iter().map(|h| h.chain.to_bytes()).collect(),
             batches: f.batches().iter().map(|b| b.to_bytes()).collect(),
@@ -226,8 +229,9 @@ impl Genuine {
                     to_phone.push(fr);
                 }
                 g.challenge = session.challenge().to_bytes();
+                g.offer = session.challenge().offer.to_bytes();
                 let request = phone.handle_challenge(&g.challenge).expect("genuine challenge");
-                let carried = phone.carried_batch().map(<[u8]>::to_vec);
+                let carried = phone.sealed_batch();
                 g.requests.push((request.clone(), !holder.revoked, carried.clone()));
                 to_door.extend(frame::split(MessageKind::Request, 0, &request, 185).expect("frames"));
                 if let Some(b) = &carried {
@@ -243,7 +247,9 @@ impl Genuine {
                 while let Some(fr) = session.poll_transmit(frame::MAX_MTU) {
                     to_phone.push(fr);
                 }
-                g.receipts.push(result.receipt.to_bytes());
+                if let Some(receipt) = &result.receipt {
+                    g.receipts.push(receipt.to_bytes());
+                }
                 g.results.push(result.to_bytes());
                 g.door_inputs.push(to_door);
                 g.phone_inputs.push((hi, bi, to_phone));
@@ -285,9 +291,9 @@ pub fn frame_stream(frames: &[Vec<u8>]) -> Vec<u8> {
 
 fn kind_bound(selector: u8) -> (MessageKind, usize) {
     match selector % 4 {
-        0 => (MessageKind::Challenge, ChallengeBody::MAX_LEN),
+        0 => (MessageKind::Challenge, DoorChallenge::MAX_LEN),
         1 => (MessageKind::Request, UnlockRequest::MAX_LEN),
-        2 => (MessageKind::Result, DoorResult::MAX_LEN),
+        2 => (MessageKind::Result, ResultMessage::MAX_LEN),
         _ => (MessageKind::Batch, MAX_BATCH_BYTES),
     }
 }
@@ -342,31 +348,40 @@ fn genuine(set: &[Vec<u8>], data: &[u8], what: &str) {
 pub fn challenge(data: &[u8]) {
     let Ok(c) = DoorChallenge::from_bytes(data) else { return };
     assert_eq!(c.to_bytes(), data, "challenge re-encodes to its bytes");
-    if c.verify_signature(&Fixture::get().door_key.public()).is_ok() {
-        genuine(std::slice::from_ref(&Genuine::get().challenge), data, "challenge");
+    if c.offer.verify_signature(&Fixture::get().door_key.public()).is_ok() {
+        genuine(std::slice::from_ref(&Genuine::get().offer), &c.offer.to_bytes(), "door offer");
     }
 }
 
+/// A request: decodes canonically, and the fixture door grants it (answering the fixture's
+/// challenge) only if it is a genuine request of a holder it may admit.
 pub fn request(data: &[u8]) {
     let Ok(r) = UnlockRequest::from_bytes(data) else { return };
     assert_eq!(r.to_bytes(), data, "request re-encodes to its bytes");
     let f = Fixture::get();
-    if let Ok(chain) = r.key_chain() {
-        assert_eq!(chain.to_bytes(), r.chain.as_slice());
-        for h in &f.holders {
-            if r.verify_proof(DOOR, &h.device.public()) {
-                let set: Vec<Vec<u8>> = Genuine::get().requests.iter().map(|(r, _, _)| r.clone()).collect();
-                genuine(&set, data, "request proof");
-            }
+    let mut door = f.door.clone();
+    let mut session = DoorSession::new(&mut door, NOW, DOOR_NONCE);
+    let Ok(frames) = frame::split(MessageKind::Request, 0, data, frame::MAX_MTU) else { return };
+    for fr in frames {
+        let Ok(fed) = crate::door::feed(&mut session, &mut door, &fr, NOW) else { return };
+        if let Some(entry) = fed.decided
+            && entry.access.is_granted()
+        {
+            let ok = Genuine::get().requests.iter().any(|(g, admit, _)| g == data && *admit);
+            assert!(ok, "the door granted a request the fixture did not make for an admissible holder");
         }
     }
 }
 
+/// A result (the plaintext a door seals): decodes canonically; a receipt in it that verifies
+/// is one the fixture door signed.
 pub fn result(data: &[u8]) {
     let Ok(r) = DoorResult::from_bytes(data) else { return };
     assert_eq!(r.to_bytes(), data, "result re-encodes to its bytes");
-    if r.receipt.verify_signature(&Fixture::get().door_key.public()).is_ok() {
-        genuine(&Genuine::get().receipts, &r.receipt.to_bytes(), "receipt in a result");
+    if let Some(receipt) = &r.receipt
+        && receipt.verify_signature(&Fixture::get().door_key.public()).is_ok()
+    {
+        genuine(&Genuine::get().receipts, &receipt.to_bytes(), "receipt in a result");
     }
 }
 
@@ -532,9 +547,12 @@ pub fn door_session(data: &[u8]) {
     assert!(after.activity.head() <= before.activity.head() + 2, "one session logs at most a decision and a rejection");
     if door.update_seq() != before.update_seq {
         let batch = carried.as_deref().expect("the seq moved without a batch");
-        assert!(g.batches.iter().any(|b| b == batch), "the door applied a batch the authority did not sign");
-        let announced = request.as_deref().and_then(|r| UnlockRequest::from_bytes(r).ok()).and_then(|r| r.batch_digest);
-        assert_eq!(announced, Some(batch_digest(batch)), "the door applied a batch the request did not name");
+        assert!(
+            g.requests.iter().any(|(_, _, b)| b.as_deref() == Some(batch)),
+            "the door applied a batch that is not a genuine session's"
+        );
+        let named = g.requests.iter().any(|(r, _, b)| Some(r.as_slice()) == request.as_deref() && b.as_deref() == Some(batch));
+        assert!(named, "the door applied a batch its genuine request did not name");
     } else {
         assert_eq!(after.revocations, before.revocations, "revocations changed without an update");
         assert_eq!(after.doorcodes, before.doorcodes);
@@ -543,8 +561,11 @@ pub fn door_session(data: &[u8]) {
     if let Some(result) = result {
         let bytes = result.to_bytes();
         assert_eq!(DoorResult::from_bytes(&bytes).expect("the door's own result decodes"), result);
-        assert!(result.receipt.verify_signature(&f.door_key.public()).is_ok());
-        assert_eq!(result.receipt.body.applied_seq, door.update_seq());
+        if let Some(receipt) = &result.receipt {
+            assert!(receipt.verify_signature(&f.door_key.public()).is_ok());
+            assert_eq!(receipt.body.applied_seq, door.update_seq());
+        }
+        assert!(result.receipt.is_some() || !result.access.is_granted(), "a grant comes with its receipt");
         assert_eq!(result.updates.seq_after, door.update_seq());
         while session.poll_transmit(frame::MIN_MTU).is_some() {}
         assert!(session.is_done());
@@ -569,9 +590,12 @@ pub fn phone_session(data: &[u8]) {
     for fr in frames_of(&data[2..]) {
         match phone.handle_frame(fr) {
             Ok(Some(outcome)) => {
-                assert!(outcome.receipt.verify_signature(&f.door_key.public()).is_ok());
-                assert_eq!(outcome.receipt.body.phone_nonce, PHONE_NONCE);
-                genuine(&Genuine::get().receipts, &outcome.receipt.to_bytes(), "receipt accepted by the phone");
+                if let Some(receipt) = &outcome.receipt {
+                    assert!(receipt.verify_signature(&f.door_key.public()).is_ok());
+                    assert_eq!(receipt.body.phone_nonce, PHONE_NONCE);
+                    genuine(&Genuine::get().receipts, &receipt.to_bytes(), "receipt accepted by the phone");
+                }
+                assert!(outcome.receipt.is_some() || !outcome.granted, "a grant comes with its receipt");
                 assert!(phone.is_done());
                 return;
             }
@@ -659,7 +683,10 @@ pub fn seeds() -> Vec<(&'static str, String, Vec<u8>)> {
     }
     for (i, r) in g.results.iter().enumerate().step_by(3) {
         add("result", &format!("result-{i}"), r.clone());
-        add("receipt", &format!("receipt-{i}"), g.receipts[i].clone());
+        // A refused presenter's result carries no receipt.
+        if let Some(receipt) = DoorResult::from_bytes(r).expect("the door's own result decodes").receipt {
+            add("receipt", &format!("receipt-{i}"), receipt.to_bytes());
+        }
     }
     for (i, c) in g.chains.iter().enumerate() {
         add("key_chain", &format!("chain-{i}"), c.clone());

@@ -13,8 +13,9 @@ use crate::fixture::*;
 use keyway_protocol::UnixTime;
 use keyway_protocol::advert::DoorAdvert;
 use keyway_protocol::credential::*;
-use keyway_protocol::door::DoorEngine;
-use keyway_protocol::unlock::{Access, DoorChallenge, UnlockRequest};
+use keyway_protocol::door::{DoorEngine, DoorSession};
+use keyway_protocol::unlock::frame::{self, MessageKind};
+use keyway_protocol::unlock::{Access, DoorChallenge, PhoneSession, UnlockRequest};
 use serde_json::{Value, json};
 
 /// One file of `vectors/`: its name and contents.
@@ -238,65 +239,85 @@ fn check_chain(p: &Property, v: &Value) -> Result<Value, String> {
     })
 }
 
-/// Requests decided by a freshly installed door A whose challenge nonce is given.
+/// The challenge a freshly installed door A sends with randomness `random` (the door's offer
+/// and nonce derive from its key, its counter, its clock and that randomness).
+fn fresh_challenge(p: &Property, random: [u8; 16]) -> (DoorEngine, DoorSession, Vec<u8>) {
+    let mut door: DoorEngine = p.door(DOOR_A);
+    let session = DoorSession::new(&mut door, NOW, random);
+    let bytes = session.challenge().to_bytes();
+    (door, session, bytes)
+}
+
+/// Requests decided by a freshly installed door A: each answers the challenge given with it.
 fn requests(p: &Property) -> Vec<Value> {
     let alice = p.resident(1, 1);
-    let nonce = [0xC5; 16];
-    let sign = |h: &Holder, door: DoorId, nonce: [u8; 16]| {
-        UnlockRequest::sign(door, nonce, [0x7A; 16], 0, &h.chain, None, &h.device)
-            .map(|r| r.to_bytes())
-            .unwrap_or_default()
+    let random = [0xC5; 16];
+    let (_, _, challenge) = fresh_challenge(p, random);
+    let (_, _, other) = fresh_challenge(p, [0x11; 16]);
+    let answer = |h: &Holder, device: &KeyPair, to: &[u8]| {
+        let mut params = p.params(h, DOOR_A, None, 0, 0x7A);
+        params.device_key = device.clone();
+        let mut phone = PhoneSession::new(params).expect("door A's certificate");
+        phone.handle_challenge(to).unwrap_or_default()
     };
-    let mut wrong_device = UnlockRequest::sign(DOOR_A, nonce, [0x7A; 16], 0, &alice.chain, None, &key(12));
-    if let Some(r) = wrong_device.as_mut() {
-        r.phone_nonce = [0x7A; 16];
-    }
     let cases: Vec<(&str, Vec<u8>, Value)> = vec![
-        ("resident, answering this challenge", sign(&alice, DOOR_A, nonce), json!("granted")),
+        ("resident, answering this challenge", answer(&alice, &alice.device, &challenge), json!("granted")),
         (
             "a recorded request replayed into a new challenge",
-            sign(&alice, DOOR_A, [0x11; 16]),
+            answer(&alice, &alice.device, &other),
             reject(DenialReason::StaleChallenge),
         ),
-        ("proof made for another door", sign(&alice, DOOR_B, nonce), reject(DenialReason::BadProof)),
         (
-            "proof signed by a device the certificate does not name",
-            wrong_device.map(|r| r.to_bytes()).unwrap_or_default(),
+            "proof made by a device the certificate does not name",
+            answer(&alice, &key(12), &challenge),
             reject(DenialReason::BadProof),
         ),
     ];
     cases
         .into_iter()
         .map(|(name, bytes, expect)| {
-            json!({ "name": name, "request": hex(&bytes), "door_id": DOOR_A.0, "challenge_nonce": hex(&nonce), "now": NOW.0, "expect": expect })
+            json!({ "name": name, "request": hex(&bytes), "door_id": DOOR_A.0, "door_random": hex(&random),
+                    "challenge": hex(&challenge), "now": NOW.0, "expect": expect })
         })
         .collect()
 }
 
 fn check_request(p: &Property, v: &Value) -> Result<Value, String> {
     let bytes = unhex(v["request"].as_str().ok_or("request")?)?;
-    let nonce: [u8; 16] = unhex(v["challenge_nonce"].as_str().ok_or("nonce")?)?.try_into().map_err(|_| "nonce")?;
+    let random: [u8; 16] = unhex(v["door_random"].as_str().ok_or("door_random")?)?.try_into().map_err(|_| "random")?;
     let now = UnixTime(v["now"].as_u64().ok_or("now")?);
-    let request = UnlockRequest::from_bytes(&bytes).map_err(|e| e.to_string())?;
-    let mut door: DoorEngine = p.door(DOOR_A);
-    Ok(match door.decide_unlock(&request, &nonce, now).access {
-        Access::Granted => json!("granted"),
-        Access::Denied(reason) => reject(reason),
-    })
+    let (mut door, mut session, challenge) = fresh_challenge(p, random);
+    if hex(&challenge) != v["challenge"].as_str().ok_or("challenge")? {
+        return Err("door A made another challenge from the same key, clock and randomness".into());
+    }
+    UnlockRequest::from_bytes(&bytes).map_err(|e| e.to_string())?;
+    let frames = frame::split(MessageKind::Request, 0, &bytes, frame::MAX_MTU).map_err(|e| e.to_string())?;
+    for fr in frames {
+        let fed = crate::door::feed(&mut session, &mut door, &fr, now).map_err(|e| e.to_string())?;
+        if let Some(entry) = fed.decided {
+            return Ok(match entry.access {
+                Access::Granted => json!("granted"),
+                Access::Denied(reason) => reject(reason),
+            });
+        }
+    }
+    Err("the door decided nothing".into())
 }
 
 fn challenges(p: &Property) -> Vec<Value> {
     let mut door = p.door(DOOR_A);
     let genuine = door.challenge(NOW, [0xC5; 16]);
     let mut forged = genuine.clone();
-    forged.body.update_seq = 9;
-    let by_b = Signed::sign(genuine.body.clone(), &Property::door_key(DOOR_B));
+    forged.offer.body.ephemeral[0] ^= 1;
+    let mut by_b = genuine.clone();
+    by_b.offer = Signed::sign(genuine.offer.body.clone(), &Property::door_key(DOOR_B));
     vec![
         json!({"name": "door A's challenge", "challenge": hex(&genuine.to_bytes()), "door_id": DOOR_A.0,
-               "expect": {"accept": {"nonce": hex(&genuine.body.nonce), "update_seq": genuine.body.update_seq,
-                                      "door_time": genuine.body.door_time.0, "activity_head": genuine.body.activity_head}}}),
-        json!({"name": "a field changed after signing", "challenge": hex(&forged.to_bytes()), "door_id": DOOR_A.0, "expect": refuse("ChallengeSignature")}),
-        json!({"name": "signed by door B's key, presented as door A", "challenge": hex(&by_b.to_bytes()), "door_id": DOOR_A.0, "expect": refuse("ChallengeSignature")}),
+               "expect": {"accept": {"nonce": hex(&genuine.nonce), "update_seq": genuine.update_seq,
+                                      "door_time": genuine.door_time.0, "activity_head": genuine.activity_head,
+                                      "ephemeral": hex(&genuine.offer.body.ephemeral)}}}),
+        json!({"name": "the offer's key changed after signing", "challenge": hex(&forged.to_bytes()), "door_id": DOOR_A.0, "expect": refuse("ChallengeSignature")}),
+        json!({"name": "offer signed by door B's key, presented as door A", "challenge": hex(&by_b.to_bytes()), "door_id": DOOR_A.0, "expect": refuse("ChallengeSignature")}),
     ]
 }
 
@@ -304,10 +325,11 @@ fn check_challenge(_: &Property, v: &Value) -> Result<Value, String> {
     let c =
         DoorChallenge::from_bytes(&unhex(v["challenge"].as_str().ok_or("challenge")?)?).map_err(|e| e.to_string())?;
     let door = DoorId(v["door_id"].as_u64().ok_or("door_id")? as u32);
-    Ok(match c.verify_signature(&Property::door_key(door).public()) {
-        Ok(()) => json!({"accept": {"nonce": hex(&c.body.nonce), "update_seq": c.body.update_seq,
-                                      "door_time": c.body.door_time.0, "activity_head": c.body.activity_head}}),
-        Err(_) => refuse("ChallengeSignature"),
+    Ok(match c.offer.verify_signature(&Property::door_key(door).public()) {
+        Ok(()) if c.door_id() == door => json!({"accept": {"nonce": hex(&c.nonce), "update_seq": c.update_seq,
+                                      "door_time": c.door_time.0, "activity_head": c.activity_head,
+                                      "ephemeral": hex(&c.offer.body.ephemeral)}}),
+        _ => refuse("ChallengeSignature"),
     })
 }
 
@@ -364,7 +386,7 @@ fn check_batch(p: &Property, v: &Value) -> Result<Value, String> {
 }
 
 fn receipts(p: &Property) -> Vec<Value> {
-    let door = p.door(DOOR_A);
+    let mut door = p.door(DOOR_A);
     let genuine = door.receipt([0x7A; 16], 0);
     let by_b = Signed::sign(genuine.body.clone(), &Property::door_key(DOOR_B));
     vec![

@@ -108,7 +108,10 @@ impl Wallet {
         }
         let Scope::Property(p) = attempt.scope else { return Err(WalletError::NothingToDeliver(attempt.door)) };
         let property = self.property(p)?;
-        self.store.record_receipt_in(p, &outcome.receipt, keyway_api::clock::now())?;
+        if let Some(receipt) = &outcome.receipt {
+            self.store.record_receipt_in(p, receipt, keyway_api::clock::now())?;
+        }
+        self.keep_ticket(&attempt, &outcome)?;
         Ok(DeliveryReport {
             door_id: attempt.door,
             door_name: attempt.door_name,
@@ -118,7 +121,7 @@ impl Wallet {
             seq_before: outcome.updates.seq_before,
             seq_after: outcome.updates.seq_after,
             updates_applied: outcome.updates.seq_after > outcome.updates.seq_before,
-            activity_records: u32::try_from(outcome.receipt.body.activity.len()).unwrap_or(u32::MAX),
+            activity_records: crate::unlock::OutcomeExt::activity_records(&outcome),
         })
     }
 }

@@ -17,7 +17,7 @@ use keyway_link::{Link, LinkError, UnlockError};
 use keyway_protocol::UnixTime;
 use keyway_protocol::credential::{DenialReason, DoorCertificate, DoorId, KeyChain, KeyId, TrustAnchors};
 use keyway_protocol::unlock::frame::{MAX_MTU, MIN_MTU};
-use keyway_protocol::unlock::{PhoneSession, ProtocolError, UnlockOutcome, UnlockParams};
+use keyway_protocol::unlock::{PhoneSession, ProtocolError, ResumeTicket, UnlockOutcome, UnlockParams};
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
@@ -62,6 +62,28 @@ pub(crate) enum Scope {
     /// A guest-key offer's own anchors and door certificate: nothing of the property's goes
     /// along (no pending updates, no activity asked for) and the receipt stays on the device.
     Offer,
+}
+
+impl Scope {
+    /// The property a resume ticket is kept under (0 for a door known from an offer).
+    pub(crate) fn ticket_property(&self) -> i64 {
+        match self {
+            Scope::Property(p) => i64::from(p.0),
+            Scope::Offer => 0,
+        }
+    }
+}
+
+/// What the wallet reads off an outcome.
+pub(crate) trait OutcomeExt {
+    /// Activity records the receipt carried (0 without a receipt).
+    fn activity_records(&self) -> u32;
+}
+
+impl OutcomeExt for UnlockOutcome {
+    fn activity_records(&self) -> u32 {
+        self.receipt.as_ref().map_or(0, |r| u32::try_from(r.body.activity.len()).unwrap_or(u32::MAX))
+    }
 }
 
 /// The key to present and what to check the door against.
@@ -309,6 +331,13 @@ impl Wallet {
     ) -> (Attempt, UnlockParams) {
         let mut nonce = [0u8; 16];
         rand_core::RngCore::fill_bytes(&mut rand_core::OsRng, &mut nonce);
+        // A ticket the store cannot read only costs a full unlock.
+        let resume = self
+            .store
+            .resume_ticket(ctx.scope.ticket_property(), door, ctx.chain.leaf_key_id())
+            .ok()
+            .flatten()
+            .map(|(id, masked)| ResumeTicket::unmask(id, &masked, ctx.chain.leaf_key_id(), &self.device));
         let params = UnlockParams {
             chain: ctx.chain.clone(),
             device_key: self.device.clone(),
@@ -319,6 +348,7 @@ impl Wallet {
             time,
             nonce,
             now,
+            resume,
         };
         (Attempt { door, scope: ctx.scope, chain: ctx.chain, door_name: ctx.door_name, epoch: self.epoch }, params)
     }
@@ -334,14 +364,19 @@ impl Wallet {
         let property = match ctx.scope {
             Scope::Property(p) => {
                 let property = self.property(p)?;
-                self.store.record_receipt_in(p, &outcome.receipt, keyway_api::clock::now())?;
+                if let Some(receipt) = &outcome.receipt {
+                    self.store.record_receipt_in(p, receipt, keyway_api::clock::now())?;
+                }
                 Some(property)
             }
             Scope::Offer => {
-                self.store.record_offer_receipt(&outcome.receipt, keyway_api::clock::now())?;
+                if let Some(receipt) = &outcome.receipt {
+                    self.store.record_offer_receipt(receipt, keyway_api::clock::now())?;
+                }
                 None
             }
         };
+        self.keep_ticket(&ctx, &outcome)?;
         Ok(UnlockReport {
             door_id: ctx.door,
             door_name: ctx.door_name,
@@ -353,9 +388,21 @@ impl Wallet {
             seq_after: outcome.updates.seq_after,
             updates_carried: outcome.batch_carried,
             time_carried: outcome.time_carried,
-            activity_records: u32::try_from(outcome.receipt.body.activity.len()).unwrap_or(u32::MAX),
+            activity_records: outcome.activity_records(),
             property,
         })
+    }
+
+    /// Keeps the ticket the door's result named for this key's next session at this door; a
+    /// used ticket is gone either way.
+    pub(crate) fn keep_ticket(&mut self, ctx: &Attempt, outcome: &UnlockOutcome) -> Result<()> {
+        let stored = outcome.ticket.as_ref().map(|t| (t.id, t.masked_secret(&self.device)));
+        if stored.is_none() && !outcome.resumed {
+            return Ok(());
+        }
+        let now = keyway_api::clock::now();
+        self.store.set_resume_ticket(ctx.scope.ticket_property(), ctx.door, ctx.chain.leaf_key_id(), stored, now)?;
+        Ok(())
     }
 
     /// The keys and trust to try at `door`, best first: for each property with a certificate

@@ -55,6 +55,10 @@ pub fn event_text(event: &ActivityEvent) -> String {
         ActivityEvent::KeycardDenied { reason, .. } => format!("keycard refused: {reason:?}"),
         ActivityEvent::UpdateRejected { seq, reason } => format!("door update {seq} rejected: {reason:?}"),
         ActivityEvent::ClockSet { before, after } => format!("clock set from {before} to {after} by signed time"),
+        ActivityEvent::DeniedRepeatedly { channel, reason, count, first } => {
+            format!("{count} {channel:?} refusals of an unknown credential ({reason:?}) since {first}")
+        }
+        ActivityEvent::RecordsDropped { count } => format!("{count} records dropped by the door before upload"),
     }
 }
 

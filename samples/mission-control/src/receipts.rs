@@ -106,7 +106,9 @@ fn person_of(event: &ActivityEvent) -> Option<PersonId> {
         ActivityEvent::DoorcodeDenied { .. }
         | ActivityEvent::KeycardDenied { .. }
         | ActivityEvent::UpdateRejected { .. }
-        | ActivityEvent::ClockSet { .. } => None,
+        | ActivityEvent::ClockSet { .. }
+        | ActivityEvent::DeniedRepeatedly { .. }
+        | ActivityEvent::RecordsDropped { .. } => None,
     }
 }
 
@@ -231,13 +233,37 @@ fn rejection_text(reason: DenialReason) -> Option<&'static str> {
 /// Moves the door's known activity head over every record now held with no gap below it.
 fn advance_activity_head(tx: &Transaction, door: u32) -> AppResult<()> {
     let mut head: i64 = tx.query_row("SELECT activity_head FROM doors WHERE id = ?1", params![door], |r| r.get(0))?;
-    let mut stmt = tx.prepare("SELECT seq FROM activity WHERE door_id = ?1 AND seq > ?2 ORDER BY seq")?;
-    let seqs = stmt.query_map(params![door, head], |r| r.get::<_, i64>(0))?.collect::<Result<Vec<_>, _>>()?;
-    for seq in seqs {
-        if seq != head + 1 {
+    let mut stmt = tx.prepare("SELECT seq, event FROM activity WHERE door_id = ?1 AND seq > ?2 ORDER BY seq")?;
+    let rows = stmt
+        .query_map(params![door, head], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?)))?
+        .collect::<Result<Vec<_>, _>>()?;
+    // A gap is crossed only where the door accounted for it: its signed `RecordsDropped`
+    // marker, logged at its next receipt, counts the records it dropped before it. Any other gap
+    // is a record still on its way (another phone's receipt) and holds the head.
+    let dropped = |event: &str| match serde_json::from_str::<ActivityEvent>(event) {
+        Ok(ActivityEvent::RecordsDropped { count }) => Some(count),
+        _ => None,
+    };
+    let mut missing = 0u64;
+    let mut i = 0;
+    while i < rows.len() {
+        let (seq, _) = &rows[i];
+        if *seq == head + 1 {
+            head = *seq;
+            i += 1;
+            continue;
+        }
+        let gap = (*seq - head - 1) as u64;
+        let covered = rows[i..].iter().find_map(|(_, e)| dropped(e)).is_some_and(|count| missing + gap <= count);
+        if !covered {
             break;
         }
-        head = seq;
+        missing += gap;
+        head = *seq;
+        if dropped(&rows[i].1).is_some() {
+            missing = 0;
+        }
+        i += 1;
     }
     tx.execute("UPDATE doors SET activity_head = ?1 WHERE id = ?2", params![head, door])?;
     Ok(())

@@ -185,6 +185,16 @@ impl KeyChain {
     /// Checks signatures and delegation rules only (no door, time or revocation): what a phone
     /// checks when it receives a key or a guest key.
     pub fn verify_structure(&self, anchors: &TrustAnchors) -> Result<VerifiedChain, ChainError> {
+        self.verify_structure_counting(anchors, &mut 0)
+    }
+
+    /// [`KeyChain::verify_structure`], adding to `verifications` each signature it checks (a
+    /// door counts its public-key operations).
+    pub fn verify_structure_counting(
+        &self,
+        anchors: &TrustAnchors,
+        verifications: &mut u32,
+    ) -> Result<VerifiedChain, ChainError> {
         let root = &self.root.body;
         // The chain envelope's version says nothing about the bodies inside it: each is checked
         // here so a certificate of a format this build does not know is never interpreted.
@@ -192,6 +202,7 @@ impl KeyChain {
             return Err(ChainError::UnsupportedVersion { what: KeyCertBody::WHAT, found: root.version });
         }
         let authority = anchors.get(root.issuer).ok_or(ChainError::UnknownIssuer { what: KeyCertBody::WHAT })?;
+        *verifications += 1;
         self.root.verify_signature(&authority)?;
         if root.key_id.is_guest_id() {
             return Err(ChainError::Malformed {
@@ -228,6 +239,7 @@ impl KeyChain {
                 if !root.flags.may_share {
                     return Err(ChainError::SharingNotAllowed { parent: root.key_id });
                 }
+                *verifications += 1;
                 guest.verify_signature(&root.holder)?;
                 if !g.key_id.is_guest_id() {
                     return Err(ChainError::Malformed {

@@ -21,6 +21,12 @@ impl PublicKey {
         (!vk.is_weak()).then_some(vk)
     }
 
+    /// The X25519 public key of this Ed25519 key (the birational map to Montgomery form);
+    /// `None` for bytes that are not a point. Matches [`KeyPair`]'s `dh_secret`.
+    pub(crate) fn dh_public(&self) -> Option<[u8; 32]> {
+        Some(self.verifying_key()?.to_montgomery().to_bytes())
+    }
+
     /// True for keys Keyway accepts from a peer: device keys at invite acceptance, door keys
     /// in certificates, holder keys in guest shares.
     pub fn is_acceptable(&self) -> bool {
@@ -84,6 +90,13 @@ impl KeyPair {
     /// The public half, as it appears in certificates.
     pub fn public(&self) -> PublicKey {
         PublicKey(self.0.verifying_key().to_bytes())
+    }
+
+    /// The X25519 secret of this key (the clamped scalar of the Ed25519 secret, as libsodium's
+    /// `crypto_sign_ed25519_sk_to_curve25519` makes it): the device key's half of the unlock's
+    /// static key agreement. Its public half is [`PublicKey::dh_public`].
+    pub(crate) fn dh_secret(&self) -> Zeroizing<[u8; 32]> {
+        Zeroizing::new(self.0.to_scalar_bytes())
     }
 
     /// Signs `label ‖ message`; `label` is one of [`super::label`]'s domain-separation labels.

@@ -52,6 +52,21 @@ pub const DELIVERY_PROOF: &[u8] = b"keyway/delivery-proof/v1\0";
 /// randomness (`DoorEngine::challenge`).
 pub const CHALLENGE_NONCE: &[u8] = b"keyway/challenge-nonce/v1\0";
 
+/// A door's key-agreement offer: its ephemeral X25519 key, signed with the door key
+/// (`unlock::DoorOffer`).
+pub const DOOR_OFFER: &[u8] = b"keyway/door-offer/v1\0";
+
+/// Not a signature label: the transcript hash of a full unlock v2 session (challenge, the
+/// request's kind and the phone's ephemeral key), the salt of its key schedule.
+pub const UNLOCK_TRANSCRIPT: &[u8] = b"keyway/unlock-transcript/v2\0";
+
+/// Not a signature label: the transcript hash of a resumed session (challenge, kind, ticket).
+pub const RESUME_TRANSCRIPT: &[u8] = b"keyway/resume-transcript/v2\0";
+
+/// Not a signature label: derives an ephemeral secret (the phone's per session, the door's per
+/// offer) from a long-term secret, a counter or nonce and the caller's randomness.
+pub const EPHEMERAL: &[u8] = b"keyway/ephemeral/v1\0";
+
 /// Every label above, signature and non-signature alike; the prefix-free test runs over it.
 pub const ALL: &[&[u8]] = &[
     DOOR_CERT,
@@ -73,6 +88,10 @@ pub const ALL: &[&[u8]] = &[
     AUTHORITY_ROTATION,
     CHALLENGE_NONCE,
     DELIVERY_PROOF,
+    DOOR_OFFER,
+    UNLOCK_TRANSCRIPT,
+    RESUME_TRANSCRIPT,
+    EPHEMERAL,
 ];
 
 #[cfg(test)]

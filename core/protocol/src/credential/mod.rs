@@ -40,7 +40,7 @@ pub use feed::{FeedHello, FeedHelloBody};
 pub use ids::{AuthorityKeyId, CardId, DeviceId, DoorId, DoorSet, KeyId, PersonId};
 pub use key_cert::{GuestKey, GuestKeyBody, KeyCertBody, KeyCertificate, KeyFlags, Validity};
 pub use keys::{KeyPair, PublicKey, verify};
-pub use receipt::{ActivityEvent, ActivityRecord, DenialReason, Receipt, ReceiptBody};
+pub use receipt::{ActivityEvent, ActivityRecord, DenialReason, EntryChannel, Receipt, ReceiptBody};
 pub use rotation::{AuthorityRotation, AuthorityRotationBody, MAX_ROTATIONS};
 pub use signed::{Signed, SignedBody};
 pub use time::{TimeBinding, TimeStatement, TimeStatementBody};

@@ -167,6 +167,63 @@ pub enum ActivityEvent {
         /// The person the card belongs to.
         person: PersonId,
     },
+    /// The same refusal of a credential the door could not attribute to anyone, repeated:
+    /// folded into one record (its `time` is the last attempt's), so a flood of strangers
+    /// takes one slot, not the log.
+    DeniedRepeatedly {
+        /// Where the attempts were made.
+        channel: EntryChannel,
+        /// Why the door refused them.
+        reason: DenialReason,
+        /// How many attempts this record stands for (at least 2).
+        count: u32,
+        /// The door's clock at the first of them.
+        first: UnixTime,
+    },
+    /// The door dropped `count` records before any receipt carried them (its ring was full,
+    /// or refusals exceeded their share of it): the gap in the seqs before this record is
+    /// accounted for, in the door's signed word.
+    RecordsDropped {
+        /// Records dropped since the previous receipt.
+        count: u64,
+    },
+}
+
+impl ActivityEvent {
+    /// The channel and reason of a refusal that names no one (what folds into
+    /// [`ActivityEvent::DeniedRepeatedly`]); `None` for anything else.
+    pub fn unattributed_denial(&self) -> Option<(EntryChannel, DenialReason)> {
+        match self {
+            ActivityEvent::AppDenied { key: None, person: None, reason } => Some((EntryChannel::App, *reason)),
+            ActivityEvent::DoorcodeDenied { reason } => Some((EntryChannel::Doorcode, *reason)),
+            ActivityEvent::KeycardDenied { reason, .. } => Some((EntryChannel::Keycard, *reason)),
+            ActivityEvent::DeniedRepeatedly { channel, reason, .. } => Some((*channel, *reason)),
+            _ => None,
+        }
+    }
+
+    /// True for a refusal of an entry (app, keypad, card), attributed or not: records that
+    /// may hold at most a quarter of the door's ring.
+    pub fn is_denial(&self) -> bool {
+        matches!(
+            self,
+            ActivityEvent::AppDenied { .. }
+                | ActivityEvent::DoorcodeDenied { .. }
+                | ActivityEvent::KeycardDenied { .. }
+                | ActivityEvent::DeniedRepeatedly { .. }
+        )
+    }
+}
+
+/// Where an entry was attempted: the phone link, the keypad or the card reader.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum EntryChannel {
+    /// A phone over BLE.
+    App,
+    /// A code typed on the keypad.
+    Doorcode,
+    /// A keycard at the reader.
+    Keycard,
 }
 
 /// One entry of a door's activity log. `seq` is the door's own activity sequence (from 1,

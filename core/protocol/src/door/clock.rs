@@ -84,6 +84,7 @@ impl DoorEngine {
         }
         let authority =
             self.state.anchors.get(body.issuer).ok_or(ChainError::UnknownIssuer { what: TimeStatementBody::WHAT })?;
+        self.ops.verifications += 1;
         statement.verify_signature(&authority)?;
         Ok(Some(self.set_time(body.time)))
     }

@@ -15,7 +15,7 @@ use crate::credential::{
     ActivityEvent, ActivityRecord, DenialReason, DoorCertificate, DoorId, Doorcode, DoorcodeSecret, KeyPair,
     PropertyCardKey, PublicKey, Receipt, ReceiptBody, RevocationCheck, Signed, SignedBody, TrustAnchors,
 };
-use crate::unlock::message::{Access, ChallengeBody, DoorChallenge, UnlockRequest};
+use crate::unlock::message::{Access, DoorChallenge, PROTOCOL_VERSION};
 
 /// What a door is provisioned with at install.
 pub struct DoorProvisioning {
@@ -64,6 +64,12 @@ pub struct DoorEngine {
     pub(crate) rtc: UnixTime,
     /// The challenge sent to the secure card at the reader, until it answers (not saved).
     pub(crate) card_challenge: Option<super::keycard::PendingCard>,
+    /// The signed key-agreement offer sessions use (not saved: a restart signs a new one).
+    pub(crate) offer: Option<super::handshake::Offer>,
+    /// Resume tickets of keys that unlocked recently (not saved).
+    pub(crate) tickets: super::handshake::ResumeCache,
+    /// Public-key operations since start (not saved).
+    pub(crate) ops: super::handshake::CryptoOps,
 }
 
 /// The challenge nonce: the first 16 bytes of SHA-256 over a label, the door id, the challenge
@@ -104,8 +110,10 @@ impl DoorEngine {
             keypad: AttemptLimiter::default(),
             card_reader: AttemptLimiter::default(),
             challenges: 0,
+            activity_sealed: 0,
+            activity_dropped: 0,
         };
-        DoorEngine { state, key: p.door_key, limits: DoorLimits::STANDARD, rtc: p.clock, card_challenge: None }
+        DoorEngine::assemble(state, p.door_key, DoorLimits::STANDARD, p.clock)
     }
 
     /// A door from its saved state, running with the capacities its firmware chose; a state
@@ -114,7 +122,20 @@ impl DoorEngine {
         state.check(&limits)?;
         let key = KeyPair::from_secret(&state.door_key.0);
         let rtc = UnixTime((state.clock.0 as i128 - state.clock_correction as i128).clamp(0, u64::MAX as i128) as u64);
-        Ok(DoorEngine { state, key, limits, rtc, card_challenge: None })
+        Ok(DoorEngine::assemble(state, key, limits, rtc))
+    }
+
+    fn assemble(state: DoorState, key: KeyPair, limits: DoorLimits, rtc: UnixTime) -> Self {
+        DoorEngine {
+            state,
+            key,
+            limits,
+            rtc,
+            card_challenge: None,
+            offer: None,
+            tickets: Default::default(),
+            ops: Default::default(),
+        }
     }
 
     /// The same door with the capacities its firmware chose (a newly installed door starts
@@ -140,6 +161,9 @@ impl DoorEngine {
         }
         self.state.door_key = Secret32(*door_key.secret());
         self.key = door_key;
+        // The old key's offer and the tickets of sessions under it go with it.
+        self.offer = None;
+        self.revisit_tickets(true);
         Ok(())
     }
 
@@ -190,11 +214,23 @@ impl DoorEngine {
 
     pub(crate) fn log(&mut self, event: ActivityEvent) -> ActivityRecord {
         let time = self.state.clock;
-        self.state.activity.push(time, event, self.limits.activity)
+        let s = &mut self.state;
+        s.activity.log(time, event, self.limits.activity, s.activity_sealed, &mut s.activity_dropped)
     }
 
-    /// Signs a fresh challenge for one unlock session, carrying a nonce, the door's update seq,
-    /// clock (after observing `now`) and activity head.
+    /// Before a receipt: logs the signed marker of records dropped since the last one, and
+    /// makes every record up to the head final (no later refusal folds into it).
+    fn note_receipt(&mut self) {
+        let dropped = core::mem::take(&mut self.state.activity_dropped);
+        if dropped > 0 {
+            self.log(ActivityEvent::RecordsDropped { count: dropped });
+        }
+        self.state.activity_sealed = self.state.activity.head();
+    }
+
+    /// A fresh challenge for one session: the current offer (signing one first if there is
+    /// none, see [`DoorEngine::prepare_offer`]), a nonce, the door's update seq, clock (after
+    /// observing `now`) and activity head.
     ///
     /// The nonce is not `random` itself but SHA-256 over it, the door id, the door's clock and
     /// a counter the door keeps in its state and bumps for every challenge: a door whose RNG
@@ -203,90 +239,33 @@ impl DoorEngine {
     /// (before the receipt); a session that ends before its decision may not be saved, and then
     /// the door's clock, which never goes back, still separates it from the next one.
     pub fn challenge(&mut self, now: UnixTime, random: [u8; 16]) -> DoorChallenge {
+        self.prepare_offer(now, random);
         let clock = self.observe_time(now);
         self.state.challenges = self.state.challenges.wrapping_add(1);
         let nonce = challenge_nonce(self.state.door_id, self.state.challenges, clock, &random);
-        let body = ChallengeBody {
-            version: ChallengeBody::VERSION,
-            door_id: self.state.door_id,
+        DoorChallenge {
+            version: PROTOCOL_VERSION,
+            offer: self.offer.as_ref().map(|o| o.signed.clone()).expect("prepare_offer leaves an offer"),
             nonce,
             update_seq: self.state.update_seq,
             door_time: clock,
             activity_head: self.state.activity.head(),
-        };
-        Signed::sign(body, &self.key)
-    }
-
-    /// Decides an app unlock answering the challenge with `door_nonce`, and logs the decision.
-    /// Only the key chain and the proof are consulted: the carried updates are applied
-    /// afterwards ([`DoorEngine::apply_batch_bytes`]) and never influence this decision.
-    pub fn decide_unlock(&mut self, request: &UnlockRequest, door_nonce: &[u8; 16], now: UnixTime) -> Entry {
-        let clock = self.observe_time(now);
-        let (access, event) = self.evaluate(request, door_nonce, clock);
-        let record = self.log(event);
-        Entry { access, record }
-    }
-
-    /// Decides whether a delivery session's holder is admitted (the chain rules as for an
-    /// unlock, the proof under the delivery label): the door does not open and logs nothing, so
-    /// a stranger's deliveries flush nothing from its log; an admitted holder's batch is applied
-    /// and it gets the receipt with the door's activity.
-    pub fn admit_delivery(&mut self, request: &UnlockRequest, door_nonce: &[u8; 16], now: UnixTime) -> Access {
-        let clock = self.observe_time(now);
-        self.evaluate_as(request, door_nonce, clock, true).0
-    }
-
-    fn evaluate(&self, request: &UnlockRequest, door_nonce: &[u8; 16], clock: UnixTime) -> (Access, ActivityEvent) {
-        self.evaluate_as(request, door_nonce, clock, false)
-    }
-
-    fn evaluate_as(
-        &self,
-        request: &UnlockRequest,
-        door_nonce: &[u8; 16],
-        clock: UnixTime,
-        delivery: bool,
-    ) -> (Access, ActivityEvent) {
-        let denied = |reason, key, person| (Access::Denied(reason), ActivityEvent::AppDenied { key, person, reason });
-        if request.door_nonce != *door_nonce {
-            return denied(DenialReason::StaleChallenge, None, None);
         }
-        let chain = match request.key_chain() {
-            Ok(c) => c,
-            Err(crate::codec::DecodeError::UnsupportedVersion { .. }) => {
-                return denied(DenialReason::UnsupportedVersion, None, None);
-            }
-            Err(_) => return denied(DenialReason::Malformed, None, None),
-        };
-        let verified = match chain.verify_structure(&self.state.anchors) {
-            Ok(v) => v,
-            Err(e) => return denied(DenialReason::from(&e), None, None),
-        };
-        // A refusal names a key and a person only for a presenter who proved it holds that
-        // key's device key: a chain recorded off the air, replayed, names someone who was not
-        // at the door, and must not put "Bob refused" in the property's activity.
-        let proven = match delivery {
-            false => request.verify_proof(self.state.door_id, &verified.holder),
-            true => request.verify_delivery_proof(self.state.door_id, &verified.holder),
-        };
-        if let Err(e) = chain.check_use(&verified, self.state.door_id, clock, &self.state.revocations) {
-            let (key, person) = if proven { (Some(verified.key_id), Some(verified.person_id)) } else { (None, None) };
-            return denied(DenialReason::from(&e), key, person);
-        }
-        if !proven {
-            return denied(DenialReason::BadProof, None, None);
-        }
-        (
-            Access::Granted,
-            ActivityEvent::AppUnlock { key: verified.key_id, person: verified.person_id, guest: verified.is_guest },
-        )
     }
 
     /// The signed receipt for a session: bound to the phone's nonce, carrying the door's seq and
     /// up to 64 activity records after `activity_after`.
-    pub fn receipt(&self, phone_nonce: [u8; 16], activity_after: u64) -> Receipt {
+    pub fn receipt(&mut self, phone_nonce: [u8; 16], activity_after: u64) -> Receipt {
+        let body = self.receipt_body(phone_nonce, activity_after);
+        self.sign_receipt(body)
+    }
+
+    /// What a receipt will state (the records it carries become final, and a marker of any
+    /// dropped records is logged first): made before the door saves, signed after.
+    pub(crate) fn receipt_body(&mut self, phone_nonce: [u8; 16], activity_after: u64) -> ReceiptBody {
+        self.note_receipt();
         let records = self.state.activity.after(activity_after, MAX_ACTIVITY_PER_RECEIPT);
-        let body = ReceiptBody {
+        ReceiptBody {
             version: ReceiptBody::VERSION,
             door_id: self.state.door_id,
             phone_nonce,
@@ -294,7 +273,12 @@ impl DoorEngine {
             applied_seq: self.state.update_seq,
             activity_head: self.state.activity.head(),
             activity: BoundedVec::new(records).unwrap_or_default(),
-        };
+        }
+    }
+
+    /// Signs a receipt's body with the door key.
+    pub(crate) fn sign_receipt(&mut self, body: ReceiptBody) -> Receipt {
+        self.ops.signatures += 1;
         Signed::sign(body, &self.key)
     }
 
@@ -321,6 +305,7 @@ impl DoorEngine {
             update_seq: self.state.update_seq,
             door_time,
         };
+        self.ops.signatures += 1;
         Signed::sign(body, &self.key)
     }
 

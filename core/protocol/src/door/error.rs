@@ -20,6 +20,9 @@ pub enum DoorSessionError {
     /// any) was complete, or after the session failed.
     #[error("frame after the request was complete")]
     UnexpectedFrame,
+    /// The phone did not complete its request (or its batch) by the session's deadline.
+    #[error("the phone did not complete its message in time")]
+    DeadlinePassed,
     /// API misuse: a result handed to a session that did not make it, or handed twice.
     #[error("this result was not made by this session, or was already released")]
     NotThisSessionsResult,

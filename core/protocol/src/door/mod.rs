@@ -22,6 +22,7 @@ pub mod activity;
 pub mod clock;
 pub mod engine;
 pub mod error;
+pub mod handshake;
 pub mod keycard;
 pub mod keypad;
 pub mod limits;
@@ -34,11 +35,12 @@ pub use activity::ActivityLog;
 pub use clock::{CLOCK_RECORD_SECS, ClockChange};
 pub use engine::{DoorEngine, DoorProvisioning, Entry};
 pub use error::{DoorSessionError, RekeyError};
+pub use handshake::{CryptoOps, ResumeCache};
 pub use keycard::{CARD_ANSWER_SECS, CardChallenge, CardStep};
 pub use keypad::{
     AttemptLimiter, FIRST_LOCKOUT_SECS, FREE_ATTEMPTS, MAX_CHECKED_PER_DAY, MAX_LOCKOUT_SECS, QUIET_RESET_SECS,
 };
 pub use limits::DoorLimits;
 pub use revocations::RevocationSet;
-pub use session::{DoorSession, DoorStep, UnsentResult};
+pub use session::{BATCH_DEADLINE_SECS, DoorSession, DoorStep, REQUEST_DEADLINE_SECS, UnsentResult};
 pub use state::{DoorState, DoorStateError, DoorcodeSlot, Keycard};

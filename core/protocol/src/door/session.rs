@@ -13,7 +13,7 @@
 //!         DoorStep::Finished { decided, result } => {
 //!             if let Some(entry) = decided { actuate(&entry) }
 //!             save(&door)?;                                  // the door's duty, before the receipt
-//!             s.handle_saved(result)?;                       // only now may the result leave
+//!             s.handle_saved(&mut door, result)?;            // only now: signed, sealed, sent
 //!             while let Some(f) = s.poll_transmit(mtu) { send(f) }
 //!         }
 //!     }
@@ -27,30 +27,44 @@
 use super::clock::ClockChange;
 use super::engine::{DoorEngine, Entry};
 use super::error::DoorSessionError;
+use super::handshake::Opened;
 use crate::UnixTime;
-use crate::credential::{SignedBody, TimeStatement, TimeStatementBody};
+use crate::codec::BoundedBytes;
+use crate::credential::{ReceiptBody, SignedBody, TimeStatement, TimeStatementBody};
 use crate::prelude::*;
 use crate::unlock::frame::{self, MessageKind, Reassembler};
 use crate::unlock::message::{
-    Access, DoorChallenge, DoorResult, MAX_BATCH_BYTES, PROTOCOL_VERSION, UnlockRequest, UpdateRejection, batch_digest,
+    Access, DoorChallenge, DoorResult, MAX_BATCH_BYTES, PROTOCOL_VERSION, ResultMessage, ResumeRequest, UnlockRequest,
+    UpdateRejection, UpdateReport, batch_digest,
 };
 use crate::unlock::outbox::Outbox;
+use crate::unlock::seal::{self, Secret, SessionKeys};
 
 const MAX_FRAME: usize = frame::MAX_MTU - frame::ATT_OVERHEAD;
 
+/// Seconds a phone has, from the challenge, to complete its request: a session that stops
+/// sending is dropped by [`DoorSession::handle_timeout`] (the caller calls it with its time).
+pub const REQUEST_DEADLINE_SECS: u64 = 5;
+/// Seconds a phone has, from the decision, to complete the batch it announced (128 KiB at
+/// the slowest link the door serves, 15 KB/s, is 9 s).
+pub const BATCH_DEADLINE_SECS: u64 = 10;
+
+/// What the session knows once a request is opened.
+struct Decided {
+    opened: Opened,
+}
+
 #[derive(Debug)]
 enum Phase {
-    /// Waiting for the request; a time statement may come first (once).
-    AwaitingRequest {
-        time_taken: bool,
-    },
+    /// Waiting for the request; a time statement may come first (once). After a refused
+    /// ticket, a batch that follows the resume request is read and dropped.
+    AwaitingRequest { time_taken: bool, resume_refused: bool },
     /// Reassembling the time statement sent before the request.
-    AwaitingTime,
+    AwaitingTime { resume_refused: bool },
+    /// Reading and dropping the batch that followed a refused resume request.
+    DroppingBatch,
     /// Decided; waiting for the announced batch.
-    AwaitingBatch {
-        access: Access,
-        request: Box<UnlockRequest>,
-    },
+    AwaitingBatch(Box<DecidedBox>),
     /// The result was handed out as an [`UnsentResult`]; waiting for the caller's save.
     Saving,
     /// The result is queued.
@@ -58,11 +72,21 @@ enum Phase {
     Failed,
 }
 
+/// [`Decided`] behind a box, with a `Debug` that shows no secret.
+struct DecidedBox(Decided);
+
+impl core::fmt::Debug for DecidedBox {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Decided").field("access", &self.0.opened.access).finish_non_exhaustive()
+    }
+}
+
 /// What the door must do after a frame.
 #[must_use = "a door step is the door's next duty: actuate on a decision, save before the result leaves"]
 #[derive(Debug)]
 pub enum DoorStep {
-    /// The message is not complete yet: feed the next frame.
+    /// The message is not complete yet: feed the next frame (or, after a refused ticket, send
+    /// the frames [`DoorSession::poll_transmit`] has).
     NeedMore,
     /// The request is decided (the lock actuates now on a grant); the update batch it announced
     /// is still to come.
@@ -81,49 +105,95 @@ pub enum DoorStep {
 /// A session's result that has not left the door. Only [`DoorSession::handle_saved`] turns it
 /// into frames; dropping it withholds the result (the phone retries, nothing was promised).
 #[must_use = "the result leaves the door only through DoorSession::handle_saved, after the door's state is saved"]
-#[derive(Debug)]
 pub struct UnsentResult {
     /// The challenge nonce of the session that made it: it cannot be released by another.
     door_nonce: [u8; 16],
+    /// The result, its receipt not signed yet (`receipt: None`; the body is below).
     result: Box<DoorResult>,
+    /// What the receipt states, for an admitted holder: signed only once the state is saved,
+    /// so the lock never waits for the signature.
+    receipt: Option<Box<ReceiptBody>>,
+    /// The session's keys (none when no key could be agreed: nothing is sent).
+    keys: Option<SessionKeys>,
 }
 
-impl UnsentResult {
-    /// The result that will be sent (decision, update report, signed receipt).
-    pub fn result(&self) -> &DoorResult {
-        &self.result
+impl core::fmt::Debug for UnsentResult {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("UnsentResult")
+            .field("result", &self.result)
+            .field("receipt", &self.receipt)
+            .field("keys", &SessionKeysOpt(&self.keys))
+            .finish_non_exhaustive()
     }
 }
 
-/// One connection's exchange at the door. Holds the challenge, the decision, at most one
-/// partially received message (a request of at most [`UnlockRequest::MAX_LEN`] bytes, then a
-/// batch of at most 128 KiB) and the outgoing frames; nothing is kept in the [`DoorEngine`] per
-/// session.
-#[derive(Debug)]
+impl UnsentResult {
+    /// The decision the result carries.
+    pub fn access(&self) -> Access {
+        self.result.access
+    }
+
+    /// What happened to the carried batch.
+    pub fn updates(&self) -> &UpdateReport {
+        &self.result.updates
+    }
+}
+
+impl core::fmt::Debug for SessionKeysOpt<'_> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str(if self.0.is_some() { "Some(..)" } else { "None" })
+    }
+}
+
+struct SessionKeysOpt<'a>(&'a Option<SessionKeys>);
+
+/// One connection's exchange at the door. Holds the challenge, the offer's secret, the
+/// decision, at most one partially received message (a request of at most
+/// [`UnlockRequest::MAX_LEN`] bytes, then a batch of at most 128 KiB) and the outgoing frames.
 pub struct DoorSession {
     challenge: DoorChallenge,
+    challenge_bytes: Vec<u8>,
+    offer_secret: Secret,
     /// The phone asked for a delivery session (its request came as `Deliver`): no decision,
     /// no actuation, no record; updates applied and activity given only if it is admitted.
     delivery: bool,
     clock_change: Option<ClockChange>,
     decision: Option<Entry>,
+    deadline: UnixTime,
     phase: Phase,
     inbox: Reassembler,
     outbox: Outbox,
 }
 
+impl core::fmt::Debug for DoorSession {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("DoorSession")
+            .field("challenge", &self.challenge)
+            .field("delivery", &self.delivery)
+            .field("decision", &self.decision)
+            .field("deadline", &self.deadline)
+            .field("phase", &self.phase)
+            .finish_non_exhaustive()
+    }
+}
+
 impl DoorSession {
-    /// Starts a session: signs a challenge with the caller's fresh random `nonce` and queues it.
-    pub fn new(door: &mut DoorEngine, now: UnixTime, nonce: [u8; 16]) -> Self {
-        let challenge = door.challenge(now, nonce);
+    /// Starts a session: a challenge with the door's current offer (signed ahead of time; see
+    /// [`DoorEngine::prepare_offer`]) and a nonce from the caller's fresh randomness, queued.
+    pub fn new(door: &mut DoorEngine, now: UnixTime, random: [u8; 16]) -> Self {
+        let (challenge, offer_secret) = door.open_challenge(now, random);
+        let challenge_bytes = challenge.to_bytes();
         let mut outbox = Outbox::default();
-        outbox.queue(MessageKind::Challenge, challenge.to_bytes());
+        outbox.queue(MessageKind::Challenge, challenge_bytes.clone());
         DoorSession {
+            deadline: UnixTime(challenge.door_time.0.saturating_add(REQUEST_DEADLINE_SECS)),
             challenge,
+            challenge_bytes,
+            offer_secret,
             delivery: false,
             clock_change: None,
             decision: None,
-            phase: Phase::AwaitingRequest { time_taken: false },
+            phase: Phase::AwaitingRequest { time_taken: false, resume_refused: false },
             inbox: Reassembler::new(MessageKind::Request, UnlockRequest::MAX_LEN, MAX_FRAME),
             outbox,
         }
@@ -156,7 +226,28 @@ impl DoorSession {
         matches!(self.phase, Phase::Done) && self.outbox.is_empty()
     }
 
+    /// The door's time by which the phone must have sent what the session waits for (its
+    /// request, then its batch); see [`DoorSession::handle_timeout`].
+    pub fn deadline(&self) -> UnixTime {
+        self.deadline
+    }
+
     // ---- input ------------------------------------------------------------------------------
+
+    /// The door's time passed: a session still waiting for the phone at its deadline fails
+    /// (true: drop the connection; a decision already made stands, a batch not received whole
+    /// is not applied).
+    pub fn handle_timeout(&mut self, now: UnixTime) -> bool {
+        let waiting = matches!(
+            self.phase,
+            Phase::AwaitingRequest { .. } | Phase::AwaitingTime { .. } | Phase::DroppingBatch | Phase::AwaitingBatch(_)
+        );
+        if waiting && now >= self.deadline {
+            self.phase = Phase::Failed;
+            return true;
+        }
+        false
+    }
 
     /// Feeds one frame from the phone at the door's time `now`. Any framing or decoding error
     /// fails the session (the caller drops the connection; a decision already made stands).
@@ -166,21 +257,38 @@ impl DoorSession {
         frame: &[u8],
         now: UnixTime,
     ) -> Result<DoorStep, DoorSessionError> {
-        if !matches!(self.phase, Phase::AwaitingRequest { .. } | Phase::AwaitingTime | Phase::AwaitingBatch { .. }) {
-            return Err(DoorSessionError::UnexpectedFrame);
+        if self.handle_timeout(now) {
+            return Err(DoorSessionError::DeadlinePassed);
         }
-        if matches!(self.phase, Phase::AwaitingRequest { time_taken: false })
-            && frame::first_frame_kind(frame) == Some(MessageKind::Time)
-        {
-            self.inbox = Reassembler::new(MessageKind::Time, TimeStatementBody::MAX_LEN, MAX_FRAME);
-            self.phase = Phase::AwaitingTime;
-        } else if matches!(self.phase, Phase::AwaitingRequest { .. })
-            && self.inbox.buffered() == 0
-            && frame::first_frame_kind(frame) == Some(MessageKind::Deliver)
-        {
-            self.inbox = Reassembler::new(MessageKind::Deliver, UnlockRequest::MAX_LEN, MAX_FRAME);
-            self.delivery = true;
+        let first = frame::first_frame_kind(frame);
+        match self.phase {
+            Phase::AwaitingRequest { time_taken: false, resume_refused } if first == Some(MessageKind::Time) => {
+                self.inbox = Reassembler::new(MessageKind::Time, TimeStatementBody::MAX_LEN, MAX_FRAME);
+                self.phase = Phase::AwaitingTime { resume_refused };
+            }
+            Phase::AwaitingRequest { resume_refused: true, .. }
+                if self.inbox.buffered() == 0 && first == Some(MessageKind::Batch) =>
+            {
+                self.inbox = Reassembler::new(MessageKind::Batch, MAX_BATCH_BYTES, MAX_FRAME);
+                self.phase = Phase::DroppingBatch;
+            }
+            Phase::AwaitingRequest { resume_refused, .. } if self.inbox.buffered() == 0 => match first {
+                Some(MessageKind::Deliver) => {
+                    self.inbox = Reassembler::new(MessageKind::Deliver, UnlockRequest::MAX_LEN, MAX_FRAME);
+                    self.delivery = true;
+                }
+                Some(MessageKind::Resume) if !resume_refused => {
+                    self.inbox = Reassembler::new(MessageKind::Resume, ResumeRequest::MAX_LEN, MAX_FRAME);
+                }
+                _ => self.inbox = Reassembler::new(MessageKind::Request, UnlockRequest::MAX_LEN, MAX_FRAME),
+            },
+            Phase::AwaitingRequest { .. }
+            | Phase::AwaitingTime { .. }
+            | Phase::DroppingBatch
+            | Phase::AwaitingBatch(_) => {}
+            _ => return Err(DoorSessionError::UnexpectedFrame),
         }
+        let kind = self.inbox.kind();
         let message = match self.inbox.push(frame) {
             Ok(Some(message)) => message,
             Ok(None) => return Ok(DoorStep::NeedMore),
@@ -190,50 +298,69 @@ impl DoorSession {
             }
         };
         match core::mem::replace(&mut self.phase, Phase::Failed) {
-            Phase::AwaitingTime => {
+            Phase::AwaitingTime { resume_refused } => {
                 self.handle_time(door, &message, now)?;
                 self.inbox = Reassembler::new(MessageKind::Request, UnlockRequest::MAX_LEN, MAX_FRAME);
-                self.phase = Phase::AwaitingRequest { time_taken: true };
+                self.phase = Phase::AwaitingRequest { time_taken: true, resume_refused };
                 Ok(DoorStep::NeedMore)
             }
-            Phase::AwaitingRequest { .. } if self.delivery => {
-                let request = Box::new(UnlockRequest::from_bytes(&message)?);
-                let access = door.admit_delivery(&request, &self.challenge.body.nonce, now);
-                if request.batch_digest.is_some() {
-                    self.inbox = Reassembler::new(MessageKind::Batch, MAX_BATCH_BYTES, MAX_FRAME);
-                    self.phase = Phase::AwaitingBatch { access, request };
-                    return Ok(DoorStep::NeedMore);
+            Phase::DroppingBatch => {
+                self.inbox = Reassembler::new(MessageKind::Request, UnlockRequest::MAX_LEN, MAX_FRAME);
+                self.phase = Phase::AwaitingRequest { time_taken: true, resume_refused: true };
+                Ok(DoorStep::NeedMore)
+            }
+            Phase::AwaitingRequest { .. } if kind == MessageKind::Resume => {
+                let request = ResumeRequest::from_bytes(&message)?;
+                let clock = door.observe_time(now);
+                match door.open_resume(&self.challenge_bytes, &request, clock) {
+                    Ok(opened) => Ok(self.decided(door, opened, now)),
+                    Err(_) => {
+                        self.outbox.queue(MessageKind::Result, ResultMessage::ResumeRefused.to_bytes());
+                        self.inbox = Reassembler::new(MessageKind::Request, UnlockRequest::MAX_LEN, MAX_FRAME);
+                        self.phase = Phase::AwaitingRequest { time_taken: true, resume_refused: true };
+                        Ok(DoorStep::NeedMore)
+                    }
                 }
-                let result = self.finish(door, access, &request, None, now);
-                Ok(DoorStep::Finished { decided: None, result })
             }
             Phase::AwaitingRequest { .. } => {
-                let (entry, request) = self.handle_request(door, &message, now)?;
-                if request.batch_digest.is_some() {
-                    self.inbox = Reassembler::new(MessageKind::Batch, MAX_BATCH_BYTES, MAX_FRAME);
-                    self.phase = Phase::AwaitingBatch { access: entry.access, request };
-                    return Ok(DoorStep::Decided(entry));
-                }
-                let result = self.finish(door, entry.access, &request, None, now);
-                Ok(DoorStep::Finished { decided: Some(entry), result })
+                let request = UnlockRequest::from_bytes(&message)?;
+                let clock = door.observe_time(now);
+                let opened = door.open_full(
+                    kind,
+                    &self.challenge,
+                    &self.challenge_bytes,
+                    &self.offer_secret,
+                    &request,
+                    clock,
+                );
+                Ok(self.decided(door, opened, now))
             }
-            Phase::AwaitingBatch { access, request } => {
-                let result = self.finish(door, access, &request, Some(&message), now);
+            Phase::AwaitingBatch(decided) => {
+                let result = self.finish(door, decided.0, Some(&message), now);
                 Ok(DoorStep::Finished { decided: None, result })
             }
             _ => Err(DoorSessionError::UnexpectedFrame),
         }
     }
 
-    /// The caller's state is saved: releases the result's frames (take them with
-    /// [`DoorSession::poll_transmit`]) and returns the result that goes out.
-    pub fn handle_saved(&mut self, result: UnsentResult) -> Result<DoorResult, DoorSessionError> {
-        if !matches!(self.phase, Phase::Saving) || result.door_nonce != self.challenge.body.nonce {
+    /// The caller's state is saved (and the lock has opened): signs the receipt, seals the
+    /// result, releases its frames (take them with [`DoorSession::poll_transmit`]) and returns
+    /// the result that goes out.
+    pub fn handle_saved(&mut self, door: &mut DoorEngine, unsent: UnsentResult) -> Result<DoorResult, DoorSessionError> {
+        if !matches!(self.phase, Phase::Saving) || unsent.door_nonce != self.challenge.nonce {
             return Err(DoorSessionError::NotThisSessionsResult);
         }
-        self.outbox.queue(MessageKind::Result, result.result.to_bytes());
+        let mut result = *unsent.result;
+        result.receipt = unsent.receipt.map(|body| door.sign_receipt(*body));
+        if let Some(keys) = &unsent.keys {
+            let sealed = seal::seal(&keys.result, &keys.transcript, &result.to_bytes());
+            let Some(sealed) = BoundedBytes::new(sealed) else {
+                return Err(DoorSessionError::NotThisSessionsResult);
+            };
+            self.outbox.queue(MessageKind::Result, ResultMessage::Sealed(sealed).to_bytes());
+        }
         self.phase = Phase::Done;
-        Ok(*result.result)
+        Ok(result)
     }
 
     // ---- output -----------------------------------------------------------------------------
@@ -251,56 +378,70 @@ impl DoorSession {
     /// its own clock); bytes that do not decode fail the session like any malformed message.
     fn handle_time(&mut self, door: &mut DoorEngine, message: &[u8], now: UnixTime) -> Result<(), DoorSessionError> {
         let statement = TimeStatement::from_bytes(message)?;
-        self.clock_change = door.handle_time(&statement, Some(&self.challenge.body.nonce), now).ok().flatten();
+        self.clock_change = door.handle_time(&statement, Some(&self.challenge.nonce), now).ok().flatten();
         Ok(())
     }
 
-    /// Decides a complete request message (the session's phase is `Failed` until the caller
-    /// sets the next one).
-    fn handle_request(
-        &mut self,
-        door: &mut DoorEngine,
-        message: &[u8],
-        now: UnixTime,
-    ) -> Result<(Entry, Box<UnlockRequest>), DoorSessionError> {
-        let request = UnlockRequest::from_bytes(message)?;
-        let entry = door.decide_unlock(&request, &self.challenge.body.nonce, now);
-        self.decision = Some(entry.clone());
-        Ok((entry, Box::new(request)))
+    /// A request is opened and decided: log it (an unlock), then wait for its batch or finish.
+    fn decided(&mut self, door: &mut DoorEngine, opened: Opened, now: UnixTime) -> DoorStep {
+        let entry = match self.delivery {
+            // A delivery decides nothing and logs nothing.
+            true => None,
+            false => {
+                let record = door.log(opened.event.clone());
+                let entry = Entry { access: opened.access, record };
+                self.decision = Some(entry.clone());
+                Some(entry)
+            }
+        };
+        if opened.batch_digest.is_some() {
+            self.deadline = UnixTime(door.clock().0.saturating_add(BATCH_DEADLINE_SECS));
+            self.inbox = Reassembler::new(MessageKind::Batch, MAX_BATCH_BYTES, MAX_FRAME);
+            self.phase = Phase::AwaitingBatch(Box::new(DecidedBox(Decided { opened })));
+            return match entry {
+                Some(entry) => DoorStep::Decided(entry),
+                None => DoorStep::NeedMore,
+            };
+        }
+        let result = self.finish(door, Decided { opened }, None, now);
+        DoorStep::Finished { decided: entry, result }
     }
 
-    /// After the decision and the batch: applies the updates and signs the receipt. The result
-    /// waits for [`DoorSession::handle_saved`].
-    fn finish(
-        &mut self,
-        door: &mut DoorEngine,
-        access: Access,
-        request: &UnlockRequest,
-        batch: Option<&[u8]>,
-        now: UnixTime,
-    ) -> UnsentResult {
-        let updates = match (batch, request.batch_digest) {
-            (Some(bytes), Some(digest)) if batch_digest(bytes) != digest => {
+    /// After the decision and the batch: applies the updates, signs the receipt for an admitted
+    /// holder and seals the result. The result waits for [`DoorSession::handle_saved`].
+    fn finish(&mut self, door: &mut DoorEngine, decided: Decided, sealed_batch: Option<&[u8]>, now: UnixTime) -> UnsentResult {
+        let opened = decided.opened;
+        let batch = match (&opened.keys, sealed_batch) {
+            (Some(keys), Some(sealed)) => Some(seal::open(&keys.batch, &keys.transcript, sealed)),
+            (None, Some(_)) => Some(None),
+            (_, None) => None,
+        };
+        let updates = match (batch, opened.batch_digest) {
+            (Some(None), _) => {
                 door.observe_time(now);
                 door.reject_batch_report(UpdateRejection::DigestMismatch)
             }
-            // A delivery from a holder the door would not admit is read and dropped.
-            (Some(_), _) if self.delivery && !access.is_granted() => door.apply_batch_bytes(&[], now),
-            (Some(bytes), _) => door.apply_batch_bytes(bytes, now),
+            (Some(Some(bytes)), Some(digest)) if batch_digest(&bytes) != digest => {
+                door.observe_time(now);
+                door.reject_batch_report(UpdateRejection::DigestMismatch)
+            }
+            // A delivery from a holder the door would not admit, and a batch from a presenter
+            // that did not prove its key, are read and dropped.
+            (Some(Some(_)), _) if (self.delivery && !opened.admitted) || !opened.authentic => {
+                door.apply_batch_bytes(&[], now)
+            }
+            (Some(Some(bytes)), _) => door.apply_batch_bytes(&bytes, now),
             _ => door.apply_batch_bytes(&[], now),
         };
-        // The door's activity (who came and went) goes only to a holder it admitted: a stranger
-        // with a garbage chain, or a refused key, gets only this session's own record (which
-        // lets its phone check the decision it was told), never the log before it.
-        let activity_after = match access.is_granted() {
-            true => request.activity_after,
-            false => request.activity_after.max(self.challenge.body.activity_head),
+        // The door's activity (who came and went) goes only to a holder it admitted, in a
+        // receipt sealed for it; a refused presenter gets the decision alone.
+        let receipt = opened.admitted.then(|| Box::new(door.receipt_body(opened.phone_nonce, opened.activity_after)));
+        let access = match self.delivery {
+            true if opened.admitted => Access::Granted,
+            _ => opened.access,
         };
-        let receipt = door.receipt(request.phone_nonce, activity_after);
+        let result = DoorResult { version: PROTOCOL_VERSION, access, updates, receipt: None, ticket: opened.ticket };
         self.phase = Phase::Saving;
-        UnsentResult {
-            door_nonce: self.challenge.body.nonce,
-            result: Box::new(DoorResult { version: PROTOCOL_VERSION, access, updates, receipt }),
-        }
+        UnsentResult { door_nonce: self.challenge.nonce, result: Box::new(result), receipt, keys: opened.keys }
     }
 }

@@ -19,7 +19,7 @@ use zeroize::{Zeroize, ZeroizeOnDrop};
 /// limiter shared by keypad and card reader) and version 2 states (no clock correction, no
 /// card key, keycards without a kind: they upgrade as UID-only) are upgraded on load; any
 /// other version is refused as `UnsupportedVersion` before anything else is parsed.
-pub const DOOR_STATE_VERSION: u8 = 4;
+pub const DOOR_STATE_VERSION: u8 = 5;
 /// Upper bound on persisted state (full revocation set, tables and activity log fit well below).
 pub const MAX_STATE_LEN: usize = 4 * 1024 * 1024;
 
@@ -116,6 +116,12 @@ pub struct DoorState {
     /// Challenges issued so far: mixed into each challenge nonce, so a repeat needs more than a
     /// repeating RNG (see [`DoorEngine::challenge`](super::DoorEngine::challenge)).
     pub challenges: u64,
+    /// The newest activity seq a receipt has carried: records up to it are final (a repeated
+    /// denial folds only into a record no receipt carried yet).
+    pub activity_sealed: u64,
+    /// Records dropped from the activity ring since the last receipt; the next receipt carries
+    /// a signed `RecordsDropped` marker with the count.
+    pub activity_dropped: u64,
 }
 
 /// The saved state's layout in version 1: as [`DoorState`], with one limiter (the times of
@@ -202,6 +208,8 @@ impl DoorStateV2 {
             keypad: self.keypad,
             card_reader: self.card_reader,
             challenges: 0,
+            activity_sealed: 0,
+            activity_dropped: 0,
         }
     }
 }
@@ -245,13 +253,14 @@ impl DoorState {
                 }
                 v2.upgrade()
             }
-            // Version 3 is the current layout without its last field, the challenge counter: the
-            // same bytes with the counter at 0 (one varint byte) appended are a version-4 state.
-            Some(3) => {
-                let mut v4 = bytes.to_vec();
-                v4[0] = DOOR_STATE_VERSION;
-                v4.push(0);
-                codec::decode_versioned("door state", &v4, MAX_STATE_LEN, DOOR_STATE_VERSION)?
+            // Version 3 is the current layout without its last three fields (the challenge
+            // counter, the sealed and dropped activity counts), version 4 without the last two:
+            // the same bytes with zeros (one varint byte each) appended are a version-5 state.
+            Some(version @ (3 | 4)) => {
+                let mut v5 = bytes.to_vec();
+                v5[0] = DOOR_STATE_VERSION;
+                v5.extend_from_slice(if *version == 3 { &[0, 0, 0] } else { &[0, 0] });
+                codec::decode_versioned("door state", &v5, MAX_STATE_LEN, DOOR_STATE_VERSION)?
             }
             _ => codec::decode_versioned("door state", bytes, MAX_STATE_LEN, DOOR_STATE_VERSION)?,
         };
@@ -432,14 +441,20 @@ mod tests {
         door.challenge(now, [1; 16]);
         door.challenge(now, [1; 16]);
         let current = door.state().clone();
-        assert_eq!(current.challenges, 2);
+        // One offer and two challenges.
+        assert_eq!(current.challenges, 3);
         assert_eq!(DoorState::from_bytes(&current.to_bytes()).unwrap(), current);
-        // Version 3's bytes: the same layout without the trailing counter.
+        // Version 3's bytes: the same layout without the trailing counters.
         let mut v3 = DoorState { challenges: 0, ..current.clone() }.to_bytes();
-        assert_eq!(v3.pop(), Some(0));
+        assert_eq!(v3.split_off(v3.len() - 3), [0, 0, 0]);
         v3[0] = 3;
         let up = DoorState::from_bytes(&v3).unwrap();
-        assert_eq!(up, DoorState { challenges: 0, ..current });
+        assert_eq!(up, DoorState { challenges: 0, ..current.clone() });
+        // Version 4's bytes: without the activity counts.
+        let mut v4 = DoorState { activity_sealed: 0, activity_dropped: 0, ..current.clone() }.to_bytes();
+        assert_eq!(v4.split_off(v4.len() - 2), [0, 0]);
+        v4[0] = 4;
+        assert_eq!(DoorState::from_bytes(&v4).unwrap(), DoorState { activity_sealed: 0, activity_dropped: 0, ..current });
         // Trailing bytes after a version-3 state are still refused.
         v3.push(0);
         assert!(DoorState::from_bytes(&v3).is_err());

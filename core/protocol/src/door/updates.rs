@@ -54,6 +54,7 @@ impl DoorEngine {
         let Some(authority) = self.state.anchors.get(body.issuer) else {
             return self.reject_batch(body.first_seq, UpdateRejection::UnknownIssuer);
         };
+        self.ops.verifications += 1;
         if let Err(e) = batch.verify_signature(&authority) {
             let reason = match e {
                 ChainError::BadSignature { .. } | ChainError::WeakKey { .. } => UpdateRejection::BadSignature,
@@ -72,6 +73,7 @@ impl DoorEngine {
             return self.reject_batch(body.first_seq, UpdateRejection::Gap { door_seq, first_seq: body.first_seq });
         }
         let mut report = self.empty_report();
+        let anchors_before = self.state.anchors.clone();
         for (seq, update) in body.numbered().filter(|(seq, _)| *seq > door_seq) {
             if let Err(reason) = self.apply_update(update) {
                 self.log(ActivityEvent::UpdateRejected { seq, reason: reason.denial_reason() });
@@ -85,6 +87,11 @@ impl DoorEngine {
         let clock = self.state.clock;
         self.state.revocations.prune_before(clock);
         report.seq_after = self.state.update_seq;
+        if report.seq_after > report.seq_before {
+            // A revocation ends the tickets of the keys it covers; new trust anchors end all.
+            let anchors_changed = self.state.anchors != anchors_before;
+            self.revisit_tickets(anchors_changed);
+        }
         report
     }
 

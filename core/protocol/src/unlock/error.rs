@@ -34,6 +34,14 @@ pub enum ProtocolError {
         /// The door id in the challenge.
         got: DoorId,
     },
+    /// The door's offer is a key that contributes nothing to the key agreement (a small-order
+    /// point), though signed: nothing was sent.
+    #[error("the door offered a key agreement that contributes nothing")]
+    WeakOffer,
+    /// The result does not open under this session's key: not from the door that made the
+    /// offer, or changed on the way.
+    #[error("the door's result does not open under this session's key")]
+    ResultNotSealed,
     /// The result's receipt does not verify with the certified door key.
     #[error("the receipt is not signed by the door key: {0}")]
     ReceiptSignature(ChainError),
@@ -109,7 +117,9 @@ impl ProtocolError {
             | ProtocolError::ReceiptWrongDoor { .. }
             | ProtocolError::ReceiptSeqBackwards { .. }
             | ProtocolError::ReportMismatch { .. }
-            | ProtocolError::DecisionContradictsReceipt => ErrorCategory::DoorNotTrusted,
+            | ProtocolError::DecisionContradictsReceipt
+            | ProtocolError::WeakOffer
+            | ProtocolError::ResultNotSealed => ErrorCategory::DoorNotTrusted,
             ProtocolError::Frame(_) | ProtocolError::Decode(_) | ProtocolError::UnexpectedMessage => {
                 ErrorCategory::ExchangeFailed
             }

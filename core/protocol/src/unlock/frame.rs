@@ -59,6 +59,9 @@ pub enum MessageKind {
     /// brings updates and takes the receipt; the door does not open). A door that predates it
     /// refuses the frame as an unknown kind.
     Deliver = 6,
+    /// Phone → door, instead of a request: a [`super::ResumeRequest`] (a repeat unlock with a
+    /// ticket from an earlier session; no public-key operation at the door).
+    Resume = 7,
 }
 
 impl MessageKind {
@@ -70,6 +73,7 @@ impl MessageKind {
             4 => Some(MessageKind::Batch),
             5 => Some(MessageKind::Time),
             6 => Some(MessageKind::Deliver),
+            7 => Some(MessageKind::Resume),
             _ => None,
         }
     }
@@ -256,6 +260,11 @@ impl Reassembler {
     /// frames of at most `max_frame` bytes.
     pub fn new(kind: MessageKind, max_len: usize, max_frame: usize) -> Self {
         Reassembler { kind, max_len: max_len.min(MAX_MESSAGE_LEN), max_frame, current: None }
+    }
+
+    /// The kind of message this reassembler accepts.
+    pub fn kind(&self) -> MessageKind {
+        self.kind
     }
 
     /// Bytes of memory reserved for the message in progress (its buffer's capacity, which may

@@ -1,79 +1,126 @@
-//! The three messages of an unlock: [`DoorChallenge`], [`UnlockRequest`], [`DoorResult`].
+//! The messages of an unlock: [`DoorChallenge`], [`UnlockRequest`] or [`ResumeRequest`],
+//! [`ResultMessage`] (sealing a [`DoorResult`]).
 //! Each is postcard-encoded through [`crate::codec`] (canonical, bounded) and begins with a
 //! version byte, so an unknown version is reported by name.
 
 use crate::prelude::*;
 
 use crate::UnixTime;
-use crate::codec::{self, BoundedBytes, Bytes64, DecodeError};
+use crate::codec::{self, BoundedBytes, DecodeError};
 use crate::credential::door_update::UpdateBatchBody;
-use crate::credential::{
-    DenialReason, DoorId, KeyChain, KeyPair, PublicKey, Receipt, ReceiptBody, Signed, SignedBody, keys, label,
-};
+use super::seal::{PROOF_LEN, TAG_LEN};
+use crate::credential::{DenialReason, DoorId, KeyChain, Receipt, ReceiptBody, Signed, SignedBody, label};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-/// Format version of the three unlock messages: the first byte of each; any other value is
-/// refused as [`DecodeError::UnsupportedVersion`].
-pub const PROTOCOL_VERSION: u8 = 1;
+/// Format version of the unlock messages: the first byte of each; any other value is refused
+/// as [`DecodeError::UnsupportedVersion`]. Version 1 (identities and activity in clear, a
+/// signature per challenge) is refused by this build.
+pub const PROTOCOL_VERSION: u8 = 2;
 
 /// Longest key chain, in bytes, a request may carry: a root certificate and up to three guest
 /// links ([`KeyChain::MAX_LEN`]).
 pub const MAX_CHAIN_BYTES: usize = KeyChain::MAX_LEN;
-/// Longest update batch message, in bytes, a phone may send after its request (128 KiB); the
-/// door's reassembler refuses a longer one before buffering.
-pub const MAX_BATCH_BYTES: usize = UpdateBatchBody::MAX_LEN;
+/// Longest update batch, in bytes, a phone may send after its request (128 KiB, plus the
+/// seal's tag on the wire); the door's reassembler refuses a longer one before buffering.
+pub const MAX_BATCH_BYTES: usize = UpdateBatchBody::MAX_LEN + TAG_LEN;
 
 // ---------------------------------------------------------------------------------------------
 // Challenge
 
-/// What the door states when a phone connects, signed with the door key under
-/// [`label::CHALLENGE`].
+/// The door's key-agreement offer: a fresh X25519 key, signed with the door key under
+/// [`label::DOOR_OFFER`]. Signed ahead of time (when the door is idle) and used by every
+/// session until a holder the door admitted used it, or it is [`OFFER_LIFETIME_SECS`] old: a
+/// phone's session costs the door no signature before the lock opens, and a stranger's none
+/// at all.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ChallengeBody {
+pub struct OfferBody {
+    /// Format version, 1.
+    pub version: u8,
+    /// The door's id.
+    pub door_id: DoorId,
+    /// The door's ephemeral X25519 public key.
+    pub ephemeral: [u8; 32],
+    /// The door's clock when it signed the offer.
+    pub issued: UnixTime,
+}
+
+impl SignedBody for OfferBody {
+    const LABEL: &'static [u8] = label::DOOR_OFFER;
+    const WHAT: &'static str = "door offer";
+    const VERSION: u8 = 1;
+    const MAX_LEN: usize = 1 + 5 + 32 + 10 + 64;
+}
+
+/// [`OfferBody`] signed with the door key.
+pub type DoorOffer = Signed<OfferBody>;
+
+/// Longest an offer is used, in seconds of the door's clock, before the door signs another.
+pub const OFFER_LIFETIME_SECS: u64 = 600;
+
+/// The first message of a session, door → phone. Only the offer inside is signed: the rest is
+/// authenticated by the key schedule (the transcript hash covers these exact bytes, so a phone
+/// and a door that saw different challenges derive different keys and nothing opens).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DoorChallenge {
     /// Format version, [`PROTOCOL_VERSION`].
     pub version: u8,
-    /// The door's id; the phone checks it against the door certificate it holds.
-    pub door_id: DoorId,
-    /// Fresh per session; the phone's proof must cover it.
+    /// The signed offer (door id and ephemeral key).
+    pub offer: DoorOffer,
+    /// Fresh per session (from the door's counter, clock and randomness): every key of the
+    /// session depends on it, so a recorded request answers no later challenge.
     pub nonce: [u8; 16],
     /// The door's update seq: the phone carries updates only if it has some above it.
     pub update_seq: u64,
     /// The door's monotonic clock when it issued the challenge.
     pub door_time: UnixTime,
-    /// The door's newest activity seq; this session's own record is the first app record after
-    /// it, which the phone looks for in the receipt.
+    /// The door's newest activity seq.
     pub activity_head: u64,
 }
 
-impl SignedBody for ChallengeBody {
-    const LABEL: &'static [u8] = label::CHALLENGE;
-    const WHAT: &'static str = "door challenge";
-    const VERSION: u8 = PROTOCOL_VERSION;
-    const MAX_LEN: usize = 1 + 5 + 16 + 10 + 10 + 10 + 64;
-}
+impl DoorChallenge {
+    /// Name of this message in decoding errors.
+    pub const WHAT: &'static str = "door challenge";
+    /// Largest encoded challenge (150 bytes).
+    pub const MAX_LEN: usize = 1 + OfferBody::MAX_LEN + 16 + 10 + 10 + 10;
 
-/// The first message of an unlock, door → phone: [`ChallengeBody`] signed with the door key
-/// (at most 116 bytes).
-pub type DoorChallenge = Signed<ChallengeBody>;
+    /// The door id, as the signed offer states it.
+    pub fn door_id(&self) -> DoorId {
+        self.offer.body.door_id
+    }
+
+    /// The canonical encoding sent as a [`super::frame::MessageKind::Challenge`] message.
+    pub fn to_bytes(&self) -> Vec<u8> {
+        codec::encode(self)
+    }
+
+    /// Bounded, canonical decoding; an unknown version of the challenge or its offer is
+    /// reported as such. The offer's signature is not checked here.
+    pub fn from_bytes(bytes: &[u8]) -> Result<Self, DecodeError> {
+        let c: DoorChallenge = codec::decode_versioned(Self::WHAT, bytes, Self::MAX_LEN, PROTOCOL_VERSION)?;
+        if c.offer.body.version != OfferBody::VERSION {
+            return Err(DecodeError::UnsupportedVersion {
+                what: OfferBody::WHAT,
+                found: c.offer.body.version,
+                supported: OfferBody::VERSION,
+            });
+        }
+        Ok(c)
+    }
+}
 
 // ---------------------------------------------------------------------------------------------
 // Request
 
-/// The phone's request to the door.
+/// What a full request says, sealed: only the door that made the offer reads it.
 ///
 /// The update batch does not travel inside the request: the request names the batch by its
-/// SHA-256 (covered by the proof) and the batch follows as its own message (kind
+/// SHA-256 and the batch follows as its own (sealed) message (kind
 /// [`super::frame::MessageKind::Batch`]). The door therefore decides, and the lock actuates, as
-/// soon as the few frames of the request are in, however large the batch; and a batch that fails
-/// to arrive, to match or to verify never turns a valid unlock into a denial.
+/// soon as the request is in, however large the batch; and a batch that fails to arrive, to
+/// match or to verify never turns a valid unlock into a denial.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct UnlockRequest {
-    /// Format version, [`PROTOCOL_VERSION`].
-    pub version: u8,
-    /// Echo of the challenge nonce this request answers (a mismatch is
-    /// [`DenialReason::StaleChallenge`]: a recorded request replayed into a new session).
-    pub door_nonce: [u8; 16],
+pub struct RequestBody {
     /// Fresh per session; the receipt is bound to it.
     pub phone_nonce: [u8; 16],
     /// The highest activity seq the backend already holds for this door; the receipt carries
@@ -82,130 +129,106 @@ pub struct UnlockRequest {
     /// [`KeyChain::to_bytes`], carried as bytes so a chain in an unknown format is a clean
     /// denial rather than an unreadable request.
     pub chain: BoundedBytes<MAX_CHAIN_BYTES>,
-    /// SHA-256 of the [`crate::credential::UpdateBatch`] bytes that follows this request, if one does.
+    /// SHA-256 of the [`crate::credential::UpdateBatch`] bytes that follow, if they do.
     pub batch_digest: Option<[u8; 32]>,
-    /// Device-key signature under [`label::UNLOCK_PROOF`] over [`proof_message`] (Ed25519,
-    /// 64 bytes); the door checks it against the chain's holder key.
-    pub proof: Bytes64,
 }
 
-impl UnlockRequest {
-    /// Name of this message in decoding errors.
-    pub const WHAT: &'static str = "unlock request";
-    /// Largest encoded request, in bytes (1,356): every field at its widest, the chain at
-    /// [`MAX_CHAIN_BYTES`]. The door's bound when reassembling a request.
-    pub const MAX_LEN: usize = 1 + 16 + 16 + 10 + 3 + MAX_CHAIN_BYTES + 33 + 64;
-
-    /// Builds and signs a request with the holder's device key; `batch` is the encoded batch
-    /// that will follow. `None` if the chain exceeds its bound.
-    pub fn sign(
-        door_id: DoorId,
-        door_nonce: [u8; 16],
-        phone_nonce: [u8; 16],
-        activity_after: u64,
-        chain: &KeyChain,
-        batch: Option<&[u8]>,
-        device_key: &KeyPair,
-    ) -> Option<Self> {
-        let chain = BoundedBytes::new(chain.to_bytes())?;
-        let mut request = UnlockRequest {
-            version: PROTOCOL_VERSION,
-            door_nonce,
-            phone_nonce,
-            activity_after,
-            chain,
-            batch_digest: batch.map(batch_digest),
-            proof: Bytes64([0; 64]),
-        };
-        request.proof = device_key.sign(label::UNLOCK_PROOF, &request.proof_message(door_id));
-        Some(request)
-    }
-
-    /// [`UnlockRequest::sign`] for a delivery session: the proof is made under
-    /// [`label::DELIVERY_PROOF`], so it never opens a door and no unlock proof passes for it.
-    pub fn sign_delivery(
-        door_id: DoorId,
-        door_nonce: [u8; 16],
-        phone_nonce: [u8; 16],
-        activity_after: u64,
-        chain: &KeyChain,
-        batch: Option<&[u8]>,
-        device_key: &KeyPair,
-    ) -> Option<Self> {
-        let mut request = Self::sign(door_id, door_nonce, phone_nonce, activity_after, chain, batch, device_key)?;
-        request.proof = device_key.sign(label::DELIVERY_PROOF, &request.proof_message(door_id));
-        Some(request)
-    }
-
-    /// Strict check of a delivery session's proof against the chain's holder key.
-    pub fn verify_delivery_proof(&self, door_id: DoorId, holder: &PublicKey) -> bool {
-        keys::verify(holder, label::DELIVERY_PROOF, &self.proof_message(door_id), &self.proof)
-    }
-
-    /// The bytes the proof signs for a request presented at `door_id`.
-    pub fn proof_message(&self, door_id: DoorId) -> Vec<u8> {
-        proof_message(
-            door_id,
-            &self.door_nonce,
-            &self.phone_nonce,
-            &chain_digest(&self.chain),
-            &self.batch_digest.unwrap_or([0; 32]),
-            self.activity_after,
-        )
-    }
-
-    /// Strict check of the proof against the chain's holder key.
-    pub fn verify_proof(&self, door_id: DoorId, holder: &PublicKey) -> bool {
-        keys::verify(holder, label::UNLOCK_PROOF, &self.proof_message(door_id), &self.proof)
-    }
+impl RequestBody {
+    /// Name of this body in decoding errors.
+    pub const WHAT: &'static str = "unlock request body";
+    /// Largest encoded body.
+    pub const MAX_LEN: usize = 16 + 10 + 3 + MAX_CHAIN_BYTES + 33;
 
     /// The carried chain, with its own version check.
     pub fn key_chain(&self) -> Result<KeyChain, DecodeError> {
         KeyChain::from_bytes(&self.chain)
     }
+}
 
-    /// The canonical postcard encoding sent as a [`super::frame::MessageKind::Request`] message.
+/// Longest sealed request body.
+pub const MAX_SEALED_REQUEST: usize = RequestBody::MAX_LEN + TAG_LEN;
+
+/// A full request, phone → door (kind `Request`, or `Deliver` for a delivery session).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UnlockRequest {
+    /// Format version, [`PROTOCOL_VERSION`].
+    pub version: u8,
+    /// The phone's ephemeral X25519 key for this session.
+    pub ephemeral: [u8; 32],
+    /// [`RequestBody`], sealed under the key of the ephemeral agreement (see [`super::seal`]).
+    pub sealed: BoundedBytes<MAX_SEALED_REQUEST>,
+    /// HMAC under the key of both agreements (ephemeral, and device key with the door's
+    /// ephemeral) over `sealed`: only the device key's holder makes it.
+    pub proof: [u8; PROOF_LEN],
+}
+
+impl UnlockRequest {
+    /// Name of this message in decoding errors.
+    pub const WHAT: &'static str = "unlock request";
+    /// Largest encoded request, in bytes: the door's bound when reassembling one.
+    pub const MAX_LEN: usize = 1 + 32 + 3 + MAX_SEALED_REQUEST + PROOF_LEN;
+
+    /// The canonical encoding.
     pub fn to_bytes(&self) -> Vec<u8> {
         codec::encode(self)
     }
 
     /// Bounded ([`Self::MAX_LEN`]), canonical decoding; an unknown version is reported as such.
-    /// The chain inside is not decoded (see [`Self::key_chain`]).
     pub fn from_bytes(bytes: &[u8]) -> Result<Self, DecodeError> {
         codec::decode_versioned(Self::WHAT, bytes, Self::MAX_LEN, PROTOCOL_VERSION)
     }
 }
 
-/// The bytes an unlock proof signs: `door id (u32 BE) ‖ door nonce ‖ phone nonce ‖ chain digest
-/// ‖ batch digest ‖ activity_after (u64 BE)`: 108 bytes, fixed layout.
-pub fn proof_message(
-    door_id: DoorId,
-    door_nonce: &[u8; 16],
-    phone_nonce: &[u8; 16],
-    chain_digest: &[u8; 32],
-    batch_digest: &[u8; 32],
-    activity_after: u64,
-) -> Vec<u8> {
-    let mut m = Vec::with_capacity(108);
-    m.extend_from_slice(&door_id.0.to_be_bytes());
-    m.extend_from_slice(door_nonce);
-    m.extend_from_slice(phone_nonce);
-    m.extend_from_slice(chain_digest);
-    m.extend_from_slice(batch_digest);
-    m.extend_from_slice(&activity_after.to_be_bytes());
-    m
+/// What a resumed request says, sealed under the ticket's secret.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ResumeBody {
+    /// Fresh per session; the receipt is bound to it.
+    pub phone_nonce: [u8; 16],
+    /// As in [`RequestBody`].
+    pub activity_after: u64,
+    /// As in [`RequestBody`].
+    pub batch_digest: Option<[u8; 32]>,
 }
 
-/// [`KeyChain::digest`] of chain bytes: SHA-256 over [`label::CHAIN_DIGEST`] ‖ bytes. Bytes that
-/// decode are canonical, so this equals the decoded chain's digest.
-pub fn chain_digest(chain_bytes: &[u8]) -> [u8; 32] {
-    let mut h = Sha256::new();
-    h.update(label::CHAIN_DIGEST);
-    h.update(chain_bytes);
-    h.finalize().into()
+impl ResumeBody {
+    /// Name of this body in decoding errors.
+    pub const WHAT: &'static str = "resume request body";
+    /// Largest encoded body.
+    pub const MAX_LEN: usize = 16 + 10 + 33;
 }
 
-/// SHA-256 over the carried batch bytes (the proof uses 32 zero bytes when none is carried).
+/// A repeat unlock, phone → door (kind `Resume`): a one-time ticket the door handed out at the
+/// end of an earlier session with this key, and the request sealed under its secret. The door
+/// opens it with no public-key operation; an unknown ticket is answered with
+/// [`ResultMessage::ResumeRefused`] and the phone sends a full request in the same session.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ResumeRequest {
+    /// Format version, [`PROTOCOL_VERSION`].
+    pub version: u8,
+    /// The ticket (random to anyone but the door: a listener cannot link two sessions by it).
+    pub ticket: [u8; 16],
+    /// [`ResumeBody`], sealed.
+    pub sealed: BoundedBytes<{ ResumeBody::MAX_LEN + TAG_LEN }>,
+}
+
+impl ResumeRequest {
+    /// Name of this message in decoding errors.
+    pub const WHAT: &'static str = "resume request";
+    /// Largest encoded resume request.
+    pub const MAX_LEN: usize = 1 + 16 + 1 + ResumeBody::MAX_LEN + TAG_LEN;
+
+    /// The canonical encoding.
+    pub fn to_bytes(&self) -> Vec<u8> {
+        codec::encode(self)
+    }
+
+    /// Bounded, canonical decoding.
+    pub fn from_bytes(bytes: &[u8]) -> Result<Self, DecodeError> {
+        codec::decode_versioned(Self::WHAT, bytes, Self::MAX_LEN, PROTOCOL_VERSION)
+    }
+}
+
+/// SHA-256 over the carried batch bytes.
 pub fn batch_digest(batch_bytes: &[u8]) -> [u8; 32] {
     Sha256::digest(batch_bytes).into()
 }
@@ -328,32 +351,36 @@ impl UpdateReport {
     }
 }
 
-/// The door's answer: decision, update report, and the signed receipt.
+/// The door's answer, sealed inside [`ResultMessage`]: decision, update report, the signed
+/// receipt for a holder the door admitted, and the next ticket.
 ///
-/// Only the receipt is signed: `access` and `updates` are the door's word to the phone over the
-/// link, the receipt is what the backend trusts.
+/// The receipt is what the backend trusts. `access` and `updates` are the door's word to the
+/// phone, authenticated by the seal (only the door that made the offer derives its key).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DoorResult {
     /// Format version, [`PROTOCOL_VERSION`].
     pub version: u8,
-    /// The door's decision (unsigned; the phone cross-checks it against the receipt's record).
+    /// The door's decision.
     pub access: Access,
-    /// What happened to the carried batch (unsigned; checked against the receipt's
-    /// `applied_seq`).
+    /// What happened to the carried batch (checked against the receipt's `applied_seq`).
     pub updates: UpdateReport,
-    /// Signed with the door key and bound to the request's phone nonce; the phone uploads it to
-    /// the backend.
-    pub receipt: Receipt,
+    /// Signed with the door key and bound to the request's phone nonce, for a holder the door
+    /// admitted (its device key proven, its key valid here): the phone uploads it. A refused
+    /// presenter gets none: it costs the door no signature and tells it nothing of the log.
+    pub receipt: Option<Receipt>,
+    /// A one-time ticket for this key's next session at this door (see [`ResumeRequest`]);
+    /// its secret the phone derives itself.
+    pub ticket: Option<[u8; 16]>,
 }
 
 impl DoorResult {
     /// Name of this message in decoding errors.
     pub const WHAT: &'static str = "door result";
-    /// Largest encoded result, in bytes (10,291): version, access, the report's fixed part, the
-    /// rejected updates, the receipt. The phone's bound when reassembling a result.
-    pub const MAX_LEN: usize = 1 + 2 + 48 + MAX_REJECTED_PER_SESSION * 32 + ReceiptBody::MAX_LEN;
+    /// Largest encoded result: version, access, the report's fixed part, the rejected updates,
+    /// the receipt, the ticket.
+    pub const MAX_LEN: usize = 1 + 2 + 48 + MAX_REJECTED_PER_SESSION * 32 + 1 + ReceiptBody::MAX_LEN + 17;
 
-    /// The canonical postcard encoding sent as a [`super::frame::MessageKind::Result`] message.
+    /// The canonical encoding (sealed before it is sent).
     pub fn to_bytes(&self) -> Vec<u8> {
         codec::encode(self)
     }
@@ -363,13 +390,46 @@ impl DoorResult {
     /// signature is not checked here.
     pub fn from_bytes(bytes: &[u8]) -> Result<Self, DecodeError> {
         let result: DoorResult = codec::decode_versioned(Self::WHAT, bytes, Self::MAX_LEN, PROTOCOL_VERSION)?;
-        if result.receipt.body.version != ReceiptBody::VERSION {
+        if let Some(receipt) = &result.receipt
+            && receipt.body.version != ReceiptBody::VERSION
+        {
             return Err(DecodeError::UnsupportedVersion {
                 what: ReceiptBody::WHAT,
-                found: result.receipt.body.version,
+                found: receipt.body.version,
                 supported: ReceiptBody::VERSION,
             });
         }
         Ok(result)
+    }
+}
+
+/// The result message on the wire (kind `Result`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ResultMessage {
+    /// [`DoorResult`], sealed under the session's result key.
+    Sealed(BoundedBytes<{ DoorResult::MAX_LEN + TAG_LEN }>),
+    /// The door does not hold the ticket of a [`ResumeRequest`] (it restarted, or evicted it):
+    /// send a full request in this same session. Unauthenticated; it can only cost a full
+    /// request.
+    ResumeRefused,
+}
+
+impl ResultMessage {
+    /// Name of this message in decoding errors.
+    pub const WHAT: &'static str = "door result message";
+    /// Largest encoded result message.
+    pub const MAX_LEN: usize = 1 + 1 + 3 + DoorResult::MAX_LEN + TAG_LEN;
+
+    /// The canonical encoding: the version byte, then the message.
+    pub fn to_bytes(&self) -> Vec<u8> {
+        codec::encode(&(PROTOCOL_VERSION, self))
+    }
+
+    /// Bounded, canonical decoding.
+    pub fn from_bytes(bytes: &[u8]) -> Result<Self, DecodeError> {
+        let (version, message): (u8, ResultMessage) =
+            codec::decode_versioned(Self::WHAT, bytes, Self::MAX_LEN, PROTOCOL_VERSION)?;
+        debug_assert_eq!(version, PROTOCOL_VERSION);
+        Ok(message)
     }
 }

@@ -101,13 +101,15 @@ pub mod frame;
 pub mod message;
 pub(crate) mod outbox;
 pub mod phone;
+pub mod seal;
 
 pub use error::{ErrorCategory, ProtocolError};
 pub use frame::{FrameError, MAX_MESSAGE_LEN, MessageKind, Reassembler};
 pub use message::{
-    Access, ChallengeBody, DoorChallenge, DoorResult, RejectedUpdate, UnlockRequest, UpdateRejection, UpdateReport,
+    Access, DoorChallenge, DoorOffer, DoorResult, OfferBody, RejectedUpdate, RequestBody, ResultMessage, ResumeBody,
+    ResumeRequest, UnlockRequest, UpdateRejection, UpdateReport,
 };
-pub use phone::{PhoneSession, UnlockOutcome, UnlockParams};
+pub use phone::{PhoneSession, ResumeTicket, UnlockOutcome, UnlockParams};
 
 #[cfg(doc)]
 use crate::credential::{Receipt, UpdateBatch};

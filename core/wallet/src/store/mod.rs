@@ -14,6 +14,7 @@
 //! offer belong to no property (`property = 0` in SQL, `None` here).
 
 mod offers;
+mod tickets;
 pub mod schema;
 pub mod secure;
 
@@ -203,6 +204,7 @@ const PROPERTY_TABLES: &[&str] = &[
     "receipts",
     "issued_guest_keys",
     "property_meta",
+    "resume_tickets",
 ];
 
 impl Store {

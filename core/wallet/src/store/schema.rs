@@ -193,7 +193,21 @@ UPDATE receipts SET property = 0 WHERE scope = 'offer';
 ALTER TABLE issued_guest_keys ADD COLUMN property INTEGER NOT NULL DEFAULT 1;
 ";
 
-const MIGRATIONS_SLICE: &[M<'static>] = &[M::up(V1), M::up(V2), M::up(V3), M::up(V4), M::up(V5)];
+/// v6: resume tickets (unlock v2's repeat unlock), one per property, door and key; the
+/// secret is stored masked with a pad from the device key (see `ResumeTicket::masked_secret`).
+const V6: &str = "
+CREATE TABLE resume_tickets (
+    property  INTEGER NOT NULL,
+    door_id   INTEGER NOT NULL,
+    key_id    INTEGER NOT NULL,
+    ticket    BLOB NOT NULL CHECK (length(ticket) = 16),
+    masked    BLOB NOT NULL CHECK (length(masked) = 32),
+    issued_at INTEGER NOT NULL,
+    PRIMARY KEY (property, door_id, key_id)
+) STRICT;
+";
+
+const MIGRATIONS_SLICE: &[M<'static>] = &[M::up(V1), M::up(V2), M::up(V3), M::up(V4), M::up(V5), M::up(V6)];
 
 pub fn migrations() -> Migrations<'static> {
     Migrations::from_slice(MIGRATIONS_SLICE)
@@ -215,6 +229,7 @@ pub const TABLES: &[&str] = &[
     "offers",
     "properties",
     "property_meta",
+    "resume_tickets",
 ];
 
 #[cfg(test)]
