@@ -221,6 +221,7 @@ pub struct UnlockReport {
     pub time_carried: bool,
     pub activity_records: u32,
     pub property: Option<Property>,
+    pub resumed: bool,
 }
 
 /// What a delivery session did (`keyway_wallet::DeliveryReport`): the door applied the

@@ -51,6 +51,9 @@ pub struct UnlockReport {
     pub activity_records: u32,
     /// The property whose door it was (`None`: a door known only from a guest-key offer).
     pub property: Option<Property>,
+    /// A repeat unlock: the ticket from this key's last session at this door opened it, with
+    /// no public-key work at the door.
+    pub resumed: bool,
 }
 
 /// Whose trust an unlock runs under.
@@ -390,6 +393,7 @@ impl Wallet {
             time_carried: outcome.time_carried,
             activity_records: outcome.activity_records(),
             property,
+            resumed: outcome.resumed,
         })
     }
 

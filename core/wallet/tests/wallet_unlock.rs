@@ -286,3 +286,33 @@ fn an_offer_cannot_take_the_id_of_a_key_the_wallet_holds() {
     assert_eq!(held.len(), 2);
     assert!(held.contains(&real_chain));
 }
+
+/// A second unlock at the same door is a repeat unlock: the ticket from the first (kept in the
+/// wallet's store, its secret masked with the device key) opens the door with no public-key
+/// work there; the door hands out the next ticket each time. A door that restarted (no
+/// tickets) costs one full unlock in the same session.
+#[test]
+fn a_second_unlock_uses_the_ticket_of_the_first() {
+    let site = site(4);
+    let mut wallet = wallet_for(&site, None);
+    let first = wallet.unlock(DoorId(4), &mut site.link(185)).unwrap();
+    assert!(first.granted && !first.resumed);
+    let before = site.door.lock().unwrap().crypto_ops();
+    let again = wallet.unlock(DoorId(4), &mut site.link(185)).unwrap();
+    assert!(again.granted && again.resumed, "{again:?}");
+    let after = site.door.lock().unwrap().crypto_ops();
+    assert_eq!((after.key_agreements, after.verifications), (before.key_agreements, before.verifications));
+    assert_eq!(wallet.receipts().unwrap().len(), 2, "a repeat unlock brings its receipt too");
+    let third = wallet.unlock(DoorId(4), &mut site.link(23)).unwrap();
+    assert!(third.resumed, "each session hands out the next ticket");
+    // The door restarts: its tickets are gone, the wallet's is refused, and the same session
+    // falls back to a full unlock.
+    let restarted = {
+        let door = site.door.lock().unwrap();
+        DoorEngine::from_state(door.state().clone(), *door.limits()).unwrap()
+    };
+    *site.door.lock().unwrap() = restarted;
+    let fallback = wallet.unlock(DoorId(4), &mut site.link(185)).unwrap();
+    assert!(fallback.granted && !fallback.resumed);
+    assert!(wallet.unlock(DoorId(4), &mut site.link(185)).unwrap().resumed);
+}

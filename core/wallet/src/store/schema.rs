@@ -259,7 +259,8 @@ mod tests {
     /// and checks nothing was lost.
     #[test]
     fn every_version_upgrades_to_latest() {
-        for from in 1..LATEST_VERSION {
+        // Versions before 5 held one property; v5's own data is checked below.
+        for from in 1..5 {
             let mut conn = Connection::open_in_memory().unwrap();
             migrations().to_version(&mut conn, from).unwrap();
             conn.execute("INSERT INTO meta (name, value) VALUES ('cursor', x'0102')", []).unwrap();
@@ -319,5 +320,30 @@ mod tests {
             let version: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0)).unwrap();
             assert_eq!(version as usize, LATEST_VERSION);
         }
+    }
+
+    /// A version-5 wallet with two properties upgrades with everything of both, and with no
+    /// resume ticket (the first unlock at each door after the upgrade is a full one).
+    #[test]
+    fn version_5_upgrades_with_its_properties() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        migrations().to_version(&mut conn, 5).unwrap();
+        conn.execute_batch(
+            "INSERT INTO properties (id, backend_url, joined_at) VALUES (1, 'http://a', 0), (2, 'http://b', 0);
+             INSERT INTO keys VALUES (1, 1, x'0102aa', 0, 0, 10, 0, 5), (2, 1, x'0102bb', 0, 0, 10, 0, 5);
+             INSERT INTO pending_updates VALUES (2, 7, x'bb', 4, 6);",
+        )
+        .unwrap();
+        migrations().to_latest(&mut conn).unwrap();
+        let keys: i64 = conn.query_row("SELECT count(*) FROM keys", [], |r| r.get(0)).unwrap();
+        assert_eq!(keys, 2);
+        let last: i64 = conn
+            .query_row("SELECT last_seq FROM pending_updates WHERE property = 2 AND door_id = 7", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(last, 6);
+        let tickets: i64 = conn.query_row("SELECT count(*) FROM resume_tickets", [], |r| r.get(0)).unwrap();
+        assert_eq!(tickets, 0);
+        let version: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0)).unwrap();
+        assert_eq!(version as usize, LATEST_VERSION);
     }
 }
