@@ -201,8 +201,11 @@ fn unlock_requests_fit_their_frames() {
     let p = Property::new();
     let resident = p.resident(1, 1);
     let guest = Property::guest_of(&resident, 9, 50, doors(&[DOOR_A]), window(NOW, NOW.saturating_add_secs(DAY)));
+    let challenge = p.door(DOOR_A).challenge(NOW, [1; 16]).to_bytes();
     let len = |h: &Holder| {
-        UnlockRequest::sign(DOOR_A, [1; 16], [2; 16], 0, &h.chain, None, &h.device).unwrap().to_bytes().len()
+        let request = p.phone(h, DOOR_A, None).handle_challenge(&challenge).unwrap();
+        assert!(UnlockRequest::from_bytes(&request).is_ok());
+        request.len()
     };
     let (r, g) = (len(&resident), len(&guest));
     println!("unlock request: resident {r} bytes, guest {g} bytes");

@@ -31,10 +31,14 @@ fn an_admitted_phone_delivers_updates_and_takes_the_receipt_without_opening_the_
     let outcome = run.outcome.unwrap();
     assert!(outcome.granted && outcome.batch_carried, "admitted: {outcome:?}");
     assert_eq!(run.door_access, None, "no decision, so nothing for the lock to actuate");
-    assert_eq!((door.update_seq(), outcome.receipt.body.applied_seq), (1, 1));
+    assert_eq!((door.update_seq(), outcome.receipt.as_ref().unwrap().body.applied_seq), (1, 1));
     assert!(door.revocations().key_revoked(KeyId(40)));
     assert_eq!(door.activity().head(), head, "a delivery logs nothing");
-    assert_eq!(outcome.receipt.body.activity.len() as u64, head, "the admitted holder gets the door's activity");
+    assert_eq!(
+        outcome.receipt.as_ref().unwrap().body.activity.len() as u64,
+        head,
+        "the admitted holder gets the door's activity"
+    );
     // Nothing to carry: still a receipt (the activity alone).
     let run = deliver(&p, &mut door, &alice, false);
     assert!(run.outcome.unwrap().granted && run.door_access.is_none());
@@ -52,7 +56,7 @@ fn a_holder_the_door_would_not_admit_delivers_nothing_and_reads_nothing() {
     let outcome = run.outcome.unwrap();
     assert_eq!((outcome.granted, outcome.denial), (false, Some(DenialReason::WrongDoor)));
     assert_eq!(door.update_seq(), 0, "the batch was read and dropped");
-    assert!(outcome.receipt.body.activity.is_empty() && door.activity().head() == head);
+    assert!(outcome.receipt.is_none() && door.activity().head() == head, "no receipt, no activity, no record");
     door.apply_batch(&p.batch(DOOR_A, 1, vec![vec![DoorOp::RevokeKey { key: KeyId(3), until: FAR_UNTIL }]]), NOW);
     let run = deliver(&p, &mut door, &p.resident(3, 3), true);
     assert_eq!(run.outcome.unwrap().denial, Some(DenialReason::RevokedKey));
@@ -61,21 +65,31 @@ fn a_holder_the_door_would_not_admit_delivers_nothing_and_reads_nothing() {
 
 const FAR_UNTIL: keyway_protocol::UnixTime = keyway_protocol::UnixTime(NOW.0 + 30 * DAY);
 
+/// The request's kind is in the transcript its keys derive from: an unlock request presented
+/// as a delivery does not open (nor a delivery request as an unlock), so a recorded delivery
+/// never opens the door and a recorded unlock never takes the door's activity without its
+/// record.
 #[test]
-fn an_unlock_proof_never_passes_for_a_delivery_nor_the_other_way_round() {
-    use keyway_protocol::unlock::{Access, UnlockRequest};
+fn an_unlock_request_never_passes_for_a_delivery_nor_the_other_way_round() {
+    use keyway_protocol::unlock::Access;
+    use keyway_protocol::unlock::frame::MessageKind;
+    use keyway_test_kit::door::feed_message;
     let p = Property::new();
     let alice = p.resident(1, 1);
-    let mut door = p.door(DOOR_A);
-    let challenge = door.clone().challenge(NOW, [1; 16]);
-    let unlock =
-        UnlockRequest::sign(DOOR_A, challenge.body.nonce, [2; 16], 0, &alice.chain, None, &alice.device).unwrap();
-    assert_eq!(door.admit_delivery(&unlock, &challenge.body.nonce, NOW), Access::Denied(DenialReason::BadProof));
-    let delivery =
-        UnlockRequest::sign_delivery(DOOR_A, challenge.body.nonce, [2; 16], 0, &alice.chain, None, &alice.device)
-            .unwrap();
-    assert_eq!(door.admit_delivery(&delivery, &challenge.body.nonce, NOW), Access::Granted);
-    // A delivery request presented as an unlock does not open the door.
-    let entry = door.decide_unlock(&delivery, &challenge.body.nonce, NOW);
-    assert_eq!(entry.access, Access::Denied(DenialReason::BadProof));
+    let door = p.door(DOOR_A);
+    let answer = |delivery: bool, sent_as: MessageKind| {
+        let mut door = door.clone();
+        let mut session = keyway_protocol::door::DoorSession::new(&mut door, NOW, [1; 16]);
+        let params = p.params(&alice, DOOR_A, None, 0, 2);
+        let mut phone = if delivery { PhoneSession::deliver(params) } else { PhoneSession::new(params) }.unwrap();
+        let request = phone.handle_challenge(&session.challenge().to_bytes()).unwrap();
+        assert_eq!(phone.request_kind(), if delivery { MessageKind::Deliver } else { MessageKind::Request });
+        let fed = feed_message(&mut session, &mut door, sent_as, &request, NOW).unwrap();
+        (fed.decided.map(|e| e.access), fed.result.unwrap().access)
+    };
+    assert_eq!(answer(true, MessageKind::Deliver), (None, Access::Granted), "a delivery as a delivery: admitted");
+    assert_eq!(answer(false, MessageKind::Request).0, Some(Access::Granted), "an unlock as an unlock: opens");
+    let stale = Access::Denied(DenialReason::StaleChallenge);
+    assert_eq!(answer(false, MessageKind::Deliver), (None, stale), "an unlock as a delivery");
+    assert_eq!(answer(true, MessageKind::Request), (Some(stale), stale), "a delivery as an unlock does not open");
 }

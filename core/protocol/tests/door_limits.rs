@@ -82,6 +82,12 @@ fn fill(p: &Property, door: &mut DoorEngine, limits: &DoorLimits) {
         })
         .collect();
     apply(door, cards);
+    // A resume ticket per key that unlocked recently (kept in memory), as many as the door holds.
+    for k in 0..limits.resume_tickets as u64 {
+        let holder = p.resident(1 + k, 1 + k);
+        assert!(p.unlock(door, &holder, None).outcome.unwrap().granted);
+    }
+    assert_eq!(door.resume_tickets().len(), limits.resume_tickets);
     for c in 0..limits.activity as u32 * 2 {
         assert!(hold_card(door, card(c % limits.keycards as u32).as_slice(), None, NOW).access.is_granted());
     }
@@ -117,7 +123,7 @@ fn the_small_mcu_preset_fits_in_64_kib_full_to_every_limit() {
 
 #[test]
 fn a_door_refuses_updates_beyond_its_limits_and_keeps_its_ring_at_capacity() {
-    let limits = DoorLimits { revocations: 3, activity: 4, doorcode_slots: 1, keycards: 1 };
+    let limits = DoorLimits { revocations: 3, activity: 4, doorcode_slots: 1, keycards: 1, resume_tickets: 1 };
     let p = Property::new();
     let mut door = p.door(DOOR_A).with_limits(limits).unwrap();
     let revoke = |k: u64| DoorOp::RevokeKey { key: KeyId(k), until: LATER };
@@ -129,10 +135,23 @@ fn a_door_refuses_updates_beyond_its_limits_and_keeps_its_ring_at_capacity() {
         [(2, UpdateRejection::StoreFull)]
     );
     assert_eq!(door.revocations().len(), 3);
+    let enrol = DoorOp::AddKeycard {
+        card: card_tag(card(1).as_slice()),
+        person: PersonId(7),
+        validity: window(NOW, LATER),
+        kind: CardKind::UidOnly,
+    };
+    assert!(door.apply_batch(&p.batch(DOOR_A, 3, vec![vec![enrol]]), NOW).rejected_updates.is_empty());
     for _ in 0..10 {
-        let _ = door.enter_doorcode("0000000000", NOW.saturating_add_secs(3_600));
+        assert!(hold_card(&mut door, card(1).as_slice(), None, NOW).access.is_granted());
     }
     assert_eq!(door.activity().len(), 4, "the ring drops its oldest records");
+    // Refusals hold at most a quarter of the ring: they never push the entries out.
+    for i in 0..10u64 {
+        let _ = door.enter_doorcode("0000000000", NOW.saturating_add_secs(3_600 * (i + 1)));
+    }
+    assert_eq!(door.activity().len(), 4);
+    assert_eq!(door.activity().records().filter(|r| r.event.is_denial()).count(), 1);
     assert!(door.state().check(&limits).is_ok());
 }
 
@@ -155,7 +174,7 @@ fn a_saved_state_larger_than_the_firmware_limits_is_refused_not_truncated() {
 /// seq on a refusal although it had room.
 #[test]
 fn a_door_near_its_limits_takes_updates_that_store_nothing_new() {
-    let limits = DoorLimits { revocations: 2, activity: 16, doorcode_slots: 1, keycards: 1 };
+    let limits = DoorLimits { revocations: 2, activity: 16, doorcode_slots: 1, keycards: 1, resume_tickets: 1 };
     let p = Property::new();
     let mut door = p.door(DOOR_A).with_limits(limits).unwrap();
     let revoke = |k: u64, until: UnixTime| DoorOp::RevokeKey { key: KeyId(k), until };

@@ -1,18 +1,20 @@
 //! The attack classes of the unlock exchange, each driven through the real sessions.
 
-use keyway_protocol::codec::Bytes64;
 use keyway_protocol::credential::{
-    CardKind, DenialReason, DoorOp, GuestKey, KeyCertificate, KeyChain, KeyId, PersonId, Receipt, RevocationCheck,
-    Signed, UpdateBatch, label,
+    CardKind, DenialReason, DoorOp, KeyCertificate, KeyChain, KeyId, PersonId, Receipt, RevocationCheck, Signed,
+    UpdateBatch, label,
 };
 use keyway_protocol::door::DoorEngine;
 use keyway_protocol::door::DoorSession;
+use keyway_protocol::unlock::frame::{self, MessageKind, Reassembler};
 use keyway_protocol::unlock::{
-    Access, DoorChallenge, DoorResult, PhoneSession, ProtocolError, UnlockRequest, UpdateRejection,
+    Access, DoorChallenge, PhoneSession, ProtocolError, ResultMessage, UnlockParams, UnlockRequest, UpdateRejection,
 };
 use keyway_test_kit::door::*;
 use keyway_test_kit::fixture::*;
 use keyway_test_kit::sim::Direction;
+
+mod support;
 
 /// The phone's request bytes answering the challenge `door`'s next session with randomness
 /// `nonce` will issue (made on a copy of the door: its challenge counter does not move, so a
@@ -24,9 +26,42 @@ fn request_for(
     batch: Option<UpdateBatch>,
     nonce: [u8; 16],
 ) -> Vec<u8> {
+    request_with(door, p.params(h, door.door_id(), batch, 0, 0xA1), nonce)
+}
+
+/// As [`request_for`], from the phone's parameters.
+fn request_with(door: &DoorEngine, params: UnlockParams, nonce: [u8; 16]) -> Vec<u8> {
     let challenge = door.clone().challenge(NOW, nonce);
-    let mut phone = p.phone(h, door.door_id(), batch);
-    phone.handle_challenge(&challenge.to_bytes()).unwrap()
+    PhoneSession::new(params).unwrap().handle_challenge(&challenge.to_bytes()).unwrap()
+}
+
+/// The result message a door session released, reassembled from its frames (the challenge's
+/// frame, if still queued, is skipped).
+fn result_message(session: &mut DoorSession) -> Vec<u8> {
+    let max_frame = frame::MAX_MTU - frame::ATT_OVERHEAD;
+    let mut r = Reassembler::new(MessageKind::Result, ResultMessage::MAX_LEN, max_frame);
+    let mut message = None;
+    while let Some(f) = session.poll_transmit(frame::MAX_MTU) {
+        if let Ok(Some(m)) = r.push(&f) {
+            message = Some(m);
+        }
+    }
+    message.expect("the session released its result")
+}
+
+/// A phone session for `h` (phone nonce `0xA1`) that has answered a fresh door session's
+/// challenge, the door session having decided: (phone, door session, challenge bytes, the
+/// phone's ephemeral secret).
+fn answered(p: &Property, door: &mut DoorEngine, h: &Holder) -> (PhoneSession, MessageSession, Vec<u8>, [u8; 32]) {
+    let mut phone = p.phone(h, DOOR_A, None);
+    let mut session = MessageSession::new(door, NOW, [9; 16]);
+    let challenge = session.challenge().to_bytes();
+    let request = phone.handle_challenge(&challenge).unwrap();
+    session.request(door, &request, NOW).unwrap();
+    let ephemeral = support::v2::phone_ephemeral(&h.device, &[0xA1; 16]);
+    // The hand-written key schedule is the library's: it opens the door's own result.
+    assert_eq!(UnlockRequest::from_bytes(&request).unwrap().ephemeral, support::v2::x25519_public(&ephemeral));
+    (phone, session, challenge, ephemeral)
 }
 
 /// What a door session with `nonce` decides for `request` (None: the session failed).
@@ -62,8 +97,8 @@ fn a_recorded_request_replayed_at_another_door_is_refused_even_with_the_same_non
     let alice = p.resident(1, 1); // opens both doors
     let request = request_for(&p, &mut door_a, &alice, None, [0x33; 16]);
     assert_eq!(decide(&mut door_a.clone_state(), &request, [0x33; 16]), Some(Access::Granted));
-    // Door B drawing the very same randomness issues another nonce (the door id is mixed in),
-    // and were the nonces equal the proof would still name door A.
+    // Door B drawing the very same randomness issues another nonce and another offer (its id
+    // and key are mixed in), and the request is sealed to door A's offer and challenge.
     assert_eq!(decide(&mut door_b, &request, [0x33; 16]), Some(Access::Denied(DenialReason::StaleChallenge)));
     assert_eq!(decide(&mut door_b, &request, [0x34; 16]), Some(Access::Denied(DenialReason::StaleChallenge)));
 }
@@ -117,54 +152,74 @@ fn signatures_of_one_kind_never_verify_as_another() {
     let door_key = Property::door_key(DOOR_A).public();
     let alice = p.resident(1, 1);
     let challenge: DoorChallenge = door.challenge(NOW, [7; 16]);
+    challenge.offer.verify_signature(&door_key).unwrap();
     let receipt = door.receipt([7; 16], 0);
-    // A challenge signature presented as a receipt.
-    let forged: Receipt = Signed { body: receipt.body.clone(), signature: challenge.signature };
+    // An offer signature presented as a receipt.
+    let forged: Receipt = Signed { body: receipt.body.clone(), signature: challenge.offer.signature };
     assert!(forged.verify_signature(&door_key).is_err());
-    // The door key signing the receipt's bytes as a challenge does not make a receipt.
-    let as_challenge =
-        Property::door_key(DOOR_A).sign(label::CHALLENGE, &keyway_protocol::codec::encode(&receipt.body));
-    assert!(Receipt { body: receipt.body.clone(), signature: as_challenge }.verify_signature(&door_key).is_err());
+    // A receipt signature presented as an offer.
+    let offer = Signed { body: challenge.offer.body.clone(), signature: receipt.signature };
+    assert!(offer.verify_signature(&door_key).is_err());
+    // The door key signing the receipt's bytes as an offer does not make a receipt.
+    let as_offer = Property::door_key(DOOR_A).sign(label::DOOR_OFFER, &keyway_protocol::codec::encode(&receipt.body));
+    assert!(Receipt { body: receipt.body.clone(), signature: as_offer }.verify_signature(&door_key).is_err());
     receipt.verify_signature(&door_key).unwrap();
-    // An unlock proof (device key) presented as a guest key signature by the same device.
-    let request = UnlockRequest::from_bytes(&request_for(&p, &mut door, &alice, None, [8; 16])).unwrap();
-    let guest = Property::guest_of(&alice, 2, 52, doors(&[DOOR_A]), current());
-    let g: GuestKey = Signed { body: guest.chain.guest_link().unwrap().body.clone(), signature: request.proof };
-    assert!(g.verify_signature(&alice.device.public()).is_err());
+    // (v1's unlock proof was a device-key signature, checked here against the guest-key label;
+    // v2's proof is a MAC under the key agreement, and the device key signs nothing in an
+    // unlock.)
     // A key certificate's signature presented as a door certificate's.
     let mut door_cert = p.door_cert(DOOR_A);
     door_cert.signature = alice.chain.root().signature;
     assert!(door_cert.verify(&p.anchors).is_err());
 }
 
+/// Inside the seal, the phone still checks the receipt's signature: a result sealed for the
+/// session (as only the door can) whose receipt carries the offer's signature is refused.
 #[test]
-fn the_phone_refuses_a_result_with_a_challenge_signature_as_receipt() {
+fn the_phone_refuses_a_result_with_an_offer_signature_as_receipt() {
     let p = Property::new();
     let mut door = p.door(DOOR_A);
     let alice = p.resident(1, 1);
-    let mut phone = p.phone(&alice, DOOR_A, None);
-    let mut session = MessageSession::new(&mut door, NOW, [9; 16]);
-    let request = phone.handle_challenge(&session.challenge().to_bytes()).unwrap();
-    session.request(&mut door, &request, NOW).unwrap();
+    let (mut phone, mut session, challenge, ephemeral) = answered(&p, &mut door, &alice);
+    let genuine = result_message(&mut session.session);
     let mut result = session.result().unwrap().clone();
-    result.receipt.signature = session.challenge().signature;
-    assert!(matches!(phone.handle_result(&result.to_bytes()), Err(ProtocolError::ReceiptSignature(_))));
+    let opened = support::v2::open_result(MessageKind::Request, &challenge, &ephemeral, &genuine);
+    assert_eq!(opened.as_ref(), Some(&result), "the door's result opens under the written-out schedule");
+    result.receipt.as_mut().unwrap().signature = session.challenge().offer.signature;
+    let forged = support::v2::sealed_result(MessageKind::Request, &challenge, &ephemeral, &result);
+    assert!(matches!(phone.handle_result(&forged), Err(ProtocolError::ReceiptSignature(_))));
 }
 
+/// On the air the decision is sealed: no flipped byte of the result is accepted. And a result
+/// sealed for the session whose decision contradicts its receipt (a grant without a receipt,
+/// a denial over a receipt that records the grant) is refused by the phone.
 #[test]
-fn a_flipped_decision_over_the_link_is_caught_by_the_receipt() {
+fn a_flipped_decision_over_the_link_is_refused_and_one_that_contradicts_the_receipt_is_caught() {
     let p = Property::new();
     let alice = p.resident(1, 1);
     let mallory = p.resident_with(2, 2, doors(&[DOOR_B]), current(), false);
     for (holder, forged) in [(&alice, Access::Denied(DenialReason::Expired)), (&mallory, Access::Granted)] {
         let mut door = p.door(DOOR_A);
-        let mut phone = p.phone(holder, DOOR_A, None);
-        let mut session = MessageSession::new(&mut door, NOW, [9; 16]);
-        let request = phone.handle_challenge(&session.challenge().to_bytes()).unwrap();
-        session.request(&mut door, &request, NOW).unwrap();
+        let (mut phone, mut session, challenge, ephemeral) = answered(&p, &mut door, holder);
+        let genuine = result_message(&mut session.session);
+        // A phone in the same state as `phone`, for each attempt (a refused result fails it).
+        let fresh = || {
+            let mut phone = p.phone(holder, DOOR_A, None);
+            phone.handle_challenge(&challenge).unwrap();
+            phone
+        };
+        for i in 0..genuine.len() {
+            let mut flipped = genuine.clone();
+            flipped[i] ^= 0x01;
+            assert!(fresh().handle_result(&flipped).is_err(), "flipped byte {i} of the result was accepted");
+        }
         let mut result = session.result().unwrap().clone();
         result.access = forged;
-        assert_eq!(phone.handle_result(&result.to_bytes()), Err(ProtocolError::DecisionContradictsReceipt));
+        let sealed = support::v2::sealed_result(MessageKind::Request, &challenge, &ephemeral, &result);
+        assert_eq!(fresh().handle_result(&sealed), Err(ProtocolError::DecisionContradictsReceipt));
+        // The genuine result is accepted, with the door's decision.
+        let outcome = phone.handle_result(&genuine).unwrap().unwrap();
+        assert_eq!(outcome.granted, std::ptr::eq(holder, &alice));
     }
 }
 
@@ -174,15 +229,26 @@ fn a_result_from_an_earlier_session_is_not_accepted() {
     let mut door = p.door(DOOR_A);
     let alice = p.resident(1, 1);
     let old = p.unlock(&mut door, &alice, None);
-    let old_result: Vec<Vec<u8>> =
-        old.frames.iter().filter(|(d, _)| *d == Direction::DoorToPhone).skip(1).map(|(_, f)| f.clone()).collect();
-    // A new phone session (new nonce) fed a fresh challenge, then the recorded result.
+    let down: Vec<Vec<u8>> =
+        old.frames.iter().filter(|(d, _)| *d == Direction::DoorToPhone).map(|(_, f)| f.clone()).collect();
+    let old_challenge: Vec<u8> = down[0][5..].to_vec();
+    let old_result: Vec<u8> = down[1..].iter().flat_map(|f| f[5..].to_vec()).collect();
+    assert!(ResultMessage::from_bytes(&old_result).is_ok());
+    // A new phone session (new nonce) fed a fresh challenge, then the recorded result: sealed
+    // for another session, it does not open.
     let mut phone = PhoneSession::new(p.params(&alice, DOOR_A, None, 0, 0xA2)).unwrap();
-    let challenge = door.challenge(NOW, [0x44; 16]);
-    phone.handle_challenge(&challenge.to_bytes()).unwrap();
-    let bytes: Vec<u8> = old_result.iter().flat_map(|f| f[5..].to_vec()).collect();
-    assert!(DoorResult::from_bytes(&bytes).is_ok());
-    assert_eq!(phone.handle_result(&bytes), Err(ProtocolError::ReceiptNotBound));
+    let challenge = door.challenge(NOW, [0x44; 16]).to_bytes();
+    phone.handle_challenge(&challenge).unwrap();
+    assert_eq!(phone.handle_result(&old_result), Err(ProtocolError::ResultNotSealed));
+    // Even sealed for the new session (by the door), the old receipt is bound to the old nonce.
+    let old_ephemeral = support::v2::phone_ephemeral(&alice.device, &[0xA1; 16]);
+    let opened = support::v2::open_result(MessageKind::Request, &old_challenge, &old_ephemeral, &old_result).unwrap();
+    assert!(opened.receipt.is_some());
+    let ephemeral = support::v2::phone_ephemeral(&alice.device, &[0xA2; 16]);
+    let resealed = support::v2::sealed_result(MessageKind::Request, &challenge, &ephemeral, &opened);
+    let mut phone = PhoneSession::new(p.params(&alice, DOOR_A, None, 0, 0xA2)).unwrap();
+    phone.handle_challenge(&challenge).unwrap();
+    assert_eq!(phone.handle_result(&resealed), Err(ProtocolError::ReceiptNotBound));
 }
 
 #[test]
@@ -197,19 +263,23 @@ fn an_impostor_door_is_detected_by_the_phone() {
     let wrong = phone.handle_challenge(&fake.to_bytes());
     assert_eq!(wrong, Err(ProtocolError::WrongDoor { expected: DOOR_A, got: DOOR_B }));
     assert_eq!(wrong.unwrap_err().category(), keyway_protocol::unlock::ErrorCategory::WrongDoor);
-    // A device that is not door A signs a challenge naming door A: an impostor.
-    let mut claims_a = fake.body.clone();
-    claims_a.door_id = DOOR_A;
-    let forged = Signed::sign(claims_a, &Property::door_key(DOOR_B));
+    // A device that is not door A signs an offer naming door A: an impostor.
+    let mut claims_a = fake.clone();
+    claims_a.offer.body.door_id = DOOR_A;
+    claims_a.offer = Signed::sign(claims_a.offer.body.clone(), &Property::door_key(DOOR_B));
     let mut phone = p.phone(&alice, DOOR_A, None);
-    assert!(matches!(phone.handle_challenge(&forged.to_bytes()), Err(ProtocolError::ChallengeSignature(_))));
+    assert!(matches!(phone.handle_challenge(&claims_a.to_bytes()), Err(ProtocolError::ChallengeSignature(_))));
+    // Door A's genuine offer with another ephemeral key put in (to agree a key with the
+    // impostor): the signature no longer covers it.
+    let mut door_a = p.door(DOOR_A);
+    let mut swapped = door_a.challenge(NOW, [2; 16]);
+    swapped.offer.body.ephemeral = fake.offer.body.ephemeral;
+    let mut phone = p.phone(&alice, DOOR_A, None);
+    assert!(matches!(phone.handle_challenge(&swapped.to_bytes()), Err(ProtocolError::ChallengeSignature(_))));
     // A door certified for B answering a phone that was told it is B, but claiming A.
-    let mut body = fake.body.clone();
-    body.door_id = DOOR_A;
-    let mislabelled = Signed::sign(body, &Property::door_key(DOOR_B));
     let mut phone = p.phone(&alice, DOOR_B, None);
     assert_eq!(
-        phone.handle_challenge(&mislabelled.to_bytes()),
+        phone.handle_challenge(&claims_a.to_bytes()),
         Err(ProtocolError::WrongDoor { expected: DOOR_B, got: DOOR_A })
     );
 }
@@ -265,29 +335,19 @@ fn forged_and_misaddressed_batches_are_refused() {
         door.apply_batch(&rogue.batch(DOOR_A, 1, vec![vec![revoke_key(40)]]), NOW).batch_rejected,
         Some(UpdateRejection::UnknownIssuer)
     );
-    // Tampered by the courier: a malicious phone signs its proof over the tampered bytes, the
-    // unlock itself is fine, the batch is not applied.
+    // Tampered by the courier: a malicious phone names and seals the tampered bytes, the unlock
+    // itself is fine, the batch is not applied.
     let mut tampered = p.batch(DOOR_A, 1, vec![vec![revoke_key(40)]]);
     tampered.body.first_seq = 1;
     tampered.body.updates = keyway_protocol::codec::BoundedVec::new(vec![
         keyway_protocol::credential::DoorUpdate::new(vec![revoke_key(1)]).unwrap(),
     ])
     .unwrap();
-    let tampered_bytes = tampered.to_bytes();
-    let challenge = door.clone().challenge(NOW, [3; 16]);
-    let req = UnlockRequest::sign(
-        DOOR_A,
-        challenge.body.nonce,
-        [4; 16],
-        0,
-        &alice.chain,
-        Some(&tampered_bytes),
-        &alice.device,
-    )
-    .unwrap();
+    let mut phone = p.phone(&alice, DOOR_A, Some(tampered));
     let mut s = MessageSession::new(&mut door, NOW, [3; 16]);
-    assert_eq!(s.request(&mut door, &req.to_bytes(), NOW).unwrap(), Access::Granted);
-    s.batch(&mut door, &tampered_bytes, NOW).unwrap();
+    let req = phone.handle_challenge(&s.challenge().to_bytes()).unwrap();
+    assert_eq!(s.request(&mut door, &req, NOW).unwrap(), Access::Granted);
+    s.batch(&mut door, &phone.sealed_batch().expect("the tampered batch is carried"), NOW).unwrap();
     let result = s.result().unwrap().clone();
     assert_eq!(result.updates.batch_rejected, Some(UpdateRejection::BadSignature));
     assert_eq!(door.update_seq(), 0);
@@ -302,20 +362,37 @@ fn a_batch_swapped_in_transit_is_not_applied_and_the_unlock_stands() {
     let mut door = p.door(DOOR_A);
     let alice = p.resident(1, 1);
     let announced = p.batch(DOOR_A, 1, vec![vec![revoke_key(40)]]);
-    // A genuine, authority-signed batch, but not the one the phone's proof names.
-    let swapped = p.batch(DOOR_A, 1, vec![vec![revoke_key(41)]]).to_bytes();
+    // A genuine, authority-signed batch, but not the one the phone's request names: in clear,
+    // and sealed for another session.
+    let other = p.batch(DOOR_A, 1, vec![vec![revoke_key(41)]]);
+    let sealed_elsewhere = {
+        let mut phone = p.phone(&alice, DOOR_A, Some(other.clone()));
+        phone.handle_challenge(&door.clone().challenge(NOW, [4; 16]).to_bytes()).unwrap();
+        phone.sealed_batch().unwrap()
+    };
+    for swapped in [other.to_bytes(), sealed_elsewhere] {
+        let mut door = door.clone();
+        let mut phone = p.phone(&alice, DOOR_A, Some(announced.clone()));
+        let mut s = MessageSession::new(&mut door, NOW, [3; 16]);
+        let request = phone.handle_challenge(&s.challenge().to_bytes()).unwrap();
+        assert!(phone.carried_batch().is_some());
+        assert_eq!(s.request(&mut door, &request, NOW).unwrap(), Access::Granted);
+        assert!(s.result().is_none(), "the announced batch is awaited");
+        s.batch(&mut door, &swapped, NOW).unwrap();
+        let result = s.result().unwrap().clone();
+        assert_eq!(result.updates.batch_rejected, Some(UpdateRejection::DigestMismatch));
+        assert!(!door.revocations().key_revoked(KeyId(41)));
+        let outcome = phone.handle_result(&result_message(&mut s.session)).unwrap().unwrap();
+        assert!(outcome.granted);
+        assert_eq!(outcome.updates.batch_rejected, Some(UpdateRejection::DigestMismatch));
+    }
+    // The batch as the phone sealed it applies.
     let mut phone = p.phone(&alice, DOOR_A, Some(announced));
     let mut s = MessageSession::new(&mut door, NOW, [3; 16]);
     let request = phone.handle_challenge(&s.challenge().to_bytes()).unwrap();
-    assert!(phone.carried_batch().is_some());
     assert_eq!(s.request(&mut door, &request, NOW).unwrap(), Access::Granted);
-    assert!(s.result().is_none(), "the announced batch is awaited");
-    s.batch(&mut door, &swapped, NOW).unwrap();
-    let result = s.result().unwrap().clone();
-    assert_eq!(result.updates.batch_rejected, Some(UpdateRejection::DigestMismatch));
-    assert!(!door.revocations().key_revoked(KeyId(41)));
-    let outcome = phone.handle_result(&result.to_bytes()).unwrap();
-    assert!(outcome.granted);
+    s.batch(&mut door, &phone.sealed_batch().unwrap(), NOW).unwrap();
+    assert!(door.revocations().key_revoked(KeyId(40)));
 }
 
 #[test]
@@ -393,18 +470,34 @@ fn forged_proof_bytes_and_wrong_device_are_refused() {
     let mut door = p.door(DOOR_A);
     let alice = p.resident(1, 1);
     let mut req = UnlockRequest::from_bytes(&request_for(&p, &mut door, &alice, None, [1; 16])).unwrap();
-    req.proof = Bytes64([0; 64]);
+    req.proof = [0; 16];
     assert_eq!(decide(&mut door, &req.to_bytes(), [1; 16]), Some(Access::Denied(DenialReason::BadProof)));
-    // Another request's valid proof does not carry over to a different activity mark.
+    // Another request's valid proof (same holder, same challenge, another phone nonce) does not
+    // carry over to this request's sealed body.
     let mut req = UnlockRequest::from_bytes(&request_for(&p, &mut door, &alice, None, [2; 16])).unwrap();
-    req.activity_after = 999;
+    let other =
+        UnlockRequest::from_bytes(&request_with(&door, p.params(&alice, DOOR_A, None, 0, 0x5E), [2; 16])).unwrap();
+    assert_ne!(other.proof, req.proof);
+    req.proof = other.proof;
     assert_eq!(decide(&mut door, &req.to_bytes(), [2; 16]), Some(Access::Denied(DenialReason::BadProof)));
+    // A changed sealed body (a different activity mark, say) does not open at all.
+    let mut req = UnlockRequest::from_bytes(&request_for(&p, &mut door, &alice, None, [3; 16])).unwrap();
+    let mut sealed = req.sealed.to_vec();
+    sealed[17] ^= 0x01;
+    req.sealed = keyway_protocol::codec::BoundedBytes::new(sealed).unwrap();
+    assert_eq!(decide(&mut door, &req.to_bytes(), [3; 16]), Some(Access::Denied(DenialReason::StaleChallenge)));
+    // Alice's chain with a device key the certificate does not name.
+    let wrong_device = Holder { chain: alice.chain.clone(), device: key(99) };
+    let req = request_for(&p, &mut door, &wrong_device, None, [4; 16]);
+    assert_eq!(decide(&mut door, &req, [4; 16]), Some(Access::Denied(DenialReason::BadProof)));
     assert!(!door.revocations().key_revoked(KeyId(1)));
 }
 
 /// Bob's chain recorded off the air and presented by someone without his device key is refused
 /// — and the door's log does not say "Bob refused": nothing is attributed to a person before
-/// their own signature verified. A holder who does prove the key is named as before.
+/// their own key was proven. A chain the door refuses on its own words (wrong door, expired,
+/// revoked) is refused before any verification, unattributed even for its holder. A holder who
+/// proves the key and is refused by a later rule is named.
 #[test]
 fn a_refusal_names_no_one_who_did_not_prove_the_key() {
     use keyway_protocol::credential::ActivityEvent;
@@ -413,31 +506,43 @@ fn a_refusal_names_no_one_who_did_not_prove_the_key() {
     let bob = p.resident(2, 2);
     let mallory = key(66);
     let last_denial = |door: &DoorEngine| match door.activity().after(0, 64).last().map(|r| r.event.clone()) {
-        Some(ActivityEvent::AppDenied { key, person, reason }) => (key, person, reason),
+        Some(ActivityEvent::AppDenied { key, person, reason }) => (key, person, reason, 1),
+        Some(ActivityEvent::DeniedRepeatedly { reason, count, .. }) => (None, None, reason, count),
         other => panic!("expected a denial, logged {other:?}"),
     };
     // Bob's chain with a proof by Mallory's key.
     let replayed = Holder { chain: bob.chain.clone(), device: mallory.clone() };
     let request = request_for(&p, &mut door, &replayed, None, [7; 16]);
     assert_eq!(decide(&mut door, &request, [7; 16]), Some(Access::Denied(DenialReason::BadProof)));
-    assert_eq!(last_denial(&door), (None, None, DenialReason::BadProof));
+    assert_eq!(last_denial(&door), (None, None, DenialReason::BadProof, 1));
     // Bob's chain for a door it does not open, again without his key: the reason, no name.
     let mut door_b = p.door(DOOR_B);
     let wrong_door = p.resident_with(3, 3, doors(&[DOOR_A]), current(), false);
     let replayed = Holder { chain: wrong_door.chain.clone(), device: mallory };
     let request = request_for(&p, &mut door_b, &replayed, None, [8; 16]);
     assert_eq!(decide(&mut door_b, &request, [8; 16]), Some(Access::Denied(DenialReason::WrongDoor)));
-    assert_eq!(last_denial(&door_b), (None, None, DenialReason::WrongDoor));
-    // The holder herself at the wrong door: named.
+    assert_eq!(last_denial(&door_b), (None, None, DenialReason::WrongDoor, 1));
+    // The holder herself at the wrong door: refused before her key is checked, so unnamed
+    // too (the same refusal, folded into the record before it).
     let request = request_for(&p, &mut door_b, &wrong_door, None, [9; 16]);
     assert_eq!(decide(&mut door_b, &request, [9; 16]), Some(Access::Denied(DenialReason::WrongDoor)));
-    assert_eq!(last_denial(&door_b), (Some(KeyId(3)), Some(PersonId(3)), DenialReason::WrongDoor));
+    assert_eq!(last_denial(&door_b), (None, None, DenialReason::WrongDoor, 2));
+    // A holder who proves her key and is refused after it (not revalidated): named.
+    let stale = support::not_revalidated(&p, 4, 4);
+    let request = request_for(&p, &mut door, &stale, None, [10; 16]);
+    assert_eq!(decide(&mut door, &request, [10; 16]), Some(Access::Denied(DenialReason::NotRevalidated)));
+    assert_eq!(last_denial(&door), (Some(KeyId(4)), Some(PersonId(4)), DenialReason::NotRevalidated, 1));
+    // Her chain without her key: the same rule, unnamed.
+    let replayed = Holder { chain: stale.chain.clone(), device: key(67) };
+    let request = request_for(&p, &mut door, &replayed, None, [11; 16]);
+    assert_eq!(decide(&mut door, &request, [11; 16]), Some(Access::Denied(DenialReason::NotRevalidated)));
+    assert_eq!(last_denial(&door), (None, None, DenialReason::NotRevalidated, 1));
 }
 
 /// A door whose RNG repeats itself (stuck or weak) issued the same challenge nonce every
-/// session, so a request recorded off the air opened it again later. The nonce now mixes a
-/// counter the door saves and its clock: the recorded request answers no later challenge, and
-/// neither after the door restarts from its saved state.
+/// session, so a request recorded off the air opened it again later. The nonce (and the
+/// offer's ephemeral key) now mix a counter the door saves and its clock: the recorded request
+/// answers no later challenge, and neither after the door restarts from its saved state.
 #[test]
 fn a_door_with_a_repeating_rng_never_repeats_a_challenge() {
     let p = Property::new();
@@ -450,13 +555,16 @@ fn a_door_with_a_repeating_rng_never_repeats_a_challenge() {
     // The same randomness, the same second: another nonce, and the recording is refused.
     assert_eq!(decide(&mut door, &request, stuck), Some(Access::Denied(DenialReason::StaleChallenge)));
     let mut restarted = DoorEngine::from_state(door.state().clone(), *door.limits()).unwrap();
-    assert_ne!(restarted.challenge(NOW, stuck).body.nonce, first.body.nonce);
+    let again = restarted.challenge(NOW, stuck);
+    assert_ne!(again.nonce, first.nonce);
+    assert_ne!(again.offer.body.ephemeral, first.offer.body.ephemeral, "nor its offer's key");
     assert_eq!(decide(&mut restarted, &request, stuck), Some(Access::Denied(DenialReason::StaleChallenge)));
 }
 
 /// Anyone could download the door's activity log: a stranger with a garbage chain got a signed
 /// receipt with up to 64 records after an `activity_after` of its choosing. Now a refused
-/// presenter gets its own session's record alone; an admitted holder gets what it asked for.
+/// presenter gets no receipt at all (the decision alone, sealed for it); an admitted holder
+/// gets what it asked for.
 #[test]
 fn a_refused_presenter_reads_nothing_of_the_doors_activity() {
     let p = Property::new();
@@ -465,22 +573,13 @@ fn a_refused_presenter_reads_nothing_of_the_doors_activity() {
     for _ in 0..3 {
         assert!(p.unlock(&mut door, &alice, None).outcome.unwrap().granted);
     }
-    let head = door.activity().head();
-    // A stranger's request: a garbage chain, activity wanted from the start.
-    let nonce = door.clone().challenge(NOW, [7; 16]).body.nonce;
-    let garbage = UnlockRequest {
-        version: 1,
-        door_nonce: nonce,
-        phone_nonce: [2; 16],
-        activity_after: 0,
-        chain: keyway_protocol::codec::BoundedVec::new(vec![1, 2, 3]).unwrap(),
-        batch_digest: None,
-        proof: Bytes64([0; 64]),
-    };
+    // A stranger's request: a garbage chain, activity wanted from the start, properly sealed.
+    let challenge = door.clone().challenge(NOW, [7; 16]).to_bytes();
+    let body = support::v2::body(vec![1, 2, 3], 0);
+    let garbage = support::v2::request(MessageKind::Request, &challenge, &[0x3C; 32], &key(66), &body);
     let mut s = MessageSession::new(&mut door, NOW, [7; 16]);
-    assert_eq!(s.request(&mut door, &garbage.to_bytes(), NOW).unwrap(), Access::Denied(DenialReason::Malformed));
-    let records = &s.result().unwrap().receipt.body.activity;
-    assert_eq!(records.iter().map(|r| r.seq).collect::<Vec<_>>(), [head + 1], "its own refusal, nothing before");
+    assert_eq!(s.request(&mut door, &garbage, NOW).unwrap(), Access::Denied(DenialReason::Malformed));
+    assert_eq!(s.result().unwrap().receipt, None, "no receipt, so none of the door's records");
     // A refused key holder (Mallory is not a resident of door A) likewise.
     let mallory = p.resident_with(2, 2, doors(&[DOOR_B]), current(), false);
     let mut params = p.params(&mallory, DOOR_A, None, 0, 3);
@@ -489,7 +588,9 @@ fn a_refused_presenter_reads_nothing_of_the_doors_activity() {
     let mut s = MessageSession::new(&mut door, NOW, [8; 16]);
     let request = phone.handle_challenge(&s.challenge().to_bytes()).unwrap();
     assert_eq!(s.request(&mut door, &request, NOW).unwrap(), Access::Denied(DenialReason::WrongDoor));
-    assert_eq!(s.result().unwrap().receipt.body.activity.len(), 1);
+    assert_eq!(s.result().unwrap().receipt, None);
+    let outcome = phone.handle_result(&result_message(&mut s.session)).unwrap().unwrap();
+    assert_eq!((outcome.denial, outcome.receipt), (Some(DenialReason::WrongDoor), None));
     // Alice, admitted, gets the log from where she asked.
     let mut params = p.params(&alice, DOOR_A, None, 0, 4);
     params.activity_after = 0;
@@ -497,5 +598,7 @@ fn a_refused_presenter_reads_nothing_of_the_doors_activity() {
     let mut s = MessageSession::new(&mut door, NOW, [9; 16]);
     let request = phone.handle_challenge(&s.challenge().to_bytes()).unwrap();
     assert_eq!(s.request(&mut door, &request, NOW).unwrap(), Access::Granted);
-    assert_eq!(s.result().unwrap().receipt.body.activity.len() as u64, head + 3);
+    let receipt = s.result().unwrap().receipt.clone().unwrap();
+    assert_eq!(receipt.body.activity.len() as u64, door.activity().head());
+    assert_eq!(door.activity().head(), 6, "three grants, two refusals, this grant");
 }

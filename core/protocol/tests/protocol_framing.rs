@@ -116,7 +116,14 @@ fn every_split_point_of_the_challenge_and_result_gives_the_same_outcome_at_the_p
     let challenge = s.challenge().to_bytes();
     let request = p.phone(&alice, DOOR_A, None).handle_challenge(&challenge).unwrap();
     s.request(&mut door, &request, NOW).unwrap();
-    let result = s.result().unwrap().to_bytes();
+    // The result message as it goes on the air (sealed), after the challenge's frame.
+    let mut down = Vec::new();
+    while let Some(f) = s.session.poll_transmit(517) {
+        down.push(f);
+    }
+    assert_eq!(down.len(), 2, "challenge and result, one frame each at MTU 517");
+    assert_eq!(down[0][5..], challenge[..]);
+    let result = down[1][5..].to_vec();
     let mut reference = None;
     for c in 1..challenge.len() {
         for r in (1..result.len()).step_by(if c == 1 { 1 } else { 29 }) {

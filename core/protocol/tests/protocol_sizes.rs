@@ -22,8 +22,16 @@ fn unlock_request_sizes_meet_the_targets() {
     let guest = Property::guest_of(&alice, 0x1234_5678_9abc, 52, doors(&[DOOR_A]), current());
     let (resident, r) = request_len(&p, &alice, None);
     let (guest_len, g) = request_len(&p, &guest, None);
-    println!("resident request: {resident} bytes (chain {} bytes)", r.chain.len());
-    println!("guest request:    {guest_len} bytes (chain {} bytes)", g.chain.len());
+    println!(
+        "resident request: {resident} bytes (chain {} bytes, sealed body {} bytes)",
+        alice.chain.to_bytes().len(),
+        r.sealed.len()
+    );
+    println!(
+        "guest request:    {guest_len} bytes (chain {} bytes, sealed body {} bytes)",
+        guest.chain.to_bytes().len(),
+        g.sealed.len()
+    );
     for mtu in [23, 185, 247, 517] {
         println!(
             "  MTU {mtu}: resident {} frames, guest {} frames",
@@ -42,8 +50,20 @@ fn unlock_request_sizes_meet_the_targets() {
     let challenge = s.challenge().to_bytes();
     let req = p.phone(&alice, DOOR_A, None).handle_challenge(&challenge).unwrap();
     s.request(&mut door, &req, NOW).unwrap();
-    let result = s.result().unwrap().to_bytes();
-    println!("challenge: {} bytes; result with one activity record: {} bytes", challenge.len(), result.len());
+    let result = s.result().unwrap();
+    assert_eq!(result.receipt.as_ref().unwrap().body.activity.len(), 1);
+    let plain = result.to_bytes().len();
+    // On the air: the version byte, the variant, the sealed bytes' length, the AEAD tag.
+    let mut message = Vec::new();
+    while let Some(f) = s.session.poll_transmit(frame::MAX_MTU) {
+        message.push(f);
+    }
+    let on_air: usize = message[1..].iter().map(|f| f.len() - frame::HEADER_LEN).sum();
+    println!(
+        "challenge: {} bytes; result with one activity record: {on_air} bytes ({plain} bytes before sealing)",
+        challenge.len()
+    );
+    assert_eq!(on_air, plain + 2 + 2 + keyway_protocol::unlock::seal::TAG_LEN);
     assert_eq!(frame::split(MessageKind::Challenge, 0, &challenge, 185).unwrap().len(), 1);
 }
 
@@ -58,7 +78,9 @@ fn revocation_batch_sizes() {
         let batch_len = batch.to_bytes().len();
         let (with, _) = request_len(&p, &alice, Some(batch));
         assert_eq!(with, bare + 32, "the request only grows by the batch digest");
-        let frames = |mtu| frame::frame_count(with, mtu).unwrap() + frame::frame_count(batch_len, mtu).unwrap();
+        // The batch goes on the air sealed: its bytes and the AEAD tag.
+        let sealed_len = batch_len + keyway_protocol::unlock::seal::TAG_LEN;
+        let frames = |mtu| frame::frame_count(with, mtu).unwrap() + frame::frame_count(sealed_len, mtu).unwrap();
         println!(
             "{n} revocations as {n} updates: batch message {batch_len} bytes; request {with} bytes; request + batch {} frames at MTU 185, {} at 247",
             frames(185),
@@ -110,9 +132,17 @@ fn modeled_unlock_time_over_the_simulated_link() {
 #[test]
 fn documented_message_bounds() {
     use keyway_protocol::credential::SignedBody;
-    use keyway_protocol::unlock::{ChallengeBody, DoorResult};
-    assert_eq!(UnlockRequest::MAX_LEN, 1356);
-    assert_eq!(DoorResult::MAX_LEN, 10_291);
-    assert_eq!(ChallengeBody::MAX_LEN, 116);
+    use keyway_protocol::unlock::{DoorChallenge, DoorResult, ResultMessage};
+    println!(
+        "bounds: request {}, challenge {}, result {} (message {})",
+        UnlockRequest::MAX_LEN,
+        DoorChallenge::MAX_LEN,
+        DoorResult::MAX_LEN,
+        ResultMessage::MAX_LEN
+    );
+    assert_eq!(UnlockRequest::MAX_LEN, 1343);
+    assert_eq!(DoorResult::MAX_LEN, 10_309);
+    assert_eq!(ResultMessage::MAX_LEN, 10_330);
+    assert_eq!(DoorChallenge::MAX_LEN, 159);
     const { assert!(keyway_protocol::credential::door_update::UpdateBatchBody::MAX_LEN <= frame::MAX_MESSAGE_LEN) };
 }

@@ -6,6 +6,8 @@ use keyway_protocol::unlock::{UnlockOutcome, UpdateRejection};
 use keyway_test_kit::door::hold_card;
 use keyway_test_kit::fixture::*;
 
+mod support;
+
 fn outcome(run: keyway_test_kit::sim::SimRun) -> UnlockOutcome {
     run.outcome.expect("the exchange completes")
 }
@@ -20,12 +22,12 @@ fn resident_unlock_is_granted_with_a_bound_receipt() {
     let o = outcome(run);
     assert!(o.granted);
     assert_eq!(o.denial, None);
-    assert_eq!(o.receipt.body.phone_nonce, [0xA1; 16]);
-    assert_eq!(o.receipt.body.door_id, DOOR_A);
-    assert_eq!(o.receipt.body.door_time, NOW);
-    let last = o.receipt.body.activity.last().unwrap();
+    assert_eq!(o.receipt.as_ref().unwrap().body.phone_nonce, [0xA1; 16]);
+    assert_eq!(o.receipt.as_ref().unwrap().body.door_id, DOOR_A);
+    assert_eq!(o.receipt.as_ref().unwrap().body.door_time, NOW);
+    let last = o.receipt.as_ref().unwrap().body.activity.last().unwrap();
     assert_eq!(last.event, ActivityEvent::AppUnlock { key: KeyId(1), person: PersonId(1), guest: false });
-    assert_eq!(o.receipt.body.activity_head, door.activity().head());
+    assert_eq!(o.receipt.as_ref().unwrap().body.activity_head, door.activity().head());
     assert!(!o.batch_carried);
     assert!(o.decision_in_receipt);
     assert_eq!(o.door_clock_skew_secs, 0);
@@ -39,7 +41,7 @@ fn guest_unlock_is_granted_and_logged_as_guest() {
     let guest = Property::guest_of(&alice, 9, 50, doors(&[DOOR_A]), window(NOW, NOW.saturating_add_secs(DAY)));
     let o = outcome(p.unlock(&mut door, &guest, None));
     assert!(o.granted, "{:?}", o.denial);
-    let last = o.receipt.body.activity.last().unwrap();
+    let last = o.receipt.as_ref().unwrap().body.activity.last().unwrap();
     assert_eq!(
         last.event,
         ActivityEvent::AppUnlock { key: KeyId(9 | KeyId::GUEST_BIT), person: PersonId(1), guest: true }
@@ -50,9 +52,13 @@ fn denial_of(p: &Property, door: &mut keyway_protocol::door::DoorEngine, h: &Hol
     let run = p.unlock(door, h, None);
     let o = outcome(run);
     assert!(!o.granted);
-    // The door logged the same reason it reported.
-    match &o.receipt.body.activity.last().unwrap().event {
-        ActivityEvent::AppDenied { reason, .. } => assert_eq!(Some(*reason), o.denial),
+    assert!(o.receipt.is_none(), "a refused presenter gets no receipt");
+    // The door logged the same reason it reported (a repeat of the same unattributed refusal
+    // folds into the record before it).
+    match &door.activity().records().last().unwrap().event {
+        ActivityEvent::AppDenied { reason, .. } | ActivityEvent::DeniedRepeatedly { reason, .. } => {
+            assert_eq!(Some(*reason), o.denial)
+        }
         other => panic!("unexpected record {other:?}"),
     }
     o.denial.unwrap()
@@ -119,6 +125,11 @@ fn each_denial_reason_is_reported_and_logged() {
     assert_eq!(denial_of(&p, &mut door, &bob), DenialReason::RevokedPerson);
     bob.device = key(98);
     assert_eq!(denial_of(&p, &mut door, &bob), DenialReason::RevokedPerson, "revocation is checked before the proof");
+    // Both of Bob's refusals came before any verification: one unattributed record.
+    assert!(matches!(
+        door.activity().records().last().unwrap().event,
+        ActivityEvent::DeniedRepeatedly { reason: DenialReason::RevokedPerson, count: 2, .. }
+    ));
 }
 
 #[test]
@@ -178,7 +189,7 @@ fn updates_apply_in_order_and_the_backend_can_verify_the_receipt() {
 
     // The backend's check: door certificate against its own anchors, then the receipt.
     let door_key = p.door_cert(DOOR_A).verify(&p.anchors).unwrap();
-    let receipt = keyway_protocol::credential::Receipt::from_bytes(&o.receipt.to_bytes()).unwrap();
+    let receipt = keyway_protocol::credential::Receipt::from_bytes(&o.receipt.as_ref().unwrap().to_bytes()).unwrap();
     receipt.verify_signature(&door_key).unwrap();
     assert_eq!(receipt.body.applied_seq, 4);
     assert_eq!(receipt.body.door_id, DOOR_A);
@@ -193,7 +204,7 @@ fn updates_apply_in_order_and_the_backend_can_verify_the_receipt() {
 }
 
 #[test]
-fn a_denied_unlock_still_delivers_updates_and_a_receipt() {
+fn a_denied_but_authentic_holder_still_delivers_updates_and_a_strangers_batch_is_dropped() {
     let p = Property::new();
     let mut door = p.door(DOOR_A);
     let mallory = p.resident(66, 66);
@@ -202,20 +213,43 @@ fn a_denied_unlock_still_delivers_updates_and_a_receipt() {
     let first = outcome(p.unlock(&mut door, &mallory, Some(batch.clone())));
     assert!(first.granted, "the decision is made before the updates are applied");
     assert_eq!(first.updates.seq_after, 1);
+    // A holder whose chain verified and who proved its key, refused afterwards: its batch
+    // applies (it is the authority's, whoever carries it), but it gets no receipt.
+    let stale = support::not_revalidated(&p, 67, 67);
+    let batch2 = p.batch(DOOR_A, 1, vec![vec![revoke_key(66)], vec![revoke_key(68)]]);
+    let o = outcome(p.unlock(&mut door, &stale, Some(batch2)));
+    assert_eq!(o.denial, Some(DenialReason::NotRevalidated));
+    assert!(o.batch_carried);
+    assert_eq!((o.updates.seq_before, o.updates.seq_after), (1, 2));
+    assert!(door.revocations().key_revoked(KeyId(68)));
+    assert_eq!(door.update_seq(), 2);
+    assert!(o.receipt.is_none(), "a refused presenter gets no receipt");
+    assert!(matches!(
+        door.activity().records().last().unwrap().event,
+        ActivityEvent::AppDenied {
+            key: Some(KeyId(67)),
+            person: Some(PersonId(67)),
+            reason: DenialReason::NotRevalidated
+        }
+    ));
+    assert_eq!(denial_of(&p, &mut door, &mallory), DenialReason::RevokedKey);
+    // A presenter refused before any verification (an expired key, by its own word) carries a
+    // genuine batch: the door reads it and drops it, unverified.
     let expired = p.resident_with(
-        67,
-        67,
+        69,
+        69,
         doors(&[DOOR_A]),
         window(NOW.saturating_sub_secs(2 * DAY), NOW.saturating_sub_secs(DAY)),
         false,
     );
-    let batch2 = p.batch(DOOR_A, 1, vec![vec![revoke_key(66)], vec![revoke_key(68)]]);
-    let o = outcome(p.unlock(&mut door, &expired, Some(batch2)));
+    let batch3 = p.batch(DOOR_A, 1, vec![vec![revoke_key(66)], vec![revoke_key(68)], vec![revoke_key(70)]]);
+    let o = outcome(p.unlock(&mut door, &expired, Some(batch3)));
     assert_eq!(o.denial, Some(DenialReason::Expired));
-    assert_eq!((o.updates.seq_before, o.updates.seq_after), (1, 2));
-    assert!(door.revocations().key_revoked(KeyId(68)));
-    assert_eq!(o.receipt.body.applied_seq, 2);
-    assert_eq!(denial_of(&p, &mut door, &mallory), DenialReason::RevokedKey);
+    assert!(o.batch_carried);
+    assert_eq!((o.updates.seq_before, o.updates.seq_after), (2, 2), "the stranger's batch was dropped");
+    assert!(!door.revocations().key_revoked(KeyId(70)));
+    assert_eq!(door.update_seq(), 2);
+    assert!(o.receipt.is_none());
 }
 
 #[test]
@@ -240,7 +274,15 @@ fn a_rejected_update_is_reported_and_does_not_stop_the_unlock_or_later_updates()
     assert!(!door.revocations().key_revoked(KeyId(41)));
     assert!(door.revocations().key_revoked(KeyId(42)));
     assert!(door.clock() >= NOW);
-    assert!(o.receipt.body.activity.iter().any(|r| matches!(r.event, ActivityEvent::UpdateRejected { seq: 2, .. })));
+    assert!(
+        o.receipt
+            .as_ref()
+            .unwrap()
+            .body
+            .activity
+            .iter()
+            .any(|r| matches!(r.event, ActivityEvent::UpdateRejected { seq: 2, .. }))
+    );
 }
 
 #[test]
@@ -248,8 +290,16 @@ fn the_receipt_carries_activity_after_the_backends_mark() {
     let p = Property::new();
     let mut door = p.door(DOOR_A);
     let alice = p.resident(1, 1);
+    // 100 records that are not refusals (refusals of the same kind would fold into one).
+    let enrol = DoorOp::AddKeycard {
+        card: card_tag(&[9, 9, 9, 9]),
+        person: PersonId(5),
+        validity: current(),
+        kind: CardKind::UidOnly,
+    };
+    assert!(door.apply_batch(&p.batch(DOOR_A, 1, vec![vec![enrol]]), NOW).rejected_updates.is_empty());
     for _ in 0..100 {
-        hold_card(&mut door, &[9, 9, 9, 9], None, NOW);
+        assert!(hold_card(&mut door, &[9, 9, 9, 9], None, NOW).access.is_granted());
     }
     let head = door.activity().head();
     assert_eq!(head, 100);
@@ -261,10 +311,10 @@ fn the_receipt_carries_activity_after_the_backends_mark() {
         [1; 16],
     );
     let o = outcome(run);
-    let seqs: Vec<u64> = o.receipt.body.activity.iter().map(|r| r.seq).collect();
+    let seqs: Vec<u64> = o.receipt.as_ref().unwrap().body.activity.iter().map(|r| r.seq).collect();
     assert_eq!(seqs, (1..=64).collect::<Vec<_>>(), "oldest first, at most 64");
     assert!(!o.decision_in_receipt, "this session's record (101) did not fit");
-    assert_eq!(o.receipt.body.activity_head, 101);
+    assert_eq!(o.receipt.as_ref().unwrap().body.activity_head, 101);
     phone.activity_after = 64;
     phone.nonce = [2; 16];
     let run = keyway_test_kit::sim::SimPair::new(Default::default()).run(
@@ -274,31 +324,22 @@ fn the_receipt_carries_activity_after_the_backends_mark() {
         [2; 16],
     );
     let o = outcome(run);
-    let seqs: Vec<u64> = o.receipt.body.activity.iter().map(|r| r.seq).collect();
+    let seqs: Vec<u64> = o.receipt.as_ref().unwrap().body.activity.iter().map(|r| r.seq).collect();
     assert_eq!(seqs, (65..=102).collect::<Vec<_>>());
     assert!(o.decision_in_receipt);
 }
 
-/// A request carrying arbitrary chain bytes, with a valid proof by `device` over them.
-fn request_with_chain(chain: Vec<u8>, device: &keyway_protocol::credential::KeyPair, door_nonce: [u8; 16]) -> Vec<u8> {
-    use keyway_protocol::codec::{BoundedVec, Bytes64};
-    use keyway_protocol::unlock::UnlockRequest;
-    let mut r = UnlockRequest {
-        version: 1,
-        door_nonce,
-        phone_nonce: [2; 16],
-        activity_after: 0,
-        chain: BoundedVec::new(chain).unwrap(),
-        batch_digest: None,
-        proof: Bytes64([0; 64]),
-    };
-    r.proof = device.sign(keyway_protocol::credential::label::UNLOCK_PROOF, &r.proof_message(DOOR_A));
-    r.to_bytes()
+/// A request carrying arbitrary chain bytes, sealed for `challenge` with a valid proof by
+/// `device` (no `PhoneSession` sends a chain it cannot read: the key schedule is written out in
+/// `support::v2`).
+fn request_with_chain(chain: Vec<u8>, device: &keyway_protocol::credential::KeyPair, challenge: &[u8]) -> Vec<u8> {
+    use keyway_protocol::unlock::frame::MessageKind;
+    support::v2::request(MessageKind::Request, challenge, &[0x3C; 32], device, &support::v2::body(chain, 0))
 }
 
-/// The nonce of the challenge `door`'s next session with randomness `random` issues.
-fn next_nonce(door: &keyway_protocol::door::DoorEngine, random: [u8; 16]) -> [u8; 16] {
-    door.clone().challenge(NOW, random).body.nonce
+/// The challenge `door`'s next session with randomness `random` issues.
+fn next_challenge(door: &keyway_protocol::door::DoorEngine, random: [u8; 16]) -> Vec<u8> {
+    door.clone().challenge(NOW, random).to_bytes()
 }
 
 fn decide_bytes(
@@ -309,7 +350,13 @@ fn decide_bytes(
     let mut s = keyway_test_kit::door::MessageSession::new(door, NOW, nonce);
     let access = s.request(door, request, NOW).unwrap();
     let result = s.result().unwrap().clone();
-    assert!(matches!(result.receipt.body.activity.last().unwrap().event, ActivityEvent::AppDenied { .. }));
+    assert_eq!(result.access, access);
+    assert!(result.receipt.is_none(), "a refused presenter gets no receipt");
+    // Refused before anything verified: the record names no one.
+    assert!(matches!(
+        door.activity().records().last().unwrap().event,
+        ActivityEvent::AppDenied { key: None, person: None, .. }
+    ));
     access
 }
 
@@ -321,9 +368,17 @@ fn unreadable_unknown_version_and_weak_key_chains_are_denied_with_their_reason()
     let mut door = p.door(DOOR_A);
     let alice = p.resident(1, 1);
     let nonce = [4; 16];
+    // The hand-sealed request with a readable chain is granted: the refusals below are the
+    // chains', not the sealing's.
+    {
+        let mut door = door.clone();
+        let r = request_with_chain(alice.chain.to_bytes(), &alice.device, &next_challenge(&door, nonce));
+        let mut s = keyway_test_kit::door::MessageSession::new(&mut door, NOW, nonce);
+        assert_eq!(s.request(&mut door, &r, NOW).unwrap(), Access::Granted);
+    }
     assert_eq!(
         {
-            let r = request_with_chain(vec![1, 2, 3], &alice.device, next_nonce(&door, nonce));
+            let r = request_with_chain(vec![1, 2, 3], &alice.device, &next_challenge(&door, nonce));
             decide_bytes(&mut door, &r, nonce)
         },
         Access::Denied(DenialReason::Malformed)
@@ -332,7 +387,7 @@ fn unreadable_unknown_version_and_weak_key_chains_are_denied_with_their_reason()
     future[0] = 2;
     assert_eq!(
         {
-            let r = request_with_chain(future, &alice.device, next_nonce(&door, nonce));
+            let r = request_with_chain(future, &alice.device, &next_challenge(&door, nonce));
             decide_bytes(&mut door, &r, nonce)
         },
         Access::Denied(DenialReason::UnsupportedVersion)
@@ -367,7 +422,7 @@ fn unreadable_unknown_version_and_weak_key_chains_are_denied_with_their_reason()
     let chain = KeyChain::guest(cert, guest).to_bytes();
     assert_eq!(
         {
-            let r = request_with_chain(chain, &guest_device, next_nonce(&door, nonce));
+            let r = request_with_chain(chain, &guest_device, &next_challenge(&door, nonce));
             decide_bytes(&mut door, &r, nonce)
         },
         Access::Denied(DenialReason::WeakKey)

@@ -3,9 +3,9 @@
 
 use keyway_protocol::UnixTime;
 use keyway_protocol::credential::{ActivityEvent, DenialReason, KeyChain};
+use keyway_protocol::door::REQUEST_DEADLINE_SECS;
 use keyway_protocol::door::{CryptoOps, DoorEngine, DoorSession, DoorSessionError, DoorStep};
 use keyway_protocol::unlock::frame::{self, MessageKind};
-use keyway_protocol::door::REQUEST_DEADLINE_SECS;
 use keyway_protocol::unlock::{PhoneSession, ResumeTicket, UnlockOutcome, UnlockParams};
 use keyway_test_kit::fixture::*;
 
@@ -160,7 +160,8 @@ fn a_stranger_costs_the_door_one_key_agreement_and_no_signature() {
     let batch = p.batch(DOOR_A, 1, vec![vec![revoke_key(6)]]);
     door.apply_batch(&batch, NOW);
     let elsewhere = p.resident_with(7, 7, doors(&[DOOR_B]), current(), false);
-    let expired = p.resident_with(8, 8, doors(&[DOOR_A]), window(UnixTime(NOW.0 - 10 * DAY), UnixTime(NOW.0 - DAY)), false);
+    let expired =
+        p.resident_with(8, 8, doors(&[DOOR_A]), window(UnixTime(NOW.0 - 10 * DAY), UnixTime(NOW.0 - DAY)), false);
     for (i, h) in [&stranger, &revoked, &elsewhere, &expired].into_iter().enumerate() {
         let r = run(&mut door, PhoneSession::new(params(&p, h, 10 + i as u8)).unwrap(), 247, 10 + i as u8);
         let o = r.outcome.expect("a refused presenter still gets the door's sealed answer");
@@ -182,7 +183,10 @@ fn a_stranger_costs_the_door_one_key_agreement_and_no_signature() {
     let step = session.handle_frame(&mut door, &request, NOW).unwrap();
     let DoorStep::Finished { decided: Some(entry), .. } = step else { panic!("decided on the request") };
     assert_eq!(entry.access.denial(), Some(DenialReason::StaleChallenge));
-    assert_eq!(entry.record.event, ActivityEvent::AppDenied { key: None, person: None, reason: DenialReason::StaleChallenge });
+    assert_eq!(
+        entry.record.event,
+        ActivityEvent::AppDenied { key: None, person: None, reason: DenialReason::StaleChallenge }
+    );
     assert_eq!(delta(start, door.crypto_ops()).total(), 1);
 }
 

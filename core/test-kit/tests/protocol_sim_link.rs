@@ -26,10 +26,11 @@ fn run_unlock_opens_a_shared_simulated_door_and_reports_the_cost() {
     assert_eq!(door.lock().unwrap().update_seq(), 1);
     let s = link.stats().clone();
     assert!(link.door_access().unwrap().is_granted());
-    // Down: challenge and result, one frame each. Up: the request with the batch digest (2
-    // frames), then the one-update batch (1 frame).
+    // Down: challenge (127 bytes) and sealed result (144 bytes), one frame each. Up: the
+    // sealed request with the batch digest (247 bytes: 2 frames), then the one-update batch,
+    // sealed (89 + 16 bytes: 1 frame). Each frame adds its 5-byte header.
     assert_eq!((s.frames_door_to_phone, s.frames_phone_to_door), (2, 3));
-    assert!(s.bytes_phone_to_door > 229 + 92 && s.bytes_door_to_phone > 89);
+    assert_eq!((s.bytes_phone_to_door, s.bytes_door_to_phone), (247 + 105 + 3 * 5, 127 + 144 + 2 * 5));
     // Each message waits for the next connection event: three round legs.
     assert_eq!(s.connection_events, 3);
     assert_eq!(s.modeled_time, Duration::from_millis(90));
@@ -37,8 +38,8 @@ fn run_unlock_opens_a_shared_simulated_door_and_reports_the_cost() {
     let mut link = SimDoorLink::connect(door.clone(), SimConfig::with_mtu(23), NOW, [4; 16]);
     let o = run_unlock(&mut link, p.phone(&p.resident(2, 2), DOOR_A, None), T).unwrap();
     assert!(o.granted);
-    // 229 bytes (two doors, with the certificate's freshness) in 15-byte pieces.
-    assert_eq!(link.stats().frames_phone_to_door, 16, "the resident request in 15-byte pieces");
+    // 215 bytes (two doors, with the certificate's freshness) in 15-byte pieces.
+    assert_eq!(link.stats().frames_phone_to_door, 15, "the resident request in 15-byte pieces");
 }
 
 #[test]
@@ -99,6 +100,10 @@ fn dropped_frames_are_detected_not_misassembled() {
             | Err(SimFailure::Phone(ProtocolError::Frame(FrameError::NoMessageInProgress))) => {
                 assert!(run.stats.frames_dropped > 0);
             }
+            // The last frame of the request was lost and the batch's first frame came next.
+            Err(SimFailure::Door(DoorSessionError::Frame(FrameError::UnexpectedKind { .. }))) => {
+                assert!(run.stats.frames_dropped > 0);
+            }
             Err(SimFailure::Stalled) => assert!(run.stats.frames_dropped > 0),
             Err(e) => panic!("seed {seed}: {e:?}"),
         }
@@ -128,7 +133,7 @@ fn a_disconnect_after_the_decision_loses_only_the_receipt_and_a_retry_is_idempot
     let mut link = SimDoorLink::connect(door.clone(), SimConfig::default(), NOW, [2; 16]);
     let o = run_unlock(&mut link, p.phone(&alice, DOOR_A, Some(batch)), T).unwrap();
     assert!(!o.batch_carried);
-    assert_eq!(o.receipt.body.applied_seq, 2);
+    assert_eq!(o.receipt.as_ref().unwrap().body.applied_seq, 2);
     assert_eq!(door.lock().unwrap().revocations().len(), 2);
 
     // A disconnect during the request: the door never decides.

@@ -183,9 +183,10 @@ impl DoorEngine {
     /// the challenge counter, so it never repeats. Returns whether it signed.
     pub fn prepare_offer(&mut self, now: UnixTime, random: [u8; 16]) -> bool {
         let clock = self.observe_time(now);
-        let fresh = self.offer.as_ref().is_some_and(|o| {
-            !o.spent && clock.0.saturating_sub(o.signed.body.issued.0) < OFFER_LIFETIME_SECS
-        });
+        let fresh = self
+            .offer
+            .as_ref()
+            .is_some_and(|o| !o.spent && clock.0.saturating_sub(o.signed.body.issued.0) < OFFER_LIFETIME_SECS);
         if fresh {
             return false;
         }
@@ -400,7 +401,11 @@ impl DoorEngine {
 
 impl Opened {
     /// A refusal, attributed to `who` (key, person) only when the presenter proved its key.
-    fn deny(mut self, reason: DenialReason, who: Option<(crate::credential::KeyId, crate::credential::PersonId)>) -> Self {
+    fn deny(
+        mut self,
+        reason: DenialReason,
+        who: Option<(crate::credential::KeyId, crate::credential::PersonId)>,
+    ) -> Self {
         self.access = Access::Denied(reason);
         self.event = ActivityEvent::AppDenied { key: who.map(|w| w.0), person: who.map(|w| w.1), reason };
         self

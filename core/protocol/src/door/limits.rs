@@ -24,8 +24,7 @@ pub struct DoorLimits {
 
 impl DoorLimits {
     /// A door with room to spare (a controller with megabytes of RAM, the door simulator).
-    pub const STANDARD: DoorLimits =
-        DoorLimits {
+    pub const STANDARD: DoorLimits = DoorLimits {
         revocations: 16_384,
         activity: 1_024,
         doorcode_slots: 1_024,
@@ -35,20 +34,14 @@ impl DoorLimits {
 
     /// A lock on a small microcontroller: the whole door state, full to every limit, fits in
     /// 64 KiB of heap (test `door_limits`, which counts every allocation).
-    pub const SMALL_MCU: DoorLimits = DoorLimits {
-        revocations: 512,
-        activity: 256,
-        doorcode_slots: 64,
-        keycards: 128,
-        resume_tickets: 32,
-    };
+    pub const SMALL_MCU: DoorLimits =
+        DoorLimits { revocations: 512, activity: 256, doorcode_slots: 64, keycards: 128, resume_tickets: 32 };
 }
 
 impl DoorLimits {
     /// No capacity limit: the structural checks of a decoded state alone (its size is already
     /// bounded by [`MAX_STATE_LEN`](super::state::MAX_STATE_LEN)).
-    pub(crate) const UNBOUNDED: DoorLimits =
-        DoorLimits {
+    pub(crate) const UNBOUNDED: DoorLimits = DoorLimits {
         revocations: usize::MAX,
         activity: usize::MAX,
         doorcode_slots: usize::MAX,

@@ -58,9 +58,14 @@ struct Decided {
 enum Phase {
     /// Waiting for the request; a time statement may come first (once). After a refused
     /// ticket, a batch that follows the resume request is read and dropped.
-    AwaitingRequest { time_taken: bool, resume_refused: bool },
+    AwaitingRequest {
+        time_taken: bool,
+        resume_refused: bool,
+    },
     /// Reassembling the time statement sent before the request.
-    AwaitingTime { resume_refused: bool },
+    AwaitingTime {
+        resume_refused: bool,
+    },
     /// Reading and dropping the batch that followed a refused resume request.
     DroppingBatch,
     /// Decided; waiting for the announced batch.
@@ -325,14 +330,8 @@ impl DoorSession {
             Phase::AwaitingRequest { .. } => {
                 let request = UnlockRequest::from_bytes(&message)?;
                 let clock = door.observe_time(now);
-                let opened = door.open_full(
-                    kind,
-                    &self.challenge,
-                    &self.challenge_bytes,
-                    &self.offer_secret,
-                    &request,
-                    clock,
-                );
+                let opened =
+                    door.open_full(kind, &self.challenge, &self.challenge_bytes, &self.offer_secret, &request, clock);
                 Ok(self.decided(door, opened, now))
             }
             Phase::AwaitingBatch(decided) => {
@@ -346,7 +345,11 @@ impl DoorSession {
     /// The caller's state is saved (and the lock has opened): signs the receipt, seals the
     /// result, releases its frames (take them with [`DoorSession::poll_transmit`]) and returns
     /// the result that goes out.
-    pub fn handle_saved(&mut self, door: &mut DoorEngine, unsent: UnsentResult) -> Result<DoorResult, DoorSessionError> {
+    pub fn handle_saved(
+        &mut self,
+        door: &mut DoorEngine,
+        unsent: UnsentResult,
+    ) -> Result<DoorResult, DoorSessionError> {
         if !matches!(self.phase, Phase::Saving) || unsent.door_nonce != self.challenge.nonce {
             return Err(DoorSessionError::NotThisSessionsResult);
         }
@@ -409,7 +412,13 @@ impl DoorSession {
 
     /// After the decision and the batch: applies the updates, signs the receipt for an admitted
     /// holder and seals the result. The result waits for [`DoorSession::handle_saved`].
-    fn finish(&mut self, door: &mut DoorEngine, decided: Decided, sealed_batch: Option<&[u8]>, now: UnixTime) -> UnsentResult {
+    fn finish(
+        &mut self,
+        door: &mut DoorEngine,
+        decided: Decided,
+        sealed_batch: Option<&[u8]>,
+        now: UnixTime,
+    ) -> UnsentResult {
         let opened = decided.opened;
         let batch = match (&opened.keys, sealed_batch) {
             (Some(keys), Some(sealed)) => Some(seal::open(&keys.batch, &keys.transcript, sealed)),

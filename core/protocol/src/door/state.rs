@@ -454,7 +454,10 @@ mod tests {
         let mut v4 = DoorState { activity_sealed: 0, activity_dropped: 0, ..current.clone() }.to_bytes();
         assert_eq!(v4.split_off(v4.len() - 2), [0, 0]);
         v4[0] = 4;
-        assert_eq!(DoorState::from_bytes(&v4).unwrap(), DoorState { activity_sealed: 0, activity_dropped: 0, ..current });
+        assert_eq!(
+            DoorState::from_bytes(&v4).unwrap(),
+            DoorState { activity_sealed: 0, activity_dropped: 0, ..current }
+        );
         // Trailing bytes after a version-3 state are still refused.
         v3.push(0);
         assert!(DoorState::from_bytes(&v3).is_err());

@@ -5,10 +5,10 @@
 
 use crate::prelude::*;
 
+use super::seal::{PROOF_LEN, TAG_LEN};
 use crate::UnixTime;
 use crate::codec::{self, BoundedBytes, DecodeError};
 use crate::credential::door_update::UpdateBatchBody;
-use super::seal::{PROOF_LEN, TAG_LEN};
 use crate::credential::{DenialReason, DoorId, KeyChain, Receipt, ReceiptBody, Signed, SignedBody, label};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -81,7 +81,7 @@ pub struct DoorChallenge {
 impl DoorChallenge {
     /// Name of this message in decoding errors.
     pub const WHAT: &'static str = "door challenge";
-    /// Largest encoded challenge (150 bytes).
+    /// Largest encoded challenge (159 bytes).
     pub const MAX_LEN: usize = 1 + OfferBody::MAX_LEN + 16 + 10 + 10 + 10;
 
     /// The door id, as the signed offer states it.

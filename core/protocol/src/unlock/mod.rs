@@ -10,91 +10,91 @@
 //!
 //! One round trip after the phone subscribes:
 //!
-//! 1. door → phone: [`DoorChallenge`], signed with the door key.
-//! 2. phone → door: [`UnlockRequest`] (key chain, proof, the digest of the batch that follows),
-//!    then, only if the door lacks some of its updates, the [`UpdateBatch`] as its own message.
-//! 3. door: decides from chain and proof as soon as the request is in; the lock actuates while
-//!    the batch is still arriving. Then the door applies the batch. A denied unlock still applies
-//!    valid updates: they are authenticated by the authority's signature, not by the phone.
-//! 4. door → phone: [`DoorResult`]: decision, update report, and a [`Receipt`] signed with the
-//!    door key, bound to the phone's nonce, carrying up to 64 activity records after the
-//!    request's `activity_after`. The phone checks the receipt before reporting an outcome.
+//! 1. door → phone: [`DoorChallenge`]: the door's [`DoorOffer`] (an ephemeral X25519 key signed
+//!    with the door key ahead of time), a fresh nonce, its update seq, clock and activity head.
+//! 2. phone → door: after checking the offer under the certified door key, [`UnlockRequest`]
+//!    (its ephemeral key, the request body sealed under the agreed key, a proof tag keyed by its
+//!    device key's agreement with the offer), then, only if the door lacks some of its updates,
+//!    the sealed [`UpdateBatch`] as its own message. With a ticket from its last session at this
+//!    door, a [`ResumeRequest`] instead (no public-key work at the door).
+//! 3. door: decides as soon as the request is in; the lock actuates while the batch is still
+//!    arriving. Then the door applies the batch (an authentic presenter's only).
+//! 4. door → phone: [`ResultMessage`] sealing a [`DoorResult`]: decision, update report, a
+//!    [`Receipt`] signed with the door key (for a holder the door admitted: bound to the phone's
+//!    nonce, carrying up to 64 activity records after the request's `activity_after`) and the
+//!    next ticket. The phone opens the seal and checks the receipt before reporting an outcome.
+//!
+//! The key schedule is in [`seal`]; what each session costs the door in
+//! [`crate::door::handshake`].
 //!
 //! # Wire formats
 //!
 //! All messages are postcard (unsigned varint integers, varint-length-prefixed sequences,
 //! fixed-size arrays raw, `Option` as a 0/1 byte, enums as a varint variant index) through
-//! [`crate::codec`]: bounded and canonical. Each begins with its version byte (1).
+//! [`crate::codec`]: bounded and canonical. Each begins with its version byte (2; version 1 is
+//! refused as `UnsupportedVersion`).
 //!
 //! **Frame** (one ATT write or notification, at most MTU − 3 bytes; see [`frame`]):
 //!
 //! ```text
-//! [0] FIRST flag (0x80) | kind (1 challenge, 2 request, 3 result, 4 update batch, 5 time)
+//! [0] FIRST flag (0x80) | kind (1 challenge, 2 request, 3 result, 4 update batch, 5 time,
+//!                              6 delivery request, 7 resume request)
 //! [1] message id (sender's counter)
 //! [2..5] u24 BE: total message length on the FIRST frame, byte offset on later frames
 //! [5..] data, ≥ 1 byte
 //! ```
 //! A message's first frame declares its length; the receiver refuses anything above the bound
-//! for that kind (request 1,356 B, batch 128 KiB, result 10,291 B, challenge 116 B; 160 KiB
-//! for any message) before buffering, and buffers only what actually arrives.
+//! for that kind before buffering, and buffers only what actually arrives.
 //!
-//! **DoorChallenge** = `Signed<ChallengeBody>`, signature under `keyway/door-challenge/v1\0`:
-//!
-//! ```text
-//! version u8 | door_id varint | nonce [16] | update_seq varint | door_time varint
-//! | activity_head varint | signature [64]                           measured: 89 bytes
-//! ```
-//!
-//! **UnlockRequest**:
+//! **DoorChallenge** (the offer signed under `keyway/door-offer/v1\0`; the rest authenticated by
+//! the transcript hash):
 //!
 //! ```text
-//! version u8 | door_nonce [16] (echo) | phone_nonce [16] | activity_after varint
-//! | chain: varint length + KeyChain bytes | batch_digest: Option<[32]> | proof [64]
+//! version u8 | offer: (version u8 | door_id varint | ephemeral [32] | issued varint | signature [64])
+//! | nonce [16] | update_seq varint | door_time varint | activity_head varint
 //! ```
-//! The proof is the device key's signature under `keyway/unlock-proof/v1\0` over the fixed
-//! 108-byte string
-//! `door_id u32 BE ‖ door nonce ‖ phone nonce ‖ SHA-256(keyway/chain-digest/v1\0 ‖ chain bytes)
-//! ‖ SHA-256(batch message) (32 zero bytes when none) ‖ activity_after u64 BE`.
 //!
-//! Measured (test `protocol_sizes`, key and person ids in the millions, a two-door key):
+//! **UnlockRequest** (kind 2, or 6 for a delivery):
 //!
-//! | request | bytes | frames @ MTU 185 | frames @ MTU 247 |
-//! |---|---|---|---|
-//! | resident (chain 128 B) | 229 | 2 | 1 |
-//! | guest (chain 251 B) | 352 | 2 | 2 |
-//! | either, carrying a batch | +32 (digest) | + batch frames | + batch frames |
+//! ```text
+//! version u8 | ephemeral [32] | sealed: varint length + ChaCha20-Poly1305(
+//!     phone_nonce [16] | activity_after varint | chain: varint length + KeyChain bytes
+//!     | batch_digest: Option<[32]>) | proof [16]
+//! ```
+//!
+//! **ResumeRequest** (kind 7):
+//!
+//! ```text
+//! version u8 | ticket [16] | sealed: varint length + ChaCha20-Poly1305(
+//!     phone_nonce [16] | activity_after varint | batch_digest: Option<[32]>)
+//! ```
 //!
 //! **Time message** (optional, before the request): exactly the bytes of an authority-signed
 //! [`crate::credential::TimeStatement`], sent only when its time is ahead of the challenge's
-//! `door_time` (see [`crate::door::clock`]); at most one per session.
+//! `door_time` (see [`crate::door::clock`]); at most one per session. It names no one.
 //!
-//! **Update batch message**: exactly [`UpdateBatch::to_bytes`]; the door checks its SHA-256
+//! **Update batch message**: [`UpdateBatch::to_bytes`], sealed; the door checks its SHA-256
 //! against the request's `batch_digest`, then the authority signature, the door id and the seqs.
-//! One `RevokeKey` update costs 11 bytes: 1 revocation 92 B, 100 revocations 1,181 B,
-//! 1,000 revocations 11,082 B (49 frames at MTU 247, 65 at 185; the door has long decided
-//! before they arrive).
 //!
-//! **DoorResult**:
+//! **ResultMessage**: `version u8 | 0 Sealed(varint length + sealed DoorResult) | 1 ResumeRefused`,
+//! where `DoorResult = version | access (0 Granted | 1 Denied + reason) | UpdateReport |
+//! Option<Receipt> | Option<ticket [16]>`.
 //!
-//! ```text
-//! version u8 | access: 0 Granted | 1 Denied + DenialReason
-//! | UpdateReport: seq_before varint, seq_after varint, batch_rejected Option<UpdateRejection>,
-//!   rejected_updates (≤64 × {seq, reason})
-//! | Receipt = Signed<ReceiptBody> (credential layer)        measured: 111 bytes with 1 record
-//! ```
+//! Measured sizes are in `core/protocol/tests/protocol_sizes.rs` and ARCHITECTURE.md.
 //!
-//! # Security properties (each has a test in `core/protocol/tests/protocol_*.rs`)
-//! - A recorded request cannot be replayed: it echoes and signs the door's fresh nonce (another
-//!   session: `StaleChallenge`; another door, even one that happens to issue the same nonce:
-//!   `BadProof`, since the door id is signed).
+//! # Security properties (each has a test in `core/protocol/tests/`)
+//! - A listener learns no key id, person id, door set, device key, guest id or activity record
+//!   from any session (`unlock_v2.rs`): the phone's identity goes only to the holder of the
+//!   offer the certified door key signed.
+//! - A recorded request cannot be replayed: every key depends on the challenge's bytes (another
+//!   session: `StaleChallenge`).
+//! - Only the device key's holder makes the proof; a delivery's proof never opens a door (the
+//!   kind is in the transcript).
 //! - A receipt is bound to the phone's nonce and signed under its own label; no other signed
-//!   kind (challenge, certificate, batch, proof) verifies as one.
+//!   kind verifies as one. The `access` field is cross-checked against the session's own record
+//!   in the receipt; a grant without a receipt is refused.
 //! - A batch swapped in transit (even a genuine one) is refused as `DigestMismatch`.
-//! - The receipt is the signed record. The `access` field is cross-checked against the session's
-//!   own activity record in the receipt (the first app record after the challenge's signed
-//!   activity head); a contradiction is an error, and [`UnlockOutcome::decision_in_receipt`]
-//!   says whether the check could be made (it cannot when over 64 older records were pending).
-//!   The `updates` report is checked against the receipt's `applied_seq`.
+//! - A ticket is one-time, bound to one key and one door, and ends with a revocation.
 
 pub mod error;
 pub mod frame;

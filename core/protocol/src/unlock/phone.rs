@@ -368,12 +368,8 @@ impl PhoneSession {
         let Some(sealed) = BoundedBytes::new(sealed) else {
             return Err(self.fail(ProtocolError::RequestTooLarge));
         };
-        let request = UnlockRequest {
-            version: super::message::PROTOCOL_VERSION,
-            ephemeral: ephemeral_public,
-            sealed,
-            proof,
-        };
+        let request =
+            UnlockRequest { version: super::message::PROTOCOL_VERSION, ephemeral: ephemeral_public, sealed, proof };
         self.phase = Phase::AwaitingResult(Box::new(Sent {
             keys: SessionKeys::full(transcript, &ee),
             next_secret: seal::resume_secret(&transcript, &ee, &se),

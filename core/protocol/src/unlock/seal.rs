@@ -69,7 +69,9 @@ pub(crate) fn ephemeral(secret: &[u8; 32], context: &[u8], random: &[u8]) -> Sec
     let mut ikm = Zeroizing::new(Vec::with_capacity(32 + random.len()));
     ikm.extend_from_slice(secret);
     ikm.extend_from_slice(random);
-    Hkdf::<Sha256>::new(Some(label::EPHEMERAL), &ikm).expand(context, out.as_mut()).expect("32 bytes is a valid length");
+    Hkdf::<Sha256>::new(Some(label::EPHEMERAL), &ikm)
+        .expand(context, out.as_mut())
+        .expect("32 bytes is a valid length");
     out
 }
 
