@@ -28,7 +28,9 @@ use keyway_protocol::door::DoorSession;
 use keyway_protocol::door::{DoorEngine, DoorProvisioning, DoorState};
 use keyway_protocol::unlock::frame::{self, MessageKind, Reassembler, split_at};
 use keyway_protocol::unlock::message::MAX_BATCH_BYTES;
-use keyway_protocol::unlock::{DoorChallenge, DoorResult, PhoneSession, ResultMessage, UnlockParams, UnlockRequest};
+use keyway_protocol::unlock::{
+    DoorChallenge, DoorResult, PhoneSession, ResultMessage, ResumeRequest, UnlockParams, UnlockRequest,
+};
 use keyway_wallet::share::{GuestKeyOffer, ShareRequest};
 use keyway_wallet::verify_sync::verify_sync;
 use std::sync::OnceLock;
@@ -202,7 +204,15 @@ pub struct Genuine {
     pub door_inputs: Vec<Vec<Vec<u8>>>,
     /// Door → phone frames of each real session, with the holder index and batch used.
     pub phone_inputs: Vec<(usize, Option<usize>, Vec<Vec<u8>>)>,
+    /// The fixture door after the first holder's full unlock: it holds that holder's ticket.
+    pub resumable_door: DoorEngine,
+    /// The first holder's repeat unlock with that ticket, answering the challenge the
+    /// resumable door sends with [`RESUME_NONCE`].
+    pub resume_request: Vec<u8>,
 }
+
+/// The challenge randomness of the repeat unlock in [`Genuine::resume_request`].
+pub const RESUME_NONCE: [u8; 16] = [0xD1; 16];
 
 impl Genuine {
     fn build(f: &Fixture) -> Genuine {
@@ -216,6 +226,8 @@ impl Genuine {
             results: Vec::new(),
             door_inputs: Vec::new(),
             phone_inputs: Vec::new(),
+            resumable_door: f.door.clone(),
+            resume_request: Vec::new(),
         };
         for (hi, holder) in f.holders.iter().enumerate() {
             for bi in [None, Some(0), Some(1)] {
@@ -255,7 +267,33 @@ impl Genuine {
                 g.phone_inputs.push((hi, bi, to_phone));
             }
         }
+        g.resume(f);
         g
+    }
+
+    /// The first holder's full unlock, then its repeat unlock with the ticket.
+    fn resume(&mut self, f: &Fixture) {
+        let holder = &f.holders[0];
+        let mut door = f.door.clone();
+        let mut session = DoorSession::new(&mut door, NOW, DOOR_NONCE);
+        while session.poll_transmit(frame::MAX_MTU).is_some() {}
+        let mut phone = PhoneSession::new(f.params(holder, None)).expect("fixture door certificate");
+        let request = phone.handle_challenge(&session.challenge().to_bytes()).expect("genuine challenge");
+        let mut outcome = None;
+        for fr in frame::split(MessageKind::Request, 0, &request, frame::MAX_MTU).expect("frames") {
+            crate::door::feed(&mut session, &mut door, &fr, NOW).expect("genuine frames");
+        }
+        while let Some(fr) = session.poll_transmit(frame::MAX_MTU) {
+            outcome = phone.handle_frame(&fr).expect("the door's genuine result").or(outcome);
+        }
+        let ticket = outcome.and_then(|o| o.ticket).expect("an admitted holder gets a ticket");
+        let mut params = f.params(holder, None);
+        params.resume = Some(ticket);
+        let mut phone = PhoneSession::new(params).expect("fixture door certificate");
+        let mut probe = door.clone();
+        let challenge = DoorSession::new(&mut probe, NOW, RESUME_NONCE).challenge().to_bytes();
+        self.resume_request = phone.handle_challenge(&challenge).expect("genuine challenge");
+        self.resumable_door = door;
     }
 
     pub fn get() -> &'static Genuine {
@@ -371,6 +409,29 @@ pub fn request(data: &[u8]) {
             assert!(ok, "the door granted a request the fixture did not make for an admissible holder");
         }
     }
+}
+
+/// A repeat unlock: decodes canonically, and the door holding the first holder's ticket grants
+/// it only if it is that holder's genuine resume request; anything else leaves the ticket in
+/// place or refuses.
+pub fn resume(data: &[u8]) {
+    let Ok(r) = ResumeRequest::from_bytes(data) else { return };
+    assert_eq!(r.to_bytes(), data, "resume request re-encodes to its bytes");
+    let g = Genuine::get();
+    let mut door = g.resumable_door.clone();
+    let tickets = door.resume_tickets().len();
+    let mut session = DoorSession::new(&mut door, NOW, RESUME_NONCE);
+    let Ok(frames) = frame::split(MessageKind::Resume, 0, data, frame::MAX_MTU) else { return };
+    for fr in frames {
+        let Ok(fed) = crate::door::feed(&mut session, &mut door, &fr, NOW) else { return };
+        if let Some(entry) = fed.decided {
+            if entry.access.is_granted() {
+                assert_eq!(data, g.resume_request.as_slice(), "the door granted a resume request the holder did not make");
+            }
+            return;
+        }
+    }
+    assert_eq!(door.resume_tickets().len(), tickets, "a refused ticket stays with its holder");
 }
 
 /// A result (the plaintext a door seals): decodes canonically; a receipt in it that verifies
@@ -624,6 +685,7 @@ pub const TARGETS: &[(&str, Oracle)] = &[
     ("share_text", share_text),
     ("sync_json", sync_json),
     ("door_session", door_session),
+    ("resume", resume),
     ("phone_session", phone_session),
 ];
 
@@ -673,6 +735,7 @@ pub fn seeds() -> Vec<(&'static str, String, Vec<u8>)> {
     let mut out: Vec<(&'static str, String, Vec<u8>)> = Vec::new();
     let mut add = |t: &'static str, name: &str, bytes: Vec<u8>| out.push((t, name.to_string(), bytes));
     add("challenge", "genuine", g.challenge.clone());
+    add("resume", "genuine", g.resume_request.clone());
     // The batches the requests carried are on the air sealed; the plaintext ones are below.
     for (i, (r, _, _)) in g.requests.iter().enumerate().step_by(2) {
         add("request", &format!("request-{i}"), r.clone());
