@@ -553,12 +553,12 @@ mod tests {
         store.failing.store(true, Ordering::SeqCst);
         let failed = feed.apply_blocking(&batch(DOOR, &authority));
         assert!(matches!(&failed, Err(DoorError::Storage { reason }) if reason.contains("no space")), "{failed:?}");
-        let receipt = feed.door().read(|e| e.receipt([0; 16], 0));
+        let receipt = feed.door().update(|e, _| e.receipt([0; 16], 0));
         assert!(receipt.is_err(), "no receipt from a door whose state is not saved");
         assert_eq!(store.saved_seq(), 0);
 
         store.failing.store(false, Ordering::SeqCst);
-        let receipt = feed.door().read(|e| e.receipt([0; 16], 0)).unwrap();
+        let receipt = feed.door().update(|e, _| e.receipt([0; 16], 0)).unwrap();
         assert_eq!((receipt.body.applied_seq, store.saved_seq()), (1, 1), "saved first, then receipted");
     }
 }

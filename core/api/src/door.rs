@@ -28,20 +28,27 @@ use serde::{Deserialize, Serialize};
 /// holders their code) and the property's card key (to issue secure keycards), but never the
 /// door's signing key.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ProvisionedDoor {
+    #[cfg_attr(feature = "openapi", schema(value_type = crate::openapi::DoorId))]
     pub door_id: DoorId,
     pub name: String,
     pub online: bool,
+    #[cfg_attr(feature = "openapi", schema(value_type = crate::openapi::Base64))]
     pub door_certificate: B64<DoorCertificate>,
     /// Seed of the door's Ed25519 key (`KeyPair::from_secret`).
+    #[cfg_attr(feature = "openapi", schema(value_type = crate::openapi::Base64))]
     pub door_secret_key: B64<Secret32>,
     /// The door's doorcode secret (`DoorcodeSecret::new`).
+    #[cfg_attr(feature = "openapi", schema(value_type = crate::openapi::Base64))]
     pub doorcode_secret: B64<Secret32>,
     /// The property's card key (`PropertyCardKey::new`), from which the door derives each
     /// secure keycard's own key to check its answer. Absent in answers from before secure
     /// keycards: such a door reads UID-only cards alone.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<crate::openapi::Base64>))]
     pub card_key: Option<B64<PropertyCardKey>>,
+    #[cfg_attr(feature = "openapi", schema(value_type = Vec<crate::openapi::Base64>))]
     pub trust_anchors: Vec<B64<PublicKey>>,
     pub utc_offset_minutes: i16,
 }
@@ -72,34 +79,45 @@ impl WireBytes for Nonce32 {
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct FeedChallengeRequest {
+    #[cfg_attr(feature = "openapi", schema(value_type = crate::openapi::DoorId))]
     pub door_id: DoorId,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct FeedChallengeResponse {
+    #[cfg_attr(feature = "openapi", schema(value_type = crate::openapi::Base64))]
     pub nonce: B64<Nonce32>,
+    #[cfg_attr(feature = "openapi", schema(value_type = crate::openapi::Time))]
     pub expires_at: UnixTime,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct FeedSessionRequest {
     /// The challenge signed with the door key.
+    #[cfg_attr(feature = "openapi", schema(value_type = crate::openapi::Base64))]
     pub hello: B64<FeedHello>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct FeedSessionResponse {
     pub session_token: String,
+    #[cfg_attr(feature = "openapi", schema(value_type = crate::openapi::Time))]
     pub expires_at: UnixTime,
     /// The backend's time, signed by the property's authority and bound to the hello's
     /// `door_nonce`: the door sets its clock to it, backwards too.
+    #[cfg_attr(feature = "openapi", schema(value_type = crate::openapi::Base64))]
     pub time: B64<TimeStatement>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::IntoParams), into_params(parameter_in = Query))]
 #[serde(deny_unknown_fields)]
 pub struct FeedUpdatesQuery {
     /// The door's update seq: the answer holds the updates after it.
@@ -109,9 +127,11 @@ pub struct FeedUpdatesQuery {
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct FeedUpdatesResponse {
     /// The pending updates after `after`, signed by the property's authority; `None` when the
     /// wait ended with nothing new.
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<crate::openapi::Base64>))]
     pub batch: Option<B64<UpdateBatch>>,
     /// The highest seq in the door's log.
     pub log_head: u64,
@@ -121,5 +141,6 @@ pub struct FeedUpdatesResponse {
     /// The highest activity seq Mission Control holds for this door with no gap below it: the
     /// door's receipts send the records after it.
     pub known_activity_head: u64,
+    #[cfg_attr(feature = "openapi", schema(value_type = crate::openapi::Time))]
     pub server_time: UnixTime,
 }

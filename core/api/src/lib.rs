@@ -24,6 +24,8 @@ pub mod error;
 pub mod json;
 #[cfg(feature = "manager")]
 pub mod manager;
+#[cfg(feature = "openapi")]
+pub mod openapi;
 pub mod phone;
 pub mod wire;
 

@@ -17,6 +17,7 @@ use serde::{Deserialize, Serialize};
 /// `POST /v1/properties` (the operator token, unless the server leaves creation open: creating a
 /// property is how a portfolio starts).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct CreatePropertyRequest {
     pub name: String,
@@ -28,15 +29,18 @@ pub struct CreatePropertyRequest {
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct CreatePropertyResponse {
     pub property_id: u64,
     /// The authority's public key: the trust anchor doors and phones are provisioned with.
+    #[cfg_attr(feature = "openapi", schema(value_type = crate::openapi::Base64))]
     pub authority_key: B64<PublicKey>,
     pub manager: ManagerCredentials,
 }
 
 /// `POST /v1/doors` (Portfolio Manager).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct CreateDoorRequest {
     pub name: String,
@@ -48,7 +52,9 @@ pub struct CreateDoorRequest {
 
 /// `GET /v1/doors`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct DoorInfo {
+    #[cfg_attr(feature = "openapi", schema(value_type = crate::openapi::DoorId))]
     pub door_id: DoorId,
     pub name: String,
     pub online: bool,
@@ -65,9 +71,11 @@ pub struct DoorInfo {
     /// When the door was found ahead of its log (see `reported_seq`); what it should hold was
     /// queued again.
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<crate::openapi::Time>))]
     pub diverged_at: Option<UnixTime>,
     /// The door feed's last contact (internet-connected doors).
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<crate::openapi::Time>))]
     pub feed_seen_at: Option<UnixTime>,
     /// The door's clock minus Mission Control's, as the door last stated it over its feed
     /// (seconds; internet-connected doors).
@@ -81,8 +89,10 @@ pub struct DoorInfo {
 
 /// A correction of a door's clock by signed time, as the door logged it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ClockSet {
     /// The corrected time (the signed time the door took).
+    #[cfg_attr(feature = "openapi", schema(value_type = crate::openapi::Time))]
     pub at: UnixTime,
     /// How far the clock moved: positive when the door was behind (its measured drift).
     pub by_secs: i64,
@@ -90,6 +100,7 @@ pub struct ClockSet {
 
 /// `PATCH /v1/property` (Portfolio Manager): changes the settings named; the others stay.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct PropertySettingsRequest {
     /// Minutes east of UTC, at most ±840. A change reaches every door as a `SetUtcOffset`
@@ -105,6 +116,7 @@ pub struct PropertySettingsRequest {
 
 /// `GET /v1/property` and the answer to [`PropertySettingsRequest`].
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct PropertySettings {
     pub property_id: u64,
     pub name: String,
@@ -121,8 +133,10 @@ pub struct PropertySettings {
 /// `GET /v1/property/authority`, and the answer to `POST /v1/property/authority/rotation`
 /// (Portfolio Manager): the key Mission Control signs with, and the latest rotation.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct AuthorityInfo {
     /// The authority key that signs certificates, batches and time now.
+    #[cfg_attr(feature = "openapi", schema(value_type = crate::openapi::Base64))]
     pub key: B64<PublicKey>,
     /// The latest rotation, finished or not (`None`: the property never rotated).
     pub rotation: Option<RotationInfo>,
@@ -130,6 +144,7 @@ pub struct AuthorityInfo {
 
 /// Where an authority rotation stands.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum RotationPhase {
     /// Every door is being told to trust the new key (a `TrustAuthority` update); Mission
@@ -143,18 +158,26 @@ pub enum RotationPhase {
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct RotationInfo {
     pub rotation_id: u64,
+    #[cfg_attr(feature = "openapi", schema(value_type = crate::openapi::Base64))]
     pub old_key: B64<PublicKey>,
+    #[cfg_attr(feature = "openapi", schema(value_type = crate::openapi::Base64))]
     pub new_key: B64<PublicKey>,
     pub phase: RotationPhase,
+    #[cfg_attr(feature = "openapi", schema(value_type = crate::openapi::Time))]
     pub started_at: UnixTime,
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<crate::openapi::Time>))]
     pub switched_at: Option<UnixTime>,
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<crate::openapi::Time>))]
     pub completed_at: Option<UnixTime>,
     /// Doors that have not applied this phase's update yet (the rotation waits for them).
+    #[cfg_attr(feature = "openapi", schema(value_type = Vec<crate::openapi::DoorId>))]
     pub doors_pending: Vec<DoorId>,
     /// Doors that refused this phase's update (the rotation cannot go on until they are
     /// fixed: a door refuses a fifth authority key as a full store).
+    #[cfg_attr(feature = "openapi", schema(value_type = Vec<crate::openapi::DoorId>))]
     pub doors_rejected: Vec<DoorId>,
 }
 
@@ -162,6 +185,7 @@ pub struct RotationInfo {
 
 /// `POST /v1/managers` (Portfolio Manager).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct CreateManagerRequest {
     pub name: String,
@@ -172,6 +196,7 @@ pub struct CreateManagerRequest {
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ManagerCredentials {
     pub manager_id: u64,
     /// Bearer token; shown once.
@@ -180,11 +205,13 @@ pub struct ManagerCredentials {
     /// (90 days unless its operator set another) after it was issued. Rotate before then
     /// (`POST /v1/managers/me/rotate-token`) for a fresh lifetime, or ask a Portfolio Manager for
     /// a new one (`POST /v1/managers/{id}/token`).
+    #[cfg_attr(feature = "openapi", schema(value_type = crate::openapi::Time))]
     pub expires_at: UnixTime,
 }
 
 /// `PUT /v1/managers/{id}/key-management` (Portfolio Manager).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct SetKeyManagementRequest {
     pub enabled: bool,
@@ -192,12 +219,14 @@ pub struct SetKeyManagementRequest {
 
 /// `GET /v1/managers`, `GET /v1/managers/me`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ManagerInfo {
     pub manager_id: u64,
     pub name: String,
     pub portfolio_manager: bool,
     pub key_management: bool,
     /// When the manager's current token stops working.
+    #[cfg_attr(feature = "openapi", schema(value_type = crate::openapi::Time))]
     pub token_expires_at: UnixTime,
 }
 
@@ -205,11 +234,14 @@ pub struct ManagerInfo {
 
 /// One key to grant: the doors and the window.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct KeyGrant {
+    #[cfg_attr(feature = "openapi", schema(value_type = Vec<crate::openapi::DoorId>))]
     pub doors: Vec<DoorId>,
     /// Defaults to now; may lie in the future (the welcome goes out today, access starts later).
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<crate::openapi::Time>))]
     pub start: Option<UnixTime>,
     /// Required: a time, or `"never"` for a key without an end ([`Expiry`]). A request without
     /// it is refused (400 naming the field).
@@ -218,6 +250,7 @@ pub struct KeyGrant {
 
 /// `POST /v1/invites` (Key Management).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct InviteRequest {
     pub name: String,
@@ -232,6 +265,7 @@ pub struct InviteRequest {
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct InviteResponse {
     pub person: PersonInfo,
     pub welcome_message_id: u64,
@@ -240,32 +274,46 @@ pub struct InviteResponse {
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct KeyInfo {
+    #[cfg_attr(feature = "openapi", schema(value_type = crate::openapi::KeyId))]
     pub key_id: KeyId,
+    #[cfg_attr(feature = "openapi", schema(value_type = crate::openapi::PersonId))]
     pub person_id: PersonId,
+    #[cfg_attr(feature = "openapi", schema(value_type = Vec<crate::openapi::DoorId>))]
     pub doors: Vec<DoorId>,
+    #[cfg_attr(feature = "openapi", schema(value_type = crate::openapi::Validity))]
     pub validity: Validity,
     pub resident: bool,
     pub may_share: bool,
     pub status: KeyStatus,
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<crate::openapi::Time>))]
     pub revoked_at: Option<UnixTime>,
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<crate::openapi::KeyId>))]
     pub replaced_by: Option<KeyId>,
     /// Guest keys the holder shared from this key and registered.
     pub guests: Vec<GuestKeyInfo>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct GuestKeyInfo {
+    #[cfg_attr(feature = "openapi", schema(value_type = crate::openapi::KeyId))]
     pub key_id: KeyId,
+    #[cfg_attr(feature = "openapi", schema(value_type = crate::openapi::KeyId))]
     pub parent_key_id: KeyId,
     pub label: Option<String>,
+    #[cfg_attr(feature = "openapi", schema(value_type = Vec<crate::openapi::DoorId>))]
     pub doors: Vec<DoorId>,
+    #[cfg_attr(feature = "openapi", schema(value_type = crate::openapi::Validity))]
     pub validity: Validity,
     pub status: KeyStatus,
+    #[cfg_attr(feature = "openapi", schema(value_type = crate::openapi::Time))]
     pub registered_at: UnixTime,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct KeycardInfo {
     /// Card id as lowercase hex.
     pub card: String,
@@ -275,13 +323,17 @@ pub struct KeycardInfo {
     /// (`"uid-only: …"`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub weaker: Option<String>,
+    #[cfg_attr(feature = "openapi", schema(value_type = Vec<crate::openapi::DoorId>))]
     pub doors: Vec<DoorId>,
+    #[cfg_attr(feature = "openapi", schema(value_type = crate::openapi::Validity))]
     pub validity: Validity,
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<crate::openapi::Time>))]
     pub removed_at: Option<UnixTime>,
 }
 
 /// How the doors check a keycard.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum KeycardKind {
     /// The card answers the door's AES-128 challenge under its own key, derived from the
@@ -329,12 +381,14 @@ impl From<CardKind> for KeycardKind {
 /// no key. Mission Control hands it out once, when it issues a secure card; the key is the
 /// card's own (bound to its UID), never the property's card key.
 #[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct CardFile {
     /// The card's UID as hex, as the reader sees it (4 to 16 bytes).
     pub uid: String,
     /// The card's AES-128 key as hex (16 bytes); absent for a card without one.
     #[serde(default, skip_serializing_if = "Option::is_none", with = "card_key_hex")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>))]
     pub key: Option<CardKey>,
 }
 
@@ -369,6 +423,7 @@ mod card_key_hex {
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum PersonStatus {
     /// Has a key that is active now.
@@ -380,7 +435,9 @@ pub enum PersonStatus {
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct PersonInfo {
+    #[cfg_attr(feature = "openapi", schema(value_type = crate::openapi::PersonId))]
     pub person_id: PersonId,
     pub name: String,
     pub contact: String,
@@ -395,11 +452,22 @@ pub struct PersonInfo {
 }
 
 /// `GET /v1/people?show_expired=true` lists people with no active or upcoming key too.
+/// `q` narrows the list to names or contacts containing it (case-insensitive); `page` and
+/// `per_page` (1 to 200, default 50) give one page of it, sorted by name. Without any of the
+/// three the whole list comes back, in the order people were invited.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::IntoParams), into_params(parameter_in = Query))]
 #[serde(deny_unknown_fields)]
 pub struct PeopleQuery {
     #[serde(default)]
     pub show_expired: bool,
+    #[serde(default)]
+    pub q: Option<String>,
+    /// From 1.
+    #[serde(default)]
+    pub page: Option<u32>,
+    #[serde(default)]
+    pub per_page: Option<u32>,
 }
 
 /// `POST /v1/people/{person_id}/keys` (Key Management): grants one more key (also how a
@@ -414,6 +482,7 @@ pub type AddKeyRequest = KeyGrant;
 /// keys shared from the old key fall with it and must be shared again. Before the invite is
 /// accepted no certificate exists, and the window simply changes.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct ChangeExpiryRequest {
     /// The new expiry: a time or `"never"` ([`Expiry`]); required.
@@ -422,6 +491,7 @@ pub struct ChangeExpiryRequest {
 
 /// The result of an edit: the key as it now stands and the door updates it queued.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct KeyChangeResponse {
     pub key: KeyInfo,
     pub updates: Vec<QueuedUpdate>,
@@ -432,41 +502,53 @@ pub struct KeyChangeResponse {
 /// guest key of that id, `parent_key_id` names the one meant (without it the request is refused
 /// with 409).
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::IntoParams), into_params(parameter_in = Query))]
 #[serde(deny_unknown_fields)]
 pub struct DeleteKeyQuery {
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", param(value_type = Option<crate::openapi::KeyId>))]
     pub parent_key_id: Option<KeyId>,
 }
 
 /// Revoke All Keys, Delete Person, delete a key.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct RevocationResponse {
+    #[cfg_attr(feature = "openapi", schema(value_type = crate::openapi::PersonId))]
     pub person_id: PersonId,
     /// Keys that ended (the person's own; guest keys fall with their parent at the doors).
+    #[cfg_attr(feature = "openapi", schema(value_type = Vec<crate::openapi::KeyId>))]
     pub revoked_keys: Vec<KeyId>,
     pub updates: Vec<QueuedUpdate>,
 }
 
 /// One of a person's devices (`GET /v1/people/{person_id}/devices`).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct DeviceInfo {
     pub device_id: u64,
     /// What the doors call it ([`DeviceId::of`] its public key): a removed device is refused
     /// by this id.
+    #[cfg_attr(feature = "openapi", schema(value_type = crate::openapi::DeviceId))]
     pub device: DeviceId,
+    #[cfg_attr(feature = "openapi", schema(value_type = crate::openapi::Time))]
     pub enrolled_at: UnixTime,
     /// When a manager removed it (a lost phone); its token stopped working then.
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<crate::openapi::Time>))]
     pub removed_at: Option<UnixTime>,
 }
 
 /// `POST /v1/people/{person_id}/keycards` (Key Management).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct AddKeycardRequest {
     /// 4 to 16 bytes as hex.
     pub card: String,
+    #[cfg_attr(feature = "openapi", schema(value_type = Vec<crate::openapi::DoorId>))]
     pub doors: Vec<DoorId>,
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<crate::openapi::Time>))]
     pub start: Option<UnixTime>,
     /// Required, as for a key: a time or `"never"` ([`Expiry`]).
     pub expiry: Expiry,
@@ -476,6 +558,7 @@ pub struct AddKeycardRequest {
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct KeycardChangeResponse {
     pub keycard: KeycardInfo,
     pub updates: Vec<QueuedUpdate>,
@@ -487,15 +570,19 @@ pub struct KeycardChangeResponse {
 
 /// One door update a manager action appended to an offline door's log.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct QueuedUpdate {
+    #[cfg_attr(feature = "openapi", schema(value_type = crate::openapi::DoorId))]
     pub door_id: DoorId,
     pub seq: u64,
+    #[cfg_attr(feature = "openapi", schema(value_type = Vec<crate::openapi::DoorOp>))]
     pub ops: Vec<DoorOp>,
 }
 
 // ---- door-update tasks, activity, outbox ---------------------------------------------------
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum TaskState {
     /// No verified receipt shows the door applied it yet.
@@ -508,16 +595,22 @@ pub enum TaskState {
 
 /// `GET /v1/door-updates?door_id=&state=`: one per update in an offline door's log.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct DoorUpdateTask {
+    #[cfg_attr(feature = "openapi", schema(value_type = crate::openapi::DoorId))]
     pub door_id: DoorId,
     pub door_name: String,
     pub seq: u64,
+    #[cfg_attr(feature = "openapi", schema(value_type = Vec<crate::openapi::DoorOp>))]
     pub ops: Vec<DoorOp>,
+    #[cfg_attr(feature = "openapi", schema(value_type = crate::openapi::Time))]
     pub created_at: UnixTime,
     pub state: TaskState,
     /// When the backend received the receipt that showed it applied.
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<crate::openapi::Time>))]
     pub delivered_at: Option<UnixTime>,
     /// The door's own clock in that receipt.
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<crate::openapi::Time>))]
     pub receipt_door_time: Option<UnixTime>,
     /// Why the door refused it, as its signed activity record says (e.g. "revocation table
     /// full"), when the state is `Rejected`.
@@ -526,9 +619,11 @@ pub struct DoorUpdateTask {
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::IntoParams), into_params(parameter_in = Query))]
 #[serde(deny_unknown_fields)]
 pub struct DoorUpdateQuery {
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", param(value_type = Option<crate::openapi::DoorId>))]
     pub door_id: Option<DoorId>,
     #[serde(default)]
     pub state: Option<TaskState>,
@@ -536,32 +631,43 @@ pub struct DoorUpdateQuery {
 
 /// `GET /v1/activity?door_id=&person_id=`.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::IntoParams), into_params(parameter_in = Query))]
 #[serde(deny_unknown_fields)]
 pub struct ActivityQuery {
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", param(value_type = Option<crate::openapi::DoorId>))]
     pub door_id: Option<DoorId>,
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", param(value_type = Option<crate::openapi::PersonId>))]
     pub person_id: Option<PersonId>,
 }
 
 /// One door activity record as reported in a verified receipt.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ActivityEntry {
+    #[cfg_attr(feature = "openapi", schema(value_type = crate::openapi::DoorId))]
     pub door_id: DoorId,
     pub door_name: String,
     /// The door's own activity seq.
     pub seq: u64,
+    #[cfg_attr(feature = "openapi", schema(value_type = crate::openapi::Time))]
     pub time: UnixTime,
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<crate::openapi::PersonId>))]
     pub person_id: Option<PersonId>,
     pub person_name: Option<String>,
+    #[cfg_attr(feature = "openapi", schema(value_type = crate::openapi::ActivityEvent))]
     pub event: ActivityEvent,
+    #[cfg_attr(feature = "openapi", schema(value_type = crate::openapi::Time))]
     pub received_at: UnixTime,
 }
 
 /// `GET /v1/outbox` (Key Management): the welcome messages that would be emailed or texted.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct OutboxMessage {
     pub message_id: u64,
+    #[cfg_attr(feature = "openapi", schema(value_type = crate::openapi::PersonId))]
     pub person_id: PersonId,
     pub to: String,
     pub subject: String,
@@ -571,5 +677,6 @@ pub struct OutboxMessage {
     /// doorcode first looked up, or the person deleted. Only Key Management reads the outbox.
     pub token: String,
     pub access: AccessKind,
+    #[cfg_attr(feature = "openapi", schema(value_type = crate::openapi::Time))]
     pub created_at: UnixTime,
 }

@@ -19,12 +19,15 @@ use serde::{Deserialize, Serialize};
 /// refused with 409. Every request proves possession of the device key: a public key alone
 /// (it is in every certificate a door sees) enrols nothing.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct AcceptInviteRequest {
     pub invite_token: String,
     /// The phone's device public key; weak or small-order keys are refused.
+    #[cfg_attr(feature = "openapi", schema(value_type = crate::openapi::Base64))]
     pub device_key: B64<PublicKey>,
     /// Ed25519 signature by the device key over [`AcceptInviteRequest::proof_message`].
+    #[cfg_attr(feature = "openapi", schema(value_type = crate::openapi::Base64))]
     pub proof: B64<Bytes64>,
 }
 
@@ -64,13 +67,17 @@ impl AcceptInviteRequest {
 /// registered by the host's upload and not revoked, and the proof shows the caller holds the
 /// guest's device key. The request is good for [`GuestRefreshRequest::MAX_AGE_SECS`].
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct GuestRefreshRequest {
     /// The guest chain as the guest holds it (host certificate and guest key).
+    #[cfg_attr(feature = "openapi", schema(value_type = crate::openapi::Base64))]
     pub chain: B64<KeyChain>,
     /// The guest phone's clock when it signed.
+    #[cfg_attr(feature = "openapi", schema(value_type = crate::openapi::Time))]
     pub time: UnixTime,
     /// Ed25519 signature by the guest key's holder over [`GuestRefreshRequest::proof_message`].
+    #[cfg_attr(feature = "openapi", schema(value_type = crate::openapi::Base64))]
     pub proof: B64<Bytes64>,
 }
 
@@ -107,7 +114,9 @@ impl GuestRefreshRequest {
 /// The answer to [`GuestRefreshRequest`]: the host key's current certificate, to put in place
 /// of the one in the guest's chain (same key id and holder).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct GuestRefreshResponse {
+    #[cfg_attr(feature = "openapi", schema(value_type = crate::openapi::Base64))]
     pub root: B64<KeyCertificate>,
 }
 
@@ -115,16 +124,19 @@ pub struct GuestRefreshResponse {
 /// phone binds it: the phone checks it against the property it already belongs to and does not
 /// spend an invite meant for another wallet.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct InvitePreviewRequest {
     pub invite_token: String,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct InvitePreview {
     pub property_id: u64,
     pub property_name: String,
     /// The property's authority keys (what the phone will trust).
+    #[cfg_attr(feature = "openapi", schema(value_type = Vec<crate::openapi::Base64>))]
     pub trust_anchors: Vec<B64<PublicKey>>,
 }
 
@@ -132,12 +144,15 @@ pub struct InvitePreview {
 /// would an invite token (`POST /v1/phone/accept`, proving its device key). Only its hash is
 /// stored; it works once, within 15 minutes.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct DeviceCode {
     pub code: String,
+    #[cfg_attr(feature = "openapi", schema(value_type = crate::openapi::Time))]
     pub expires_at: UnixTime,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct AcceptInviteResponse {
     pub credentials: DeviceCredentials,
     /// A full sync: the person's key certificates, trust anchors, door certificates.
@@ -145,8 +160,10 @@ pub struct AcceptInviteResponse {
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct DeviceCredentials {
     pub property_id: u64,
+    #[cfg_attr(feature = "openapi", schema(value_type = crate::openapi::PersonId))]
     pub person_id: PersonId,
     pub device_id: u64,
     /// Bearer token for the phone's later requests; keep it in secure storage.
@@ -155,6 +172,7 @@ pub struct DeviceCredentials {
 
 /// `POST /v1/phone/sync`.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct SyncRequest {
     /// The cursor of the last sync applied; `None`, an unknown or a rolled-back cursor gives a
@@ -165,16 +183,20 @@ pub struct SyncRequest {
 
 /// What changed for this device since the cursor.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct SyncResponse {
     /// Pass back in the next [`SyncRequest`].
     pub cursor: String,
     /// True when `keys` and `guest_keys` list everything rather than the changes.
     pub full: bool,
+    #[cfg_attr(feature = "openapi", schema(value_type = crate::openapi::Time))]
     pub server_time: UnixTime,
+    #[cfg_attr(feature = "openapi", schema(value_type = crate::openapi::PersonId))]
     pub person_id: PersonId,
     pub access: AccessKind,
     /// Delete Person happened: every key is gone for good.
     pub person_deleted: bool,
+    #[cfg_attr(feature = "openapi", schema(value_type = Vec<crate::openapi::Base64>))]
     pub trust_anchors: Vec<B64<PublicKey>>,
     /// The person's keys that changed (all of them on a full sync), with certificates.
     pub keys: Vec<KeyEntry>,
@@ -187,49 +209,68 @@ pub struct SyncResponse {
     /// The authority's forward-only signed time at `server_time`: an unlock carries it to a
     /// door whose clock lags behind it (absent from a backend that does not sign time).
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<crate::openapi::Base64>))]
     pub time: Option<B64<TimeStatement>>,
     /// The property's authority rotations, oldest first (at most
     /// [`keyway_protocol::credential::MAX_ROTATIONS`]): the only way an answer may name an
     /// authority key the phone does not trust yet is a statement signed by one it does.
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(value_type = Vec<crate::openapi::Base64>))]
     pub rotations: Vec<B64<AuthorityRotation>>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct KeyEntry {
+    #[cfg_attr(feature = "openapi", schema(value_type = crate::openapi::KeyId))]
     pub key_id: KeyId,
     pub status: KeyStatus,
+    #[cfg_attr(feature = "openapi", schema(value_type = Vec<crate::openapi::DoorId>))]
     pub doors: Vec<DoorId>,
+    #[cfg_attr(feature = "openapi", schema(value_type = crate::openapi::Validity))]
     pub validity: Validity,
+    #[cfg_attr(feature = "openapi", schema(value_type = crate::openapi::KeyFlags))]
     pub flags: KeyFlags,
     /// Present for keys of an accepted app-key person.
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<crate::openapi::Base64>))]
     pub certificate: Option<B64<KeyCertificate>>,
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<crate::openapi::KeyId>))]
     pub replaced_by: Option<KeyId>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct GuestKeyEntry {
+    #[cfg_attr(feature = "openapi", schema(value_type = crate::openapi::KeyId))]
     pub key_id: KeyId,
+    #[cfg_attr(feature = "openapi", schema(value_type = crate::openapi::KeyId))]
     pub parent_key_id: KeyId,
     pub status: KeyStatus,
     pub label: Option<String>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Revocation {
+    #[cfg_attr(feature = "openapi", schema(value_type = crate::openapi::KeyId))]
     pub key_id: KeyId,
     /// The key's own expiry: after it the revocation no longer matters.
+    #[cfg_attr(feature = "openapi", schema(value_type = crate::openapi::Time))]
     pub until: UnixTime,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct DoorEntry {
+    #[cfg_attr(feature = "openapi", schema(value_type = crate::openapi::DoorId))]
     pub door_id: DoorId,
     pub name: String,
     pub online: bool,
+    #[cfg_attr(feature = "openapi", schema(value_type = crate::openapi::Base64))]
     pub certificate: B64<DoorCertificate>,
     /// Offline doors: a freshly signed batch of every update not yet known delivered
     /// (`None` when nothing is pending). Hand it over at the next unlock.
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<crate::openapi::Base64>))]
     pub pending_updates: Option<B64<UpdateBatch>>,
     /// Highest door activity seq the backend already holds with no gap below it.
     pub known_activity_head: u64,
@@ -240,8 +281,10 @@ pub struct DoorEntry {
 /// `POST /v1/phone/receipts`. All receipts are checked before any is applied: one bad
 /// signature refuses the whole upload (400) and nothing is recorded.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct UploadReceiptsRequest {
+    #[cfg_attr(feature = "openapi", schema(value_type = Vec<crate::openapi::Base64>))]
     pub receipts: Vec<B64<Receipt>>,
 }
 
@@ -251,12 +294,14 @@ pub const MAX_RECEIPTS_PER_UPLOAD: usize = 256;
 /// One result per uploaded receipt, in the order sent: each receipt has its own verdict, so one
 /// the backend cannot verify (a re-keyed door, an impostor) never holds back the others.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct UploadReceiptsResponse {
     pub results: Vec<ReceiptResult>,
 }
 
 /// The backend's verdict on one receipt.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(tag = "verdict", rename_all = "snake_case")]
 pub enum ReceiptVerdict {
     /// Verified against the door's certificate and applied (or seen before).
@@ -269,9 +314,11 @@ pub enum ReceiptVerdict {
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ReceiptResult {
     #[serde(flatten)]
     pub verdict: ReceiptVerdict,
+    #[cfg_attr(feature = "openapi", schema(value_type = crate::openapi::DoorId))]
     pub door_id: DoorId,
     pub applied_seq: u64,
     /// This exact receipt had been uploaded before (nothing changed).
@@ -285,15 +332,18 @@ pub struct ReceiptResult {
 /// `POST /v1/phone/guest-keys`: a resident registers a guest key they shared, so the manager
 /// sees it under them and can revoke it. Registering the same guest key again is a no-op.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct RegisterGuestKeyRequest {
     /// The guest's full chain: the resident's key certificate and the guest key.
+    #[cfg_attr(feature = "openapi", schema(value_type = crate::openapi::Base64))]
     pub chain: B64<KeyChain>,
     #[serde(default)]
     pub label: Option<String>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct RegisterGuestKeyResponse {
     pub guest: GuestKeyEntry,
     /// The request had been made before.
@@ -302,8 +352,11 @@ pub struct RegisterGuestKeyResponse {
 
 /// `GET /v1/doorcodes` with the doorcode holder's token: today's code at each door.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct DoorcodesResponse {
+    #[cfg_attr(feature = "openapi", schema(value_type = crate::openapi::PersonId))]
     pub person_id: PersonId,
+    #[cfg_attr(feature = "openapi", schema(value_type = crate::openapi::Time))]
     pub server_time: UnixTime,
     /// The property's local calendar day (days since 1970-01-01).
     pub day: i64,
@@ -311,17 +364,22 @@ pub struct DoorcodesResponse {
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct DoorcodeEntry {
+    #[cfg_attr(feature = "openapi", schema(value_type = crate::openapi::DoorId))]
     pub door_id: DoorId,
     pub door_name: String,
+    #[cfg_attr(feature = "openapi", schema(value_type = crate::openapi::KeyId))]
     pub key_id: KeyId,
     /// 10 digits, leading zeros kept.
     pub code: String,
+    #[cfg_attr(feature = "openapi", schema(value_type = crate::openapi::Validity))]
     pub validity: Validity,
 }
 
 /// How a person gets in.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum AccessKind {
     /// The Keyway app: the person's phone holds signed keys.
@@ -332,6 +390,7 @@ pub enum AccessKind {
 
 /// Where a key stands at the server's clock.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum KeyStatus {
     Upcoming,

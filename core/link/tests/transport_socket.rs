@@ -75,6 +75,7 @@ fn session(f: &Fixture) -> PhoneSession {
         time: None,
         nonce: [9; 16],
         now: keyway_api::clock::now(),
+        resume: None,
     })
     .unwrap()
 }
@@ -102,7 +103,7 @@ fn an_unlock_over_the_socket_link_is_one_round_trip_and_the_door_persists_before
         assert!(outcome.granted && report.decision.access.is_granted(), "MTU {mtu}");
         assert_eq!(
             *saved.lock().unwrap(),
-            Some(outcome.receipt.body.activity_head),
+            Some(outcome.receipt.as_ref().unwrap().body.activity_head),
             "persisted what the receipt shows"
         );
         let s = link.stats();

@@ -26,6 +26,8 @@ pub struct Exchange {
     pub stats: LinkStats,
     /// Modeled time at which the door decided.
     pub door_decided_at: Duration,
+    /// Link cost up to the decision (every frame sent until then).
+    pub stats_at_decision: LinkStats,
     /// Modeled time at which the phone had the door's result.
     pub completed_at: Duration,
     /// Runs of consecutive frames in one direction, in delivery order.
@@ -104,7 +106,7 @@ pub fn drive(cfg: SimConfig, phone: &mut dyn Endpoint, door: &mut dyn Endpoint) 
     let mut events = BTreeSet::new();
     let mut flights = 0;
     let mut last_dir = None;
-    let mut decided: Option<(u64, usize, usize)> = None;
+    let mut decided: Option<(u64, usize, usize, LinkStats)> = None;
     loop {
         let Some(Reverse((at, _, dir, frame))) = q.heap.pop() else {
             return Err(DriveError::Stalled);
@@ -122,10 +124,12 @@ pub fn drive(cfg: SimConfig, phone: &mut dyn Endpoint, door: &mut dyn Endpoint) 
                 got.map_err(DriveError::Phone)?;
                 q.flush(phone, &mut phone_cpu, Direction::PhoneToDoor, at + latency)?;
                 if phone.finished() {
-                    let (decided_at, flights_to_decision, events_to_decision) = decided.ok_or(DriveError::Stalled)?;
+                    let (decided_at, flights_to_decision, events_to_decision, stats_at_decision) =
+                        decided.clone().ok_or(DriveError::Stalled)?;
                     return Ok(Exchange {
                         stats: q.ch.stats().clone(),
                         door_decided_at: Duration::from_millis(decided_at),
+                        stats_at_decision,
                         completed_at: Duration::from_millis(at),
                         flights,
                         flights_to_decision,
@@ -141,7 +145,7 @@ pub fn drive(cfg: SimConfig, phone: &mut dyn Endpoint, door: &mut dyn Endpoint) 
                 door_cpu += t.elapsed();
                 got.map_err(DriveError::Door)?;
                 if decided.is_none() && door.finished() {
-                    decided = Some((at, flights, events.len()));
+                    decided = Some((at, flights, events.len(), q.ch.stats().clone()));
                 }
                 q.flush(door, &mut door_cpu, Direction::DoorToPhone, at + latency)?;
             }

@@ -1,22 +1,21 @@
 //! Noise handshakes (snow, `25519_ChaChaPoly_BLAKE2s`) carrying the unlock: the phone initiates,
 //! the door responds. Each Noise message travels with the 2-byte length prefix of the Noise
-//! spec's stream framing.
+//! spec's stream framing. The phone's static key is its device key's X25519 half, so the
+//! handshake authenticates the key the Keyway chain names; the door checks that it is.
 //!
 //! - XX: `-> e`, `<- e, ee, s, es`, `-> s, se` + the request as the third message's payload.
 //! - IK (the phone knows the door's static key from its certificate): `-> e, es, s, ss`,
 //!   `<- e, ee, se`, then the request as the first transport message. IK could put the request
 //!   in the first message's payload, but the door could not tell a replay of it from a fresh
 //!   one, so the request waits for the door's ephemeral key.
-//!
-//! The request's `door_nonce` is the first 16 bytes of the handshake hash after the door's
-//! message (both sides know it, it is unique per session).
 
-use crate::app;
+use crate::app::{self, ChannelKey, PeerDoor};
 use crate::driver::{Endpoint, LengthPrefixed, StreamOut};
-use crate::property::{DOOR, Holder, Property};
-use keyway_protocol::credential::PublicKey;
-use keyway_protocol::door::DoorEngine;
+use crate::property::{Holder, Property};
+use keyway_protocol::credential::{KeyPair, PublicKey};
 use keyway_protocol::unlock::Access;
+use snow::params::HashChoice;
+use snow::resolvers::{CryptoResolver, DefaultResolver};
 use snow::{Builder, HandshakeState, TransportState};
 
 const MAX_NOISE: usize = 65_535;
@@ -40,17 +39,28 @@ fn err(e: impl std::fmt::Display) -> String {
     e.to_string()
 }
 
-/// Static X25519 keys of the phone and the door (as provisioned).
+/// The door's static X25519 key (as provisioned).
 pub struct NoiseKeys {
-    phone: snow::Keypair,
     door: snow::Keypair,
 }
 
 impl NoiseKeys {
     pub fn new() -> Result<Self, String> {
         let b = Builder::new(Pattern::XX.params().parse().map_err(err)?);
-        Ok(NoiseKeys { phone: b.generate_keypair().map_err(err)?, door: b.generate_keypair().map_err(err)? })
+        Ok(NoiseKeys { door: b.generate_keypair().map_err(err)? })
     }
+}
+
+/// The X25519 secret of a device key: the first half of SHA-512 over its seed (X25519 clamps
+/// it), as `crypto_sign_ed25519_sk_to_curve25519` makes it.
+pub fn device_static(device: &KeyPair) -> Result<[u8; 32], String> {
+    let mut hash = DefaultResolver.resolve_hash(&HashChoice::SHA512).ok_or("no SHA-512")?;
+    hash.input(&device.secret()[..]);
+    let mut out = [0u8; 64];
+    hash.result(&mut out);
+    let mut secret = [0u8; 32];
+    secret.copy_from_slice(&out[..32]);
+    Ok(secret)
 }
 
 enum State {
@@ -90,8 +100,8 @@ pub struct NoisePhone {
 impl NoisePhone {
     /// Builds the initiator and queues its first message.
     pub fn new(pattern: Pattern, keys: &NoiseKeys, p: &Property, holder: &Holder) -> Result<Self, String> {
-        let b =
-            Builder::new(pattern.params().parse().map_err(err)?).local_private_key(&keys.phone.private).map_err(err)?;
+        let secret = device_static(&holder.device)?;
+        let b = Builder::new(pattern.params().parse().map_err(err)?).local_private_key(&secret).map_err(err)?;
         let b = match pattern {
             Pattern::IK => b.remote_public_key(&keys.door.public).map_err(err)?,
             Pattern::XX => b,
@@ -115,8 +125,7 @@ impl NoisePhone {
         match std::mem::replace(&mut self.state, State::Broken) {
             State::Handshake(mut hs) => {
                 hs.read_message(message, &mut payload).map_err(err)?;
-                let nonce = app::nonce_from(hs.get_handshake_hash())?;
-                let request = app::build_request(&self.holder, DOOR, nonce)?;
+                let request = app::build_request(&self.holder, true, app::PHONE_NONCE)?;
                 if hs.is_handshake_finished() {
                     // IK: the handshake is complete; the request is the first transport message.
                     let State::Transport(mut ts) = into_transport(hs)? else { return Err("no transport".into()) };
@@ -131,7 +140,11 @@ impl NoisePhone {
             }
             State::Transport(mut ts) => {
                 let n = ts.read_message(message, &mut payload).map_err(err)?;
-                self.granted = Some(app::check_result(payload.get(..n).ok_or("short payload")?, &self.door_key)?);
+                self.granted = Some(app::check_result(
+                    payload.get(..n).ok_or("short payload")?,
+                    &self.door_key,
+                    app::PHONE_NONCE,
+                )?);
                 self.state = State::Transport(ts);
             }
             State::Broken => return Err("session already failed".into()),
@@ -162,14 +175,16 @@ pub struct NoiseDoor {
     state: State,
     out: StreamOut,
     inbox: LengthPrefixed,
-    pub engine: DoorEngine,
-    nonce: Option<[u8; 16]>,
+    pub door: PeerDoor,
+    /// The phone's static key, once the handshake authenticated it.
+    remote: Option<[u8; 32]>,
     pub request: Option<Vec<u8>>,
     pub access: Option<Access>,
+    pub chain_verifications: u32,
 }
 
 impl NoiseDoor {
-    pub fn new(pattern: Pattern, keys: &NoiseKeys, engine: DoorEngine) -> Result<Self, String> {
+    pub fn new(pattern: Pattern, keys: &NoiseKeys, door: PeerDoor) -> Result<Self, String> {
         let hs = Builder::new(pattern.params().parse().map_err(err)?)
             .local_private_key(&keys.door.private)
             .map_err(err)?
@@ -179,18 +194,20 @@ impl NoiseDoor {
             state: State::Handshake(Box::new(hs)),
             out: StreamOut::default(),
             inbox: LengthPrefixed::default(),
-            engine,
-            nonce: None,
+            door,
+            remote: None,
             request: None,
             access: None,
+            chain_verifications: 0,
         })
     }
 
     fn decide(&mut self, request: Vec<u8>, ts: &mut TransportState) -> Result<(), String> {
-        let nonce = self.nonce.ok_or("request before the handshake bound a nonce")?;
-        let answer = app::door_answer(&mut self.engine, &request, &nonce)?;
+        let remote = self.remote.ok_or("request before the handshake authenticated the phone")?;
+        let answer = app::door_answer(&mut self.door, &request, ChannelKey::X25519(remote), false)?;
         send_transport(ts, &answer.result, &mut self.out)?;
         self.access = Some(answer.access);
+        self.chain_verifications = answer.chain_verifications;
         self.request = Some(request);
         Ok(())
     }
@@ -202,9 +219,10 @@ impl NoiseDoor {
                 let n = hs.read_message(message, &mut payload).map_err(err)?;
                 if !hs.is_handshake_finished() && hs.is_my_turn() {
                     send(&mut hs, &[], &mut self.out)?;
-                    self.nonce = Some(app::nonce_from(hs.get_handshake_hash())?);
                 }
                 if hs.is_handshake_finished() {
+                    let remote = hs.get_remote_static().ok_or("no static key from the phone")?;
+                    self.remote = Some(remote.try_into().map_err(|_| "static key not 32 bytes")?);
                     let State::Transport(mut ts) = into_transport(hs)? else { return Err("no transport".into()) };
                     if n > 0 {
                         // XX: the request came as the last handshake message's payload.

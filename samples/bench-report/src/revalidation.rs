@@ -13,7 +13,7 @@ use keyway_api::*;
 use keyway_protocol::UnixTime;
 use keyway_protocol::codec;
 use keyway_protocol::credential::*;
-use keyway_protocol::unlock::{UnlockRequest, frame};
+use keyway_protocol::unlock::frame;
 use keyway_test_kit::fixture::{DOOR_A, Holder, Property as Fixture, doors, window};
 use mission_control::Server;
 use serde::Serialize;
@@ -50,9 +50,7 @@ struct KeyCertBodyV1<'a> {
 }
 
 fn request_len(h: &Holder) -> Result<usize, String> {
-    UnlockRequest::sign(DOOR_A, [1; 16], [2; 16], 0, &h.chain, None, &h.device)
-        .map(|r| r.to_bytes().len())
-        .ok_or_else(|| "the request does not fit".to_string())
+    crate::report::keyway_request_len(&h.chain)
 }
 
 /// What the same request measures with the format-1 certificate: the chain carries the

@@ -572,7 +572,7 @@ impl World {
             let door = &self.doors[d];
             let feed = door.feed.as_ref().expect("a connected door");
             let receipt = {
-                let engine = door.engine.lock().expect("door lock");
+                let mut engine = door.engine.lock().expect("door lock");
                 let reported = feed.reported_activity.max(answer.known_activity_head);
                 (engine.update_seq() > answer.receipted_seq || engine.activity().head() > reported).then(|| {
                     let mut nonce = [0u8; 16];

@@ -98,6 +98,7 @@ fn resident_unlock(i: &Install, addr: SocketAddr, mtu: usize) -> (bool, keyway_l
         time: None,
         nonce: [3; 16],
         now,
+        resume: None,
     })
     .unwrap();
     let mut link = SocketLink::connect(addr, mtu, Duration::from_secs(5)).unwrap();

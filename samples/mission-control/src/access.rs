@@ -11,6 +11,7 @@ use crate::people::{self, PersonRow};
 use crate::property::{Authority, bump_change_seq};
 use crate::updates::UpdatePlan;
 use crate::validate;
+use crate::webhooks;
 use keyway_api::{
     AccessKind, AddKeycardRequest, ChangeExpiryRequest, DeleteKeyQuery, InviteRequest, InviteResponse,
     KeyChangeResponse, KeyGrant, KeycardChangeResponse, KeycardKind, NO_EXPIRY, QueuedUpdate, RevocationResponse,
@@ -68,6 +69,11 @@ pub fn invite(
     let earliest = grants.iter().map(|(_, v)| v.start).min().unwrap_or(now);
     let message_id = write_welcome(tx, manager.property_id, &person, &token, earliest, now)?;
     let info = people::info(tx, &person, now)?;
+    let event = serde_json::json!({
+        "person_id": info.person_id, "name": info.name, "access": info.access, "resident": info.resident,
+        "key_ids": info.keys.iter().map(|k| k.key_id).collect::<Vec<_>>(),
+    });
+    webhooks::emit(tx, manager.property_id, webhooks::PERSON_INVITED, event, now)?;
     Ok((InviteResponse { person: info, welcome_message_id: message_id, updates }, token))
 }
 
@@ -257,6 +263,8 @@ pub fn delete_key(
         person.id
     };
     let updates = plan.commit(tx, now)?;
+    let event = serde_json::json!({ "person_id": person_id, "revoked_keys": [id], "why": "key deleted" });
+    webhooks::emit(tx, manager.property_id, webhooks::KEYS_REVOKED, event, now)?;
     Ok(RevocationResponse {
         person_id: keyway_protocol::credential::PersonId(person_id as u64),
         revoked_keys: vec![id],
@@ -323,6 +331,9 @@ pub fn revoke_all(tx: &Transaction, manager: &Manager, person_id: u64, now: Unix
     remove_keycards(tx, &person, &mut plan, now)?;
     tx.execute("UPDATE people SET changed_seq = ?1 WHERE id = ?2", params![seq, person.id])?;
     let updates = plan.commit(tx, now)?;
+    let event =
+        serde_json::json!({ "person_id": person.person_id(), "revoked_keys": revoked, "why": "revoke all keys" });
+    webhooks::emit(tx, manager.property_id, webhooks::KEYS_REVOKED, event, now)?;
     Ok(RevocationResponse { person_id: person.person_id(), revoked_keys: revoked, updates })
 }
 
@@ -381,6 +392,8 @@ pub fn delete_person(
     tx.execute("UPDATE people SET deleted_at = ?1, changed_seq = ?2 WHERE id = ?3", params![now.0, seq, person.id])?;
     history::forget_token(tx, person.id, Forget::Withdrawn)?;
     let updates = plan.commit(tx, now)?;
+    let event = serde_json::json!({ "person_id": person.person_id(), "revoked_keys": revoked });
+    webhooks::emit(tx, manager.property_id, webhooks::PERSON_DELETED, event, now)?;
     Ok(RevocationResponse { person_id: person.person_id(), revoked_keys: revoked, updates })
 }
 

@@ -27,6 +27,8 @@ const SCHEMA_V7: &str = include_str!("schema_v7.sql");
 const SCHEMA_V8: &str = include_str!("schema_v8.sql");
 /// Authority rotation; door certificates expire (the hook re-signs version-1 ones).
 const SCHEMA_V9: &str = include_str!("schema_v9.sql");
+/// Webhooks: endpoints, the event outbox, deliveries.
+const SCHEMA_V10: &str = include_str!("schema_v10.sql");
 /// The first schema version whose secrets are sealed.
 const SEALED_SINCE: i64 = 4;
 
@@ -45,6 +47,7 @@ fn migrations() -> Migrations<'static> {
                 .map(|_| ())
                 .map_err(rusqlite_migration::HookError::Hook)
         }),
+        M::up(SCHEMA_V10),
     ])
 }
 
@@ -247,6 +250,60 @@ mod tests {
         let lifetime = crate::door_certs::LIFETIME_SECS;
         assert!(cert.body.expires >= before.saturating_add_secs(lifetime), "{}", cert.body.expires);
         assert!(cert.body.expires <= keyway_api::clock::now().saturating_add_secs(lifetime));
+    }
+
+    /// A database at schema version 9 with a property, a manager and a door: the upgrade adds
+    /// the webhook tables, an endpoint registered after it gets the events emitted in the
+    /// domain change's transaction (and none of a rolled-back one), and a door silent past the
+    /// endpoint's threshold is reported once per silence.
+    #[test]
+    fn a_database_at_v9_gets_webhooks() {
+        use crate::webhooks;
+        let mut conn = Connection::open_in_memory().unwrap();
+        sealed::install(&conn, Arc::new(Sealer::new(&SecretKey::generate()))).unwrap();
+        migrations().to_version(&mut conn, 9).unwrap();
+        conn.execute_batch(
+            "INSERT INTO properties (id, name, authority_secret, utc_offset_minutes, created_at)
+             VALUES (1, 'Elm Court', keyway_seal('authority_secret', 1, zeroblob(32)), 0, 1700000000);
+             INSERT INTO managers (id, property_id, name, token_hash, portfolio_manager, key_management, created_at, token_expires_at)
+             VALUES (1, 1, 'Pat', x'00', 1, 1, 1700000000, 1800000000);
+             INSERT INTO doors (id, property_id, name, online, certificate, doorcode_secret, created_at)
+             VALUES (1, 1, 'Front door', 0, x'00', keyway_seal('doorcode_secret', 1, zeroblob(32)), 1700000000);",
+        )
+        .unwrap();
+        migrations().to_latest(&mut conn).unwrap();
+        let manager = crate::auth::Manager { id: 1, property_id: 1, portfolio_manager: true, key_management: true };
+        let now = keyway_protocol::UnixTime(1_700_000_100);
+        let tx = conn.transaction().unwrap();
+        let req = webhooks::CreateWebhookRequest {
+            url: "https://pms.example.com/hook".into(),
+            events: None,
+            door_silent_after_secs: Some(3600),
+        };
+        let created = webhooks::create(&tx, &manager, req, false, now).unwrap();
+        assert!(created.secret.starts_with("whsec_"));
+        let stored: Vec<u8> = tx.query_row("SELECT secret FROM webhook_endpoints", [], |r| r.get(0)).unwrap();
+        assert!(!stored.windows(created.secret.len()).any(|w| w == created.secret.as_bytes()), "sealed at rest");
+        tx.commit().unwrap();
+        // A change that is rolled back leaves no event behind.
+        let tx = conn.transaction().unwrap();
+        webhooks::emit(&tx, 1, webhooks::PERSON_DELETED, serde_json::json!({"person_id": 9}), now).unwrap();
+        drop(tx);
+        let tx = conn.transaction().unwrap();
+        webhooks::emit(&tx, 1, webhooks::PERSON_INVITED, serde_json::json!({"person_id": 7}), now).unwrap();
+        // Silent since its provisioning: not yet at +1 h - 1 s, reported at +1 h, once.
+        webhooks::find_silent_doors(&tx, keyway_protocol::UnixTime(1_700_000_000 + 3599)).unwrap();
+        webhooks::find_silent_doors(&tx, keyway_protocol::UnixTime(1_700_000_000 + 3600)).unwrap();
+        webhooks::find_silent_doors(&tx, keyway_protocol::UnixTime(1_700_000_000 + 7200)).unwrap();
+        tx.commit().unwrap();
+        let tx = conn.transaction().unwrap();
+        let log = webhooks::deliveries(&tx, &manager, created.endpoint.webhook_id).unwrap();
+        let kinds: Vec<&str> = log.iter().map(|d| d.kind.as_str()).collect();
+        assert_eq!(kinds, [webhooks::PERSON_INVITED, webhooks::DOOR_SILENT]);
+        assert!(log.iter().all(|d| d.state == "pending" && d.attempts == 0));
+        let data: String =
+            tx.query_row("SELECT data FROM webhook_events WHERE type = 'door.silent'", [], |r| r.get(0)).unwrap();
+        assert!(data.contains("\"silent_for_secs\":3600"), "{data}");
     }
 
     #[test]

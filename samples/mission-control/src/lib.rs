@@ -17,6 +17,7 @@
 mod access;
 mod auth;
 mod cards;
+mod console;
 mod db;
 mod devices;
 mod door_certs;
@@ -26,6 +27,7 @@ mod feed;
 mod guests;
 mod history;
 mod keys;
+mod openapi;
 mod operator;
 mod options;
 mod people;
@@ -43,12 +45,15 @@ mod secret_key;
 mod settings;
 mod updates;
 mod validate;
+mod webhooks;
 
 pub use auth::ASK_A_PORTFOLIO_MANAGER;
+pub use console::ConsoleOptions;
 pub use db::OpenError;
 pub use operator::OperatorError;
 pub use options::{OperatorSettings, PropertyCreation, ServerOptions};
 pub use secret_key::{ENV_VAR as SECRET_KEY_ENV_VAR, KeyError, SecretKey, SecretKeySource, key_file_path};
+pub use webhooks::WebhookOptions;
 
 use std::net::SocketAddr;
 use std::path::Path;
@@ -114,14 +119,19 @@ impl Server {
         // Open once here so that a bad database or key is reported to the caller, not the task.
         let db = db::Db::open(db_path.as_ref(), &options.secret_key)?;
         let (operators, operator_token) = operator::Operators::start(&db, &options.property_creation).await?;
-        let app = routes::router(routes::App {
+        let state = routes::App {
             db,
             feed: Default::default(),
             operators: Arc::new(operators),
             manager_token_lifetime: options.manager_token_lifetime_secs(),
-        });
+            webhooks: Arc::new(options.webhooks.clone()),
+        };
+        // Webhook deliveries run as long as the server does.
+        let deliveries = tokio::spawn(webhooks::run(state.db.clone(), options.webhooks.clone()));
+        let app = routes::router(state.clone()).merge(console::router(state, options.console.clone()));
         let (stop, stopped) = oneshot::channel::<()>();
         let task = tokio::spawn(async move {
+            let _stop_deliveries = AbortOnDrop(deliveries);
             axum::serve(listener, app)
                 .with_graceful_shutdown(async move {
                     let _ = stopped.await;
@@ -165,5 +175,14 @@ impl Drop for Server {
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());
         }
+    }
+}
+
+/// Aborts the task when dropped (the server's task ending, or being dropped).
+struct AbortOnDrop(JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
     }
 }

@@ -3,7 +3,7 @@
 //! the database's secrets comes from `KEYWAY_MC_SECRET_KEY` or `<db>.key`.
 
 use clap::Parser;
-use mission_control::{OperatorSettings, PropertyCreation, Server, ServerOptions};
+use mission_control::{ConsoleOptions, OperatorSettings, PropertyCreation, Server, ServerOptions};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
@@ -42,6 +42,10 @@ struct Args {
     /// one. Default 90.
     #[arg(long, value_parser = clap::value_parser!(u64).range(1..=MAX_MANAGER_TOKEN_LIFETIME_DAYS))]
     manager_token_lifetime_days: Option<u64>,
+    /// Mark the web console's session cookie Secure: set it when a TLS proxy serves Mission
+    /// Control (a proxy that sends `X-Forwarded-Proto: https` marks it without this flag).
+    #[arg(long)]
+    console_secure_cookies: bool,
 }
 
 /// The lifetime from the flag, else the environment, else the default.
@@ -90,6 +94,7 @@ async fn main() -> std::process::ExitCode {
             creations_per_minute: args.property_creations_per_minute,
         }),
         manager_token_lifetime,
+        console: ConsoleOptions { secure_cookies: args.console_secure_cookies },
         ..ServerOptions::default()
     };
     let server = match Server::start_on_with(&args.db, listener, options).await {
@@ -105,6 +110,7 @@ async fn main() -> std::process::ExitCode {
         );
     }
     println!("mission-control listening on {} (database {})", server.base_url(), args.db.display());
+    eprintln!("mission-control: the manager's console is at {}/ (sign in with a manager token)", server.base_url());
     let _ = tokio::signal::ctrl_c().await;
     match server.shutdown().await {
         Ok(()) => std::process::ExitCode::SUCCESS,

@@ -12,6 +12,10 @@ pub struct ServerOptions {
     /// one); then it answers 401 "manager token expired". Default
     /// [`ServerOptions::DEFAULT_MANAGER_TOKEN_LIFETIME`].
     pub manager_token_lifetime: Duration,
+    /// How the manager's web console is served (its session cookie).
+    pub console: crate::ConsoleOptions,
+    /// How webhooks are delivered, and whether their targets may be private addresses.
+    pub webhooks: crate::WebhookOptions,
 }
 
 impl ServerOptions {
@@ -21,7 +25,9 @@ impl ServerOptions {
     /// Anyone who reaches the server may create properties, as before operator tokens: for
     /// in-process servers of tests and demos only (refused on a non-loopback address).
     pub fn open_property_creation() -> Self {
-        ServerOptions { property_creation: PropertyCreation::Open, ..Self::default() }
+        // Loopback only, so webhook receivers on this machine are allowed too.
+        let webhooks = crate::WebhookOptions { allow_private_targets: true, ..Default::default() };
+        ServerOptions { property_creation: PropertyCreation::Open, webhooks, ..Self::default() }
     }
 
     /// The manager token lifetime in whole seconds, at least 1.
@@ -36,6 +42,8 @@ impl Default for ServerOptions {
             secret_key: SecretKeySource::default(),
             property_creation: PropertyCreation::default(),
             manager_token_lifetime: Self::DEFAULT_MANAGER_TOKEN_LIFETIME,
+            console: crate::ConsoleOptions::default(),
+            webhooks: crate::WebhookOptions::default(),
         }
     }
 }

@@ -3,7 +3,7 @@
 use crate::error::{AppError, AppResult};
 use crate::keys::{self, KeyRow};
 use crate::validate::doors_from_json;
-use keyway_api::{AccessKind, KeyStatus, KeycardInfo, KeycardKind, PersonInfo, PersonStatus};
+use keyway_api::{AccessKind, KeyStatus, KeycardInfo, KeycardKind, PeopleQuery, PersonInfo, PersonStatus};
 use keyway_protocol::UnixTime;
 use keyway_protocol::credential::{DoorId, DoorSet, PersonId, Validity};
 use rusqlite::{OptionalExtension, Transaction, params};
@@ -240,4 +240,81 @@ pub fn list(tx: &Transaction, property_id: i64, show_expired: bool, now: UnixTim
         }
     }
     Ok(out)
+}
+
+/// Most people one page of the people list holds.
+pub const MAX_PER_PAGE: u32 = 200;
+
+/// One page of the people list, for a property of thousands.
+#[derive(Clone, Debug)]
+pub struct PeoplePage {
+    pub people: Vec<PersonInfo>,
+    /// How many people match the search (all pages).
+    pub total: u64,
+    /// The page shown, from 1.
+    pub page: u32,
+}
+
+/// The people list as [`list`] has it (deleted people never; people with nothing active or
+/// upcoming only with `show_expired`), narrowed to names or contacts containing `search`
+/// (ASCII case-insensitive; empty: everyone), sorted by name, one page of `per_page` (1 to
+/// [`MAX_PER_PAGE`]). The filter and the paging run in SQL, so a page costs the same with ten
+/// people or ten thousand; only the page's people are read in full.
+pub fn search(
+    tx: &Transaction,
+    property_id: i64,
+    search: &str,
+    show_expired: bool,
+    page: u32,
+    per_page: u32,
+    now: UnixTime,
+) -> AppResult<PeoplePage> {
+    if !(1..=MAX_PER_PAGE).contains(&per_page) {
+        return Err(AppError::bad_request(format!("per_page must be from 1 to {MAX_PER_PAGE}")));
+    }
+    let page = page.max(1);
+    let needle = search.trim().to_ascii_lowercase();
+    if needle.len() > 200 {
+        return Err(AppError::bad_request("q: at most 200 characters"));
+    }
+    // The same rule as `info`'s status: a key not revoked and not yet expired is active or
+    // upcoming, as is a keycard not removed and not yet expired.
+    const FILTER: &str = "p.property_id = ?1 AND p.deleted_at IS NULL
+         AND (?2 = '' OR instr(lower(p.name), ?2) > 0 OR instr(lower(p.contact), ?2) > 0)
+         AND (?3 OR EXISTS (SELECT 1 FROM keys k WHERE k.person_id = p.id AND k.revoked_at IS NULL AND k.expiry > ?4)
+                 OR EXISTS (SELECT 1 FROM keycards c WHERE c.person_id = p.id AND c.removed_at IS NULL AND c.expiry > ?4))";
+    let total: u64 = tx.query_row(
+        &format!("SELECT count(*) FROM people p WHERE {FILTER}"),
+        params![property_id, needle, show_expired, now.0],
+        |r| r.get(0),
+    )?;
+    let offset = u64::from(page - 1) * u64::from(per_page);
+    let mut stmt = tx.prepare(&format!(
+        "SELECT {} FROM people p WHERE {FILTER} ORDER BY p.name COLLATE NOCASE, p.id LIMIT ?5 OFFSET ?6",
+        PERSON_COLUMNS.split(", ").map(|c| format!("p.{c}")).collect::<Vec<_>>().join(", ")
+    ))?;
+    let raws = stmt
+        .query_map(params![property_id, needle, show_expired, now.0, per_page, offset as i64], person_row)?
+        .collect::<Result<Vec<_>, _>>()?;
+    let people = raws.into_iter().map(|raw| info(tx, &from_raw(raw)?, now)).collect::<AppResult<Vec<_>>>()?;
+    Ok(PeoplePage { people, total, page })
+}
+
+/// Every person the property ever had, deleted ones too (id, name, deleted): what activity
+/// may name, so a filter can pick a deleted person's past activity.
+pub fn names(tx: &Transaction, property_id: i64) -> AppResult<Vec<(u64, String, bool)>> {
+    let mut stmt = tx.prepare(
+        "SELECT id, name, deleted_at IS NOT NULL FROM people WHERE property_id = ?1 ORDER BY name COLLATE NOCASE, id",
+    )?;
+    let rows = stmt.query_map(params![property_id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
+    Ok(rows.collect::<Result<Vec<_>, _>>()?)
+}
+
+/// `GET /v1/people`: the whole list ([`list`]) unless the query searches or pages ([`search`]).
+pub fn list_query(tx: &Transaction, property_id: i64, q: &PeopleQuery, now: UnixTime) -> AppResult<Vec<PersonInfo>> {
+    if q.q.is_none() && q.page.is_none() && q.per_page.is_none() {
+        return list(tx, property_id, q.show_expired, now);
+    }
+    let needle = q.q.as_deref().unwrap_or("");
+    Ok(search(tx, property_id, needle, q.show_expired, q.page.unwrap_or(1), q.per_page.unwrap_or(50), now)?.people)
 }

@@ -130,8 +130,11 @@ fn apply(tx: &Transaction, from: Uploader, receipt: &Receipt, now: UnixTime) -> 
     door_reported(tx, door, body.applied_seq, via_feed.then_some(body.door_time), now)?;
     // Updates the door refused on their own are marked first: they are not delivered.
     for record in body.activity.iter() {
-        if let ActivityEvent::UpdateRejected { seq, reason } = &record.event {
-            mark_rejected(tx, door, *seq, *reason)?;
+        if let ActivityEvent::UpdateRejected { seq, reason } = &record.event
+            && let Some(text) = mark_rejected(tx, door, *seq, *reason)?
+        {
+            let event = serde_json::json!({ "door_id": door, "seq": seq, "reason": text });
+            crate::webhooks::emit(tx, from.property_id(), crate::webhooks::DOOR_UPDATE_REJECTED, event, now)?;
         }
     }
     // A door never applies beyond its log; a larger applied_seq (a backend restored from an
@@ -144,6 +147,12 @@ fn apply(tx: &Transaction, from: Uploader, receipt: &Receipt, now: UnixTime) -> 
         .query_map(params![now.0, body.door_time.0 as i64, door.0, body.applied_seq as i64], |r| r.get::<_, u64>(0))?
         .collect::<Result<Vec<_>, _>>()?;
     newly_delivered.sort_unstable();
+    if !newly_delivered.is_empty() {
+        let event = serde_json::json!({
+            "door_id": door, "seqs": newly_delivered, "receipt_door_time": body.door_time, "via_feed": via_feed,
+        });
+        crate::webhooks::emit(tx, from.property_id(), crate::webhooks::DOOR_UPDATE_DELIVERED, event, now)?;
+    }
     tx.execute(
         "UPDATE doors SET delivered_seq = MAX(delivered_seq, MIN(?1, log_head)) WHERE id = ?2",
         params![body.applied_seq as i64, door.0],
@@ -210,14 +219,15 @@ pub fn door_reported(
 /// A door-signed record says the door refused update `seq` and used up its seq (the reasons an
 /// update is refused on its own; a batch refused whole consumed nothing and stays pending): its
 /// task is rejected, with the reason in words.
-fn mark_rejected(tx: &Transaction, door: DoorId, seq: u64, reason: DenialReason) -> AppResult<()> {
-    let Some(text) = rejection_text(reason) else { return Ok(()) };
-    let Ok(seq) = i64::try_from(seq) else { return Ok(()) };
-    tx.execute(
+/// Marks the update rejected; its rejection text if this changed it.
+fn mark_rejected(tx: &Transaction, door: DoorId, seq: u64, reason: DenialReason) -> AppResult<Option<&'static str>> {
+    let Some(text) = rejection_text(reason) else { return Ok(None) };
+    let Ok(seq) = i64::try_from(seq) else { return Ok(None) };
+    let changed = tx.execute(
         "UPDATE door_updates SET rejected = ?1 WHERE door_id = ?2 AND seq = ?3 AND rejected IS NULL",
         params![text, door.0, seq],
     )?;
-    Ok(())
+    Ok((changed > 0).then_some(text))
 }
 
 /// What the manager reads for an update the door refused on its own.

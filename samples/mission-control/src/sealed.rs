@@ -38,6 +38,8 @@ pub enum Purpose {
     /// `authority_rotations.new_secret`, by rotation id: the successor authority key until
     /// Mission Control switches to it.
     RotationSecret,
+    /// `webhook_endpoints.secret`, by endpoint id: the key its deliveries are signed with.
+    WebhookSecret,
 }
 
 impl Purpose {
@@ -49,6 +51,7 @@ impl Purpose {
             Purpose::CardKey => "card_key",
             Purpose::KeyCheck => "key_check",
             Purpose::RotationSecret => "rotation_secret",
+            Purpose::WebhookSecret => "webhook_secret",
         }
     }
 
@@ -59,6 +62,7 @@ impl Purpose {
             Purpose::CardKey,
             Purpose::KeyCheck,
             Purpose::RotationSecret,
+            Purpose::WebhookSecret,
         ]
         .into_iter()
         .find(|p| p.name() == name)
@@ -71,6 +75,7 @@ impl Purpose {
             Purpose::CardKey => "properties.card_key",
             Purpose::KeyCheck => "meta.secret_key_check",
             Purpose::RotationSecret => "authority_rotations.new_secret",
+            Purpose::WebhookSecret => "webhook_endpoints.secret",
         }
     }
 }

@@ -382,6 +382,7 @@ impl World {
             time: None,
             nonce,
             now: keyway_api::clock::now(),
+            resume: None,
         })?;
         let mut link = SocketLink::connect(d.addr, TAMPERED_APP_MTU, Duration::from_secs(5))?;
         let outcome = run_unlock(&mut link, session, Duration::from_secs(10))?;
@@ -449,6 +450,10 @@ pub(crate) fn event_text(event: &ActivityEvent) -> String {
         ActivityEvent::KeycardDenied { reason, .. } => format!("keycard refused: {reason:?}"),
         ActivityEvent::UpdateRejected { seq, reason } => format!("door update {seq} rejected: {reason:?}"),
         ActivityEvent::ClockSet { before, after } => format!("clock set from {before} to {after} by signed time"),
+        ActivityEvent::DeniedRepeatedly { channel, reason, count, .. } => {
+            format!("{count} {channel:?} refusals of an unknown credential: {reason:?}")
+        }
+        ActivityEvent::RecordsDropped { count } => format!("{count} records dropped before upload"),
     }
 }
 
