@@ -330,3 +330,30 @@ fn a_granted_record_survives_ten_thousand_strangers_before_upload() {
     assert!(receipt.body.activity_head >= grant_seq);
     let _: &KeyChain = &ann.chain;
 }
+
+/// Version 1 is refused both ways: a door takes no version-1 request, a phone no version-1
+/// challenge (the version byte is checked before anything else is read).
+#[test]
+fn version_one_messages_are_refused() {
+    use keyway_protocol::codec::DecodeError;
+    let p = Property::new();
+    let mut door = p.door(DOOR_A);
+    let ann = p.resident(1, 1);
+    let mut session = DoorSession::new(&mut door, NOW, [1; 16]);
+    let challenge = session.poll_transmit(517).unwrap();
+    let mut old = challenge.clone();
+    old[frame::HEADER_LEN] = 1;
+    let mut phone = PhoneSession::new(params(&p, &ann, 1)).unwrap();
+    let err = phone.handle_frame(&old).unwrap_err();
+    assert!(
+        matches!(err, keyway_protocol::unlock::ProtocolError::Decode(DecodeError::UnsupportedVersion { found: 1, .. })),
+        "{err:?}"
+    );
+    let mut phone = PhoneSession::new(params(&p, &ann, 1)).unwrap();
+    phone.handle_frame(&challenge).unwrap();
+    let mut request = phone.poll_transmit(517).unwrap();
+    request[frame::HEADER_LEN] = 1;
+    let err = session.handle_frame(&mut door, &request, NOW).unwrap_err();
+    assert!(matches!(err, DoorSessionError::Decode(DecodeError::UnsupportedVersion { found: 1, .. })), "{err:?}");
+    assert_eq!(door.activity().head(), 0, "nothing decided, nothing logged");
+}
