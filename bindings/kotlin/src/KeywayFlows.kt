@@ -30,7 +30,7 @@ fun Wallet.keyUpdates(): Flow<KeyUpdate> = callbackFlow {
 /** The keys alone, as they change (a credentials list for the UI, like a StateFlow's values). */
 fun Wallet.keysFlow(): Flow<List<KeyInfo>> = keyUpdates().map { it.keys }
 
-/** Each unlock's progress, from `Connecting` to `ReceiptStored`, `Failed` or `Cancelled`. */
+/** Each unlock's progress, from `Connecting` to `ReceiptStored` (a grant), `Denied` (no receipt for a refusal), `Failed` or `Cancelled`. */
 fun Wallet.unlockEvents(): Flow<UnlockEvent> = callbackFlow {
     val subscription = subscribeUnlockEvents(object : UnlockListener {
         override fun onEvent(event: UnlockEvent) {

@@ -100,15 +100,17 @@ def test_an_unlock_carrying_an_update_is_receipted_at_its_seq_and_the_removed_pe
     assert uploaded.updates_confirmed == 1
     assert backend.json("GET", f"/v1/door-updates?door_id={door_id}&state=pending") == []
 
-    # Bo's phone has not synced since he was removed: it still offers his key, the door
-    # refuses it (a decision, not an error) and its receipt comes back all the same.
+    # Bo's phone has not synced since he was removed: it still offers his key, and the door
+    # refuses it (a decision, not an error). A refused presenter gets no receipt (nothing of
+    # the door's log), and the refusal names no one (the door refused before verifying).
     denied = asyncio.run(bo.unlock(door_id, WalletToDoorLink(door)))
     assert not denied.granted
     assert denied.denial in (keyway.DenialReason.REVOKED_PERSON, keyway.DenialReason.REVOKED_DEVICE)
     assert len(actuator.opened) == 1, "a denial does not open the lock"
     event = door.activity()[-1].event
     assert isinstance(event, keyway.Activity.APP_DENIED) and event.reason == denied.denial
-    assert len(bo.receipts()) == 1
+    assert event.person_id is None and event.key_id is None
+    assert len(bo.receipts()) == 0
 
 
 def test_a_failed_save_withholds_the_result_and_a_restarted_door_takes_the_update_again(backend, tmp_path):

@@ -222,17 +222,20 @@ impl SimulatedDoor {
         let fail =
             |e: &dyn std::fmt::Display| KeywayError::Link { reason: format!("door dropped the connection: {e}") };
         // The door decides on the request alone; any batch of door updates follows it, and
-        // the result goes out once the batch (if announced) has arrived.
+        // the result goes out once the batch (if announced) has arrived. A refused ticket's
+        // answer goes out at once (the phone's full request follows in the same session).
         match keyway_test_kit::door::feed(session, &mut engine, &frame, keyway_api::clock::now()) {
             Err(e) => {
                 *slot = None;
                 return Err(fail(&e));
             }
-            Ok(fed) if fed.result.is_none() => return Ok(Vec::new()),
+            Ok(fed) if fed.result.is_none() => return Ok(Self::drain(session, mtu)),
             Ok(_) => {}
         }
         let frames = Self::drain(session, mtu);
         *slot = None;
+        // The next session's offer is signed now, while the door is idle.
+        engine.prepare_offer(keyway_api::clock::now(), [0x5a; 16]);
         Ok(frames)
     }
 

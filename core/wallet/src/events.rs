@@ -17,9 +17,10 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError, Weak};
 
-/// One step of an unlock, in the order they happen. A run ends with `ReceiptStored`, `Failed`
-/// or `Cancelled`; `Granted` or `Denied` comes as soon as the door's verified result is in
-/// (before the receipt is stored).
+/// One step of an unlock, in the order they happen. A run ends with `ReceiptStored` (a grant),
+/// with `Denied` (or the `UpdatesDelivered` after it: a refused presenter gets no receipt),
+/// `Failed` or `Cancelled`; `Granted` or `Denied` comes as soon as the door's verified result
+/// is in (before the receipt is stored).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum UnlockEvent {
     /// The key is chosen; waiting for the door's challenge.
@@ -152,11 +153,12 @@ impl Progress<'_> {
         }
     }
 
-    /// The unlock's end: `ReceiptStored` or `Failed`.
+    /// The unlock's end: `ReceiptStored` (only a granted unlock brings a receipt) or `Failed`.
     pub(crate) fn finished(&self, result: &Result<UnlockReport>) {
         let door = self.door;
         match result {
-            Ok(_) => self.emit(UnlockEvent::ReceiptStored { door }),
+            Ok(report) if report.granted => self.emit(UnlockEvent::ReceiptStored { door }),
+            Ok(_) => {}
             Err(e) => self.failed(e),
         }
     }
