@@ -95,6 +95,48 @@ fn door_decide(c: &mut Criterion) {
     g.finish();
 }
 
+/// A repeat unlock at the door: the resume request opened with the ticket's secret (no
+/// public-key operation), the decision, the next ticket; then the whole session.
+fn door_resume(c: &mut Criterion) {
+    let p = Property::new();
+    let mut g = c.benchmark_group("door");
+    g.measurement_time(Duration::from_secs(2)).warm_up_time(Duration::from_millis(500));
+    for case in cases(&p) {
+        // A first unlock leaves a ticket at the door and on the phone.
+        let mut door = p.door(DOOR_A);
+        let mut first = p.phone(&case.holder, DOOR_A, None);
+        let mut s = DoorSession::new(&mut door, NOW, DOOR_NONCE);
+        let challenge = s.poll_transmit(frame::MAX_MTU).unwrap();
+        first.handle_frame(&challenge).unwrap();
+        let mut ticket = None;
+        while let Some(f) = first.poll_transmit(frame::MAX_MTU) {
+            if let Ok(DoorStep::Finished { result, .. }) = s.handle_frame(&mut door, &f, NOW) {
+                s.handle_saved(&mut door, result).unwrap();
+            }
+        }
+        while let Some(f) = s.poll_transmit(frame::MAX_MTU) {
+            if let Ok(Some(o)) = first.handle_frame(&f) {
+                ticket = o.ticket;
+            }
+        }
+        door.prepare_offer(NOW, [2; 16]);
+        let mut params = p.params(&case.holder, DOOR_A, None, 0, 0xA2);
+        params.resume = ticket;
+        let challenge = DoorSession::new(&mut door.clone(), NOW, DOOR_NONCE).challenge().to_bytes();
+        let request = keyway_protocol::unlock::PhoneSession::new(params).unwrap().handle_challenge(&challenge).unwrap();
+        let frames = frame::split(MessageKind::Resume, 0, &request, frame::MAX_MTU).unwrap();
+        let before = door.crypto_ops();
+        assert!(granted(&mut door.clone(), &frames));
+        let mut probe = door.clone();
+        granted(&mut probe, &frames);
+        assert_eq!(probe.crypto_ops().key_agreements, before.key_agreements, "a repeat unlock agrees no key");
+        g.bench_function(format!("resume_session/{}", case.name), |b| {
+            b.iter_batched(|| door.clone(), |mut d| black_box(granted(&mut d, &frames)), BatchSize::SmallInput)
+        });
+    }
+    g.finish();
+}
+
 /// One strict verification and one signature, the units the door's cost is measured in.
 fn one_verify(c: &mut Criterion) {
     let k = key(9);
@@ -107,6 +149,12 @@ fn one_verify(c: &mut Criterion) {
         b.iter(|| black_box(credential::verify(&pk, label::KEY_CERT, black_box(&msg), &sig)))
     });
     g.bench_function("sign", |b| b.iter(|| black_box(k.sign(label::KEY_CERT, black_box(&msg)))));
+    g.finish();
+    let mut g = c.benchmark_group("x25519");
+    g.measurement_time(Duration::from_secs(2)).warm_up_time(Duration::from_millis(500));
+    let secret = x25519_dalek::StaticSecret::from([7u8; 32]);
+    let public = x25519_dalek::PublicKey::from(&x25519_dalek::StaticSecret::from([9u8; 32]));
+    g.bench_function("diffie_hellman", |b| b.iter(|| black_box(secret.diffie_hellman(black_box(&public)))));
     g.finish();
 }
 
@@ -123,5 +171,5 @@ fn check_cases(_: &mut Criterion) {
     }
 }
 
-criterion_group!(benches, check_cases, build_request, door_decide, one_verify);
+criterion_group!(benches, check_cases, build_request, door_decide, door_resume, one_verify);
 criterion_main!(benches);
