@@ -209,13 +209,14 @@ impl DoorServer {
                 }
             }
         };
+        // The next session's offer is signed now, after the lock acted and before the save (its
+        // counter is saved with the session), not when the next phone waits for its challenge.
+        door.prepare_offer(at(Instant::now()), nonce);
         hooks.persist(door).map_err(ServeError::Persist)?;
         let result = session.handle_saved(door, unsent)?;
         while let Some(f) = session.poll_transmit(mtu) {
             link.send(&f)?;
         }
-        // The next session's offer is signed now, while the door is idle, not when a phone waits.
-        door.prepare_offer(at(Instant::now()), nonce);
         let decision = session.decision().cloned().ok_or(ServeError::Session(DoorSessionError::UnexpectedFrame))?;
         Ok(ServeReport { decision, result })
     }

@@ -73,17 +73,22 @@ pub fn serve_door(
     mut report: impl FnMut(&SessionLine),
 ) -> Result<(), DoorFileError> {
     let mut fatal = None;
+    // The door's offer and resume tickets live in memory (never in the state file): kept here
+    // from one session's engine to the next, so a repeat unlock stays one round trip.
+    let mut cache = keyway_protocol::door::SessionCache::default();
     let served = listener.serve(
         |link| {
             let mut nonce = [0u8; 16];
             rand_core::RngCore::fill_bytes(&mut rand_core::OsRng, &mut nonce);
             let result = door.with_door_saving(|engine, save| {
+                engine.restore_session_cache(std::mem::take(&mut cache));
                 let before = engine.update_seq();
                 // The state is on disk before the receipt leaves the door: the server calls
                 // `persist` before it may release the result.
                 let mut hooks = FileHooks { decided: None, save };
                 let served = DoorServer::new().serve(link, engine, door.rtc_now(), nonce, &mut hooks);
                 let decided = hooks.decided;
+                cache = engine.session_cache();
                 let (key_id, person_id) = match decided.as_ref().map(|e| &e.record.event) {
                     Some(ActivityEvent::AppUnlock { key, person, .. }) => (Some(key.0), Some(person.0)),
                     Some(ActivityEvent::AppDenied { key, person, .. }) => (key.map(|k| k.0), person.map(|p| p.0)),

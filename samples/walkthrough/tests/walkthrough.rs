@@ -19,10 +19,19 @@ fn the_walkthrough_runs_the_whole_story_green() {
     let unlocks = report["unlocks"].as_array().unwrap();
     assert!(unlocks.len() >= 12, "{unlocks:#?}");
     for u in unlocks {
-        assert_eq!(u["round_trips"], 1, "every unlock is one round trip: {u}");
-        assert!(u["bytes_phone_to_door"].as_u64().unwrap() > 200, "a request carries a key chain and a proof: {u}");
-        assert!(u["bytes_door_to_phone"].as_u64().unwrap() > 150, "a challenge and a signed result: {u}");
+        // A phone that has not synced since its key was revoked presents the ticket the
+        // revocation ended: the door refuses the ticket, and the full request follows in the
+        // same session (two round trips, for a key that opens nothing anyway).
+        let most = if u["granted"] == true { 1 } else { 2 };
+        assert!(u["round_trips"].as_u64().unwrap() <= most, "a granted unlock is one round trip: {u}");
+        assert!(u["bytes_door_to_phone"].as_u64().unwrap() > 150, "a challenge and a sealed result: {u}");
     }
+    // A repeat unlock (a ticket from the key's last session at that door) is one packet up.
+    assert!(
+        unlocks.iter().any(|u| u["granted"] == true && u["bytes_phone_to_door"].as_u64().unwrap() < 100),
+        "no repeat unlock: {unlocks:#?}"
+    );
+
     let refused: Vec<&str> =
         unlocks.iter().filter(|u| u["granted"] == false).filter_map(|u| u["denial"].as_str()).collect();
     for reason in ["GuestScopeWider", "RevokedKey"] {

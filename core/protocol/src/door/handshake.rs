@@ -125,6 +125,24 @@ impl ResumeCache {
     }
 }
 
+/// What a door keeps in memory between sessions and never saves: its current offer and its
+/// resume tickets. An embedder that loads its saved state afresh for every session (the door
+/// simulator, whose state file other commands change too) hands it from one engine to the next
+/// with [`DoorEngine::session_cache`] and [`DoorEngine::restore_session_cache`].
+#[derive(Clone, Default)]
+pub struct SessionCache {
+    door_key: Option<crate::credential::PublicKey>,
+    anchors: crate::credential::TrustAnchors,
+    offer: Option<Offer>,
+    tickets: ResumeCache,
+}
+
+impl core::fmt::Debug for SessionCache {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("SessionCache").field("offer", &self.offer).field("tickets", &self.tickets).finish()
+    }
+}
+
 /// What opening a request decided, for the session to act on.
 pub(crate) struct Opened {
     pub(crate) access: Access,
@@ -169,6 +187,31 @@ impl DoorEngine {
     /// The door's public-key operations since it started.
     pub fn crypto_ops(&self) -> CryptoOps {
         self.ops
+    }
+
+    /// A copy of the offer and tickets this engine holds in memory (see [`SessionCache`]).
+    pub fn session_cache(&self) -> SessionCache {
+        SessionCache {
+            door_key: Some(self.key.public()),
+            anchors: self.state.anchors.clone(),
+            offer: self.offer.clone(),
+            tickets: self.tickets.clone(),
+        }
+    }
+
+    /// Takes the offer and tickets of an earlier engine of this same door. Nothing is taken if
+    /// the door key changed; no ticket if the trust anchors changed; and every ticket is
+    /// checked against this state's revocations and clock, so a revocation applied in between
+    /// (by another process) ends its tickets here too.
+    pub fn restore_session_cache(&mut self, cache: SessionCache) {
+        if cache.door_key != Some(self.key.public()) {
+            return;
+        }
+        self.offer = cache.offer;
+        if cache.anchors == self.state.anchors {
+            self.tickets = cache.tickets;
+            self.revisit_tickets(false);
+        }
     }
 
     /// The resume tickets this door holds.

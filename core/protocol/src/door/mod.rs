@@ -35,7 +35,7 @@ pub use activity::ActivityLog;
 pub use clock::{CLOCK_RECORD_SECS, ClockChange};
 pub use engine::{DoorEngine, DoorProvisioning, Entry};
 pub use error::{DoorSessionError, RekeyError};
-pub use handshake::{CryptoOps, ResumeCache};
+pub use handshake::{CryptoOps, ResumeCache, SessionCache};
 pub use keycard::{CARD_ANSWER_SECS, CardChallenge, CardStep};
 pub use keypad::{
     AttemptLimiter, FIRST_LOCKOUT_SECS, FREE_ATTEMPTS, MAX_CHECKED_PER_DAY, MAX_LOCKOUT_SECS, QUIET_RESET_SECS,
