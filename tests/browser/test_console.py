@@ -168,7 +168,9 @@ def test_the_help_article_clicked_through(server, browser, artifacts):
     live = c.page.locator("table.keys tr.key", has=c.page.locator("td.status", has_text=re.compile("upcoming|active")))
     expect(live.locator("td.expiry")).to_have_text(f"{earlier:%Y-%m-%d %H:%M}")
     keys = server.ok("GET", f"/v1/people/{ann}", prop["pm"])["keys"]
-    assert [k["validity"]["expiry"] for k in keys if k["status"] == "upcoming"] == [int(earlier.timestamp())]
+    assert [k["validity"]["expiry"] for k in keys if k["status"] == "upcoming"] == [
+        datetime.datetime.fromtimestamp(int(earlier.timestamp()), datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    ]
     # An expiration before the start is refused beside that key's form, with the server's words.
     row = live.first
     row.locator("input[name=expiry]").fill(local(start - datetime.timedelta(days=1)))

@@ -60,9 +60,14 @@ fn with_json(f: impl Fn(&mut serde_json::Value) + Send + Sync + 'static) -> Tamp
     Tamper::Json(Arc::new(f))
 }
 
+/// A key id as the JSON carries it (a decimal string).
+fn key_id(k: &serde_json::Value) -> u64 {
+    k["key_id"].as_str().and_then(|id| id.parse().ok()).expect("a key id as a decimal string")
+}
+
 fn new_key_certificate(v: &mut serde_json::Value) -> &mut serde_json::Value {
     let keys = v["keys"].as_array_mut().unwrap();
-    let newest = keys.iter_mut().max_by_key(|k| k["key_id"].as_u64().unwrap()).unwrap();
+    let newest = keys.iter_mut().max_by_key(|k| key_id(k)).unwrap();
     &mut newest["certificate"]
 }
 
@@ -203,8 +208,8 @@ async fn a_rolled_back_answer_takes_nothing_away() {
         })
         .unwrap();
         let keys = v["keys"].as_array_mut().unwrap();
-        let newest = keys.iter().map(|k| k["key_id"].as_u64().unwrap()).max().unwrap();
-        keys.retain(|k| k["key_id"].as_u64().unwrap() != newest);
+        let newest = keys.iter().map(key_id).max().unwrap();
+        keys.retain(|k| key_id(k) != newest);
         v["full"] = serde_json::Value::Bool(true);
         v["server_time"] = serde_json::json!(keyway_api::clock::now().saturating_sub_secs(DAY).0);
         v["cursor"] = serde_json::json!("0");

@@ -65,7 +65,7 @@ class MissionControl(binary: String, db: String) : AutoCloseable {
         )
         val person = field(resp, "person_id")
         val outbox = call("GET", "/v1/outbox")
-        val message = Regex("\\{[^{}]*\"person_id\"\\s*:\\s*$person[,}][^{}]*\\}").find(outbox)?.value
+        val message = Regex("\\{[^{}]*\"person_id\"\\s*:\\s*\"?$person\"?[,}][^{}]*\\}").find(outbox)?.value
             ?: error("no welcome message for person $person")
         return field(message, "token")
     }

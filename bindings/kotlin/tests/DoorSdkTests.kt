@@ -128,7 +128,7 @@ class RecordingFeedListener(private val store: FileDoorStore) : DoorFeedListener
 }
 
 private fun personOf(json: String): String =
-    Regex("\"person_id\"\\s*:\\s*(\\d+)").find(json)?.groupValues?.get(1) ?: error("no person_id in $json")
+    Regex("\"person_id\"\\s*:\\s*\"?(\\d+)").find(json)?.groupValues?.get(1) ?: error("no person_id in $json")
 
 /** Invites `name` to `doors` with `access`; returns the person id and their welcome token. */
 private fun invitePerson(backend: MissionControl, name: String, doors: List<UInt>, access: String): Pair<String, String> {
@@ -137,7 +137,7 @@ private fun invitePerson(backend: MissionControl, name: String, doors: List<UInt
         """{"name":"$name","contact":"$name@example.test","access":"$access","keys":[{"doors":[${doors.joinToString(",")}],"expiry":"never"}],"resident":true}""",
     )
     val person = personOf(resp)
-    val message = Regex("\\{[^{}]*\"person_id\"\\s*:\\s*$person[,}][^{}]*\\}").find(backend.call("GET", "/v1/outbox"))?.value
+    val message = Regex("\\{[^{}]*\"person_id\"\\s*:\\s*\"?$person\"?[,}][^{}]*\\}").find(backend.call("GET", "/v1/outbox"))?.value
         ?: error("no welcome message for person $person")
     val token = Regex("\"token\"\\s*:\\s*\"([^\"]+)\"").find(message)?.groupValues?.get(1) ?: error("no token in $message")
     return person to token

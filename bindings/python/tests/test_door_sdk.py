@@ -158,8 +158,9 @@ def doorcode_of(backend, name, door_id):
             "keys": [{"doors": [door_id], "expiry": "never"}],
         },
     )
-    person = resp["person"]["person_id"]
-    [token] = [m["token"] for m in backend.json("GET", "/v1/outbox") if m["person_id"] == person]
+    # Person ids are decimal strings in the JSON (exact above 2^53); the bindings give numbers.
+    person = int(resp["person"]["person_id"])
+    [token] = [m["token"] for m in backend.json("GET", "/v1/outbox") if int(m["person_id"]) == person]
     req = urllib.request.Request(backend.base_url + "/v1/doorcodes")
     req.add_header("Authorization", f"Bearer {token}")
     with urllib.request.urlopen(req, timeout=15) as r:

@@ -92,6 +92,7 @@ pub struct FeedChallengeResponse {
     #[cfg_attr(feature = "openapi", schema(value_type = crate::openapi::Base64))]
     pub nonce: B64<Nonce32>,
     #[cfg_attr(feature = "openapi", schema(value_type = crate::openapi::Time))]
+    #[serde(with = "crate::format::time")]
     pub expires_at: UnixTime,
 }
 
@@ -109,6 +110,7 @@ pub struct FeedSessionRequest {
 pub struct FeedSessionResponse {
     pub session_token: String,
     #[cfg_attr(feature = "openapi", schema(value_type = crate::openapi::Time))]
+    #[serde(with = "crate::format::time")]
     pub expires_at: UnixTime,
     /// The backend's time, signed by the property's authority and bound to the hello's
     /// `door_nonce`: the door sets its clock to it, backwards too.
@@ -142,5 +144,6 @@ pub struct FeedUpdatesResponse {
     /// door's receipts send the records after it.
     pub known_activity_head: u64,
     #[cfg_attr(feature = "openapi", schema(value_type = crate::openapi::Time))]
+    #[serde(with = "crate::format::time")]
     pub server_time: UnixTime,
 }

@@ -7,6 +7,8 @@
 //!
 //! - [`wire`]: the base64 wrapper and the byte forms it carries.
 //! - [`error`]: the JSON error body every 4xx/5xx answer carries.
+//! - [`format`](mod@format): how times (RFC 3339), 64-bit ids (strings), door operations and activity
+//!   events (snake_case) look in the JSON, as `serde(with)` modules on the wire types' fields.
 //! - [`json`]: reading JSON request bodies by field name only (a positional array for a struct
 //!   is refused).
 //! - [`manager`] (feature `manager`): provisioning, people, keys, door-update tasks, activity,
@@ -21,6 +23,7 @@ pub mod client;
 pub mod clock;
 pub mod door;
 pub mod error;
+pub mod format;
 pub mod json;
 #[cfg(feature = "manager")]
 pub mod manager;

@@ -70,11 +70,11 @@ pub struct DoorInfo {
     pub reported_seq: u64,
     /// When the door was found ahead of its log (see `reported_seq`); what it should hold was
     /// queued again.
-    #[serde(default)]
+    #[serde(default, with = "crate::format::time_opt")]
     #[cfg_attr(feature = "openapi", schema(value_type = Option<crate::openapi::Time>))]
     pub diverged_at: Option<UnixTime>,
     /// The door feed's last contact (internet-connected doors).
-    #[serde(default)]
+    #[serde(default, with = "crate::format::time_opt")]
     #[cfg_attr(feature = "openapi", schema(value_type = Option<crate::openapi::Time>))]
     pub feed_seen_at: Option<UnixTime>,
     /// The door's clock minus Mission Control's, as the door last stated it over its feed
@@ -93,6 +93,7 @@ pub struct DoorInfo {
 pub struct ClockSet {
     /// The corrected time (the signed time the door took).
     #[cfg_attr(feature = "openapi", schema(value_type = crate::openapi::Time))]
+    #[serde(with = "crate::format::time")]
     pub at: UnixTime,
     /// How far the clock moved: positive when the door was behind (its measured drift).
     pub by_secs: i64,
@@ -167,10 +168,13 @@ pub struct RotationInfo {
     pub new_key: B64<PublicKey>,
     pub phase: RotationPhase,
     #[cfg_attr(feature = "openapi", schema(value_type = crate::openapi::Time))]
+    #[serde(with = "crate::format::time")]
     pub started_at: UnixTime,
     #[cfg_attr(feature = "openapi", schema(value_type = Option<crate::openapi::Time>))]
+    #[serde(default, with = "crate::format::time_opt")]
     pub switched_at: Option<UnixTime>,
     #[cfg_attr(feature = "openapi", schema(value_type = Option<crate::openapi::Time>))]
+    #[serde(default, with = "crate::format::time_opt")]
     pub completed_at: Option<UnixTime>,
     /// Doors that have not applied this phase's update yet (the rotation waits for them).
     #[cfg_attr(feature = "openapi", schema(value_type = Vec<crate::openapi::DoorId>))]
@@ -206,6 +210,7 @@ pub struct ManagerCredentials {
     /// (`POST /v1/managers/me/rotate-token`) for a fresh lifetime, or ask a Portfolio Manager for
     /// a new one (`POST /v1/managers/{id}/token`).
     #[cfg_attr(feature = "openapi", schema(value_type = crate::openapi::Time))]
+    #[serde(with = "crate::format::time")]
     pub expires_at: UnixTime,
 }
 
@@ -227,6 +232,7 @@ pub struct ManagerInfo {
     pub key_management: bool,
     /// When the manager's current token stops working.
     #[cfg_attr(feature = "openapi", schema(value_type = crate::openapi::Time))]
+    #[serde(with = "crate::format::time")]
     pub token_expires_at: UnixTime,
 }
 
@@ -240,7 +246,7 @@ pub struct KeyGrant {
     #[cfg_attr(feature = "openapi", schema(value_type = Vec<crate::openapi::DoorId>))]
     pub doors: Vec<DoorId>,
     /// Defaults to now; may lie in the future (the welcome goes out today, access starts later).
-    #[serde(default)]
+    #[serde(default, with = "crate::format::time_opt")]
     #[cfg_attr(feature = "openapi", schema(value_type = Option<crate::openapi::Time>))]
     pub start: Option<UnixTime>,
     /// Required: a time, or `"never"` for a key without an end ([`Expiry`]). A request without
@@ -277,19 +283,24 @@ pub struct InviteResponse {
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct KeyInfo {
     #[cfg_attr(feature = "openapi", schema(value_type = crate::openapi::KeyId))]
+    #[serde(with = "crate::format::id")]
     pub key_id: KeyId,
     #[cfg_attr(feature = "openapi", schema(value_type = crate::openapi::PersonId))]
+    #[serde(with = "crate::format::id")]
     pub person_id: PersonId,
     #[cfg_attr(feature = "openapi", schema(value_type = Vec<crate::openapi::DoorId>))]
     pub doors: Vec<DoorId>,
     #[cfg_attr(feature = "openapi", schema(value_type = crate::openapi::Validity))]
+    #[serde(with = "crate::format::validity")]
     pub validity: Validity,
     pub resident: bool,
     pub may_share: bool,
     pub status: KeyStatus,
     #[cfg_attr(feature = "openapi", schema(value_type = Option<crate::openapi::Time>))]
+    #[serde(default, with = "crate::format::time_opt")]
     pub revoked_at: Option<UnixTime>,
     #[cfg_attr(feature = "openapi", schema(value_type = Option<crate::openapi::KeyId>))]
+    #[serde(default, with = "crate::format::id_opt")]
     pub replaced_by: Option<KeyId>,
     /// Guest keys the holder shared from this key and registered.
     pub guests: Vec<GuestKeyInfo>,
@@ -299,16 +310,20 @@ pub struct KeyInfo {
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct GuestKeyInfo {
     #[cfg_attr(feature = "openapi", schema(value_type = crate::openapi::KeyId))]
+    #[serde(with = "crate::format::id")]
     pub key_id: KeyId,
     #[cfg_attr(feature = "openapi", schema(value_type = crate::openapi::KeyId))]
+    #[serde(with = "crate::format::id")]
     pub parent_key_id: KeyId,
     pub label: Option<String>,
     #[cfg_attr(feature = "openapi", schema(value_type = Vec<crate::openapi::DoorId>))]
     pub doors: Vec<DoorId>,
     #[cfg_attr(feature = "openapi", schema(value_type = crate::openapi::Validity))]
+    #[serde(with = "crate::format::validity")]
     pub validity: Validity,
     pub status: KeyStatus,
     #[cfg_attr(feature = "openapi", schema(value_type = crate::openapi::Time))]
+    #[serde(with = "crate::format::time")]
     pub registered_at: UnixTime,
 }
 
@@ -326,8 +341,10 @@ pub struct KeycardInfo {
     #[cfg_attr(feature = "openapi", schema(value_type = Vec<crate::openapi::DoorId>))]
     pub doors: Vec<DoorId>,
     #[cfg_attr(feature = "openapi", schema(value_type = crate::openapi::Validity))]
+    #[serde(with = "crate::format::validity")]
     pub validity: Validity,
     #[cfg_attr(feature = "openapi", schema(value_type = Option<crate::openapi::Time>))]
+    #[serde(default, with = "crate::format::time_opt")]
     pub removed_at: Option<UnixTime>,
 }
 
@@ -438,6 +455,7 @@ pub enum PersonStatus {
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct PersonInfo {
     #[cfg_attr(feature = "openapi", schema(value_type = crate::openapi::PersonId))]
+    #[serde(with = "crate::format::id")]
     pub person_id: PersonId,
     pub name: String,
     pub contact: String,
@@ -515,9 +533,11 @@ pub struct DeleteKeyQuery {
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct RevocationResponse {
     #[cfg_attr(feature = "openapi", schema(value_type = crate::openapi::PersonId))]
+    #[serde(with = "crate::format::id")]
     pub person_id: PersonId,
     /// Keys that ended (the person's own; guest keys fall with their parent at the doors).
     #[cfg_attr(feature = "openapi", schema(value_type = Vec<crate::openapi::KeyId>))]
+    #[serde(with = "crate::format::id_vec")]
     pub revoked_keys: Vec<KeyId>,
     pub updates: Vec<QueuedUpdate>,
 }
@@ -526,15 +546,19 @@ pub struct RevocationResponse {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct DeviceInfo {
+    #[serde(with = "crate::format::id")]
+    #[cfg_attr(feature = "openapi", schema(value_type = String))]
     pub device_id: u64,
     /// What the doors call it ([`DeviceId::of`] its public key): a removed device is refused
     /// by this id.
     #[cfg_attr(feature = "openapi", schema(value_type = crate::openapi::DeviceId))]
     pub device: DeviceId,
     #[cfg_attr(feature = "openapi", schema(value_type = crate::openapi::Time))]
+    #[serde(with = "crate::format::time")]
     pub enrolled_at: UnixTime,
     /// When a manager removed it (a lost phone); its token stopped working then.
     #[cfg_attr(feature = "openapi", schema(value_type = Option<crate::openapi::Time>))]
+    #[serde(default, with = "crate::format::time_opt")]
     pub removed_at: Option<UnixTime>,
 }
 
@@ -547,7 +571,7 @@ pub struct AddKeycardRequest {
     pub card: String,
     #[cfg_attr(feature = "openapi", schema(value_type = Vec<crate::openapi::DoorId>))]
     pub doors: Vec<DoorId>,
-    #[serde(default)]
+    #[serde(default, with = "crate::format::time_opt")]
     #[cfg_attr(feature = "openapi", schema(value_type = Option<crate::openapi::Time>))]
     pub start: Option<UnixTime>,
     /// Required, as for a key: a time or `"never"` ([`Expiry`]).
@@ -576,6 +600,7 @@ pub struct QueuedUpdate {
     pub door_id: DoorId,
     pub seq: u64,
     #[cfg_attr(feature = "openapi", schema(value_type = Vec<crate::openapi::DoorOp>))]
+    #[serde(with = "crate::format::door_ops")]
     pub ops: Vec<DoorOp>,
 }
 
@@ -602,15 +627,19 @@ pub struct DoorUpdateTask {
     pub door_name: String,
     pub seq: u64,
     #[cfg_attr(feature = "openapi", schema(value_type = Vec<crate::openapi::DoorOp>))]
+    #[serde(with = "crate::format::door_ops")]
     pub ops: Vec<DoorOp>,
     #[cfg_attr(feature = "openapi", schema(value_type = crate::openapi::Time))]
+    #[serde(with = "crate::format::time")]
     pub created_at: UnixTime,
     pub state: TaskState,
     /// When the backend received the receipt that showed it applied.
     #[cfg_attr(feature = "openapi", schema(value_type = Option<crate::openapi::Time>))]
+    #[serde(default, with = "crate::format::time_opt")]
     pub delivered_at: Option<UnixTime>,
     /// The door's own clock in that receipt.
     #[cfg_attr(feature = "openapi", schema(value_type = Option<crate::openapi::Time>))]
+    #[serde(default, with = "crate::format::time_opt")]
     pub receipt_door_time: Option<UnixTime>,
     /// Why the door refused it, as its signed activity record says (e.g. "revocation table
     /// full"), when the state is `Rejected`.
@@ -642,6 +671,18 @@ pub struct ActivityQuery {
     pub person_id: Option<PersonId>,
 }
 
+/// Who an activity record is about, in words (`ActivityEntry::who`): `"Gus (Ann's guest)"` for
+/// a guest named `Gus` of `Ann`, `"a guest of Ann"` for a guest key that names no one, else the
+/// person's name.
+pub fn activity_who(person_name: Option<&str>, guest: bool, guest_label: Option<&str>) -> Option<String> {
+    match (person_name, guest, guest_label) {
+        (Some(host), true, Some(label)) => Some(format!("{label} ({host}'s guest)")),
+        (None, true, Some(label)) => Some(format!("{label} (a guest)")),
+        (Some(host), true, None) => Some(format!("a guest of {host}")),
+        (name, _, _) => name.map(str::to_string),
+    }
+}
+
 /// One door activity record as reported in a verified receipt.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
@@ -652,13 +693,28 @@ pub struct ActivityEntry {
     /// The door's own activity seq.
     pub seq: u64,
     #[cfg_attr(feature = "openapi", schema(value_type = crate::openapi::Time))]
+    #[serde(with = "crate::format::time")]
     pub time: UnixTime,
     #[cfg_attr(feature = "openapi", schema(value_type = Option<crate::openapi::PersonId>))]
+    #[serde(default, with = "crate::format::id_opt")]
     pub person_id: Option<PersonId>,
+    /// The person of the key presented: for a guest, their host (whose key the guest key was
+    /// shared from).
     pub person_name: Option<String>,
+    /// A guest's unlock or refusal: the guest's name, as their host's phone registered the
+    /// guest key (`None` for anyone else, or a guest key registered without a name or not at
+    /// all).
+    #[serde(default)]
+    pub guest_label: Option<String>,
+    /// Who, in words: `"Gus (Ann's guest)"`, `"a guest of Ann"` when the guest key names no
+    /// one, or the person's name.
+    #[serde(default)]
+    pub who: Option<String>,
     #[cfg_attr(feature = "openapi", schema(value_type = crate::openapi::ActivityEvent))]
+    #[serde(with = "crate::format::activity_event")]
     pub event: ActivityEvent,
     #[cfg_attr(feature = "openapi", schema(value_type = crate::openapi::Time))]
+    #[serde(with = "crate::format::time")]
     pub received_at: UnixTime,
 }
 
@@ -668,6 +724,7 @@ pub struct ActivityEntry {
 pub struct OutboxMessage {
     pub message_id: u64,
     #[cfg_attr(feature = "openapi", schema(value_type = crate::openapi::PersonId))]
+    #[serde(with = "crate::format::id")]
     pub person_id: PersonId,
     pub to: String,
     pub subject: String,
@@ -678,5 +735,6 @@ pub struct OutboxMessage {
     pub token: String,
     pub access: AccessKind,
     #[cfg_attr(feature = "openapi", schema(value_type = crate::openapi::Time))]
+    #[serde(with = "crate::format::time")]
     pub created_at: UnixTime,
 }

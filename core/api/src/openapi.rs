@@ -42,10 +42,13 @@ json_schema!(
                     (certificate, batch, receipt, time statement), a key or a secret."
 });
 json_schema!(
-    /// `keyway_protocol::UnixTime`.
-    Time, "UnixTime", {
-    "type": "integer", "format": "int64", "minimum": 0,
-    "description": "Seconds since 1970-01-01T00:00:00Z (UTC)."
+    /// `keyway_protocol::UnixTime` (JSON form: `crate::format::time`).
+    Time, "Time", {
+    "type": "string", "format": "date-time",
+    "examples": ["2027-01-01T00:00:00Z"],
+    "description": "An RFC 3339 time, answered in UTC with whole seconds (2027-01-01T00:00:00Z). Requests may \
+                    use any offset (fractions of a second are dropped) or, as before, seconds since \
+                    1970-01-01T00:00:00Z as a JSON number."
 });
 json_schema!(
     /// `keyway_protocol::credential::DoorId`.
@@ -54,17 +57,19 @@ json_schema!(
     "description": "A door of the property."
 });
 json_schema!(
-    /// `keyway_protocol::credential::KeyId`.
+    /// `keyway_protocol::credential::KeyId` (JSON form: `crate::format::id`).
     KeyId, "KeyId", {
-    "type": "integer", "format": "int64", "minimum": 0,
-    "description": "A key (an authority-issued key, or a guest key chosen by the phone that shared it). \
-                    Up to 2^64-1: JavaScript clients must read it without rounding (above 2^53)."
+    "type": "string", "pattern": "^[0-9]{1,20}$", "examples": ["42", "9223372036854775809"],
+    "description": "A key (an authority-issued key, or a guest key chosen by the phone that shared it), \
+                    up to 2^64-1, as a decimal string: guest key ids lie above 2^53, which a JSON number \
+                    loses in JavaScript. Requests may send a JSON number too."
 });
 json_schema!(
-    /// `keyway_protocol::credential::PersonId`.
+    /// `keyway_protocol::credential::PersonId` (JSON form: `crate::format::id`).
     PersonId, "PersonId", {
-    "type": "integer", "format": "int64", "minimum": 0,
-    "description": "A person of the property (up to 2^64-1)."
+    "type": "string", "pattern": "^[0-9]{1,20}$", "examples": ["7"],
+    "description": "A person of the property (up to 2^64-1), as a decimal string; requests may send a \
+                    JSON number too."
 });
 json_schema!(
     /// `keyway_protocol::credential::DeviceId`.
@@ -84,37 +89,42 @@ json_schema!(
     Validity, "Validity", {
     "type": "object", "required": ["start", "expiry"],
     "properties": {
-        "start": {"$ref": "#/components/schemas/UnixTime"},
-        "expiry": {"$ref": "#/components/schemas/UnixTime"}
+        "start": {"$ref": "#/components/schemas/Time"},
+        "expiry": {"$ref": "#/components/schemas/Time"}
     },
-    "description": "Valid for start <= t < expiry (seconds since 1970)."
+    "description": "Valid for start <= t < expiry."
 });
 json_schema!(
     /// `keyway_protocol::credential::DoorOp`.
     DoorOp, "DoorOp", {
     "type": "object", "minProperties": 1, "maxProperties": 1,
+    "examples": [{"revoke_key": {"key": "42", "until": "2027-01-01T00:00:00Z"}}],
     "description": "One change to a door's state: an object with one member named after the operation \
-                    (e.g. RevokeKey, RevokePerson, RevokeDevice, AddDoorcode, AddKeycard, SetClock, \
-                    TrustAuthority, RetireAuthority) \
-                    whose value holds its fields."
+                    in snake_case (e.g. revoke_key, revoke_person, revoke_device, add_doorcode, add_keycard, \
+                    set_clock, trust_authority, retire_authority) whose value holds its fields: times \
+                    (until, now, before) in RFC 3339, key and person ids as decimal strings, validity as \
+                    {start, expiry}. The PascalCase names of earlier versions (RevokeKey) are still read."
 });
 json_schema!(
     /// `keyway_protocol::credential::ActivityEvent`.
     ActivityEvent, "ActivityEvent", {
     "type": "object", "minProperties": 1, "maxProperties": 1,
-    "description": "What happened at a door: an object with one member named after the event \
-                    (e.g. AppUnlock, AppDenied, DoorcodeEntry, SecureKeycardEntry, UpdateRejected, \
-                    ClockSet) whose value holds its fields."
+    "examples": [{"app_unlock": {"key": "9223372036854775809", "person": "7", "guest": true}}],
+    "description": "What happened at a door: an object with one member named after the event in \
+                    snake_case (e.g. app_unlock, app_denied, doorcode_entry, secure_keycard_entry, \
+                    update_rejected, clock_set, denied_repeatedly, records_dropped) whose value holds its \
+                    fields: key and person ids as decimal strings, times (before, after, first) in RFC 3339, \
+                    reasons and channels in snake_case (revoked_key, app)."
 });
 
 impl PartialSchema for Expiry {
     fn schema() -> RefOr<Schema> {
         schema_from_json(serde_json::json!({
             "oneOf": [
-                {"$ref": "#/components/schemas/UnixTime"},
+                {"$ref": "#/components/schemas/Time"},
                 {"type": "string", "const": Expiry::NEVER}
             ],
-            "description": "When a grant ends: seconds since 1970, or \"never\" (stored and signed as 9999-12-31T23:59:59Z).",
+            "description": "When a grant ends: a time (RFC 3339; seconds since 1970 are read too), or \"never\" (stored and signed as 9999-12-31T23:59:59Z).",
         }))
     }
 }

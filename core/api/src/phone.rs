@@ -75,6 +75,7 @@ pub struct GuestRefreshRequest {
     pub chain: B64<KeyChain>,
     /// The guest phone's clock when it signed.
     #[cfg_attr(feature = "openapi", schema(value_type = crate::openapi::Time))]
+    #[serde(with = "crate::format::time")]
     pub time: UnixTime,
     /// Ed25519 signature by the guest key's holder over [`GuestRefreshRequest::proof_message`].
     #[cfg_attr(feature = "openapi", schema(value_type = crate::openapi::Base64))]
@@ -148,6 +149,7 @@ pub struct InvitePreview {
 pub struct DeviceCode {
     pub code: String,
     #[cfg_attr(feature = "openapi", schema(value_type = crate::openapi::Time))]
+    #[serde(with = "crate::format::time")]
     pub expires_at: UnixTime,
 }
 
@@ -164,7 +166,10 @@ pub struct AcceptInviteResponse {
 pub struct DeviceCredentials {
     pub property_id: u64,
     #[cfg_attr(feature = "openapi", schema(value_type = crate::openapi::PersonId))]
+    #[serde(with = "crate::format::id")]
     pub person_id: PersonId,
+    #[serde(with = "crate::format::id")]
+    #[cfg_attr(feature = "openapi", schema(value_type = String))]
     pub device_id: u64,
     /// Bearer token for the phone's later requests; keep it in secure storage.
     pub device_token: String,
@@ -190,8 +195,10 @@ pub struct SyncResponse {
     /// True when `keys` and `guest_keys` list everything rather than the changes.
     pub full: bool,
     #[cfg_attr(feature = "openapi", schema(value_type = crate::openapi::Time))]
+    #[serde(with = "crate::format::time")]
     pub server_time: UnixTime,
     #[cfg_attr(feature = "openapi", schema(value_type = crate::openapi::PersonId))]
+    #[serde(with = "crate::format::id")]
     pub person_id: PersonId,
     pub access: AccessKind,
     /// Delete Person happened: every key is gone for good.
@@ -223,11 +230,13 @@ pub struct SyncResponse {
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct KeyEntry {
     #[cfg_attr(feature = "openapi", schema(value_type = crate::openapi::KeyId))]
+    #[serde(with = "crate::format::id")]
     pub key_id: KeyId,
     pub status: KeyStatus,
     #[cfg_attr(feature = "openapi", schema(value_type = Vec<crate::openapi::DoorId>))]
     pub doors: Vec<DoorId>,
     #[cfg_attr(feature = "openapi", schema(value_type = crate::openapi::Validity))]
+    #[serde(with = "crate::format::validity")]
     pub validity: Validity,
     #[cfg_attr(feature = "openapi", schema(value_type = crate::openapi::KeyFlags))]
     pub flags: KeyFlags,
@@ -235,6 +244,7 @@ pub struct KeyEntry {
     #[cfg_attr(feature = "openapi", schema(value_type = Option<crate::openapi::Base64>))]
     pub certificate: Option<B64<KeyCertificate>>,
     #[cfg_attr(feature = "openapi", schema(value_type = Option<crate::openapi::KeyId>))]
+    #[serde(default, with = "crate::format::id_opt")]
     pub replaced_by: Option<KeyId>,
 }
 
@@ -242,8 +252,10 @@ pub struct KeyEntry {
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct GuestKeyEntry {
     #[cfg_attr(feature = "openapi", schema(value_type = crate::openapi::KeyId))]
+    #[serde(with = "crate::format::id")]
     pub key_id: KeyId,
     #[cfg_attr(feature = "openapi", schema(value_type = crate::openapi::KeyId))]
+    #[serde(with = "crate::format::id")]
     pub parent_key_id: KeyId,
     pub status: KeyStatus,
     pub label: Option<String>,
@@ -253,9 +265,11 @@ pub struct GuestKeyEntry {
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Revocation {
     #[cfg_attr(feature = "openapi", schema(value_type = crate::openapi::KeyId))]
+    #[serde(with = "crate::format::id")]
     pub key_id: KeyId,
     /// The key's own expiry: after it the revocation no longer matters.
     #[cfg_attr(feature = "openapi", schema(value_type = crate::openapi::Time))]
+    #[serde(with = "crate::format::time")]
     pub until: UnixTime,
 }
 
@@ -355,8 +369,10 @@ pub struct RegisterGuestKeyResponse {
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct DoorcodesResponse {
     #[cfg_attr(feature = "openapi", schema(value_type = crate::openapi::PersonId))]
+    #[serde(with = "crate::format::id")]
     pub person_id: PersonId,
     #[cfg_attr(feature = "openapi", schema(value_type = crate::openapi::Time))]
+    #[serde(with = "crate::format::time")]
     pub server_time: UnixTime,
     /// The property's local calendar day (days since 1970-01-01).
     pub day: i64,
@@ -370,10 +386,12 @@ pub struct DoorcodeEntry {
     pub door_id: DoorId,
     pub door_name: String,
     #[cfg_attr(feature = "openapi", schema(value_type = crate::openapi::KeyId))]
+    #[serde(with = "crate::format::id")]
     pub key_id: KeyId,
     /// 10 digits, leading zeros kept.
     pub code: String,
     #[cfg_attr(feature = "openapi", schema(value_type = crate::openapi::Validity))]
+    #[serde(with = "crate::format::validity")]
     pub validity: Validity,
 }
 

@@ -165,7 +165,8 @@ impl<'de, T: WireBytes> Deserialize<'de> for B64<T> {
 }
 
 /// When a grant ends. Every request that grants access states it, and there is no default: a
-/// time as everywhere on the wire (seconds since 1970-01-01T00:00:00Z, a JSON number), or the
+/// time as everywhere on the wire (RFC 3339, `"2027-01-01T00:00:00Z"`; seconds since 1970 are
+/// read too), or the
 /// JSON string `"never"` for access without an end, which is stored and signed as
 /// [`crate::NO_EXPIRY`] (9999-12-31T23:59:59Z). A misspelt or forgotten expiry is refused
 /// rather than read as "never".
@@ -208,7 +209,7 @@ impl fmt::Display for Expiry {
 impl Serialize for Expiry {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         match self {
-            Expiry::At(t) => t.serialize(serializer),
+            Expiry::At(t) => crate::format::Rfc3339(*t).serialize(serializer),
             Expiry::Never => serializer.serialize_str(Self::NEVER),
         }
     }
@@ -220,7 +221,7 @@ impl<'de> Deserialize<'de> for Expiry {
         impl serde::de::Visitor<'_> for ExpiryVisitor {
             type Value = Expiry;
             fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("an expiry: seconds since 1970 or \"never\"")
+                f.write_str("an expiry: an RFC 3339 time (2027-01-01T00:00:00Z), seconds since 1970 or \"never\"")
             }
             fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<Expiry, E> {
                 Ok(Expiry::At(UnixTime(v)))
@@ -234,7 +235,9 @@ impl<'de> Deserialize<'de> for Expiry {
                 if v == Expiry::NEVER {
                     Ok(Expiry::Never)
                 } else {
-                    Err(E::invalid_value(serde::de::Unexpected::Str(v), &self))
+                    crate::format::parse_time(v)
+                        .map(Expiry::At)
+                        .map_err(|_| E::invalid_value(serde::de::Unexpected::Str(v), &self))
                 }
             }
         }
@@ -255,7 +258,10 @@ mod tests {
     #[test]
     fn an_expiry_is_a_time_or_never_and_nothing_else() {
         let at = Grant { expiry: Expiry::At(UnixTime(1_800_000_000)) };
-        assert_eq!(serde_json::to_string(&at).unwrap(), r#"{"expiry":1800000000}"#);
+        assert_eq!(serde_json::to_string(&at).unwrap(), r#"{"expiry":"2027-01-15T08:00:00Z"}"#);
+        for old in [r#"{"expiry":1800000000}"#, r#"{"expiry":"2027-01-15T09:00:00+01:00"}"#] {
+            assert_eq!(serde_json::from_str::<Grant>(old).unwrap(), at);
+        }
         let never = Grant { expiry: Expiry::Never };
         assert_eq!(serde_json::to_string(&never).unwrap(), r#"{"expiry":"never"}"#);
         for g in [at, never] {

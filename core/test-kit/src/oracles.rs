@@ -426,7 +426,11 @@ pub fn resume(data: &[u8]) {
         let Ok(fed) = crate::door::feed(&mut session, &mut door, &fr, NOW) else { return };
         if let Some(entry) = fed.decided {
             if entry.access.is_granted() {
-                assert_eq!(data, g.resume_request.as_slice(), "the door granted a resume request the holder did not make");
+                assert_eq!(
+                    data,
+                    g.resume_request.as_slice(),
+                    "the door granted a resume request the holder did not make"
+                );
             }
             return;
         }

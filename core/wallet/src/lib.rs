@@ -193,7 +193,19 @@ impl Wallet {
         validity: Validity,
     ) -> Result<String> {
         let request = ShareRequest::from_text(request_text)?;
-        let (offer, _) = self.issue_guest_offer_at(property, parent, request.body.guest_device, doors, validity)?;
+        let (offer, guest) = self.issue_guest_offer_at(property, parent, request.body.guest_device, doors, validity)?;
+        // The guest's name goes with the key's registration: the manager sees "Gus (Ann's
+        // guest)" rather than Ann for the guest's unlocks.
+        // Characters a backend refuses in a name (controls, invisible marks) are left out, so
+        // that the registration cannot be refused for the name.
+        let name: String = request
+            .name()
+            .chars()
+            .filter(|c| !c.is_control() && !matches!(c, '\u{200B}'..='\u{206F}' | '\u{FEFF}'))
+            .collect();
+        if !name.trim().is_empty() {
+            self.store.set_issued_guest_label(guest.body.key_id, name.trim())?;
+        }
         Ok(offer.to_text())
     }
 

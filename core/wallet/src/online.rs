@@ -24,7 +24,10 @@ pub(crate) const META_PERSON: &str = "person_id";
 /// What a sync changed, for the app to show (summed over the properties for [`Wallet::sync`]).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct SyncSummary {
+    /// Keys whose certificate this sync brought (new, extended or re-issued), each once.
     pub keys_received: usize,
+    /// Keys this wallet held that this sync revoked, each once (guest keys it shared are the
+    /// backend's to revoke, not held here, and not counted).
     pub keys_revoked: usize,
     pub doors: usize,
     /// Doors for which this device now carries pending updates.
@@ -40,6 +43,22 @@ impl SyncSummary {
         self.doors_with_updates += other.doors_with_updates;
         self.server_time = self.server_time.max(other.server_time);
     }
+}
+
+/// The counts of a sync's summary: keys whose certificate came and that are not revoked by the
+/// same answer, and keys of this wallet that were live before (`live`) and are revoked now, each
+/// key once. An answer names one revoked key several times (its revoked status, its entry in
+/// `revocations`, Delete Person) and lists a guest key's revocation too (the host does not hold
+/// it): counted as they come, one key and one guest read "1 key received, 3 revoked".
+pub(crate) fn sync_counts(
+    changes: &crate::store::SyncChanges,
+    live: &std::collections::BTreeSet<keyway_protocol::credential::KeyId>,
+) -> (usize, usize) {
+    use std::collections::BTreeSet;
+    let revoked: BTreeSet<_> = changes.revoked_keys.iter().copied().collect();
+    let received: BTreeSet<_> =
+        changes.keys.iter().map(|c| c.leaf_key_id()).filter(|id| !revoked.contains(id)).collect();
+    (received.len(), revoked.intersection(live).count())
 }
 
 /// One property's part of a sync ([`Wallet::sync_each`]).
@@ -418,9 +437,12 @@ impl Wallet {
     }
 
     fn apply(&mut self, p: PropertyId, changes: crate::store::SyncChanges) -> Result<SyncSummary> {
+        let live: std::collections::BTreeSet<_> =
+            self.store.keys_of(p)?.iter().filter(|k| !k.revoked).map(|k| k.chain.leaf_key_id()).collect();
+        let (received, revoked) = sync_counts(&changes, &live);
         let summary = SyncSummary {
-            keys_received: changes.keys.len(),
-            keys_revoked: changes.revoked_keys.len(),
+            keys_received: received,
+            keys_revoked: revoked,
             doors: changes.door_certs.len(),
             doors_with_updates: changes.pending.iter().filter(|(_, b)| b.is_some()).count(),
             server_time: changes.server_time,
@@ -496,7 +518,7 @@ impl Wallet {
             }
             let Some(parent) = self.held_chain(issued.property, issued.guest_key.body.parent)? else { continue };
             let chain = KeyChain::guest(parent.root().clone(), issued.guest_key.clone());
-            return Ok(Some(UploadRound::GuestKey(chain)));
+            return Ok(Some(UploadRound::GuestKey(Box::new(chain), issued.label)));
         }
         Ok(None)
     }
@@ -545,7 +567,8 @@ impl Wallet {
 /// One request of an upload.
 pub enum UploadRound {
     Receipts(Vec<crate::store::StoredReceipt>),
-    GuestKey(KeyChain),
+    /// A guest key shared offline, with the guest's name from their share request.
+    GuestKey(Box<KeyChain>, Option<String>),
 }
 
 /// The backend's answer to one [`UploadRound`].
@@ -563,8 +586,8 @@ impl UploadRound {
                 let response = call.client.upload_receipts(&call.token, &receipts).await?;
                 Ok(UploadAnswer::Receipts { ids: chunk.iter().map(|r| r.id).collect(), response })
             }
-            UploadRound::GuestKey(chain) => {
-                call.client.register_guest_key(&call.token, &chain, None).await?;
+            UploadRound::GuestKey(chain, label) => {
+                call.client.register_guest_key(&call.token, &chain, label.as_deref()).await?;
                 Ok(UploadAnswer::GuestKey(chain.leaf_key_id()))
             }
         }

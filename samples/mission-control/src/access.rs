@@ -88,6 +88,24 @@ fn plan_new_key(tx: &Transaction, person: &PersonRow, key: &KeyRow, plan: &mut U
     Ok(())
 }
 
+/// The URL this server is reached at, as recorded at its start (`ServerOptions::public_url`).
+pub(crate) fn public_url(tx: &Transaction) -> AppResult<String> {
+    use rusqlite::OptionalExtension;
+    let url: Option<String> =
+        tx.query_row("SELECT value FROM meta WHERE name = 'public_url'", [], |r| r.get(0)).optional()?;
+    Ok(url.unwrap_or_else(|| "http://127.0.0.1:8787".into()))
+}
+
+/// The app's deep link for an invite: `keyway://invite?server=<url>&code=<token>`, both
+/// percent-encoded.
+pub fn invite_link(server: &str, token: &str) -> String {
+    let query: String = form_urlencoded::Serializer::new(String::new())
+        .append_pair("server", server)
+        .append_pair("code", token)
+        .finish();
+    format!("keyway://invite?{query}")
+}
+
 fn write_welcome(
     tx: &Transaction,
     property_id: i64,
@@ -99,18 +117,20 @@ fn write_welcome(
     let property: String =
         tx.query_row("SELECT name FROM properties WHERE id = ?1", params![property_id], |r| r.get(0))?;
     let starts = if start > now { format!(" Your access starts {start}.") } else { String::new() };
+    let backend = public_url(tx)?;
     let (subject, body) = match person.access {
         AccessKind::AppKey => (
             format!("Your key to {property}"),
             format!(
-                "Hello {},\n\nYou have been given access to {property}.{starts} Install the Keyway app and enter this invite code to set it up:\n\n{token}\n",
-                person.name
+                "Hello {},\n\nYou have been given access to {property}.{starts} Install the Keyway app and open this link on your phone:\n\n{}\n\nor enter the server address and invite code by hand:\n\nServer: {backend}\nInvite code: {token}\n",
+                person.name,
+                invite_link(&backend, token),
             ),
         ),
         AccessKind::DailyDoorcode => (
             format!("Your doorcode for {property}"),
             format!(
-                "Hello {},\n\nYou have been given a daily doorcode for {property}.{starts} Your code changes every day; look it up with this code:\n\n{token}\n",
+                "Hello {},\n\nYou have been given a daily doorcode for {property}.{starts} Your code changes every day; look it up at\n\n{backend}/v1/doorcodes\n\nwith this code (sent as \"Authorization: Bearer <code>\"):\n\n{token}\n",
                 person.name
             ),
         ),

@@ -123,6 +123,17 @@ impl Db {
         Ok(())
     }
 
+    /// Records the URL this server is reached at (`ServerOptions::public_url`), which the
+    /// welcome messages name ([`public_url`]). Set at every start.
+    pub async fn set_public_url(&self, url: &str) -> AppResult<()> {
+        let url = url.to_string();
+        self.run(move |tx| {
+            tx.execute("INSERT OR REPLACE INTO meta (name, value) VALUES ('public_url', ?1)", [url])?;
+            Ok(())
+        })
+        .await
+    }
+
     /// Runs `f` in a transaction on a blocking thread; commits only if `f` succeeds.
     pub async fn run<T, F>(&self, f: F) -> AppResult<T>
     where

@@ -26,10 +26,12 @@ mod extract;
 mod feed;
 mod guests;
 mod history;
+mod import;
 mod keys;
 mod openapi;
 mod operator;
 mod options;
+mod paging;
 mod people;
 mod phone;
 mod property;
@@ -118,6 +120,10 @@ impl Server {
         }
         // Open once here so that a bad database or key is reported to the caller, not the task.
         let db = db::Db::open(db_path.as_ref(), &options.secret_key)?;
+        let public_url = options.public_url.clone().unwrap_or_else(|| format!("http://{addr}"));
+        db.set_public_url(public_url.trim().trim_end_matches('/'))
+            .await
+            .map_err(|e| std::io::Error::other(format!("cannot record the public URL: {e:?}")))?;
         let (operators, operator_token) = operator::Operators::start(&db, &options.property_creation).await?;
         let state = routes::App {
             db,

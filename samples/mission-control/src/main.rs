@@ -46,6 +46,10 @@ struct Args {
     /// Control (a proxy that sends `X-Forwarded-Proto: https` marks it without this flag).
     #[arg(long)]
     console_secure_cookies: bool,
+    /// The URL phones and doorcode holders reach this server at (e.g. https://keys.example.com
+    /// behind a TLS proxy), named in welcome messages. Default: http:// and the --listen address.
+    #[arg(long)]
+    public_url: Option<String>,
 }
 
 /// The lifetime from the flag, else the environment, else the default.
@@ -95,6 +99,7 @@ async fn main() -> std::process::ExitCode {
         }),
         manager_token_lifetime,
         console: ConsoleOptions { secure_cookies: args.console_secure_cookies },
+        public_url: args.public_url.filter(|u| !u.trim().is_empty()),
         ..ServerOptions::default()
     };
     let server = match Server::start_on_with(&args.db, listener, options).await {

@@ -16,6 +16,10 @@ pub struct ServerOptions {
     pub console: crate::ConsoleOptions,
     /// How webhooks are delivered, and whether their targets may be private addresses.
     pub webhooks: crate::WebhookOptions,
+    /// The URL phones and doorcode holders reach this server at (e.g.
+    /// `https://keys.example.com`), named in every welcome message. `None`: `http://` and the
+    /// address the server listens on, right for a server on this machine only.
+    pub public_url: Option<String>,
 }
 
 impl ServerOptions {
@@ -44,6 +48,7 @@ impl Default for ServerOptions {
             manager_token_lifetime: Self::DEFAULT_MANAGER_TOKEN_LIFETIME,
             console: crate::ConsoleOptions::default(),
             webhooks: crate::WebhookOptions::default(),
+            public_url: None,
         }
     }
 }

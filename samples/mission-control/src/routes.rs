@@ -6,6 +6,7 @@ use crate::db::Db;
 use crate::error::{AppError, AppResult};
 use crate::extract::{ApiJson, ApiPath, ApiQuery};
 use crate::feed::{self, FeedHub};
+use crate::paging::Paged;
 use crate::receipts::Uploader;
 use crate::webhooks::{self, CreateWebhookRequest, CreatedWebhook, WebhookDelivery, WebhookEndpoint};
 use crate::{access, guests, history, people, phone, provisioning, receipts, updates};
@@ -48,6 +49,7 @@ pub(crate) fn api() -> OpenApiRouter<App> {
         .routes(routes!(reissue_token))
         .routes(routes!(set_key_management))
         .routes(routes!(invite))
+        .routes(routes!(import_people))
         .routes(routes!(outbox))
         .routes(routes!(list_people))
         .routes(routes!(get_person, delete_person))
@@ -399,16 +401,46 @@ async fn invite(
     as_manager(&app, bearer, move |tx, m, now| access::invite(tx, m, req, now).map(|(response, _token)| response)).await
 }
 
+/// One row, one invite (through the invite's own function: keys, welcome messages and the
+/// `person.invited` webhook as for `POST /v1/invites`), every row checked and reported; the
+/// accepted rows commit in one transaction. Columns: `name`, `contact`, `doors` (names or ids,
+/// `;`-separated), `start`, `expiry` (or `never`), `resident`, `access`, `may_share`.
+#[utoipa::path(
+    post,
+    path = "/v1/people/import",
+    tag = "people",
+    summary = "Import people from a CSV rent roll (Key Management), with a report of refused rows",
+    security(("manager_token" = [])),
+    params(crate::import::ImportQuery),
+    request_body(content = String, content_type = "text/csv", description = "a header row, then one person per row (at most 1 MiB, 5,000 rows)"),
+    responses((status = 200, body = crate::import::ImportReport))
+)]
+async fn import_people(
+    State(app): State<App>,
+    bearer: Bearer,
+    ApiQuery(q): ApiQuery<crate::import::ImportQuery>,
+    crate::import::CsvBody(csv): crate::import::CsvBody,
+) -> AppResult<Json<crate::import::ImportReport>> {
+    as_manager(&app, bearer, move |tx, m, now| crate::import::import(tx, m, &csv, q.all_or_nothing, now)).await
+}
+
 #[utoipa::path(
     get,
     path = "/v1/outbox",
     tag = "people",
     summary = "Welcome messages that would be emailed or texted (Key Management)",
     security(("manager_token" = [])),
-    responses((status = 200, body = Vec<OutboxMessage>))
+    params(crate::paging::PageParams),
+    responses((status = 200, body = Vec<OutboxMessage>, headers(("X-Next-Cursor" = String, description = "the `after` of the next page; absent on the last"), ("Link" = String, description = "`<the next page's URL>; rel=\"next\"`; absent on the last page"))))
 )]
-async fn outbox(State(app): State<App>, bearer: Bearer) -> AppResult<Json<Vec<OutboxMessage>>> {
-    as_manager(&app, bearer, |tx, m, _| history::outbox(tx, m)).await
+async fn outbox(
+    State(app): State<App>,
+    bearer: Bearer,
+    paged: Paged<serde::de::IgnoredAny>,
+) -> AppResult<axum::response::Response> {
+    let page = paged.page.clone();
+    let answer = as_manager(&app, bearer, move |tx, m, _| history::outbox_page(tx, m, &page)).await?;
+    Ok(paged.answer(answer.0))
 }
 
 #[utoipa::path(
@@ -580,15 +612,17 @@ async fn delete_key(
     tag = "activity",
     summary = "Door update tasks: pending, delivered or rejected",
     security(("manager_token" = [])),
-    params(DoorUpdateQuery),
-    responses((status = 200, body = Vec<DoorUpdateTask>))
+    params(DoorUpdateQuery, crate::paging::PageParams),
+    responses((status = 200, body = Vec<DoorUpdateTask>, headers(("X-Next-Cursor" = String, description = "the `after` of the next page; absent on the last"), ("Link" = String, description = "`<the next page's URL>; rel=\"next\"`; absent on the last page"))))
 )]
 async fn door_updates(
     State(app): State<App>,
     bearer: Bearer,
-    ApiQuery(q): ApiQuery<DoorUpdateQuery>,
-) -> AppResult<Json<Vec<DoorUpdateTask>>> {
-    as_manager(&app, bearer, move |tx, m, _| updates::tasks(tx, m.property_id, &q)).await
+    paged: Paged<DoorUpdateQuery>,
+) -> AppResult<axum::response::Response> {
+    let (q, page) = (paged.query.clone(), paged.page.clone());
+    let answer = as_manager(&app, bearer, move |tx, m, _| updates::tasks_page(tx, m.property_id, &q, &page)).await?;
+    Ok(paged.answer(answer.0))
 }
 
 #[utoipa::path(
@@ -597,15 +631,17 @@ async fn door_updates(
     tag = "activity",
     summary = "Door activity from verified receipts",
     security(("manager_token" = [])),
-    params(ActivityQuery),
-    responses((status = 200, body = Vec<ActivityEntry>))
+    params(ActivityQuery, crate::paging::PageParams),
+    responses((status = 200, body = Vec<ActivityEntry>, headers(("X-Next-Cursor" = String, description = "the `after` of the next page; absent on the last"), ("Link" = String, description = "`<the next page's URL>; rel=\"next\"`; absent on the last page"))))
 )]
 async fn activity(
     State(app): State<App>,
     bearer: Bearer,
-    ApiQuery(q): ApiQuery<ActivityQuery>,
-) -> AppResult<Json<Vec<ActivityEntry>>> {
-    as_manager(&app, bearer, move |tx, m, _| history::activity(tx, m.property_id, &q)).await
+    paged: Paged<ActivityQuery>,
+) -> AppResult<axum::response::Response> {
+    let (q, page) = (paged.query.clone(), paged.page.clone());
+    let answer = as_manager(&app, bearer, move |tx, m, _| history::activity_page(tx, m.property_id, &q, &page)).await?;
+    Ok(paged.answer(answer.0))
 }
 
 // ---- webhooks -----------------------------------------------------------------------------

@@ -115,26 +115,56 @@ pub fn pending_batch(
 
 /// Door-update tasks of the property's doors, oldest first.
 pub fn tasks(tx: &Transaction, property_id: i64, query: &DoorUpdateQuery) -> AppResult<Vec<DoorUpdateTask>> {
+    tasks_page(tx, property_id, query, &crate::paging::Page::ALL).map(|(rows, _)| rows)
+}
+
+/// A page of [`tasks`] (keyset on door and seq); the next page's cursor.
+pub fn tasks_page(
+    tx: &Transaction,
+    property_id: i64,
+    query: &DoorUpdateQuery,
+    page: &crate::paging::Page,
+) -> AppResult<(Vec<DoorUpdateTask>, Option<String>)> {
+    let after = page.after::<2>()?;
+    let state = query.state.map(|s| match s {
+        TaskState::Pending => "pending",
+        TaskState::Delivered => "delivered",
+        TaskState::Rejected => "rejected",
+    });
     let mut stmt = tx.prepare(
         "SELECT u.door_id, d.name, u.seq, u.update_bytes, u.created_at, u.delivered_at, u.receipt_door_time, u.rejected
          FROM door_updates u JOIN doors d ON d.id = u.door_id
          WHERE d.property_id = ?1 AND (?2 IS NULL OR u.door_id = ?2)
-         ORDER BY u.door_id, u.seq",
+           AND (?3 IS NULL OR (u.door_id, u.seq) > (?3, ?4))
+           AND (?5 IS NULL OR ?5 = CASE WHEN u.rejected IS NOT NULL THEN 'rejected'
+                WHEN u.delivered_at IS NOT NULL THEN 'delivered' ELSE 'pending' END)
+         ORDER BY u.door_id, u.seq LIMIT ?6",
     )?;
     let rows = stmt
-        .query_map(params![property_id, query.door_id.map(|d| d.0)], |r| {
-            Ok((
-                r.get::<_, u32>(0)?,
-                r.get::<_, String>(1)?,
-                r.get::<_, u64>(2)?,
-                r.get::<_, Vec<u8>>(3)?,
-                r.get::<_, u64>(4)?,
-                r.get::<_, Option<u64>>(5)?,
-                r.get::<_, Option<u64>>(6)?,
-                r.get::<_, Option<String>>(7)?,
-            ))
-        })?
+        .query_map(
+            params![
+                property_id,
+                query.door_id.map(|d| d.0),
+                after.map(|a| a[0]),
+                after.map(|a| a[1]),
+                state,
+                page.sql_limit()
+            ],
+            |r| {
+                Ok((
+                    r.get::<_, u32>(0)?,
+                    r.get::<_, String>(1)?,
+                    r.get::<_, u64>(2)?,
+                    r.get::<_, Vec<u8>>(3)?,
+                    r.get::<_, u64>(4)?,
+                    r.get::<_, Option<u64>>(5)?,
+                    r.get::<_, Option<u64>>(6)?,
+                    r.get::<_, Option<String>>(7)?,
+                ))
+            },
+        )?
         .collect::<Result<Vec<_>, _>>()?;
+    let (rows, next) = page.finish(rows, |r| format!("{}.{}", r.0, r.2));
     let mut out = Vec::new();
     for (door, name, seq, bytes, created, delivered, door_time, rejected) in rows {
         let state = match (&rejected, delivered) {
@@ -157,5 +187,5 @@ pub fn tasks(tx: &Transaction, property_id: i64, query: &DoorUpdateQuery) -> App
             rejection: rejected,
         });
     }
-    Ok(out)
+    Ok((out, next))
 }

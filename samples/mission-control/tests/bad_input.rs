@@ -353,7 +353,13 @@ async fn a_grant_without_an_expiry_is_refused_and_never_must_be_said() {
         let body = json!({ "name": "Ann", "contact": "ann@example.com", "access": "app_key",
                            "keys": [{ "doors": [door], "expiry": wrong }] });
         let e = expect(&mc, Method::POST, "/v1/invites", pm, Some(&body.to_string()), 400).await;
-        assert!(e.message.contains("expected an expiry: seconds since 1970 or \"never\""), "{wrong}: {}", e.message);
+        assert!(
+            e.message.contains(
+                "expected an expiry: an RFC 3339 time (2027-01-01T00:00:00Z), seconds since 1970 or \"never\""
+            ),
+            "{wrong}: {}",
+            e.message
+        );
     }
     nothing_written(&mc, &p, 0, 0).await;
 

@@ -336,3 +336,47 @@ async fn the_people_list_pages_searches_and_hides_the_expired_and_the_deleted() 
     let (status, _) = mc.call(Method::GET, "/v1/people?per_page=0", Some(&p.pm), None).await;
     assert_eq!(status, 400);
 }
+
+#[tokio::test]
+async fn the_import_page_invites_each_good_row_and_reports_the_others() {
+    let mc = Mc::start().await;
+    let p = property(&mc, "Elm Court").await;
+    let mut b = Browser::new(&mc);
+    let people = b.sign_in(&p.pm).await;
+    let import = people.replace("/people", "/import");
+    let form = b.get(&import).await;
+    assert_eq!(form.status, StatusCode::OK);
+    assert!(form.body.contains("Import people"), "{}", form.body);
+    let csrf = form.csrf();
+    let csv =
+        "name,contact,doors,expiry,resident\nAnn,ann@example.com,Lobby,never,yes\nBob,bob@example.com,Attic,never,no\n";
+    let done = b.post(&import, &[("csrf", &csrf), ("csv", csv)]).await;
+    assert_eq!(done.status, StatusCode::OK, "{}", done.body);
+    assert!(done.body.contains("2 rows read: 1 imported, 1 refused."), "{}", done.body);
+    assert!(done.body.contains("this property has no door named &quot;Attic&quot;"), "{}", done.body);
+    let listed: Vec<PersonInfo> = mc.get("/v1/people", &p.pm).await;
+    assert_eq!(listed.iter().map(|p| p.name.as_str()).collect::<Vec<_>>(), vec!["Ann"]);
+
+    // All or nothing: the bad row keeps Cy out too.
+    let csv = "name,contact,doors,expiry\nCy,cy@example.com,Lobby,never\nDi,di@example.com,Attic,never\n";
+    let done = b.post(&import, &[("csrf", &csrf), ("csv", csv), ("all_or_nothing", "on")]).await;
+    assert!(done.body.contains("Nothing was imported."), "{}", done.body);
+    let listed: Vec<PersonInfo> = mc.get("/v1/people", &p.pm).await;
+    assert_eq!(listed.len(), 1);
+
+    // Without Key Management the server refuses, whatever the button shows.
+    let clerk: ManagerCredentials = mc
+        .ok(
+            Method::POST,
+            "/v1/managers",
+            &p.pm,
+            Some(CreateManagerRequest { name: "Clerk".into(), portfolio_manager: false, key_management: false }),
+        )
+        .await;
+    let mut c = Browser::new(&mc);
+    let path = c.sign_in(&clerk.token).await.replace("/people", "/import");
+    let form = c.get(&path).await;
+    assert!(form.body.contains("request they add Key Management permissions"), "{}", form.body);
+    let refused = c.post(&path, &[("csrf", &form.csrf()), ("csv", csv)]).await;
+    assert_eq!(refused.status, StatusCode::FORBIDDEN, "{}", refused.body);
+}

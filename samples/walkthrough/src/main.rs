@@ -1,4 +1,4 @@
-//! `cargo run -p keyway-walkthrough [-- --json]`: the README's main command. See
+//! `cargo run -p keyway-walkthrough [-- --json] [-- --keep-running]`: the README's main command. See
 //! [`keyway_walkthrough`].
 
 use clap::Parser;
@@ -17,6 +17,10 @@ struct Args {
     /// Work (and keep everything) in this directory instead of a temporary one.
     #[arg(long)]
     workdir: Option<PathBuf>,
+    /// After the story, keep Mission Control running (print its console's URL and a manager
+    /// token to sign in with) until Ctrl-C.
+    #[arg(long)]
+    keep_running: bool,
 }
 
 fn main() -> ExitCode {
@@ -34,8 +38,11 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let report = runtime
-        .block_on(keyway_walkthrough::run(keyway_walkthrough::Options { narrate: !args.json, workdir: args.workdir }));
+    let report = runtime.block_on(keyway_walkthrough::run(keyway_walkthrough::Options {
+        narrate: !args.json,
+        workdir: args.workdir,
+        keep_running: args.keep_running,
+    }));
     if args.json {
         match serde_json::to_string_pretty(&report) {
             Ok(text) => println!("{text}"),

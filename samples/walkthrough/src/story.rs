@@ -42,11 +42,35 @@ pub async fn run(opts: Options) -> Report {
     };
     let mut w = World::new(opts, report, dir, server.base_url(), console);
     w.say(format!("Mission Control is listening on {}; everything lives in {}", w.base, w.dir.display()));
+    w.say(format!("The manager's console: {}/ (sign in with a manager token)", w.base));
     w.report.passed = steps::tell(&mut w).await.is_some();
+    if w.opts.keep_running {
+        keep_running(&w).await;
+    }
     let _ = server.shutdown().await;
     let report = w.report;
     drop(temp);
     report
+}
+
+/// `--keep-running`: says where the console is and how to sign in, then waits for Ctrl-C (to
+/// stdout with the narrative, to stderr beside `--json`, whose stdout is the report).
+async fn keep_running(w: &World) {
+    let token = w.pm_token.as_deref().unwrap_or("(none: step 1 did not create the property)");
+    let text = format!(
+        "\nMission Control keeps running: open {}/ in a browser and sign in as Pat (Portfolio Manager) with the manager token\n  {token}\nPress Ctrl-C to stop.\n",
+        w.base
+    );
+    if w.opts.narrate {
+        print!("{text}");
+    } else {
+        eprint!("{text}");
+    }
+    use std::io::Write;
+    let _ = std::io::stdout().flush();
+    if let Err(e) = tokio::signal::ctrl_c().await {
+        eprintln!("keyway-walkthrough: cannot wait for Ctrl-C ({e}); stopping");
+    }
 }
 
 /// The report of a walkthrough that could not set the stage: step 0 failed.

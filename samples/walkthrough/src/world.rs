@@ -25,6 +25,8 @@ pub struct Options {
     pub narrate: bool,
     /// Work in this directory instead of a fresh temporary one (kept afterwards).
     pub workdir: Option<PathBuf>,
+    /// After the story, keep Mission Control (and its console) running until Ctrl-C.
+    pub keep_running: bool,
 }
 
 /// Why a step failed.
@@ -151,6 +153,9 @@ pub(crate) struct World {
     pub(crate) sam: ManagerClient,
     /// The property's authority key, once step 1 has created it.
     pub(crate) anchors: TrustAnchors,
+    /// Pat's (the Portfolio Manager's) token, once step 1 has created the property: the one
+    /// `--keep-running` offers for signing in to the console.
+    pub(crate) pm_token: Option<String>,
     ann: Option<Phone>,
     bob: Option<Phone>,
     gus: Option<Phone>,
@@ -167,6 +172,7 @@ impl World {
             base,
             sam: console,
             anchors: TrustAnchors::new([]),
+            pm_token: None,
             ann: None,
             bob: None,
             gus: None,

@@ -14,9 +14,9 @@
 //! offer belong to no property (`property = 0` in SQL, `None` here).
 
 mod offers;
-mod tickets;
 pub mod schema;
 pub mod secure;
+mod tickets;
 
 pub use offers::OfferImport;
 
@@ -146,6 +146,8 @@ pub struct IssuedGuestKey {
     pub guest_key: GuestKey,
     pub registered: bool,
     pub issued_at: UnixTime,
+    /// The guest's name from their share request, if any.
+    pub label: Option<String>,
 }
 
 /// Everything one sync of one property changes, already verified by the wallet. Applied in one
@@ -714,6 +716,12 @@ impl Store {
         Ok(())
     }
 
+    /// Names the guest of an issued guest key (the name from their share request).
+    pub fn set_issued_guest_label(&self, key: KeyId, label: &str) -> Result<()> {
+        self.conn.execute("UPDATE issued_guest_keys SET label = ?2 WHERE key_id = ?1", params![key.0 as i64, label])?;
+        Ok(())
+    }
+
     pub fn mark_guest_key_registered(&self, key: KeyId) -> Result<()> {
         self.conn.execute("UPDATE issued_guest_keys SET registered = 1 WHERE key_id = ?1", [key.0 as i64])?;
         Ok(())
@@ -721,18 +729,25 @@ impl Store {
 
     pub fn issued_guest_keys(&self) -> Result<Vec<IssuedGuestKey>> {
         let mut stmt = self.conn.prepare(
-            "SELECT guest_key, registered, issued_at, property FROM issued_guest_keys ORDER BY issued_at, key_id",
+            "SELECT guest_key, registered, issued_at, property, label FROM issued_guest_keys ORDER BY issued_at, key_id",
         )?;
         let rows = stmt.query_map([], |r| {
-            Ok((r.get::<_, Vec<u8>>(0)?, r.get::<_, bool>(1)?, r.get::<_, i64>(2)?, r.get::<_, u32>(3)?))
+            Ok((
+                r.get::<_, Vec<u8>>(0)?,
+                r.get::<_, bool>(1)?,
+                r.get::<_, i64>(2)?,
+                r.get::<_, u32>(3)?,
+                r.get::<_, Option<String>>(4)?,
+            ))
         })?;
         rows.map(|row| {
-            let (g, registered, issued, p) = row?;
+            let (g, registered, issued, p, label) = row?;
             Ok(IssuedGuestKey {
                 property: PropertyId(p),
                 guest_key: GuestKey::from_bytes(&g)?,
                 registered,
                 issued_at: from_ts(issued),
+                label,
             })
         })
         .collect()

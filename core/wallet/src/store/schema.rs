@@ -207,7 +207,13 @@ CREATE TABLE resume_tickets (
 ) STRICT;
 ";
 
-const MIGRATIONS_SLICE: &[M<'static>] = &[M::up(V1), M::up(V2), M::up(V3), M::up(V4), M::up(V5), M::up(V6)];
+/// v7: the guest's name from the share request, sent with the guest key's registration so the
+/// backend files the guest's activity under it (`NULL` for keys shared before, or with none).
+const V7: &str = "
+ALTER TABLE issued_guest_keys ADD COLUMN label TEXT;
+";
+
+const MIGRATIONS_SLICE: &[M<'static>] = &[M::up(V1), M::up(V2), M::up(V3), M::up(V4), M::up(V5), M::up(V6), M::up(V7)];
 
 pub fn migrations() -> Migrations<'static> {
     Migrations::from_slice(MIGRATIONS_SLICE)

@@ -221,9 +221,9 @@ pub async fn tasks(
 
 /// An activity record in words.
 fn event_text(e: &ActivityEntry) -> String {
-    let who = || e.person_name.clone().unwrap_or_else(|| "an unknown person".into());
+    let who = || e.who.clone().or_else(|| e.person_name.clone()).unwrap_or_else(|| "an unknown person".into());
     match &e.event {
-        ActivityEvent::AppUnlock { key, guest: true, .. } => format!("{}'s guest: app unlock (guest key {key})", who()),
+        ActivityEvent::AppUnlock { key, guest: true, .. } => format!("{}: app unlock (guest key {key})", who()),
         ActivityEvent::AppUnlock { key, .. } => format!("{}: app unlock (key {key})", who()),
         ActivityEvent::AppDenied { reason, person: Some(_), .. } => format!("{}: app refused ({reason:?})", who()),
         ActivityEvent::AppDenied { reason, .. } => format!("an unknown credential: app refused ({reason:?})"),

@@ -14,6 +14,7 @@
 
 mod csrf;
 mod doors;
+mod import;
 mod managers;
 mod people;
 mod session;
@@ -76,6 +77,7 @@ pub fn router(app: App, options: ConsoleOptions) -> Router {
         .route("/sign-out", post(sign_in::sign_out))
         .route("/p/{pid}/people", get(people::list))
         .route("/p/{pid}/invite", get(people::invite_form).post(people::invite))
+        .route("/p/{pid}/import", get(import::form).post(import::submit))
         .route("/p/{pid}/people/{id}", get(people::person))
         .route("/p/{pid}/people/{id}/updates", get(people::person_updates))
         .route("/p/{pid}/people/{id}/keys", post(people::add_key))
@@ -307,6 +309,7 @@ pub fn bare_page(title: &str, body: Markup) -> Markup {
 pub enum Menu {
     People,
     Invite,
+    Import,
     Doors,
     DoorUpdates,
     Activity,
@@ -343,6 +346,7 @@ pub fn layout(ctx: &Ctx, title: &str, active: Menu, body: Markup) -> Markup {
                     ul {
                         (item(Menu::People, ctx.url("/people"), "People"))
                         (item(Menu::Invite, ctx.url("/invite"), "Invite"))
+                        (item(Menu::Import, ctx.url("/import"), "Import"))
                         (item(Menu::Doors, ctx.url("/doors"), "Doors"))
                         (item(Menu::DoorUpdates, ctx.url("/door-updates"), "Door update tasks"))
                         (item(Menu::Activity, ctx.url("/activity"), "Activity"))

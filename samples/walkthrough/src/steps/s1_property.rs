@@ -19,6 +19,7 @@ impl World {
         )
         .await?;
         self.anchors = TrustAnchors::new([created.authority_key.0]);
+        self.pm_token = Some(created.manager.token.clone());
         self.say(format!(
             "Pat creates the property Elm Court (UTC+1) and is its Portfolio Manager (authority key {}…).",
             created.authority_key.0.0[..6].iter().map(|b| format!("{b:02x}")).collect::<String>()

@@ -45,7 +45,7 @@ impl World {
                     "   #{:<3} {}  {:<6} {}",
                     e.seq,
                     e.time,
-                    e.person_name.as_deref().unwrap_or("-"),
+                    e.who.as_deref().or(e.person_name.as_deref()).unwrap_or("-"),
                     event_text(&e.event)
                 ));
             }
@@ -72,8 +72,13 @@ impl World {
             has(&|e| matches!(e, ActivityEvent::AppDenied { reason: DenialReason::GuestScopeWider, .. })),
             "the wider guest key's refusal is missing"
         );
+        // Refusals that name no one fold into one record while no receipt has carried it.
         check!(
-            has(&|e| matches!(e, ActivityEvent::AppDenied { reason: DenialReason::RevokedKey, .. })),
+            has(&|e| matches!(
+                e,
+                ActivityEvent::AppDenied { reason: DenialReason::RevokedKey, .. }
+                    | ActivityEvent::DeniedRepeatedly { reason: DenialReason::RevokedKey, .. }
+            )),
             "the revoked keys' refusals are missing"
         );
         check!(has(&|e| matches!(e, ActivityEvent::DoorcodeEntry { .. })), "the doorcode entry is missing");
