@@ -364,7 +364,7 @@ def test_door_update_tasks_turn_delivered_when_the_simulated_door_takes_them(
     c.shot("delivered")
 
     # Dana types today's code at the keypad; the door's next receipt brings the entry.
-    message = [m for m in server.ok("GET", "/v1/outbox", prop["pm"]) if m["person_id"] == dana][0]
+    message = [m for m in server.ok("GET", "/v1/outbox", prop["pm"]) if str(m["person_id"]) == str(dana)][0]
     codes = server.ok("GET", "/v1/doorcodes", message["token"])["codes"]
     entry = lock_sim("keypad", "--state", state, "--code", codes[0]["code"])
     assert "open" in entry.lower() or "unlock" in entry.lower(), entry
