@@ -121,7 +121,7 @@ impl Wallet {
             seq_before: outcome.updates.seq_before,
             seq_after: outcome.updates.seq_after,
             updates_applied: outcome.updates.seq_after > outcome.updates.seq_before,
-            activity_records: crate::unlock::OutcomeExt::activity_records(&outcome),
+            activity_records: crate::unlock::activity_records(&outcome),
         })
     }
 }

@@ -77,16 +77,9 @@ impl Scope {
     }
 }
 
-/// What the wallet reads off an outcome.
-pub(crate) trait OutcomeExt {
-    /// Activity records the receipt carried (0 without a receipt).
-    fn activity_records(&self) -> u32;
-}
-
-impl OutcomeExt for UnlockOutcome {
-    fn activity_records(&self) -> u32 {
-        self.receipt.as_ref().map_or(0, |r| u32::try_from(r.body.activity.len()).unwrap_or(u32::MAX))
-    }
+/// Activity records an outcome's receipt carried (0 without a receipt).
+pub(crate) fn activity_records(outcome: &UnlockOutcome) -> u32 {
+    outcome.receipt.as_ref().map_or(0, |r| u32::try_from(r.body.activity.len()).unwrap_or(u32::MAX))
 }
 
 /// The key to present and what to check the door against.
@@ -391,7 +384,7 @@ impl Wallet {
             seq_after: outcome.updates.seq_after,
             updates_carried: outcome.batch_carried,
             time_carried: outcome.time_carried,
-            activity_records: outcome.activity_records(),
+            activity_records: activity_records(&outcome),
             property,
             resumed: outcome.resumed,
         })

@@ -143,7 +143,8 @@ impl core::fmt::Debug for SessionCache {
     }
 }
 
-/// What opening a request decided, for the session to act on.
+/// What opening a request decided, for the session to act on (its keys print no secret).
+#[derive(Debug)]
 pub(crate) struct Opened {
     pub(crate) access: Access,
     /// The activity event to log (an unlock; a delivery logs nothing).
@@ -252,7 +253,6 @@ impl DoorEngine {
 
     /// The challenge for a new session and the ephemeral secret of the offer in it.
     pub(crate) fn open_challenge(&mut self, now: UnixTime, random: [u8; 16]) -> (DoorChallenge, Secret) {
-        self.prepare_offer(now, random);
         let challenge = self.challenge(now, random);
         let secret = self.offer.as_ref().map(|o| o.secret.clone()).expect("prepare_offer leaves an offer");
         (challenge, secret)

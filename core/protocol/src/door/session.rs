@@ -49,11 +49,6 @@ pub const REQUEST_DEADLINE_SECS: u64 = 5;
 /// the slowest link the door serves, 15 KB/s, is 9 s).
 pub const BATCH_DEADLINE_SECS: u64 = 10;
 
-/// What the session knows once a request is opened.
-struct Decided {
-    opened: Opened,
-}
-
 #[derive(Debug)]
 enum Phase {
     /// Waiting for the request; a time statement may come first (once). After a refused
@@ -69,21 +64,12 @@ enum Phase {
     /// Reading and dropping the batch that followed a refused resume request.
     DroppingBatch,
     /// Decided; waiting for the announced batch.
-    AwaitingBatch(Box<DecidedBox>),
+    AwaitingBatch(Box<Opened>),
     /// The result was handed out as an [`UnsentResult`]; waiting for the caller's save.
     Saving,
     /// The result is queued.
     Done,
     Failed,
-}
-
-/// [`Decided`] behind a box, with a `Debug` that shows no secret.
-struct DecidedBox(Decided);
-
-impl core::fmt::Debug for DecidedBox {
-    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        f.debug_struct("Decided").field("access", &self.0.opened.access).finish_non_exhaustive()
-    }
 }
 
 /// What the door must do after a frame.
@@ -110,6 +96,7 @@ pub enum DoorStep {
 /// A session's result that has not left the door. Only [`DoorSession::handle_saved`] turns it
 /// into frames; dropping it withholds the result (the phone retries, nothing was promised).
 #[must_use = "the result leaves the door only through DoorSession::handle_saved, after the door's state is saved"]
+#[derive(Debug)]
 pub struct UnsentResult {
     /// The challenge nonce of the session that made it: it cannot be released by another.
     door_nonce: [u8; 16],
@@ -120,16 +107,6 @@ pub struct UnsentResult {
     receipt: Option<Box<ReceiptBody>>,
     /// The session's keys (none when no key could be agreed: nothing is sent).
     keys: Option<SessionKeys>,
-}
-
-impl core::fmt::Debug for UnsentResult {
-    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        f.debug_struct("UnsentResult")
-            .field("result", &self.result)
-            .field("receipt", &self.receipt)
-            .field("keys", &SessionKeysOpt(&self.keys))
-            .finish_non_exhaustive()
-    }
 }
 
 impl UnsentResult {
@@ -143,14 +120,6 @@ impl UnsentResult {
         &self.result.updates
     }
 }
-
-impl core::fmt::Debug for SessionKeysOpt<'_> {
-    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        f.write_str(if self.0.is_some() { "Some(..)" } else { "None" })
-    }
-}
-
-struct SessionKeysOpt<'a>(&'a Option<SessionKeys>);
 
 /// One connection's exchange at the door. Holds the challenge, the offer's secret, the
 /// decision, at most one partially received message (a request of at most
@@ -335,7 +304,7 @@ impl DoorSession {
                 Ok(self.decided(door, opened, now))
             }
             Phase::AwaitingBatch(decided) => {
-                let result = self.finish(door, decided.0, Some(&message), now);
+                let result = self.finish(door, *decided, Some(&message), now);
                 Ok(DoorStep::Finished { decided: None, result })
             }
             _ => Err(DoorSessionError::UnexpectedFrame),
@@ -400,13 +369,13 @@ impl DoorSession {
         if opened.batch_digest.is_some() {
             self.deadline = UnixTime(door.clock().0.saturating_add(BATCH_DEADLINE_SECS));
             self.inbox = Reassembler::new(MessageKind::Batch, MAX_BATCH_BYTES, MAX_FRAME);
-            self.phase = Phase::AwaitingBatch(Box::new(DecidedBox(Decided { opened })));
+            self.phase = Phase::AwaitingBatch(Box::new(opened));
             return match entry {
                 Some(entry) => DoorStep::Decided(entry),
                 None => DoorStep::NeedMore,
             };
         }
-        let result = self.finish(door, Decided { opened }, None, now);
+        let result = self.finish(door, opened, None, now);
         DoorStep::Finished { decided: entry, result }
     }
 
@@ -415,11 +384,10 @@ impl DoorSession {
     fn finish(
         &mut self,
         door: &mut DoorEngine,
-        decided: Decided,
+        opened: Opened,
         sealed_batch: Option<&[u8]>,
         now: UnixTime,
     ) -> UnsentResult {
-        let opened = decided.opened;
         let batch = match (&opened.keys, sealed_batch) {
             (Some(keys), Some(sealed)) => Some(seal::open(&keys.batch, &keys.transcript, sealed)),
             (None, Some(_)) => Some(None),

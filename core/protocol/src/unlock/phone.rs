@@ -42,14 +42,18 @@ impl ResumeTicket {
     /// the ticket's id, so a copy of the wallet's database without the device key (kept in the
     /// platform's secure storage) opens nothing.
     pub fn masked_secret(&self, device_key: &KeyPair) -> [u8; 32] {
-        let pad = seal::ephemeral(&device_key.secret(), b"ticket-at-rest", &self.id);
-        core::array::from_fn(|i| self.secret[i] ^ pad[i])
+        Self::mask(&self.secret, &self.id, device_key)
     }
 
     /// The ticket from what [`ResumeTicket::masked_secret`] stored.
     pub fn unmask(id: [u8; 16], masked: &[u8; 32], key_id: KeyId, device_key: &KeyPair) -> Self {
-        let pad = seal::ephemeral(&device_key.secret(), b"ticket-at-rest", &id);
-        ResumeTicket { id, secret: Secret::new(core::array::from_fn(|i| masked[i] ^ pad[i])), key_id }
+        ResumeTicket { id, secret: Secret::new(Self::mask(masked, &id, device_key)), key_id }
+    }
+
+    /// `bytes` XOR the pad of ticket `id` under the device key (its own inverse).
+    fn mask(bytes: &[u8; 32], id: &[u8; 16], device_key: &KeyPair) -> [u8; 32] {
+        let pad = seal::ephemeral(&device_key.secret(), b"ticket-at-rest", id);
+        core::array::from_fn(|i| bytes[i] ^ pad[i])
     }
 }
 
